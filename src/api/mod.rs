@@ -1,0 +1,99 @@
+//! The HTTP surface: the route table, extractors, pagination.
+
+pub mod extract;
+pub mod pagination;
+mod routes;
+
+use axum::Router;
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::routing::MethodRouter;
+
+use crate::app::AppState;
+use crate::auth::Scope;
+
+pub use routes::routes;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Public,
+    /// Any valid token or session.
+    Authenticated,
+    /// The operator only.
+    Platform,
+    /// A principal of the `{tenant}` in the path holding this scope.
+    Tenant(Scope),
+}
+
+/// One row of the route table: what the router serves and what the API description lists.
+pub struct ApiRoute {
+    pub method: Method,
+    pub path: &'static str,
+    pub summary: &'static str,
+    pub access: Access,
+    handler: MethodRouter<AppState>,
+}
+
+macro_rules! verb {
+    ($name:ident, $method:ident, $routing:path) => {
+        pub fn $name<H, T>(
+            path: &'static str,
+            summary: &'static str,
+            access: Access,
+            handler: H,
+        ) -> ApiRoute
+        where
+            H: Handler<T, AppState>,
+            T: 'static,
+        {
+            ApiRoute {
+                method: Method::$method,
+                path,
+                summary,
+                access,
+                handler: $routing(handler),
+            }
+        }
+    };
+}
+
+verb!(get, GET, axum::routing::get);
+verb!(post, POST, axum::routing::post);
+verb!(put, PUT, axum::routing::put);
+verb!(patch, PATCH, axum::routing::patch);
+verb!(delete, DELETE, axum::routing::delete);
+
+/// A route that accepts every method (the authenticated proxy).
+pub fn any<H, T>(path: &'static str, summary: &'static str, access: Access, handler: H) -> ApiRoute
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    ApiRoute {
+        method: Method::from_bytes(b"ANY").unwrap_or(Method::GET),
+        path,
+        summary,
+        access,
+        handler: axum::routing::any(handler),
+    }
+}
+
+/// Builds the router from the table, merging the methods of each path.
+pub fn router(table: Vec<ApiRoute>) -> Router<AppState> {
+    let mut by_path: Vec<(&'static str, MethodRouter<AppState>)> = Vec::new();
+    for route in table {
+        match by_path.iter_mut().find(|(p, _)| *p == route.path) {
+            Some((_, existing)) => {
+                let merged = std::mem::take(existing).merge(route.handler);
+                *existing = merged;
+            }
+            None => by_path.push((route.path, route.handler)),
+        }
+    }
+    by_path
+        .into_iter()
+        .fold(Router::new(), |router, (path, handler)| {
+            router.route(path, handler)
+        })
+}

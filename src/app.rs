@@ -1,0 +1,121 @@
+//! Application state, router assembly and the server's lifetime.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::store::Store;
+use crate::vault::Vault;
+
+/// Everything a handler may need. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub vault: Arc<Vault>,
+    pub catalog: Arc<Catalog>,
+    /// Agent for provider calls (timeouts on, redirects off). Use on blocking threads.
+    pub http: ureq::Agent,
+    pub started_at: Instant,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl AppState {
+    /// Opens the data dir and loads the catalog. Blocking.
+    pub fn open(config: Config, shutdown: watch::Receiver<bool>) -> anyhow::Result<AppState> {
+        let (store, vault) = crate::setup::open(&config)?;
+        let catalog = Catalog::load(config.providers_file.as_deref())?;
+        let http = crate::net::agent(config.outbound_timeout);
+        Ok(AppState {
+            config: Arc::new(config),
+            store,
+            vault: Arc::new(vault),
+            catalog: Arc::new(catalog),
+            http,
+            started_at: Instant::now(),
+            shutdown,
+        })
+    }
+}
+
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Logs each request by method, path (never the query: it may carry codes) and status.
+async fn log_requests(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let request_id = request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    tracing::info!(
+        %method,
+        %path,
+        status = response.status().as_u16(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        request_id,
+        "request"
+    );
+    response
+}
+
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.config.body_limit_bytes;
+    crate::api::router(crate::api::routes())
+        .fallback(crate::error::route_not_found)
+        .method_not_allowed_fallback(crate::error::method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn(log_requests))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("x-content-type-options"),
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
+        .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Starts the background workers that live as long as the server.
+fn spawn_workers(_state: &AppState) {}
+
+/// Serves until `shutdown` resolves, then drains in-flight requests.
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let state = tokio::task::spawn_blocking(move || AppState::open(config, stop_rx)).await??;
+    spawn_workers(&state);
+    let app = router(state);
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "tessera listening");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    })
+    .await?;
+    // Give workers a moment to finish the job they hold; leases cover the rest.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    Ok(())
+}

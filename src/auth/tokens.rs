@@ -1,0 +1,191 @@
+//! API tokens: `tsr_` + 32 random bytes, stored only as SHA-256, shown once.
+
+use rusqlite::{Connection, Row, params};
+use serde::Serialize;
+
+use super::principal::Principal;
+use super::scopes::{Scope, ScopeSet};
+use crate::store::{OptionalRow, StoreError};
+use crate::vault::{Secret, hash_token, random_token};
+
+pub const TOKEN_PREFIX: &str = "tsr_";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenRecord {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+    pub name: String,
+    /// The first characters of the token, to recognise it without revealing it.
+    pub prefix: String,
+    pub scopes: Vec<Scope>,
+    pub active: bool,
+    pub created_by: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub revoked_at: Option<String>,
+    pub last_used_at: Option<String>,
+}
+
+const COLUMNS: &str = "id, tenant_id, name, prefix, scopes, active, created_by, created_at, expires_at, revoked_at, last_used_at";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<TokenRecord> {
+    let scopes: String = row.get(4)?;
+    Ok(TokenRecord {
+        id: row.get(0)?,
+        tenant_id: row.get(1)?,
+        name: row.get(2)?,
+        prefix: row.get(3)?,
+        scopes: serde_json::from_str(&scopes).unwrap_or_default(),
+        active: row.get(5)?,
+        created_by: row.get(6)?,
+        created_at: row.get(7)?,
+        expires_at: row.get(8)?,
+        revoked_at: row.get(9)?,
+        last_used_at: row.get(10)?,
+    })
+}
+
+pub struct NewToken<'a> {
+    pub tenant_id: Option<&'a str>,
+    pub name: &'a str,
+    pub scopes: &'a ScopeSet,
+    pub expires_at: Option<&'a str>,
+    pub created_by: &'a str,
+}
+
+/// Inserts a token and returns its record and the plaintext, which is never stored.
+pub fn insert_token(
+    conn: &Connection,
+    new: &NewToken<'_>,
+) -> Result<(TokenRecord, Secret), StoreError> {
+    let plaintext = random_token(TOKEN_PREFIX);
+    let id = crate::ids::new_id();
+    let prefix: String = plaintext
+        .expose()
+        .chars()
+        .take(TOKEN_PREFIX.len() + 6)
+        .collect();
+    let scopes: Vec<Scope> = new.scopes.iter().copied().collect();
+    let scopes_json = serde_json::to_string(&scopes).unwrap_or_else(|_| "[]".into());
+    let now = crate::time::now_rfc3339();
+    conn.execute(
+        "INSERT INTO api_tokens (id, tenant_id, name, token_hash, prefix, scopes, created_by, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            id,
+            new.tenant_id,
+            new.name,
+            hash_token(plaintext.expose()),
+            prefix,
+            scopes_json,
+            new.created_by,
+            now,
+            new.expires_at
+        ],
+    )?;
+    let record = find_token(conn, new.tenant_id, &id)?
+        .ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))?;
+    Ok((record, plaintext))
+}
+
+/// A token of `tenant_id` (or a platform token when `None`) by id.
+pub fn find_token(
+    conn: &Connection,
+    tenant_id: Option<&str>,
+    id: &str,
+) -> Result<Option<TokenRecord>, StoreError> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM api_tokens WHERE id = ?1 AND tenant_id IS ?2"),
+        params![id, tenant_id],
+        from_row,
+    )
+    .optional_row()
+}
+
+pub fn list_tokens(
+    conn: &Connection,
+    tenant_id: &str,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Vec<TokenRecord>, StoreError> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM api_tokens WHERE tenant_id = ?1 AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3"
+    ))?;
+    let rows = stmt
+        .query_map(params![tenant_id, after, limit + 1], from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+pub fn update_token(
+    conn: &Connection,
+    tenant_id: &str,
+    id: &str,
+    name: Option<&str>,
+    active: Option<bool>,
+) -> Result<bool, StoreError> {
+    let n = conn.execute(
+        "UPDATE api_tokens SET name = COALESCE(?3, name), active = COALESCE(?4, active)
+         WHERE id = ?1 AND tenant_id = ?2 AND revoked_at IS NULL",
+        params![id, tenant_id, name, active],
+    )?;
+    Ok(n > 0)
+}
+
+pub fn revoke_token(conn: &Connection, tenant_id: &str, id: &str) -> Result<bool, StoreError> {
+    let n = conn.execute(
+        "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?3), active = 0 WHERE id = ?1 AND tenant_id = ?2",
+        params![id, tenant_id, crate::time::now_rfc3339()],
+    )?;
+    Ok(n > 0)
+}
+
+/// Why a presented token was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    Unknown,
+    Revoked,
+    Inactive,
+    Expired,
+}
+
+/// Looks a presented bearer token up by its hash and checks it is usable now.
+pub fn authenticate(
+    conn: &Connection,
+    presented: &str,
+) -> Result<Result<Principal, Rejection>, StoreError> {
+    if !presented.starts_with(TOKEN_PREFIX) {
+        return Ok(Err(Rejection::Unknown));
+    }
+    let row = conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM api_tokens WHERE token_hash = ?1"),
+            [hash_token(presented)],
+            from_row,
+        )
+        .optional_row()?;
+    let Some(token) = row else {
+        return Ok(Err(Rejection::Unknown));
+    };
+    if token.revoked_at.is_some() {
+        return Ok(Err(Rejection::Revoked));
+    }
+    if !token.active {
+        return Ok(Err(Rejection::Inactive));
+    }
+    if let Some(expires) = token
+        .expires_at
+        .as_deref()
+        .and_then(crate::time::parse_rfc3339)
+        && expires <= crate::time::now()
+    {
+        return Ok(Err(Rejection::Expired));
+    }
+    Ok(Ok(Principal {
+        actor: format!("token:{}", token.id),
+        token_id: Some(token.id),
+        tenant_id: token.tenant_id,
+        scopes: token.scopes.into_iter().collect(),
+    }))
+}

@@ -1,0 +1,283 @@
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMode {
+    Oauth2,
+    ClientCredentials,
+    ApiKey,
+    Basic,
+    PrivateToken,
+    Webhook,
+}
+
+impl AuthMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMode::Oauth2 => "oauth2",
+            AuthMode::ClientCredentials => "client_credentials",
+            AuthMode::ApiKey => "api_key",
+            AuthMode::Basic => "basic",
+            AuthMode::PrivateToken => "private_token",
+            AuthMode::Webhook => "webhook",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<AuthMode> {
+        [
+            AuthMode::Oauth2,
+            AuthMode::ClientCredentials,
+            AuthMode::ApiKey,
+            AuthMode::Basic,
+            AuthMode::PrivateToken,
+            AuthMode::Webhook,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == value)
+    }
+
+    /// Modes whose API credential is an access token tessera obtains.
+    pub fn uses_access_token(self) -> bool {
+        matches!(self, AuthMode::Oauth2 | AuthMode::ClientCredentials)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Field {
+    pub name: String,
+    pub label: String,
+    #[serde(default)]
+    pub secret: bool,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub help: String,
+    /// The auth modes this field belongs to; all of them when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modes: Option<Vec<AuthMode>>,
+}
+
+impl Field {
+    pub fn applies_to(&self, mode: AuthMode) -> bool {
+        self.modes.as_ref().is_none_or(|m| m.contains(&mode))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InjectionType {
+    Bearer,
+    Basic,
+    Header,
+}
+
+/// How a tenant's credentials reach the provider's API.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Injection {
+    #[serde(rename = "type")]
+    pub kind: InjectionType,
+    /// The credential field sent (bearer / header), for key-based modes.
+    pub field: Option<String>,
+    pub header: Option<String>,
+    /// Prepended to the value in a named header (e.g. `"Token "`).
+    #[serde(default)]
+    pub prefix: String,
+    pub username_field: Option<String>,
+    pub password_field: Option<String>,
+    /// Static headers every request carries (e.g. `anthropic-version`).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    #[serde(default = "default_method")]
+    pub method: String,
+    pub path: String,
+}
+
+fn default_method() -> String {
+    "GET".into()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    Basic,
+    Body,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientCredentialsGrant {
+    #[serde(default = "default_grant")]
+    pub grant_type: String,
+    #[serde(default = "default_client_auth")]
+    pub client_auth: ClientAuth,
+    /// Credential fields sent as form parameters (Zoom's `account_id`).
+    #[serde(default)]
+    pub params: Vec<String>,
+}
+
+fn default_grant() -> String {
+    "client_credentials".into()
+}
+
+fn default_client_auth() -> ClientAuth {
+    ClientAuth::Basic
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSpec {
+    pub scheme: String,
+    pub header: String,
+    #[serde(default)]
+    pub events: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provider {
+    #[serde(skip_deserializing)]
+    pub key: String,
+    pub name: String,
+    pub category: String,
+    #[serde(default)]
+    pub description: String,
+    pub auth_modes: Vec<AuthMode>,
+    pub api_base_url: Option<String>,
+    pub authorization_url: Option<String>,
+    pub token_url: Option<String>,
+    pub revocation_url: Option<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default)]
+    pub fields: Vec<Field>,
+    #[serde(default)]
+    pub config_fields: Vec<Field>,
+    pub inject: Option<Injection>,
+    pub verify: Option<VerifyRequest>,
+    pub client_credentials: Option<ClientCredentialsGrant>,
+    pub webhook: Option<WebhookSpec>,
+    #[serde(default)]
+    pub setup_steps: Vec<String>,
+    pub docs_url: Option<String>,
+}
+
+impl Provider {
+    pub(super) fn validate(&self) -> Result<(), String> {
+        if self.auth_modes.is_empty() {
+            return Err("auth_modes must name at least one mode".into());
+        }
+        let mut seen = std::collections::HashSet::new();
+        for field in self.fields.iter().chain(&self.config_fields) {
+            if !seen.insert(field.name.as_str()) {
+                return Err(format!("field `{}` is declared twice", field.name));
+            }
+        }
+        if self.verify.is_some() && self.api_base_url.is_none() {
+            return Err("verify needs api_base_url".into());
+        }
+        if self.auth_modes.contains(&AuthMode::Oauth2)
+            && (self.authorization_url.is_none() || self.token_url.is_none())
+        {
+            return Err("mode oauth2 needs authorization_url and token_url".into());
+        }
+        if self.auth_modes.contains(&AuthMode::ClientCredentials) && self.token_url.is_none() {
+            return Err("mode client_credentials needs token_url".into());
+        }
+        if let Some(inject) = &self.inject {
+            for name in [
+                &inject.field,
+                &inject.username_field,
+                &inject.password_field,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if self.field(name).is_none() {
+                    return Err(format!("inject names unknown field `{name}`"));
+                }
+            }
+            if inject.kind == InjectionType::Header && inject.header.is_none() {
+                return Err("inject type header needs `header`".into());
+            }
+        }
+        Ok(())
+    }
+
+    pub fn field(&self, name: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    pub fn config_field(&self, name: &str) -> Option<&Field> {
+        self.config_fields.iter().find(|f| f.name == name)
+    }
+
+    /// The mode used when a connection does not name one.
+    pub fn default_mode(&self) -> AuthMode {
+        self.auth_modes[0]
+    }
+
+    pub fn supports(&self, mode: AuthMode) -> bool {
+        self.auth_modes.contains(&mode)
+    }
+
+    /// The public description served by `GET /api/v1/providers[/{key}]`.
+    pub fn summary(&self) -> ProviderSummary<'_> {
+        ProviderSummary {
+            key: &self.key,
+            name: &self.name,
+            category: &self.category,
+            description: &self.description,
+            auth_modes: &self.auth_modes,
+            fields: &self.fields,
+            config_fields: &self.config_fields,
+            webhook: self.webhook.as_ref().map(|w| WebhookSummary {
+                signature: SignatureSummary {
+                    scheme: &w.scheme,
+                    header: &w.header,
+                },
+                events: &w.events,
+            }),
+            verify: self.verify.is_some(),
+            scopes: &self.scopes,
+            setup_steps: &self.setup_steps,
+            docs_url: self.docs_url.as_deref(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProviderSummary<'a> {
+    pub key: &'a str,
+    pub name: &'a str,
+    pub category: &'a str,
+    pub description: &'a str,
+    pub auth_modes: &'a [AuthMode],
+    pub fields: &'a [Field],
+    pub config_fields: &'a [Field],
+    pub webhook: Option<WebhookSummary<'a>>,
+    pub verify: bool,
+    pub scopes: &'a [String],
+    pub setup_steps: &'a [String],
+    pub docs_url: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WebhookSummary<'a> {
+    pub signature: SignatureSummary<'a>,
+    pub events: &'a [String],
+}
+
+#[derive(Debug, Serialize)]
+pub struct SignatureSummary<'a> {
+    pub scheme: &'a str,
+    pub header: &'a str,
+}

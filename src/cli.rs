@@ -1,0 +1,148 @@
+//! The command line: `init`, `serve`, `token create`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Config, Overrides};
+use crate::setup;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tessera",
+    version,
+    about = "Self-hosted integration hub for multi-tenant platforms"
+)]
+pub struct Cli {
+    /// Data directory (default: the platform's data dir; env TESSERA_DATA_DIR).
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the data dir, database, master key and the first platform token.
+    Init,
+    /// Run the server (initialises the data dir first if needed).
+    Serve {
+        /// Address to listen on (default 127.0.0.1:7700).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it once.
+    Create(TokenCreate),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenCreate {
+    /// A platform (operator) token; tenant tokens are created through the API.
+    #[arg(long)]
+    pub platform: bool,
+    #[arg(long)]
+    pub name: String,
+}
+
+impl Cli {
+    pub fn overrides(&self) -> Overrides {
+        let listen = match &self.command {
+            Command::Serve { listen } => *listen,
+            _ => None,
+        };
+        Overrides {
+            data_dir: self.data_dir.clone(),
+            listen,
+        }
+    }
+}
+
+/// Runs a parsed command. Returns the process exit code.
+pub fn execute(cli: Cli, config: Config) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Init => {
+            let report = setup::initialise(&config)?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "admin_token": report.admin_token.expose(),
+                    "data_dir": report.data_dir.display().to_string(),
+                })
+            );
+            Ok(())
+        }
+        Command::Serve { .. } => serve(config),
+        Command::Token {
+            command: TokenCommand::Create(args),
+        } => {
+            if !args.platform {
+                anyhow::bail!(
+                    "only platform tokens are created here (--platform); create tenant tokens with the API"
+                );
+            }
+            let name = args.name.trim();
+            if name.is_empty() {
+                anyhow::bail!("--name must not be empty");
+            }
+            let (store, _vault) = setup::open(&config)?;
+            let token = setup::create_platform_token(&store, name)?;
+            println!("{}", token.expose());
+            Ok(())
+        }
+    }
+}
+
+fn serve(config: Config) -> anyhow::Result<()> {
+    if !setup::is_initialised(&config) {
+        let report = setup::initialise(&config)?;
+        eprintln!(
+            "tessera: initialised {}\ntessera: first platform admin token (shown once, keep it safe):\n{}",
+            report.data_dir.display(),
+            report.admin_token.expose()
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        eprintln!(
+            "tessera: listening on http://{} (public URL {})",
+            listener.local_addr()?,
+            config.public_url()
+        );
+        crate::run(config, listener, shutdown_signal()).await
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

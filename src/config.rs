@@ -1,0 +1,313 @@
+//! Configuration: defaults ← `tessera.toml` in the data dir ← `TESSERA_*` env ← flags.
+//!
+//! Every setting has one name (`public_url`) used in the file and, upper-cased with the
+//! `TESSERA_` prefix, in the environment (`TESSERA_PUBLIC_URL`). Both go through
+//! [`Config::apply`], so adding a setting means adding one arm there.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::vault::Secret;
+
+pub const CONFIG_FILE_NAME: &str = "tessera.toml";
+const ENV_PREFIX: &str = "TESSERA_";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// Base for webhook URLs and the OAuth redirect URI, without a trailing slash.
+    pub public_url: Option<String>,
+    /// Base64 master key(s): `KEY` (version 1) or `1:KEY,2:KEY`.
+    pub master_key: Option<Secret>,
+    pub master_key_file: Option<PathBuf>,
+    pub providers_file: Option<PathBuf>,
+    pub allow_private_targets: bool,
+    pub log_format: LogFormat,
+    /// Largest request body accepted anywhere (webhooks answer 413 above it).
+    pub body_limit_bytes: usize,
+    /// Timeout for every call tessera makes to an outside service.
+    pub outbound_timeout: Duration,
+    /// Comma-separated seconds between outbound webhook retries.
+    pub retry_schedule: Option<String>,
+    /// Settings that were named but not understood, reported once logging is up.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid TOML: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("setting {name}: {message}")]
+    Invalid { name: String, message: String },
+    #[error("no data directory: pass --data-dir or set TESSERA_DATA_DIR")]
+    NoDataDir,
+}
+
+/// Values given on the command line; they win over everything else.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+}
+
+impl Config {
+    /// The built-in defaults for a data dir.
+    pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        Config {
+            data_dir: data_dir.into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 7700)),
+            public_url: None,
+            master_key: None,
+            master_key_file: None,
+            providers_file: None,
+            allow_private_targets: false,
+            log_format: LogFormat::Text,
+            body_limit_bytes: 1024 * 1024,
+            outbound_timeout: Duration::from_secs(10),
+            retry_schedule: None,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Reads the whole configuration once: defaults, file, environment, flags.
+    pub fn load(overrides: &Overrides) -> Result<Config, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars()
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+            .collect();
+        Self::load_from(overrides, &env)
+    }
+
+    pub fn load_from(
+        overrides: &Overrides,
+        env: &[(String, String)],
+    ) -> Result<Config, ConfigError> {
+        let env_data_dir = env
+            .iter()
+            .find(|(k, _)| k == "TESSERA_DATA_DIR")
+            .map(|(_, v)| PathBuf::from(v));
+        let data_dir = overrides
+            .data_dir
+            .clone()
+            .or(env_data_dir)
+            .or_else(default_data_dir)
+            .ok_or(ConfigError::NoDataDir)?;
+        let mut config = Config::with_data_dir(data_dir);
+
+        let file = config.data_dir.join(CONFIG_FILE_NAME);
+        if file.exists() {
+            config.apply_file(&file)?;
+        }
+        for (key, value) in env {
+            let name = key[ENV_PREFIX.len()..].to_ascii_lowercase();
+            if name == "data_dir" || name == "log" {
+                continue;
+            }
+            if !config.apply(&name, value)? {
+                config
+                    .warnings
+                    .push(format!("unknown environment variable {key} ignored"));
+            }
+        }
+        if let Some(listen) = overrides.listen {
+            config.listen = listen;
+        }
+        Ok(config)
+    }
+
+    fn apply_file(&mut self, path: &Path) -> Result<(), ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError::Parse {
+                path: path.to_owned(),
+                message: e.message().to_owned(),
+            })?;
+        for (name, value) in table {
+            let value = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                toml::Value::Array(items) => items
+                    .iter()
+                    .map(|v| match v {
+                        toml::Value::String(s) => s.clone(),
+                        other => format!("{other:?}"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(","),
+                other => {
+                    return Err(ConfigError::Invalid {
+                        name,
+                        message: format!("unsupported value {other:?}"),
+                    });
+                }
+            };
+            if !self.apply(&name, &value)? {
+                self.warnings.push(format!(
+                    "unknown setting `{name}` in {} ignored",
+                    path.display()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies one named setting. Returns `Ok(false)` for a name tessera does not know.
+    pub fn apply(&mut self, name: &str, value: &str) -> Result<bool, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            name: name.to_owned(),
+            message,
+        };
+        match name {
+            "listen" => {
+                self.listen = value.parse().map_err(|_| {
+                    invalid(format!("`{value}` is not an address like 127.0.0.1:7700"))
+                })?;
+            }
+            "public_url" => {
+                let trimmed = value.trim().trim_end_matches('/');
+                let parsed = url::Url::parse(trimmed)
+                    .map_err(|e| invalid(format!("`{value}` is not a URL: {e}")))?;
+                if !matches!(parsed.scheme(), "http" | "https") {
+                    return Err(invalid("must be an http or https URL".into()));
+                }
+                self.public_url = Some(trimmed.to_owned());
+            }
+            "master_key" => self.master_key = Some(Secret::new(value.trim().to_owned())),
+            "master_key_file" => self.master_key_file = Some(PathBuf::from(value)),
+            "providers_file" => self.providers_file = Some(PathBuf::from(value)),
+            "allow_private_targets" => {
+                self.allow_private_targets = parse_bool(value).map_err(invalid)?
+            }
+            "log_format" => {
+                self.log_format = match value {
+                    "json" => LogFormat::Json,
+                    "text" | "pretty" => LogFormat::Text,
+                    _ => return Err(invalid("expected `text` or `json`".into())),
+                }
+            }
+            "body_limit_bytes" => {
+                self.body_limit_bytes = value
+                    .parse()
+                    .map_err(|_| invalid("expected a number of bytes".into()))?;
+            }
+            "outbound_timeout_secs" => {
+                let secs: u64 = value
+                    .parse()
+                    .map_err(|_| invalid("expected a number of seconds".into()))?;
+                self.outbound_timeout = Duration::from_secs(secs.max(1));
+            }
+            "retry_schedule" => self.retry_schedule = Some(value.to_owned()),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// The externally reachable base URL (no trailing slash).
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("tessera.db")
+    }
+
+    pub fn default_master_key_path(&self) -> PathBuf {
+        self.data_dir.join("master.key")
+    }
+}
+
+fn parse_bool(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" | "" => Ok(false),
+        other => Err(format!("`{other}` is not true or false")),
+    }
+}
+
+fn default_data_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("dev", "tessera", "tessera").map(|d| d.data_dir().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn layers_apply_in_order_file_env_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE_NAME),
+            "listen = \"127.0.0.1:8000\"\npublic_url = \"https://file.example\"\nallow_private_targets = true\n",
+        )
+        .unwrap();
+        let overrides = Overrides {
+            data_dir: Some(dir.path().to_owned()),
+            listen: Some("127.0.0.1:9000".parse().unwrap()),
+        };
+        let config = Config::load_from(
+            &overrides,
+            &env(&[("TESSERA_PUBLIC_URL", "https://env.example/")]),
+        )
+        .unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.public_url(), "https://env.example");
+        assert!(config.allow_private_targets);
+    }
+
+    #[test]
+    fn unknown_env_is_warned_not_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        let overrides = Overrides {
+            data_dir: Some(dir.path().to_owned()),
+            listen: None,
+        };
+        let config = Config::load_from(&overrides, &env(&[("TESSERA_PUBLC_URL", "x")])).unwrap();
+        assert_eq!(config.warnings.len(), 1);
+        assert!(config.warnings[0].contains("TESSERA_PUBLC_URL"));
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug() {
+        let mut config = Config::with_data_dir("/tmp/x");
+        config
+            .apply("master_key", "c2VjcmV0LWNhbmFyeS1rZXk=")
+            .unwrap();
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("c2VjcmV0LWNhbmFyeS1rZXk="));
+        assert!(printed.contains("<redacted>"));
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let mut config = Config::with_data_dir("/tmp/x");
+        let err = config.apply("listen", "nope").unwrap_err().to_string();
+        assert!(err.contains("listen"), "{err}");
+    }
+}

@@ -1,0 +1,88 @@
+//! Connections: a tenant's credentials and settings for one provider.
+
+mod credentials;
+mod repo;
+pub mod request;
+pub mod routes;
+mod service;
+mod verify;
+
+use serde::Serialize;
+
+pub use credentials::{Credentials, mask};
+pub use repo::{ConnectionRow, find_connection, list_connections, set_status};
+pub use service::{
+    ConnectionInput, SaveOutcome, connection_view, delete_connection, open_credentials,
+    save_connection, seal_credentials,
+};
+pub use verify::{VerifyOutcome, VerifyResult, verify_connection};
+
+use crate::catalog::PlaceholderError;
+use crate::error::{ApiError, FieldError};
+use crate::store::StoreError;
+use crate::vault::VaultError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Active,
+    Pending,
+    NeedsReauth,
+    Invalid,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Pending => "pending",
+            Status::NeedsReauth => "needs_reauth",
+            Status::Invalid => "invalid",
+        }
+    }
+
+    pub fn parse(value: &str) -> Status {
+        match value {
+            "active" => Status::Active,
+            "needs_reauth" => Status::NeedsReauth,
+            "invalid" => Status::Invalid,
+            _ => Status::Pending,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionError {
+    #[error("unknown provider `{0}`")]
+    UnknownProvider(String),
+    #[error("this tenant has no `{0}` connection")]
+    NotFound(String),
+    #[error("invalid connection input")]
+    Invalid(Vec<FieldError>),
+    #[error("{0}")]
+    Url(#[from] PlaceholderError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+}
+
+impl From<rusqlite::Error> for ConnectionError {
+    fn from(e: rusqlite::Error) -> Self {
+        ConnectionError::Store(e.into())
+    }
+}
+
+impl From<ConnectionError> for ApiError {
+    fn from(err: ConnectionError) -> Self {
+        match err {
+            ConnectionError::UnknownProvider(_) | ConnectionError::NotFound(_) => {
+                ApiError::not_found(err.to_string())
+            }
+            ConnectionError::Invalid(errors) => ApiError::invalid_fields(errors),
+            ConnectionError::Url(e) => ApiError::invalid_input(e.to_string()),
+            ConnectionError::Store(e) => e.into(),
+            ConnectionError::Vault(e) => e.into(),
+        }
+    }
+}

@@ -1,0 +1,161 @@
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Serialize;
+use serde_json::json;
+
+use super::service::ConnectionView;
+use super::{ConnectionError, ConnectionInput, VerifyOutcome, repo, service};
+use crate::api::extract::ApiJson;
+use crate::app::AppState;
+use crate::audit;
+use crate::auth::{TenantAccess, need};
+use crate::error::{ApiError, ApiResult};
+
+#[derive(Serialize)]
+pub struct ConnectionList {
+    items: Vec<ConnectionView>,
+    next_cursor: Option<String>,
+}
+
+pub async fn put_connection(
+    State(state): State<AppState>,
+    access: TenantAccess<need::ConnectionsWrite>,
+    Path((_, provider)): Path<(String, String)>,
+    ApiJson(input): ApiJson<ConnectionInput>,
+) -> ApiResult<(StatusCode, Json<ConnectionView>)> {
+    let app = state.clone();
+    let outcome = state
+        .store
+        .run(move |store| {
+            store.write(|tx| {
+                let outcome = service::save_connection(
+                    tx,
+                    &app.vault,
+                    &app.catalog,
+                    &access.tenant.id,
+                    &provider,
+                    &input,
+                )?;
+                let action = if outcome.created {
+                    "connection.created"
+                } else {
+                    "connection.updated"
+                };
+                let fields: Vec<&String> = input.credentials.keys().collect();
+                audit::record(
+                    tx,
+                    &access
+                        .audit(action, Some(&provider))
+                        .with_detail(json!({"fields": fields})),
+                )?;
+                Ok::<_, ApiError>(outcome)
+            })
+        })
+        .await?;
+    let status = if outcome.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(outcome.view)))
+}
+
+pub async fn list_connections(
+    State(state): State<AppState>,
+    access: TenantAccess<need::ConnectionsRead>,
+) -> ApiResult<Json<ConnectionList>> {
+    let app = state.clone();
+    let items = state
+        .store
+        .run(move |store| {
+            store.read(|conn| {
+                repo::list_connections(conn, &access.tenant.id)?
+                    .iter()
+                    .map(|row| service::connection_view(conn, &app.vault, &app.catalog, row))
+                    .collect::<Result<Vec<_>, ConnectionError>>()
+            })
+        })
+        .await?;
+    Ok(Json(ConnectionList {
+        items,
+        next_cursor: None,
+    }))
+}
+
+pub async fn get_connection(
+    State(state): State<AppState>,
+    access: TenantAccess<need::ConnectionsRead>,
+    Path((_, provider)): Path<(String, String)>,
+) -> ApiResult<Json<ConnectionView>> {
+    let app = state.clone();
+    let view = state
+        .store
+        .run(move |store| {
+            store.read(|conn| {
+                let row = repo::find_connection(conn, &access.tenant.id, &provider)?
+                    .ok_or_else(|| ConnectionError::NotFound(provider.clone()))?;
+                service::connection_view(conn, &app.vault, &app.catalog, &row)
+            })
+        })
+        .await?;
+    Ok(Json(view))
+}
+
+pub async fn delete_connection(
+    State(state): State<AppState>,
+    access: TenantAccess<need::ConnectionsWrite>,
+    Path((_, provider)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    state
+        .store
+        .run(move |store| {
+            store.write(|tx| {
+                service::delete_connection(tx, &access.tenant.id, &provider)?;
+                audit::record(tx, &access.audit("connection.deleted", Some(&provider)))?;
+                Ok::<_, ApiError>(())
+            })
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn verify_connection(
+    State(state): State<AppState>,
+    access: TenantAccess<need::ConnectionsWrite>,
+    Path((_, provider)): Path<(String, String)>,
+) -> ApiResult<Json<VerifyOutcome>> {
+    let app = state.clone();
+    let entry = access.audit("connection.verified", Some(&provider));
+    let outcome = tokio::task::spawn_blocking(move || {
+        super::verify_connection(&app, &access.tenant.id, &provider, None, entry)
+    })
+    .await
+    .map_err(|e| ApiError::internal("verify task failed", &e))??;
+    Ok(Json(outcome))
+}
+
+pub async fn reveal_credentials(
+    State(state): State<AppState>,
+    access: TenantAccess<need::CredentialsReveal>,
+    Path((_, provider)): Path<(String, String)>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let app = state.clone();
+    let body = state
+        .store
+        .run(move |store| {
+            store.write(|tx| {
+                let row = repo::find_connection(tx, &access.tenant.id, &provider)?
+                    .ok_or_else(|| ConnectionError::NotFound(provider.clone()))?;
+                let credentials = service::open_credentials(tx, &app.vault, &row)?;
+                audit::record(tx, &access.audit("credentials.revealed", Some(&provider)))?;
+                Ok::<_, ApiError>(json!({
+                    "provider": row.provider,
+                    "auth_mode": row.auth_mode,
+                    "credentials": credentials.reveal(),
+                }))
+            })
+        })
+        .await?;
+    Ok(Json(body))
+}

@@ -1,0 +1,134 @@
+//! Verifying a connection with a cheap, real, authenticated call to the provider.
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::request::{RequestError, api_base_url, auth_headers, join_url};
+use super::service::open_credentials;
+use super::{ConnectionError, Status, repo};
+use crate::app::AppState;
+use crate::audit::{self, AuditEntry};
+use crate::vault::Secret;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerifyResult {
+    Ok,
+    InvalidCredentials,
+    Unreachable,
+    NotSupported,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyOutcome {
+    pub ok: bool,
+    pub result: VerifyResult,
+    pub detail: String,
+    pub checked_at: String,
+}
+
+/// What the provider's answer means for the credentials.
+fn classify(status: u16) -> (VerifyResult, String) {
+    match status {
+        200..=299 => (VerifyResult::Ok, format!("provider answered {status}")),
+        401 | 403 => (
+            VerifyResult::InvalidCredentials,
+            format!("provider rejected the credentials ({status})"),
+        ),
+        _ => (
+            VerifyResult::Unreachable,
+            format!("provider answered {status}"),
+        ),
+    }
+}
+
+/// Calls the provider's verify request with the tenant's credentials and records the
+/// outcome on the connection. Blocking: run it on a blocking thread.
+pub fn verify_connection(
+    app: &AppState,
+    tenant_id: &str,
+    provider_key: &str,
+    access_token: Option<Secret>,
+    audit_entry: AuditEntry,
+) -> Result<VerifyOutcome, ConnectionError> {
+    let (store, vault, agent) = (&app.store, &app.vault, &app.http);
+    let provider = app
+        .catalog
+        .get(provider_key)
+        .ok_or_else(|| ConnectionError::UnknownProvider(provider_key.to_owned()))?;
+    let (row, credentials) = store.read(|conn| {
+        let row = repo::find_connection(conn, tenant_id, provider_key)?
+            .ok_or_else(|| ConnectionError::NotFound(provider_key.to_owned()))?;
+        let credentials = open_credentials(conn, vault, &row)?;
+        Ok::<_, ConnectionError>((row, credentials))
+    })?;
+
+    let (result, detail) = match &provider.verify {
+        None => (
+            VerifyResult::NotSupported,
+            format!("{} offers no verification request", provider.name),
+        ),
+        Some(verify) => {
+            let prepared = api_base_url(provider, &row.config).and_then(|base| {
+                let headers =
+                    auth_headers(provider, row.auth_mode, &credentials, access_token.as_ref())?;
+                Ok((join_url(&base, &verify.path), headers))
+            });
+            match prepared {
+                Err(RequestError::NoAccessToken) => (
+                    VerifyResult::NotSupported,
+                    RequestError::NoAccessToken.to_string(),
+                ),
+                Err(e) => (VerifyResult::NotSupported, e.to_string()),
+                Ok((url, headers)) => {
+                    let mut request = ureq::http::Request::builder()
+                        .method(verify.method.as_str())
+                        .uri(&url);
+                    for (name, value) in &headers {
+                        request = request.header(name.as_str(), value.expose());
+                    }
+                    match request.body(()) {
+                        Err(_) => (
+                            VerifyResult::NotSupported,
+                            "the catalog's verify request is malformed".into(),
+                        ),
+                        Ok(request) => match agent.run(request) {
+                            Ok(response) => classify(response.status().as_u16()),
+                            Err(e) => (
+                                VerifyResult::Unreachable,
+                                crate::net::describe_transport_error(&e),
+                            ),
+                        },
+                    }
+                }
+            }
+        }
+    };
+
+    let checked_at = crate::time::now_rfc3339();
+    store.write(|tx| {
+        let (status, error) = match result {
+            VerifyResult::Ok => (Status::Active, None),
+            VerifyResult::InvalidCredentials => (Status::Invalid, Some(detail.as_str())),
+            VerifyResult::Unreachable | VerifyResult::NotSupported => {
+                (row.status, Some(detail.as_str()))
+            }
+        };
+        let verified_at = (result != VerifyResult::NotSupported).then_some(checked_at.as_str());
+        repo::set_status(tx, tenant_id, &row.id, status, error, verified_at)?;
+        audit::record(tx, &audit_entry.with_detail(json!({"result": result})))?;
+        crate::outbox::emit(
+            tx,
+            tenant_id,
+            "connection.verified",
+            json!({"provider": provider_key, "ok": result == VerifyResult::Ok, "result": result}),
+        )?;
+        Ok::<_, ConnectionError>(())
+    })?;
+    Ok(VerifyOutcome {
+        ok: result == VerifyResult::Ok,
+        result,
+        detail,
+        checked_at,
+    })
+}

@@ -1,0 +1,33 @@
+//! tessera: a self-hosted, single-binary integration hub for multi-tenant platforms.
+
+pub mod api;
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod connections;
+pub mod error;
+pub mod health;
+pub mod ids;
+pub mod net;
+pub mod notifications;
+pub mod outbox;
+pub mod setup;
+pub mod store;
+pub mod tenants;
+pub mod time;
+pub mod vault;
+
+pub use config::Config;
+
+/// Runs the server on `listener` until `shutdown` resolves. The data dir must be
+/// initialised ([`setup::initialise`]); tests drive the real server through this.
+pub async fn run(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    app::serve(config, listener, shutdown).await
+}

@@ -1,0 +1,95 @@
+use rusqlite::{Connection, Row, params};
+
+use super::{Tenant, TenantError, Tier};
+use crate::store::{OptionalRow, StoreError, is_unique_violation};
+
+const COLUMNS: &str = "id, slug, name, tier, notification_emails, created_at, updated_at";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Tenant> {
+    let tier: String = row.get(3)?;
+    let emails: String = row.get(4)?;
+    Ok(Tenant {
+        id: row.get(0)?,
+        slug: row.get(1)?,
+        name: row.get(2)?,
+        tier: Tier::parse(&tier).unwrap_or(Tier::Free),
+        notification_emails: serde_json::from_str(&emails).unwrap_or_default(),
+        created_at: row.get(5)?,
+        updated_at: row.get(6)?,
+    })
+}
+
+pub fn insert_tenant(conn: &Connection, tenant: &Tenant) -> Result<(), TenantError> {
+    let emails = serde_json::to_string(&tenant.notification_emails).unwrap_or_else(|_| "[]".into());
+    conn.execute(
+        &format!("INSERT INTO tenants ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+        params![
+            tenant.id,
+            tenant.slug,
+            tenant.name,
+            tenant.tier.as_str(),
+            emails,
+            tenant.created_at,
+            tenant.updated_at
+        ],
+    )
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            TenantError::SlugTaken(tenant.slug.clone())
+        } else {
+            e.into()
+        }
+    })?;
+    Ok(())
+}
+
+/// Finds a tenant by id or slug.
+pub fn find_tenant(conn: &Connection, id_or_slug: &str) -> Result<Option<Tenant>, StoreError> {
+    conn.query_row(
+        &format!(
+            "SELECT {COLUMNS} FROM tenants WHERE id = ?1 OR slug = ?1 ORDER BY id = ?1 DESC LIMIT 1"
+        ),
+        [id_or_slug],
+        from_row,
+    )
+    .optional_row()
+}
+
+pub fn list_tenants(
+    conn: &Connection,
+    only: Option<&str>,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Vec<Tenant>, StoreError> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM tenants
+         WHERE (?1 IS NULL OR id = ?1) AND (?2 IS NULL OR id > ?2)
+         ORDER BY id LIMIT ?3"
+    ))?;
+    let rows = stmt
+        .query_map(params![only, after, limit + 1], from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+pub fn update_tenant(conn: &Connection, tenant: &Tenant) -> Result<(), TenantError> {
+    let emails = serde_json::to_string(&tenant.notification_emails).unwrap_or_else(|_| "[]".into());
+    conn.execute(
+        "UPDATE tenants SET slug = ?2, name = ?3, tier = ?4, notification_emails = ?5, updated_at = ?6
+         WHERE id = ?1",
+        params![tenant.id, tenant.slug, tenant.name, tenant.tier.as_str(), emails, tenant.updated_at],
+    )
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            TenantError::SlugTaken(tenant.slug.clone())
+        } else {
+            e.into()
+        }
+    })?;
+    Ok(())
+}
+
+/// Deletes the tenant row; its data key and every tenant-owned row go with it (cascade).
+pub fn delete_tenant(conn: &Connection, id: &str) -> Result<bool, StoreError> {
+    Ok(conn.execute("DELETE FROM tenants WHERE id = ?1", [id])? > 0)
+}

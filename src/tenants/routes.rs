@@ -1,0 +1,172 @@
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+
+use super::{
+    Tenant, TenantError, Tier, delete_tenant, insert_tenant, list_tenants, slugify, update_tenant,
+    validate_emails, validate_name, validate_slug,
+};
+use crate::api::extract::{ApiJson, ApiQuery};
+use crate::api::pagination::{Page, PageQuery};
+use crate::app::AppState;
+use crate::audit;
+use crate::auth::{Authenticated, PlatformAdmin, TenantAccess, need};
+use crate::error::{ApiError, ApiResult};
+use crate::vault::KeyScope;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenant {
+    name: String,
+    slug: Option<String>,
+    tier: Option<String>,
+    #[serde(default)]
+    notification_emails: Vec<String>,
+}
+
+fn parse_tier(value: &str) -> Result<Tier, ApiError> {
+    Tier::parse(value)
+        .ok_or_else(|| ApiError::invalid_field("tier", "must be free, pro or enterprise"))
+}
+
+pub async fn create_tenant(
+    State(state): State<AppState>,
+    PlatformAdmin(auth): PlatformAdmin,
+    ApiJson(body): ApiJson<CreateTenant>,
+) -> ApiResult<(StatusCode, Json<Tenant>)> {
+    let name = validate_name(&body.name)?;
+    let slug = match body.slug.as_deref() {
+        Some(s) => s.trim().to_owned(),
+        None => {
+            let derived = slugify(&name);
+            if derived.is_empty() {
+                "tenant".to_owned()
+            } else {
+                derived
+            }
+        }
+    };
+    validate_slug(&slug)?;
+    let tier = body
+        .tier
+        .as_deref()
+        .map(parse_tier)
+        .transpose()?
+        .unwrap_or(Tier::Free);
+    let notification_emails = validate_emails(&body.notification_emails)?;
+    let now = crate::time::now_rfc3339();
+    let tenant = Tenant {
+        id: crate::ids::new_id(),
+        slug,
+        name,
+        tier,
+        notification_emails,
+        created_at: now.clone(),
+        updated_at: now,
+    };
+    let vault = state.vault.clone();
+    let created = state
+        .store
+        .run(move |store| {
+            store.write(|tx| {
+                insert_tenant(tx, &tenant)?;
+                vault.create_data_key(tx, &KeyScope::Tenant(tenant.id.clone()))?;
+                audit::record(
+                    tx,
+                    &auth.audit(Some(&tenant.id), "tenant.created", Some(&tenant.id)),
+                )?;
+                Ok::<_, TenantError>(tenant)
+            })
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiQuery(page): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Page<Tenant>>> {
+    let limit = page.limit();
+    let only = auth.principal.tenant_id.clone();
+    let rows = state
+        .store
+        .run(move |store| {
+            store.read(|conn| list_tenants(conn, only.as_deref(), page.cursor.as_deref(), limit))
+        })
+        .await?;
+    Ok(Json(Page::from_rows(rows, limit, |t| t.id.clone())))
+}
+
+pub async fn get_tenant(access: TenantAccess<need::ConnectionsRead>) -> Json<Tenant> {
+    Json(access.tenant)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchTenant {
+    name: Option<String>,
+    slug: Option<String>,
+    tier: Option<String>,
+    notification_emails: Option<Vec<String>>,
+}
+
+pub async fn patch_tenant(
+    State(state): State<AppState>,
+    access: TenantAccess<need::Admin>,
+    ApiJson(body): ApiJson<PatchTenant>,
+) -> ApiResult<Json<Tenant>> {
+    let mut tenant = access.tenant.clone();
+    if let Some(name) = &body.name {
+        tenant.name = validate_name(name)?;
+    }
+    if let Some(slug) = &body.slug {
+        validate_slug(slug.trim())?;
+        tenant.slug = slug.trim().to_owned();
+    }
+    if let Some(tier) = &body.tier {
+        if !access.principal.is_platform() {
+            return Err(ApiError::forbidden(
+                "only the platform can change a tenant's tier",
+            ));
+        }
+        tenant.tier = parse_tier(tier)?;
+    }
+    if let Some(emails) = &body.notification_emails {
+        tenant.notification_emails = validate_emails(emails)?;
+    }
+    tenant.updated_at = crate::time::now_rfc3339();
+    let updated = state
+        .store
+        .run(move |store| {
+            store.write(|tx| {
+                update_tenant(tx, &tenant)?;
+                audit::record(tx, &access.audit("tenant.updated", Some(&tenant.id)))?;
+                Ok::<_, TenantError>(tenant)
+            })
+        })
+        .await?;
+    Ok(Json(updated))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    PlatformAdmin(auth): PlatformAdmin,
+    access: TenantAccess<need::Admin>,
+) -> ApiResult<StatusCode> {
+    let id = access.tenant.id.clone();
+    let deleted_id = id.clone();
+    state
+        .store
+        .run(move |store| {
+            store.write(|tx| {
+                delete_tenant(tx, &id)?;
+                audit::record(tx, &auth.audit(Some(&id), "tenant.deleted", Some(&id)))?;
+                Ok::<_, TenantError>(())
+            })
+        })
+        .await?;
+    state.vault.forget(&KeyScope::Tenant(deleted_id));
+    Ok(StatusCode::NO_CONTENT)
+}
