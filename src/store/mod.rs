@@ -40,11 +40,13 @@ impl std::fmt::Debug for Store {
 fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(Duration::from_secs(10))?;
     // FULL: anything acknowledged to an outside party must survive a power cut.
+    // secure_delete: deleted rows (a removed tenant's sealed keys) are overwritten.
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = ON;
-         PRAGMA temp_store = MEMORY;",
+         PRAGMA temp_store = MEMORY;
+         PRAGMA secure_delete = ON;",
     )
 }
 

@@ -1,0 +1,288 @@
+//! Test support: the real server on a random loopback port with a temp data dir, a small
+//! HTTP client, and local imitations of providers.
+
+#![allow(dead_code)]
+
+pub mod fake;
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use serde_json::Value;
+use tessera::Config;
+
+pub use fake::{FakeServer, Recorded};
+
+pub struct TestServer {
+    pub base: String,
+    pub admin_token: String,
+    pub config: Config,
+    pub dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub fn start() -> TestServer {
+        Self::start_with(|_| {})
+    }
+
+    /// Starts a server after `configure` has adjusted its config.
+    pub fn start_with(configure: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config::with_data_dir(dir.path().join("data"));
+        config.allow_private_targets = true;
+        configure(&mut config);
+        let report = tessera::setup::initialise(&config).expect("initialise data dir");
+        let admin_token = report.admin_token.expose().to_owned();
+        Self::launch(config, dir, admin_token)
+    }
+
+    /// Starts a server on an existing, initialised data dir.
+    pub fn restart(mut self) -> TestServer {
+        self.stop_now();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
+        let config = self.config.clone();
+        let token = self.admin_token.clone();
+        Self::launch(config, dir, token)
+    }
+
+    fn launch(mut config: Config, dir: tempfile::TempDir, admin_token: String) -> TestServer {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let addr = listener.local_addr().expect("addr");
+        config.listen = addr;
+        if config.public_url.is_none() {
+            config.public_url = Some(format!("http://{addr}"));
+        }
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let run_config = config.clone();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                let _ = ready_tx.send(());
+                if let Err(e) = tessera::run(run_config, listener, async {
+                    let _ = stop_rx.await;
+                })
+                .await
+                {
+                    eprintln!("server stopped with error: {e:#}");
+                }
+            });
+        });
+        ready_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("server thread started");
+        let server = TestServer {
+            base: format!("http://{addr}"),
+            admin_token,
+            config,
+            dir,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        };
+        server.wait_ready();
+        server
+    }
+
+    fn wait_ready(&self) {
+        let client = Client::new(&self.base, None);
+        for _ in 0..200 {
+            if client.get("/healthz").status == 200 {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("server did not become healthy");
+    }
+
+    fn stop_now(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.config.data_dir
+    }
+
+    pub fn admin(&self) -> Client {
+        Client::new(&self.base, Some(&self.admin_token))
+    }
+
+    pub fn anonymous(&self) -> Client {
+        Client::new(&self.base, None)
+    }
+
+    pub fn with_token(&self, token: &str) -> Client {
+        Client::new(&self.base, Some(token))
+    }
+
+    /// Creates a tenant and returns its id.
+    pub fn create_tenant(&self, slug: &str) -> String {
+        let resp = self.admin().post(
+            "/api/v1/tenants",
+            &serde_json::json!({"name": slug, "slug": slug}),
+        );
+        assert_eq!(resp.status, 201, "{}", resp.text);
+        resp.json["id"].as_str().expect("tenant id").to_owned()
+    }
+
+    /// Creates a tenant token with `scopes` and returns the plaintext.
+    pub fn tenant_token(&self, tenant: &str, scopes: &[&str]) -> String {
+        let resp = self.admin().post(
+            &format!("/api/v1/tenants/{tenant}/tokens"),
+            &serde_json::json!({"name": "test", "scopes": scopes}),
+        );
+        assert_eq!(resp.status, 201, "{}", resp.text);
+        resp.json["token"].as_str().expect("token").to_owned()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop_now();
+    }
+}
+
+/// Writes a providers file into the server's temp dir (before start) and returns its path.
+pub fn providers_file(dir: &Path, toml: &str) -> PathBuf {
+    std::fs::create_dir_all(dir).expect("dir");
+    let path = dir.join("providers.toml");
+    std::fs::write(&path, toml).expect("write providers file");
+    path
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub text: String,
+    pub json: Value,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The problem document's `code`.
+    pub fn code(&self) -> &str {
+        self.json["code"].as_str().unwrap_or("")
+    }
+}
+
+#[derive(Clone)]
+pub struct Client {
+    agent: ureq::Agent,
+    base: String,
+    token: Option<String>,
+}
+
+impl Client {
+    pub fn new(base: &str, token: Option<&str>) -> Client {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        Client {
+            agent,
+            base: base.to_owned(),
+            token: token.map(str::to_owned),
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        self.send("GET", path, None, &[])
+    }
+
+    pub fn delete(&self, path: &str) -> Response {
+        self.send("DELETE", path, None, &[])
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> Response {
+        self.send(
+            "POST",
+            path,
+            Some(body.to_string().into_bytes()),
+            &[("content-type", "application/json")],
+        )
+    }
+
+    pub fn put(&self, path: &str, body: &Value) -> Response {
+        self.send(
+            "PUT",
+            path,
+            Some(body.to_string().into_bytes()),
+            &[("content-type", "application/json")],
+        )
+    }
+
+    pub fn patch(&self, path: &str, body: &Value) -> Response {
+        self.send(
+            "PATCH",
+            path,
+            Some(body.to_string().into_bytes()),
+            &[("content-type", "application/json")],
+        )
+    }
+
+    /// Any request with raw bytes and extra headers.
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+        headers: &[(&str, &str)],
+    ) -> Response {
+        let mut request = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{}", self.base, path));
+        if let Some(token) = &self.token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let result = match body {
+            Some(bytes) => self.agent.run(request.body(bytes).expect("request")),
+            None => self.agent.run(request.body(()).expect("request")),
+        };
+        let mut response = result.unwrap_or_else(|e| panic!("{method} {path} failed: {e}"));
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+            .collect();
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(16 * 1024 * 1024)
+            .read_to_string()
+            .unwrap_or_default();
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Response {
+            status,
+            headers,
+            text,
+            json,
+        }
+    }
+}
