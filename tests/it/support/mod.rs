@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tessera::Config;
 
+#[allow(unused_imports)]
 pub use fake::{FakeServer, Recorded};
 
 pub struct TestServer {
