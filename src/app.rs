@@ -30,6 +30,15 @@ pub struct AppState {
     pub http: ureq::Agent,
     pub started_at: Instant,
     pub shutdown: watch::Receiver<bool>,
+    // --- oauth: OAuth broker, token service, proxy (issue 3) ---
+
+    // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
+
+    // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
+
+    // --- ops: governance and operations (issue 6) ---
+
+    // --- ui: admin UI and sessions (issue 7) ---
 }
 
 impl AppState {
@@ -46,6 +55,15 @@ impl AppState {
             http,
             started_at: Instant::now(),
             shutdown,
+            // --- oauth: OAuth broker, token service, proxy (issue 3) ---
+
+            // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
+
+            // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
+
+            // --- ops: governance and operations (issue 6) ---
+
+            // --- ui: admin UI and sessions (issue 7) ---
         })
     }
 }
@@ -77,7 +95,19 @@ async fn log_requests(request: Request, next: Next) -> Response {
 
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.body_limit_bytes;
-    crate::api::router(crate::api::routes())
+    let router = crate::api::router(crate::api::routes());
+
+    // --- oauth: OAuth broker, token service, proxy (issue 3) ---
+
+    // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
+
+    // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
+
+    // --- ops: governance and operations (issue 6) ---
+
+    // --- ui: admin UI and sessions (issue 7) ---
+
+    router
         .fallback(crate::error::route_not_found)
         .method_not_allowed_fallback(crate::error::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
@@ -92,7 +122,19 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Starts the background workers that live as long as the server.
-fn spawn_workers(_state: &AppState) {}
+fn spawn_workers(state: &AppState) {
+    let _ = state;
+
+    // --- oauth: OAuth broker, token service, proxy (issue 3) ---
+
+    // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
+
+    // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
+
+    // --- ops: governance and operations (issue 6) ---
+
+    // --- ui: admin UI and sessions (issue 7) ---
+}
 
 /// Serves until `shutdown` resolves, then drains in-flight requests.
 pub async fn serve(
@@ -106,15 +148,12 @@ pub async fn serve(
     let app = router(state);
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "tessera listening");
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        shutdown.await;
-        let _ = stop_tx.send(true);
-    })
-    .await?;
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        })
+        .await?;
     // Give workers a moment to finish the job they hold; leases cover the rest.
     tokio::time::sleep(Duration::from_millis(50)).await;
     Ok(())

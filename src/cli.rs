@@ -86,9 +86,7 @@ pub fn execute(cli: Cli, config: Config) -> anyhow::Result<()> {
             command: TokenCommand::Create(args),
         } => {
             if !args.platform {
-                anyhow::bail!(
-                    "only platform tokens are created here (--platform); create tenant tokens with the API"
-                );
+                anyhow::bail!("only platform tokens are created here (--platform); create tenant tokens with the API");
             }
             let name = args.name.trim();
             if name.is_empty() {
@@ -111,9 +109,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
             report.admin_token.expose()
         );
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         eprintln!(

@@ -37,6 +37,15 @@ pub struct Config {
     pub outbound_timeout: Duration,
     /// Comma-separated seconds between outbound webhook retries.
     pub retry_schedule: Option<String>,
+    // --- oauth: OAuth broker, token service, proxy (issue 3) ---
+
+    // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
+
+    // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
+
+    // --- ops: governance and operations (issue 6) ---
+
+    // --- ui: admin UI and sessions (issue 7) ---
     /// Settings that were named but not understood, reported once logging is up.
     pub warnings: Vec<String>,
 }
@@ -44,10 +53,7 @@ pub struct Config {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("{path} is not valid TOML: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("setting {name}: {message}")]
@@ -78,22 +84,26 @@ impl Config {
             body_limit_bytes: 1024 * 1024,
             outbound_timeout: Duration::from_secs(10),
             retry_schedule: None,
+            // --- oauth: OAuth broker, token service, proxy (issue 3) ---
+
+            // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
+
+            // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
+
+            // --- ops: governance and operations (issue 6) ---
+
+            // --- ui: admin UI and sessions (issue 7) ---
             warnings: Vec::new(),
         }
     }
 
     /// Reads the whole configuration once: defaults, file, environment, flags.
     pub fn load(overrides: &Overrides) -> Result<Config, ConfigError> {
-        let env: Vec<(String, String)> = std::env::vars()
-            .filter(|(k, _)| k.starts_with(ENV_PREFIX))
-            .collect();
+        let env: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k.starts_with(ENV_PREFIX)).collect();
         Self::load_from(overrides, &env)
     }
 
-    pub fn load_from(
-        overrides: &Overrides,
-        env: &[(String, String)],
-    ) -> Result<Config, ConfigError> {
+    pub fn load_from(overrides: &Overrides, env: &[(String, String)]) -> Result<Config, ConfigError> {
         let env_data_dir = env
             .iter()
             .find(|(k, _)| k == "TESSERA_DATA_DIR")
@@ -132,12 +142,10 @@ impl Config {
             path: path.to_owned(),
             source,
         })?;
-        let table: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| ConfigError::Parse {
-                path: path.to_owned(),
-                message: e.message().to_owned(),
-            })?;
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.message().to_owned(),
+        })?;
         for (name, value) in table {
             let value = match value {
                 toml::Value::String(s) => s,
@@ -160,10 +168,8 @@ impl Config {
                 }
             };
             if !self.apply(&name, &value)? {
-                self.warnings.push(format!(
-                    "unknown setting `{name}` in {} ignored",
-                    path.display()
-                ));
+                self.warnings
+                    .push(format!("unknown setting `{name}` in {} ignored", path.display()));
             }
         }
         Ok(())
@@ -177,14 +183,13 @@ impl Config {
         };
         match name {
             "listen" => {
-                self.listen = value.parse().map_err(|_| {
-                    invalid(format!("`{value}` is not an address like 127.0.0.1:7700"))
-                })?;
+                self.listen = value
+                    .parse()
+                    .map_err(|_| invalid(format!("`{value}` is not an address like 127.0.0.1:7700")))?;
             }
             "public_url" => {
                 let trimmed = value.trim().trim_end_matches('/');
-                let parsed = url::Url::parse(trimmed)
-                    .map_err(|e| invalid(format!("`{value}` is not a URL: {e}")))?;
+                let parsed = url::Url::parse(trimmed).map_err(|e| invalid(format!("`{value}` is not a URL: {e}")))?;
                 if !matches!(parsed.scheme(), "http" | "https") {
                     return Err(invalid("must be an http or https URL".into()));
                 }
@@ -193,9 +198,7 @@ impl Config {
             "master_key" => self.master_key = Some(Secret::new(value.trim().to_owned())),
             "master_key_file" => self.master_key_file = Some(PathBuf::from(value)),
             "providers_file" => self.providers_file = Some(PathBuf::from(value)),
-            "allow_private_targets" => {
-                self.allow_private_targets = parse_bool(value).map_err(invalid)?
-            }
+            "allow_private_targets" => self.allow_private_targets = parse_bool(value).map_err(invalid)?,
             "log_format" => {
                 self.log_format = match value {
                     "json" => LogFormat::Json,
@@ -215,6 +218,16 @@ impl Config {
                 self.outbound_timeout = Duration::from_secs(secs.max(1));
             }
             "retry_schedule" => self.retry_schedule = Some(value.to_owned()),
+
+            // --- oauth: OAuth broker, token service, proxy (issue 3) ---
+
+            // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
+
+            // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
+
+            // --- ops: governance and operations (issue 6) ---
+
+            // --- ui: admin UI and sessions (issue 7) ---
             _ => return Ok(false),
         }
         Ok(true)
@@ -253,10 +266,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -271,11 +281,7 @@ mod tests {
             data_dir: Some(dir.path().to_owned()),
             listen: Some("127.0.0.1:9000".parse().unwrap()),
         };
-        let config = Config::load_from(
-            &overrides,
-            &env(&[("TESSERA_PUBLIC_URL", "https://env.example/")]),
-        )
-        .unwrap();
+        let config = Config::load_from(&overrides, &env(&[("TESSERA_PUBLIC_URL", "https://env.example/")])).unwrap();
         assert_eq!(config.listen.port(), 9000);
         assert_eq!(config.public_url(), "https://env.example");
         assert!(config.allow_private_targets);
@@ -296,9 +302,7 @@ mod tests {
     #[test]
     fn secrets_do_not_show_in_debug() {
         let mut config = Config::with_data_dir("/tmp/x");
-        config
-            .apply("master_key", "c2VjcmV0LWNhbmFyeS1rZXk=")
-            .unwrap();
+        config.apply("master_key", "c2VjcmV0LWNhbmFyeS1rZXk=").unwrap();
         let printed = format!("{config:?}");
         assert!(!printed.contains("c2VjcmV0LWNhbmFyeS1rZXk="));
         assert!(printed.contains("<redacted>"));

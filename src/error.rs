@@ -32,12 +32,7 @@ pub struct ApiError {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
-    pub fn new(
-        status: StatusCode,
-        code: &'static str,
-        title: &'static str,
-        detail: impl Into<String>,
-    ) -> Self {
+    pub fn new(status: StatusCode, code: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
         ApiError {
             status,
             code,
@@ -49,12 +44,7 @@ impl ApiError {
     }
 
     pub fn invalid_input(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_input",
-            "Invalid input",
-            detail,
-        )
+        Self::new(StatusCode::BAD_REQUEST, "invalid_input", "Invalid input", detail)
     }
 
     /// A validation error naming the offending fields.
@@ -77,12 +67,7 @@ impl ApiError {
     }
 
     pub fn unauthorized(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "Unauthorized",
-            detail,
-        )
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", detail)
     }
 
     pub fn forbidden(detail: impl Into<String>) -> Self {
@@ -136,12 +121,7 @@ impl ApiError {
     }
 
     pub fn bad_gateway(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::BAD_GATEWAY,
-            "upstream_error",
-            "Upstream error",
-            detail,
-        )
+        Self::new(StatusCode::BAD_GATEWAY, "upstream_error", "Upstream error", detail)
     }
 
     /// An unexpected failure: logged in full here, answered without internals.
@@ -171,10 +151,7 @@ struct Problem<'a> {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = Problem {
-            kind: format!(
-                "https://tessera.dev/problems/{}",
-                self.code.replace('_', "-")
-            ),
+            kind: format!("https://tessera.dev/problems/{}", self.code.replace('_', "-")),
             title: self.title,
             status: self.status.as_u16(),
             detail: &self.detail,
@@ -265,18 +242,12 @@ fn source_text(err: &dyn std::error::Error) -> String {
 
 /// Turns serde's "missing field `x`" / "unknown field `y`" into a field error.
 fn json_data_error(message: &str) -> ApiError {
-    let field = ["missing field `", "unknown field `"]
-        .iter()
-        .find_map(|marker| {
-            let start = message.find(marker)? + marker.len();
-            let end = message[start..].find('`')? + start;
-            Some(message[start..end].to_owned())
-        });
-    let message = message
-        .split(" at line ")
-        .next()
-        .unwrap_or(message)
-        .to_owned();
+    let field = ["missing field `", "unknown field `"].iter().find_map(|marker| {
+        let start = message.find(marker)? + marker.len();
+        let end = message[start..].find('`')? + start;
+        Some(message[start..end].to_owned())
+    });
+    let message = message.split(" at line ").next().unwrap_or(message).to_owned();
     match field {
         Some(field) => ApiError::invalid_field(field, message),
         None => ApiError::invalid_input(format!("invalid JSON body: {message}")),

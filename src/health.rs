@@ -10,10 +10,7 @@ pub async fn healthz() -> Json<Value> {
 }
 
 pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    let writable = state
-        .store
-        .run(|store| Ok::<_, ApiError>(store.is_writable()))
-        .await?;
+    let writable = state.store.run(|store| Ok::<_, ApiError>(store.is_writable())).await?;
     if writable {
         Ok(Json(json!({"status": "ready"})))
     } else {

@@ -20,6 +20,16 @@ pub mod tenants;
 pub mod time;
 pub mod vault;
 
+// --- oauth: OAuth broker, token service, proxy (issue 3) ---
+
+// --- inbound: inbound webhooks, jobs, signups (issue 4) ---
+
+// --- outbound: outbound webhooks, SSRF guard (issue 5) ---
+
+// --- ops: governance and operations (issue 6) ---
+
+// --- ui: admin UI and sessions (issue 7) ---
+
 pub use config::Config;
 
 /// Runs the server on `listener` until `shutdown` resolves. The data dir must be

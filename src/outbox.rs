@@ -23,14 +23,8 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[
         "connection.refresh_failed",
         "The provider rejected a token refresh; the connection needs re-authorization",
     ),
-    (
-        "inbound.received",
-        "A verified webhook from a provider was stored",
-    ),
-    (
-        "signup.created",
-        "A new contact entered the pending signup queue",
-    ),
+    ("inbound.received", "A verified webhook from a provider was stored"),
+    ("signup.created", "A new contact entered the pending signup queue"),
 ];
 
 pub fn is_known_event_type(event_type: &str) -> bool {
@@ -38,16 +32,8 @@ pub fn is_known_event_type(event_type: &str) -> bool {
 }
 
 /// Records a domain event. `data` must never hold a secret.
-pub fn emit(
-    conn: &Connection,
-    tenant_id: &str,
-    event_type: &str,
-    data: Value,
-) -> Result<String, StoreError> {
-    debug_assert!(
-        is_known_event_type(event_type),
-        "unknown event type {event_type}"
-    );
+pub fn emit(conn: &Connection, tenant_id: &str, event_type: &str, data: Value) -> Result<String, StoreError> {
+    debug_assert!(is_known_event_type(event_type), "unknown event type {event_type}");
     let id = crate::ids::new_id();
     let now = crate::time::now_rfc3339();
     let payload = serde_json::json!({ "type": event_type, "timestamp": now, "data": data });

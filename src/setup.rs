@@ -14,10 +14,7 @@ pub enum SetupError {
     #[error("{0} is not initialised: run `tessera init` (or `tessera serve`, which initialises)")]
     NotInitialised(PathBuf),
     #[error("cannot create data dir {path}: {source}")]
-    DataDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    DataDir { path: PathBuf, source: std::io::Error },
     #[error(
         "no master key: set TESSERA_MASTER_KEY or TESSERA_MASTER_KEY_FILE, or keep the key file {0} that `tessera init` created"
     )]

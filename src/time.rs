@@ -14,8 +14,7 @@ pub fn now_rfc3339() -> String {
 
 pub fn format_rfc3339(at: OffsetDateTime) -> String {
     let at = at.replace_nanosecond(0).unwrap_or(at);
-    at.format(&Rfc3339)
-        .unwrap_or_else(|_| at.unix_timestamp().to_string())
+    at.format(&Rfc3339).unwrap_or_else(|_| at.unix_timestamp().to_string())
 }
 
 pub fn parse_rfc3339(value: &str) -> Option<OffsetDateTime> {

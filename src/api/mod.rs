@@ -37,12 +37,7 @@ pub struct ApiRoute {
 
 macro_rules! verb {
     ($name:ident, $method:ident, $routing:path) => {
-        pub fn $name<H, T>(
-            path: &'static str,
-            summary: &'static str,
-            access: Access,
-            handler: H,
-        ) -> ApiRoute
+        pub fn $name<H, T>(path: &'static str, summary: &'static str, access: Access, handler: H) -> ApiRoute
         where
             H: Handler<T, AppState>,
             T: 'static,
@@ -93,7 +88,5 @@ pub fn router(table: Vec<ApiRoute>) -> Router<AppState> {
     }
     by_path
         .into_iter()
-        .fold(Router::new(), |router, (path, handler)| {
-            router.route(path, handler)
-        })
+        .fold(Router::new(), |router, (path, handler)| router.route(path, handler))
 }

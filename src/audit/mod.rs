@@ -25,13 +25,7 @@ pub struct AuditEntry {
 }
 
 impl AuditEntry {
-    pub fn new(
-        tenant_id: Option<&str>,
-        actor: &str,
-        action: &str,
-        target: Option<&str>,
-        ctx: &RequestContext,
-    ) -> Self {
+    pub fn new(tenant_id: Option<&str>, actor: &str, action: &str, target: Option<&str>, ctx: &RequestContext) -> Self {
         AuditEntry {
             tenant_id: tenant_id.map(str::to_owned),
             actor: actor.to_owned(),

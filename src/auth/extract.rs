@@ -74,18 +74,13 @@ fn bearer(parts: &Parts) -> Result<Option<String>, ApiError> {
         .split_once(' ')
         .ok_or_else(|| ApiError::unauthorized("expected `Authorization: Bearer tsr_…`"))?;
     if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(ApiError::unauthorized(
-            "expected `Authorization: Bearer tsr_…`",
-        ));
+        return Err(ApiError::unauthorized("expected `Authorization: Bearer tsr_…`"));
     }
     Ok(Some(token.trim().to_owned()))
 }
 
 /// Resolves the caller once per request; later extractors reuse the result.
-pub async fn authenticate_parts(
-    parts: &mut Parts,
-    state: &AppState,
-) -> Result<Authenticated, ApiError> {
+pub async fn authenticate_parts(parts: &mut Parts, state: &AppState) -> Result<Authenticated, ApiError> {
     if let Some(done) = parts.extensions.get::<Authenticated>() {
         return Ok(done.clone());
     }
@@ -127,10 +122,7 @@ pub async fn authenticate_parts(
 impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         authenticate_parts(parts, state).await
     }
 }
@@ -142,10 +134,7 @@ pub struct PlatformAdmin(pub Authenticated);
 impl FromRequestParts<AppState> for PlatformAdmin {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let auth = authenticate_parts(parts, state).await?;
         if !auth.principal.is_platform() {
             return Err(ApiError::forbidden("this needs a platform token"));
@@ -165,22 +154,12 @@ pub struct TenantAccess<S> {
 
 impl<S> TenantAccess<S> {
     pub fn audit(&self, action: &str, target: Option<&str>) -> AuditEntry {
-        AuditEntry::new(
-            Some(&self.tenant.id),
-            &self.principal.actor,
-            action,
-            target,
-            &self.ctx,
-        )
+        AuditEntry::new(Some(&self.tenant.id), &self.principal.actor, action, target, &self.ctx)
     }
 }
 
 /// Resolves the `{tenant}` path segment for an authenticated principal.
-pub async fn resolve_tenant(
-    state: &AppState,
-    principal: &Principal,
-    reference: String,
-) -> Result<Tenant, ApiError> {
+pub async fn resolve_tenant(state: &AppState, principal: &Principal, reference: String) -> Result<Tenant, ApiError> {
     let found = state
         .store
         .run(move |store| store.read(|conn| find_tenant(conn, &reference)))
@@ -196,10 +175,7 @@ pub async fn resolve_tenant(
 impl<S: RequiredScope> FromRequestParts<AppState> for TenantAccess<S> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let auth = authenticate_parts(parts, state).await?;
         let params = RawPathParams::from_request_parts(parts, state)
             .await

@@ -38,10 +38,7 @@ pub struct CreatedToken {
 }
 
 /// Checks a token request against what its creator may grant.
-fn validate_new_token(
-    principal: &Principal,
-    body: &CreateToken,
-) -> ApiResult<(String, ScopeSet, Option<String>)> {
+fn validate_new_token(principal: &Principal, body: &CreateToken) -> ApiResult<(String, ScopeSet, Option<String>)> {
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::invalid_field("name", "must be 1–100 characters"));
@@ -59,14 +56,10 @@ fn validate_new_token(
     let expires_at = match body.expires_at.as_deref() {
         None => None,
         Some(text) => {
-            let at = crate::time::parse_rfc3339(text).ok_or_else(|| {
-                ApiError::invalid_field("expires_at", "expected an RFC 3339 timestamp")
-            })?;
+            let at = crate::time::parse_rfc3339(text)
+                .ok_or_else(|| ApiError::invalid_field("expires_at", "expected an RFC 3339 timestamp"))?;
             if at <= crate::time::now() {
-                return Err(ApiError::invalid_field(
-                    "expires_at",
-                    "must be in the future",
-                ));
+                return Err(ApiError::invalid_field("expires_at", "must be in the future"));
             }
             Some(crate::time::format_rfc3339(at))
         }
@@ -114,9 +107,7 @@ pub async fn list_tokens(
     let rows = state
         .store
         .run(move |store| {
-            store.read(|conn| {
-                tokens::list_tokens(conn, &access.tenant.id, page.cursor.as_deref(), limit)
-            })
+            store.read(|conn| tokens::list_tokens(conn, &access.tenant.id, page.cursor.as_deref(), limit))
         })
         .await?;
     Ok(Json(Page::from_rows(rows, limit, |t| t.id.clone())))
@@ -145,18 +136,11 @@ pub async fn patch_token(
         .run(move |store| {
             store.write(|tx| {
                 let tenant = &access.tenant.id;
-                if !tokens::update_token(
-                    tx,
-                    tenant,
-                    &id,
-                    body.name.as_deref().map(str::trim),
-                    body.active,
-                )? {
+                if !tokens::update_token(tx, tenant, &id, body.name.as_deref().map(str::trim), body.active)? {
                     return Err(ApiError::not_found("no such token (or it is revoked)"));
                 }
                 audit::record(tx, &access.audit("token.updated", Some(&id)))?;
-                tokens::find_token(tx, Some(tenant), &id)?
-                    .ok_or_else(|| ApiError::not_found("no such token"))
+                tokens::find_token(tx, Some(tenant), &id)?.ok_or_else(|| ApiError::not_found("no such token"))
             })
         })
         .await?;

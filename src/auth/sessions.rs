@@ -8,9 +8,6 @@ use crate::error::ApiError;
 
 /// The principal of a valid session cookie, when the request carries one.
 /// Sessions arrive with the admin UI; until then no request has a session.
-pub async fn session_principal(
-    _parts: &Parts,
-    _state: &AppState,
-) -> Result<Option<Principal>, ApiError> {
+pub async fn session_principal(_parts: &Parts, _state: &AppState) -> Result<Option<Principal>, ApiError> {
     Ok(None)
 }

@@ -27,7 +27,8 @@ pub struct TokenRecord {
     pub last_used_at: Option<String>,
 }
 
-const COLUMNS: &str = "id, tenant_id, name, prefix, scopes, active, created_by, created_at, expires_at, revoked_at, last_used_at";
+const COLUMNS: &str =
+    "id, tenant_id, name, prefix, scopes, active, created_by, created_at, expires_at, revoked_at, last_used_at";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<TokenRecord> {
     let scopes: String = row.get(4)?;
@@ -55,17 +56,10 @@ pub struct NewToken<'a> {
 }
 
 /// Inserts a token and returns its record and the plaintext, which is never stored.
-pub fn insert_token(
-    conn: &Connection,
-    new: &NewToken<'_>,
-) -> Result<(TokenRecord, Secret), StoreError> {
+pub fn insert_token(conn: &Connection, new: &NewToken<'_>) -> Result<(TokenRecord, Secret), StoreError> {
     let plaintext = random_token(TOKEN_PREFIX);
     let id = crate::ids::new_id();
-    let prefix: String = plaintext
-        .expose()
-        .chars()
-        .take(TOKEN_PREFIX.len() + 6)
-        .collect();
+    let prefix: String = plaintext.expose().chars().take(TOKEN_PREFIX.len() + 6).collect();
     let scopes: Vec<Scope> = new.scopes.iter().copied().collect();
     let scopes_json = serde_json::to_string(&scopes).unwrap_or_else(|_| "[]".into());
     let now = crate::time::now_rfc3339();
@@ -84,17 +78,13 @@ pub fn insert_token(
             new.expires_at
         ],
     )?;
-    let record = find_token(conn, new.tenant_id, &id)?
-        .ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))?;
+    let record =
+        find_token(conn, new.tenant_id, &id)?.ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))?;
     Ok((record, plaintext))
 }
 
 /// A token of `tenant_id` (or a platform token when `None`) by id.
-pub fn find_token(
-    conn: &Connection,
-    tenant_id: Option<&str>,
-    id: &str,
-) -> Result<Option<TokenRecord>, StoreError> {
+pub fn find_token(conn: &Connection, tenant_id: Option<&str>, id: &str) -> Result<Option<TokenRecord>, StoreError> {
     conn.query_row(
         &format!("SELECT {COLUMNS} FROM api_tokens WHERE id = ?1 AND tenant_id IS ?2"),
         params![id, tenant_id],
@@ -151,10 +141,7 @@ pub enum Rejection {
 }
 
 /// Looks a presented bearer token up by its hash and checks it is usable now.
-pub fn authenticate(
-    conn: &Connection,
-    presented: &str,
-) -> Result<Result<Principal, Rejection>, StoreError> {
+pub fn authenticate(conn: &Connection, presented: &str) -> Result<Result<Principal, Rejection>, StoreError> {
     if !presented.starts_with(TOKEN_PREFIX) {
         return Ok(Err(Rejection::Unknown));
     }
@@ -174,10 +161,7 @@ pub fn authenticate(
     if !token.active {
         return Ok(Err(Rejection::Inactive));
     }
-    if let Some(expires) = token
-        .expires_at
-        .as_deref()
-        .and_then(crate::time::parse_rfc3339)
+    if let Some(expires) = token.expires_at.as_deref().and_then(crate::time::parse_rfc3339)
         && expires <= crate::time::now()
     {
         return Ok(Err(Rejection::Expired));

@@ -55,20 +55,15 @@ impl Catalog {
         }
         let mut providers = BTreeMap::new();
         for (key, table) in merged {
-            let mut provider: Provider =
-                table
-                    .try_into()
-                    .map_err(|e: toml::de::Error| CatalogError::Invalid {
-                        key: key.clone(),
-                        message: e.message().to_owned(),
-                    })?;
+            let mut provider: Provider = table.try_into().map_err(|e: toml::de::Error| CatalogError::Invalid {
+                key: key.clone(),
+                message: e.message().to_owned(),
+            })?;
             provider.key = key.clone();
-            provider
-                .validate()
-                .map_err(|message| CatalogError::Invalid {
-                    key: key.clone(),
-                    message,
-                })?;
+            provider.validate().map_err(|message| CatalogError::Invalid {
+                key: key.clone(),
+                message,
+            })?;
             providers.insert(key, provider);
         }
         Ok(Catalog { providers })
@@ -84,21 +79,17 @@ impl Catalog {
 }
 
 fn parse_providers(text: &str, origin: &str) -> Result<toml::Table, CatalogError> {
-    let mut root: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| CatalogError::Parse {
-            path: origin.to_owned(),
-            message: e.message().to_owned(),
-        })?;
+    let mut root: toml::Table = text.parse().map_err(|e: toml::de::Error| CatalogError::Parse {
+        path: origin.to_owned(),
+        message: e.message().to_owned(),
+    })?;
     let providers = root
         .remove("providers")
         .unwrap_or(toml::Value::Table(Default::default()));
     if let Some(other) = root.keys().next() {
         return Err(CatalogError::Parse {
             path: origin.to_owned(),
-            message: format!(
-                "unexpected top-level key `{other}`; expected [providers.<key>] tables"
-            ),
+            message: format!("unexpected top-level key `{other}`; expected [providers.<key>] tables"),
         });
     }
     let toml::Value::Table(providers) = providers else {

@@ -184,8 +184,7 @@ impl Provider {
         if self.verify.is_some() && self.api_base_url.is_none() {
             return Err("verify needs api_base_url".into());
         }
-        if self.auth_modes.contains(&AuthMode::Oauth2)
-            && (self.authorization_url.is_none() || self.token_url.is_none())
+        if self.auth_modes.contains(&AuthMode::Oauth2) && (self.authorization_url.is_none() || self.token_url.is_none())
         {
             return Err("mode oauth2 needs authorization_url and token_url".into());
         }
@@ -193,13 +192,9 @@ impl Provider {
             return Err("mode client_credentials needs token_url".into());
         }
         if let Some(inject) = &self.inject {
-            for name in [
-                &inject.field,
-                &inject.username_field,
-                &inject.password_field,
-            ]
-            .into_iter()
-            .flatten()
+            for name in [&inject.field, &inject.username_field, &inject.password_field]
+                .into_iter()
+                .flatten()
             {
                 if self.field(name).is_none() {
                     return Err(format!("inject names unknown field `{name}`"));

@@ -14,10 +14,7 @@ pub enum PlaceholderError {
     Unclosed(String),
 }
 
-pub fn expand<'a>(
-    template: &str,
-    lookup: impl Fn(&str) -> Option<&'a str>,
-) -> Result<String, PlaceholderError> {
+pub fn expand<'a>(template: &str, lookup: impl Fn(&str) -> Option<&'a str>) -> Result<String, PlaceholderError> {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(start) = rest.find('{') {
@@ -33,9 +30,7 @@ pub fn expand<'a>(
             .ok_or_else(|| PlaceholderError::Missing(name.to_owned()))?;
         let at_start = out.is_empty();
         if at_start {
-            out.push_str(
-                &safe_base_url(value).ok_or_else(|| PlaceholderError::Unsafe(name.to_owned()))?,
-            );
+            out.push_str(&safe_base_url(value).ok_or_else(|| PlaceholderError::Unsafe(name.to_owned()))?);
         } else if is_host_fragment(value) {
             out.push_str(value);
         } else {
@@ -51,9 +46,7 @@ fn is_host_fragment(value: &str) -> bool {
     value.len() <= 253
         && !value.starts_with('.')
         && !value.contains("..")
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
 }
 
 fn safe_base_url(value: &str) -> Option<String> {
@@ -81,10 +74,7 @@ mod tests {
             "https://login.{region}/oauth/token",
             with(&[("region", "aps1.mypurecloud.com")]),
         );
-        assert_eq!(
-            got.unwrap(),
-            "https://login.aps1.mypurecloud.com/oauth/token"
-        );
+        assert_eq!(got.unwrap(), "https://login.aps1.mypurecloud.com/oauth/token");
         let got = expand(
             "{base_url}/index.php/api/v1",
             with(&[("base_url", "https://book.example.com/")]),
@@ -106,10 +96,7 @@ mod tests {
             );
         }
         for bad in ["ftp://x", "https://u:p@x", "https://x/?q=1", "not a url"] {
-            assert!(
-                expand("{base_url}/api", with(&[("base_url", bad)])).is_err(),
-                "{bad}"
-            );
+            assert!(expand("{base_url}/api", with(&[("base_url", bad)])).is_err(), "{bad}");
         }
     }
 }

@@ -42,16 +42,10 @@ fn contract_field_names_hold() {
     };
     assert!(names("stripe").contains(&"secret_key".to_string()));
     assert_eq!(names("zoom"), ["account_id", "client_id", "client_secret"]);
-    assert_eq!(
-        names("mux")[..2],
-        ["token_id".to_string(), "token_secret".to_string()]
-    );
+    assert_eq!(names("mux")[..2], ["token_id".to_string(), "token_secret".to_string()]);
     let genesys = catalog.get("genesys").unwrap();
     assert_eq!(genesys.config_fields[0].name, "region");
-    assert_eq!(
-        genesys.token_url.as_deref(),
-        Some("https://login.{region}/oauth/token")
-    );
+    assert_eq!(genesys.token_url.as_deref(), Some("https://login.{region}/oauth/token"));
     let posh = catalog.get("poshvip").unwrap();
     assert_eq!(posh.webhook.as_ref().unwrap().header, "X-Posh-Signature");
     assert_eq!(posh.auth_modes, [AuthMode::Webhook]);
@@ -85,10 +79,7 @@ path = "/me"
     .unwrap();
     let catalog = Catalog::load(Some(&path)).unwrap();
     let stripe = catalog.get("stripe").unwrap();
-    assert_eq!(
-        stripe.api_base_url.as_deref(),
-        Some("http://127.0.0.1:9100")
-    );
+    assert_eq!(stripe.api_base_url.as_deref(), Some("http://127.0.0.1:9100"));
     assert_eq!(stripe.verify.as_ref().unwrap().path, "/v1/other");
     assert_eq!(
         stripe.verify.as_ref().unwrap().method,

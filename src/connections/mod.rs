@@ -12,8 +12,8 @@ use serde::Serialize;
 pub use credentials::{Credentials, mask};
 pub use repo::{ConnectionRow, find_connection, list_connections, set_status};
 pub use service::{
-    ConnectionInput, SaveOutcome, connection_view, delete_connection, open_credentials,
-    save_connection, seal_credentials,
+    ConnectionInput, SaveOutcome, connection_view, delete_connection, open_credentials, save_connection,
+    seal_credentials,
 };
 pub use verify::{VerifyOutcome, VerifyResult, verify_connection};
 
@@ -76,9 +76,7 @@ impl From<rusqlite::Error> for ConnectionError {
 impl From<ConnectionError> for ApiError {
     fn from(err: ConnectionError) -> Self {
         match err {
-            ConnectionError::UnknownProvider(_) | ConnectionError::NotFound(_) => {
-                ApiError::not_found(err.to_string())
-            }
+            ConnectionError::UnknownProvider(_) | ConnectionError::NotFound(_) => ApiError::not_found(err.to_string()),
             ConnectionError::Invalid(errors) => ApiError::invalid_fields(errors),
             ConnectionError::Url(e) => ApiError::invalid_input(e.to_string()),
             ConnectionError::Store(e) => e.into(),

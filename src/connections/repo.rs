@@ -58,16 +58,11 @@ pub fn find_connection(
     .optional_row()
 }
 
-pub fn list_connections(
-    conn: &Connection,
-    tenant_id: &str,
-) -> Result<Vec<ConnectionRow>, StoreError> {
+pub fn list_connections(conn: &Connection, tenant_id: &str) -> Result<Vec<ConnectionRow>, StoreError> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {COLUMNS} FROM connections WHERE tenant_id = ?1 ORDER BY provider"
     ))?;
-    let rows = stmt
-        .query_map([tenant_id], from_row)?
-        .collect::<Result<Vec<_>, _>>()?;
+    let rows = stmt.query_map([tenant_id], from_row)?.collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
 

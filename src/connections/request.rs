@@ -23,10 +23,7 @@ pub enum RequestError {
 }
 
 /// The provider's API base URL with the tenant's config placeholders filled in.
-pub fn api_base_url(
-    provider: &Provider,
-    config: &Map<String, Value>,
-) -> Result<String, RequestError> {
+pub fn api_base_url(provider: &Provider, config: &Map<String, Value>) -> Result<String, RequestError> {
     let template = provider
         .api_base_url
         .as_deref()
@@ -41,11 +38,7 @@ pub fn expand_url(template: &str, config: &Map<String, Value>) -> Result<String,
 
 /// Joins a base URL and a path (which may carry a query string).
 pub fn join_url(base: &str, path: &str) -> String {
-    format!(
-        "{}/{}",
-        base.trim_end_matches('/'),
-        path.trim_start_matches('/')
-    )
+    format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
 }
 
 /// The headers that carry a tenant's credentials: in token modes the access token, in
@@ -69,10 +62,7 @@ pub fn auth_headers(
         match inject {
             Some(i) if i.kind == InjectionType::Header => {
                 let header = i.header.clone().unwrap_or_else(|| "Authorization".into());
-                headers.push((
-                    header,
-                    Secret::new(format!("{}{}", i.prefix, token.expose())),
-                ));
+                headers.push((header, Secret::new(format!("{}{}", i.prefix, token.expose()))));
             }
             _ => headers.push((
                 "Authorization".into(),
@@ -98,21 +88,12 @@ pub fn auth_headers(
                     None => Secret::default(),
                 };
                 let encoded = STANDARD.encode(format!("{}:{}", user.expose(), pass.expose()));
-                headers.push((
-                    "Authorization".into(),
-                    Secret::new(format!("Basic {encoded}")),
-                ));
+                headers.push(("Authorization".into(), Secret::new(format!("Basic {encoded}"))));
             }
             InjectionType::Header => {
                 let value = field(inject.field.as_ref())?;
-                let header = inject
-                    .header
-                    .clone()
-                    .unwrap_or_else(|| "Authorization".into());
-                headers.push((
-                    header,
-                    Secret::new(format!("{}{}", inject.prefix, value.expose())),
-                ));
+                let header = inject.header.clone().unwrap_or_else(|| "Authorization".into());
+                headers.push((header, Secret::new(format!("{}{}", inject.prefix, value.expose()))));
             }
         }
     }
@@ -176,10 +157,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(header(&anthropic, "x-api-key").unwrap(), "k");
-        assert_eq!(
-            header(&anthropic, "anthropic-version").unwrap(),
-            "2023-06-01"
-        );
+        assert_eq!(header(&anthropic, "anthropic-version").unwrap(), "2023-06-01");
         assert!(header(&anthropic, "authorization").is_none());
 
         let assembly = auth_headers(

@@ -29,14 +29,8 @@ pub async fn put_connection(
         .store
         .run(move |store| {
             store.write(|tx| {
-                let outcome = service::save_connection(
-                    tx,
-                    &app.vault,
-                    &app.catalog,
-                    &access.tenant.id,
-                    &provider,
-                    &input,
-                )?;
+                let outcome =
+                    service::save_connection(tx, &app.vault, &app.catalog, &access.tenant.id, &provider, &input)?;
                 let action = if outcome.created {
                     "connection.created"
                 } else {
@@ -127,11 +121,10 @@ pub async fn verify_connection(
 ) -> ApiResult<Json<VerifyOutcome>> {
     let app = state.clone();
     let entry = access.audit("connection.verified", Some(&provider));
-    let outcome = tokio::task::spawn_blocking(move || {
-        super::verify_connection(&app, &access.tenant.id, &provider, None, entry)
-    })
-    .await
-    .map_err(|e| ApiError::internal("verify task failed", &e))??;
+    let outcome =
+        tokio::task::spawn_blocking(move || super::verify_connection(&app, &access.tenant.id, &provider, None, entry))
+            .await
+            .map_err(|e| ApiError::internal("verify task failed", &e))??;
     Ok(Json(outcome))
 }
 

@@ -62,22 +62,15 @@ pub fn seal_credentials(
     row_id: &str,
     credentials: &Credentials,
 ) -> Result<Vec<u8>, ConnectionError> {
-    let plain = zeroize::Zeroizing::new(
-        serde_json::to_vec(credentials).map_err(|_| crate::vault::VaultError::Crypto)?,
-    );
+    let plain = zeroize::Zeroizing::new(serde_json::to_vec(credentials).map_err(|_| crate::vault::VaultError::Crypto)?);
     let scope = KeyScope::Tenant(tenant_id.to_owned());
     Ok(vault.seal(conn, &location(&scope, row_id), &plain)?)
 }
 
-pub fn open_credentials(
-    conn: &Connection,
-    vault: &Vault,
-    row: &ConnectionRow,
-) -> Result<Credentials, ConnectionError> {
+pub fn open_credentials(conn: &Connection, vault: &Vault, row: &ConnectionRow) -> Result<Credentials, ConnectionError> {
     let scope = KeyScope::Tenant(row.tenant_id.clone());
     let plain = vault.open(conn, &location(&scope, &row.id), &row.credentials)?;
-    serde_json::from_slice(&plain)
-        .map_err(|_| ConnectionError::Vault(crate::vault::VaultError::Malformed))
+    serde_json::from_slice(&plain).map_err(|_| ConnectionError::Vault(crate::vault::VaultError::Malformed))
 }
 
 pub fn connection_view(
@@ -90,10 +83,7 @@ pub fn connection_view(
     let masked = match catalog.get(&row.provider) {
         Some(provider) => credentials.masked(provider),
         // A provider dropped from the catalog: mask everything.
-        None => credentials
-            .names()
-            .map(|n| (n.to_owned(), "****".to_owned()))
-            .collect(),
+        None => credentials.names().map(|n| (n.to_owned(), "****".to_owned())).collect(),
     };
     Ok(ConnectionView {
         provider: row.provider.clone(),
@@ -113,11 +103,7 @@ pub fn connection_view(
 fn initial_status(provider: &Provider, mode: AuthMode) -> Status {
     match mode {
         AuthMode::Webhook => Status::Active,
-        AuthMode::ApiKey | AuthMode::Basic | AuthMode::PrivateToken
-            if provider.verify.is_none() =>
-        {
-            Status::Active
-        }
+        AuthMode::ApiKey | AuthMode::Basic | AuthMode::PrivateToken if provider.verify.is_none() => Status::Active,
         _ => Status::Pending,
     }
 }
@@ -144,15 +130,9 @@ fn merge_values(
     for (name, value) in given {
         let path = format!("{group}.{name}");
         let known = fields.iter().any(|f| &f.name == name);
-        let generic_allowed = generic
-            .iter()
-            .find(|(g, _)| g == name)
-            .map(|(_, allowed)| *allowed);
+        let generic_allowed = generic.iter().find(|(g, _)| g == name).map(|(_, allowed)| *allowed);
         if !known && generic_allowed.is_none() {
-            errors.push(field_error(
-                path,
-                "unknown field for this provider and auth mode",
-            ));
+            errors.push(field_error(path, "unknown field for this provider and auth mode"));
             continue;
         }
         let text = match value {
@@ -183,10 +163,7 @@ fn merge_values(
                 if let Some(allowed) = generic_allowed
                     && !allowed.contains(&t.as_str())
                 {
-                    errors.push(field_error(
-                        path,
-                        format!("must be one of: {}", allowed.join(", ")),
-                    ));
+                    errors.push(field_error(path, format!("must be one of: {}", allowed.join(", "))));
                     continue;
                 }
                 // Keep numbers numbers in config (e.g. Brevo's list id).
@@ -200,10 +177,7 @@ fn merge_values(
     }
     for field in fields.iter().filter(|f| f.required) {
         if !merged.contains_key(&field.name) {
-            errors.push(field_error(
-                format!("{group}.{}", field.name),
-                "is required",
-            ));
+            errors.push(field_error(format!("{group}.{}", field.name), "is required"));
         }
     }
     merged
@@ -218,15 +192,10 @@ fn check_urls(provider: &Provider, config: &Map<String, Value>, errors: &mut Vec
         &provider.revocation_url,
     ];
     for template in urls.into_iter().flatten() {
-        if let Err(PlaceholderError::Unsafe(name)) =
-            expand(template, |k| config.get(k).and_then(Value::as_str))
-        {
+        if let Err(PlaceholderError::Unsafe(name)) = expand(template, |k| config.get(k).and_then(Value::as_str)) {
             let path = format!("config.{name}");
             if !errors.iter().any(|e| e.field == path) {
-                errors.push(field_error(
-                    path,
-                    "is not a valid value for this provider's URLs",
-                ));
+                errors.push(field_error(path, "is not a valid value for this provider's URLs"));
             }
         }
     }
@@ -278,20 +247,13 @@ pub fn save_connection(
                 .iter()
                 .map(|(k, v)| (k.clone(), Value::String(v.clone())))
                 .collect::<BTreeMap<_, _>>();
-            (
-                creds,
-                row.config.clone().into_iter().collect::<BTreeMap<_, _>>(),
-            )
+            (creds, row.config.clone().into_iter().collect::<BTreeMap<_, _>>())
         }
         Some(row) => (BTreeMap::new(), row.config.clone().into_iter().collect()),
         None => (BTreeMap::new(), BTreeMap::new()),
     };
 
-    let credential_fields: Vec<&Field> = provider
-        .fields
-        .iter()
-        .filter(|f| f.applies_to(mode))
-        .collect();
+    let credential_fields: Vec<&Field> = provider.fields.iter().filter(|f| f.applies_to(mode)).collect();
     let merged_credentials = merge_values(
         "credentials",
         &credential_fields,
@@ -300,11 +262,7 @@ pub fn save_connection(
         &[],
         &mut errors,
     );
-    let config_fields: Vec<&Field> = provider
-        .config_fields
-        .iter()
-        .filter(|f| f.applies_to(mode))
-        .collect();
+    let config_fields: Vec<&Field> = provider.config_fields.iter().filter(|f| f.applies_to(mode)).collect();
     let given_config = input.config.clone().unwrap_or_default();
     let merged_config = merge_values(
         "config",
@@ -331,9 +289,8 @@ pub fn save_connection(
     let created = existing.is_none();
     let row = match existing {
         Some(old) => {
-            let unchanged = old.auth_mode == mode
-                && open_credentials(conn, vault, &old)? == credentials
-                && old.config == config;
+            let unchanged =
+                old.auth_mode == mode && open_credentials(conn, vault, &old)? == credentials && old.config == config;
             let status = if unchanged {
                 old.status
             } else {
@@ -345,11 +302,7 @@ pub fn save_connection(
                 credentials: seal_credentials(conn, vault, tenant_id, &old.id, &credentials)?,
                 config,
                 updated_at: now,
-                last_error: if unchanged {
-                    old.last_error.clone()
-                } else {
-                    None
-                },
+                last_error: if unchanged { old.last_error.clone() } else { None },
                 ..old
             };
             repo::replace(conn, &row)?;
@@ -399,11 +352,6 @@ pub fn delete_connection(
     let row = repo::find_connection(conn, tenant_id, provider_key)?
         .ok_or_else(|| ConnectionError::NotFound(provider_key.to_owned()))?;
     repo::delete(conn, tenant_id, provider_key)?;
-    crate::outbox::emit(
-        conn,
-        tenant_id,
-        "connection.deleted",
-        json!({"provider": provider_key}),
-    )?;
+    crate::outbox::emit(conn, tenant_id, "connection.deleted", json!({"provider": provider_key}))?;
     Ok(row)
 }

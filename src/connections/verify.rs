@@ -35,10 +35,7 @@ fn classify(status: u16) -> (VerifyResult, String) {
             VerifyResult::InvalidCredentials,
             format!("provider rejected the credentials ({status})"),
         ),
-        _ => (
-            VerifyResult::Unreachable,
-            format!("provider answered {status}"),
-        ),
+        _ => (VerifyResult::Unreachable, format!("provider answered {status}")),
     }
 }
 
@@ -70,20 +67,16 @@ pub fn verify_connection(
         ),
         Some(verify) => {
             let prepared = api_base_url(provider, &row.config).and_then(|base| {
-                let headers =
-                    auth_headers(provider, row.auth_mode, &credentials, access_token.as_ref())?;
+                let headers = auth_headers(provider, row.auth_mode, &credentials, access_token.as_ref())?;
                 Ok((join_url(&base, &verify.path), headers))
             });
             match prepared {
-                Err(RequestError::NoAccessToken) => (
-                    VerifyResult::NotSupported,
-                    RequestError::NoAccessToken.to_string(),
-                ),
+                Err(RequestError::NoAccessToken) => {
+                    (VerifyResult::NotSupported, RequestError::NoAccessToken.to_string())
+                }
                 Err(e) => (VerifyResult::NotSupported, e.to_string()),
                 Ok((url, headers)) => {
-                    let mut request = ureq::http::Request::builder()
-                        .method(verify.method.as_str())
-                        .uri(&url);
+                    let mut request = ureq::http::Request::builder().method(verify.method.as_str()).uri(&url);
                     for (name, value) in &headers {
                         request = request.header(name.as_str(), value.expose());
                     }
@@ -94,10 +87,7 @@ pub fn verify_connection(
                         ),
                         Ok(request) => match agent.run(request) {
                             Ok(response) => classify(response.status().as_u16()),
-                            Err(e) => (
-                                VerifyResult::Unreachable,
-                                crate::net::describe_transport_error(&e),
-                            ),
+                            Err(e) => (VerifyResult::Unreachable, crate::net::describe_transport_error(&e)),
                         },
                     }
                 }
@@ -110,9 +100,7 @@ pub fn verify_connection(
         let (status, error) = match result {
             VerifyResult::Ok => (Status::Active, None),
             VerifyResult::InvalidCredentials => (Status::Invalid, Some(detail.as_str())),
-            VerifyResult::Unreachable | VerifyResult::NotSupported => {
-                (row.status, Some(detail.as_str()))
-            }
+            VerifyResult::Unreachable | VerifyResult::NotSupported => (row.status, Some(detail.as_str())),
         };
         let verified_at = (result != VerifyResult::NotSupported).then_some(checked_at.as_str());
         repo::set_status(tx, tenant_id, &row.id, status, error, verified_at)?;

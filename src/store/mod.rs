@@ -160,13 +160,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("t.db")).unwrap();
         let conn = store.conn().unwrap();
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-            .unwrap();
+        let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
         assert_eq!(mode, "wal");
-        let fk: i64 = conn
-            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
-            .unwrap();
+        let fk: i64 = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
         assert_eq!(fk, 1);
         assert!(store.is_writable());
     }
@@ -177,9 +173,7 @@ mod tests {
         let store = Store::open(&dir.path().join("t.db")).unwrap();
         let conn = store.conn().unwrap();
         let none = conn
-            .query_row("SELECT id FROM tenants WHERE id = 'x'", [], |r| {
-                r.get::<_, String>(0)
-            })
+            .query_row("SELECT id FROM tenants WHERE id = 'x'", [], |r| r.get::<_, String>(0))
             .optional_row()
             .unwrap();
         assert!(none.is_none());

@@ -48,10 +48,7 @@ pub struct Tenant {
 #[derive(Debug, thiserror::Error)]
 pub enum TenantError {
     #[error("{field}: {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
+    Invalid { field: &'static str, message: String },
     #[error("a tenant with slug `{0}` already exists")]
     SlugTaken(String),
     #[error("no such tenant")]
@@ -135,9 +132,8 @@ pub fn validate_emails(emails: &[String]) -> Result<Vec<String>, TenantError> {
         .map(|e| {
             let e = e.trim();
             let valid = e.len() <= 254
-                && e.split_once('@').is_some_and(|(local, domain)| {
-                    !local.is_empty() && domain.contains('.') && !e.contains(' ')
-                });
+                && e.split_once('@')
+                    .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !e.contains(' '));
             if valid {
                 Ok(e.to_owned())
             } else {

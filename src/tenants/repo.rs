@@ -46,9 +46,7 @@ pub fn insert_tenant(conn: &Connection, tenant: &Tenant) -> Result<(), TenantErr
 /// Finds a tenant by id or slug.
 pub fn find_tenant(conn: &Connection, id_or_slug: &str) -> Result<Option<Tenant>, StoreError> {
     conn.query_row(
-        &format!(
-            "SELECT {COLUMNS} FROM tenants WHERE id = ?1 OR slug = ?1 ORDER BY id = ?1 DESC LIMIT 1"
-        ),
+        &format!("SELECT {COLUMNS} FROM tenants WHERE id = ?1 OR slug = ?1 ORDER BY id = ?1 DESC LIMIT 1"),
         [id_or_slug],
         from_row,
     )
@@ -77,7 +75,14 @@ pub fn update_tenant(conn: &Connection, tenant: &Tenant) -> Result<(), TenantErr
     conn.execute(
         "UPDATE tenants SET slug = ?2, name = ?3, tier = ?4, notification_emails = ?5, updated_at = ?6
          WHERE id = ?1",
-        params![tenant.id, tenant.slug, tenant.name, tenant.tier.as_str(), emails, tenant.updated_at],
+        params![
+            tenant.id,
+            tenant.slug,
+            tenant.name,
+            tenant.tier.as_str(),
+            emails,
+            tenant.updated_at
+        ],
     )
     .map_err(|e| {
         if is_unique_violation(&e) {

@@ -4,8 +4,8 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 
 use super::{
-    Tenant, TenantError, Tier, delete_tenant, insert_tenant, list_tenants, slugify, update_tenant,
-    validate_emails, validate_name, validate_slug,
+    Tenant, TenantError, Tier, delete_tenant, insert_tenant, list_tenants, slugify, update_tenant, validate_emails,
+    validate_name, validate_slug,
 };
 use crate::api::extract::{ApiJson, ApiQuery};
 use crate::api::pagination::{Page, PageQuery};
@@ -26,8 +26,7 @@ pub struct CreateTenant {
 }
 
 fn parse_tier(value: &str) -> Result<Tier, ApiError> {
-    Tier::parse(value)
-        .ok_or_else(|| ApiError::invalid_field("tier", "must be free, pro or enterprise"))
+    Tier::parse(value).ok_or_else(|| ApiError::invalid_field("tier", "must be free, pro or enterprise"))
 }
 
 pub async fn create_tenant(
@@ -48,12 +47,7 @@ pub async fn create_tenant(
         }
     };
     validate_slug(&slug)?;
-    let tier = body
-        .tier
-        .as_deref()
-        .map(parse_tier)
-        .transpose()?
-        .unwrap_or(Tier::Free);
+    let tier = body.tier.as_deref().map(parse_tier).transpose()?.unwrap_or(Tier::Free);
     let notification_emails = validate_emails(&body.notification_emails)?;
     let now = crate::time::now_rfc3339();
     let tenant = Tenant {
@@ -72,10 +66,7 @@ pub async fn create_tenant(
             store.write(|tx| {
                 insert_tenant(tx, &tenant)?;
                 vault.create_data_key(tx, &KeyScope::Tenant(tenant.id.clone()))?;
-                audit::record(
-                    tx,
-                    &auth.audit(Some(&tenant.id), "tenant.created", Some(&tenant.id)),
-                )?;
+                audit::record(tx, &auth.audit(Some(&tenant.id), "tenant.created", Some(&tenant.id)))?;
                 Ok::<_, TenantError>(tenant)
             })
         })
@@ -92,9 +83,7 @@ pub async fn list(
     let only = auth.principal.tenant_id.clone();
     let rows = state
         .store
-        .run(move |store| {
-            store.read(|conn| list_tenants(conn, only.as_deref(), page.cursor.as_deref(), limit))
-        })
+        .run(move |store| store.read(|conn| list_tenants(conn, only.as_deref(), page.cursor.as_deref(), limit)))
         .await?;
     Ok(Json(Page::from_rows(rows, limit, |t| t.id.clone())))
 }
@@ -127,9 +116,7 @@ pub async fn patch_tenant(
     }
     if let Some(tier) = &body.tier {
         if !access.principal.is_platform() {
-            return Err(ApiError::forbidden(
-                "only the platform can change a tenant's tier",
-            ));
+            return Err(ApiError::forbidden("only the platform can change a tenant's tier"));
         }
         tenant.tier = parse_tier(tier)?;
     }

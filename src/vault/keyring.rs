@@ -44,9 +44,10 @@ impl Keyring {
         for entry in &entries {
             let (version, encoded) = match entry.split_once(':') {
                 Some((v, k)) => {
-                    let version: u32 = v.trim().parse().map_err(|_| {
-                        VaultError::BadMasterKey("a key version must be a positive number".into())
-                    })?;
+                    let version: u32 = v
+                        .trim()
+                        .parse()
+                        .map_err(|_| VaultError::BadMasterKey("a key version must be a positive number".into()))?;
                     (version, k.trim())
                 }
                 None if entries.len() == 1 => (1, *entry),
@@ -59,18 +60,16 @@ impl Keyring {
             if version == 0 {
                 return Err(VaultError::BadMasterKey("key versions start at 1".into()));
             }
-            let bytes = Zeroizing::new(STANDARD.decode(encoded).map_err(|_| {
-                VaultError::BadMasterKey(format!("key version {version} is not valid base64"))
-            })?);
+            let bytes = Zeroizing::new(
+                STANDARD
+                    .decode(encoded)
+                    .map_err(|_| VaultError::BadMasterKey(format!("key version {version} is not valid base64")))?,
+            );
             let key: [u8; KEY_LEN] = bytes.as_slice().try_into().map_err(|_| {
-                VaultError::BadMasterKey(format!(
-                    "key version {version} must decode to exactly {KEY_LEN} bytes"
-                ))
+                VaultError::BadMasterKey(format!("key version {version} must decode to exactly {KEY_LEN} bytes"))
             })?;
             if keys.insert(version, Zeroizing::new(key)).is_some() {
-                return Err(VaultError::BadMasterKey(format!(
-                    "key version {version} given twice"
-                )));
+                return Err(VaultError::BadMasterKey(format!("key version {version} given twice")));
             }
         }
         if keys.is_empty() {
@@ -80,9 +79,10 @@ impl Keyring {
     }
 
     pub fn read_file(path: &Path) -> Result<Keyring, VaultError> {
-        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
-            VaultError::BadMasterKey(format!("cannot read key file {}: {e}", path.display()))
-        })?);
+        let text = Zeroizing::new(
+            std::fs::read_to_string(path)
+                .map_err(|e| VaultError::BadMasterKey(format!("cannot read key file {}: {e}", path.display())))?,
+        );
         Self::parse(&text)
     }
 
@@ -108,9 +108,7 @@ impl Keyring {
     pub fn write_file(&self, path: &Path) -> Result<(), VaultError> {
         let text = Zeroizing::new(self.serialize());
         let tmp = path.with_extension("tmp");
-        let io = |e: std::io::Error| {
-            VaultError::BadMasterKey(format!("cannot write key file {}: {e}", path.display()))
-        };
+        let io = |e: std::io::Error| VaultError::BadMasterKey(format!("cannot write key file {}: {e}", path.display()));
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create(true).truncate(true);
         #[cfg(unix)]
@@ -126,8 +124,7 @@ impl Keyring {
     }
 
     fn serialize(&self) -> String {
-        let mut out =
-            String::from("# tessera master keys: VERSION:BASE64, highest seals new data\n");
+        let mut out = String::from("# tessera master keys: VERSION:BASE64, highest seals new data\n");
         for (version, key) in &self.keys {
             out.push_str(&format!("{version}:{}\n", STANDARD.encode(key.as_ref())));
         }
@@ -147,15 +144,8 @@ impl Keyring {
     }
 
     /// Derives a purpose-bound key from master key `version` with HKDF-SHA256.
-    pub fn derive(
-        &self,
-        version: u32,
-        purpose: &str,
-    ) -> Result<Zeroizing<[u8; KEY_LEN]>, VaultError> {
-        let master = self
-            .keys
-            .get(&version)
-            .ok_or(VaultError::UnknownKeyVersion(version))?;
+    pub fn derive(&self, version: u32, purpose: &str) -> Result<Zeroizing<[u8; KEY_LEN]>, VaultError> {
+        let master = self.keys.get(&version).ok_or(VaultError::UnknownKeyVersion(version))?;
         let hk = Hkdf::<Sha256>::new(Some(HKDF_SALT), master.as_ref());
         let mut out = Zeroizing::new([0u8; KEY_LEN]);
         hk.expand(purpose.as_bytes(), out.as_mut())

@@ -156,11 +156,7 @@ impl Vault {
         if !recorded.iter().any(|(v, _, _)| *v == active) {
             conn.execute(
                 "INSERT INTO key_versions (version, check_value, created_at) VALUES (?1, ?2, ?3)",
-                params![
-                    active,
-                    self.keyring.check_value(active)?,
-                    crate::time::now_rfc3339()
-                ],
+                params![active, self.keyring.check_value(active)?, crate::time::now_rfc3339()],
             )?;
         }
         self.create_data_key(conn, &KeyScope::Platform)?;
@@ -171,11 +167,9 @@ impl Vault {
     /// creates the tenant.
     pub fn create_data_key(&self, conn: &Connection, scope: &KeyScope) -> Result<(), VaultError> {
         let exists: Option<i64> = conn
-            .query_row(
-                "SELECT 1 FROM data_keys WHERE scope = ?1",
-                [scope.as_str()],
-                |r| r.get(0),
-            )
+            .query_row("SELECT 1 FROM data_keys WHERE scope = ?1", [scope.as_str()], |r| {
+                r.get(0)
+            })
             .optional()?;
         if exists.is_some() {
             return Ok(());
@@ -223,10 +217,7 @@ impl Vault {
         let version = blob_key_version(sealed)?;
         let kek = self.keyring.derive(version, WRAP_PURPOSE)?;
         let plain = open_with(&kek, &Self::wrap_location(scope), sealed)?;
-        let key: [u8; KEY_LEN] = plain
-            .as_slice()
-            .try_into()
-            .map_err(|_| VaultError::Malformed)?;
+        let key: [u8; KEY_LEN] = plain.as_slice().try_into().map_err(|_| VaultError::Malformed)?;
         Ok(DataKey(Zeroizing::new(key)))
     }
 
@@ -250,12 +241,7 @@ impl Vault {
     }
 
     /// Seals `plaintext` for `location` under its scope's data key.
-    pub fn seal(
-        &self,
-        conn: &Connection,
-        location: &Location<'_>,
-        plaintext: &[u8],
-    ) -> Result<Vec<u8>, VaultError> {
+    pub fn seal(&self, conn: &Connection, location: &Location<'_>, plaintext: &[u8]) -> Result<Vec<u8>, VaultError> {
         let key = self.data_key(conn, location.scope)?;
         seal_with(&key.0, DATA_KEY_GENERATION, location, plaintext)
     }
@@ -272,12 +258,7 @@ impl Vault {
     }
 
     /// Opens a sealed UTF-8 string.
-    pub fn open_string(
-        &self,
-        conn: &Connection,
-        location: &Location<'_>,
-        blob: &[u8],
-    ) -> Result<Secret, VaultError> {
+    pub fn open_string(&self, conn: &Connection, location: &Location<'_>, blob: &[u8]) -> Result<Secret, VaultError> {
         let plain = self.open(conn, location, blob)?;
         let text = std::str::from_utf8(&plain).map_err(|_| VaultError::Malformed)?;
         Ok(Secret::new(text))
@@ -294,9 +275,7 @@ impl Vault {
         let active = self.keyring.active_version();
         let pending: Vec<String> = store.read(|conn| {
             let mut stmt = conn.prepare("SELECT scope FROM data_keys WHERE key_version <> ?1")?;
-            let rows = stmt
-                .query_map([active], |r| r.get(0))?
-                .collect::<Result<Vec<_>, _>>()?;
+            let rows = stmt.query_map([active], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?;
             Ok::<_, VaultError>(rows)
         })?;
         let total = pending.len();
@@ -365,11 +344,7 @@ fn seal_with(
     Ok(blob)
 }
 
-fn open_with(
-    key: &[u8; KEY_LEN],
-    location: &Location<'_>,
-    blob: &[u8],
-) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+fn open_with(key: &[u8; KEY_LEN], location: &Location<'_>, blob: &[u8]) -> Result<Zeroizing<Vec<u8>>, VaultError> {
     let version = blob_key_version(blob)?;
     let nonce = XNonce::from_slice(&blob[5..HEADER_LEN]);
     let aad = location.associated_data(version);

@@ -13,9 +13,7 @@ fn setup() -> (tempfile::TempDir, Store, Vault) {
             [id],
         )
         .unwrap();
-        vault
-            .create_data_key(&conn, &KeyScope::Tenant(id.into()))
-            .unwrap();
+        vault.create_data_key(&conn, &KeyScope::Tenant(id.into())).unwrap();
     }
     drop(conn);
     (dir, store, vault)
@@ -39,9 +37,7 @@ fn seals_and_opens_in_place() {
         .seal(&conn, &loc(&t1, "row-a", "credentials"), b"sk_test_canary")
         .unwrap();
     assert!(!blob.windows(4).any(|w| w == b"sk_t"));
-    let back = vault
-        .open(&conn, &loc(&t1, "row-a", "credentials"), &blob)
-        .unwrap();
+    let back = vault.open(&conn, &loc(&t1, "row-a", "credentials"), &blob).unwrap();
     assert_eq!(back.as_slice(), b"sk_test_canary");
     let again = vault
         .seal(&conn, &loc(&t1, "row-a", "credentials"), b"sk_test_canary")
@@ -55,9 +51,7 @@ fn moved_ciphertext_fails_to_open() {
     let conn = store.conn().unwrap();
     let t1 = KeyScope::Tenant("t1".into());
     let t2 = KeyScope::Tenant("t2".into());
-    let blob = vault
-        .seal(&conn, &loc(&t1, "row-a", "credentials"), b"secret")
-        .unwrap();
+    let blob = vault.seal(&conn, &loc(&t1, "row-a", "credentials"), b"secret").unwrap();
     // Another tenant's row, another row, another field, the platform scope.
     for bad in [
         loc(&t2, "row-a", "credentials"),
@@ -115,8 +109,7 @@ fn deleted_data_key_makes_ciphertext_unreadable() {
     let conn = store.conn().unwrap();
     let t1 = KeyScope::Tenant("t1".into());
     let blob = vault.seal(&conn, &loc(&t1, "r", "f"), b"secret").unwrap();
-    conn.execute("DELETE FROM tenants WHERE id = 't1'", [])
-        .unwrap();
+    conn.execute("DELETE FROM tenants WHERE id = 't1'", []).unwrap();
     vault.forget(&t1);
     assert!(matches!(
         vault.open(&conn, &loc(&t1, "r", "f"), &blob),
@@ -147,10 +140,7 @@ fn rewrap_moves_every_data_key_to_the_new_version() {
         .unwrap();
     assert_eq!(versions, vec![2]);
     assert_eq!(
-        rotated
-            .open(&conn, &loc(&t1, "r", "f"), &blob)
-            .unwrap()
-            .as_slice(),
+        rotated.open(&conn, &loc(&t1, "r", "f"), &blob).unwrap().as_slice(),
         b"secret"
     );
 }

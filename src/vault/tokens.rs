@@ -10,10 +10,7 @@ use super::Secret;
 pub fn random_token(prefix: &str) -> Secret {
     let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
     rand::rngs::OsRng.fill_bytes(bytes.as_mut());
-    Secret::new(format!(
-        "{prefix}{}",
-        URL_SAFE_NO_PAD.encode(bytes.as_ref())
-    ))
+    Secret::new(format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes.as_ref())))
 }
 
 /// SHA-256 hex of a bearer secret: what the database stores instead of the secret.

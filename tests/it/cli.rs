@@ -20,17 +20,8 @@ pub fn tessera() -> Command {
 fn init_prints_one_json_line_and_refuses_to_run_twice() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let out = tessera()
-        .arg("--data-dir")
-        .arg(&data)
-        .arg("init")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = tessera().arg("--data-dir").arg(&data).arg("init").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(stdout.lines().count(), 1);
     let line: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
@@ -40,20 +31,12 @@ fn init_prints_one_json_line_and_refuses_to_run_twice() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(data.join("master.key"))
-            .unwrap()
-            .permissions()
-            .mode();
+        let mode = std::fs::metadata(data.join("master.key")).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
     let key_before = std::fs::read(data.join("master.key")).unwrap();
     let db_before = std::fs::read(data.join("tessera.db")).unwrap();
-    let again = tessera()
-        .arg("--data-dir")
-        .arg(&data)
-        .arg("init")
-        .output()
-        .unwrap();
+    let again = tessera().arg("--data-dir").arg(&data).arg("init").output().unwrap();
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already initialised"));
     assert!(again.stdout.is_empty());
@@ -66,18 +49,11 @@ fn init_with_env_key_writes_no_key_file() {
     let dir = tempfile::tempdir().unwrap();
     let out = tessera()
         .env("TESSERA_DATA_DIR", dir.path())
-        .env(
-            "TESSERA_MASTER_KEY",
-            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
-        )
+        .env("TESSERA_MASTER_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
         .arg("init")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!dir.path().join("master.key").exists());
 }
 
@@ -134,19 +110,10 @@ fn serve_initialises_prints_the_first_token_once_and_token_create_works() {
         .args(["token", "create", "--platform", "--name", "ops"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let second = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     assert!(second.starts_with("tsr_"));
-    assert_eq!(
-        Client::new(&base, Some(&second))
-            .get("/api/v1/tenants")
-            .status,
-        200
-    );
+    assert_eq!(Client::new(&base, Some(&second)).get("/api/v1/tenants").status, 200);
     child.kill().unwrap();
     child.wait().unwrap();
 
@@ -182,10 +149,7 @@ fn a_wrong_master_key_refuses_to_start() {
     let mut child = tessera()
         .arg("--data-dir")
         .arg(&data)
-        .env(
-            "TESSERA_MASTER_KEY",
-            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
-        )
+        .env("TESSERA_MASTER_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
         .args(["serve", "--listen", "127.0.0.1:0"])
         .stderr(Stdio::piped())
         .spawn()

@@ -12,10 +12,7 @@ fn fake_stripe() -> FakeServer {
     FakeServer::start(Router::new().route(
         "/v1/balance",
         get(|headers: HeaderMap| async move {
-            let auth = headers
-                .get("authorization")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
+            let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
             if auth == format!("Bearer {GOOD_KEY}") {
                 (StatusCode::OK, r#"{"object":"balance"}"#)
             } else {
@@ -39,24 +36,21 @@ fn server_with_providers(toml: &str) -> TestServer {
 #[test]
 fn connection_lifecycle_with_masking_and_verify() {
     let fake = fake_stripe();
-    let server = server_with_providers(&format!(
-        "[providers.stripe]\napi_base_url = \"{}\"\n",
-        fake.base
-    ));
+    let server = server_with_providers(&format!("[providers.stripe]\napi_base_url = \"{}\"\n", fake.base));
     server.create_tenant("acme");
     let admin = server.admin();
     let path = "/api/v1/tenants/acme/connections/stripe";
 
-    let created = admin.put(path, &json!({"credentials": {"secret_key": format!("  {GOOD_KEY}\n"), "publishable_key": "pk_test_visible_123"}}));
+    let created = admin.put(
+        path,
+        &json!({"credentials": {"secret_key": format!("  {GOOD_KEY}\n"), "publishable_key": "pk_test_visible_123"}}),
+    );
     assert_eq!(created.status, 201, "{}", created.text);
     assert_eq!(created.json["provider"], "stripe");
     assert_eq!(created.json["auth_mode"], "api_key");
     assert_eq!(created.json["status"], "pending");
     assert_eq!(created.json["credentials"]["secret_key"], "****abcd");
-    assert_eq!(
-        created.json["credentials"]["publishable_key"],
-        "pk_test_visible_123"
-    );
+    assert_eq!(created.json["credentials"]["publishable_key"], "pk_test_visible_123");
     assert!(!created.text.contains(GOOD_KEY));
 
     let verified = admin.post(&format!("{path}/verify"), &json!({}));
@@ -77,10 +71,7 @@ fn connection_lifecycle_with_masking_and_verify() {
     assert_eq!(got.json["last_error"], serde_json::Value::Null);
 
     // Replace with a bad key: 200, then verify says invalid.
-    let replaced = admin.put(
-        path,
-        &json!({"credentials": {"secret_key": "sk_test_wrong_key_00000"}}),
-    );
+    let replaced = admin.put(path, &json!({"credentials": {"secret_key": "sk_test_wrong_key_00000"}}));
     assert_eq!(replaced.status, 200);
     let bad = admin.post(&format!("{path}/verify"), &json!({}));
     assert_eq!(bad.json["ok"], false);
@@ -90,10 +81,7 @@ fn connection_lifecycle_with_masking_and_verify() {
     assert!(!admin.get(path).text.contains("Invalid API Key"));
 
     // An omitted secret keeps its stored value; the publishable key was cleared by the replace.
-    let kept = admin.put(
-        path,
-        &json!({"credentials": {"publishable_key": "pk_new_value_1234"}}),
-    );
+    let kept = admin.put(path, &json!({"credentials": {"publishable_key": "pk_new_value_1234"}}));
     assert_eq!(kept.status, 200, "{}", kept.text);
     assert_eq!(kept.json["credentials"]["secret_key"], "****0000");
 
@@ -112,9 +100,7 @@ fn verify_reports_unreachable_and_not_supported() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let server = server_with_providers(&format!(
-        "[providers.stripe]\napi_base_url = \"http://{closed}\"\n"
-    ));
+    let server = server_with_providers(&format!("[providers.stripe]\napi_base_url = \"http://{closed}\"\n"));
     server.create_tenant("acme");
     let admin = server.admin();
     admin.put(
@@ -124,25 +110,14 @@ fn verify_reports_unreachable_and_not_supported() {
     let resp = admin.post("/api/v1/tenants/acme/connections/stripe/verify", &json!({}));
     assert_eq!(resp.json["result"], "unreachable", "{}", resp.text);
     let conn = admin.get("/api/v1/tenants/acme/connections/stripe");
-    assert_eq!(
-        conn.json["status"], "pending",
-        "unreachable leaves the status alone"
-    );
-    assert!(
-        conn.json["last_error"]
-            .as_str()
-            .unwrap()
-            .contains("connection")
-    );
+    assert_eq!(conn.json["status"], "pending", "unreachable leaves the status alone");
+    assert!(conn.json["last_error"].as_str().unwrap().contains("connection"));
 
     admin.put(
         "/api/v1/tenants/acme/connections/poshvip",
         &json!({"credentials": {"webhook_secret": "posh_secret_123456"}}),
     );
-    let posh = admin.post(
-        "/api/v1/tenants/acme/connections/poshvip/verify",
-        &json!({}),
-    );
+    let posh = admin.post("/api/v1/tenants/acme/connections/poshvip/verify", &json!({}));
     assert_eq!(posh.json["result"], "not_supported");
     assert_eq!(
         admin.get("/api/v1/tenants/acme/connections/poshvip").json["status"],
@@ -171,26 +146,18 @@ fn credentials_reach_each_provider_the_catalog_way() {
         &format!("{base}/mux"),
         &json!({"credentials": {"token_id": "tok-id", "token_secret": "tok-secret"}}),
     );
-    assert_eq!(
-        admin.post(&format!("{base}/mux/verify"), &json!({})).json["ok"],
-        true
-    );
+    assert_eq!(admin.post(&format!("{base}/mux/verify"), &json!({})).json["ok"], true);
     let mux = fake.recorded().pop().unwrap();
     assert_eq!(mux.path, "/video/v1/assets");
     assert_eq!(mux.query.as_deref(), Some("limit=1"));
-    assert_eq!(
-        mux.header("authorization").unwrap(),
-        "Basic dG9rLWlkOnRvay1zZWNyZXQ="
-    );
+    assert_eq!(mux.header("authorization").unwrap(), "Basic dG9rLWlkOnRvay1zZWNyZXQ=");
 
     admin.put(
         &format!("{base}/anthropic"),
         &json!({"credentials": {"api_key": "sk-ant-123"}}),
     );
     assert_eq!(
-        admin
-            .post(&format!("{base}/anthropic/verify"), &json!({}))
-            .json["ok"],
+        admin.post(&format!("{base}/anthropic/verify"), &json!({})).json["ok"],
         true
     );
     let anthropic = fake.recorded().pop().unwrap();
@@ -202,18 +169,9 @@ fn credentials_reach_each_provider_the_catalog_way() {
         &format!("{base}/brevo"),
         &json!({"credentials": {"api_key": "xkeysib-1"}, "config": {"list_id": 7}}),
     );
-    assert_eq!(
-        admin.post(&format!("{base}/brevo/verify"), &json!({})).json["ok"],
-        true
-    );
-    assert_eq!(
-        fake.recorded().pop().unwrap().header("api-key").unwrap(),
-        "xkeysib-1"
-    );
-    assert_eq!(
-        admin.get(&format!("{base}/brevo")).json["config"]["list_id"],
-        7
-    );
+    assert_eq!(admin.post(&format!("{base}/brevo/verify"), &json!({})).json["ok"], true);
+    assert_eq!(fake.recorded().pop().unwrap().header("api-key").unwrap(), "xkeysib-1");
+    assert_eq!(admin.get(&format!("{base}/brevo")).json["config"]["list_id"], 7);
 }
 
 #[test]
@@ -223,11 +181,7 @@ fn bad_connection_input_names_the_problem() {
     let admin = server.admin();
     let base = "/api/v1/tenants/acme/connections";
     let cases = [
-        (
-            "stripe",
-            json!({"credentials": {}}),
-            "credentials.secret_key",
-        ),
+        ("stripe", json!({"credentials": {}}), "credentials.secret_key"),
         (
             "stripe",
             json!({"credentials": {"secret_key": "sk", "colour": "x"}}),
@@ -243,11 +197,7 @@ fn bad_connection_input_names_the_problem() {
             json!({"credentials": {"secret_key": "****abcd"}}),
             "credentials.secret_key",
         ),
-        (
-            "stripe",
-            json!({"auth_mode": "oauth2", "credentials": {}}),
-            "auth_mode",
-        ),
+        ("stripe", json!({"auth_mode": "oauth2", "credentials": {}}), "auth_mode"),
         ("stripe", json!({"secret_key": "sk"}), "secret_key"),
         (
             "genesys",
@@ -285,17 +235,10 @@ fn bad_connection_input_names_the_problem() {
     }
     let missing_credentials = admin.put(&format!("{base}/stripe"), &json!({"config": {}}));
     assert_eq!(missing_credentials.status, 400);
-    assert_eq!(
-        missing_credentials.json["errors"][0]["field"],
-        "credentials"
-    );
+    assert_eq!(missing_credentials.json["errors"][0]["field"], "credentials");
     let unknown = admin.put(&format!("{base}/nosuch"), &json!({"credentials": {}}));
     assert_eq!(unknown.status, 404);
-    assert_eq!(
-        admin.get(&format!("{base}/stripe")).status,
-        404,
-        "nothing was stored"
-    );
+    assert_eq!(admin.get(&format!("{base}/stripe")).status, 404, "nothing was stored");
 
     let genesys = admin.put(
         &format!("{base}/genesys"),
@@ -305,7 +248,10 @@ fn bad_connection_input_names_the_problem() {
     assert_eq!(genesys.json["auth_mode"], "client_credentials");
     assert_eq!(genesys.json["credentials"]["client_id"], "cid");
     assert_eq!(genesys.json["credentials"]["client_secret"], "****4567");
-    let eventbrite = admin.put(&format!("{base}/eventbrite"), &json!({"auth_mode": "private_token", "credentials": {"private_token": "PRIVATE123456789"}}));
+    let eventbrite = admin.put(
+        &format!("{base}/eventbrite"),
+        &json!({"auth_mode": "private_token", "credentials": {"private_token": "PRIVATE123456789"}}),
+    );
     assert_eq!(eventbrite.status, 201, "{}", eventbrite.text);
     let wrong_mode_field = admin.put(
         &format!("{base}/eventbrite"),
@@ -336,9 +282,7 @@ fn reveal_is_scoped_and_audited_without_the_secret() {
     assert_eq!(shown.status, 200);
     assert_eq!(shown.json["credentials"]["secret_key"], secret);
 
-    let audit = server
-        .with_token(&revealer)
-        .get("/api/v1/tenants/acme/audit");
+    let audit = server.with_token(&revealer).get("/api/v1/tenants/acme/audit");
     assert_eq!(audit.status, 200);
     let actions: Vec<&str> = audit.json["items"]
         .as_array()

@@ -74,7 +74,17 @@ fn canary_secret_stays_out_of_disk_logs_and_responses() {
         201
     );
     let path = "/api/v1/tenants/canary/connections/stripe";
-    assert_eq!(record("put", admin.put(path, &json!({"credentials": {"secret_key": CANARY, "webhook_secret": format!("whsec_{CANARY}")}}))).status, 201);
+    assert_eq!(
+        record(
+            "put",
+            admin.put(
+                path,
+                &json!({"credentials": {"secret_key": CANARY, "webhook_secret": format!("whsec_{CANARY}")}})
+            )
+        )
+        .status,
+        201
+    );
     record(
         "put again",
         admin.put(path, &json!({"credentials": {"secret_key": CANARY}})),
@@ -88,10 +98,7 @@ fn canary_secret_stays_out_of_disk_logs_and_responses() {
     record("audit", admin.get("/api/v1/tenants/canary/audit"));
     record(
         "bad field",
-        admin.put(
-            path,
-            &json!({"credentials": {"secret_key": CANARY, "nope": CANARY}}),
-        ),
+        admin.put(path, &json!({"credentials": {"secret_key": CANARY, "nope": CANARY}})),
     );
     record(
         "bad json",
@@ -103,22 +110,17 @@ fn canary_secret_stays_out_of_disk_logs_and_responses() {
         ),
     );
     let revealed = admin.get(&format!("{path}/credentials"));
-    assert!(
-        revealed.text.contains(CANARY),
-        "the reveal endpoint reveals"
-    );
+    assert!(revealed.text.contains(CANARY), "the reveal endpoint reveals");
 
     for (label, text) in &responses {
-        assert!(
-            !text.contains(CANARY),
-            "{label} response leaked the canary: {text}"
-        );
+        assert!(!text.contains(CANARY), "{label} response leaked the canary: {text}");
     }
     // The fake provider did receive it: the canary is a real value in use.
-    assert!(fake.recorded().iter().any(|r| {
-        r.header("authorization")
-            .is_some_and(|a| a.contains(CANARY))
-    }));
+    assert!(
+        fake.recorded()
+            .iter()
+            .any(|r| { r.header("authorization").is_some_and(|a| a.contains(CANARY)) })
+    );
 
     let wal = data.join("tessera.db-wal");
     let wal_bytes = std::fs::read(&wal).unwrap_or_default();

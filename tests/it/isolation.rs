@@ -9,11 +9,7 @@ fn tenant_routes(tenant: &str) -> Vec<(&'static str, String, Option<serde_json::
     let t = tenant;
     vec![
         ("GET", format!("/api/v1/tenants/{t}"), None),
-        (
-            "PATCH",
-            format!("/api/v1/tenants/{t}"),
-            Some(json!({"name": "x"})),
-        ),
+        ("PATCH", format!("/api/v1/tenants/{t}"), Some(json!({"name": "x"}))),
         ("GET", format!("/api/v1/tenants/{t}/tokens"), None),
         (
             "POST",
@@ -26,11 +22,7 @@ fn tenant_routes(tenant: &str) -> Vec<(&'static str, String, Option<serde_json::
             format!("/api/v1/tenants/{t}/connections/openai"),
             Some(json!({"credentials": {"api_key": "x"}})),
         ),
-        (
-            "GET",
-            format!("/api/v1/tenants/{t}/connections/openai"),
-            None,
-        ),
+        ("GET", format!("/api/v1/tenants/{t}/connections/openai"), None),
         (
             "POST",
             format!("/api/v1/tenants/{t}/connections/openai/verify"),
@@ -41,11 +33,7 @@ fn tenant_routes(tenant: &str) -> Vec<(&'static str, String, Option<serde_json::
             format!("/api/v1/tenants/{t}/connections/openai/credentials"),
             None,
         ),
-        (
-            "DELETE",
-            format!("/api/v1/tenants/{t}/connections/openai"),
-            None,
-        ),
+        ("DELETE", format!("/api/v1/tenants/{t}/connections/openai"), None),
         ("GET", format!("/api/v1/tenants/{t}/audit"), None),
         ("GET", format!("/api/v1/tenants/{t}/notifications"), None),
     ]
@@ -80,9 +68,7 @@ fn another_tenants_token_gets_403_tenant_mismatch_everywhere() {
         assert_eq!(resp.status, 200);
     }
     // Beta's data is untouched.
-    let beta = server
-        .admin()
-        .get("/api/v1/tenants/beta/connections/openai");
+    let beta = server.admin().get("/api/v1/tenants/beta/connections/openai");
     assert_eq!(beta.status, 200);
     let listed = alpha_admin.get("/api/v1/tenants");
     let slugs: Vec<&str> = listed.json["items"]
@@ -138,10 +124,5 @@ fn another_tenants_resource_id_through_your_own_path_is_404() {
         "/api/v1/tenants/beta/connections/openai",
         &json!({"credentials": {"api_key": "sk-beta"}}),
     );
-    assert_eq!(
-        alpha_admin
-            .get("/api/v1/tenants/alpha/connections/openai")
-            .status,
-        404
-    );
+    assert_eq!(alpha_admin.get("/api/v1/tenants/alpha/connections/openai").status, 404);
 }

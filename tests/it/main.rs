@@ -7,3 +7,13 @@ mod connections;
 mod hygiene;
 mod isolation;
 mod tenants_and_tokens;
+
+// --- oauth: OAuth broker, token service, proxy (issue 3) ---
+
+// --- inbound: inbound webhooks, jobs, signups (issue 4) ---
+
+// --- outbound: outbound webhooks, SSRF guard (issue 5) ---
+
+// --- ops: governance and operations (issue 6) ---
+
+// --- ui: admin UI and sessions (issue 7) ---

@@ -17,22 +17,14 @@ fn requests_without_a_valid_token_are_401_problems() {
     let server = TestServer::start();
     let resp = server.anonymous().get("/api/v1/tenants");
     assert_eq!(resp.status, 401);
-    assert_eq!(
-        resp.header("content-type"),
-        Some("application/problem+json")
-    );
+    assert_eq!(resp.header("content-type"), Some("application/problem+json"));
     assert_eq!(resp.code(), "unauthorized");
     assert_eq!(resp.json["status"], 401);
-    let resp = server
-        .with_token("tsr_not-a-real-token")
-        .get("/api/v1/tenants");
+    let resp = server.with_token("tsr_not-a-real-token").get("/api/v1/tenants");
     assert_eq!(resp.status, 401);
-    let resp = server.anonymous().send(
-        "GET",
-        "/api/v1/tenants",
-        None,
-        &[("authorization", "Basic abc")],
-    );
+    let resp = server
+        .anonymous()
+        .send("GET", "/api/v1/tenants", None, &[("authorization", "Basic abc")]);
     assert_eq!(resp.status, 401);
 }
 
@@ -40,30 +32,18 @@ fn requests_without_a_valid_token_are_401_problems() {
 fn tenants_are_created_found_by_id_or_slug_and_slugs_are_unique() {
     let server = TestServer::start();
     let admin = server.admin();
-    let resp = admin.post(
-        "/api/v1/tenants",
-        &json!({"name": "Acme Brand", "tier": "pro"}),
-    );
+    let resp = admin.post("/api/v1/tenants", &json!({"name": "Acme Brand", "tier": "pro"}));
     assert_eq!(resp.status, 201, "{}", resp.text);
     let id = resp.json["id"].as_str().unwrap().to_owned();
     assert_eq!(resp.json["slug"], "acme-brand");
     assert_eq!(resp.json["tier"], "pro");
     assert!(resp.json["created_at"].as_str().unwrap().ends_with('Z'));
 
-    assert_eq!(
-        admin.get(&format!("/api/v1/tenants/{id}")).json["slug"],
-        "acme-brand"
-    );
-    assert_eq!(
-        admin.get("/api/v1/tenants/acme-brand").json["id"],
-        id.as_str()
-    );
+    assert_eq!(admin.get(&format!("/api/v1/tenants/{id}")).json["slug"], "acme-brand");
+    assert_eq!(admin.get("/api/v1/tenants/acme-brand").json["id"], id.as_str());
     assert_eq!(admin.get("/api/v1/tenants/nope").status, 404);
 
-    let dup = admin.post(
-        "/api/v1/tenants",
-        &json!({"name": "Other", "slug": "acme-brand"}),
-    );
+    let dup = admin.post("/api/v1/tenants", &json!({"name": "Other", "slug": "acme-brand"}));
     assert_eq!(dup.status, 409);
     assert_eq!(dup.code(), "conflict");
 
@@ -103,10 +83,7 @@ fn bad_tenant_input_is_a_clear_400() {
     );
     assert_eq!(malformed.status, 400);
     assert!(
-        malformed.json["detail"]
-            .as_str()
-            .unwrap()
-            .contains("malformed JSON"),
+        malformed.json["detail"].as_str().unwrap().contains("malformed JSON"),
         "{}",
         malformed.text
     );
@@ -151,12 +128,7 @@ fn token_lifecycle_scopes_revocation_and_expiry() {
     );
     assert_eq!(denied.status, 403);
     assert_eq!(denied.code(), "forbidden");
-    assert!(
-        denied.json["detail"]
-            .as_str()
-            .unwrap()
-            .contains("connections:write")
-    );
+    assert!(denied.json["detail"].as_str().unwrap().contains("connections:write"));
 
     // Deactivate, reactivate, revoke: each effective on the next request.
     assert_eq!(
@@ -180,9 +152,7 @@ fn token_lifecycle_scopes_revocation_and_expiry() {
     );
     assert_eq!(reader.get("/api/v1/tenants/acme/connections").status, 200);
     assert_eq!(
-        admin
-            .delete(&format!("/api/v1/tenants/acme/tokens/{token_id}"))
-            .status,
+        admin.delete(&format!("/api/v1/tenants/acme/tokens/{token_id}")).status,
         204
     );
     let revoked = reader.get("/api/v1/tenants/acme/connections");
@@ -201,13 +171,7 @@ fn token_lifecycle_scopes_revocation_and_expiry() {
         &json!({"name": "soon", "scopes": ["admin"], "expires_at": "2999-01-01T00:00:00Z"}),
     );
     let soon_token = soon.json["token"].as_str().unwrap().to_owned();
-    assert_eq!(
-        server
-            .with_token(&soon_token)
-            .get("/api/v1/tenants/acme")
-            .status,
-        200
-    );
+    assert_eq!(server.with_token(&soon_token).get("/api/v1/tenants/acme").status, 200);
     let db = rusqlite::Connection::open(server.data_dir().join("tessera.db")).unwrap();
     db.execute(
         "UPDATE api_tokens SET expires_at = '2021-01-01T00:00:00Z' WHERE name = 'soon'",
@@ -237,10 +201,7 @@ fn a_token_cannot_grant_scopes_its_creator_lacks() {
         );
         assert_eq!(resp.status, 403, "{scope}");
     }
-    let unknown = client.post(
-        "/api/v1/tenants/acme/tokens",
-        &json!({"name": "x", "scopes": ["root"]}),
-    );
+    let unknown = client.post("/api/v1/tenants/acme/tokens", &json!({"name": "x", "scopes": ["root"]}));
     assert_eq!(unknown.status, 400);
     // A tenant token may not create tenants or act as the platform.
     let admin_token = server.tenant_token("acme", &["admin"]);
@@ -260,22 +221,13 @@ fn scopes_and_providers_are_listed() {
         .iter()
         .map(|s| s["scope"].as_str().unwrap())
         .collect();
-    for s in [
-        "admin",
-        "connections:read",
-        "credentials:reveal",
-        "proxy",
-        "audit:read",
-    ] {
+    for s in ["admin", "connections:read", "credentials:reveal", "proxy", "audit:read"] {
         assert!(names.contains(&s), "{s}");
     }
     let providers = server.admin().get("/api/v1/providers");
     assert!(providers.json["items"].as_array().unwrap().len() >= 17);
     let posh = server.admin().get("/api/v1/providers/poshvip");
-    assert_eq!(
-        posh.json["webhook"]["signature"]["header"],
-        "X-Posh-Signature"
-    );
+    assert_eq!(posh.json["webhook"]["signature"]["header"], "X-Posh-Signature");
     assert_eq!(posh.json["verify"], false);
     let stripe = server.admin().get("/api/v1/providers/stripe");
     assert_eq!(stripe.json["fields"][0]["name"], "secret_key");
@@ -293,26 +245,15 @@ fn tenant_deletion_removes_everything_of_it() {
         &json!({"credentials": {"api_key": "sk-deleted-tenant-canary"}}),
     );
     assert_eq!(put.status, 201);
-    assert_eq!(
-        server
-            .with_token(&token)
-            .delete("/api/v1/tenants/gone")
-            .status,
-        403
-    );
+    assert_eq!(server.with_token(&token).delete("/api/v1/tenants/gone").status, 403);
     assert_eq!(server.admin().delete("/api/v1/tenants/gone").status, 204);
     assert_eq!(server.admin().get("/api/v1/tenants/gone").status, 404);
-    assert_eq!(
-        server.with_token(&token).get("/api/v1/tenants/gone").status,
-        401
-    );
+    assert_eq!(server.with_token(&token).get("/api/v1/tenants/gone").status, 401);
     let db = rusqlite::Connection::open(server.data_dir().join("tessera.db")).unwrap();
     let keys: i64 = db
-        .query_row(
-            "SELECT COUNT(*) FROM data_keys WHERE scope <> 'platform'",
-            [],
-            |r| r.get(0),
-        )
+        .query_row("SELECT COUNT(*) FROM data_keys WHERE scope <> 'platform'", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     assert_eq!(keys, 0);
 }

@@ -20,10 +20,7 @@ pub struct Recorded {
 
 impl Recorded {
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
+        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
     }
 }
 
@@ -44,9 +41,7 @@ impl FakeServer {
                 let log = log.clone();
                 async move {
                     let (parts, body) = req.into_parts();
-                    let bytes = axum::body::to_bytes(body, 16 * 1024 * 1024)
-                        .await
-                        .unwrap_or_default();
+                    let bytes = axum::body::to_bytes(body, 16 * 1024 * 1024).await.unwrap_or_default();
                     log.lock().unwrap().push(Recorded {
                         method: parts.method.to_string(),
                         path: parts.uri.path().to_owned(),

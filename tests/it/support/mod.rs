@@ -132,10 +132,9 @@ impl TestServer {
 
     /// Creates a tenant and returns its id.
     pub fn create_tenant(&self, slug: &str) -> String {
-        let resp = self.admin().post(
-            "/api/v1/tenants",
-            &serde_json::json!({"name": slug, "slug": slug}),
-        );
+        let resp = self
+            .admin()
+            .post("/api/v1/tenants", &serde_json::json!({"name": slug, "slug": slug}));
         assert_eq!(resp.status, 201, "{}", resp.text);
         resp.json["id"].as_str().expect("tenant id").to_owned()
     }
@@ -245,13 +244,7 @@ impl Client {
     }
 
     /// Any request with raw bytes and extra headers.
-    pub fn send(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<Vec<u8>>,
-        headers: &[(&str, &str)],
-    ) -> Response {
+    pub fn send(&self, method: &str, path: &str, body: Option<Vec<u8>>, headers: &[(&str, &str)]) -> Response {
         let mut request = ureq::http::Request::builder()
             .method(method)
             .uri(format!("{}{}", self.base, path));
