@@ -37,6 +37,15 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    // --- oauth: OAuth broker, token service, proxy (issue 3) ---
+
+    // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
+
+    // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
+
+    // --- ops: governance and operations (issue 6) ---
+
+    // --- ui: admin UI and sessions (issue 7) ---
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,7 +105,15 @@ pub fn execute(cli: Cli, config: Config) -> anyhow::Result<()> {
             let token = setup::create_platform_token(&store, name)?;
             println!("{}", token.expose());
             Ok(())
-        }
+        } // --- oauth: OAuth broker, token service, proxy (issue 3) ---
+
+          // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
+
+          // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
+
+          // --- ops: governance and operations (issue 6) ---
+
+          // --- ui: admin UI and sessions (issue 7) ---
     }
 }
 
