@@ -7,8 +7,14 @@ use crate::vault::Secret;
 
 /// A connection's credential fields in plaintext. Held only briefly, zeroized on drop,
 /// never printed; serialized only to be sealed or revealed.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Credentials(BTreeMap<String, String>);
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.0.keys().map(|k| (k, "<redacted>"))).finish()
+    }
+}
 
 impl Drop for Credentials {
     fn drop(&mut self) {
@@ -73,6 +79,15 @@ pub fn mask(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_never_prints_values() {
+        let mut c = Credentials::default();
+        c.insert("secret_key", "sk_live_debug_canary");
+        let printed = format!("{c:?}");
+        assert!(printed.contains("secret_key"));
+        assert!(!printed.contains("sk_live_debug_canary"));
+    }
 
     #[test]
     fn masking_rule() {

@@ -17,12 +17,22 @@ use crate::vault::{KeyScope, Location, Vault};
 /// Config options every provider understands, beside its own `config_fields`.
 const GENERIC_CONFIG: &[(&str, &[&str])] = &[("invalid_signature", &["reject", "accept"])];
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectionInput {
     pub auth_mode: Option<String>,
     pub credentials: Map<String, Value>,
     pub config: Option<Map<String, Value>>,
+}
+
+impl std::fmt::Debug for ConnectionInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionInput")
+            .field("auth_mode", &self.auth_mode)
+            .field("credentials", &self.credentials.keys().collect::<Vec<_>>())
+            .field("config", &self.config)
+            .finish()
+    }
 }
 
 /// What the API shows of a connection: secrets masked.
