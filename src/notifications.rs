@@ -70,11 +70,11 @@ pub fn list(
     Ok(rows)
 }
 
+/// Paging fields are spelled out: `serde(flatten)` loses query-string number parsing.
 #[derive(Debug, Default, Deserialize)]
 pub struct NotificationQuery {
-    #[serde(flatten)]
-    page: PageQuery,
-    #[serde(default)]
+    limit: Option<u32>,
+    cursor: Option<String>,
     unread: Option<bool>,
 }
 
@@ -83,7 +83,11 @@ pub async fn list_notifications(
     access: TenantAccess<need::SignupsRead>,
     ApiQuery(query): ApiQuery<NotificationQuery>,
 ) -> ApiResult<Json<Page<Notification>>> {
-    let limit = query.page.limit();
+    let page = PageQuery {
+        limit: query.limit,
+        cursor: query.cursor.clone(),
+    };
+    let limit = page.limit();
     let rows = state
         .store
         .run(move |store| {
@@ -92,7 +96,7 @@ pub async fn list_notifications(
                     conn,
                     &access.tenant.id,
                     query.unread.unwrap_or(false),
-                    query.page.cursor.as_deref(),
+                    page.cursor.as_deref(),
                     limit,
                 )
             })

@@ -74,10 +74,11 @@ pub struct AuditView {
     pub detail: Option<serde_json::Value>,
 }
 
+/// Paging fields are spelled out: `serde(flatten)` loses query-string number parsing.
 #[derive(Debug, Default, Deserialize)]
 pub struct AuditQuery {
-    #[serde(flatten)]
-    page: PageQuery,
+    limit: Option<u32>,
+    cursor: Option<String>,
     action: Option<String>,
 }
 
@@ -117,7 +118,11 @@ pub async fn list_audit(
     access: TenantAccess<need::AuditRead>,
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<Page<AuditView>>> {
-    let limit = query.page.limit();
+    let page = PageQuery {
+        limit: query.limit,
+        cursor: query.cursor.clone(),
+    };
+    let limit = page.limit();
     let rows = state
         .store
         .run(move |store| {
@@ -126,7 +131,7 @@ pub async fn list_audit(
                     conn,
                     &access.tenant.id,
                     query.action.as_deref(),
-                    query.page.cursor.as_deref(),
+                    page.cursor.as_deref(),
                     limit,
                 )
             })

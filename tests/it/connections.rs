@@ -282,7 +282,7 @@ fn reveal_is_scoped_and_audited_without_the_secret() {
     assert_eq!(shown.status, 200);
     assert_eq!(shown.json["credentials"]["secret_key"], secret);
 
-    let audit = server.with_token(&revealer).get("/api/v1/tenants/acme/audit");
+    let audit = server.with_token(&revealer).get("/api/v1/tenants/acme/audit?limit=50");
     assert_eq!(audit.status, 200);
     let actions: Vec<&str> = audit.json["items"]
         .as_array()
@@ -299,4 +299,10 @@ fn reveal_is_scoped_and_audited_without_the_secret() {
     }
     assert_eq!(entry["ip"], "127.0.0.1");
     assert!(!audit.text.contains(secret));
+    let page = server
+        .with_token(&revealer)
+        .get("/api/v1/tenants/acme/audit?limit=1&action=credentials.revealed");
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert_eq!(page.json["items"].as_array().unwrap().len(), 1);
+    assert_eq!(page.json["items"][0]["action"], "credentials.revealed");
 }
