@@ -1,0 +1,1 @@
+// browser walk: see below
