@@ -89,6 +89,7 @@ async function refreshTenants() {
     || ctx.tenants.find((t) => t.slug === saved)
     || ctx.tenants[0]
     || null;
+  return ctx.tenants;
 }
 
 async function start() {

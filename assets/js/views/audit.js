@@ -14,7 +14,8 @@ export async function renderAudit(ctx, main) {
 
   async function load(reset) {
     if (reset) { cursor = null; rows = []; }
-    const page = await api.get(`${base}${api.query({ action: filter.value.trim(), cursor, limit: 50 })}`);
+    // No `limit`: the audit query rejects numbers in the query string (core bug; default 50).
+    const page = await api.get(`${base}${api.query({ action: filter.value.trim(), cursor })}`);
     rows = rows.concat(page.items || []);
     cursor = page.next_cursor;
     clear(area);

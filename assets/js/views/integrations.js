@@ -41,7 +41,7 @@ export async function renderIntegrations(ctx, main) {
             h('span', { class: 'card-title' }, p.name),
             connection ? badge(connection.status) : badge('not_connected')),
           h('p', {}, p.description || ''));
-        cards.push({ card, section, text: `${p.name} ${p.key} ${category} ${p.description || ''}`.toLowerCase() });
+        cards.push({ card, text: `${p.name} ${p.key} ${category} ${p.description || ''}`.toLowerCase() });
         return card;
       })));
     list.append(section);

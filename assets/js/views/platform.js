@@ -23,15 +23,16 @@ export async function renderTenants(ctx, main) {
       if (slug.value.trim()) body.slug = slug.value.trim();
       await act(create, output, async () => {
         const tenant = await api.post('/api/v1/tenants', body);
-        output.append(notice('ok', `Tenant “${tenant.name}” created (slug ${tenant.slug}).`));
-        name.value = ''; slug.value = '';
         await ctx.refreshTenants();
-        draw();
+        // Re-render the whole page so the tenant switcher lists the new tenant too.
+        ctx.navigate(`/ui/platform/tenants?created=${encodeURIComponent(tenant.slug)}`, { replace: true });
       });
     },
   }, h('div', { class: 'grid' }, field('Name', name), field('Slug', slug, 'Used in webhook URLs; derived from the name when empty.'), field('Tier', tier)), create, output);
 
   main.append(panel('New tenant', form), panel('All tenants', listArea));
+  const created = ctx.tenants.find((t) => t.slug === ctx.search.get('created'));
+  if (created) output.append(notice('ok', `Tenant “${created.name}” created (slug ${created.slug}).`));
 
   function draw() {
     clear(listArea);

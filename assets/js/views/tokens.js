@@ -73,7 +73,12 @@ export async function renderTokens(ctx, main) {
           const revoke = h('button', {
             type: 'button', class: 'danger', 'aria-label': `Revoke ${t.name}`,
             onclick: () => {
-              if (!armed) { armed = true; revoke.textContent = 'Confirm revoke'; return; }
+              if (!armed) {
+                armed = true;
+                revoke.textContent = 'Confirm revoke';
+                revoke.setAttribute('aria-label', `Confirm: revoke ${t.name}`);
+                return;
+              }
               act(revoke, rowOutput, async () => { await api.del(`${base}/${t.id}`); await drawList(); });
             },
           }, 'Revoke');
