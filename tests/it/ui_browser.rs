@@ -27,7 +27,10 @@ fn fake_stripe() -> FakeServer {
             if auth == format!("Bearer {STRIPE_KEY}") {
                 (StatusCode::OK, r#"{"object":"balance","available":[]}"#)
             } else {
-                (StatusCode::UNAUTHORIZED, r#"{"error":{"message":"Invalid API Key provided"}}"#)
+                (
+                    StatusCode::UNAUTHORIZED,
+                    r#"{"error":{"message":"Invalid API Key provided"}}"#,
+                )
             }
         }),
     ))
@@ -82,7 +85,12 @@ fn walk(mode: &str, extra_env: &[(&str, String)]) -> TestServer {
     assert_eq!(stripe_conn.json["status"], "active", "{}", stripe_conn.text);
     assert_eq!(stripe_conn.json["credentials"]["secret_key"], "****4242");
     assert!(
-        stripe.requests.lock().expect("log").iter().any(|r| r.path == "/v1/balance"),
+        stripe
+            .requests
+            .lock()
+            .expect("log")
+            .iter()
+            .any(|r| r.path == "/v1/balance"),
         "Verify really called the (fake) provider"
     );
     let tokens = admin.get("/api/v1/tenants/acme/tokens");
@@ -108,5 +116,10 @@ fn full_walk_with_inbound_and_outbound_apis() {
     let receiver = FakeServer::start(Router::new().route("/hooks", post(|| async { StatusCode::NO_CONTENT })));
     let server = walk("full", &[("ENDPOINT_URL", format!("{}/hooks", receiver.base))]);
     let endpoints = server.admin().get("/api/v1/tenants/acme/webhook-endpoints");
-    assert_eq!(endpoints.json["items"].as_array().map(Vec::len), Some(1), "{}", endpoints.text);
+    assert_eq!(
+        endpoints.json["items"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        endpoints.text
+    );
 }
