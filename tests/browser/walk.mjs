@@ -31,6 +31,7 @@ const STEP_TIMEOUT = 15000;
 const expected = [
   ['GET', /^\/api\/v1\/session$/, 401, 'the app asks whether it is signed in'],
   ['POST', /^\/api\/v1\/session$/, 401, 'the walk tries a wrong password first'],
+  ['POST', /^\/api\/v1\/tenants$/, 409, 'the walk creates a tenant twice'],
 ];
 if (WALK === 'core') {
   // APIs built on other branches; the UI shows empty states or a fallback for them.
@@ -220,6 +221,18 @@ try {
     await page.locator('tbody tr').filter({ hasText: 'Walk token' }).getByText('Revoked').waitFor();
   });
 
+  await step('Events, Signups and Outbound endpoints load without errors', async () => {
+    for (const [link, heading, emptyText] of [
+      ['Events', 'Events', WALK === 'core' ? 'Events are not available' : 'No events'],
+      ['Signups', 'Signups', WALK === 'core' ? 'Signups are not available' : 'No signups'],
+      ['Outbound endpoints', 'Outbound endpoints', WALK === 'core' ? 'Outbound endpoints are not available' : process.env.ENDPOINT_URL],
+    ]) {
+      await page.getByRole('link', { name: link, exact: true }).click();
+      await page.getByRole('heading', { name: heading, level: 1 }).waitFor();
+      await main().getByText(emptyText).first().waitFor();
+    }
+  });
+
   await step('the audit log shows what happened', async () => {
     await page.getByRole('link', { name: 'Audit log' }).click();
     await main().getByText('connection.created').first().waitFor();
@@ -250,6 +263,9 @@ try {
     await page.getByRole('button', { name: 'Create tenant' }).click();
     await page.getByText('Tenant “Globex Live” created (slug globex-live).').waitFor();
     await page.locator('tbody tr').filter({ hasText: 'globex-live' }).waitFor();
+    await page.getByLabel('Name').fill('Globex Live');
+    await page.getByRole('button', { name: 'Create tenant' }).click();
+    await page.getByRole('alert').filter({ hasText: 'a tenant with slug `globex-live` already exists' }).waitFor();
     const options = await page.locator('#tenant-switch option').allTextContents();
     check(options.includes('Globex Live'), `the tenant switcher lists the new tenant: ${options}`);
     await shot('tenants-1280');
