@@ -36,18 +36,8 @@ fn fake_stripe() -> FakeServer {
     ))
 }
 
-/// Starts the server, creates a tenant, a tenant admin and a platform admin, and runs
-/// the walk; panics with the script's output when any step or browser check fails.
-fn walk(mode: &str, extra_env: &[(&str, String)]) -> TestServer {
-    assert!(
-        Path::new("/usr/bin/chromium").exists(),
-        "Chromium is missing: run `.ci/install-deps` (apt-get install chromium)"
-    );
-    assert!(
-        browser_dir().join("node_modules/playwright-core").exists(),
-        "playwright-core is missing: run `.ci/install-deps` (npm ci in tests/browser)"
-    );
-    let stripe = fake_stripe();
+/// A server with Stripe pointed at `stripe`, a tenant `acme`, its admin and an operator.
+fn server_with_users(stripe: &FakeServer) -> TestServer {
     let dir = tempfile::tempdir().expect("temp dir");
     let providers = providers_file(
         dir.path(),
@@ -57,11 +47,24 @@ fn walk(mode: &str, extra_env: &[(&str, String)]) -> TestServer {
     server.create_tenant("acme");
     create_user(&server, "ada@acme.test", PASSWORD, Some("acme"));
     create_user(&server, "root@example.test", PASSWORD, None);
+    server
+}
 
+/// Runs one browser script against the server; panics with its output when any step
+/// or browser check fails.
+fn run_script(server: &TestServer, script: &str, mode: &str, extra_env: &[(&str, String)]) {
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "Chromium is missing: run `.ci/install-deps` (apt-get install chromium)"
+    );
+    assert!(
+        browser_dir().join("node_modules/playwright-core").exists(),
+        "playwright-core is missing: run `.ci/install-deps` (npm ci in tests/browser)"
+    );
     let shots = std::env::var("TESSERA_SCREENSHOT_DIR").unwrap_or_default();
     let mut cmd = Command::new("node");
     cmd.current_dir(browser_dir())
-        .arg("walk.mjs")
+        .arg(script)
         .env("TESSERA_URL", &server.base)
         .env("TENANT", "acme")
         .env("TENANT_EMAIL", "ada@acme.test")
@@ -76,21 +79,22 @@ fn walk(mode: &str, extra_env: &[(&str, String)]) -> TestServer {
     let out = cmd.output().expect("run node (is Node.js installed?)");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "browser walk failed\n{stdout}\n{stderr}");
-    assert!(stdout.contains("walk: ok"), "{stdout}");
+    assert!(out.status.success(), "{script} failed\n{stdout}\n{stderr}");
+    assert!(stdout.contains(": ok"), "{stdout}");
+}
 
-    // What the browser did, checked through the API.
+/// The walk, then what the browser did checked through the API.
+fn walk(mode: &str, extra_env: &[(&str, String)]) -> TestServer {
+    let stripe = fake_stripe();
+    let server = server_with_users(&stripe);
+    run_script(&server, "walk.mjs", mode, extra_env);
+
     let admin = server.admin();
     let stripe_conn = admin.get("/api/v1/tenants/acme/connections/stripe");
     assert_eq!(stripe_conn.json["status"], "active", "{}", stripe_conn.text);
     assert_eq!(stripe_conn.json["credentials"]["secret_key"], "****4242");
     assert!(
-        stripe
-            .requests
-            .lock()
-            .expect("log")
-            .iter()
-            .any(|r| r.path == "/v1/balance"),
+        stripe.requests.lock().expect("log").iter().any(|r| r.path == "/v1/balance"),
         "Verify really called the (fake) provider"
     );
     let tokens = admin.get("/api/v1/tenants/acme/tokens");
@@ -103,6 +107,15 @@ fn walk(mode: &str, extra_env: &[(&str, String)]) -> TestServer {
     let globex = admin.get("/api/v1/tenants/globex-live");
     assert_eq!((globex.status, globex.json["tier"].as_str()), (200, Some("pro")));
     server
+}
+
+/// Events, signups, outbound endpoints, the charts and platform apps rendered from
+/// API.md-shaped answers (the script answers only those routes; the rest is the real server).
+#[test]
+fn screens_render_the_contract_shapes_in_chromium() {
+    let stripe = fake_stripe();
+    let server = server_with_users(&stripe);
+    run_script(&server, "screens.mjs", "screens", &[]);
 }
 
 #[test]
