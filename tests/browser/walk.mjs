@@ -254,8 +254,21 @@ try {
     await page.setViewportSize({ width: 1280, height: 900 });
   });
 
+  await step('the platform admin signs in with the keyboard alone', async () => {
+    await page.goto(`${BASE}/`);
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    check(await page.evaluate(() => document.activeElement?.getAttribute('name')) === 'email', 'the email field has focus');
+    await page.keyboard.type(ADMIN_EMAIL);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(PASSWORD);
+    await page.keyboard.press('Enter');
+    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+    // The skip link is the first stop and moves focus to the content.
+    await page.keyboard.press('Tab');
+    check(await page.evaluate(() => document.activeElement?.textContent) === 'Skip to content', 'skip link first');
+  });
+
   await step('the platform admin creates a tenant', async () => {
-    await signIn(ADMIN_EMAIL);
     await page.getByRole('link', { name: 'Tenants' }).click();
     await page.getByRole('heading', { name: 'Tenants', level: 1 }).waitFor();
     await page.getByLabel('Name').fill('Globex Live');

@@ -67,7 +67,7 @@ export async function renderEndpoints(ctx, main) {
       items,
       (e) => [
         h('a', { href: `/ui/endpoints/${encodeURIComponent(e.id)}`, class: 'mono' }, e.url),
-        h('div', { class: 'tags' }, (e.events || []).map((x) => h('span', { class: 'tag' }, x))),
+        h('div', { class: 'tags' }, (e.events || []).map((x) => h('span', { class: 'tag' }, x === '*' ? 'all events' : x))),
         badge(e.disabled_at ? 'disabled' : (e.active === false ? 'inactive' : 'active')),
         when(e.created_at),
       ]));
@@ -118,7 +118,7 @@ export async function renderEndpoint(ctx, main) {
   main.append(panel('Endpoint',
     h('dl', { class: 'kv' },
       h('dt', {}, 'Status'), h('dd', {}, badge(endpoint.active === false ? 'inactive' : 'active')),
-      h('dt', {}, 'Events'), h('dd', {}, h('div', { class: 'tags' }, (endpoint.events || []).map((x) => h('span', { class: 'tag' }, x)))),
+      h('dt', {}, 'Events'), h('dd', {}, h('div', { class: 'tags' }, (endpoint.events || []).map((x) => h('span', { class: 'tag' }, x === '*' ? 'all events' : x)))),
       h('dt', {}, 'Created'), h('dd', {}, when(endpoint.created_at))),
     h('div', { class: 'row' }, reveal, ping, toggle, remove), secretArea, output));
 
