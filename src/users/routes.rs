@@ -61,25 +61,31 @@ pub async fn create_session(
         .store
         .run(move |store| {
             let found = store.read(|conn| find_for_login(conn, &email))?;
-            let Some((user, hash)) = found.filter(|(_, hash)| verify_password(&password, hash)).or_else(|| {
-                // Same work for an unknown email as for a wrong password.
-                let _ = verify_password(&password, dummy_hash());
-                None
-            }) else {
-                let known = store.read(|conn| find_for_login(conn, &email))?.map(|(user, _)| user);
-                let entry = AuditEntry::new(
-                    known.as_ref().and_then(|u| u.tenant_id.as_deref()),
-                    &known
-                        .as_ref()
-                        .map_or("anonymous".to_owned(), |u| format!("user:{}", u.id)),
-                    "session.login_failed",
-                    Some(&email),
-                    &ctx,
-                );
-                store.write(|tx| audit::record(tx, &entry))?;
-                return Ok::<_, StoreError>(Outcome::Refused);
+            let refused_user = match found {
+                Some((user, hash)) if verify_password(&password, &hash) => Ok(user),
+                Some((user, _)) => Err(Some(user)),
+                None => {
+                    // Same Argon2 work for an unknown email as for a wrong password.
+                    let _ = verify_password(&password, dummy_hash());
+                    Err(None)
+                }
             };
-            drop(hash);
+            let user = match refused_user {
+                Ok(user) => user,
+                Err(known) => {
+                    let entry = AuditEntry::new(
+                        known.as_ref().and_then(|u| u.tenant_id.as_deref()),
+                        &known
+                            .as_ref()
+                            .map_or("anonymous".to_owned(), |u| format!("user:{}", u.id)),
+                        "session.login_failed",
+                        Some(&email),
+                        &ctx,
+                    );
+                    store.write(|tx| audit::record(tx, &entry))?;
+                    return Ok::<_, StoreError>(Outcome::Refused);
+                }
+            };
             let now = crate::time::now();
             let secret = store.write(|tx| {
                 let (secret, _) = repo::create_session(tx, &user.id, ctx.ip.as_deref(), policy, now)?;

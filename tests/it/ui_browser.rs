@@ -94,7 +94,12 @@ fn walk(mode: &str, extra_env: &[(&str, String)]) -> TestServer {
     assert_eq!(stripe_conn.json["status"], "active", "{}", stripe_conn.text);
     assert_eq!(stripe_conn.json["credentials"]["secret_key"], "****4242");
     assert!(
-        stripe.requests.lock().expect("log").iter().any(|r| r.path == "/v1/balance"),
+        stripe
+            .requests
+            .lock()
+            .expect("log")
+            .iter()
+            .any(|r| r.path == "/v1/balance"),
         "Verify really called the (fake) provider"
     );
     let tokens = admin.get("/api/v1/tenants/acme/tokens");
