@@ -251,3 +251,62 @@ fn user_create_refuses_bad_input() {
     assert!(run("bob@acme.test", PASSWORD, Some("nope")), "unknown tenant");
     assert!(run("not-an-email", PASSWORD, None), "bad email");
 }
+
+#[test]
+fn one_client_guessing_across_accounts_is_limited_per_ip() {
+    let server = TestServer::start_with(|config| {
+        config.login_max_failures_per_ip = 2;
+    });
+    server.create_tenant("acme");
+    create_user(&server, "ada@acme.test", PASSWORD, Some("acme"));
+    let anon = server.anonymous();
+    for email in ["a@acme.test", "b@acme.test"] {
+        let resp = anon.post(
+            "/api/v1/session",
+            &json!({"email": email, "password": "guess guess guess"}),
+        );
+        assert_eq!(resp.status, 401);
+    }
+    let limited = anon.post(
+        "/api/v1/session",
+        &json!({"email": "ada@acme.test", "password": PASSWORD}),
+    );
+    assert_eq!(
+        (limited.status, limited.code()),
+        (429, "rate_limited"),
+        "{}",
+        limited.text
+    );
+    assert!(limited.header("retry-after").is_some());
+}
+
+#[test]
+fn sign_in_rejects_malformed_bodies_clearly() {
+    let server = TestServer::start();
+    let anon = server.anonymous();
+    let unknown = anon.post(
+        "/api/v1/session",
+        &json!({"email": "a@b.test", "password": "x", "remember": true}),
+    );
+    assert_eq!(
+        (unknown.status, unknown.code()),
+        (400, "invalid_input"),
+        "{}",
+        unknown.text
+    );
+    let missing = anon.post("/api/v1/session", &json!({"email": "a@b.test"}));
+    assert_eq!(missing.status, 400);
+    let empty = anon.post("/api/v1/session", &json!({"email": "a@b.test", "password": ""}));
+    assert_eq!(empty.status, 400);
+    assert!(empty.text.contains("password"));
+    let raw = anon.send(
+        "POST",
+        "/api/v1/session",
+        Some(b"{not json".to_vec()),
+        &[("content-type", "application/json")],
+    );
+    assert_eq!(raw.status, 400);
+    // Not signed in: GET answers 401 and DELETE just clears the cookie.
+    assert_eq!(anon.get("/api/v1/session").status, 401);
+    assert_eq!(anon.delete("/api/v1/session").status, 204);
+}
