@@ -102,10 +102,18 @@ export function errorText(err) {
   if (err && err.problem) {
     const p = err.problem;
     const fields = Array.isArray(p.errors) ? p.errors.map((e) => `${e.field}: ${e.message}`).join('; ') : '';
-    return [p.detail || p.title || `Request failed (${err.status})`, fields].filter(Boolean).join(' — ');
+    return sentence([p.detail || p.title || `Request failed (${err.status})`, fields].filter(Boolean).join(' — '));
   }
   if (err && err.status) return `Request failed (${err.status}).`;
   return (err && err.message) || 'Something went wrong.';
+}
+
+// Problem details are written as phrases ("wrong email or password"); show sentences.
+function sentence(text) {
+  const t = String(text).trim();
+  if (!t) return t;
+  const first = t[0].toUpperCase() + t.slice(1);
+  return /[.!?]$/.test(first) ? first : `${first}.`;
 }
 
 export function notice(kind, text) {
