@@ -142,3 +142,100 @@ pub fn delete_session(conn: &Connection, secret: &str) -> Result<bool, StoreErro
 pub fn purge_expired(conn: &Connection, now: OffsetDateTime) -> Result<usize, StoreError> {
     Ok(conn.execute("DELETE FROM sessions WHERE expires_at <= ?1", [format_rfc3339(now)])?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::users::{NewUser, create_user};
+
+    fn store_with_user() -> (tempfile::TempDir, Store, String) {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(&dir.path().join("t.db")).expect("store");
+        let user = store
+            .write(|tx| {
+                create_user(
+                    tx,
+                    &NewUser {
+                        email: "root@example.test",
+                        password: "correct horse battery staple",
+                        tenant: None,
+                    },
+                )
+            })
+            .expect("user");
+        (dir, store, user.id)
+    }
+
+    const POLICY: SessionPolicy = SessionPolicy {
+        idle: Duration::from_secs(600),
+        absolute: Duration::from_secs(3600),
+    };
+
+    fn at(secs: i64) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(1_800_000_000 + secs).expect("time")
+    }
+
+    #[test]
+    fn idle_time_is_refreshed_by_use_but_the_absolute_end_holds() {
+        let (_dir, store, user) = store_with_user();
+        let (secret, _) = store
+            .write(|tx| create_session(tx, &user, None, POLICY, at(0)))
+            .expect("session");
+        let s = secret.expose();
+        // Used every 9 minutes: never idle for 10.
+        for minute in [9, 18, 27, 36, 45, 54] {
+            assert!(
+                matches!(
+                    lookup(&store, s, POLICY, at(minute * 60)).expect("lookup"),
+                    Lookup::Valid(_)
+                ),
+                "minute {minute}"
+            );
+        }
+        assert!(matches!(
+            lookup(&store, s, POLICY, at(3600)).expect("lookup"),
+            Lookup::Expired
+        ));
+        assert!(matches!(
+            lookup(&store, s, POLICY, at(3601)).expect("lookup"),
+            Lookup::Unknown
+        ));
+    }
+
+    #[test]
+    fn an_idle_session_expires_and_reports_its_end() {
+        let (_dir, store, user) = store_with_user();
+        let (secret, _) = store
+            .write(|tx| create_session(tx, &user, None, POLICY, at(0)))
+            .expect("session");
+        let Lookup::Valid(session) = lookup(&store, secret.expose(), POLICY, at(60)).expect("lookup") else {
+            panic!("valid at first");
+        };
+        assert_eq!(session.expires_at, format_rfc3339(at(60 + 600)));
+        assert!(matches!(
+            lookup(&store, secret.expose(), POLICY, at(60 + 600)).expect("lookup"),
+            Lookup::Expired
+        ));
+    }
+
+    #[test]
+    fn only_the_hash_is_stored_and_sign_out_deletes() {
+        let (_dir, store, user) = store_with_user();
+        let (secret, _) = store
+            .write(|tx| create_session(tx, &user, None, POLICY, at(0)))
+            .expect("session");
+        let stored: String = store
+            .read(|c| {
+                c.query_row("SELECT session_hash FROM sessions", [], |r| r.get(0))
+                    .map_err(StoreError::from)
+            })
+            .expect("row");
+        assert_eq!(stored, hash_token(secret.expose()));
+        assert_ne!(csrf_token(secret.expose()), stored);
+        assert!(store.write(|tx| delete_session(tx, secret.expose())).expect("delete"));
+        assert!(matches!(
+            lookup(&store, secret.expose(), POLICY, at(1)).expect("lookup"),
+            Lookup::Unknown
+        ));
+    }
+}

@@ -44,3 +44,8 @@ export const AUTH_MODE_LABELS = {
   private_token: 'Private token',
   webhook: 'Webhook secret only',
 };
+
+// "Acme's", "Globex Events'".
+export function possessive(name) {
+  return /s$/i.test(name) ? `${name}'` : `${name}'s`;
+}

@@ -1,11 +1,11 @@
 import * as api from '../api.js';
 import { h, clear, act, badge, notice, when, empty, table, errorNotice, loading, field, copyField, nextId } from '../dom.js';
-import { page, panel } from './common.js';
+import { page, panel, possessive } from './common.js';
 import { notAvailable } from './events.js';
 
 export async function renderEndpoints(ctx, main) {
   const base = api.tenantPath(ctx.tenant.slug, '/webhook-endpoints');
-  page(main, 'Outbound endpoints', `Where tessera sends ${ctx.tenant.name}'s events, signed per Standard Webhooks.`);
+  page(main, 'Outbound endpoints', `Where tessera sends ${possessive(ctx.tenant.name)} events, signed per Standard Webhooks.`);
   const [types, list] = await Promise.all([
     api.getOptional('/api/v1/event-types').catch(() => null),
     api.getOptional(`${base}?limit=500`).catch((err) => ({ error: err })),

@@ -1,6 +1,6 @@
 import * as api from '../api.js';
 import { h, badge, empty } from '../dom.js';
-import { page, CATEGORY_ORDER, categoryLabel } from './common.js';
+import { page, CATEGORY_ORDER, categoryLabel, possessive } from './common.js';
 
 export async function renderIntegrations(ctx, main) {
   const tenant = ctx.tenant.slug;
@@ -10,7 +10,7 @@ export async function renderIntegrations(ctx, main) {
   ]);
   const byProvider = new Map((connections.items || []).map((c) => [c.provider, c]));
   const search = h('input', { type: 'search', id: 'integration-search', placeholder: 'Search integrations', 'aria-label': 'Search integrations' });
-  page(main, 'Integrations', `Connect ${ctx.tenant.name}'s own accounts. Credentials are stored encrypted for this tenant only.`);
+  page(main, 'Integrations', `Connect ${possessive(ctx.tenant.name)} own accounts. Credentials are stored encrypted for this tenant only.`);
   main.append(h('div', { class: 'field' }, search));
 
   const groups = new Map();

@@ -1,6 +1,6 @@
 import * as api from '../api.js';
 import { h, clear, badge, act, notice, errorNotice, copyField, field, when, ago, nextId, loading, empty, table } from '../dom.js';
-import { page, panel, categoryLabel, AUTH_MODE_LABELS } from './common.js';
+import { page, panel, categoryLabel, AUTH_MODE_LABELS, possessive } from './common.js';
 
 function fieldsForMode(fields, mode) {
   return (fields || []).filter((f) => !f.modes || f.modes.length === 0 || f.modes.includes(mode));
@@ -113,7 +113,7 @@ function credentialsPanel(ctx, provider, current, base) {
       if (!configFields.length) delete body.config;
       await act(save, output, async () => {
         connection = await api.put(base, body);
-        output.append(notice('ok', `Saved. ${ctx.tenant.name}'s ${provider.name} connection is ${connection.status.replace(/_/g, ' ')}.`));
+        output.append(notice('ok', `Saved. ${possessive(ctx.tenant.name)} ${provider.name} connection is ${connection.status.replace(/_/g, ' ')}.`));
         refreshAfterChange(ctx);
       });
     });

@@ -1,11 +1,11 @@
 import * as api from '../api.js';
 import { h, clear, badge, act, notice, copyField, field, when, ago, empty, table, nextId } from '../dom.js';
-import { page, panel } from './common.js';
+import { page, panel, possessive } from './common.js';
 
 export async function renderTokens(ctx, main) {
   const base = api.tenantPath(ctx.tenant.slug, '/tokens');
   const [scopes, tokens] = await Promise.all([api.get('/api/v1/scopes'), api.get(`${base}?limit=500`)]);
-  page(main, 'API tokens', `Tokens let ${ctx.tenant.name}'s apps call tessera. Each is shown once, when it is created.`);
+  page(main, 'API tokens', `Tokens let ${possessive(ctx.tenant.name)} apps call tessera. Each is shown once, when it is created.`);
 
   const revealed = h('div', { 'aria-live': 'polite' });
   const output = h('div', { 'aria-live': 'polite' });
