@@ -57,6 +57,8 @@ pub enum UserError {
     Invalid { field: &'static str, message: String },
     #[error("a user with this email already exists")]
     EmailTaken,
+    #[error("no user with this email")]
+    UnknownUser,
     #[error("no tenant `{0}`")]
     UnknownTenant(String),
     #[error("password hashing failed")]
@@ -77,7 +79,7 @@ impl From<UserError> for crate::error::ApiError {
         match err {
             UserError::Invalid { field, message } => ApiError::invalid_field(field, message),
             UserError::EmailTaken => ApiError::conflict(err.to_string()),
-            UserError::UnknownTenant(_) => ApiError::not_found(err.to_string()),
+            UserError::UnknownTenant(_) | UserError::UnknownUser => ApiError::not_found(err.to_string()),
             UserError::Hashing => ApiError::internal("password hashing", &"argon2"),
             UserError::Store(e) => e.into(),
         }
@@ -216,6 +218,34 @@ pub fn find_for_login(conn: &Connection, email: &str) -> Result<Option<(User, St
         |row| Ok((from_row(row)?, row.get(6)?)),
     )
     .optional_row()
+}
+
+/// Replaces a user's password and ends every session of theirs. Returns how many ended.
+pub fn set_password(conn: &Connection, email: &str, password: &str) -> Result<usize, UserError> {
+    let email = normalize_email(email)?;
+    validate_password(password)?;
+    let hash = hash_password(password)?;
+    let now = crate::time::now_rfc3339();
+    let changed = conn.execute(
+        "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE email = ?1",
+        params![email, hash, now],
+    )?;
+    if changed == 0 {
+        return Err(UserError::UnknownUser);
+    }
+    Ok(conn.execute(
+        "DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE email = ?1)",
+        [&email],
+    )?)
+}
+
+/// Deletes a user; their sessions go with them (ON DELETE CASCADE).
+pub fn delete_user(conn: &Connection, email: &str) -> Result<(), UserError> {
+    let email = normalize_email(email)?;
+    if conn.execute("DELETE FROM users WHERE email = ?1", [&email])? == 0 {
+        return Err(UserError::UnknownUser);
+    }
+    Ok(())
 }
 
 pub fn mark_login(conn: &Connection, user_id: &str, at: &str) -> Result<(), StoreError> {

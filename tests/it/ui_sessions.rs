@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::support::TestServer;
-use crate::support::ui::{create_user, sign_in};
+use crate::support::ui::{create_user, sign_in, user_cli};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -309,4 +309,41 @@ fn sign_in_rejects_malformed_bodies_clearly() {
     // Not signed in: GET answers 401 and DELETE just clears the cookie.
     assert_eq!(anon.get("/api/v1/session").status, 401);
     assert_eq!(anon.delete("/api/v1/session").status, 204);
+}
+
+#[test]
+fn a_new_password_or_a_deleted_user_ends_the_sessions() {
+    let server = TestServer::start();
+    server.create_tenant("acme");
+    create_user(&server, "ada@acme.test", PASSWORD, Some("acme"));
+    let before = sign_in(&server, "ada@acme.test", PASSWORD).expect("sign in");
+    let new_password = "a brand new passphrase";
+    let out = user_cli(
+        &server,
+        &["set-password", "--email", "ADA@acme.test", "--password-stdin"],
+        new_password,
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 session(s) ended"));
+    assert_eq!(before.get("/api/v1/session").status, 401);
+    assert!(sign_in(&server, "ada@acme.test", PASSWORD).is_err());
+    let after = sign_in(&server, "ada@acme.test", new_password).expect("new password works");
+
+    let short = user_cli(
+        &server,
+        &["set-password", "--email", "ada@acme.test", "--password-stdin"],
+        "short",
+    );
+    assert!(!short.status.success());
+    let nobody = user_cli(&server, &["delete", "--email", "nobody@acme.test"], "");
+    assert!(!nobody.status.success());
+    assert!(String::from_utf8_lossy(&nobody.stderr).contains("no user with this email"));
+
+    assert!(
+        user_cli(&server, &["delete", "--email", "ada@acme.test"], "")
+            .status
+            .success()
+    );
+    assert_eq!(after.get("/api/v1/tenants/acme/connections").status, 401);
+    assert!(sign_in(&server, "ada@acme.test", new_password).is_err());
 }

@@ -9,19 +9,29 @@ use super::{Client, Response, TestServer};
 
 /// Runs `tessera user create` against the server's data dir; returns its JSON line.
 pub fn create_user(server: &TestServer, email: &str, password: &str, tenant: Option<&str>) -> Value {
+    let mut args = vec!["create", "--email", email, "--password-stdin"];
+    match tenant {
+        Some(t) => args.extend(["--tenant", t]),
+        None => args.push("--platform-admin"),
+    };
+    let out = user_cli(server, &args, password);
+    assert!(
+        out.status.success(),
+        "user create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).expect("json line")
+}
+
+/// Runs `tessera user ARGS` on the server's data dir with `stdin` piped in.
+pub fn user_cli(server: &TestServer, args: &[&str], stdin: &str) -> std::process::Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
     for (key, _) in std::env::vars() {
         if key.starts_with("TESSERA_") {
             cmd.env_remove(key);
         }
     }
-    cmd.arg("--data-dir")
-        .arg(server.data_dir())
-        .args(["user", "create", "--email", email, "--password-stdin"]);
-    match tenant {
-        Some(t) => cmd.args(["--tenant", t]),
-        None => cmd.arg("--platform-admin"),
-    };
+    cmd.arg("--data-dir").arg(server.data_dir()).arg("user").args(args);
     if let Some(key) = &server.config.master_key {
         cmd.env("TESSERA_MASTER_KEY", key.expose());
     }
@@ -35,15 +45,9 @@ pub fn create_user(server: &TestServer, email: &str, password: &str, tenant: Opt
         .stdin
         .take()
         .expect("stdin")
-        .write_all(format!("{password}\n").as_bytes())
-        .expect("write password");
-    let out = child.wait_with_output().expect("tessera user create");
-    assert!(
-        out.status.success(),
-        "user create: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).expect("json line")
+        .write_all(format!("{stdin}\n").as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("tessera user")
 }
 
 /// A browser-like client: a session cookie and, once read, the CSRF token.
