@@ -193,6 +193,18 @@ try {
     await shot('poshvip-1280');
   });
 
+  await step('save a Posh.VIP webhook secret, then disconnect it', async () => {
+    await page.getByLabel('Webhook secret', { exact: true }).fill('posh_whsec_walk_0001');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.locator('#connection-result').getByText('Saved.').waitFor();
+    await page.locator('#connection-status').getByText('Active').waitFor();
+    await page.locator('#connection-details').getByText('****').waitFor();
+    await page.getByRole('button', { name: 'Disconnect' }).click();
+    await page.getByRole('button', { name: 'Confirm: disconnect Posh.VIP' }).click();
+    await page.locator('#connection-result').getByText('Posh.VIP is disconnected').waitFor();
+    await page.locator('#connection-status').getByText('Not connected').waitFor();
+  });
+
   if (WALK === 'full') {
     await step('create an outbound endpoint and see its secret once', async () => {
       await page.getByRole('link', { name: 'Outbound endpoints' }).click();

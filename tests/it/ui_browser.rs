@@ -102,6 +102,8 @@ fn walk(mode: &str, extra_env: &[(&str, String)]) -> TestServer {
             .any(|r| r.path == "/v1/balance"),
         "Verify really called the (fake) provider"
     );
+    let poshvip = admin.get("/api/v1/tenants/acme/connections/poshvip");
+    assert_eq!(poshvip.status, 404, "Disconnect deleted the Posh.VIP connection");
     let tokens = admin.get("/api/v1/tenants/acme/tokens");
     let walk_token = tokens.json["items"]
         .as_array()
