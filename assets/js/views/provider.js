@@ -22,6 +22,8 @@ export async function renderProvider(ctx, main) {
   const oauthError = ctx.search.get('error');
   if (connected) main.append(notice('ok', `${provider.name} is connected.`));
   if (oauthError) main.append(notice('error', `${provider.name} did not connect: ${oauthError.replace(/_/g, ' ')}.`));
+  // Shown once: a reload should not announce the OAuth result again.
+  if (connected || oauthError) history.replaceState({}, '', location.pathname);
 
   const statusLine = h('div', { class: 'row', id: 'connection-status' },
     connection ? badge(connection.status) : badge('not_connected'),
