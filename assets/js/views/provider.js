@@ -180,7 +180,7 @@ function refreshAfterChange(ctx) {
     if (!main) return;
     const scroll = window.scrollY;
     try {
-      await renderProvider(ctx, main);
+      await renderProvider({ ...ctx, search: new URLSearchParams() }, main);
     } catch (err) {
       main.append(errorNotice(err));
     }
