@@ -39,6 +39,8 @@ pub struct AppState {
     // --- ops: governance and operations (issue 6) ---
 
     // --- ui: admin UI and sessions (issue 7) ---
+    /// Failed sign-in counts per account and per IP.
+    pub login_limiter: Arc<crate::users::limiter::LoginLimiter>,
 }
 
 impl AppState {
@@ -64,6 +66,7 @@ impl AppState {
             // --- ops: governance and operations (issue 6) ---
 
             // --- ui: admin UI and sessions (issue 7) ---
+            login_limiter: Arc::default(),
         })
     }
 }
@@ -106,6 +109,7 @@ pub fn router(state: AppState) -> Router {
     // --- ops: governance and operations (issue 6) ---
 
     // --- ui: admin UI and sessions (issue 7) ---
+    let router = router.merge(crate::ui::router());
 
     router
         .fallback(crate::error::route_not_found)
@@ -134,6 +138,7 @@ fn spawn_workers(state: &AppState) {
     // --- ops: governance and operations (issue 6) ---
 
     // --- ui: admin UI and sessions (issue 7) ---
+    crate::users::spawn_session_purger(state);
 }
 
 /// Serves until `shutdown` resolves, then drains in-flight requests.

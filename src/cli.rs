@@ -46,6 +46,11 @@ pub enum Command {
     // --- ops: governance and operations (issue 6) ---
 
     // --- ui: admin UI and sessions (issue 7) ---
+    /// Manage people who sign in to the admin UI.
+    User {
+        #[command(subcommand)]
+        command: crate::users::cli::UserCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -107,13 +112,14 @@ pub fn execute(cli: Cli, config: Config) -> anyhow::Result<()> {
             Ok(())
         } // --- oauth: OAuth broker, token service, proxy (issue 3) ---
 
-          // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
+        // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 
-          // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
+        // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 
-          // --- ops: governance and operations (issue 6) ---
+        // --- ops: governance and operations (issue 6) ---
 
-          // --- ui: admin UI and sessions (issue 7) ---
+        // --- ui: admin UI and sessions (issue 7) ---
+        Command::User { command } => crate::users::cli::execute(command, &config),
     }
 }
 

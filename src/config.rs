@@ -46,6 +46,16 @@ pub struct Config {
     // --- ops: governance and operations (issue 6) ---
 
     // --- ui: admin UI and sessions (issue 7) ---
+    /// A session ends after this long without a request (`session_idle_timeout_secs`, default 1 h).
+    pub session_idle_timeout: Duration,
+    /// A session ends this long after sign-in whatever happens (`session_absolute_timeout_secs`, default 12 h).
+    pub session_absolute_timeout: Duration,
+    /// Failed sign-ins allowed per account within `login_window_secs` (`login_max_failures`, default 5).
+    pub login_max_failures: usize,
+    /// Failed sign-ins allowed per client IP within the window (`login_max_failures_per_ip`, default 20).
+    pub login_max_failures_per_ip: usize,
+    /// The sliding window for sign-in limits (`login_window_secs`, default 900).
+    pub login_window: Duration,
     /// Settings that were named but not understood, reported once logging is up.
     pub warnings: Vec<String>,
 }
@@ -93,6 +103,11 @@ impl Config {
             // --- ops: governance and operations (issue 6) ---
 
             // --- ui: admin UI and sessions (issue 7) ---
+            session_idle_timeout: Duration::from_secs(3600),
+            session_absolute_timeout: Duration::from_secs(12 * 3600),
+            login_max_failures: 5,
+            login_max_failures_per_ip: 20,
+            login_window: Duration::from_secs(900),
             warnings: Vec::new(),
         }
     }
@@ -228,6 +243,36 @@ impl Config {
             // --- ops: governance and operations (issue 6) ---
 
             // --- ui: admin UI and sessions (issue 7) ---
+            "session_idle_timeout_secs" => {
+                self.session_idle_timeout = Duration::from_secs(
+                    value
+                        .parse::<u64>()
+                        .map_err(|_| invalid("expected a number of seconds".into()))?
+                        .max(1),
+                )
+            }
+            "session_absolute_timeout_secs" => {
+                self.session_absolute_timeout = Duration::from_secs(
+                    value
+                        .parse::<u64>()
+                        .map_err(|_| invalid("expected a number of seconds".into()))?
+                        .max(1),
+                )
+            }
+            "login_window_secs" => {
+                self.login_window = Duration::from_secs(
+                    value
+                        .parse::<u64>()
+                        .map_err(|_| invalid("expected a number of seconds".into()))?
+                        .max(1),
+                )
+            }
+            "login_max_failures" => {
+                self.login_max_failures = value.parse().map_err(|_| invalid("expected a number".into()))?;
+            }
+            "login_max_failures_per_ip" => {
+                self.login_max_failures_per_ip = value.parse().map_err(|_| invalid("expected a number".into()))?;
+            }
             _ => return Ok(false),
         }
         Ok(true)

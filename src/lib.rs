@@ -29,6 +29,8 @@ pub mod vault;
 // --- ops: governance and operations (issue 6) ---
 
 // --- ui: admin UI and sessions (issue 7) ---
+pub mod ui;
+pub mod users;
 
 pub use config::Config;
 

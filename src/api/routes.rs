@@ -43,5 +43,8 @@ pub fn routes() -> Vec<ApiRoute> {
         // --- ops: governance and operations (issue 6) ---
 
         // --- ui: admin UI and sessions (issue 7) ---
+        post("/api/v1/session", "Sign in (sets the session cookie)", Public, crate::users::routes::create_session),
+        get("/api/v1/session", "The signed-in user and the CSRF token", Public, crate::users::routes::get_session),
+        delete("/api/v1/session", "Sign out", Public, crate::users::routes::delete_session),
     ]
 }

@@ -17,3 +17,6 @@ mod tenants_and_tokens;
 // --- ops: governance and operations (issue 6) ---
 
 // --- ui: admin UI and sessions (issue 7) ---
+mod ui_browser;
+mod ui_sessions;
+mod ui_static;

@@ -1,0 +1,119 @@
+import * as api from '../api.js';
+import { h, clear, act, notice, field, when, empty, table, errorNotice } from '../dom.js';
+import { page, panel } from './common.js';
+
+const TIERS = ['free', 'pro', 'enterprise'];
+
+export async function renderTenants(ctx, main) {
+  page(main, 'Tenants', 'Each tenant (a brand) keeps its own credentials, webhooks and tokens, encrypted under its own key.');
+  const output = h('div', { 'aria-live': 'polite' });
+  const name = h('input', { type: 'text', name: 'name', required: true, placeholder: 'Acme Events' });
+  const slug = h('input', { type: 'text', name: 'slug', placeholder: 'acme-events (optional)' });
+  const tier = h('select', { name: 'tier' }, TIERS.map((t) => h('option', { value: t }, t[0].toUpperCase() + t.slice(1))));
+  const create = h('button', { type: 'submit' }, 'Create tenant');
+  const listArea = h('div', {});
+
+  const form = h('form', {
+    novalidate: true,
+    onsubmit: async (event) => {
+      event.preventDefault();
+      clear(output);
+      if (!name.value.trim()) { output.append(notice('error', 'Give the tenant a name.')); name.focus(); return; }
+      const body = { name: name.value.trim(), tier: tier.value };
+      if (slug.value.trim()) body.slug = slug.value.trim();
+      await act(create, output, async () => {
+        const tenant = await api.post('/api/v1/tenants', body);
+        await ctx.refreshTenants();
+        // Re-render the whole page so the tenant switcher lists the new tenant too.
+        ctx.navigate(`/ui/platform/tenants?created=${encodeURIComponent(tenant.slug)}`, { replace: true });
+      });
+    },
+  }, h('div', { class: 'grid' }, field('Name', name), field('Slug', slug, 'Used in webhook URLs; derived from the name when empty.'), field('Tier', tier)), create, output);
+
+  main.append(panel('New tenant', form), panel('All tenants', listArea));
+  const created = ctx.tenants.find((t) => t.slug === ctx.search.get('created'));
+  if (created) output.append(notice('ok', `Tenant “${created.name}” created (slug ${created.slug}).`));
+
+  function draw() {
+    clear(listArea);
+    if (!ctx.tenants.length) { listArea.append(empty('No tenants yet', 'Create the first one above.')); return; }
+    const rowOutput = h('div', { 'aria-live': 'polite' });
+    listArea.append(rowOutput, table(
+      [{ label: 'Name' }, { label: 'Slug' }, { label: 'Tier' }, { label: 'Created', optional: true }],
+      ctx.tenants,
+      (t) => {
+        const select = h('select', {
+          'aria-label': `Tier of ${t.name}`,
+          onchange: () => act(select, rowOutput, async () => {
+            const updated = await api.patch(`/api/v1/tenants/${encodeURIComponent(t.id)}`, { tier: select.value });
+            t.tier = updated.tier;
+            rowOutput.append(notice('ok', `${t.name} is now on the ${updated.tier} tier.`));
+          }),
+        }, TIERS.map((x) => h('option', { value: x, selected: x === t.tier }, x[0].toUpperCase() + x.slice(1))));
+        return [t.name, h('code', {}, t.slug), select, when(t.created_at)];
+      }));
+  }
+  draw();
+}
+
+export async function renderPlatformApps(ctx, main) {
+  page(main, 'Platform OAuth apps', 'Register your own OAuth app once per provider; every tenant can then connect with one click. A tenant’s own app, when set, wins.');
+  const catalog = await api.get('/api/v1/providers');
+  const oauthProviders = (catalog.items || []).filter((p) => (p.auth_modes || []).includes('oauth2'));
+  const listArea = h('div', {});
+  const output = h('div', { 'aria-live': 'polite' });
+  const provider = h('select', { name: 'provider' }, oauthProviders.map((p) => h('option', { value: p.key }, p.name)));
+  const clientId = h('input', { type: 'text', name: 'client_id', autocomplete: 'off', spellcheck: 'false' });
+  const clientSecret = h('input', { type: 'password', name: 'client_secret', autocomplete: 'new-password' });
+  const scopes = h('input', { type: 'text', name: 'scopes', placeholder: 'space-separated (optional)' });
+  const save = h('button', { type: 'submit' }, 'Save app');
+  const redirect = `${location.origin}/oauth/callback`;
+
+  const form = h('form', {
+    novalidate: true,
+    onsubmit: async (event) => {
+      event.preventDefault();
+      clear(output);
+      if (!clientId.value.trim() || !clientSecret.value) { output.append(notice('error', 'Enter the client ID and client secret.')); return; }
+      const body = { client_id: clientId.value.trim(), client_secret: clientSecret.value };
+      if (scopes.value.trim()) body.scopes = scopes.value.trim().split(/[\s,]+/);
+      await act(save, output, async () => {
+        await api.put(`/api/v1/platform/apps/${encodeURIComponent(provider.value)}`, body);
+        clientSecret.value = '';
+        output.append(notice('ok', 'Saved. The secret is stored encrypted and shown only masked.'));
+        await load();
+      });
+    },
+  },
+  h('p', {}, 'Redirect URI to register with the provider: ', h('code', { id: 'redirect-uri' }, redirect)),
+  h('div', { class: 'grid' }, field('Provider', provider), field('Client ID', clientId), field('Client secret', clientSecret), field('Scopes', scopes)),
+  save, output);
+
+  main.append(panel('Register an app', oauthProviders.length ? form : empty('No OAuth providers', 'The catalog has no provider that uses OAuth.')), panel('Registered apps', listArea));
+
+  async function load() {
+    clear(listArea);
+    let page;
+    try {
+      page = await api.getOptional('/api/v1/platform/apps');
+    } catch (err) {
+      listArea.append(errorNotice(err));
+      return;
+    }
+    if (!page) { listArea.append(empty('Not available', 'This server does not offer platform OAuth apps.')); return; }
+    const items = page.items || [];
+    if (!items.length) { listArea.append(empty('No apps registered', 'Tenants can still connect with their own app credentials.')); return; }
+    const rowOutput = h('div', { 'aria-live': 'polite' });
+    listArea.append(rowOutput, table(
+      [{ label: 'Provider' }, { label: 'Client ID' }, { label: 'Secret', optional: true }, { label: 'Updated', optional: true }, { label: '', actions: true }],
+      items,
+      (app) => {
+        const remove = h('button', {
+          type: 'button', class: 'danger', 'aria-label': `Remove the ${app.provider} app`,
+          onclick: () => act(remove, rowOutput, async () => { await api.del(`/api/v1/platform/apps/${encodeURIComponent(app.provider)}`); await load(); }),
+        }, 'Remove');
+        return [app.provider, h('code', {}, app.client_id || '—'), h('code', {}, app.client_secret || '****'), when(app.updated_at), remove];
+      }));
+  }
+  await load();
+}
