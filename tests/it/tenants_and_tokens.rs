@@ -266,12 +266,19 @@ fn oversized_bodies_are_413() {
         "{{\"credentials\": {{\"secret_key\": \"{}\"}}}}",
         "x".repeat(2 * 1024 * 1024)
     );
-    let resp = server.admin().send(
+    let auth = format!("Bearer {}", server.admin_token);
+    let (status, body) = crate::support::raw_request(
+        &server.base,
         "PUT",
         "/api/v1/tenants/acme/connections/stripe",
-        Some(big.into_bytes()),
-        &[("content-type", "application/json")],
+        &[("content-type", "application/json"), ("authorization", &auth)],
+        big.into_bytes(),
     );
-    assert_eq!(resp.status, 413);
-    assert_eq!(resp.code(), "payload_too_large");
+    assert_eq!(status, 413, "{body}");
+    assert!(body.contains("payload_too_large"), "{body}");
+    assert_eq!(
+        server.admin().get("/api/v1/tenants/acme/connections/stripe").status,
+        404,
+        "nothing stored"
+    );
 }
