@@ -37,7 +37,9 @@ pub struct AppState {
     // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 
     // --- ops: governance and operations (issue 6) ---
-
+    pub limiter: Arc<crate::ratelimit::RateLimiter>,
+    pub usage: Arc<crate::usage::UsageRecorder>,
+    pub metrics: Arc<crate::metrics::Metrics>,
     // --- ui: admin UI and sessions (issue 7) ---
 }
 
@@ -62,7 +64,9 @@ impl AppState {
             // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 
             // --- ops: governance and operations (issue 6) ---
-
+            limiter: Arc::default(),
+            usage: Arc::default(),
+            metrics: Arc::default(),
             // --- ui: admin UI and sessions (issue 7) ---
         })
     }
@@ -104,6 +108,11 @@ pub fn router(state: AppState) -> Router {
     // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 
     // --- ops: governance and operations (issue 6) ---
+    // Limits and counts requests (inner to the route, so MatchedPath is known), and puts
+    // the request id into the log span.
+    let router = router
+        .layer(middleware::from_fn_with_state(state.clone(), crate::ratelimit::enforce))
+        .layer(middleware::from_fn(crate::ops::logging::request_span));
 
     // --- ui: admin UI and sessions (issue 7) ---
 
@@ -132,6 +141,8 @@ fn spawn_workers(state: &AppState) {
     // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 
     // --- ops: governance and operations (issue 6) ---
+    tokio::spawn(crate::usage::run_flusher(state.clone()));
+    tokio::spawn(crate::ops::retention::run_purger(state.clone()));
 
     // --- ui: admin UI and sessions (issue 7) ---
 }
