@@ -15,6 +15,8 @@ mod tenants_and_tokens;
 // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 
 // --- ops: governance and operations (issue 6) ---
+mod ops_consents;
+mod ops_observability;
 mod ops_ratelimit;
 
 // --- ui: admin UI and sessions (issue 7) ---
