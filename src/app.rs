@@ -141,6 +141,11 @@ fn spawn_workers(state: &AppState) {
     // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 
     // --- ops: governance and operations (issue 6) ---
+    // A rotation beside the running server adds key versions to the key file.
+    if state.config.master_key.is_none() {
+        let key_file = (state.config.master_key_file.clone()).unwrap_or_else(|| state.config.default_master_key_path());
+        state.vault.reload_keys_from(key_file);
+    }
     tokio::spawn(crate::usage::run_flusher(state.clone()));
     tokio::spawn(crate::ops::retention::run_purger(state.clone()));
 

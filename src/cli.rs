@@ -44,7 +44,23 @@ pub enum Command {
     // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 
     // --- ops: governance and operations (issue 6) ---
-
+    /// Add a master key version and re-wrap every data key under it (safe while serving;
+    /// run it again to finish an interrupted rotation).
+    RotateKey {
+        /// Pause between rows in milliseconds, to go easy on a busy server.
+        #[arg(long, default_value_t = 0)]
+        throttle_ms: u64,
+    },
+    /// Master key versions.
+    Keys {
+        #[command(subcommand)]
+        command: crate::ops::cli::KeysCommand,
+    },
+    /// Write a consistent copy of the database to FILE (safe while serving).
+    Backup {
+        /// Where to write the copy; must not exist.
+        file: PathBuf,
+    },
     // --- ui: admin UI and sessions (issue 7) ---
 }
 
@@ -107,13 +123,19 @@ pub fn execute(cli: Cli, config: Config) -> anyhow::Result<()> {
             Ok(())
         } // --- oauth: OAuth broker, token service, proxy (issue 3) ---
 
-          // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
+        // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 
-          // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
+        // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 
-          // --- ops: governance and operations (issue 6) ---
-
-          // --- ui: admin UI and sessions (issue 7) ---
+        // --- ops: governance and operations (issue 6) ---
+        Command::RotateKey { throttle_ms } => {
+            crate::ops::cli::rotate_key(&config, std::time::Duration::from_millis(throttle_ms))
+        }
+        Command::Keys {
+            command: crate::ops::cli::KeysCommand::Status,
+        } => crate::ops::cli::keys_status(&config),
+        Command::Backup { file } => crate::ops::cli::backup(&config, &file),
+        // --- ui: admin UI and sessions (issue 7) ---
     }
 }
 

@@ -8,5 +8,8 @@ pub fn parse_count(value: &str) -> Result<u32, String> {
     }
 }
 
+pub mod backup;
+pub mod cli;
+pub mod keys;
 pub mod logging;
 pub mod retention;
