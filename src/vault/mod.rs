@@ -183,7 +183,12 @@ impl Vault {
         }
         let mut key = Zeroizing::new([0u8; KEY_LEN]);
         rand::rngs::OsRng.fill_bytes(key.as_mut());
-        let version = self.keyring.active_version();
+        // After a rotation beside this process, wrap under the newest registered version.
+        let registered: Option<u32> = conn.query_row("SELECT MAX(version) FROM key_versions", [], |r| r.get(0))?;
+        let version = match registered {
+            Some(v) if v > self.keyring.active_version() && self.wrapping_key(v).is_ok() => v,
+            _ => self.keyring.active_version(),
+        };
         let sealed = self.wrap(scope, version, key.as_ref())?;
         let tenant_id = match scope {
             KeyScope::Platform => None,
@@ -215,7 +220,7 @@ impl Vault {
     }
 
     fn wrap(&self, scope: &KeyScope, version: u32, key: &[u8]) -> Result<Vec<u8>, VaultError> {
-        let kek = self.keyring.derive(version, WRAP_PURPOSE)?;
+        let kek = self.wrapping_key(version)?;
         seal_with(&kek, version, &Self::wrap_location(scope), key)
     }
 
@@ -226,7 +231,7 @@ impl Vault {
 
     /// The key-wrapping key of `version`, re-reading the key file once for a version
     /// added by a rotation since this process started.
-    fn unwrapping_key(&self, version: u32) -> Result<Zeroizing<[u8; KEY_LEN]>, VaultError> {
+    fn wrapping_key(&self, version: u32) -> Result<Zeroizing<[u8; KEY_LEN]>, VaultError> {
         match self.keyring.derive(version, WRAP_PURPOSE) {
             Err(VaultError::UnknownKeyVersion(_)) => {}
             other => return other,
@@ -251,7 +256,7 @@ impl Vault {
     /// Unwraps a stored data key with the master key version it records.
     fn unwrap_key(&self, scope: &KeyScope, sealed: &[u8]) -> Result<DataKey, VaultError> {
         let version = blob_key_version(sealed)?;
-        let kek = self.unwrapping_key(version)?;
+        let kek = self.wrapping_key(version)?;
         let plain = open_with(&kek, &Self::wrap_location(scope), sealed)?;
         let key: [u8; KEY_LEN] = plain.as_slice().try_into().map_err(|_| VaultError::Malformed)?;
         Ok(DataKey(Zeroizing::new(key)))

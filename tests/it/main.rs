@@ -15,6 +15,7 @@ mod tenants_and_tokens;
 // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 
 // --- ops: governance and operations (issue 6) ---
+mod ops_backup;
 mod ops_consents;
 mod ops_observability;
 mod ops_ratelimit;
