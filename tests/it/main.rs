@@ -20,5 +20,6 @@ mod ops_consents;
 mod ops_keys;
 mod ops_observability;
 mod ops_ratelimit;
+mod ops_shredding;
 
 // --- ui: admin UI and sessions (issue 7) ---

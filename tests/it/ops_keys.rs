@@ -106,13 +106,18 @@ fn rotation_beside_a_running_server_keeps_every_secret_open() {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     stop.store(true, Ordering::Relaxed);
-    let t0_secret = worker.join().expect("reads and writes kept working during the rotation");
+    let t0_secret = worker
+        .join()
+        .expect("reads and writes kept working during the rotation");
     assert_eq!(report["active_version"], 2, "{report}");
     assert_eq!(report["new_key"]["kind"], "file");
     assert_eq!(report["rewrapped"], 7, "six tenants and the platform: {report}");
     assert_eq!(report["retired_versions"], json!([1]));
     let key_file = std::fs::read_to_string(server.data_dir().join("master.key")).unwrap();
-    assert!(key_file.contains("\n1:") && key_file.contains("\n2:"), "both versions kept in the file");
+    assert!(
+        key_file.contains("\n1:") && key_file.contains("\n2:"),
+        "both versions kept in the file"
+    );
 
     // The running server opens keys it had not cached (now under version 2).
     for slug in &slugs[3..] {
