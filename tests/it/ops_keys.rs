@@ -43,7 +43,7 @@ fn keys_status(data_dir: &std::path::Path) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn version<'a>(status: &'a Value, v: u64) -> &'a Value {
+fn version(status: &Value, v: u64) -> &Value {
     status["versions"]
         .as_array()
         .unwrap()
