@@ -40,6 +40,7 @@ pub struct AppState {
     pub limiter: Arc<crate::ratelimit::RateLimiter>,
     pub usage: Arc<crate::usage::UsageRecorder>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    pub sandbox: Arc<crate::demo::Sandbox>,
     // --- ui: admin UI and sessions (issue 7) ---
 }
 
@@ -67,6 +68,7 @@ impl AppState {
             limiter: Arc::default(),
             usage: Arc::default(),
             metrics: Arc::default(),
+            sandbox: Arc::default(),
             // --- ui: admin UI and sessions (issue 7) ---
         })
     }
@@ -108,6 +110,12 @@ pub fn router(state: AppState) -> Router {
     // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 
     // --- ops: governance and operations (issue 6) ---
+    // The demo's sandbox provider, only in demo mode.
+    let router = if state.config.demo {
+        router.merge(crate::demo::router())
+    } else {
+        router
+    };
     // Limits and counts requests (inner to the route, so MatchedPath is known), and puts
     // the request id into the log span.
     let router = router
@@ -148,6 +156,9 @@ fn spawn_workers(state: &AppState) {
     }
     tokio::spawn(crate::usage::run_flusher(state.clone()));
     tokio::spawn(crate::ops::retention::run_purger(state.clone()));
+    if state.config.demo {
+        tokio::spawn(crate::demo::seed::run(state.clone()));
+    }
 
     // --- ui: admin UI and sessions (issue 7) ---
 }

@@ -61,6 +61,13 @@ pub enum Command {
         /// Where to write the copy; must not exist.
         file: PathBuf,
     },
+    /// Run an offline demo: a demo tenant and a built-in sandbox provider under /sandbox
+    /// (data in <data dir>/demo).
+    Demo {
+        /// Address to listen on (default 127.0.0.1:7700).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
     // --- ui: admin UI and sessions (issue 7) ---
 }
 
@@ -135,6 +142,7 @@ pub fn execute(cli: Cli, config: Config) -> anyhow::Result<()> {
             command: crate::ops::cli::KeysCommand::Status,
         } => crate::ops::cli::keys_status(&config),
         Command::Backup { file } => crate::ops::cli::backup(&config, &file),
+        Command::Demo { listen } => crate::demo::cli::run(config, listen),
         // --- ui: admin UI and sessions (issue 7) ---
     }
 }

@@ -62,6 +62,10 @@ pub struct Config {
     pub audit_purge_interval: Duration,
     /// Serve `/metrics` without a token (default: a platform token is required).
     pub metrics_public: bool,
+    /// Demo mode (`tessera demo`): the sandbox provider under `/sandbox`.
+    pub demo: bool,
+    /// In demo mode, how often the sandbox emits a purchase webhook (`None`: never).
+    pub demo_emit_interval: Option<Duration>,
 
     // --- ui: admin UI and sessions (issue 7) ---
     /// Settings that were named but not understood, reported once logging is up.
@@ -119,6 +123,8 @@ impl Config {
             audit_retention_days: 7 * 365 + 2,
             audit_purge_interval: Duration::from_secs(3600),
             metrics_public: false,
+            demo: false,
+            demo_emit_interval: None,
 
             // --- ui: admin UI and sessions (issue 7) ---
             warnings: Vec::new(),
@@ -268,6 +274,14 @@ impl Config {
                 self.audit_purge_interval = Duration::from_secs(crate::ops::parse_count(value).map_err(invalid)?.into())
             }
             "metrics_public" => self.metrics_public = parse_bool(value).map_err(invalid)?,
+            "demo" => self.demo = parse_bool(value).map_err(invalid)?,
+            "demo_emit_interval_secs" => {
+                let secs: u64 = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| invalid("expected a number of seconds".into()))?;
+                self.demo_emit_interval = (secs > 0).then(|| Duration::from_secs(secs));
+            }
 
             // --- ui: admin UI and sessions (issue 7) ---
             _ => return Ok(false),

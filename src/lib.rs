@@ -28,6 +28,7 @@ pub mod vault;
 
 // --- ops: governance and operations (issue 6) ---
 pub mod consents;
+pub mod demo;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;

@@ -17,6 +17,7 @@ mod tenants_and_tokens;
 // --- ops: governance and operations (issue 6) ---
 mod ops_backup;
 mod ops_consents;
+mod ops_demo;
 mod ops_keys;
 mod ops_observability;
 mod ops_ratelimit;
