@@ -50,6 +50,8 @@ pub struct Config {
     pub rate_limit_enterprise: u32,
     /// Requests per minute for a platform (operator) token.
     pub rate_limit_platform: u32,
+    /// Requests per minute per signed-in UI user of a tenant (a page makes several calls).
+    pub rate_limit_session: u32,
     /// Requests per minute per client address for API calls without valid credentials.
     pub rate_limit_anonymous: u32,
     /// Inbound webhook requests per tenant per minute (`/webhooks/{provider}/{tenant}`).
@@ -117,6 +119,7 @@ impl Config {
             rate_limit_pro: 1000,
             rate_limit_enterprise: 5000,
             rate_limit_platform: 20_000,
+            rate_limit_session: 1200,
             rate_limit_anonymous: 120,
             rate_limit_webhooks: 6000,
             usage_flush_interval: Duration::from_secs(10),
@@ -264,6 +267,7 @@ impl Config {
             "rate_limit_pro" => self.rate_limit_pro = crate::ops::parse_count(value).map_err(invalid)?,
             "rate_limit_enterprise" => self.rate_limit_enterprise = crate::ops::parse_count(value).map_err(invalid)?,
             "rate_limit_platform" => self.rate_limit_platform = crate::ops::parse_count(value).map_err(invalid)?,
+            "rate_limit_session" => self.rate_limit_session = crate::ops::parse_count(value).map_err(invalid)?,
             "rate_limit_anonymous" => self.rate_limit_anonymous = crate::ops::parse_count(value).map_err(invalid)?,
             "rate_limit_webhooks" => self.rate_limit_webhooks = crate::ops::parse_count(value).map_err(invalid)?,
             "usage_flush_interval_secs" => {

@@ -39,7 +39,7 @@ pub struct RateLimiter {
 pub struct Bucket {
     pub key: String,
     pub limit: u32,
-    /// Label for the rejection metric: `token`, `platform`, `anonymous`, `webhook`.
+    /// Label for the rejection metric: `token`, `session`, `platform`, `anonymous`, `webhook`.
     pub kind: &'static str,
 }
 
@@ -141,6 +141,12 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
                         key: principal.actor.clone(),
                         limit: state.config.rate_limit_platform,
                         kind: "platform",
+                    },
+                    // A tenant's UI session: the admin UI makes several calls per page.
+                    Some(_) if principal.token_id.is_none() => Bucket {
+                        key: principal.actor.clone(),
+                        limit: state.config.rate_limit_session,
+                        kind: "session",
                     },
                     Some(tenant_id) => match state.limiter.tier(&state, tenant_id).await {
                         Ok(tier) => Bucket {
