@@ -19,6 +19,7 @@ mod ops_backup;
 mod ops_consents;
 mod ops_demo;
 mod ops_keys;
+mod ops_logging;
 mod ops_observability;
 mod ops_ratelimit;
 mod ops_shredding;
