@@ -116,9 +116,17 @@ pub fn router(state: AppState) -> Router {
     } else {
         router
     };
-    // Limits and counts requests (inner to the route, so MatchedPath is known), and puts
-    // the request id into the log span.
+    // Unknown /api paths answer like the fallback, but inside the layers below, so they
+    // too carry RateLimit headers and count against the caller.
+    let router = router.route("/api/{*rest}", axum::routing::any(crate::error::route_not_found));
+    // Refuses oversized bodies after draining them (clients then see the 413), limits and
+    // counts requests (inner to the route, so MatchedPath is known), and puts the request
+    // id into the log span.
     let router = router
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::ops::lingering::refuse_oversized,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), crate::ratelimit::enforce))
         .layer(middleware::from_fn(crate::ops::logging::request_span));
 

@@ -11,6 +11,7 @@ pub fn parse_count(value: &str) -> Result<u32, String> {
 pub mod backup;
 pub mod cli;
 pub mod keys;
+pub mod lingering;
 pub mod logging;
 pub mod retention;
 

@@ -73,6 +73,12 @@ fn tenant_tokens_are_limited_per_minute_by_tier_with_headers() {
     }
     assert_eq!(pro.get("/api/v1/tenants/propro").status, 429);
 
+    // Unknown API paths answer 404 with the headers too.
+    let unknown = server.admin().get("/api/v1/no/such/thing");
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.code(), "not_found");
+    assert!(unknown.header("ratelimit-remaining").is_some());
+
     // The platform token has its own generous limit.
     let admin = server.admin().get("/api/v1/tenants");
     assert_eq!(admin.status, 200);
