@@ -52,6 +52,28 @@ impl Metrics {
         }
     }
 
+    /// Inbound webhook call site: `outcome` is `accepted`, `rejected` or `duplicate`.
+    pub fn webhook_received(&self, provider: &str, outcome: &str) {
+        self.inc(
+            "tessera_webhooks_received_total",
+            &[("provider", provider), ("outcome", outcome)],
+        );
+    }
+
+    /// Outbound delivery attempt call site: `outcome` is `succeeded`, `failed` or `exhausted`.
+    pub fn delivery(&self, outcome: &str) {
+        self.inc("tessera_deliveries_total", &[("outcome", outcome)]);
+    }
+
+    /// OAuth refresh call site (background or forced).
+    pub fn token_refresh(&self, provider: &str, ok: bool) {
+        let outcome = if ok { "ok" } else { "failed" };
+        self.inc(
+            "tessera_token_refreshes_total",
+            &[("provider", provider), ("outcome", outcome)],
+        );
+    }
+
     /// The current value of one counter series (tests and status).
     pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> u64 {
         let labels: Labels = labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
@@ -111,11 +133,24 @@ mod tests {
         metrics.inc("tessera_rate_limited_total", &[("kind", "token")]);
         metrics.inc("tessera_rate_limited_total", &[("kind", "token")]);
         metrics.inc("custom_total", &[("x", "a\"b")]);
+        metrics.webhook_received("stripe", "duplicate");
+        metrics.token_refresh("zoom", false);
         let mut out = String::new();
         metrics.render(&mut out);
         assert!(out.contains("tessera_rate_limited_total{kind=\"token\"} 2\n"), "{out}");
         assert!(out.contains("custom_total{x=\"a\\\"b\"} 1\n"), "{out}");
         assert!(out.contains("# TYPE tessera_deliveries_total counter"));
         assert_eq!(metrics.value("tessera_rate_limited_total", &[("kind", "token")]), 2);
+        assert!(
+            out.contains("tessera_webhooks_received_total{provider=\"stripe\",outcome=\"duplicate\"} 1"),
+            "{out}"
+        );
+        assert_eq!(
+            metrics.value(
+                "tessera_token_refreshes_total",
+                &[("provider", "zoom"), ("outcome", "failed")]
+            ),
+            1
+        );
     }
 }
