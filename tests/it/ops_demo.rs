@@ -275,3 +275,55 @@ fn the_sandbox_exists_only_in_demo_mode() {
     assert_eq!(server.anonymous().get("/sandbox").status, 404);
     assert_eq!(server.admin().get("/api/v1/providers/sandbox").status, 404);
 }
+
+#[test]
+fn tessera_demo_prints_a_token_and_serves_the_sandbox() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = crate::cli::tessera()
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["demo", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stderr.take().unwrap());
+    let mut token = None;
+    loop {
+        let mut line = String::new();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "demo exited early");
+        if let Some(rest) = line.split("platform token (shown once): ").nth(1) {
+            token = Some(rest.trim().to_owned());
+        }
+        if line.contains("listening on") {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in reader.lines() {});
+    let base = format!("http://127.0.0.1:{port}");
+    let admin = Client::new(&base, token.as_deref());
+    let mut seeded = false;
+    for _ in 0..200 {
+        if admin.get("/api/v1/tenants/demo/connections/sandbox").status == 200 {
+            seeded = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert!(seeded, "the demo tenant and its sandbox connection exist");
+    assert_eq!(admin.get("/sandbox").status, 200);
+    assert!(
+        dir.path().join("demo").join("tessera.db").exists(),
+        "demo data kept apart"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
