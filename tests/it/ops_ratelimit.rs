@@ -33,6 +33,7 @@ fn tenant_tokens_are_limited_per_minute_by_tier_with_headers() {
     let server = TestServer::start_with(|c| {
         c.rate_limit_free = 5;
         c.rate_limit_pro = 8;
+        c.rate_limit_platform = 20_000;
     });
     create_tenant_on_tier(&server, "freebie", "free");
     create_tenant_on_tier(&server, "propro", "pro");
