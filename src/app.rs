@@ -37,7 +37,10 @@ pub struct AppState {
     // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 
     // --- ops: governance and operations (issue 6) ---
-
+    pub limiter: Arc<crate::ratelimit::RateLimiter>,
+    pub usage: Arc<crate::usage::UsageRecorder>,
+    pub metrics: Arc<crate::metrics::Metrics>,
+    pub sandbox: Arc<crate::demo::Sandbox>,
     // --- ui: admin UI and sessions (issue 7) ---
     /// Failed sign-in counts per account and per IP.
     pub login_limiter: Arc<crate::users::limiter::LoginLimiter>,
@@ -64,7 +67,10 @@ impl AppState {
             // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 
             // --- ops: governance and operations (issue 6) ---
-
+            limiter: Arc::default(),
+            usage: Arc::default(),
+            metrics: Arc::default(),
+            sandbox: Arc::default(),
             // --- ui: admin UI and sessions (issue 7) ---
             login_limiter: Arc::default(),
         })
@@ -107,6 +113,25 @@ pub fn router(state: AppState) -> Router {
     // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 
     // --- ops: governance and operations (issue 6) ---
+    // The demo's sandbox provider, only in demo mode.
+    let router = if state.config.demo {
+        router.merge(crate::demo::router())
+    } else {
+        router
+    };
+    // Unknown /api paths answer like the fallback, but inside the layers below, so they
+    // too carry RateLimit headers and count against the caller.
+    let router = router.route("/api/{*rest}", axum::routing::any(crate::error::route_not_found));
+    // Refuses oversized bodies after draining them (clients then see the 413), limits and
+    // counts requests (inner to the route, so MatchedPath is known), and puts the request
+    // id into the log span.
+    let router = router
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::ops::lingering::refuse_oversized,
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::ratelimit::enforce))
+        .layer(middleware::from_fn(crate::ops::logging::request_span));
 
     // --- ui: admin UI and sessions (issue 7) ---
     let router = router.merge(crate::ui::router());
@@ -136,6 +161,16 @@ fn spawn_workers(state: &AppState) {
     // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 
     // --- ops: governance and operations (issue 6) ---
+    // A rotation beside the running server adds key versions to the key file.
+    if state.config.master_key.is_none() {
+        let key_file = (state.config.master_key_file.clone()).unwrap_or_else(|| state.config.default_master_key_path());
+        state.vault.reload_keys_from(key_file);
+    }
+    tokio::spawn(crate::usage::run_flusher(state.clone()));
+    tokio::spawn(crate::ops::retention::run_purger(state.clone()));
+    if state.config.demo {
+        tokio::spawn(crate::demo::seed::run(state.clone()));
+    }
 
     // --- ui: admin UI and sessions (issue 7) ---
     crate::users::spawn_session_purger(state);

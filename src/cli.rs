@@ -44,7 +44,30 @@ pub enum Command {
     // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 
     // --- ops: governance and operations (issue 6) ---
-
+    /// Add a master key version and re-wrap every data key under it (safe while serving;
+    /// run it again to finish an interrupted rotation).
+    RotateKey {
+        /// Pause between rows in milliseconds, to go easy on a busy server.
+        #[arg(long, default_value_t = 0)]
+        throttle_ms: u64,
+    },
+    /// Master key versions.
+    Keys {
+        #[command(subcommand)]
+        command: crate::ops::cli::KeysCommand,
+    },
+    /// Write a consistent copy of the database to FILE (safe while serving).
+    Backup {
+        /// Where to write the copy; must not exist.
+        file: PathBuf,
+    },
+    /// Run an offline demo: a demo tenant and a built-in sandbox provider under /sandbox
+    /// (data in <data dir>/demo).
+    Demo {
+        /// Address to listen on (default 127.0.0.1:7700).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
     // --- ui: admin UI and sessions (issue 7) ---
     /// Manage people who sign in to the admin UI.
     User {
@@ -117,7 +140,14 @@ pub fn execute(cli: Cli, config: Config) -> anyhow::Result<()> {
         // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 
         // --- ops: governance and operations (issue 6) ---
-
+        Command::RotateKey { throttle_ms } => {
+            crate::ops::cli::rotate_key(&config, std::time::Duration::from_millis(throttle_ms))
+        }
+        Command::Keys {
+            command: crate::ops::cli::KeysCommand::Status,
+        } => crate::ops::cli::keys_status(&config),
+        Command::Backup { file } => crate::ops::cli::backup(&config, &file),
+        Command::Demo { listen } => crate::demo::cli::run(config, listen),
         // --- ui: admin UI and sessions (issue 7) ---
         Command::User { command } => crate::users::cli::execute(command, &config),
     }

@@ -44,6 +44,30 @@ pub struct Config {
     // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 
     // --- ops: governance and operations (issue 6) ---
+    /// Requests per token per minute for tenants on each tier.
+    pub rate_limit_free: u32,
+    pub rate_limit_pro: u32,
+    pub rate_limit_enterprise: u32,
+    /// Requests per minute for a platform (operator) token.
+    pub rate_limit_platform: u32,
+    /// Requests per minute per signed-in UI user of a tenant (a page makes several calls).
+    pub rate_limit_session: u32,
+    /// Requests per minute per client address for API calls without valid credentials.
+    pub rate_limit_anonymous: u32,
+    /// Inbound webhook requests per tenant per minute (`/webhooks/{provider}/{tenant}`).
+    pub rate_limit_webhooks: u32,
+    /// How often in-memory usage counters are written to the database.
+    pub usage_flush_interval: Duration,
+    /// Audit entries older than this many days are purged.
+    pub audit_retention_days: u32,
+    /// How often the audit purge runs.
+    pub audit_purge_interval: Duration,
+    /// Serve `/metrics` without a token (default: a platform token is required).
+    pub metrics_public: bool,
+    /// Demo mode (`tessera demo`): the sandbox provider under `/sandbox`.
+    pub demo: bool,
+    /// In demo mode, how often the sandbox emits a purchase webhook (`None`: never).
+    pub demo_emit_interval: Option<Duration>,
 
     // --- ui: admin UI and sessions (issue 7) ---
     /// A session ends after this long without a request (`session_idle_timeout_secs`, default 1 h).
@@ -101,6 +125,19 @@ impl Config {
             // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 
             // --- ops: governance and operations (issue 6) ---
+            rate_limit_free: 60,
+            rate_limit_pro: 1000,
+            rate_limit_enterprise: 5000,
+            rate_limit_platform: 20_000,
+            rate_limit_session: 1200,
+            rate_limit_anonymous: 120,
+            rate_limit_webhooks: 6000,
+            usage_flush_interval: Duration::from_secs(10),
+            audit_retention_days: 7 * 365 + 2,
+            audit_purge_interval: Duration::from_secs(3600),
+            metrics_public: false,
+            demo: false,
+            demo_emit_interval: None,
 
             // --- ui: admin UI and sessions (issue 7) ---
             session_idle_timeout: Duration::from_secs(3600),
@@ -241,6 +278,29 @@ impl Config {
             // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 
             // --- ops: governance and operations (issue 6) ---
+            "rate_limit_free" => self.rate_limit_free = crate::ops::parse_count(value).map_err(invalid)?,
+            "rate_limit_pro" => self.rate_limit_pro = crate::ops::parse_count(value).map_err(invalid)?,
+            "rate_limit_enterprise" => self.rate_limit_enterprise = crate::ops::parse_count(value).map_err(invalid)?,
+            "rate_limit_platform" => self.rate_limit_platform = crate::ops::parse_count(value).map_err(invalid)?,
+            "rate_limit_session" => self.rate_limit_session = crate::ops::parse_count(value).map_err(invalid)?,
+            "rate_limit_anonymous" => self.rate_limit_anonymous = crate::ops::parse_count(value).map_err(invalid)?,
+            "rate_limit_webhooks" => self.rate_limit_webhooks = crate::ops::parse_count(value).map_err(invalid)?,
+            "usage_flush_interval_secs" => {
+                self.usage_flush_interval = Duration::from_secs(crate::ops::parse_count(value).map_err(invalid)?.into())
+            }
+            "audit_retention_days" => self.audit_retention_days = crate::ops::parse_count(value).map_err(invalid)?,
+            "audit_purge_interval_secs" => {
+                self.audit_purge_interval = Duration::from_secs(crate::ops::parse_count(value).map_err(invalid)?.into())
+            }
+            "metrics_public" => self.metrics_public = parse_bool(value).map_err(invalid)?,
+            "demo" => self.demo = parse_bool(value).map_err(invalid)?,
+            "demo_emit_interval_secs" => {
+                let secs: u64 = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| invalid("expected a number of seconds".into()))?;
+                self.demo_emit_interval = (secs > 0).then(|| Duration::from_secs(secs));
+            }
 
             // --- ui: admin UI and sessions (issue 7) ---
             "session_idle_timeout_secs" => {

@@ -27,6 +27,13 @@ pub mod vault;
 // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 
 // --- ops: governance and operations (issue 6) ---
+pub mod consents;
+pub mod demo;
+pub mod metrics;
+pub mod openapi;
+pub mod ops;
+pub mod ratelimit;
+pub mod usage;
 
 // --- ui: admin UI and sessions (issue 7) ---
 pub mod ui;

@@ -41,6 +41,15 @@ pub fn routes() -> Vec<ApiRoute> {
         // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 
         // --- ops: governance and operations (issue 6) ---
+        get("/metrics", "Prometheus metrics (platform token unless metrics_public)", Platform, crate::metrics::routes::metrics),
+        get("/api/v1/status", "Version, uptime and health counts", Authenticated, crate::metrics::routes::status),
+        get("/api/v1/openapi.json", "This API described as OpenAPI 3.1", Public, crate::openapi::openapi_json),
+        get("/api/v1/tenants/{tenant}/usage", "Request counts per token, route and status class", Tenant(AuditRead), crate::usage::routes::get_usage),
+        post("/api/v1/tenants/{tenant}/consents", "Record a consent", Tenant(ConsentsWrite), crate::consents::routes::grant),
+        get("/api/v1/tenants/{tenant}/consents", "List consents", Tenant(ConsentsRead), crate::consents::routes::list),
+        get("/api/v1/tenants/{tenant}/consents/status", "Which consents are in force for a resource", Tenant(ConsentsRead), crate::consents::routes::status),
+        get("/api/v1/tenants/{tenant}/consents/{id}", "Get a consent", Tenant(ConsentsRead), crate::consents::routes::get_one),
+        delete("/api/v1/tenants/{tenant}/consents/{id}", "Revoke a consent (the record is kept)", Tenant(ConsentsWrite), crate::consents::routes::revoke),
 
         // --- ui: admin UI and sessions (issue 7) ---
         post("/api/v1/session", "Sign in (sets the session cookie)", Public, crate::users::routes::create_session),

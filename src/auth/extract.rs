@@ -84,6 +84,27 @@ pub async fn authenticate_parts(parts: &mut Parts, state: &AppState) -> Result<A
     if let Some(done) = parts.extensions.get::<Authenticated>() {
         return Ok(done.clone());
     }
+    // A refusal is remembered too: resolving again could give another answer (an expired
+    // session is removed when first seen) and would cost another lookup.
+    if let Some(AuthFailure(refusal)) = parts.extensions.get::<AuthFailure>() {
+        return Err(refusal.clone());
+    }
+    let outcome = resolve_principal(parts, state).await;
+    match &outcome {
+        Ok(auth) => {
+            parts.extensions.insert(auth.clone());
+        }
+        Err(refusal) => {
+            parts.extensions.insert(AuthFailure(refusal.clone()));
+        }
+    }
+    outcome
+}
+
+#[derive(Clone)]
+struct AuthFailure(ApiError);
+
+async fn resolve_principal(parts: &mut Parts, state: &AppState) -> Result<Authenticated, ApiError> {
     let ctx = request_context(parts);
     let principal = match bearer(parts)? {
         Some(token) => {
@@ -114,9 +135,7 @@ pub async fn authenticate_parts(parts: &mut Parts, state: &AppState) -> Result<A
             }
         },
     };
-    let auth = Authenticated { principal, ctx };
-    parts.extensions.insert(auth.clone());
-    Ok(auth)
+    Ok(Authenticated { principal, ctx })
 }
 
 impl FromRequestParts<AppState> for Authenticated {

@@ -35,7 +35,7 @@ pub struct ActiveSession {
 #[derive(Debug)]
 pub enum Lookup {
     Valid(Box<ActiveSession>),
-    /// Known but past its idle or absolute expiry (now deleted).
+    /// Known but past its idle or absolute expiry.
     Expired,
     Unknown,
 }
@@ -61,6 +61,11 @@ pub fn create_session(
     let secret = random_token(SESSION_PREFIX);
     let id = crate::ids::new_id();
     let now_text = format_rfc3339(now);
+    // Expired sessions stay (and keep answering "expired") until their owner signs in again.
+    conn.execute(
+        "DELETE FROM sessions WHERE user_id = ?1 AND expires_at <= ?2",
+        params![user_id, now_text],
+    )?;
     conn.execute(
         "INSERT INTO sessions (id, session_hash, user_id, created_at, last_seen_at, expires_at, ip)
          VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6)",
@@ -76,8 +81,8 @@ pub fn create_session(
     Ok((secret, id))
 }
 
-/// Finds the session for a cookie value at `now`, deleting it when it has expired and
-/// refreshing its idle timer when it is in use.
+/// Finds the session for a cookie value at `now`, refreshing its idle timer when it is in
+/// use. An expired session is kept, so every lookup of it (several per request) agrees.
 pub fn lookup(store: &Store, secret: &str, policy: SessionPolicy, now: OffsetDateTime) -> Result<Lookup, StoreError> {
     let hash = hash_token(secret);
     let row = store.read(|conn| {
@@ -103,10 +108,6 @@ pub fn lookup(store: &Store, secret: &str, policy: SessionPolicy, now: OffsetDat
     let last_seen = parse_rfc3339(&last_seen).unwrap_or(OffsetDateTime::UNIX_EPOCH);
     let idle_end = last_seen + to_time(policy.idle);
     if now >= absolute || now >= idle_end {
-        store.write(|tx| {
-            tx.execute("DELETE FROM sessions WHERE id = ?1", [&id])
-                .map_err(StoreError::from)
-        })?;
         return Ok(Lookup::Expired);
     }
     let Some(user) = store.read(|conn| find_user(conn, &user_id))? else {
@@ -198,7 +199,7 @@ mod tests {
         ));
         assert!(matches!(
             lookup(&store, s, POLICY, at(3601)).expect("lookup"),
-            Lookup::Unknown
+            Lookup::Expired
         ));
     }
 

@@ -123,6 +123,16 @@ impl Keyring {
         Ok(())
     }
 
+    /// The whole keyring as one `VERSION:BASE64,...` value for `TESSERA_MASTER_KEY`.
+    pub fn export_line(&self) -> super::Secret {
+        let entries: Vec<String> = self
+            .keys
+            .iter()
+            .map(|(version, key)| format!("{version}:{}", STANDARD.encode(key.as_ref())))
+            .collect();
+        super::Secret::new(entries.join(","))
+    }
+
     fn serialize(&self) -> String {
         let mut out = String::from("# tessera master keys: VERSION:BASE64, highest seals new data\n");
         for (version, key) in &self.keys {

@@ -13,7 +13,8 @@ mod secret;
 mod tokens;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
@@ -110,6 +111,10 @@ pub struct Vault {
     keyring: Keyring,
     /// Unwrapped data keys, so hot paths do not unwrap per request. Zeroized on drop.
     cache: Mutex<HashMap<KeyScope, Arc<DataKey>>>,
+    /// Key file to re-read when a data key names a master key version this process does not
+    /// have yet (`tessera rotate-key` ran beside the server), and what it last held.
+    key_file: OnceLock<PathBuf>,
+    reloaded: RwLock<Option<Keyring>>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -125,6 +130,8 @@ impl Vault {
         Vault {
             keyring,
             cache: Mutex::new(HashMap::new()),
+            key_file: OnceLock::new(),
+            reloaded: RwLock::new(None),
         }
     }
 
@@ -176,7 +183,12 @@ impl Vault {
         }
         let mut key = Zeroizing::new([0u8; KEY_LEN]);
         rand::rngs::OsRng.fill_bytes(key.as_mut());
-        let version = self.keyring.active_version();
+        // After a rotation beside this process, wrap under the newest registered version.
+        let registered: Option<u32> = conn.query_row("SELECT MAX(version) FROM key_versions", [], |r| r.get(0))?;
+        let version = match registered {
+            Some(v) if v > self.keyring.active_version() && self.wrapping_key(v).is_ok() => v,
+            _ => self.keyring.active_version(),
+        };
         let sealed = self.wrap(scope, version, key.as_ref())?;
         let tenant_id = match scope {
             KeyScope::Platform => None,
@@ -208,14 +220,43 @@ impl Vault {
     }
 
     fn wrap(&self, scope: &KeyScope, version: u32, key: &[u8]) -> Result<Vec<u8>, VaultError> {
-        let kek = self.keyring.derive(version, WRAP_PURPOSE)?;
+        let kek = self.wrapping_key(version)?;
         seal_with(&kek, version, &Self::wrap_location(scope), key)
+    }
+
+    /// Lets the vault re-read `path` for master key versions added after it started.
+    pub fn reload_keys_from(&self, path: PathBuf) {
+        let _ = self.key_file.set(path);
+    }
+
+    /// The key-wrapping key of `version`, re-reading the key file once for a version
+    /// added by a rotation since this process started.
+    fn wrapping_key(&self, version: u32) -> Result<Zeroizing<[u8; KEY_LEN]>, VaultError> {
+        match self.keyring.derive(version, WRAP_PURPOSE) {
+            Err(VaultError::UnknownKeyVersion(_)) => {}
+            other => return other,
+        }
+        let known = self
+            .reloaded
+            .read()
+            .ok()
+            .and_then(|r| r.as_ref().map(|k| k.derive(version, WRAP_PURPOSE)));
+        if let Some(Ok(kek)) = known {
+            return Ok(kek);
+        }
+        let path = self.key_file.get().ok_or(VaultError::UnknownKeyVersion(version))?;
+        let fresh = Keyring::read_file(path)?;
+        let kek = fresh.derive(version, WRAP_PURPOSE)?;
+        if let Ok(mut reloaded) = self.reloaded.write() {
+            *reloaded = Some(fresh);
+        }
+        Ok(kek)
     }
 
     /// Unwraps a stored data key with the master key version it records.
     fn unwrap_key(&self, scope: &KeyScope, sealed: &[u8]) -> Result<DataKey, VaultError> {
         let version = blob_key_version(sealed)?;
-        let kek = self.keyring.derive(version, WRAP_PURPOSE)?;
+        let kek = self.wrapping_key(version)?;
         let plain = open_with(&kek, &Self::wrap_location(scope), sealed)?;
         let key: [u8; KEY_LEN] = plain.as_slice().try_into().map_err(|_| VaultError::Malformed)?;
         Ok(DataKey(Zeroizing::new(key)))

@@ -15,6 +15,14 @@ mod tenants_and_tokens;
 // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 
 // --- ops: governance and operations (issue 6) ---
+mod ops_backup;
+mod ops_consents;
+mod ops_demo;
+mod ops_keys;
+mod ops_logging;
+mod ops_observability;
+mod ops_ratelimit;
+mod ops_shredding;
 
 // --- ui: admin UI and sessions (issue 7) ---
 mod ui_browser;

@@ -36,6 +36,13 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = Config::with_data_dir(dir.path().join("data"));
         config.allow_private_targets = true;
+        // Tests poll and loop far faster than any client; rate-limit tests set their own.
+        config.rate_limit_free = 1_000_000;
+        config.rate_limit_pro = 1_000_000;
+        config.rate_limit_enterprise = 1_000_000;
+        config.rate_limit_session = 1_000_000;
+        config.rate_limit_anonymous = 1_000_000;
+        config.rate_limit_webhooks = 1_000_000;
         configure(&mut config);
         let report = tessera::setup::initialise(&config).expect("initialise data dir");
         let admin_token = report.admin_token.expose().to_owned();

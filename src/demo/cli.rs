@@ -1,0 +1,47 @@
+//! `tessera demo [--listen ADDR]`: prepares a demo data dir and serves it.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::setup;
+
+/// The demo keeps its own data dir (`<data dir>/demo`) so it never mixes with real data.
+pub fn run(mut config: Config, listen: Option<SocketAddr>) -> anyhow::Result<()> {
+    config.data_dir = config.data_dir.join("demo");
+    if let Some(listen) = listen {
+        config.listen = listen;
+    }
+    super::prepare(&mut config)?;
+    if config.demo_emit_interval.is_none() {
+        config.demo_emit_interval = Some(Duration::from_secs(60));
+    }
+    if !setup::is_initialised(&config) {
+        setup::initialise(&config)?;
+    }
+    let (store, _vault) = setup::open(&config)?;
+    let token = setup::create_platform_token(&store, "demo visitor")?;
+    drop(store);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        config.listen = addr;
+        let public = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+        config.public_url = Some(public.clone());
+        eprintln!(
+            "tessera demo: data in {dir}\n\
+             tessera demo: open {public}/sandbox\n\
+             tessera demo: platform token (shown once): {token}\n\
+             tessera demo: try  curl -H 'authorization: Bearer {token}' {public}/api/v1/status",
+            dir = config.data_dir.display(),
+            token = token.expose(),
+        );
+        eprintln!("tessera: listening on http://{addr} (public URL {public})");
+        crate::run(config, listener, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+    })
+}

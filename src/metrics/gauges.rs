@@ -1,0 +1,156 @@
+//! Gauges computed from the database at scrape time. Tables owned by other areas may not
+//! exist (yet); each query is guarded so a missing table or column yields no series, never
+//! an error.
+
+use rusqlite::Connection;
+
+use super::format_labels;
+
+pub struct Gauge {
+    pub name: &'static str,
+    pub help: &'static str,
+    pub series: Vec<(Vec<(String, String)>, f64)>,
+}
+
+/// Whether `table` exists with every column in `columns`.
+pub fn table_has(conn: &Connection, table: &str, columns: &[&str]) -> bool {
+    let found: Vec<String> = match conn.prepare("SELECT name FROM pragma_table_info(?1)") {
+        Ok(mut stmt) => match stmt.query_map([table], |r| r.get(0)) {
+            Ok(rows) => rows.filter_map(Result::ok).collect(),
+            Err(_) => return false,
+        },
+        Err(_) => return false,
+    };
+    !found.is_empty() && columns.iter().all(|c| found.iter().any(|f| f == c))
+}
+
+/// The first of `candidates` that exists with `columns`.
+pub fn first_table<'a>(conn: &Connection, candidates: &[&'a str], columns: &[&str]) -> Option<&'a str> {
+    candidates.iter().copied().find(|t| table_has(conn, t, columns))
+}
+
+/// `SELECT label, COUNT(*) ... GROUP BY label` as series; empty on any failure.
+fn count_by(
+    conn: &Connection,
+    table: &str,
+    column: &str,
+    label: &str,
+    filter: &str,
+) -> Vec<(Vec<(String, String)>, f64)> {
+    let sql = format!("SELECT {column}, COUNT(*) FROM {table} {filter} GROUP BY {column}");
+    let Ok(mut stmt) = conn.prepare(&sql) else {
+        return Vec::new();
+    };
+    let Ok(rows) = stmt.query_map([], |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?))) else {
+        return Vec::new();
+    };
+    rows.filter_map(Result::ok)
+        .map(|(value, n)| (vec![(label.to_owned(), value.unwrap_or_default())], n as f64))
+        .collect()
+}
+
+pub const JOB_TABLES: &[&str] = &["jobs"];
+pub const INBOUND_TABLES: &[&str] = &["inbound_events", "webhook_events", "events"];
+pub const DELIVERY_TABLES: &[&str] = &["webhook_deliveries", "deliveries", "outbound_deliveries"];
+pub const ENDPOINT_TABLES: &[&str] = &["webhook_endpoints", "endpoints", "outbound_endpoints"];
+
+/// Pending jobs and the age in seconds of the oldest one, if a jobs table exists.
+pub fn pending_jobs(conn: &Connection, tenant_id: Option<&str>) -> Option<(i64, Option<f64>)> {
+    let table = first_table(conn, JOB_TABLES, &["status", "created_at", "tenant_id"])?;
+    let sql = format!(
+        "SELECT COUNT(*), MIN(created_at) FROM {table}
+         WHERE status IN ('pending', 'queued', 'retrying') AND (?1 IS NULL OR tenant_id = ?1)"
+    );
+    let (count, oldest): (i64, Option<String>) =
+        conn.query_row(&sql, [tenant_id], |r| Ok((r.get(0)?, r.get(1)?))).ok()?;
+    let age = oldest
+        .as_deref()
+        .and_then(crate::time::parse_rfc3339)
+        .map(|at| (crate::time::now() - at).as_seconds_f64().max(0.0));
+    Some((count, age))
+}
+
+pub fn collect(conn: &Connection) -> Vec<Gauge> {
+    let mut gauges = Vec::new();
+    let tenants: f64 = conn
+        .query_row("SELECT COUNT(*) FROM tenants", [], |r| r.get::<_, i64>(0))
+        .map(|n| n as f64)
+        .unwrap_or(0.0);
+    gauges.push(Gauge {
+        name: "tessera_tenants",
+        help: "Tenants",
+        series: vec![(Vec::new(), tenants)],
+    });
+    gauges.push(Gauge {
+        name: "tessera_connections",
+        help: "Connections by status",
+        series: count_by(conn, "connections", "status", "status", ""),
+    });
+    if let Some((count, age)) = pending_jobs(conn, None) {
+        gauges.push(Gauge {
+            name: "tessera_jobs_pending",
+            help: "Jobs waiting to run",
+            series: vec![(Vec::new(), count as f64)],
+        });
+        gauges.push(Gauge {
+            name: "tessera_jobs_oldest_pending_age_seconds",
+            help: "Age of the oldest pending job (0 when none)",
+            series: vec![(Vec::new(), age.unwrap_or(0.0))],
+        });
+    }
+    if let Some(table) = first_table(conn, INBOUND_TABLES, &["status", "provider"]) {
+        gauges.push(Gauge {
+            name: "tessera_inbound_events",
+            help: "Stored inbound webhook events by status",
+            series: count_by(conn, table, "status", "status", ""),
+        });
+    }
+    if let Some(table) = first_table(conn, DELIVERY_TABLES, &["status"]) {
+        gauges.push(Gauge {
+            name: "tessera_deliveries",
+            help: "Outbound webhook deliveries by status",
+            series: count_by(conn, table, "status", "status", ""),
+        });
+    }
+    gauges
+}
+
+pub fn render(gauges: &[Gauge], out: &mut String) {
+    use std::fmt::Write;
+    for gauge in gauges {
+        let _ = writeln!(out, "# HELP {} {}", gauge.name, gauge.help);
+        let _ = writeln!(out, "# TYPE {} gauge", gauge.name);
+        for (labels, value) in &gauge.series {
+            let _ = writeln!(out, "{}{} {value}", gauge.name, format_labels(labels));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_tables_yield_no_series() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE tenants (id TEXT); CREATE TABLE connections (status TEXT);
+             INSERT INTO connections VALUES ('active'), ('active'), ('invalid');",
+        )
+        .unwrap();
+        let gauges = collect(&conn);
+        let names: Vec<_> = gauges.iter().map(|g| g.name).collect();
+        assert_eq!(names, ["tessera_tenants", "tessera_connections"]);
+        let mut out = String::new();
+        render(&gauges, &mut out);
+        assert!(out.contains("tessera_connections{status=\"active\"} 2"), "{out}");
+        conn.execute_batch(
+            "CREATE TABLE jobs (status TEXT, created_at TEXT, tenant_id TEXT);
+             INSERT INTO jobs VALUES ('pending', '2000-01-01T00:00:00Z', 't');",
+        )
+        .unwrap();
+        let (count, age) = pending_jobs(&conn, None).unwrap();
+        assert_eq!(count, 1);
+        assert!(age.unwrap() > 1e8);
+    }
+}

@@ -1,0 +1,106 @@
+//! `GET /metrics` (Prometheus text) and `GET /api/v1/status`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use rusqlite::Connection;
+use serde_json::{Value, json};
+
+use super::gauges::{self, ENDPOINT_TABLES, first_table, table_has};
+use crate::app::AppState;
+use crate::auth::{Authenticated, authenticate_parts};
+use crate::error::{ApiError, ApiResult};
+
+/// Platform token required unless `metrics_public` is set.
+pub async fn metrics(State(state): State<AppState>, mut parts: Parts) -> ApiResult<Response> {
+    if !state.config.metrics_public {
+        let auth = authenticate_parts(&mut parts, &state).await?;
+        if !auth.principal.is_platform() {
+            return Err(ApiError::forbidden(
+                "metrics need a platform token (or set metrics_public)",
+            ));
+        }
+    }
+    let gauges = state
+        .store
+        .run(|store| store.read(|conn| Ok::<_, ApiError>(gauges::collect(conn))))
+        .await?;
+    let mut out = String::with_capacity(4096);
+    state.metrics.render(&mut out);
+    gauges::render(&gauges, &mut out);
+    out.push_str("# HELP tessera_uptime_seconds Seconds since the server started\n");
+    out.push_str("# TYPE tessera_uptime_seconds gauge\n");
+    out.push_str(&format!(
+        "tessera_uptime_seconds {}\n",
+        state.started_at.elapsed().as_secs()
+    ));
+    Ok(([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out).into_response())
+}
+
+/// Endpoints currently failing, when the outbound area's table says so.
+fn failing_endpoints(conn: &Connection, tenant_id: Option<&str>) -> Option<i64> {
+    let table = first_table(conn, ENDPOINT_TABLES, &["tenant_id"])?;
+    let condition = ["failing_since", "disabled_at"]
+        .iter()
+        .filter(|c| table_has(conn, table, &[c]))
+        .map(|c| format!("{c} IS NOT NULL"))
+        .collect::<Vec<_>>();
+    if condition.is_empty() {
+        return None;
+    }
+    let sql = format!(
+        "SELECT COUNT(*) FROM {table} WHERE ({}) AND (?1 IS NULL OR tenant_id = ?1)",
+        condition.join(" OR ")
+    );
+    conn.query_row(&sql, [tenant_id], |r| r.get(0)).ok()
+}
+
+fn status_counts(conn: &Connection, tenant_id: Option<&str>) -> rusqlite::Result<Value> {
+    let tenants: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM tenants WHERE ?1 IS NULL OR id = ?1",
+        [tenant_id],
+        |r| r.get(0),
+    )?;
+    let mut stmt =
+        conn.prepare("SELECT status, COUNT(*) FROM connections WHERE ?1 IS NULL OR tenant_id = ?1 GROUP BY status")?;
+    let mut connections = serde_json::Map::new();
+    for status in ["active", "pending", "needs_reauth", "invalid"] {
+        connections.insert(status.to_owned(), json!(0));
+    }
+    for row in stmt.query_map([tenant_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+        let (status, n) = row?;
+        connections.insert(status, json!(n));
+    }
+    let jobs = gauges::pending_jobs(conn, tenant_id);
+    Ok(json!({
+        "tenants": tenants,
+        "connections": connections,
+        "pending_jobs": jobs.map(|(n, _)| n),
+        "oldest_pending_job_age_seconds": jobs.and_then(|(_, age)| age).map(|a| a.round() as i64),
+        "failing_endpoints": failing_endpoints(conn, tenant_id),
+    }))
+}
+
+/// Any valid token; a tenant token sees its own tenant's figures only.
+pub async fn status(State(state): State<AppState>, auth: Authenticated) -> ApiResult<Json<Value>> {
+    let tenant_id = auth.principal.tenant_id.clone();
+    let counts = state
+        .store
+        .run(move |store| {
+            store.read(|conn| {
+                status_counts(conn, tenant_id.as_deref()).map_err(|e| ApiError::from(crate::store::StoreError::from(e)))
+            })
+        })
+        .await?;
+    let mut body = json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_seconds": state.started_at.elapsed().as_secs(),
+        "scope": if auth.principal.is_platform() { "platform" } else { "tenant" },
+    });
+    if let (Some(body), Value::Object(counts)) = (body.as_object_mut(), counts) {
+        body.extend(counts);
+    }
+    Ok(Json(body))
+}

@@ -1,0 +1,73 @@
+//! The operator commands' command-line side: output and the progress bar.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use clap::Subcommand;
+
+use crate::config::Config;
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Show master key versions, how many data keys each wraps, and what is retired.
+    Status,
+}
+
+/// Draws `done/total` on stderr: a bar on a terminal, one line per step otherwise.
+fn progress_printer() -> impl FnMut(usize, usize) {
+    let terminal = std::io::stderr().is_terminal();
+    move |done, total| {
+        let mut err = std::io::stderr().lock();
+        if terminal {
+            let width = 30;
+            let filled = (done * width).checked_div(total).unwrap_or(width);
+            let _ = write!(
+                err,
+                "\rre-wrapping data keys [{}{}] {done}/{total}",
+                "#".repeat(filled),
+                " ".repeat(width - filled)
+            );
+            if done == total {
+                let _ = writeln!(err);
+            }
+        } else {
+            let _ = writeln!(err, "rotate-key: {done}/{total} data keys re-wrapped");
+        }
+    }
+}
+
+pub fn rotate_key(config: &Config, throttle: Duration) -> anyhow::Result<()> {
+    let mut print = progress_printer();
+    let report = crate::ops::keys::rotate(config, |done, total| {
+        print(done, total);
+        if !throttle.is_zero() {
+            std::thread::sleep(throttle);
+        }
+    })?;
+    if let Some(value) = &report.environment_value {
+        eprintln!(
+            "tessera: the master key comes from TESSERA_MASTER_KEY. Set it to the value below before the next \
+             start (it keeps the older versions until they are retired), then store it where you keep secrets:"
+        );
+        println!("TESSERA_MASTER_KEY={}", value.expose());
+    }
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
+}
+
+pub fn keys_status(config: &Config) -> anyhow::Result<()> {
+    let status = crate::ops::keys::status(config)?;
+    println!("{}", serde_json::to_string_pretty(&status)?);
+    Ok(())
+}
+
+pub fn backup(config: &Config, file: &Path) -> anyhow::Result<()> {
+    let report = crate::ops::backup::backup(&config.database_path(), file)?;
+    println!("{}", serde_json::to_string(&report)?);
+    eprintln!(
+        "tessera: backup written. It holds sealed secrets: restore it together with the master key \
+         file (all versions), and keep the two apart."
+    );
+    Ok(())
+}

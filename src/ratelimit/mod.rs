@@ -1,0 +1,216 @@
+//! Rate limits: a fixed one-minute window per key (token, client address, or webhook
+//! tenant), sized by the tenant's tier. Every `/api` answer carries `RateLimit-Limit`,
+//! `RateLimit-Remaining` and `RateLimit-Reset`; over the limit the answer is 429 with
+//! `Retry-After`. The same layer feeds usage counters and request metrics, so each request
+//! is authenticated once (the principal is cached in the request's extensions).
+
+mod window;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+pub use window::{Decision, Windows};
+
+use crate::app::AppState;
+use crate::auth::authenticate_parts;
+use crate::error::ApiError;
+use crate::store::OptionalRow;
+use crate::tenants::Tier;
+
+/// How long a tenant's tier is trusted before it is read again.
+const TIER_TTL: Duration = Duration::from_secs(15);
+
+/// Limiter state shared by every request.
+#[derive(Default)]
+pub struct RateLimiter {
+    windows: Windows,
+    tiers: Mutex<HashMap<String, (Tier, Instant)>>,
+}
+
+/// What a request is counted against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bucket {
+    pub key: String,
+    pub limit: u32,
+    /// Label for the rejection metric: `token`, `session`, `platform`, `anonymous`, `webhook`.
+    pub kind: &'static str,
+}
+
+impl RateLimiter {
+    pub fn check(&self, bucket: &Bucket, now_unix: u64) -> Decision {
+        self.windows.check(&bucket.key, bucket.limit, now_unix)
+    }
+
+    async fn tier(&self, state: &AppState, tenant_id: &str) -> Result<Tier, ApiError> {
+        if let Some((tier, at)) = self.tiers.lock().ok().and_then(|t| t.get(tenant_id).copied())
+            && at.elapsed() < TIER_TTL
+        {
+            return Ok(tier);
+        }
+        let id = tenant_id.to_owned();
+        let tier = state
+            .store
+            .run(move |store| {
+                store.read(|conn| {
+                    conn.query_row("SELECT tier FROM tenants WHERE id = ?1", [&id], |r| {
+                        r.get::<_, String>(0)
+                    })
+                    .optional_row()
+                })
+            })
+            .await?
+            .and_then(|t| Tier::parse(&t))
+            .unwrap_or(Tier::Free);
+        if let Ok(mut tiers) = self.tiers.lock() {
+            if tiers.len() > 100_000 {
+                tiers.clear();
+            }
+            tiers.insert(tenant_id.to_owned(), (tier, Instant::now()));
+        }
+        Ok(tier)
+    }
+}
+
+pub fn tier_limit(config: &crate::Config, tier: Tier) -> u32 {
+    match tier {
+        Tier::Free => config.rate_limit_free,
+        Tier::Pro => config.rate_limit_pro,
+        Tier::Enterprise => config.rate_limit_enterprise,
+    }
+}
+
+/// The tenant reference of an inbound webhook path `/webhooks/{provider}/{tenant}`.
+pub fn webhook_tenant(path: &str) -> Option<&str> {
+    let mut segments = path.strip_prefix("/webhooks/")?.split('/');
+    let _provider = segments.next().filter(|s| !s.is_empty())?;
+    segments.next().filter(|s| !s.is_empty())
+}
+
+fn unix_now() -> u64 {
+    crate::time::now().unix_timestamp().max(0) as u64
+}
+
+fn set_headers(headers: &mut HeaderMap, decision: &Decision) {
+    headers.insert("ratelimit-limit", HeaderValue::from(decision.limit));
+    headers.insert("ratelimit-remaining", HeaderValue::from(decision.remaining));
+    headers.insert("ratelimit-reset", HeaderValue::from(decision.reset_secs));
+}
+
+/// Who made an API request, for usage counting.
+struct Caller {
+    tenant_id: Option<String>,
+    actor: String,
+}
+
+/// The router layer: limit, then count the request by route and status.
+pub async fn enforce(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let client_ip = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string())
+        .unwrap_or_else(|| "unknown".to_owned());
+
+    let mut caller = None;
+    let (bucket, request) = if let Some(tenant) = webhook_tenant(&path) {
+        let bucket = Bucket {
+            key: format!("webhook:{tenant}"),
+            limit: state.config.rate_limit_webhooks,
+            kind: "webhook",
+        };
+        (Some(bucket), request)
+    } else if path.starts_with("/api/") {
+        let (mut parts, body) = request.into_parts();
+        let bucket = match authenticate_parts(&mut parts, &state).await {
+            Ok(auth) => {
+                let principal = auth.principal;
+                let bucket = match principal.tenant_id.as_deref() {
+                    None => Bucket {
+                        key: principal.actor.clone(),
+                        limit: state.config.rate_limit_platform,
+                        kind: "platform",
+                    },
+                    // A tenant's UI session: the admin UI makes several calls per page.
+                    Some(_) if principal.token_id.is_none() => Bucket {
+                        key: principal.actor.clone(),
+                        limit: state.config.rate_limit_session,
+                        kind: "session",
+                    },
+                    Some(tenant_id) => match state.limiter.tier(&state, tenant_id).await {
+                        Ok(tier) => Bucket {
+                            key: principal.actor.clone(),
+                            limit: tier_limit(&state.config, tier),
+                            kind: "token",
+                        },
+                        Err(e) => return e.into_response(),
+                    },
+                };
+                caller = Some(Caller {
+                    tenant_id: principal.tenant_id,
+                    actor: principal.actor,
+                });
+                bucket
+            }
+            // The handler answers 401 (or serves a public route); the address is limited.
+            Err(_) => Bucket {
+                key: format!("ip:{client_ip}"),
+                limit: state.config.rate_limit_anonymous,
+                kind: "anonymous",
+            },
+        };
+        (Some(bucket), Request::from_parts(parts, body))
+    } else {
+        (None, request)
+    };
+
+    let decision = bucket.as_ref().map(|b| (b, state.limiter.check(b, unix_now())));
+    let mut response = match &decision {
+        Some((bucket, decision)) if !decision.allowed => {
+            state
+                .metrics
+                .inc("tessera_rate_limited_total", &[("kind", bucket.kind)]);
+            ApiError::rate_limited(decision.reset_secs.max(1)).into_response()
+        }
+        _ => next.run(request).await,
+    };
+    if let Some((_, decision)) = &decision {
+        set_headers(response.headers_mut(), decision);
+    }
+    let status = response.status().as_u16();
+    state.metrics.inc(
+        "tessera_http_requests_total",
+        &[("route", &route), ("status", &status.to_string())],
+    );
+    if let Some(caller) = caller {
+        state
+            .usage
+            .record(caller.tenant_id.as_deref(), &caller.actor, &route, status);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhook_paths_name_their_tenant() {
+        assert_eq!(webhook_tenant("/webhooks/stripe/acme"), Some("acme"));
+        assert_eq!(webhook_tenant("/webhooks/stripe/acme/extra"), Some("acme"));
+        assert_eq!(webhook_tenant("/webhooks/stripe"), None);
+        assert_eq!(webhook_tenant("/webhooks//acme"), None);
+        assert_eq!(webhook_tenant("/api/v1/tenants"), None);
+    }
+}

@@ -1,0 +1,329 @@
+//! The air-gapped demo over HTTP: seeding, the sandbox OAuth server (PKCE), the webhook
+//! emitter's signatures, the inbox.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::support::{Client, FakeServer, Response, TestServer};
+
+fn demo_server() -> TestServer {
+    let server = TestServer::start_with(|c| tessera::demo::prepare(c).unwrap());
+    // Seeding runs through the API once the server answers.
+    for _ in 0..200 {
+        if server.admin().get("/api/v1/tenants/demo/connections/sandbox").status == 200 {
+            return server;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("the demo was not seeded");
+}
+
+fn form_post(client: &Client, path: &str, pairs: &[(&str, &str)], extra: &[(&str, &str)]) -> Response {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    let mut headers = vec![("content-type", "application/x-www-form-urlencoded")];
+    headers.extend_from_slice(extra);
+    client.send("POST", path, Some(body.into_bytes()), &headers)
+}
+
+const VERIFIER: &str = "demo-verifier-0123456789-abcdefghijklmnopqrstuvwxyz";
+const REDIRECT: &str = "http://127.0.0.1:9/oauth/callback";
+
+fn challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// Approves on the consent page and returns the code from the redirect.
+fn approve(anon: &Client) -> String {
+    let challenge = challenge(VERIFIER);
+    let params = [
+        ("response_type", "code"),
+        ("client_id", "tessera-demo"),
+        ("redirect_uri", REDIRECT),
+        ("state", "st-123"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+        ("scope", "profile orders"),
+        ("decision", "approve"),
+    ];
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&params[..7])
+        .finish();
+    let page = anon.get(&format!("/sandbox/oauth/authorize?{query}"));
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("Approve") && page.text.contains("st-123"));
+    let redirect = form_post(anon, "/sandbox/oauth/authorize", &params, &[]);
+    assert_eq!(redirect.status, 303, "{}", redirect.text);
+    let location = url::Url::parse(redirect.header("location").unwrap()).unwrap();
+    assert!(location.as_str().starts_with(REDIRECT));
+    let pairs: Vec<(String, String)> = location.query_pairs().into_owned().collect();
+    assert!(pairs.contains(&("state".into(), "st-123".into())));
+    pairs.into_iter().find(|(k, _)| k == "code").unwrap().1
+}
+
+fn exchange(anon: &Client, code: &str, verifier: &str) -> Response {
+    form_post(
+        anon,
+        "/sandbox/oauth/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier),
+            ("client_id", "tessera-demo"),
+            ("client_secret", "sandbox-demo-secret"),
+        ],
+        &[],
+    )
+}
+
+#[test]
+fn demo_seeds_a_tenant_and_the_sandbox_provider() {
+    let server = demo_server();
+    let provider = server.admin().get("/api/v1/providers/sandbox");
+    assert_eq!(provider.status, 200, "{}", provider.text);
+    assert_eq!(provider.json["auth_modes"], json!(["oauth2"]));
+    assert!(provider.text.contains("hmac-sha256-hex"), "{}", provider.text);
+    let tenant = server.admin().get("/api/v1/tenants/demo");
+    assert_eq!(tenant.json["tier"], "pro");
+    let connection = server.admin().get("/api/v1/tenants/demo/connections/sandbox");
+    assert_eq!(
+        connection.json["config"]["base_url"],
+        format!("{}/sandbox", server.base)
+    );
+    assert_eq!(connection.json["credentials"]["client_id"], "tessera-demo");
+    let landing = server.anonymous().get("/sandbox");
+    assert_eq!(landing.status, 200);
+    assert!(landing.text.contains("Send a purchase webhook"));
+
+    // Seeding again (a restart) keeps the tenant, connection and webhook secret.
+    let before = server
+        .admin()
+        .get("/api/v1/tenants/demo/connections/sandbox/credentials");
+    let server = server.restart();
+    std::thread::sleep(Duration::from_millis(300));
+    let after = server
+        .admin()
+        .get("/api/v1/tenants/demo/connections/sandbox/credentials");
+    assert_eq!(before.json["credentials"], after.json["credentials"]);
+    let tenants = server.admin().get("/api/v1/tenants");
+    assert_eq!(tenants.json["items"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn sandbox_oauth_server_requires_pkce_and_single_use_codes() {
+    let server = demo_server();
+    let anon = server.anonymous();
+
+    // PKCE is mandatory, the client must be the sandbox app.
+    let no_pkce = anon.get(&format!(
+        "/sandbox/oauth/authorize?response_type=code&client_id=tessera-demo&redirect_uri={REDIRECT}"
+    ));
+    assert_eq!(no_pkce.status, 400);
+    assert!(no_pkce.text.contains("PKCE"));
+    let wrong_client = anon.get(&format!(
+        "/sandbox/oauth/authorize?response_type=code&client_id=evil&redirect_uri={REDIRECT}&code_challenge={}&code_challenge_method=S256",
+        challenge(VERIFIER)
+    ));
+    assert_eq!(wrong_client.status, 400);
+
+    // A wrong verifier fails, and burns the code.
+    let code = approve(&anon);
+    let wrong = exchange(&anon, &code, "not-the-verifier-not-the-verifier-not-the");
+    assert_eq!(wrong.status, 400);
+    assert_eq!(wrong.json["error"], "invalid_grant");
+    assert_eq!(exchange(&anon, &code, VERIFIER).json["error"], "invalid_grant");
+
+    // The right verifier gets tokens, once.
+    let code = approve(&anon);
+    let tokens = exchange(&anon, &code, VERIFIER);
+    assert_eq!(tokens.status, 200, "{}", tokens.text);
+    assert_eq!(tokens.json["token_type"], "Bearer");
+    assert_eq!(tokens.header("cache-control"), Some("no-store"));
+    assert_eq!(exchange(&anon, &code, VERIFIER).status, 400);
+    let access = tokens.json["access_token"].as_str().unwrap();
+    let me = server.with_token(access).get("/sandbox/api/me");
+    assert_eq!(me.status, 200);
+    assert_eq!(me.json["scope"], "profile orders");
+    assert_eq!(anon.get("/sandbox/api/me").status, 401);
+
+    // Client authentication, refresh with rotation (HTTP Basic works too).
+    let bad_client = form_post(
+        &anon,
+        "/sandbox/oauth/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens.json["refresh_token"].as_str().unwrap()),
+        ],
+        &[("authorization", "Basic dGVzc2VyYS1kZW1vOndyb25n")],
+    );
+    assert_eq!(bad_client.status, 401);
+    assert_eq!(bad_client.json["error"], "invalid_client");
+    let refresh = tokens.json["refresh_token"].as_str().unwrap();
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("tessera-demo:sandbox-demo-secret")
+    );
+    let refreshed = form_post(
+        &anon,
+        "/sandbox/oauth/token",
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+        &[("authorization", basic.as_str())],
+    );
+    assert_eq!(refreshed.status, 200, "{}", refreshed.text);
+    assert_ne!(refreshed.json["access_token"], tokens.json["access_token"]);
+    let reused = form_post(
+        &anon,
+        "/sandbox/oauth/token",
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+        &[("authorization", basic.as_str())],
+    );
+    assert_eq!(reused.json["error"], "invalid_grant");
+
+    // Denying sends the visitor back with an error.
+    let denied = form_post(
+        &anon,
+        "/sandbox/oauth/authorize",
+        &[
+            ("response_type", "code"),
+            ("client_id", "tessera-demo"),
+            ("redirect_uri", REDIRECT),
+            ("state", "s"),
+            ("code_challenge", challenge(VERIFIER).as_str()),
+            ("code_challenge_method", "S256"),
+            ("decision", "deny"),
+        ],
+        &[],
+    );
+    assert!(denied.header("location").unwrap().contains("error=access_denied"));
+}
+
+#[test]
+fn the_emitter_signs_with_the_connection_secret() {
+    let server = demo_server();
+    let secret = server
+        .admin()
+        .get("/api/v1/tenants/demo/connections/sandbox/credentials")
+        .json["credentials"]["webhook_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Signature, checked independently against a local receiver.
+    let receiver = FakeServer::start(axum::Router::new().route("/hook", axum::routing::post(|| async { "ok" })));
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let body =
+        tessera::demo::webhooks::purchase_event("order.completed", "ada@example.test", "Ada", "Lovelace").to_string();
+    let (status, _) =
+        tessera::demo::webhooks::deliver(&agent, &format!("{}/hook", receiver.base), &secret, body.as_bytes()).unwrap();
+    assert_eq!(status, 200);
+    let recorded = receiver.requests.lock().unwrap()[0].clone();
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(&recorded.body);
+    let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    assert_eq!(recorded.header("x-sandbox-signature"), Some(expected));
+    let sent: Value = serde_json::from_slice(&recorded.body).unwrap();
+    assert_eq!(sent["data"]["attendee"]["email"], "ada@example.test");
+
+    // Over HTTP, the emitter posts to the demo tenant's webhook URL on this server.
+    let emitted = server.anonymous().post(
+        "/sandbox/emit",
+        &json!({"email": "grace@example.test", "type": "ticket.issued"}),
+    );
+    assert_eq!(emitted.status, 200, "{}", emitted.text);
+    assert_eq!(
+        emitted.json["sent_to"],
+        format!("{}/webhooks/sandbox/demo", server.base)
+    );
+    assert_eq!(emitted.json["event"]["type"], "ticket.issued");
+    let answered = emitted.json["status"].as_u64().expect("tessera answered");
+    if !(answered == 404 && emitted.json["answer"].as_str().unwrap_or("").contains("no such route")) {
+        // With inbound webhooks built in, the signature is accepted and the event stored.
+        assert_eq!(answered, 200, "{}", emitted.text);
+        assert!(emitted.json["answer"].as_str().unwrap().contains("\"received\":true"));
+    }
+    let bad = server.anonymous().send(
+        "POST",
+        "/sandbox/emit",
+        Some(b"{oops".to_vec()),
+        &[("content-type", "application/json")],
+    );
+    assert_eq!(bad.status, 400);
+
+    // The inbox records what it receives.
+    let delivered = server.anonymous().send(
+        "POST",
+        "/sandbox/inbox",
+        Some(br#"{"type":"ping","data":{}}"#.to_vec()),
+        &[("content-type", "application/json"), ("webhook-id", "msg_1")],
+    );
+    assert!(delivered.status == 204 || delivered.status == 401);
+    let inbox = server.anonymous().get("/sandbox/inbox");
+    assert_eq!(inbox.json["items"][0]["event_type"], "ping");
+    assert_eq!(inbox.json["emitted"][0]["event"]["type"], "ticket.issued");
+}
+
+#[test]
+fn the_sandbox_exists_only_in_demo_mode() {
+    let server = TestServer::start();
+    assert_eq!(server.anonymous().get("/sandbox").status, 404);
+    assert_eq!(server.admin().get("/api/v1/providers/sandbox").status, 404);
+}
+
+#[test]
+fn tessera_demo_prints_a_token_and_serves_the_sandbox() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = crate::cli::tessera()
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["demo", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stderr.take().unwrap());
+    let mut token = None;
+    loop {
+        let mut line = String::new();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "demo exited early");
+        if let Some(rest) = line.split("platform token (shown once): ").nth(1) {
+            token = Some(rest.trim().to_owned());
+        }
+        if line.contains("listening on") {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in reader.lines() {});
+    let base = format!("http://127.0.0.1:{port}");
+    let admin = Client::new(&base, token.as_deref());
+    let mut seeded = false;
+    for _ in 0..200 {
+        if admin.get("/api/v1/tenants/demo/connections/sandbox").status == 200 {
+            seeded = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert!(seeded, "the demo tenant and its sandbox connection exist");
+    assert_eq!(admin.get("/sandbox").status, 200);
+    assert!(
+        dir.path().join("demo").join("tessera.db").exists(),
+        "demo data kept apart"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
