@@ -31,6 +31,8 @@ pub struct AppState {
     pub started_at: Instant,
     pub shutdown: watch::Receiver<bool>,
     // --- oauth: OAuth broker, token service, proxy (issue 3) ---
+    /// Token cache and per-connection refresh locks.
+    pub oauth: Arc<crate::oauth::TokenBroker>,
 
     // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 
@@ -56,6 +58,7 @@ impl AppState {
             started_at: Instant::now(),
             shutdown,
             // --- oauth: OAuth broker, token service, proxy (issue 3) ---
+            oauth: Arc::default(),
 
             // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 
@@ -126,6 +129,7 @@ fn spawn_workers(state: &AppState) {
     let _ = state;
 
     // --- oauth: OAuth broker, token service, proxy (issue 3) ---
+    crate::oauth::refresher::spawn(state.clone());
 
     // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 

@@ -1,0 +1,1 @@
+//! `tessera bench token`: cached `/token` reads against `GET /healthz`.
