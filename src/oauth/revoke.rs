@@ -1,18 +1,18 @@
 //! Disconnect: revoke the connection's tokens at the provider (RFC 7009) where the catalog
 //! has a `revocation_url`, before the connection (and with it the sealed tokens) is deleted.
+//! Built by hand: the `oauth2` crate refuses non-HTTPS revocation URLs, which rules out
+//! local authorization servers; here HTTP is allowed for loopback only.
 
-use oauth2::basic::BasicClient;
-use oauth2::{
-    AccessToken, ClientId, ClientSecret, RefreshToken, RevocationUrl, StandardRevocableToken,
-};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 
 use super::OAuthError;
-use super::apps::resolve_app;
-use super::http_client::UreqClient;
+use super::apps::{ClientApp, resolve_app};
 use super::store as tokens;
 use crate::app::AppState;
 use crate::connections::request::expand_url;
 use crate::connections::{find_connection, open_credentials};
+use crate::vault::Secret;
 
 /// What revocation achieved, for the audit log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -53,34 +53,68 @@ pub fn revoke_connection_tokens(app: &AppState, tenant_id: &str, provider_key: &
     let Ok(url) = expand_url(template, &row.config) else {
         return Ok(Revocation::Failed);
     };
-    let Ok(revocation_url) = RevocationUrl::new(url) else {
+    // RFC 7009 §2 wants HTTPS; plain HTTP is accepted for loopback only (local servers).
+    let Ok(parsed) = url::Url::parse(&url) else {
         return Ok(Revocation::Failed);
     };
-    let mut client = BasicClient::new(ClientId::new(client_app.client_id.clone())).set_revocation_url(revocation_url);
-    if let Some(secret) = &client_app.client_secret {
-        client = client.set_client_secret(ClientSecret::new(secret.expose().to_owned()));
+    let loopback = matches!(parsed.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    if parsed.scheme() != "https" && !(parsed.scheme() == "http" && loopback) {
+        tracing::warn!(provider = provider_key, "revocation URL is not HTTPS; tokens not revoked");
+        return Ok(Revocation::Failed);
     }
     let mut revocable = Vec::new();
     if let Some(refresh) = &stored.refresh_token {
-        revocable.push(StandardRevocableToken::RefreshToken(RefreshToken::new(
-            refresh.expose().to_owned(),
-        )));
+        revocable.push((refresh.clone(), "refresh_token"));
     }
-    revocable.push(StandardRevocableToken::AccessToken(AccessToken::new(
-        stored.access_token.expose().to_owned(),
-    )));
+    revocable.push((stored.access_token.clone(), "access_token"));
     let mut outcome = Revocation::Revoked;
-    for token in revocable {
-        let result = match client.revoke_token(token) {
-            Ok(request) => request.request(&UreqClient(&app.http)).map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        if let Err(error) = result {
+    for (token, hint) in revocable {
+        if let Err(error) = revoke_one(app, &url, &client_app, &token, hint) {
             tracing::warn!(provider = provider_key, %error, "token revocation failed");
             outcome = Revocation::Failed;
         }
     }
     Ok(outcome)
+}
+
+/// One RFC 7009 request: the token and its type hint, with client authentication.
+fn revoke_one(app: &AppState, url: &str, client: &ClientApp, token: &Secret, hint: &str) -> Result<(), String> {
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    form.append_pair("token", token.expose());
+    form.append_pair("token_type_hint", hint);
+    let mut request = ureq::http::Request::builder()
+        .method("POST")
+        .uri(url)
+        .header("content-type", "application/x-www-form-urlencoded");
+    match &client.client_secret {
+        Some(secret) => {
+            let pair = format!(
+                "{}:{}",
+                form_encode(&client.client_id),
+                form_encode(secret.expose())
+            );
+            request = request.header("authorization", format!("Basic {}", STANDARD.encode(pair)));
+        }
+        None => {
+            form.append_pair("client_id", &client.client_id);
+        }
+    }
+    let body = zeroize::Zeroizing::new(form.finish());
+    let request = request.body(body.as_bytes().to_vec()).map_err(|_| "bad revocation request".to_owned())?;
+    let response = app
+        .http
+        .run(request)
+        .map_err(|e| crate::net::describe_transport_error(&e))?;
+    // RFC 7009 §2.2: 200 also for tokens the server no longer knows.
+    match response.status().as_u16() {
+        200 => Ok(()),
+        status => Err(format!("the provider answered {status}")),
+    }
+}
+
+/// RFC 6749 §2.3.1: client id and secret are form-encoded before Basic encoding.
+fn form_encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 /// Called by the connection DELETE handler before it deletes. Never fails the delete.

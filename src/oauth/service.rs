@@ -111,7 +111,7 @@ pub fn renew_under_lock(
     })?;
     let now = crate::time::now();
     if let Some(current) = &current {
-        let renewed_meanwhile = force_since.is_some_and(|since| current.obtained_at >= since.replace_nanosecond(0).unwrap_or(since));
+        let renewed_meanwhile = force_since.is_some_and(|since| current.obtained_at >= since);
         let wanted = force_since.is_some() && !renewed_meanwhile;
         if !wanted && current.fresh_for(now, margin) {
             return Ok(grant(app, current, false));

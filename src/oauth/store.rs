@@ -158,11 +158,15 @@ pub fn save(
         .map(|d| now + Duration::seconds(d.as_secs().min(10 * 365 * 86_400) as i64));
     let check_after = expires_at.is_none().then(|| now + RECHECK_NON_EXPIRING);
     let now_text = format_rfc3339(now);
+    // Sub-second precision: forced refreshes compare against it (see `service`).
+    let obtained_text = now
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| now_text.clone());
     let expires_text = expires_at.map(format_rfc3339);
     conn.execute(
         "INSERT INTO oauth_tokens (connection_id, tenant_id, access_token, refresh_token, token_type, scopes,
                                    expires_at, obtained_at, check_after, failures, retry_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, NULL, ?8)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?10, ?9, 0, NULL, ?8)
          ON CONFLICT(connection_id) DO UPDATE SET access_token = excluded.access_token,
              refresh_token = excluded.refresh_token, token_type = excluded.token_type,
              scopes = COALESCE(excluded.scopes, oauth_tokens.scopes), expires_at = excluded.expires_at,
@@ -178,6 +182,7 @@ pub fn save(
             expires_text,
             now_text,
             check_after.map(format_rfc3339),
+            obtained_text,
         ],
     )?;
     conn.execute(
@@ -192,7 +197,7 @@ pub fn save(
         token_type: tokens.token_type.clone(),
         scopes: tokens.scopes.clone(),
         expires_at,
-        obtained_at: now.replace_nanosecond(0).unwrap_or(now),
+        obtained_at: now,
         check_after,
         failures: 0,
         retry_at: None,

@@ -115,7 +115,6 @@ server.listen(0, '127.0.0.1', () => {
     if (type === 'refresh_token') counters.refreshGrants += 1;
     if (type === 'authorization_code') counters.codeGrants += 1;
   });
-  provider.on('revocation.success', () => { counters.revocations += 1; });
   const callback = provider.callback();
 
   server.on('request', async (req, res) => {
@@ -136,6 +135,9 @@ server.listen(0, '127.0.0.1', () => {
           access_tokens: alive('AccessToken'),
           ...counters,
         });
+      }
+      if (req.url.startsWith('/token/revocation')) {
+        res.on('finish', () => { if (res.statusCode === 200) counters.revocations += 1; });
       }
       if (req.url.startsWith('/interaction/')) {
         return await interact(provider, req, res);
