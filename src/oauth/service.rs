@@ -147,6 +147,8 @@ pub fn renew_under_lock(
     };
     match outcome {
         Ok(new_tokens) => {
+            // Stamped on completion: forced callers who asked before this moment share it.
+            let now = crate::time::now();
             let saved = app.store.write(|tx| {
                 let saved = tokens::save(tx, &app.vault, &row.tenant_id, &row.id, &new_tokens, now)?;
                 let verified = format_rfc3339(now);
