@@ -33,7 +33,6 @@ pub struct AppState {
     // --- oauth: OAuth broker, token service, proxy (issue 3) ---
     /// Token cache and per-connection refresh locks.
     pub oauth: Arc<crate::oauth::TokenBroker>,
-
     // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 
     // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
@@ -59,7 +58,6 @@ impl AppState {
             shutdown,
             // --- oauth: OAuth broker, token service, proxy (issue 3) ---
             oauth: Arc::default(),
-
             // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 
             // --- outbound: outbound webhooks, SSRF guard (issue 5) ---

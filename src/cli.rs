@@ -38,7 +38,11 @@ pub enum Command {
         command: TokenCommand,
     },
     // --- oauth: OAuth broker, token service, proxy (issue 3) ---
-
+    /// Benchmarks (throw-away server in a temp dir; loopback only).
+    Bench {
+        #[command(subcommand)]
+        command: crate::oauth::bench::BenchCommand,
+    },
     // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 
     // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
@@ -106,14 +110,14 @@ pub fn execute(cli: Cli, config: Config) -> anyhow::Result<()> {
             println!("{}", token.expose());
             Ok(())
         } // --- oauth: OAuth broker, token service, proxy (issue 3) ---
+        Command::Bench { command } => crate::oauth::bench::execute(command),
+        // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 
-          // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
+        // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 
-          // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
+        // --- ops: governance and operations (issue 6) ---
 
-          // --- ops: governance and operations (issue 6) ---
-
-          // --- ui: admin UI and sessions (issue 7) ---
+        // --- ui: admin UI and sessions (issue 7) ---
     }
 }
 

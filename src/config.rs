@@ -243,9 +243,13 @@ impl Config {
                 }
                 self.allowed_return_origins = origins;
             }
-            "oauth_refresh_margin_secs" => self.oauth_refresh_margin = crate::oauth::parse_secs(value).map_err(invalid)?,
+            "oauth_refresh_margin_secs" => {
+                self.oauth_refresh_margin = crate::oauth::parse_secs(value).map_err(invalid)?
+            }
             "oauth_refresh_interval_secs" => {
-                self.oauth_refresh_interval = crate::oauth::parse_secs(value).map_err(invalid)?.max(Duration::from_millis(200))
+                self.oauth_refresh_interval = crate::oauth::parse_secs(value)
+                    .map_err(invalid)?
+                    .max(Duration::from_millis(200))
             }
             "oauth_read_margin_secs" => self.oauth_read_margin = crate::oauth::parse_secs(value).map_err(invalid)?,
             app if app.starts_with("app_") && (app.ends_with("_client_id") || app.ends_with("_client_secret")) => {

@@ -127,15 +127,14 @@ pub async fn verify_connection(
 ) -> ApiResult<Json<VerifyOutcome>> {
     let app = state.clone();
     let entry = access.audit("connection.verified", Some(&provider));
-    let outcome =
-        tokio::task::spawn_blocking(move || {
-            // Token modes: obtain (or refresh) the access token first; without one the
-            // verify reports what is missing.
-            let token = crate::oauth::service::access_token_for(&app, &access.tenant.id, &provider).unwrap_or(None);
-            super::verify_connection(&app, &access.tenant.id, &provider, token, entry)
-        })
-            .await
-            .map_err(|e| ApiError::internal("verify task failed", &e))??;
+    let outcome = tokio::task::spawn_blocking(move || {
+        // Token modes: obtain (or refresh) the access token first; without one the
+        // verify reports what is missing.
+        let token = crate::oauth::service::access_token_for(&app, &access.tenant.id, &provider).unwrap_or(None);
+        super::verify_connection(&app, &access.tenant.id, &provider, token, entry)
+    })
+    .await
+    .map_err(|e| ApiError::internal("verify task failed", &e))??;
     Ok(Json(outcome))
 }
 

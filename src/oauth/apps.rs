@@ -168,7 +168,9 @@ pub fn save_app(
     let scopes = input.scopes.as_ref().map(|s| json!(s).to_string());
     let now = crate::time::now_rfc3339();
     let existed: Option<i64> = conn
-        .query_row("SELECT 1 FROM platform_apps WHERE provider = ?1", [provider], |r| r.get(0))
+        .query_row("SELECT 1 FROM platform_apps WHERE provider = ?1", [provider], |r| {
+            r.get(0)
+        })
         .optional_row()?;
     conn.execute(
         "INSERT INTO platform_apps (provider, client_id, client_secret, scopes, created_at, updated_at)
@@ -186,7 +188,9 @@ pub fn list_apps(conn: &Connection, vault: &Vault, config: &Config) -> Result<Ve
     )?;
     type Row = (String, String, Vec<u8>, Option<String>, String, String);
     let rows: Vec<Row> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+        })?
         .collect::<Result<_, _>>()
         .map_err(StoreError::from)?;
     let mut views = Vec::new();
@@ -232,7 +236,11 @@ pub async fn put_platform_app(
         .run(move |store| {
             store.write(|tx| {
                 let created = save_app(tx, &app.vault, &app.catalog, &provider, &input)?;
-                let action = if created { "platform_app.created" } else { "platform_app.updated" };
+                let action = if created {
+                    "platform_app.created"
+                } else {
+                    "platform_app.updated"
+                };
                 audit::record(tx, &auth.audit(None, action, Some(&provider)))?;
                 let view = list_apps(tx, &app.vault, &app.config)?
                     .into_iter()

@@ -110,7 +110,9 @@ pub fn acquire(
             .unwrap_or_else(|| format!("HTTP {status}"));
         return Err(match (status, error.as_deref()) {
             (400 | 401 | 403, Some("invalid_client" | "invalid_grant" | "unauthorized_client" | "invalid_request"))
-            | (401 | 403, _) => CredentialsFailure::Rejected(format!("the provider refused the credentials: {described}")),
+            | (401 | 403, _) => {
+                CredentialsFailure::Rejected(format!("the provider refused the credentials: {described}"))
+            }
             _ => CredentialsFailure::Transient(format!("the provider answered {described}")),
         });
     }

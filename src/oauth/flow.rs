@@ -22,8 +22,7 @@ use crate::catalog::{AuthMode, Provider};
 use crate::config::Config;
 use crate::connections::request::expand_url;
 use crate::connections::{
-    ConnectionInput, ConnectionRow, Credentials, Status, find_connection, open_credentials, save_connection,
-    set_status,
+    ConnectionInput, ConnectionRow, Credentials, Status, find_connection, open_credentials, save_connection, set_status,
 };
 use crate::store::OptionalRow;
 use crate::time::{format_rfc3339, parse_rfc3339};
@@ -123,7 +122,12 @@ fn oauth_connection(
     find_connection(conn, tenant_id, &provider.key)?.ok_or_else(|| OAuthError::NotFound(provider.key.clone()))
 }
 
-fn url_of<T>(template: Option<&str>, config: &Map<String, Value>, what: &str, build: fn(String) -> Result<T, url::ParseError>) -> Result<T, OAuthError> {
+fn url_of<T>(
+    template: Option<&str>,
+    config: &Map<String, Value>,
+    what: &str,
+    build: fn(String) -> Result<T, url::ParseError>,
+) -> Result<T, OAuthError> {
     let template = template.ok_or_else(|| OAuthError::NotSupported(format!("the catalog has no {what}")))?;
     let expanded = expand_url(template, config).map_err(|e| OAuthError::Invalid(e.to_string()))?;
     build(expanded).map_err(|e| OAuthError::Invalid(format!("{what} is not a valid URL: {e}")))
@@ -163,7 +167,12 @@ pub fn authorize(
             .unwrap_or_else(|| provider.scopes.clone());
         valid_scopes(&scopes)?;
 
-        let auth_url = url_of(provider.authorization_url.as_deref(), &row.config, "authorization URL", AuthUrl::new)?;
+        let auth_url = url_of(
+            provider.authorization_url.as_deref(),
+            &row.config,
+            "authorization URL",
+            AuthUrl::new,
+        )?;
         let redirect = RedirectUrl::new(redirect_uri(&app.config))
             .map_err(|e| OAuthError::Invalid(format!("public_url gives a bad redirect URI: {e}")))?;
         let client = BasicClient::new(ClientId::new(client_app.client_id.clone()))
@@ -235,7 +244,17 @@ fn consume_state(
             "DELETE FROM oauth_states WHERE state_hash = ?1
              RETURNING id, tenant_id, provider, pkce_verifier, return_to, scopes, expires_at",
             [hash_token(state)],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            },
         )
         .optional_row()?;
     let (id, tenant_id, provider, sealed, return_to, scopes, expires_at) = raw.ok_or(OAuthError::InvalidState)?;
@@ -266,12 +285,16 @@ fn check_issuer(provider: &Provider, config: &Map<String, Value>, iss: Option<&s
             let origin = |u: &str| url::Url::parse(u).map(|u| u.origin().ascii_serialization()).ok();
             return match (origin(iss), origin(&auth)) {
                 (Some(a), Some(b)) if a == b => Ok(()),
-                _ => Err(OAuthError::Invalid("the `iss` of the authorization response is not this provider's".into())),
+                _ => Err(OAuthError::Invalid(
+                    "the `iss` of the authorization response is not this provider's".into(),
+                )),
             };
         }
     };
     if iss.trim_end_matches('/') != expected.trim_end_matches('/') {
-        return Err(OAuthError::Invalid("the `iss` of the authorization response is not this provider's".into()));
+        return Err(OAuthError::Invalid(
+            "the `iss` of the authorization response is not this provider's".into(),
+        ));
     }
     Ok(())
 }
@@ -309,7 +332,11 @@ fn with_query(base: &str, pairs: &[(&str, &str)]) -> String {
 
 /// Handles the provider's redirect. Blocking (exchanges the code): run on a blocking thread.
 pub fn callback(app: &AppState, params: &CallbackParams, now: OffsetDateTime) -> Result<CallbackOutcome, OAuthError> {
-    let state = params.state.as_deref().filter(|s| !s.is_empty()).ok_or(OAuthError::InvalidState)?;
+    let state = params
+        .state
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .ok_or(OAuthError::InvalidState)?;
     let pending = app.store.write(|tx| consume_state(tx, &app.vault, state, now))?;
     let provider = oauth_provider(app, &pending.provider)?;
     let (row, credentials) = app.store.read(|conn| {
@@ -319,7 +346,15 @@ pub fn callback(app: &AppState, params: &CallbackParams, now: OffsetDateTime) ->
         Ok::<_, OAuthError>((row, credentials))
     })?;
     check_issuer(provider, &row.config, params.iss.as_deref())?;
-    let entry = |action: &str| AuditEntry::new(Some(&pending.tenant_id), "oauth:callback", action, Some(&pending.provider), &Default::default());
+    let entry = |action: &str| {
+        AuditEntry::new(
+            Some(&pending.tenant_id),
+            "oauth:callback",
+            action,
+            Some(&pending.provider),
+            &Default::default(),
+        )
+    };
 
     if let Some(error) = params.error.as_deref() {
         let error: String = error.chars().filter(|c| c.is_ascii_graphic()).take(64).collect();
@@ -330,7 +365,10 @@ pub fn callback(app: &AppState, params: &CallbackParams, now: OffsetDateTime) ->
             Ok::<_, OAuthError>(())
         })?;
         return Ok(CallbackOutcome {
-            redirect_to: with_query(&pending.return_to, &[("error", &error), ("provider", &pending.provider)]),
+            redirect_to: with_query(
+                &pending.return_to,
+                &[("error", &error), ("provider", &pending.provider)],
+            ),
         });
     }
     let code = params
@@ -343,8 +381,18 @@ pub fn callback(app: &AppState, params: &CallbackParams, now: OffsetDateTime) ->
         Ok(new_tokens) => {
             let saved = app.store.write(|tx| {
                 let saved = tokens::save(tx, &app.vault, &pending.tenant_id, &row.id, &new_tokens, now)?;
-                set_status(tx, &pending.tenant_id, &row.id, Status::Active, None, Some(&format_rfc3339(now)))?;
-                audit::record(tx, &entry("oauth.connected").with_detail(json!({"scopes": new_tokens.scopes})))?;
+                set_status(
+                    tx,
+                    &pending.tenant_id,
+                    &row.id,
+                    Status::Active,
+                    None,
+                    Some(&format_rfc3339(now)),
+                )?;
+                audit::record(
+                    tx,
+                    &entry("oauth.connected").with_detail(json!({"scopes": new_tokens.scopes})),
+                )?;
                 crate::outbox::emit(
                     tx,
                     &pending.tenant_id,
@@ -390,8 +438,9 @@ fn exchange_code(
     code: &str,
     pending: &PendingAuthorization,
 ) -> Result<NewTokens, OAuthError> {
-    let client_app: ClientApp =
-        app.store.read(|conn| resolve_app(conn, &app.vault, &app.config, &provider.key, credentials))?;
+    let client_app: ClientApp = app
+        .store
+        .read(|conn| resolve_app(conn, &app.vault, &app.config, &provider.key, credentials))?;
     let token_url = url_of(provider.token_url.as_deref(), &row.config, "token URL", TokenUrl::new)?;
     let redirect = RedirectUrl::new(redirect_uri(&app.config))
         .map_err(|e| OAuthError::Invalid(format!("public_url gives a bad redirect URI: {e}")))?;
@@ -406,7 +455,9 @@ fn exchange_code(
         .set_pkce_verifier(PkceCodeVerifier::new(pending.verifier.expose().to_owned()))
         .request(&UreqClient(&app.http))
         .map_err(|e| match e {
-            RequestTokenError::ServerResponse(r) => OAuthError::Upstream(format!("the provider refused the code: {}", r.error())),
+            RequestTokenError::ServerResponse(r) => {
+                OAuthError::Upstream(format!("the provider refused the code: {}", r.error()))
+            }
             RequestTokenError::Request(e) => OAuthError::Upstream(e.to_string()),
             RequestTokenError::Parse(_, _) => OAuthError::Upstream("the token response was not understood".into()),
             RequestTokenError::Other(m) => OAuthError::Upstream(m),

@@ -6,6 +6,7 @@
 //! run on a blocking thread. HTTP handlers live in `routes.rs` and `proxy.rs`.
 
 pub mod apps;
+pub mod audit_batch;
 pub mod bench;
 pub mod client_credentials;
 pub mod flow;
@@ -95,9 +96,24 @@ pub struct TokenBroker {
     locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
     /// Access tokens by connection id.
     cache: Mutex<HashMap<String, CachedToken>>,
+    /// Group-committed audit writes for hot reads, started on first use.
+    audit: std::sync::OnceLock<audit_batch::AuditBatcher>,
 }
 
 impl TokenBroker {
+    /// Records an audit entry through the group-commit writer; returns once committed.
+    pub async fn audit(&self, store: &crate::store::Store, entry: crate::audit::AuditEntry) -> Result<(), ApiError> {
+        if self.audit.get().is_none() {
+            let batcher = audit_batch::AuditBatcher::start(store.clone())
+                .map_err(|e| ApiError::internal("cannot start the audit writer", &e))?;
+            let _ = self.audit.set(batcher);
+        }
+        match self.audit.get() {
+            Some(batcher) => batcher.record(entry).await,
+            None => Err(ApiError::unavailable("the audit writer is not running")),
+        }
+    }
+
     pub fn lock_for(&self, connection_id: &str) -> Arc<Mutex<()>> {
         let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
         locks.entry(connection_id.to_owned()).or_default().clone()
@@ -119,8 +135,14 @@ impl TokenBroker {
     }
 
     pub fn forget(&self, connection_id: &str) {
-        self.cache.lock().unwrap_or_else(|e| e.into_inner()).remove(connection_id);
-        self.locks.lock().unwrap_or_else(|e| e.into_inner()).remove(connection_id);
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(connection_id);
+        self.locks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(connection_id);
     }
 }
 

@@ -13,7 +13,7 @@ use serde_json::json;
 use super::OAuthError;
 use super::service::access_token_for;
 use crate::app::AppState;
-use crate::audit::{self, AuditEntry};
+use crate::audit::AuditEntry;
 use crate::auth::{TenantAccess, need};
 use crate::connections::request::{api_base_url, auth_headers, join_url};
 use crate::connections::{find_connection, open_credentials};
@@ -69,7 +69,9 @@ fn upstream_path(uri_path: &str, provider: &str) -> Result<String, ApiError> {
     for segment in rest.split('/') {
         let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
         if decoded == "." || decoded == ".." || segment.contains('\\') || segment.to_ascii_lowercase().contains("%2f") {
-            return Err(ApiError::invalid_input("the proxied path may not contain `.`, `..` or encoded slashes"));
+            return Err(ApiError::invalid_input(
+                "the proxied path may not contain `.`, `..` or encoded slashes",
+            ));
         }
     }
     Ok(rest.to_owned())
@@ -95,19 +97,28 @@ pub async fn proxy(
         .map(|(n, v)| (n.clone(), v.clone()))
         .collect();
     let app = state.clone();
-    tokio::task::spawn_blocking(move || {
-        let outcome = forward(&app, &tenant_id, &provider, &method, &path, query.as_deref(), forwarded, body);
-        let status = match &outcome {
-            Ok(response) => response.status().as_u16(),
-            Err(e) => e.status.as_u16(),
-        };
-        let entry: AuditEntry =
-            entry.with_detail(json!({"method": method.as_str(), "path": path.split('?').next(), "status": status}));
-        app.store.write(|tx| audit::record(tx, &entry))?;
-        outcome
+    let (method_name, audited_path) = (method.to_string(), path.clone());
+    let outcome = tokio::task::spawn_blocking(move || {
+        forward(
+            &app,
+            &tenant_id,
+            &provider,
+            &method,
+            &path,
+            query.as_deref(),
+            forwarded,
+            body,
+        )
     })
     .await
-    .map_err(|e| ApiError::internal("proxy task failed", &e))?
+    .map_err(|e| ApiError::internal("proxy task failed", &e))?;
+    let status = match &outcome {
+        Ok(response) => response.status().as_u16(),
+        Err(e) => e.status.as_u16(),
+    };
+    let entry: AuditEntry = entry.with_detail(json!({"method": method_name, "path": audited_path, "status": status}));
+    state.oauth.audit(&state.store, entry).await?;
+    outcome
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -133,8 +144,8 @@ fn forward(
     })?;
     let token = access_token_for(app, tenant_id, provider_key)?;
     let base = api_base_url(provider, &row.config).map_err(|e| ApiError::invalid_input(e.to_string()))?;
-    let injected =
-        auth_headers(provider, row.auth_mode, &credentials, token.as_ref()).map_err(|e| ApiError::invalid_input(e.to_string()))?;
+    let injected = auth_headers(provider, row.auth_mode, &credentials, token.as_ref())
+        .map_err(|e| ApiError::invalid_input(e.to_string()))?;
     let mut url = join_url(&base, path);
     if let Some(query) = query {
         url.push(if url.contains('?') { '&' } else { '?' });
@@ -152,16 +163,25 @@ fn forward(
     let request = request
         .body(body.to_vec())
         .map_err(|_| ApiError::invalid_input("the proxied request is not valid"))?;
-    let response = app
-        .http
-        .run(request)
-        .map_err(|e| ApiError::bad_gateway(format!("{}: {}", provider.name, crate::net::describe_transport_error(&e))))?;
+    let response = app.http.run(request).map_err(|e| {
+        ApiError::bad_gateway(format!(
+            "{}: {}",
+            provider.name,
+            crate::net::describe_transport_error(&e)
+        ))
+    })?;
     let (parts, mut upstream_body) = response.into_parts();
     let bytes = upstream_body
         .with_config()
         .limit(MAX_RESPONSE_BYTES)
         .read_to_vec()
-        .map_err(|e| ApiError::bad_gateway(format!("{}: {}", provider.name, crate::net::describe_transport_error(&e))))?;
+        .map_err(|e| {
+            ApiError::bad_gateway(format!(
+                "{}: {}",
+                provider.name,
+                crate::net::describe_transport_error(&e)
+            ))
+        })?;
     let mut out = Response::new(Body::from(bytes));
     *out.status_mut() = StatusCode::from_u16(parts.status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     for (name, value) in &parts.headers {

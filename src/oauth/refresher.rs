@@ -93,11 +93,22 @@ pub fn run_once(app: &AppState, now: OffsetDateTime) -> Result<usize, OAuthError
         let result = if candidate.expires_at.is_none() {
             recheck_non_expiring(app, provider, &row, candidate.has_refresh_token, now)
         } else {
-            renew_under_lock(app, provider, &row, Renew::IfExpiring { margin, force_since: None }).map(|_| ())
+            renew_under_lock(
+                app,
+                provider,
+                &row,
+                Renew::IfExpiring {
+                    margin,
+                    force_since: None,
+                },
+            )
+            .map(|_| ())
         };
         match result {
             Ok(()) => done += 1,
-            Err(e) => tracing::warn!(provider = %row.provider, tenant = %row.tenant_id, error = %e, "background renewal failed"),
+            Err(e) => {
+                tracing::warn!(provider = %row.provider, tenant = %row.tenant_id, error = %e, "background renewal failed")
+            }
         }
     }
     Ok(done)
@@ -113,11 +124,25 @@ fn recheck_non_expiring(
     now: OffsetDateTime,
 ) -> Result<(), OAuthError> {
     if has_refresh_token {
-        renew_under_lock(app, provider, row, Renew::IfExpiring { margin: std::time::Duration::ZERO, force_since: Some(now) })?;
+        renew_under_lock(
+            app,
+            provider,
+            row,
+            Renew::IfExpiring {
+                margin: std::time::Duration::ZERO,
+                force_since: Some(now),
+            },
+        )?;
     } else if provider.verify.is_some() {
         let token = tokens_access(app, row)?;
-        let entry = AuditEntry::new(Some(&row.tenant_id), "oauth:refresher", "connection.verified", Some(&row.provider), &Default::default())
-            .with_detail(json!({"reason": "daily check of a non-expiring token"}));
+        let entry = AuditEntry::new(
+            Some(&row.tenant_id),
+            "oauth:refresher",
+            "connection.verified",
+            Some(&row.provider),
+            &Default::default(),
+        )
+        .with_detail(json!({"reason": "daily check of a non-expiring token"}));
         crate::connections::verify_connection(app, &row.tenant_id, &row.provider, token, entry)?;
     }
     app.store.write(|tx| tokens::recheck_later(tx, &row.id, now))

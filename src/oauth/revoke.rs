@@ -59,7 +59,10 @@ pub fn revoke_connection_tokens(app: &AppState, tenant_id: &str, provider_key: &
     };
     let loopback = matches!(parsed.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
     if parsed.scheme() != "https" && !(parsed.scheme() == "http" && loopback) {
-        tracing::warn!(provider = provider_key, "revocation URL is not HTTPS; tokens not revoked");
+        tracing::warn!(
+            provider = provider_key,
+            "revocation URL is not HTTPS; tokens not revoked"
+        );
         return Ok(Revocation::Failed);
     }
     let mut revocable = Vec::new();
@@ -88,11 +91,7 @@ fn revoke_one(app: &AppState, url: &str, client: &ClientApp, token: &Secret, hin
         .header("content-type", "application/x-www-form-urlencoded");
     match &client.client_secret {
         Some(secret) => {
-            let pair = format!(
-                "{}:{}",
-                form_encode(&client.client_id),
-                form_encode(secret.expose())
-            );
+            let pair = format!("{}:{}", form_encode(&client.client_id), form_encode(secret.expose()));
             request = request.header("authorization", format!("Basic {}", STANDARD.encode(pair)));
         }
         None => {
@@ -100,7 +99,9 @@ fn revoke_one(app: &AppState, url: &str, client: &ClientApp, token: &Secret, hin
         }
     }
     let body = zeroize::Zeroizing::new(form.finish());
-    let request = request.body(body.as_bytes().to_vec()).map_err(|_| "bad revocation request".to_owned())?;
+    let request = request
+        .body(body.as_bytes().to_vec())
+        .map_err(|_| "bad revocation request".to_owned())?;
     let response = app
         .http
         .run(request)

@@ -39,15 +39,16 @@ pub async fn authorize(
     };
     let entry = access.audit("oauth.authorize", Some(&provider));
     let tenant_id = access.tenant.id.clone();
-    let outcome = blocking(move || {
-        flow::authorize(&state, &tenant_id, &provider, &input, entry, crate::time::now())
-    })
-    .await?;
+    let outcome =
+        blocking(move || flow::authorize(&state, &tenant_id, &provider, &input, entry, crate::time::now())).await?;
     Ok(Json(outcome))
 }
 
 /// `GET /oauth/callback` (public): the provider sends the browser here.
-pub async fn callback(State(state): State<AppState>, ApiQuery(params): ApiQuery<CallbackParams>) -> ApiResult<Response> {
+pub async fn callback(
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<CallbackParams>,
+) -> ApiResult<Response> {
     let outcome = blocking(move || flow::callback(&state, &params, crate::time::now())).await?;
     let location = HeaderValue::from_str(&outcome.redirect_to)
         .map_err(|_| ApiError::invalid_input("the stored return_to is not a valid header value"))?;
@@ -79,16 +80,16 @@ pub async fn token(
     let entry = access.audit("token.read", Some(&provider));
     let tenant_id = access.tenant.id.clone();
     let app = state.clone();
-    let result = blocking(move || {
-        let result = ensure_token(&app, &tenant_id, &provider, false);
-        let detail = match &result {
-            Ok(g) => json!({"renewed": g.renewed}),
-            Err(e) => json!({"error": e.to_string()}),
-        };
-        app.store.write(|tx| audit::record(tx, &entry.clone().with_detail(detail)))?;
-        result
-    })
-    .await?;
+    let result = tokio::task::spawn_blocking(move || ensure_token(&app, &tenant_id, &provider, false))
+        .await
+        .map_err(|e| ApiError::internal("oauth task failed", &e))?;
+    let detail = match &result {
+        Ok(g) => json!({"renewed": g.renewed}),
+        Err(e) => json!({"error": e.to_string()}),
+    };
+    // Group-committed: answered only once the entry is durable.
+    state.oauth.audit(&state.store, entry.with_detail(detail)).await?;
+    let result = result?;
     let body = TokenView {
         access_token: result.access_token.expose().to_owned(),
         token_type: result.token_type.clone(),
@@ -118,7 +119,8 @@ pub async fn refresh(
             Ok(g) => json!({"renewed": g.renewed}),
             Err(e) => json!({"error": e.to_string()}),
         };
-        app.store.write(|tx| audit::record(tx, &entry.clone().with_detail(detail)))?;
+        app.store
+            .write(|tx| audit::record(tx, &entry.clone().with_detail(detail)))?;
         result
     })
     .await?;

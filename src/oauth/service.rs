@@ -55,7 +55,12 @@ fn token_provider<'a>(app: &'a AppState, key: &str) -> Result<&'a Provider, OAut
 
 /// The access token of a tenant's `oauth2` or `client_credentials` connection, renewed
 /// first when it expires within the read margin (or always, with `force`). Blocking.
-pub fn ensure_token(app: &AppState, tenant_id: &str, provider_key: &str, force: bool) -> Result<TokenGrant, OAuthError> {
+pub fn ensure_token(
+    app: &AppState,
+    tenant_id: &str,
+    provider_key: &str,
+    force: bool,
+) -> Result<TokenGrant, OAuthError> {
     let provider = token_provider(app, provider_key)?;
     let row = app
         .store
@@ -80,7 +85,15 @@ pub fn ensure_token(app: &AppState, tenant_id: &str, provider_key: &str, force: 
         });
     }
     let requested_at = crate::time::now();
-    renew_under_lock(app, provider, &row, Renew::IfExpiring { margin, force_since: force.then_some(requested_at) })
+    renew_under_lock(
+        app,
+        provider,
+        &row,
+        Renew::IfExpiring {
+            margin,
+            force_since: force.then_some(requested_at),
+        },
+    )
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -127,8 +140,14 @@ pub fn renew_under_lock(
                 return match &current {
                     Some(current) if current.usable_at(now) => Ok(grant(app, current, false)),
                     Some(_) => {
-                        mark_needs_reauth(app, row, "the access token expired and the provider issued no refresh token")?;
-                        Err(OAuthError::NeedsReauth("the access token expired and there is no refresh token".into()))
+                        mark_needs_reauth(
+                            app,
+                            row,
+                            "the access token expired and the provider issued no refresh token",
+                        )?;
+                        Err(OAuthError::NeedsReauth(
+                            "the access token expired and there is no refresh token".into(),
+                        ))
                     }
                     None => Err(OAuthError::NotSupported(
                         "this connection has no tokens yet: authorize it first".into(),
@@ -137,7 +156,9 @@ pub fn renew_under_lock(
             };
             refresh(app, provider, row, &credentials, &refresh_token)
         }
-        AuthMode::ClientCredentials => client_credentials::acquire(app, provider, row, &credentials).map_err(Into::into),
+        AuthMode::ClientCredentials => {
+            client_credentials::acquire(app, provider, row, &credentials).map_err(Into::into)
+        }
         other => {
             return Err(OAuthError::NotSupported(format!(
                 "auth mode `{}` has no access token",

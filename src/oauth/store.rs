@@ -97,7 +97,8 @@ pub fn load(
             },
         )
         .optional_row()?;
-    let Some((access, refresh, token_type, scopes, expires_at, check_after, failures, retry_at, obtained_at)) = raw else {
+    let Some((access, refresh, token_type, scopes, expires_at, check_after, failures, retry_at, obtained_at)) = raw
+    else {
         return Ok(None);
     };
     let scope = KeyScope::Tenant(tenant_id.to_owned());

@@ -36,7 +36,13 @@ fn fake_zoom() -> FakeServer {
                         );
                         let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
                         if auth != expected || !body.contains("grant_type=account_credentials") {
-                            return (StatusCode::BAD_REQUEST, axum::Json(json!({"reason": "Invalid client_id or client_secret", "error": "invalid_client"}))).into_response();
+                            return (
+                                StatusCode::BAD_REQUEST,
+                                axum::Json(
+                                    json!({"reason": "Invalid client_id or client_secret", "error": "invalid_client"}),
+                                ),
+                            )
+                                .into_response();
                         }
                         let n = issued.fetch_add(1, Ordering::SeqCst) + 1;
                         axum::Json(json!({
@@ -65,7 +71,10 @@ fn zoom_server(fake: &FakeServer) -> TestServer {
 }
 
 fn token_posts(fake: &FakeServer) -> usize {
-    fake.recorded().iter().filter(|r| r.path.ends_with("/oauth/token")).count()
+    fake.recorded()
+        .iter()
+        .filter(|r| r.path.ends_with("/oauth/token"))
+        .count()
 }
 
 #[test]
@@ -73,7 +82,10 @@ fn zoom_concurrent_readers_share_one_upstream_request_and_survive_restart() {
     let fake = fake_zoom();
     let server = zoom_server(&fake);
     server.create_tenant("t1");
-    let token = server.tenant_token("t1", &["connections:write", "credentials:reveal", "connections:read", "proxy"]);
+    let token = server.tenant_token(
+        "t1",
+        &["connections:write", "credentials:reveal", "connections:read", "proxy"],
+    );
     let client = server.with_token(&token);
     let put = client.put(
         "/api/v1/tenants/t1/connections/zoom",
@@ -101,7 +113,10 @@ fn zoom_concurrent_readers_share_one_upstream_request_and_survive_restart() {
     assert_eq!(token_posts(&fake), 1, "12 concurrent readers, one upstream request");
     let request = &fake.recorded()[0];
     assert!(String::from_utf8_lossy(&request.body).contains("account_id=acct-42"));
-    assert_eq!(client.get("/api/v1/tenants/t1/connections/zoom").json["status"], "active");
+    assert_eq!(
+        client.get("/api/v1/tenants/t1/connections/zoom").json["status"],
+        "active"
+    );
 
     // The proxy injects the cached token.
     let proxied = client.get("/api/v1/tenants/t1/proxy/zoom/users/me");
@@ -140,7 +155,10 @@ fn zoom_concurrent_readers_share_one_upstream_request_and_survive_restart() {
 
     let db = std::fs::read(server.data_dir().join("tessera.db")).unwrap();
     for secret in ["zoom-access-token-1", "zoom-access-token-2", ZOOM_SECRET] {
-        assert!(!db.windows(secret.len()).any(|w| w == secret.as_bytes()), "{secret} in the database");
+        assert!(
+            !db.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "{secret} in the database"
+        );
     }
 }
 
@@ -149,7 +167,8 @@ fn zoom_refused_credentials_mark_the_connection_invalid() {
     let fake = fake_zoom();
     let server = zoom_server(&fake);
     server.create_tenant("t1");
-    let client = server.with_token(&server.tenant_token("t1", &["connections:write", "credentials:reveal", "connections:read"]));
+    let client =
+        server.with_token(&server.tenant_token("t1", &["connections:write", "credentials:reveal", "connections:read"]));
     client.put(
         "/api/v1/tenants/t1/connections/zoom",
         &json!({"credentials": {"account_id": "a", "client_id": "zoom-client", "client_secret": "wrong"}}),
@@ -172,7 +191,9 @@ fn genesys_token_url_uses_the_tenants_region() {
             async move {
                 assert!(body.contains("grant_type=client_credentials"));
                 let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
-                axum::Json(json!({"access_token": format!("genesys-token-{n}"), "token_type": "bearer", "expires_in": 86399}))
+                axum::Json(
+                    json!({"access_token": format!("genesys-token-{n}"), "token_type": "bearer", "expires_in": 86399}),
+                )
             }
         }),
     ));
@@ -198,7 +219,10 @@ fn genesys_token_url_uses_the_tenants_region() {
     assert_eq!(recorded[0].path, "/mypurecloud.de/oauth/token");
     assert_eq!(
         recorded[0].header("authorization").unwrap(),
-        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("g-id:g-secret"))
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("g-id:g-secret")
+        )
     );
     // A key-mode connection has no access token.
     let resp = client.get("/api/v1/tenants/de/connections/stripe/token");

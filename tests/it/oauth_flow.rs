@@ -6,10 +6,18 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::support::oauth::{CLIENT_ID, CLIENT_SECRET, OidcServer, PUBLIC_URL, RETURN_ORIGIN, drive_authorization, query_of};
+use crate::support::oauth::{
+    CLIENT_ID, CLIENT_SECRET, OidcServer, PUBLIC_URL, RETURN_ORIGIN, drive_authorization, query_of,
+};
 use crate::support::{Client, TestServer, providers_file};
 
-const SCOPES: &[&str] = &["connections:read", "connections:write", "credentials:reveal", "proxy", "audit:read"];
+const SCOPES: &[&str] = &[
+    "connections:read",
+    "connections:write",
+    "credentials:reveal",
+    "proxy",
+    "audit:read",
+];
 
 pub fn oauth_server(oidc: &OidcServer, settings: &[(&str, &str)]) -> TestServer {
     let toml = oidc.provider_toml("acme");
@@ -63,7 +71,10 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 #[test]
 fn authorization_code_flow_end_to_end() {
     let oidc = OidcServer::start(8);
-    let server = oauth_server(&oidc, &[("oauth_read_margin_secs", "4"), ("oauth_refresh_interval_secs", "600")]);
+    let server = oauth_server(
+        &oidc,
+        &[("oauth_read_margin_secs", "4"), ("oauth_refresh_interval_secs", "600")],
+    );
     register_platform_app(&server);
     let apps = server.admin().get("/api/v1/platform/apps");
     assert_eq!(apps.json["items"][0]["provider"], "acme");
@@ -94,7 +105,10 @@ fn authorization_code_flow_end_to_end() {
     assert_eq!(first.status, 200, "{}", first.text);
     assert_eq!(first.json["token_type"], "Bearer");
     let at1 = first.json["access_token"].as_str().unwrap().to_owned();
-    assert_eq!(client.get("/api/v1/tenants/t1/connections/acme/token").json["access_token"], at1);
+    assert_eq!(
+        client.get("/api/v1/tenants/t1/connections/acme/token").json["access_token"],
+        at1
+    );
     assert_eq!(oidc.counts()["refreshGrants"], 0);
     let me = Client::new(&oidc.issuer, Some(&at1)).get("/me");
     assert_eq!(me.status, 200, "{}", me.text);
@@ -146,7 +160,13 @@ fn authorization_code_flow_end_to_end() {
     assert_eq!(client.get("/api/v1/tenants/t1/connections/acme/token").status, 404);
 
     let audit = client.get("/api/v1/tenants/t1/audit");
-    for action in ["oauth.authorize", "oauth.connected", "token.read", "token.refreshed", "proxy.request"] {
+    for action in [
+        "oauth.authorize",
+        "oauth.connected",
+        "token.read",
+        "token.refreshed",
+        "proxy.request",
+    ] {
         assert!(audit.text.contains(action), "audit lacks {action}: {}", audit.text);
     }
 }
@@ -166,7 +186,9 @@ fn state_is_single_use_bound_and_expiring() {
     assert_eq!(open_redirect.json["errors"][0]["field"], "return_to");
 
     // Forged or missing state.
-    let forged = server.anonymous().get("/oauth/callback?code=abc&state=forged-state-value");
+    let forged = server
+        .anonymous()
+        .get("/oauth/callback?code=abc&state=forged-state-value");
     assert_eq!(forged.status, 400, "{}", forged.text);
     assert_eq!(server.anonymous().get("/oauth/callback?code=abc").status, 400);
 
@@ -175,12 +197,18 @@ fn state_is_single_use_bound_and_expiring() {
     let url = resp.json["authorization_url"].as_str().unwrap().to_owned();
     let db = rusqlite::Connection::open(server.data_dir().join("tessera.db")).unwrap();
     db.busy_timeout(Duration::from_secs(5)).unwrap();
-    db.execute("UPDATE oauth_states SET expires_at = '2000-01-01T00:00:00Z'", []).unwrap();
+    db.execute("UPDATE oauth_states SET expires_at = '2000-01-01T00:00:00Z'", [])
+        .unwrap();
     let callback = drive_authorization(&url);
     let expired = server.anonymous().get(&callback);
     assert_eq!(expired.status, 400, "{}", expired.text);
-    assert_eq!(client.get("/api/v1/tenants/t1/connections/acme").json["status"], "pending");
-    let tokens: i64 = db.query_row("SELECT COUNT(*) FROM oauth_tokens", [], |r| r.get(0)).unwrap();
+    assert_eq!(
+        client.get("/api/v1/tenants/t1/connections/acme").json["status"],
+        "pending"
+    );
+    let tokens: i64 = db
+        .query_row("SELECT COUNT(*) FROM oauth_tokens", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(tokens, 0);
 
     // Success, then a replay of the same callback is refused.
@@ -188,12 +216,18 @@ fn state_is_single_use_bound_and_expiring() {
     let callback = drive_authorization(resp.json["authorization_url"].as_str().unwrap());
     let ok = server.anonymous().get(&callback);
     assert_eq!(ok.status, 303, "{}", ok.text);
-    assert_eq!(ok.header("location").unwrap(), format!("{PUBLIC_URL}/ui/?connected=acme"));
+    assert_eq!(
+        ok.header("location").unwrap(),
+        format!("{PUBLIC_URL}/ui/?connected=acme")
+    );
     let replay = server.anonymous().get(&callback);
     assert_eq!(replay.status, 400, "{}", replay.text);
     let stored: Vec<u8> = std::fs::read(server.data_dir().join("tessera.db")).unwrap();
     let state = query_of(&format!("http://x{callback}"))["state"].clone();
-    assert!(!stored.windows(state.len()).any(|w| w == state.as_bytes()), "raw state stored");
+    assert!(
+        !stored.windows(state.len()).any(|w| w == state.as_bytes()),
+        "raw state stored"
+    );
 
     // A provider error sends the browser back with ?error=.
     oidc.post("/test/deny-next");

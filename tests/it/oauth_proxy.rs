@@ -12,7 +12,11 @@ const STRIPE_KEY: &str = "sk_test_PROXY_CANARY_4242";
 fn setup() -> (FakeServer, TestServer) {
     let fake = FakeServer::start(Router::new().fallback(any(|| async {
         (
-            [("content-type", "application/json"), ("set-cookie", "upstream=1"), ("etag", "\"v1\"")],
+            [
+                ("content-type", "application/json"),
+                ("set-cookie", "upstream=1"),
+                ("etag", "\"v1\""),
+            ],
             r#"{"object":"balance"}"#,
         )
     })));
@@ -29,7 +33,10 @@ fn proxy_injects_credentials_and_strips_the_callers() {
     server.create_tenant("a");
     let token = server.tenant_token("a", &["connections:write", "proxy", "audit:read"]);
     let client = server.with_token(&token);
-    let put = client.put("/api/v1/tenants/a/connections/stripe", &json!({"credentials": {"secret_key": STRIPE_KEY}}));
+    let put = client.put(
+        "/api/v1/tenants/a/connections/stripe",
+        &json!({"credentials": {"secret_key": STRIPE_KEY}}),
+    );
     assert_eq!(put.status, 201, "{}", put.text);
 
     let resp = client.send(
@@ -64,7 +71,10 @@ fn proxy_injects_credentials_and_strips_the_callers() {
         assert!(got.header(dropped).is_none(), "{dropped} was forwarded");
     }
     let all_headers = format!("{:?}", got.headers);
-    assert!(!all_headers.contains(&token), "the caller's tessera token reached the provider");
+    assert!(
+        !all_headers.contains(&token),
+        "the caller's tessera token reached the provider"
+    );
     assert!(!resp.text.contains(STRIPE_KEY));
 
     // Climbing out of the API base is refused.
@@ -85,7 +95,10 @@ fn proxy_keeps_tenants_apart_and_needs_the_scope() {
     server.create_tenant("a");
     server.create_tenant("b");
     let a = server.with_token(&server.tenant_token("a", &["connections:write", "proxy"]));
-    a.put("/api/v1/tenants/a/connections/stripe", &json!({"credentials": {"secret_key": STRIPE_KEY}}));
+    a.put(
+        "/api/v1/tenants/a/connections/stripe",
+        &json!({"credentials": {"secret_key": STRIPE_KEY}}),
+    );
     let b = server.with_token(&server.tenant_token("b", &["proxy"]));
 
     let resp = b.get("/api/v1/tenants/a/proxy/stripe/v1/balance");
@@ -95,18 +108,32 @@ fn proxy_keeps_tenants_apart_and_needs_the_scope() {
     assert_eq!(resp.status, 404, "b has no stripe connection: {}", resp.text);
     let no_scope = server.with_token(&server.tenant_token("a", &["connections:read"]));
     assert_eq!(no_scope.get("/api/v1/tenants/a/proxy/stripe/v1/balance").status, 403);
-    assert_eq!(server.anonymous().get("/api/v1/tenants/a/proxy/stripe/v1/balance").status, 401);
+    assert_eq!(
+        server
+            .anonymous()
+            .get("/api/v1/tenants/a/proxy/stripe/v1/balance")
+            .status,
+        401
+    );
     assert_eq!(a.get("/api/v1/tenants/a/proxy/nosuch/v1/balance").status, 404);
     assert_eq!(fake.count(), 0, "nothing reached the provider");
 
     // The platform operator may proxy for a tenant; it is the tenant's key that is sent.
     let resp = server.admin().get("/api/v1/tenants/a/proxy/stripe/v1/balance");
     assert_eq!(resp.status, 200, "{}", resp.text);
-    assert_eq!(fake.recorded()[0].header("authorization").unwrap(), format!("Bearer {STRIPE_KEY}"));
+    assert_eq!(
+        fake.recorded()[0].header("authorization").unwrap(),
+        format!("Bearer {STRIPE_KEY}")
+    );
 
     // Oversized bodies are refused before anything is sent.
     let big = vec![b'x'; 2 * 1024 * 1024];
-    let resp = a.send("POST", "/api/v1/tenants/a/proxy/stripe/v1/files", Some(big), &[("content-type", "application/octet-stream")]);
+    let resp = a.send(
+        "POST",
+        "/api/v1/tenants/a/proxy/stripe/v1/files",
+        Some(big),
+        &[("content-type", "application/octet-stream")],
+    );
     assert_eq!(resp.status, 413, "{}", resp.text);
     assert_eq!(fake.count(), 1);
 }

@@ -48,7 +48,9 @@ impl OidcServer {
             .expect("start node (is node installed?)");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read oidc server line");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read oidc server line");
         let info: Value = serde_json::from_str(line.trim()).unwrap_or_else(|_| panic!("oidc server said {line:?}"));
         OidcServer {
             issuer: info["issuer"].as_str().expect("issuer").to_owned(),
@@ -87,7 +89,9 @@ path = "/me"
     }
 
     pub fn post(&self, path: &str) -> Value {
-        super::Client::new(&self.issuer, None).post(path, &serde_json::json!({})).json
+        super::Client::new(&self.issuer, None)
+            .post(path, &serde_json::json!({}))
+            .json
     }
 }
 
@@ -114,7 +118,11 @@ pub fn drive_authorization(authorization_url: &str) -> String {
         if let Some(rest) = url.strip_prefix(&callback) {
             return format!("/oauth/callback{rest}");
         }
-        let cookie_header = cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+        let cookie_header = cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
         let mut request = agent.get(&url);
         if !cookie_header.is_empty() {
             request = request.header("cookie", &cookie_header);
