@@ -156,3 +156,6 @@ pub fn parse_secs(value: &str) -> Result<Duration, String> {
         .map(Duration::from_secs_f64)
         .ok_or_else(|| format!("`{value}` is not a number of seconds"))
 }
+
+#[cfg(test)]
+mod tests;

@@ -319,3 +319,72 @@ fn background_refresh_and_invalid_grant() {
     let resp = client.get("/api/v1/tenants/t1/connections/acme/token");
     assert_eq!(resp.status, 409, "{}", resp.text);
 }
+
+#[test]
+fn the_tenants_own_app_wins_over_the_platform_app() {
+    let oidc = OidcServer::start(60);
+    let server = oauth_server(
+        &oidc,
+        &[
+            ("app_acme_client_id", "env-client"),
+            ("app_acme_client_secret", "env-secret-value-123"),
+        ],
+    );
+    server.create_tenant("t1");
+    server.create_tenant("t2");
+    let t1 = server.with_token(&server.tenant_token("t1", SCOPES));
+    let t2 = server.with_token(&server.tenant_token("t2", SCOPES));
+    let client_id_of = |client: &Client, tenant: &str| {
+        let resp = client.post(
+            &format!("/api/v1/tenants/{tenant}/connections/acme/authorize"),
+            &json!({}),
+        );
+        assert_eq!(resp.status, 200, "{}", resp.text);
+        query_of(resp.json["authorization_url"].as_str().unwrap())["client_id"].clone()
+    };
+
+    // Environment app, listed masked.
+    assert_eq!(client_id_of(&t1, "t1"), "env-client");
+    let apps = server.admin().get("/api/v1/platform/apps");
+    assert_eq!(apps.json["items"][0]["source"], "environment");
+    assert!(!apps.text.contains("env-secret-value-123"));
+
+    // Only the operator manages platform apps; bad input is named.
+    let denied = t1.put(
+        "/api/v1/platform/apps/acme",
+        &json!({"client_id": "x", "client_secret": "y"}),
+    );
+    assert_eq!(denied.status, 403);
+    let bad = server
+        .admin()
+        .put("/api/v1/platform/apps/acme", &json!({"client_id": "x"}));
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.json["errors"][0]["field"], "client_secret");
+    let unknown = server.admin().put(
+        "/api/v1/platform/apps/nosuch",
+        &json!({"client_id": "x", "client_secret": "y"}),
+    );
+    assert_eq!(unknown.status, 404);
+    let keyed = server.admin().put(
+        "/api/v1/platform/apps/stripe",
+        &json!({"client_id": "x", "client_secret": "y"}),
+    );
+    assert_eq!(keyed.status, 400, "stripe has no OAuth: {}", keyed.text);
+
+    // A stored platform app wins over the environment.
+    register_platform_app(&server);
+    assert_eq!(client_id_of(&t1, "t1"), CLIENT_ID);
+
+    // A tenant's own app wins over both, for that tenant only.
+    let put = t2.put(
+        "/api/v1/tenants/t2/connections/acme",
+        &json!({"auth_mode": "oauth2", "credentials": {"client_id": "tenant-own-client", "client_secret": "own-secret"}}),
+    );
+    assert!(put.status == 200 || put.status == 201, "{}", put.text);
+    assert_eq!(client_id_of(&t2, "t2"), "tenant-own-client");
+    assert_eq!(client_id_of(&t1, "t1"), CLIENT_ID);
+
+    assert_eq!(server.admin().delete("/api/v1/platform/apps/acme").status, 204);
+    assert_eq!(client_id_of(&t1, "t1"), "env-client");
+    assert_eq!(server.admin().delete("/api/v1/platform/apps/acme").status, 404);
+}
