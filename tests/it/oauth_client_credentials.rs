@@ -228,3 +228,154 @@ fn genesys_token_url_uses_the_tenants_region() {
     let resp = client.get("/api/v1/tenants/de/connections/stripe/token");
     assert_eq!(resp.status, 404);
 }
+
+/// A generic client-credentials provider whose token endpoint can be made to fail.
+fn flaky_provider(expires_in: Option<u64>) -> (FakeServer, Arc<std::sync::atomic::AtomicBool>) {
+    let failing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let issued = Arc::new(AtomicUsize::new(0));
+    let flag = failing.clone();
+    let fake = FakeServer::start(
+        Router::new()
+            .route(
+                "/token",
+                post(move || {
+                    let (flag, issued) = (flag.clone(), issued.clone());
+                    async move {
+                        if flag.load(Ordering::SeqCst) {
+                            return (StatusCode::SERVICE_UNAVAILABLE, "down for maintenance").into_response();
+                        }
+                        let n = issued.fetch_add(1, Ordering::SeqCst) + 1;
+                        let mut body = json!({"access_token": format!("generic-token-{n}"), "token_type": "Bearer"});
+                        if let Some(secs) = expires_in {
+                            body["expires_in"] = json!(secs);
+                        }
+                        axum::Json(body).into_response()
+                    }
+                }),
+            )
+            .route("/api/me", get(|| async { axum::Json(json!({"ok": true})) })),
+    );
+    (fake, failing)
+}
+
+fn generic_server(fake: &FakeServer, settings: &[(&str, &str)]) -> TestServer {
+    let toml = format!(
+        r#"
+[providers.generic]
+name = "Generic"
+category = "other"
+auth_modes = ["client_credentials"]
+token_url = "{base}/token"
+api_base_url = "{base}/api"
+fields = [
+  {{ name = "client_id", label = "Client id", required = true }},
+  {{ name = "client_secret", label = "Client secret", secret = true, required = true }},
+]
+[providers.generic.verify]
+method = "GET"
+path = "/me"
+"#,
+        base = fake.base
+    );
+    TestServer::start_with(|config| {
+        config.providers_file = Some(providers_file(&config.data_dir.with_file_name("etc"), &toml));
+        for (name, value) in settings {
+            config.apply(name, value).unwrap();
+        }
+    })
+}
+
+fn token_of(client: &crate::support::Client) -> crate::support::Response {
+    client.get("/api/v1/tenants/t1/connections/generic/token")
+}
+
+#[test]
+fn network_trouble_keeps_a_valid_token_usable() {
+    let (fake, failing) = flaky_provider(Some(4));
+    let server = generic_server(
+        &fake,
+        &[("oauth_read_margin_secs", "3"), ("oauth_refresh_interval_secs", "600")],
+    );
+    server.create_tenant("t1");
+    let client =
+        server.with_token(&server.tenant_token("t1", &["connections:write", "credentials:reveal", "connections:read"]));
+    let put = client.put(
+        "/api/v1/tenants/t1/connections/generic",
+        &json!({"credentials": {"client_id": "c", "client_secret": "s"}}),
+    );
+    assert_eq!(put.status, 201, "{}", put.text);
+    assert_eq!(token_of(&client).json["access_token"], "generic-token-1");
+
+    // Inside the margin, the provider is down: the still-valid token is served.
+    failing.store(true, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(1500));
+    let resp = token_of(&client);
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(resp.json["access_token"], "generic-token-1");
+    assert_eq!(
+        client.get("/api/v1/tenants/t1/connections/generic").json["status"],
+        "active"
+    );
+
+    // Expired and still down: a clear 502, the connection is not given up on.
+    std::thread::sleep(Duration::from_millis(3000));
+    let resp = token_of(&client);
+    assert_eq!(resp.status, 502, "{}", resp.text);
+    assert_eq!(
+        client.get("/api/v1/tenants/t1/connections/generic").json["status"],
+        "active"
+    );
+
+    // Back up: the next read acquires a new token.
+    failing.store(false, Ordering::SeqCst);
+    let resp = token_of(&client);
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(resp.json["access_token"], "generic-token-2");
+}
+
+#[test]
+fn a_token_without_expiry_is_rechecked_daily() {
+    let (fake, _) = flaky_provider(None);
+    let server = generic_server(&fake, &[("oauth_refresh_interval_secs", "0.3")]);
+    server.create_tenant("t1");
+    let client =
+        server.with_token(&server.tenant_token("t1", &["connections:write", "credentials:reveal", "connections:read"]));
+    client.put(
+        "/api/v1/tenants/t1/connections/generic",
+        &json!({"credentials": {"client_id": "c", "client_secret": "s"}}),
+    );
+    let resp = token_of(&client);
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert!(resp.json["expires_at"].is_null(), "{}", resp.text);
+
+    let db = rusqlite::Connection::open(server.data_dir().join("tessera.db")).unwrap();
+    db.busy_timeout(Duration::from_secs(5)).unwrap();
+    let check_after: String = db
+        .query_row("SELECT check_after FROM oauth_tokens", [], |r| r.get(0))
+        .unwrap();
+    let day_ahead = time::OffsetDateTime::now_utc() + time::Duration::hours(23);
+    assert!(check_after > tessera::time::format_rfc3339(day_ahead), "{check_after}");
+
+    // A day later (simulated), the refresher verifies it against the provider.
+    db.execute("UPDATE oauth_tokens SET check_after = '2000-01-01T00:00:00Z'", [])
+        .unwrap();
+    let mut checked = false;
+    for _ in 0..40 {
+        std::thread::sleep(Duration::from_millis(200));
+        if fake.recorded().iter().any(|r| r.path == "/api/me") {
+            checked = true;
+            break;
+        }
+    }
+    assert!(checked, "the daily check did not call the provider");
+    let me = fake.recorded().into_iter().find(|r| r.path == "/api/me").unwrap();
+    assert_eq!(me.header("authorization").unwrap(), "Bearer generic-token-1");
+    std::thread::sleep(Duration::from_millis(300));
+    let check_after: String = db
+        .query_row("SELECT check_after FROM oauth_tokens", [], |r| r.get(0))
+        .unwrap();
+    assert!(
+        check_after > tessera::time::format_rfc3339(day_ahead),
+        "re-check not pushed a day ahead: {check_after}"
+    );
+}
