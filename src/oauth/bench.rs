@@ -4,6 +4,8 @@
 //!
 //! It starts a throw-away server in a temp data dir, a local client-credentials token
 //! endpoint, one tenant with one connection, warms the token cache, then loads each path.
+//! `GET /api/v1/tenants/{tenant}` is measured too: the cheapest authenticated tenant
+//! route, which pays the same authentication and tenant lookup as `/token`.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -104,7 +106,7 @@ fn bench_token(connections: usize, seconds: u64) -> anyhow::Result<()> {
             "POST",
             "/api/v1/tenants/bench/tokens",
             &admin,
-            Some(json!({"name": "bench", "scopes": ["credentials:reveal", "connections:write"]})),
+            Some(json!({"name": "bench", "scopes": ["credentials:reveal", "connections:write", "connections:read"]})),
         )
         .await?;
         let token: serde_json::Value = serde_json::from_str(&token.1)?;
@@ -130,6 +132,7 @@ fn bench_token(connections: usize, seconds: u64) -> anyhow::Result<()> {
 
         let duration = Duration::from_secs(seconds);
         let health = load(addr, "/healthz", "", connections, duration).await?;
+        let tenant = load(addr, "/api/v1/tenants/bench", &token, connections, duration).await?;
         let tokens = load(
             addr,
             "/api/v1/tenants/bench/connections/benchcc/token",
@@ -138,20 +141,22 @@ fn bench_token(connections: usize, seconds: u64) -> anyhow::Result<()> {
             duration,
         )
         .await?;
-        Ok::<_, anyhow::Error>((health, tokens))
+        Ok::<_, anyhow::Error>((health, tenant, tokens))
     });
     let _ = stop_tx.send(());
     let _ = runtime.block_on(server);
-    let (health, tokens) = result?;
-    let ratio = tokens.per_second / health.per_second.max(f64::EPSILON);
+    let (health, tenant, tokens) = result?;
+    let ratio = |m: &Measured| (m.per_second / health.per_second.max(f64::EPSILON) * 1000.0).round() / 1000.0;
     println!(
         "{}",
         serde_json::to_string_pretty(&json!({
             "connections": connections,
             "seconds_per_path": seconds,
             "healthz": summary(&health),
+            "get_tenant": summary(&tenant),
             "token": summary(&tokens),
-            "throughput_ratio_token_to_healthz": (ratio * 1000.0).round() / 1000.0,
+            "throughput_ratio_token_to_healthz": ratio(&tokens),
+            "throughput_ratio_get_tenant_to_healthz": ratio(&tenant),
         }))?
     );
     Ok(())
