@@ -11,6 +11,7 @@ mod tenants_and_tokens;
 // --- oauth: OAuth broker, token service, proxy (issue 3) ---
 mod oauth_client_credentials;
 mod oauth_flow;
+mod oauth_hygiene;
 mod oauth_proxy;
 
 // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
