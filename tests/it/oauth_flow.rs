@@ -114,11 +114,26 @@ fn authorization_code_flow_end_to_end() {
     assert_eq!(me.status, 200, "{}", me.text);
     assert_eq!(me.json["sub"], "test-user");
 
-    // Within the read margin of expiry: /token refreshes first.
+    // Within the read margin of expiry: /token refreshes first, once for ten concurrent
+    // readers (with rotation, a second refresh with the same refresh token would be
+    // treated as replay and revoke the grant).
     std::thread::sleep(Duration::from_millis(4500));
-    let second = client.get("/api/v1/tenants/t1/connections/acme/token");
-    assert_eq!(second.status, 200, "{}", second.text);
-    let at2 = second.json["access_token"].as_str().unwrap().to_owned();
+    let start = std::sync::Arc::new(std::sync::Barrier::new(10));
+    let readers: Vec<_> = (0..10)
+        .map(|_| {
+            let (client, start) = (client.clone(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                client.get("/api/v1/tenants/t1/connections/acme/token")
+            })
+        })
+        .collect();
+    let answers: Vec<_> = readers.into_iter().map(|h| h.join().unwrap()).collect();
+    let at2 = answers[0].json["access_token"].as_str().unwrap().to_owned();
+    for answer in &answers {
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        assert_eq!(answer.json["access_token"], at2.as_str());
+    }
     assert_ne!(at1, at2);
     assert_eq!(oidc.counts()["refreshGrants"], 1);
 
