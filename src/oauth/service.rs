@@ -134,6 +134,18 @@ pub fn renew_under_lock(
             return Ok(grant(app, current, false));
         }
     }
+    // Already refused by the provider: do not ask again on every read (each refusal
+    // would emit another event); a forced refresh or new credentials try again.
+    if force_since.is_none() && matches!(row.status, Status::NeedsReauth | Status::Invalid) {
+        return match &current {
+            Some(current) if current.usable_at(now) => Ok(grant(app, current, false)),
+            _ => Err(OAuthError::NeedsReauth(
+                row.last_error
+                    .clone()
+                    .unwrap_or_else(|| "the provider refused the last renewal".into()),
+            )),
+        };
+    }
     let outcome = match row.auth_mode {
         AuthMode::Oauth2 => {
             let Some(refresh_token) = current.as_ref().and_then(|c| c.refresh_token.clone()) else {

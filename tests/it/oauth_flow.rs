@@ -329,10 +329,33 @@ fn background_refresh_and_invalid_grant() {
         )
         .unwrap();
     assert_eq!(events, 1);
-    // Once the token has expired, /token says what to do instead of failing opaquely.
-    std::thread::sleep(Duration::from_secs(3));
-    let resp = client.get("/api/v1/tenants/t1/connections/acme/token");
-    assert_eq!(resp.status, 409, "{}", resp.text);
+    // Once the token has expired, /token says what to do instead of failing opaquely,
+    // without asking the provider again (one event, not one per read).
+    std::thread::sleep(Duration::from_millis(4500));
+    let grants_before = oidc.counts()["refreshGrants"].clone();
+    for _ in 0..3 {
+        let resp = client.get("/api/v1/tenants/t1/connections/acme/token");
+        assert_eq!(resp.status, 409, "{}", resp.text);
+        assert_eq!(resp.code(), "conflict");
+    }
+    assert_eq!(oidc.counts()["refreshGrants"], grants_before);
+    let events: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM outbox WHERE event_type = 'connection.refresh_failed'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(events, 1);
+    let notes = client.get("/api/v1/tenants/t1/connections/acme");
+    assert!(
+        notes.json["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("invalid_grant"),
+        "{}",
+        notes.text
+    );
 }
 
 #[test]
