@@ -30,7 +30,12 @@ pub fn spawn(state: AppState) {
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(state.config.oauth_refresh_interval) => {}
-                _ = shutdown.changed() => {}
+                changed = shutdown.changed() => {
+                    // The server is gone (sender dropped) or stopping.
+                    if changed.is_err() {
+                        break;
+                    }
+                }
             }
             if *shutdown.borrow() {
                 break;
