@@ -164,6 +164,9 @@ pub fn save_app(
             message: "looks like a masked value; send the real secret".into(),
         });
     }
+    if let Some(scopes) = &input.scopes {
+        super::flow::valid_scopes(scopes)?;
+    }
     let sealed = vault.seal(conn, &location(provider), secret.as_bytes())?;
     let scopes = input.scopes.as_ref().map(|s| json!(s).to_string());
     let now = crate::time::now_rfc3339();

@@ -133,7 +133,7 @@ fn url_of<T>(
     build(expanded).map_err(|e| OAuthError::Invalid(format!("{what} is not a valid URL: {e}")))
 }
 
-fn valid_scopes(scopes: &[String]) -> Result<(), OAuthError> {
+pub(super) fn valid_scopes(scopes: &[String]) -> Result<(), OAuthError> {
     for scope in scopes {
         if scope.is_empty() || scope.len() > 200 || scope.chars().any(|c| c.is_whitespace() || c == '"' || c == '\\') {
             return Err(OAuthError::InvalidField {
