@@ -31,7 +31,8 @@ pub struct AppState {
     pub started_at: Instant,
     pub shutdown: watch::Receiver<bool>,
     // --- oauth: OAuth broker, token service, proxy (issue 3) ---
-
+    /// Token cache and per-connection refresh locks.
+    pub oauth: Arc<crate::oauth::TokenBroker>,
     // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 
     // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
@@ -61,7 +62,7 @@ impl AppState {
             started_at: Instant::now(),
             shutdown,
             // --- oauth: OAuth broker, token service, proxy (issue 3) ---
-
+            oauth: Arc::default(),
             // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 
             // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
@@ -155,6 +156,7 @@ fn spawn_workers(state: &AppState) {
     let _ = state;
 
     // --- oauth: OAuth broker, token service, proxy (issue 3) ---
+    crate::oauth::refresher::spawn(state.clone());
 
     // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 

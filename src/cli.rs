@@ -38,7 +38,11 @@ pub enum Command {
         command: TokenCommand,
     },
     // --- oauth: OAuth broker, token service, proxy (issue 3) ---
-
+    /// Benchmarks (throw-away server in a temp dir; loopback only).
+    Bench {
+        #[command(subcommand)]
+        command: crate::oauth::bench::BenchCommand,
+    },
     // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 
     // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
@@ -134,7 +138,7 @@ pub fn execute(cli: Cli, config: Config) -> anyhow::Result<()> {
             println!("{}", token.expose());
             Ok(())
         } // --- oauth: OAuth broker, token service, proxy (issue 3) ---
-
+        Command::Bench { command } => crate::oauth::bench::execute(command),
         // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 
         // --- outbound: outbound webhooks, SSRF guard (issue 5) ---

@@ -38,6 +38,16 @@ pub struct Config {
     /// Comma-separated seconds between outbound webhook retries.
     pub retry_schedule: Option<String>,
     // --- oauth: OAuth broker, token service, proxy (issue 3) ---
+    /// Origins (besides the public URL's) that `authorize`'s `return_to` may point at.
+    pub allowed_return_origins: Vec<String>,
+    /// The background refresher renews tokens expiring within this margin (default 10 min).
+    pub oauth_refresh_margin: Duration,
+    /// How often the background refresher looks for expiring tokens (default 30 s).
+    pub oauth_refresh_interval: Duration,
+    /// `/token` refreshes first when the token expires within this (default 60 s).
+    pub oauth_read_margin: Duration,
+    /// Platform OAuth apps from `TESSERA_APP_<PROVIDER>_CLIENT_ID` / `_CLIENT_SECRET`.
+    pub platform_apps: std::collections::BTreeMap<String, crate::oauth::EnvApp>,
 
     // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 
@@ -119,6 +129,11 @@ impl Config {
             outbound_timeout: Duration::from_secs(10),
             retry_schedule: None,
             // --- oauth: OAuth broker, token service, proxy (issue 3) ---
+            allowed_return_origins: Vec::new(),
+            oauth_refresh_margin: Duration::from_secs(600),
+            oauth_refresh_interval: Duration::from_secs(30),
+            oauth_read_margin: Duration::from_secs(60),
+            platform_apps: Default::default(),
 
             // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 
@@ -272,6 +287,38 @@ impl Config {
             "retry_schedule" => self.retry_schedule = Some(value.to_owned()),
 
             // --- oauth: OAuth broker, token service, proxy (issue 3) ---
+            "allowed_return_origins" => {
+                let mut origins = Vec::new();
+                for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    let url = url::Url::parse(item).map_err(|e| invalid(format!("`{item}` is not a URL: {e}")))?;
+                    origins.push(url.origin().ascii_serialization());
+                }
+                self.allowed_return_origins = origins;
+            }
+            "oauth_refresh_margin_secs" => {
+                self.oauth_refresh_margin = crate::oauth::parse_secs(value).map_err(invalid)?
+            }
+            "oauth_refresh_interval_secs" => {
+                self.oauth_refresh_interval = crate::oauth::parse_secs(value)
+                    .map_err(invalid)?
+                    .max(Duration::from_millis(200))
+            }
+            "oauth_read_margin_secs" => self.oauth_read_margin = crate::oauth::parse_secs(value).map_err(invalid)?,
+            app if app.starts_with("app_") && (app.ends_with("_client_id") || app.ends_with("_client_secret")) => {
+                let (provider, is_secret) = match app.strip_suffix("_client_secret") {
+                    Some(rest) => (&rest[4..], true),
+                    None => (&app[4..app.len() - "_client_id".len()], false),
+                };
+                if provider.is_empty() {
+                    return Ok(false);
+                }
+                let entry = self.platform_apps.entry(provider.to_owned()).or_default();
+                if is_secret {
+                    entry.client_secret = Some(Secret::new(value.trim().to_owned()));
+                } else {
+                    entry.client_id = Some(value.trim().to_owned());
+                }
+            }
 
             // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 

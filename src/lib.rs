@@ -21,6 +21,7 @@ pub mod time;
 pub mod vault;
 
 // --- oauth: OAuth broker, token service, proxy (issue 3) ---
+pub mod oauth;
 
 // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 

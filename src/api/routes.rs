@@ -35,6 +35,14 @@ pub fn routes() -> Vec<ApiRoute> {
         post("/api/v1/tenants/{tenant}/notifications/{id}/read", "Mark a notification read", Tenant(SignupsRead), notifications::mark_read),
 
         // --- oauth: OAuth broker, token service, proxy (issue 3) ---
+        post("/api/v1/tenants/{tenant}/connections/{provider}/authorize", "Start OAuth authorization (PKCE)", Tenant(ConnectionsWrite), crate::oauth::routes::authorize),
+        get("/oauth/callback", "OAuth redirect URI", Public, crate::oauth::routes::callback),
+        get("/api/v1/tenants/{tenant}/connections/{provider}/token", "A fresh access token (audited)", Tenant(CredentialsReveal), crate::oauth::routes::token),
+        post("/api/v1/tenants/{tenant}/connections/{provider}/refresh", "Force a token refresh", Tenant(ConnectionsWrite), crate::oauth::routes::refresh),
+        super::any("/api/v1/tenants/{tenant}/proxy/{provider}/{*path}", "Call the provider's API with credentials injected", Tenant(Proxy), crate::oauth::proxy::proxy),
+        put("/api/v1/platform/apps/{provider}", "Register the platform's OAuth app", Platform, crate::oauth::apps::put_platform_app),
+        get("/api/v1/platform/apps", "List platform OAuth apps (masked)", Platform, crate::oauth::apps::list_platform_apps),
+        delete("/api/v1/platform/apps/{provider}", "Remove a platform OAuth app", Platform, crate::oauth::apps::delete_platform_app),
 
         // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 

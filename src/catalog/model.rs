@@ -155,6 +155,10 @@ pub struct Provider {
     pub authorization_url: Option<String>,
     pub token_url: Option<String>,
     pub revocation_url: Option<String>,
+    /// The authorization server's issuer identifier, checked against the callback's `iss`
+    /// (RFC 9207). When absent, an `iss` must share the authorization URL's origin.
+    #[serde(default)]
+    pub issuer: Option<String>,
     #[serde(default)]
     pub scopes: Vec<String>,
     #[serde(default)]

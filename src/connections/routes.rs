@@ -101,12 +101,18 @@ pub async fn delete_connection(
     access: TenantAccess<need::ConnectionsWrite>,
     Path((_, provider)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
+    let revocation = crate::oauth::revoke::before_delete(&state, &access.tenant.id, &provider).await;
     state
         .store
         .run(move |store| {
             store.write(|tx| {
                 service::delete_connection(tx, &access.tenant.id, &provider)?;
-                audit::record(tx, &access.audit("connection.deleted", Some(&provider)))?;
+                audit::record(
+                    tx,
+                    &access
+                        .audit("connection.deleted", Some(&provider))
+                        .with_detail(json!({"revocation": revocation})),
+                )?;
                 Ok::<_, ApiError>(())
             })
         })
@@ -121,10 +127,14 @@ pub async fn verify_connection(
 ) -> ApiResult<Json<VerifyOutcome>> {
     let app = state.clone();
     let entry = access.audit("connection.verified", Some(&provider));
-    let outcome =
-        tokio::task::spawn_blocking(move || super::verify_connection(&app, &access.tenant.id, &provider, None, entry))
-            .await
-            .map_err(|e| ApiError::internal("verify task failed", &e))??;
+    let outcome = tokio::task::spawn_blocking(move || {
+        // Token modes: obtain (or refresh) the access token first; without one the
+        // verify reports what is missing.
+        let token = crate::oauth::service::access_token_for(&app, &access.tenant.id, &provider).unwrap_or(None);
+        super::verify_connection(&app, &access.tenant.id, &provider, token, entry)
+    })
+    .await
+    .map_err(|e| ApiError::internal("verify task failed", &e))??;
     Ok(Json(outcome))
 }
 

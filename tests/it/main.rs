@@ -9,6 +9,10 @@ mod isolation;
 mod tenants_and_tokens;
 
 // --- oauth: OAuth broker, token service, proxy (issue 3) ---
+mod oauth_client_credentials;
+mod oauth_flow;
+mod oauth_hygiene;
+mod oauth_proxy;
 
 // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 

@@ -6,6 +6,8 @@
 pub mod fake;
 pub mod ui;
 
+pub mod oauth;
+
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread::JoinHandle;

@@ -1,0 +1,193 @@
+//! The authenticated proxy: `ANY /api/v1/tenants/{tenant}/proxy/{provider}/{*path}`
+//! forwards to the provider's API base with the tenant's credentials injected the
+//! catalog's way. The caller's own `Authorization`, cookies and hop-by-hop headers never
+//! leave; redirects are not followed; bodies are size-limited both ways.
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::Response;
+use serde_json::json;
+
+use super::OAuthError;
+use super::service::access_token_for;
+use crate::app::AppState;
+use crate::audit::AuditEntry;
+use crate::auth::{TenantAccess, need};
+use crate::connections::request::{api_base_url, auth_headers, join_url};
+use crate::connections::{find_connection, open_credentials};
+use crate::error::{ApiError, ApiResult};
+
+/// Largest provider response relayed.
+const MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Request headers a caller may pass through (everything else is dropped).
+const FORWARD_REQUEST: &[&str] = &[
+    "accept",
+    "accept-language",
+    "content-type",
+    "content-language",
+    "if-match",
+    "if-none-match",
+    "if-modified-since",
+    "if-unmodified-since",
+    "idempotency-key",
+    "prefer",
+    "range",
+    "x-request-id",
+];
+
+/// Response headers relayed back.
+const FORWARD_RESPONSE: &[&str] = &[
+    "content-type",
+    "content-language",
+    "content-disposition",
+    "cache-control",
+    "etag",
+    "last-modified",
+    "location",
+    "retry-after",
+    "link",
+    "ratelimit-limit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+];
+
+/// The part of the request path after `/proxy/{provider}`, kept raw (still encoded), with
+/// `.`/`..` segments refused so a caller cannot climb out of the API base path.
+fn upstream_path(uri_path: &str, provider: &str) -> Result<String, ApiError> {
+    let marker = format!("/proxy/{provider}/");
+    let start = uri_path
+        .find(&marker)
+        .map(|i| i + marker.len())
+        .ok_or_else(|| ApiError::invalid_input("malformed proxy path"))?;
+    let rest = &uri_path[start..];
+    for segment in rest.split('/') {
+        let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
+        if decoded == "." || decoded == ".." || segment.contains('\\') || segment.to_ascii_lowercase().contains("%2f") {
+            return Err(ApiError::invalid_input(
+                "the proxied path may not contain `.`, `..` or encoded slashes",
+            ));
+        }
+    }
+    Ok(rest.to_owned())
+}
+
+pub async fn proxy(
+    State(state): State<AppState>,
+    access: TenantAccess<need::Proxy>,
+    Path((_, provider, _)): Path<(String, String, String)>,
+    OriginalUri(uri): OriginalUri,
+    method: Method,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let body = body.map_err(ApiError::from)?;
+    let path = upstream_path(uri.path(), &provider)?;
+    let query = uri.query().map(str::to_owned);
+    let entry = access.audit("proxy.request", Some(&provider));
+    let tenant_id = access.tenant.id.clone();
+    let forwarded: Vec<(HeaderName, HeaderValue)> = headers
+        .iter()
+        .filter(|(name, _)| FORWARD_REQUEST.contains(&name.as_str()))
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect();
+    let app = state.clone();
+    let (method_name, audited_path) = (method.to_string(), path.clone());
+    let outcome = tokio::task::spawn_blocking(move || {
+        forward(
+            &app,
+            &tenant_id,
+            &provider,
+            &method,
+            &path,
+            query.as_deref(),
+            forwarded,
+            body,
+        )
+    })
+    .await
+    .map_err(|e| ApiError::internal("proxy task failed", &e))?;
+    let status = match &outcome {
+        Ok(response) => response.status().as_u16(),
+        Err(e) => e.status.as_u16(),
+    };
+    let entry: AuditEntry = entry.with_detail(json!({"method": method_name, "path": audited_path, "status": status}));
+    state.oauth.audit(&state.store, entry).await?;
+    outcome
+}
+
+#[allow(clippy::too_many_arguments)]
+fn forward(
+    app: &AppState,
+    tenant_id: &str,
+    provider_key: &str,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    forwarded: Vec<(HeaderName, HeaderValue)>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let provider = app
+        .catalog
+        .get(provider_key)
+        .ok_or_else(|| ApiError::not_found(format!("unknown provider `{provider_key}`")))?;
+    let (row, credentials) = app.store.read(|conn| {
+        let row = find_connection(conn, tenant_id, provider_key)?
+            .ok_or_else(|| OAuthError::NotFound(provider_key.to_owned()))?;
+        let credentials = open_credentials(conn, &app.vault, &row)?;
+        Ok::<_, OAuthError>((row, credentials))
+    })?;
+    let token = access_token_for(app, tenant_id, provider_key)?;
+    let base = api_base_url(provider, &row.config).map_err(|e| ApiError::invalid_input(e.to_string()))?;
+    let injected = auth_headers(provider, row.auth_mode, &credentials, token.as_ref())
+        .map_err(|e| ApiError::invalid_input(e.to_string()))?;
+    let mut url = join_url(&base, path);
+    if let Some(query) = query {
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str(query);
+    }
+    let mut request = ureq::http::Request::builder().method(method.clone()).uri(&url);
+    for (name, value) in forwarded {
+        if !injected.iter().any(|(n, _)| n.eq_ignore_ascii_case(name.as_str())) {
+            request = request.header(name, value);
+        }
+    }
+    for (name, value) in &injected {
+        request = request.header(name.as_str(), value.expose());
+    }
+    let request = request
+        .body(body.to_vec())
+        .map_err(|_| ApiError::invalid_input("the proxied request is not valid"))?;
+    let response = app.http.run(request).map_err(|e| {
+        ApiError::bad_gateway(format!(
+            "{}: {}",
+            provider.name,
+            crate::net::describe_transport_error(&e)
+        ))
+    })?;
+    let (parts, mut upstream_body) = response.into_parts();
+    let bytes = upstream_body
+        .with_config()
+        .limit(MAX_RESPONSE_BYTES)
+        .read_to_vec()
+        .map_err(|e| {
+            ApiError::bad_gateway(format!(
+                "{}: {}",
+                provider.name,
+                crate::net::describe_transport_error(&e)
+            ))
+        })?;
+    let mut out = Response::new(Body::from(bytes));
+    *out.status_mut() = StatusCode::from_u16(parts.status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    for (name, value) in &parts.headers {
+        if FORWARD_RESPONSE.contains(&name.as_str()) {
+            out.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,134 @@
+//! HTTP handlers of the OAuth broker and token service: thin wrappers over the domain
+//! functions, which are blocking (outside calls) and so run on blocking threads.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::json;
+
+use super::flow::{self, AuthorizeInput, AuthorizeOutcome, CallbackParams};
+use super::{OAuthError, TokenGrant, ensure_token};
+use crate::api::extract::ApiQuery;
+use crate::app::AppState;
+use crate::audit;
+use crate::auth::{TenantAccess, need};
+use crate::error::{ApiError, ApiResult};
+use crate::time::format_rfc3339;
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, OAuthError> + Send + 'static) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal("oauth task failed", &e))?
+        .map_err(ApiError::from)
+}
+
+/// `POST .../connections/{provider}/authorize` → the provider URL to send the user to.
+pub async fn authorize(
+    State(state): State<AppState>,
+    access: TenantAccess<need::ConnectionsWrite>,
+    Path((_, provider)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<AuthorizeOutcome>> {
+    // The body is optional: `{}` or nothing at all means "defaults".
+    let input: AuthorizeInput = if body.iter().all(u8::is_ascii_whitespace) {
+        AuthorizeInput::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::invalid_input(format!("invalid JSON body: {e}")))?
+    };
+    let entry = access.audit("oauth.authorize", Some(&provider));
+    let tenant_id = access.tenant.id.clone();
+    let outcome =
+        blocking(move || flow::authorize(&state, &tenant_id, &provider, &input, entry, crate::time::now())).await?;
+    Ok(Json(outcome))
+}
+
+/// `GET /oauth/callback` (public): the provider sends the browser here.
+pub async fn callback(
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<CallbackParams>,
+) -> ApiResult<Response> {
+    let outcome = blocking(move || flow::callback(&state, &params, crate::time::now())).await?;
+    let location = HeaderValue::from_str(&outcome.redirect_to)
+        .map_err(|_| ApiError::invalid_input("the stored return_to is not a valid header value"))?;
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    response.headers_mut().insert(header::LOCATION, location);
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+#[derive(Serialize)]
+pub struct TokenView {
+    access_token: String,
+    token_type: String,
+    expires_at: Option<String>,
+}
+
+fn expires(grant: &TokenGrant) -> Option<String> {
+    grant.expires_at.map(format_rfc3339)
+}
+
+/// `GET .../connections/{provider}/token` → a fresh access token (audited).
+pub async fn token(
+    State(state): State<AppState>,
+    access: TenantAccess<need::CredentialsReveal>,
+    Path((_, provider)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let entry = access.audit("token.read", Some(&provider));
+    let tenant_id = access.tenant.id.clone();
+    let app = state.clone();
+    let result = tokio::task::spawn_blocking(move || ensure_token(&app, &tenant_id, &provider, false))
+        .await
+        .map_err(|e| ApiError::internal("oauth task failed", &e))?;
+    let detail = match &result {
+        Ok(g) => json!({"renewed": g.renewed}),
+        Err(e) => json!({"error": e.to_string()}),
+    };
+    // Group-committed: answered only once the entry is durable.
+    state.oauth.audit(&state.store, entry.with_detail(detail)).await?;
+    let result = result?;
+    let body = TokenView {
+        access_token: result.access_token.expose().to_owned(),
+        token_type: result.token_type.clone(),
+        expires_at: expires(&result),
+    };
+    let mut response = Json(body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// `POST .../connections/{provider}/refresh` → forces a refresh / a new token (audited).
+/// Answers with the expiry, never the token itself.
+pub async fn refresh(
+    State(state): State<AppState>,
+    access: TenantAccess<need::ConnectionsWrite>,
+    Path((_, provider)): Path<(String, String)>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let entry = access.audit("token.refreshed", Some(&provider));
+    let tenant_id = access.tenant.id.clone();
+    let app = state.clone();
+    let key = provider.clone();
+    let grant = blocking(move || {
+        let result = ensure_token(&app, &tenant_id, &key, true);
+        let detail = match &result {
+            Ok(g) => json!({"renewed": g.renewed}),
+            Err(e) => json!({"error": e.to_string()}),
+        };
+        app.store
+            .write(|tx| audit::record(tx, &entry.clone().with_detail(detail)))?;
+        result
+    })
+    .await?;
+    Ok(Json(json!({
+        "provider": provider,
+        "status": "active",
+        "token_type": grant.token_type,
+        "expires_at": expires(&grant),
+        "refreshed": grant.renewed,
+    })))
+}

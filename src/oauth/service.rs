@@ -1,0 +1,320 @@
+//! Access tokens on demand: from memory when fresh, else refreshed (authorization code)
+//! or acquired (client credentials), one upstream call per connection at a time.
+
+use oauth2::basic::{BasicClient, BasicErrorResponseType};
+use oauth2::{ClientId, ClientSecret, RefreshToken, RequestTokenError, TokenResponse, TokenUrl};
+use serde_json::json;
+use time::OffsetDateTime;
+
+use super::apps::resolve_app;
+use super::client_credentials::{self, CredentialsFailure};
+use super::flow::token_type_name;
+use super::http_client::UreqClient;
+use super::store::{self as tokens, NewTokens, TokenRow};
+use super::{CachedToken, OAuthError};
+use crate::app::AppState;
+use crate::catalog::{AuthMode, Provider};
+use crate::connections::request::expand_url;
+use crate::connections::{ConnectionRow, Credentials, Status, find_connection, open_credentials, set_status};
+use crate::time::format_rfc3339;
+use crate::vault::Secret;
+
+/// What `/token` answers.
+#[derive(Debug, Clone)]
+pub struct TokenGrant {
+    pub access_token: Secret,
+    pub token_type: String,
+    pub expires_at: Option<OffsetDateTime>,
+    /// Whether this call went upstream (refresh or acquire).
+    pub renewed: bool,
+}
+
+/// Why a refresh or acquire failed.
+#[derive(Debug)]
+pub enum RenewFailure {
+    /// The provider said no for good (`invalid_grant`, bad client): re-authorize.
+    Rejected(String),
+    /// Network trouble or a server error: try again later.
+    Transient(String),
+}
+
+impl From<CredentialsFailure> for RenewFailure {
+    fn from(f: CredentialsFailure) -> Self {
+        match f {
+            CredentialsFailure::Rejected(m) => RenewFailure::Rejected(m),
+            CredentialsFailure::Transient(m) => RenewFailure::Transient(m),
+        }
+    }
+}
+
+fn token_provider<'a>(app: &'a AppState, key: &str) -> Result<&'a Provider, OAuthError> {
+    app.catalog
+        .get(key)
+        .ok_or_else(|| OAuthError::UnknownProvider(key.to_owned()))
+}
+
+/// The access token of a tenant's `oauth2` or `client_credentials` connection, renewed
+/// first when it expires within the read margin (or always, with `force`). Blocking.
+pub fn ensure_token(
+    app: &AppState,
+    tenant_id: &str,
+    provider_key: &str,
+    force: bool,
+) -> Result<TokenGrant, OAuthError> {
+    let provider = token_provider(app, provider_key)?;
+    let row = app
+        .store
+        .read(|conn| find_connection(conn, tenant_id, provider_key))?
+        .ok_or_else(|| OAuthError::NotFound(provider_key.to_owned()))?;
+    if !row.auth_mode.uses_access_token() {
+        return Err(OAuthError::NotSupported(format!(
+            "this connection uses auth mode `{}`, which has no access token; read it with /credentials",
+            row.auth_mode.as_str()
+        )));
+    }
+    let margin = app.config.oauth_read_margin;
+    if !force
+        && let Some(cached) = app.oauth.cached(&row.id)
+        && cached.expires_at.is_none_or(|at| at - crate::time::now() > margin)
+    {
+        return Ok(TokenGrant {
+            access_token: cached.access_token,
+            token_type: cached.token_type,
+            expires_at: cached.expires_at,
+            renewed: false,
+        });
+    }
+    let requested_at = crate::time::now();
+    renew_under_lock(
+        app,
+        provider,
+        &row,
+        Renew::IfExpiring {
+            margin,
+            force_since: force.then_some(requested_at),
+        },
+    )
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Renew {
+    /// Renew when the token expires within `margin`; with `force_since`, also renew unless
+    /// another caller already renewed it after that moment (so forced callers share one).
+    IfExpiring {
+        margin: std::time::Duration,
+        force_since: Option<OffsetDateTime>,
+    },
+}
+
+/// Takes the connection's lock, re-reads the stored token (another caller may have just
+/// renewed it), and renews it only if still needed.
+pub fn renew_under_lock(
+    app: &AppState,
+    provider: &Provider,
+    row: &ConnectionRow,
+    renew: Renew,
+) -> Result<TokenGrant, OAuthError> {
+    let lock = app.oauth.lock_for(&row.id);
+    let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+    let Renew::IfExpiring { margin, force_since } = renew;
+    let (current, credentials) = app.store.read(|conn| {
+        let current = tokens::load(conn, &app.vault, &row.tenant_id, &row.id)?;
+        let credentials = open_credentials(conn, &app.vault, row)?;
+        Ok::<_, OAuthError>((current, credentials))
+    })?;
+    let now = crate::time::now();
+    if let Some(current) = &current {
+        let renewed_meanwhile = force_since.is_some_and(|since| current.obtained_at >= since);
+        let wanted = force_since.is_some() && !renewed_meanwhile;
+        if !wanted && current.fresh_for(now, margin) {
+            return Ok(grant(app, current, false));
+        }
+        // Backing off after transient failures: keep serving the token while it is valid.
+        if !wanted && current.retry_at.is_some_and(|at| at > now) && current.usable_at(now) {
+            return Ok(grant(app, current, false));
+        }
+    }
+    // Already refused by the provider: do not ask again on every read (each refusal
+    // would emit another event); a forced refresh or new credentials try again.
+    if force_since.is_none() && matches!(row.status, Status::NeedsReauth | Status::Invalid) {
+        return match &current {
+            Some(current) if current.usable_at(now) => Ok(grant(app, current, false)),
+            _ => Err(OAuthError::NeedsReauth(
+                row.last_error
+                    .clone()
+                    .unwrap_or_else(|| "the provider refused the last renewal".into()),
+            )),
+        };
+    }
+    let outcome = match row.auth_mode {
+        AuthMode::Oauth2 => {
+            let Some(refresh_token) = current.as_ref().and_then(|c| c.refresh_token.clone()) else {
+                return match &current {
+                    Some(current) if current.usable_at(now) => Ok(grant(app, current, false)),
+                    Some(_) => {
+                        mark_needs_reauth(
+                            app,
+                            row,
+                            "the access token expired and the provider issued no refresh token",
+                        )?;
+                        Err(OAuthError::NeedsReauth(
+                            "the access token expired and there is no refresh token".into(),
+                        ))
+                    }
+                    None => Err(OAuthError::NotSupported(
+                        "this connection has no tokens yet: authorize it first".into(),
+                    )),
+                };
+            };
+            refresh(app, provider, row, &credentials, &refresh_token)
+        }
+        AuthMode::ClientCredentials => {
+            client_credentials::acquire(app, provider, row, &credentials).map_err(Into::into)
+        }
+        other => {
+            return Err(OAuthError::NotSupported(format!(
+                "auth mode `{}` has no access token",
+                other.as_str()
+            )));
+        }
+    };
+    match outcome {
+        Ok(new_tokens) => {
+            // Stamped on completion: forced callers who asked before this moment share it.
+            let now = crate::time::now();
+            let saved = app.store.write(|tx| {
+                let saved = tokens::save(tx, &app.vault, &row.tenant_id, &row.id, &new_tokens, now)?;
+                let verified = format_rfc3339(now);
+                set_status(tx, &row.tenant_id, &row.id, Status::Active, None, Some(&verified))?;
+                Ok::<_, OAuthError>(saved)
+            })?;
+            Ok(grant(app, &saved, true))
+        }
+        Err(RenewFailure::Rejected(reason)) => {
+            mark_needs_reauth(app, row, &reason)?;
+            Err(OAuthError::NeedsReauth(reason))
+        }
+        Err(RenewFailure::Transient(reason)) => {
+            let failures = current.as_ref().map_or(0, |c| c.failures) + 1;
+            if current.is_some() {
+                app.store
+                    .write(|tx| tokens::record_failure(tx, &row.id, failures, now + tokens::backoff(failures)))?;
+            }
+            tracing::warn!(provider = %row.provider, tenant = %row.tenant_id, failures, %reason, "token renewal failed; will retry");
+            match &current {
+                Some(current) if current.usable_at(now) => Ok(grant(app, current, false)),
+                _ => Err(OAuthError::Upstream(reason)),
+            }
+        }
+    }
+}
+
+fn grant(app: &AppState, row: &TokenRow, renewed: bool) -> TokenGrant {
+    app.oauth.remember(
+        &row.connection_id,
+        CachedToken {
+            access_token: row.access_token.clone(),
+            token_type: row.token_type.clone(),
+            expires_at: row.expires_at,
+        },
+    );
+    TokenGrant {
+        access_token: row.access_token.clone(),
+        token_type: row.token_type.clone(),
+        expires_at: row.expires_at,
+        renewed,
+    }
+}
+
+/// The provider refused for good: `needs_reauth` (client credentials: `invalid`), the
+/// `connection.refresh_failed` event and an admin notification, in one transaction.
+pub fn mark_needs_reauth(app: &AppState, row: &ConnectionRow, reason: &str) -> Result<(), OAuthError> {
+    let status = if row.auth_mode == AuthMode::ClientCredentials {
+        Status::Invalid
+    } else {
+        Status::NeedsReauth
+    };
+    app.store.write(|tx| {
+        set_status(tx, &row.tenant_id, &row.id, status, Some(reason), None)?;
+        crate::outbox::emit(
+            tx,
+            &row.tenant_id,
+            "connection.refresh_failed",
+            json!({"provider": row.provider, "auth_mode": row.auth_mode, "status": status, "reason": reason}),
+        )?;
+        crate::notifications::notify(
+            tx,
+            &row.tenant_id,
+            "connection.refresh_failed",
+            &format!("Reconnect {}", row.provider),
+            &format!("The provider refused to renew the {} token: {reason}", row.provider),
+            json!({"provider": row.provider}),
+        )?;
+        Ok::<_, OAuthError>(())
+    })?;
+    app.oauth.forget(&row.id);
+    Ok(())
+}
+
+/// RFC 6749 §6 refresh through the `oauth2` crate.
+fn refresh(
+    app: &AppState,
+    provider: &Provider,
+    row: &ConnectionRow,
+    credentials: &Credentials,
+    refresh_token: &Secret,
+) -> Result<NewTokens, RenewFailure> {
+    let client_app = app
+        .store
+        .read(|conn| resolve_app(conn, &app.vault, &app.config, &provider.key, credentials))
+        .map_err(|e| RenewFailure::Rejected(e.to_string()))?;
+    let template = provider
+        .token_url
+        .as_deref()
+        .ok_or_else(|| RenewFailure::Rejected("the catalog has no token URL".into()))?;
+    let url = expand_url(template, &row.config).map_err(|e| RenewFailure::Rejected(e.to_string()))?;
+    let token_url = TokenUrl::new(url).map_err(|e| RenewFailure::Rejected(format!("bad token URL: {e}")))?;
+    let mut client = BasicClient::new(ClientId::new(client_app.client_id.clone())).set_token_uri(token_url);
+    if let Some(secret) = &client_app.client_secret {
+        client = client.set_client_secret(ClientSecret::new(secret.expose().to_owned()));
+    }
+    let response = client
+        .exchange_refresh_token(&RefreshToken::new(refresh_token.expose().to_owned()))
+        .request(&UreqClient(&app.http))
+        .map_err(|e| match e {
+            RequestTokenError::ServerResponse(r) => match r.error() {
+                BasicErrorResponseType::InvalidGrant
+                | BasicErrorResponseType::InvalidClient
+                | BasicErrorResponseType::UnauthorizedClient => {
+                    RenewFailure::Rejected(format!("the provider answered `{}`", r.error()))
+                }
+                other => RenewFailure::Transient(format!("the provider answered `{other}`")),
+            },
+            RequestTokenError::Request(e) => RenewFailure::Transient(e.to_string()),
+            RequestTokenError::Parse(_, _) => RenewFailure::Transient("the token response was not understood".into()),
+            RequestTokenError::Other(m) => RenewFailure::Transient(m),
+        })?;
+    Ok(NewTokens {
+        access_token: Secret::new(response.access_token().secret().clone()),
+        refresh_token: response.refresh_token().map(|t| Secret::new(t.secret().clone())),
+        token_type: token_type_name(response.token_type()),
+        scopes: response
+            .scopes()
+            .map(|s| s.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(" ")),
+        expires_in: response.expires_in(),
+    })
+}
+
+/// The access token for `verify`/`proxy` in token modes; `None` in key modes.
+pub fn access_token_for(app: &AppState, tenant_id: &str, provider_key: &str) -> Result<Option<Secret>, OAuthError> {
+    let mode = app
+        .store
+        .read(|conn| find_connection(conn, tenant_id, provider_key))?
+        .map(|row| row.auth_mode);
+    match mode {
+        Some(mode) if mode.uses_access_token() => {
+            Ok(Some(ensure_token(app, tenant_id, provider_key, false)?.access_token))
+        }
+        _ => Ok(None),
+    }
+}
