@@ -30,6 +30,8 @@ pub struct AppState {
     pub http: ureq::Agent,
     pub started_at: Instant,
     pub shutdown: watch::Receiver<bool>,
+    /// Accepted tokens and resolved tenants; cleared by every token or tenant change.
+    pub auth_cache: Arc<crate::auth::cache::AuthCache>,
     // --- oauth: OAuth broker, token service, proxy (issue 3) ---
     /// Token cache and per-connection refresh locks.
     pub oauth: Arc<crate::oauth::TokenBroker>,
@@ -61,6 +63,7 @@ impl AppState {
             http,
             started_at: Instant::now(),
             shutdown,
+            auth_cache: Arc::default(),
             // --- oauth: OAuth broker, token service, proxy (issue 3) ---
             oauth: Arc::default(),
             // --- inbound: inbound webhooks, jobs, signups (issue 4) ---

@@ -108,12 +108,22 @@ async fn resolve_principal(parts: &mut Parts, state: &AppState) -> Result<Authen
     let ctx = request_context(parts);
     let principal = match bearer(parts)? {
         Some(token) => {
+            let hash = crate::vault::hash_token(&token);
+            if let Some(principal) = state.auth_cache.principal(&hash, crate::time::now()) {
+                return Ok(Authenticated { principal, ctx });
+            }
+            let read_at = state.auth_cache.generation();
             let result = state
                 .store
                 .run(move |store| store.read(|conn| tokens::authenticate(conn, &token)))
                 .await?;
             match result {
-                Ok(principal) => principal,
+                Ok(accepted) => {
+                    state
+                        .auth_cache
+                        .remember_principal(read_at, hash, accepted.principal.clone(), accepted.expires_at);
+                    accepted.principal
+                }
                 Err(Rejection::Unknown) => return Err(ApiError::unauthorized("unknown API token")),
                 Err(Rejection::Revoked) => {
                     return Err(ApiError::unauthorized("this API token has been revoked"));
@@ -179,10 +189,21 @@ impl<S> TenantAccess<S> {
 
 /// Resolves the `{tenant}` path segment for an authenticated principal.
 pub async fn resolve_tenant(state: &AppState, principal: &Principal, reference: String) -> Result<Tenant, ApiError> {
-    let found = state
-        .store
-        .run(move |store| store.read(|conn| find_tenant(conn, &reference)))
-        .await?;
+    let found = match state.auth_cache.tenant(&reference) {
+        Some(tenant) => Some(tenant),
+        None => {
+            let read_at = state.auth_cache.generation();
+            let key = reference.clone();
+            let found = state
+                .store
+                .run(move |store| store.read(|conn| find_tenant(conn, &key)))
+                .await?;
+            if let Some(tenant) = &found {
+                state.auth_cache.remember_tenant(read_at, &reference, tenant);
+            }
+            found
+        }
+    };
     match (found, principal.tenant_id.as_deref()) {
         (Some(tenant), None) => Ok(tenant),
         (None, None) => Err(ApiError::not_found("no such tenant")),

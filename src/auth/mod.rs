@@ -1,5 +1,6 @@
 //! Who may do what: API tokens, scopes, principals and the extractors that check them.
 
+pub mod cache;
 mod extract;
 mod principal;
 pub mod routes;

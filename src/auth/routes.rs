@@ -144,6 +144,7 @@ pub async fn patch_token(
             })
         })
         .await?;
+    state.auth_cache.forget_tokens();
     Ok(Json(record))
 }
 
@@ -164,5 +165,6 @@ pub async fn revoke_token(
             })
         })
         .await?;
+    state.auth_cache.forget_tokens();
     Ok(StatusCode::NO_CONTENT)
 }

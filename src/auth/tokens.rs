@@ -141,7 +141,13 @@ pub enum Rejection {
 }
 
 /// Looks a presented bearer token up by its hash and checks it is usable now.
-pub fn authenticate(conn: &Connection, presented: &str) -> Result<Result<Principal, Rejection>, StoreError> {
+/// A token that was accepted, and until when.
+pub struct Accepted {
+    pub principal: Principal,
+    pub expires_at: Option<time::OffsetDateTime>,
+}
+
+pub fn authenticate(conn: &Connection, presented: &str) -> Result<Result<Accepted, Rejection>, StoreError> {
     if !presented.starts_with(TOKEN_PREFIX) {
         return Ok(Err(Rejection::Unknown));
     }
@@ -161,15 +167,17 @@ pub fn authenticate(conn: &Connection, presented: &str) -> Result<Result<Princip
     if !token.active {
         return Ok(Err(Rejection::Inactive));
     }
-    if let Some(expires) = token.expires_at.as_deref().and_then(crate::time::parse_rfc3339)
-        && expires <= crate::time::now()
-    {
+    let expires_at = token.expires_at.as_deref().and_then(crate::time::parse_rfc3339);
+    if expires_at.is_some_and(|at| at <= crate::time::now()) {
         return Ok(Err(Rejection::Expired));
     }
-    Ok(Ok(Principal {
-        actor: format!("token:{}", token.id),
-        token_id: Some(token.id),
-        tenant_id: token.tenant_id,
-        scopes: token.scopes.into_iter().collect(),
+    Ok(Ok(Accepted {
+        principal: Principal {
+            actor: format!("token:{}", token.id),
+            token_id: Some(token.id),
+            tenant_id: token.tenant_id,
+            scopes: token.scopes.into_iter().collect(),
+        },
+        expires_at,
     }))
 }

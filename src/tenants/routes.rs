@@ -134,6 +134,7 @@ pub async fn patch_tenant(
             })
         })
         .await?;
+    state.auth_cache.forget_tenants();
     Ok(Json(updated))
 }
 
@@ -155,5 +156,6 @@ pub async fn delete(
         })
         .await?;
     state.vault.forget(&KeyScope::Tenant(deleted_id));
+    state.auth_cache.forget_tenants();
     Ok(StatusCode::NO_CONTENT)
 }
