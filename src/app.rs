@@ -35,6 +35,8 @@ pub struct AppState {
     // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 
     // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
+    /// Outbound webhook engine: wake it after writing outbox rows (`state.outbound.wake()`).
+    pub outbound: crate::outbound::Outbound,
 
     // --- ops: governance and operations (issue 6) ---
 
@@ -60,6 +62,7 @@ impl AppState {
             // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 
             // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
+            outbound: crate::outbound::Outbound::default(),
 
             // --- ops: governance and operations (issue 6) ---
 
@@ -130,6 +133,13 @@ fn spawn_workers(state: &AppState) {
     // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 
     // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
+    if let Err(e) = crate::outbound::engine::EngineSettings::from_config(&state.config).and_then(|settings| {
+        state
+            .outbound
+            .start(settings, state.store.clone(), state.vault.clone(), state.shutdown.clone())
+    }) {
+        tracing::error!(error = %e, "outbound webhook engine did not start");
+    }
 
     // --- ops: governance and operations (issue 6) ---
 

@@ -25,6 +25,7 @@ pub mod vault;
 // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 
 // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
+pub mod outbound;
 
 // --- ops: governance and operations (issue 6) ---
 

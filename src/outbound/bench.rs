@@ -1,0 +1,1 @@
+//! `tessera bench deliveries`: throughput and latency of the delivery engine.
