@@ -48,6 +48,7 @@ CREATE TABLE webhook_deliveries (
     created_at INTEGER NOT NULL
 );
 CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries(endpoint_id, id);
+CREATE INDEX webhook_deliveries_event ON webhook_deliveries(event_id, endpoint_id);
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_attempt_at) WHERE next_attempt_at IS NOT NULL;
 
 CREATE TABLE webhook_attempts (

@@ -37,7 +37,6 @@ pub struct AppState {
     // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
     /// Outbound webhook engine: wake it after writing outbox rows (`state.outbound.wake()`).
     pub outbound: crate::outbound::Outbound,
-
     // --- ops: governance and operations (issue 6) ---
 
     // --- ui: admin UI and sessions (issue 7) ---
@@ -63,7 +62,6 @@ impl AppState {
 
             // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
             outbound: crate::outbound::Outbound::default(),
-
             // --- ops: governance and operations (issue 6) ---
 
             // --- ui: admin UI and sessions (issue 7) ---
@@ -134,9 +132,12 @@ fn spawn_workers(state: &AppState) {
 
     // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
     if let Err(e) = crate::outbound::engine::EngineSettings::from_config(&state.config).and_then(|settings| {
-        state
-            .outbound
-            .start(settings, state.store.clone(), state.vault.clone(), state.shutdown.clone())
+        state.outbound.start(
+            settings,
+            state.store.clone(),
+            state.vault.clone(),
+            state.shutdown.clone(),
+        )
     }) {
         tracing::error!(error = %e, "outbound webhook engine did not start");
     }

@@ -247,7 +247,11 @@ pub fn parse_target(raw: &str) -> Result<url::Url, TargetError> {
 }
 
 /// Checks every address `url`'s host stands for; returns them when all are allowed.
-pub fn vet_url(url: &url::Url, policy: &TargetPolicy, resolver: &dyn NameResolver) -> Result<Vec<SocketAddr>, TargetError> {
+pub fn vet_url(
+    url: &url::Url,
+    policy: &TargetPolicy,
+    resolver: &dyn NameResolver,
+) -> Result<Vec<SocketAddr>, TargetError> {
     let port = url.port_or_known_default().unwrap_or(80);
     let addrs = match url.host() {
         Some(url::Host::Ipv4(ip)) => vec![SocketAddr::new(IpAddr::V4(ip), port)],
@@ -295,11 +299,17 @@ impl fmt::Debug for GuardedResolver {
 pub const REFUSED_KIND: io::ErrorKind = io::ErrorKind::PermissionDenied;
 
 impl Resolver for GuardedResolver {
-    fn resolve(&self, uri: &Uri, config: &UreqConfig, timeout: NextTimeout) -> Result<ResolvedSocketAddrs, ureq::Error> {
+    fn resolve(
+        &self,
+        uri: &Uri,
+        config: &UreqConfig,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
         let _ = (config, timeout);
         // Re-parse through the WHATWG parser so numeric host forms mean what a browser
         // would take them to mean, whatever getaddrinfo would make of them.
-        let url = parse_target(&uri.to_string()).map_err(|e| ureq::Error::Io(io::Error::new(REFUSED_KIND, e.to_string())))?;
+        let url =
+            parse_target(&uri.to_string()).map_err(|e| ureq::Error::Io(io::Error::new(REFUSED_KIND, e.to_string())))?;
         let addrs = vet_url(&url, &self.policy, self.names.as_ref()).map_err(|e| match e {
             TargetError::Unresolvable(_) => ureq::Error::HostNotFound,
             other => ureq::Error::Io(io::Error::new(REFUSED_KIND, other.to_string())),

@@ -30,7 +30,8 @@ pub fn target_for(
         return Ok(t.clone());
     }
     let (current, previous) = endpoints::open_secrets(conn, vault, row, now)?;
-    let key = SigningKey::from_secret(&current).ok_or(OutboundError::invalid("secret", "stored secret is malformed"))?;
+    let key =
+        SigningKey::from_secret(&current).ok_or(OutboundError::invalid("secret", "stored secret is malformed"))?;
     let previous = match (previous, row.previous_secret_expires_at) {
         (Some(p), Some(until)) => SigningKey::from_secret(&p).map(|k| (k, until)),
         _ => None,
@@ -104,7 +105,16 @@ pub fn fan_out(
             } else {
                 (now, None)
             };
-            insert.execute(params![delivery_id, tenant_id, endpoint.id, event_id, event_type, due, token, now])?;
+            insert.execute(params![
+                delivery_id,
+                tenant_id,
+                endpoint.id,
+                event_id,
+                event_type,
+                due,
+                token,
+                now
+            ])?;
             if leased {
                 work.push(WorkItem {
                     delivery_id,

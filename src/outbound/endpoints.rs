@@ -119,7 +119,10 @@ impl From<&EndpointRow> for EndpointView {
 /// Validates an `events` filter: `["*"]` or known event types, at least one.
 pub fn validate_events(events: &[String]) -> Result<Vec<String>, OutboundError> {
     if events.is_empty() {
-        return Err(OutboundError::invalid("events", "name at least one event type, or \"*\""));
+        return Err(OutboundError::invalid(
+            "events",
+            "name at least one event type, or \"*\"",
+        ));
     }
     let mut out: Vec<String> = Vec::new();
     for event in events {
@@ -305,7 +308,12 @@ pub fn get(conn: &Connection, tenant_id: &str, id: &str) -> Result<EndpointRow, 
     find(conn, tenant_id, id)?.ok_or(OutboundError::EndpointNotFound)
 }
 
-pub fn list(conn: &Connection, tenant_id: &str, after: Option<&str>, limit: u32) -> Result<Vec<EndpointRow>, OutboundError> {
+pub fn list(
+    conn: &Connection,
+    tenant_id: &str,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Vec<EndpointRow>, OutboundError> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {COLUMNS} FROM webhook_endpoints WHERE tenant_id = ?1 AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3"
     ))?;
@@ -320,7 +328,9 @@ pub fn list_active(conn: &Connection, tenant_id: &str) -> Result<Vec<EndpointRow
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM webhook_endpoints WHERE tenant_id = ?1 AND active = 1"
     ))?;
-    let rows = stmt.query_map(params![tenant_id], from_row)?.collect::<Result<Vec<_>, _>>()?;
+    let rows = stmt
+        .query_map(params![tenant_id], from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
 
@@ -345,7 +355,14 @@ pub fn rotate_secret(
     now: i64,
 ) -> Result<(), OutboundError> {
     let (current, _) = open_secrets(conn, vault, row, now)?;
-    row.previous_secret = Some(seal_secret(conn, vault, &row.tenant_id, &row.id, "previous_secret", &current)?);
+    row.previous_secret = Some(seal_secret(
+        conn,
+        vault,
+        &row.tenant_id,
+        &row.id,
+        "previous_secret",
+        &current,
+    )?);
     row.previous_secret_expires_at = Some(now + ROTATION_OVERLAP_MS);
     row.secret = seal_secret(conn, vault, &row.tenant_id, &row.id, "secret", new_secret)?;
     Ok(())
@@ -368,14 +385,25 @@ pub fn disable(conn: &Connection, row: &mut EndpointRow, reason: &str, now: i64)
     Ok(given_up)
 }
 
-/// Events of the tenant the endpoint would have received in `[since, until]`.
-pub fn count_matching_events(conn: &Connection, row: &EndpointRow, since: &str, until: &str) -> Result<u64, OutboundError> {
+/// Events of the tenant in `[since, until]` the endpoint subscribes to and has not
+/// received successfully.
+pub fn count_undelivered_events(
+    conn: &Connection,
+    row: &EndpointRow,
+    since: &str,
+    until: &str,
+) -> Result<u64, OutboundError> {
     let mut stmt = conn.prepare(
-        "SELECT event_type, COUNT(*) FROM outbox WHERE tenant_id = ?1 AND created_at >= ?2 AND created_at <= ?3
-         GROUP BY event_type",
+        "SELECT o.event_type, COUNT(*) FROM outbox o
+         WHERE o.tenant_id = ?1 AND o.created_at >= ?2 AND o.created_at <= ?3 AND o.event_type <> 'ping'
+           AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = o.id AND d.endpoint_id = ?4
+                           AND d.status = 'succeeded')
+         GROUP BY o.event_type",
     )?;
     let counts = stmt
-        .query_map(params![row.tenant_id, since, until], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?
+        .query_map(params![row.tenant_id, since, until, row.id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+        })?
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(counts.iter().filter(|(t, _)| row.wants(t) && t != "ping").map(|(_, n)| n).sum())
+    Ok(counts.iter().filter(|(t, _)| row.wants(t)).map(|(_, n)| n).sum())
 }

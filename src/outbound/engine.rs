@@ -80,8 +80,10 @@ struct Inner {
     stopping: AtomicBool,
     started: AtomicBool,
     /// Called with each finished first attempt's latency (benchmarks).
-    observer: Mutex<Option<Box<dyn Fn(&WorkItem, &AttemptReport) + Send>>>,
+    observer: Mutex<Option<AttemptObserver>>,
 }
+
+type AttemptObserver = Box<dyn Fn(&WorkItem, &AttemptReport) + Send>;
 
 enum Finished {
     Attempted(WorkItem, AttemptReport),
@@ -153,7 +155,9 @@ impl Queues {
 
     fn pop(&mut self, cap: usize) -> Option<WorkItem> {
         while let Some(id) = self.ready.pop_front() {
-            let Some(q) = self.by_endpoint.get_mut(&id) else { continue };
+            let Some(q) = self.by_endpoint.get_mut(&id) else {
+                continue;
+            };
             let item = q.fresh.pop_front().or_else(|| q.retries.pop_front());
             let Some(item) = item else {
                 q.in_ready = false;
@@ -172,7 +176,9 @@ impl Queues {
 
     /// A worker finished one of `id`'s items. Returns true if the endpoint became ready.
     fn done(&mut self, id: &str, cap: usize) -> bool {
-        let Some(q) = self.by_endpoint.get_mut(id) else { return false };
+        let Some(q) = self.by_endpoint.get_mut(id) else {
+            return false;
+        };
         q.in_flight = q.in_flight.saturating_sub(1);
         if !q.in_ready && q.queued() > 0 && q.in_flight < cap {
             q.in_ready = true;
@@ -354,7 +360,11 @@ fn scheduler(inner: &Inner, store: &Store, vault: &Vault, shutdown: watch::Recei
     let mut last_claim = Instant::now() - CLAIM_EVERY;
     let mut targets: HashMap<String, Arc<Target>> = HashMap::new();
     while !*shutdown.borrow() {
-        let changed: Vec<String> = inner.changed.lock().map(|mut c| std::mem::take(&mut *c)).unwrap_or_default();
+        let changed: Vec<String> = inner
+            .changed
+            .lock()
+            .map(|mut c| std::mem::take(&mut *c))
+            .unwrap_or_default();
         for id in changed {
             if let Some(t) = targets.remove(&id) {
                 t.stale.store(true, Ordering::Release);
@@ -485,8 +495,7 @@ fn recorder(inner: &Inner, store: &Store) {
         });
         match written {
             Ok(disabled) => {
-                let released = !disabled.is_empty()
-                    || batch.iter().any(|f| matches!(f, Finished::NotAttempted(_)));
+                let released = !disabled.is_empty() || batch.iter().any(|f| matches!(f, Finished::NotAttempted(_)));
                 for id in disabled {
                     drop_endpoint_work(inner, &id);
                 }

@@ -64,7 +64,11 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<DeliveryView> {
         error: r.get(9)?,
         duration_ms: r.get(10)?,
         // While a worker holds it, the stored time is the lease expiry, not a plan.
-        next_attempt_at: if leased.is_some() { None } else { next.map(ms_to_rfc3339) },
+        next_attempt_at: if leased.is_some() {
+            None
+        } else {
+            next.map(ms_to_rfc3339)
+        },
         last_attempt_at: r.get::<_, Option<i64>>(12)?.map(ms_to_rfc3339),
         created_at: ms_to_rfc3339(r.get(13)?),
         attempts: None,
@@ -123,11 +127,7 @@ pub fn get(conn: &Connection, tenant_id: &str, endpoint_id: &str, id: &str) -> R
 
 /// Makes a delivery due now: a finished one gets one more attempt, a waiting one is
 /// brought forward. One being attempted right now is a conflict.
-pub fn retry_now(
-    conn: &Connection,
-    endpoint: &EndpointRow,
-    delivery_id: &str,
-) -> Result<DeliveryView, OutboundError> {
+pub fn retry_now(conn: &Connection, endpoint: &EndpointRow, delivery_id: &str) -> Result<DeliveryView, OutboundError> {
     require_active(endpoint)?;
     let leased: Option<Option<String>> = conn
         .query_row(
@@ -138,7 +138,11 @@ pub fn retry_now(
         .optional_row()?;
     match leased {
         None => return Err(OutboundError::DeliveryNotFound),
-        Some(Some(_)) => return Err(OutboundError::Conflict("this delivery is being attempted right now".into())),
+        Some(Some(_)) => {
+            return Err(OutboundError::Conflict(
+                "this delivery is being attempted right now".into(),
+            ));
+        }
         Some(None) => {}
     }
     conn.execute(
@@ -173,7 +177,15 @@ fn insert_delivery(
              next_attempt_at, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?7)",
     )?
-    .execute(params![id, endpoint.tenant_id, endpoint.id, event_id, event_type, origin, now])?;
+    .execute(params![
+        id,
+        endpoint.tenant_id,
+        endpoint.id,
+        event_id,
+        event_type,
+        origin,
+        now
+    ])?;
     Ok(id)
 }
 
@@ -201,7 +213,12 @@ pub fn send_test(conn: &Connection, endpoint: &EndpointRow) -> Result<DeliveryVi
 #[derive(Debug, Clone)]
 pub enum ReplaySelection {
     Event(String),
-    Range { since: String, until: String },
+    /// With `only_undelivered`, events this endpoint already received are skipped.
+    Range {
+        since: String,
+        until: String,
+        only_undelivered: bool,
+    },
 }
 
 pub const MAX_REPLAY: u32 = 10_000;
@@ -222,15 +239,30 @@ pub fn replay(conn: &Connection, endpoint: &EndpointRow, selection: &ReplaySelec
             let event_type = found.ok_or(OutboundError::EventNotFound)?;
             vec![(id.clone(), event_type)]
         }
-        ReplaySelection::Range { since, until } => {
+        ReplaySelection::Range {
+            since,
+            until,
+            only_undelivered,
+        } => {
             let mut stmt = conn.prepare(
-                "SELECT id, event_type FROM outbox WHERE tenant_id = ?1 AND created_at >= ?2 AND created_at <= ?3
-                   AND event_type <> 'ping' ORDER BY id LIMIT ?4",
+                "SELECT o.id, o.event_type FROM outbox o WHERE o.tenant_id = ?1 AND o.created_at >= ?2
+                   AND o.created_at <= ?3 AND o.event_type <> 'ping'
+                   AND (?5 = 0 OR NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = o.id
+                        AND d.endpoint_id = ?6 AND d.status = 'succeeded'))
+                 ORDER BY o.id LIMIT ?4",
             )?;
             let rows = stmt
-                .query_map(params![endpoint.tenant_id, since, until, MAX_REPLAY + 1], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })?
+                .query_map(
+                    params![
+                        endpoint.tenant_id,
+                        since,
+                        until,
+                        MAX_REPLAY + 1,
+                        only_undelivered,
+                        endpoint.id
+                    ],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?
                 .collect::<Result<Vec<(String, String)>, _>>()?;
             if rows.len() as u32 > MAX_REPLAY {
                 return Err(OutboundError::invalid(
@@ -295,18 +327,24 @@ pub fn stats(
     Ok(buckets)
 }
 
-/// When re-enabling: how many events the endpoint missed while it was disabled.
-pub fn missed_since(conn: &Connection, endpoint: &EndpointRow, now: i64) -> Result<Option<serde_json::Value>, OutboundError> {
+/// When re-enabling: the events the endpoint never received since its failures began
+/// (or since it was disabled), and the replay request that sends them.
+pub fn missed_since(
+    conn: &Connection,
+    endpoint: &EndpointRow,
+    now: i64,
+) -> Result<Option<serde_json::Value>, OutboundError> {
     let Some(disabled_at) = endpoint.disabled_at else {
         return Ok(None);
     };
-    let since = ms_to_rfc3339(disabled_at);
+    let from = endpoint.failing_since.map_or(disabled_at, |f| f.min(disabled_at));
+    let since = ms_to_rfc3339(from);
     let until = ms_to_rfc3339(now);
-    let count = endpoints::count_matching_events(conn, endpoint, &since, &until)?;
+    let count = endpoints::count_undelivered_events(conn, endpoint, &since, &until)?;
     Ok(Some(json!({
         "since": since,
         "until": until,
         "events": count,
-        "replay": {"since": since, "until": until},
+        "replay": {"since": since, "until": until, "only_undelivered": true},
     })))
 }

@@ -164,7 +164,9 @@ pub fn judge(report: &AttemptReport, attempt: u32, policy: RetryPolicy, schedule
     match schedule.delay_after(policy, attempt) {
         None => Verdict::Exhausted,
         Some(delay) => {
-            let delay = report.retry_after.map_or(delay, |hint| hint.max(Duration::from_millis(1)));
+            let delay = report
+                .retry_after
+                .map_or(delay, |hint| hint.max(Duration::from_millis(1)));
             Verdict::RetryAt(report.at_ms + delay.as_millis() as i64)
         }
     }
@@ -255,10 +257,8 @@ pub fn record(
         .execute(params![target.endpoint_id])?;
         return Ok(effects);
     }
-    conn.prepare_cached(
-        "UPDATE webhook_endpoints SET failing_since = ?2 WHERE id = ?1 AND failing_since IS NULL",
-    )?
-    .execute(params![target.endpoint_id, report.at_ms])?;
+    conn.prepare_cached("UPDATE webhook_endpoints SET failing_since = ?2 WHERE id = ?1 AND failing_since IS NULL")?
+        .execute(params![target.endpoint_id, report.at_ms])?;
     let Some(mut endpoint) = endpoints::find(conn, &target.tenant_id, &target.endpoint_id)? else {
         return Ok(effects);
     };

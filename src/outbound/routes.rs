@@ -89,7 +89,9 @@ pub async fn list_endpoints(
         .store
         .run(move |store| store.read(|conn| endpoints::list(conn, &access.tenant.id, page.cursor.as_deref(), limit)))
         .await?;
-    Ok(Json(Page::from_rows(rows, limit, |r| r.id.clone()).map(|r| EndpointView::from(&r))))
+    Ok(Json(
+        Page::from_rows(rows, limit, |r| r.id.clone()).map(|r| EndpointView::from(&r)),
+    ))
 }
 
 pub async fn get_endpoint(
@@ -125,7 +127,11 @@ pub async fn patch_endpoint(
     ApiJson(body): ApiJson<PatchEndpoint>,
 ) -> ApiResult<Json<Value>> {
     let events = body.events.as_deref().map(endpoints::validate_events).transpose()?;
-    let description = body.description.as_deref().map(endpoints::validate_description).transpose()?;
+    let description = body
+        .description
+        .as_deref()
+        .map(endpoints::validate_description)
+        .transpose()?;
     let retry_policy = body.retry_policy.as_deref().map(RetryPolicy::parse).transpose()?;
     if body.secret.is_some() && !body.rotate_secret {
         return Err(ApiError::invalid_field(
@@ -354,6 +360,9 @@ pub struct ReplayRequest {
     event_id: Option<String>,
     since: Option<String>,
     until: Option<String>,
+    /// With a range: skip events this endpoint already received.
+    #[serde(default)]
+    only_undelivered: bool,
 }
 
 pub async fn replay(
@@ -376,6 +385,7 @@ pub async fn replay(
             ReplaySelection::Range {
                 since: ms_to_rfc3339(since_ms),
                 until: ms_to_rfc3339(until_ms),
+                only_undelivered: body.only_undelivered,
             }
         }
         _ => {

@@ -104,7 +104,10 @@ mod tests {
     fn default_schedule_with_jitter_bounds() {
         let s = RetrySchedule::default();
         for (i, secs) in DEFAULT_SCHEDULE_SECS.iter().enumerate() {
-            let d = s.delay_after(RetryPolicy::Exponential, i as u32 + 1).unwrap().as_secs_f64();
+            let d = s
+                .delay_after(RetryPolicy::Exponential, i as u32 + 1)
+                .unwrap()
+                .as_secs_f64();
             let base = *secs as f64;
             assert!(d >= base * 0.8 - 1e-9 && d <= base * 1.2 + 1e-9, "{i}: {d}");
         }

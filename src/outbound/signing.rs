@@ -123,7 +123,11 @@ mod tests {
     fn secrets_are_validated_without_echoing_them() {
         let generated = generate_secret();
         assert!(SigningKey::parse(generated.expose()).is_ok());
-        for bad in ["C2FVsBQIhrscChlQIMV+b5sSYspob7oD", "whsec_!!!notbase64", "whsec_c2hvcnQ="] {
+        for bad in [
+            "C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+            "whsec_!!!notbase64",
+            "whsec_c2hvcnQ=",
+        ] {
             let err = SigningKey::parse(bad).unwrap_err();
             assert!(!err.contains(bad), "{err}");
         }

@@ -13,6 +13,9 @@ mod tenants_and_tokens;
 // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 
 // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
+mod outbound_delivery;
+mod outbound_endpoints;
+mod outbound_ssrf;
 
 // --- ops: governance and operations (issue 6) ---
 

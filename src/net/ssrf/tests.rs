@@ -117,13 +117,22 @@ fn numeric_hosts_are_normalised_before_anything_else() {
 #[test]
 fn rejects_bad_shapes_clearly() {
     let policy = TargetPolicy::default();
-    assert_eq!(check_target("ftp://public.example/", &policy, &names()), Err(TargetError::Scheme));
-    assert_eq!(check_target("file:///etc/passwd", &policy, &names()), Err(TargetError::Scheme));
+    assert_eq!(
+        check_target("ftp://public.example/", &policy, &names()),
+        Err(TargetError::Scheme)
+    );
+    assert_eq!(
+        check_target("file:///etc/passwd", &policy, &names()),
+        Err(TargetError::Scheme)
+    );
     assert_eq!(
         check_target("https://user:pw@public.example/", &policy, &names()),
         Err(TargetError::Credentials)
     );
-    assert!(matches!(check_target("not a url", &policy, &names()), Err(TargetError::Invalid(_))));
+    assert!(matches!(
+        check_target("not a url", &policy, &names()),
+        Err(TargetError::Invalid(_))
+    ));
     assert!(matches!(
         check_target("https://nowhere.example/", &policy, &names()),
         Err(TargetError::Unresolvable(_))
@@ -132,7 +141,11 @@ fn rejects_bad_shapes_clearly() {
 
 #[test]
 fn allow_list_and_allow_private_open_the_guard() {
-    let policy = TargetPolicy::new(false, &["10.1.0.0/16".into(), "fd12:3456::/32".into(), "127.0.0.1".into()]).unwrap();
+    let policy = TargetPolicy::new(
+        false,
+        &["10.1.0.0/16".into(), "fd12:3456::/32".into(), "127.0.0.1".into()],
+    )
+    .unwrap();
     assert!(check_target("http://10.1.2.3/", &policy, &names()).is_ok());
     assert!(check_target("http://10.2.0.1/", &policy, &names()).is_err());
     assert!(check_target("https://ula.example/", &policy, &names()).is_ok());
