@@ -42,7 +42,11 @@ pub enum Command {
     // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 
     // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
-
+    /// Benchmarks (temporary data dirs; nothing of the configured one is touched).
+    Bench {
+        #[command(subcommand)]
+        command: crate::outbound::bench::BenchCommand,
+    },
     // --- ops: governance and operations (issue 6) ---
 
     // --- ui: admin UI and sessions (issue 7) ---
@@ -107,13 +111,13 @@ pub fn execute(cli: Cli, config: Config) -> anyhow::Result<()> {
             Ok(())
         } // --- oauth: OAuth broker, token service, proxy (issue 3) ---
 
-          // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
+        // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 
-          // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
+        // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
+        Command::Bench { command } => crate::outbound::bench::execute(command),
+        // --- ops: governance and operations (issue 6) ---
 
-          // --- ops: governance and operations (issue 6) ---
-
-          // --- ui: admin UI and sessions (issue 7) ---
+        // --- ui: admin UI and sessions (issue 7) ---
     }
 }
 

@@ -59,15 +59,22 @@ pub struct Lease<'a> {
     pub saturated: &'a dyn Fn(&str) -> bool,
 }
 
-/// Fans out up to `limit` undispatched outbox events in one transaction. Returns the
-/// leased work and how many events were dispatched.
+/// What one fan-out produced.
+pub struct FanOut {
+    pub work: Vec<WorkItem>,
+    pub events: usize,
+    /// Deliveries stored unleased because their endpoint's queue was full.
+    pub deferred: usize,
+}
+
+/// Fans out up to `limit` undispatched outbox events in one transaction.
 pub fn fan_out(
     tx: &Connection,
     vault: &Vault,
     cache: &mut HashMap<String, Arc<Target>>,
     lease: &Lease<'_>,
     limit: u32,
-) -> Result<(Vec<WorkItem>, usize), OutboundError> {
+) -> Result<FanOut, OutboundError> {
     let now = now_ms();
     let events: Vec<(String, String, String, String, String)> = tx
         .prepare_cached(
@@ -76,8 +83,13 @@ pub fn fan_out(
         )?
         .query_map([limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
         .collect::<Result<_, _>>()?;
+    let mut deferred = 0;
     if events.is_empty() {
-        return Ok((Vec::new(), 0));
+        return Ok(FanOut {
+            work: Vec::new(),
+            events: 0,
+            deferred,
+        });
     }
     let mut by_tenant: HashMap<String, Vec<EndpointRow>> = HashMap::new();
     let mut work = Vec::new();
@@ -103,6 +115,7 @@ pub fn fan_out(
             let (due, token) = if leased {
                 (lease.until_ms, Some(&*lease.token))
             } else {
+                deferred += 1;
                 (now, None)
             };
             insert.execute(params![
@@ -119,6 +132,7 @@ pub fn fan_out(
                 work.push(WorkItem {
                     delivery_id,
                     lease_token: lease.token.clone(),
+                    lease_until_ms: lease.until_ms,
                     event_id: event_id.clone(),
                     event_type: event_type.clone(),
                     attempt: 1,
@@ -131,7 +145,11 @@ pub fn fan_out(
         }
         mark.execute(params![event_id, dispatched_at])?;
     }
-    Ok((work, events.len()))
+    Ok(FanOut {
+        work,
+        events: events.len(),
+        deferred,
+    })
 }
 
 /// Leases up to `limit` due deliveries, skipping endpoints in `saturated`.
@@ -179,6 +197,7 @@ pub fn claim_due(
         work.push(WorkItem {
             delivery_id,
             lease_token: lease.token.clone(),
+            lease_until_ms: lease.until_ms,
             event_id,
             event_type,
             attempt: attempts + 1,

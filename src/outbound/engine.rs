@@ -79,11 +79,7 @@ struct Inner {
     changed: Mutex<Vec<String>>,
     stopping: AtomicBool,
     started: AtomicBool,
-    /// Called with each finished first attempt's latency (benchmarks).
-    observer: Mutex<Option<AttemptObserver>>,
 }
-
-type AttemptObserver = Box<dyn Fn(&WorkItem, &AttemptReport) + Send>;
 
 enum Finished {
     Attempted(WorkItem, AttemptReport),
@@ -260,15 +256,6 @@ impl Outbound {
         self.claim_soon();
     }
 
-    /// Observes every attempt (benchmarks measure latency with it).
-    pub fn set_observer(&self, f: impl Fn(&WorkItem, &AttemptReport) + Send + 'static) {
-        if let Some(inner) = self.inner()
-            && let Ok(mut o) = inner.observer.lock()
-        {
-            *o = Some(Box::new(f));
-        }
-    }
-
     /// Configures (unless [`Outbound::configured`] did) and starts the threads; they stop
     /// when `shutdown` turns true. Starting twice is a no-op.
     pub fn start(
@@ -320,12 +307,14 @@ impl Inner {
             changed: Mutex::new(Vec::new()),
             stopping: AtomicBool::new(false),
             started: AtomicBool::new(false),
-            observer: Mutex::new(None),
         }
     }
 
+    /// Work held in memory per endpoint; the rest waits in the database. Items that sit
+    /// too long are not sent (see [`WorkItem::lease_until_ms`]), so a deep queue in front
+    /// of a slow endpoint cannot cause a double delivery.
     fn queue_limit(&self) -> usize {
-        self.settings.endpoint_concurrency * 4
+        (self.settings.endpoint_concurrency * 32).max(64)
     }
 
     fn enqueue(&self, items: Vec<WorkItem>) {
@@ -358,6 +347,7 @@ const CLAIM_EVERY: Duration = Duration::from_millis(100);
 
 fn scheduler(inner: &Inner, store: &Store, vault: &Vault, shutdown: watch::Receiver<bool>) {
     let mut last_claim = Instant::now() - CLAIM_EVERY;
+    let mut backlog = true;
     let mut targets: HashMap<String, Arc<Target>> = HashMap::new();
     while !*shutdown.borrow() {
         let changed: Vec<String> = inner
@@ -370,7 +360,7 @@ fn scheduler(inner: &Inner, store: &Store, vault: &Vault, shutdown: watch::Recei
                 t.stale.store(true, Ordering::Release);
             }
         }
-        let busy = match schedule_once(inner, store, vault, &mut targets, &mut last_claim) {
+        let busy = match schedule_once(inner, store, vault, &mut targets, &mut last_claim, &mut backlog) {
             Ok(busy) => busy,
             Err(e) => {
                 tracing::error!(error = %e, "webhook scheduler failed; retrying");
@@ -392,6 +382,7 @@ fn schedule_once(
     vault: &Vault,
     targets: &mut HashMap<String, Arc<Target>>,
     last_claim: &mut Instant,
+    backlog: &mut bool,
 ) -> Result<bool, OutboundError> {
     let limit = inner.queue_limit();
     let saturated: Vec<String> = inner.queues.lock().map(|q| q.saturated(limit)).unwrap_or_default();
@@ -400,17 +391,21 @@ fn schedule_once(
         until_ms: now_ms() + inner.settings.lease.as_millis() as i64,
         saturated: &|id: &str| saturated.iter().any(|s| s == id),
     };
-    let (items, events) = store.write(|tx| dispatch::fan_out(tx, vault, targets, &lease, FAN_OUT_BATCH))?;
-    inner.enqueue(items);
+    let fanned = store.write(|tx| dispatch::fan_out(tx, vault, targets, &lease, FAN_OUT_BATCH))?;
+    inner.enqueue(fanned.work);
+    *backlog |= fanned.deferred > 0;
     let mut claimed = 0;
-    let claim = inner.claim_now.swap(false, Ordering::AcqRel) || last_claim.elapsed() >= CLAIM_EVERY;
+    // With a backlog (deferred or more due than one batch), claim whenever woken, i.e.
+    // after each recorded batch frees queue room; otherwise poll every CLAIM_EVERY.
+    let claim = inner.claim_now.swap(false, Ordering::AcqRel) || *backlog || last_claim.elapsed() >= CLAIM_EVERY;
     if claim {
         *last_claim = Instant::now();
         let items = store.write(|tx| dispatch::claim_due(tx, vault, targets, &lease, &saturated, CLAIM_BATCH))?;
         claimed = items.len();
         inner.enqueue(items);
+        *backlog = claimed as u32 == CLAIM_BATCH || (!saturated.is_empty() && (*backlog || claimed > 0));
     }
-    Ok(events > 0 || claimed as u32 == CLAIM_BATCH)
+    Ok(fanned.events > 0 || claimed as u32 == CLAIM_BATCH)
 }
 
 fn worker(inner: &Inner) {
@@ -431,15 +426,12 @@ fn worker(inner: &Inner) {
                 };
             }
         };
-        let finished = if item.target.is_stale() {
+        let now = now_ms();
+        let must_end_by = item.lease_until_ms - inner.settings.timeout.as_millis() as i64;
+        let finished = if item.target.is_stale() || now >= must_end_by {
             Finished::NotAttempted(item)
         } else {
-            let report = outcome::send(&inner.agent, &item, now_ms());
-            if let Ok(observer) = inner.observer.lock()
-                && let Some(f) = observer.as_ref()
-            {
-                f(&item, &report);
-            }
+            let report = outcome::send(&inner.agent, &item, now);
             Finished::Attempted(item, report)
         };
         let endpoint_id = match &finished {

@@ -51,6 +51,9 @@ impl Target {
 pub struct WorkItem {
     pub delivery_id: String,
     pub lease_token: Arc<str>,
+    /// The lease ends here; an attempt that could outlast it is not started (the delivery
+    /// may already belong to another claim by then).
+    pub lease_until_ms: i64,
     pub event_id: String,
     pub event_type: String,
     /// The number this attempt will have (1 for the first).
