@@ -90,3 +90,6 @@ pub fn rfc3339_to_ms(field: &'static str, value: &str) -> Result<i64, OutboundEr
         .map(|at| (at.unix_timestamp_nanos() / 1_000_000) as i64)
         .ok_or_else(|| OutboundError::invalid(field, "expected an RFC 3339 timestamp like 2026-11-24T03:00:00Z"))
 }
+
+#[cfg(test)]
+mod tests;

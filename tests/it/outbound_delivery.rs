@@ -478,3 +478,59 @@ fn endpoints_and_deliveries_are_tenant_isolated() {
     let listed = alpha.get("/api/v1/tenants/alpha/webhook-endpoints");
     assert_eq!(listed.json["items"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn an_endpoint_failing_past_the_threshold_is_disabled_and_admins_notified() {
+    // The threshold is 5 days by default (TESSERA_WEBHOOK_DISABLE_AFTER_SECS); 1 s here.
+    let receiver = Receiver::start();
+    let server = TestServer::start_with(|c| {
+        c.retry_schedule = Some("0.3,0.3,0.3,0.3,0.3,0.3,0.3,0.3".into());
+        c.webhook_disable_after = Duration::from_secs(1);
+    });
+    server.create_tenant("alpha");
+    let admin = server.admin();
+    let ep = create_endpoint(
+        &admin,
+        "alpha",
+        json!({"url": receiver.url("/broken"), "events": ["*"]}),
+    );
+    let ok = create_endpoint(&admin, "alpha", json!({"url": receiver.url("/fine"), "events": ["*"]}));
+    receiver.configure("/broken", &[ep["secret"].as_str().unwrap()], json!([]));
+    receiver.configure("/fine", &[ok["secret"].as_str().unwrap()], json!([]));
+    let fail: Vec<Value> = (0..20).map(|_| json!({"status": 500})).collect();
+    receiver.configure("/broken", &[ep["secret"].as_str().unwrap()], Value::Array(fail));
+    put_openai(&admin, "alpha", "sk-1");
+    let path = format!("/api/v1/tenants/alpha/webhook-endpoints/{}", ep["id"].as_str().unwrap());
+    let disabled = eventually("the failing endpoint to be disabled", WAIT, || {
+        let r = admin.get(&path);
+        (r.json["active"] == false).then_some(r.json)
+    });
+    assert_eq!(disabled["disabled_reason"], "failing");
+    assert!(disabled["failing_since"].is_string());
+    let d = &deliveries(&admin, "alpha", ep["id"].as_str().unwrap())[0];
+    assert_eq!(d["status"], "exhausted", "{d}");
+    assert!(d["error"].as_str().unwrap().contains("endpoint disabled"), "{d}");
+    let notes = admin.get("/api/v1/tenants/alpha/notifications");
+    let note = notes.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["kind"] == "webhook_endpoint.disabled")
+        .cloned()
+        .expect("a notification for the admins");
+    assert_eq!(note["data"]["reason"], "failing");
+    let attempts = receiver.log("/broken").len();
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(receiver.log("/broken").len(), attempts, "no attempts once disabled");
+    // The healthy endpoint of the same tenant was never affected.
+    assert_eq!(receiver.log("/fine").len(), 1);
+    assert_eq!(
+        admin
+            .get(&format!(
+                "/api/v1/tenants/alpha/webhook-endpoints/{}",
+                ok["id"].as_str().unwrap()
+            ))
+            .json["active"],
+        true
+    );
+}
