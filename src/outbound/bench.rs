@@ -195,7 +195,11 @@ fn ceiling(receiver: &LocalReceiver, workers: usize, total: u64) -> f64 {
     let key = SigningKey::from_secret(&generate_secret()).expect("generated secrets parse");
     let body = json!({"type": "connection.updated", "timestamp": crate::time::now_rfc3339(), "data": event_data(0)})
         .to_string();
-    let agent = crate::net::agent(Duration::from_secs(30));
+    // The engine's own agent settings (connection pool per host, no redirects), guard open.
+    let agent = crate::net::guarded_agent(
+        Duration::from_secs(30),
+        &crate::net::TargetPolicy::new(true, &[]).unwrap_or_default(),
+    );
     let next = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     std::thread::scope(|scope| {

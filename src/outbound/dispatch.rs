@@ -46,7 +46,10 @@ pub fn target_for(
         previous,
         stale: AtomicBool::new(false),
     });
-    cache.insert(row.id.clone(), target.clone());
+    // Work queued with the replaced view must not go out with an old URL or secret.
+    if let Some(replaced) = cache.insert(row.id.clone(), target.clone()) {
+        replaced.stale.store(true, std::sync::atomic::Ordering::Release);
+    }
     Ok(target)
 }
 
@@ -207,6 +210,23 @@ pub fn claim_due(
         });
     }
     Ok(work)
+}
+
+/// Cheap read-only checks, so an idle engine never takes the write lock.
+pub fn has_undispatched(conn: &Connection) -> Result<bool, OutboundError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM outbox WHERE dispatched_at IS NULL LIMIT 1")?
+        .query_row([], |_| Ok(()))
+        .optional_row()?
+        .is_some())
+}
+
+pub fn has_due(conn: &Connection, now: i64) -> Result<bool, OutboundError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM webhook_deliveries WHERE next_attempt_at <= ?1 LIMIT 1")?
+        .query_row([now], |_| Ok(()))
+        .optional_row()?
+        .is_some())
 }
 
 /// At start-up nothing can be in flight: every lease left behind belonged to a process

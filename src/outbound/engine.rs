@@ -32,6 +32,8 @@ pub struct EngineSettings {
     pub poll: Duration,
     pub rules: HealthRules,
     pub policy: TargetPolicy,
+    /// The database file, for the engine's own connections (see [`EngineDb`]).
+    pub database: Option<std::path::PathBuf>,
 }
 
 impl EngineSettings {
@@ -53,7 +55,69 @@ impl EngineSettings {
                 disable_after_ms: config.webhook_disable_after.as_millis() as i64,
             },
             policy,
+            database: Some(config.database_path()),
         })
+    }
+}
+
+/// The engine's own database connection. Its commits skip the fsync (`synchronous =
+/// NORMAL`; WAL keeps the file consistent): everything the engine writes can be re-derived
+/// after a power cut — a lost fan-out leaves its outbox row undispatched, a lost result
+/// leaves the delivery leased until it is due again — so the worst case is a repeated
+/// delivery with the same `webhook-id`. Sharing the pool's FULL-sync connections would
+/// put an fsync in every round and, under a busy disk, make writers queue behind it.
+struct EngineDb {
+    own: Option<rusqlite::Connection>,
+    store: Store,
+}
+
+impl EngineDb {
+    fn open(store: &Store, path: Option<&std::path::Path>) -> EngineDb {
+        let own = path.and_then(|p| match Self::connect(p) {
+            Ok(conn) => Some(conn),
+            Err(e) => {
+                tracing::warn!(error = %e, "webhook engine uses the shared pool");
+                None
+            }
+        });
+        EngineDb {
+            own,
+            store: store.clone(),
+        }
+    }
+
+    fn connect(path: &std::path::Path) -> rusqlite::Result<rusqlite::Connection> {
+        let conn = rusqlite::Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.execute_batch(
+            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA secure_delete = ON;",
+        )?;
+        Ok(conn)
+    }
+
+    fn read<T>(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Connection) -> Result<T, OutboundError>,
+    ) -> Result<T, OutboundError> {
+        match &self.own {
+            Some(conn) => f(conn),
+            None => self.store.read(f),
+        }
+    }
+
+    fn write<T>(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, OutboundError>,
+    ) -> Result<T, OutboundError> {
+        match &mut self.own {
+            Some(conn) => {
+                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let value = f(&tx)?;
+                tx.commit()?;
+                Ok(value)
+            }
+            None => self.store.write(f),
+        }
     }
 }
 
@@ -196,10 +260,14 @@ impl Queues {
     }
 
     fn take_endpoint(&mut self, id: &str) -> Vec<WorkItem> {
-        match self.by_endpoint.get_mut(id) {
-            Some(q) => q.fresh.drain(..).chain(q.retries.drain(..)).collect(),
-            None => Vec::new(),
+        let Some(q) = self.by_endpoint.get_mut(id) else {
+            return Vec::new();
+        };
+        let taken = q.fresh.drain(..).chain(q.retries.drain(..)).collect();
+        if q.in_flight == 0 {
+            self.by_endpoint.remove(id);
         }
+        taken
     }
 }
 
@@ -343,9 +411,10 @@ impl Inner {
 
 const FAN_OUT_BATCH: u32 = 512;
 const CLAIM_BATCH: u32 = 512;
-const CLAIM_EVERY: Duration = Duration::from_millis(100);
+const CLAIM_EVERY: Duration = Duration::from_millis(20);
 
 fn scheduler(inner: &Inner, store: &Store, vault: &Vault, shutdown: watch::Receiver<bool>) {
+    let mut db = EngineDb::open(store, inner.settings.database.as_deref());
     let mut last_claim = Instant::now() - CLAIM_EVERY;
     let mut backlog = true;
     let mut targets: HashMap<String, Arc<Target>> = HashMap::new();
@@ -360,7 +429,7 @@ fn scheduler(inner: &Inner, store: &Store, vault: &Vault, shutdown: watch::Recei
                 t.stale.store(true, Ordering::Release);
             }
         }
-        let busy = match schedule_once(inner, store, vault, &mut targets, &mut last_claim, &mut backlog) {
+        let busy = match schedule_once(inner, &mut db, vault, &mut targets, &mut last_claim, &mut backlog) {
             Ok(busy) => busy,
             Err(e) => {
                 tracing::error!(error = %e, "webhook scheduler failed; retrying");
@@ -378,7 +447,7 @@ fn scheduler(inner: &Inner, store: &Store, vault: &Vault, shutdown: watch::Recei
 /// One round of fan-out and, when due, claiming. Returns whether there was work.
 fn schedule_once(
     inner: &Inner,
-    store: &Store,
+    db: &mut EngineDb,
     vault: &Vault,
     targets: &mut HashMap<String, Arc<Target>>,
     last_claim: &mut Instant,
@@ -391,19 +460,29 @@ fn schedule_once(
         until_ms: now_ms() + inner.settings.lease.as_millis() as i64,
         saturated: &|id: &str| saturated.iter().any(|s| s == id),
     };
-    let fanned = store.write(|tx| dispatch::fan_out(tx, vault, targets, &lease, FAN_OUT_BATCH))?;
+    let mut fanned = dispatch::FanOut {
+        work: Vec::new(),
+        events: 0,
+        deferred: 0,
+    };
+    if db.read(dispatch::has_undispatched)? {
+        fanned = db.write(|tx| dispatch::fan_out(tx, vault, targets, &lease, FAN_OUT_BATCH))?;
+    }
     inner.enqueue(fanned.work);
     *backlog |= fanned.deferred > 0;
     let mut claimed = 0;
     // With a backlog (deferred or more due than one batch), claim whenever woken, i.e.
     // after each recorded batch frees queue room; otherwise poll every CLAIM_EVERY.
     let claim = inner.claim_now.swap(false, Ordering::AcqRel) || *backlog || last_claim.elapsed() >= CLAIM_EVERY;
-    if claim {
+    if claim && db.read(|conn| dispatch::has_due(conn, now_ms()))? {
         *last_claim = Instant::now();
-        let items = store.write(|tx| dispatch::claim_due(tx, vault, targets, &lease, &saturated, CLAIM_BATCH))?;
+        let items = db.write(|tx| dispatch::claim_due(tx, vault, targets, &lease, &saturated, CLAIM_BATCH))?;
         claimed = items.len();
         inner.enqueue(items);
         *backlog = claimed as u32 == CLAIM_BATCH || (!saturated.is_empty() && (*backlog || claimed > 0));
+    } else if claim {
+        *last_claim = Instant::now();
+        *backlog = false;
     }
     Ok(fanned.events > 0 || claimed as u32 == CLAIM_BATCH)
 }
@@ -452,6 +531,7 @@ fn worker(inner: &Inner) {
 const RECORD_BATCH: usize = 1024;
 
 fn recorder(inner: &Inner, store: &Store) {
+    let mut db = EngineDb::open(store, inner.settings.database.as_deref());
     loop {
         let batch: Vec<Finished> = {
             let Ok(mut results) = inner.results.lock() else { return };
@@ -472,7 +552,7 @@ fn recorder(inner: &Inner, store: &Store) {
             // lease makes the delivery due again instead.
             return;
         }
-        let written = store.write(|tx| {
+        let written = db.write(|tx| {
             let mut disabled = Vec::new();
             for finished in &batch {
                 match finished {
