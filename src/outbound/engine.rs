@@ -88,7 +88,12 @@ impl EngineDb {
 
     fn connect(path: &std::path::Path) -> rusqlite::Result<rusqlite::Connection> {
         let conn = rusqlite::Connection::open(path)?;
-        conn.busy_timeout(Duration::from_secs(10))?;
+        // Short, even waits for the write lock instead of SQLite's growing back-off (up to
+        // 100 ms a step), which would show as tail latency behind a request's commit.
+        conn.busy_handler(Some(|attempt: i32| {
+            std::thread::sleep(Duration::from_micros(250));
+            attempt < 40_000
+        }))?;
         conn.execute_batch(
             "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA secure_delete = ON;",
         )?;
