@@ -7,15 +7,17 @@
 //! before retries. An endpoint whose queue is full is skipped by claiming; its deliveries
 //! wait in the database, not in memory.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use super::db::EngineDb;
 use super::dispatch::{self, Lease};
 use super::outcome::{self, AttemptReport, HealthRules, Target, WorkItem};
+use super::queues::Queues;
 use super::schedule::RetrySchedule;
 use super::{OutboundError, now_ms};
 use crate::net::{NameResolver, SystemResolver, TargetPolicy};
@@ -57,72 +59,6 @@ impl EngineSettings {
             policy,
             database: Some(config.database_path()),
         })
-    }
-}
-
-/// The engine's own database connection. Its commits skip the fsync (`synchronous =
-/// NORMAL`; WAL keeps the file consistent): everything the engine writes can be re-derived
-/// after a power cut — a lost fan-out leaves its outbox row undispatched, a lost result
-/// leaves the delivery leased until it is due again — so the worst case is a repeated
-/// delivery with the same `webhook-id`. Sharing the pool's FULL-sync connections would
-/// put an fsync in every round and, under a busy disk, make writers queue behind it.
-struct EngineDb {
-    own: Option<rusqlite::Connection>,
-    store: Store,
-}
-
-impl EngineDb {
-    fn open(store: &Store, path: Option<&std::path::Path>) -> EngineDb {
-        let own = path.and_then(|p| match Self::connect(p) {
-            Ok(conn) => Some(conn),
-            Err(e) => {
-                tracing::warn!(error = %e, "webhook engine uses the shared pool");
-                None
-            }
-        });
-        EngineDb {
-            own,
-            store: store.clone(),
-        }
-    }
-
-    fn connect(path: &std::path::Path) -> rusqlite::Result<rusqlite::Connection> {
-        let conn = rusqlite::Connection::open(path)?;
-        // Short, even waits for the write lock instead of SQLite's growing back-off (up to
-        // 100 ms a step), which would show as tail latency behind a request's commit.
-        conn.busy_handler(Some(|attempt: i32| {
-            std::thread::sleep(Duration::from_micros(250));
-            attempt < 40_000
-        }))?;
-        conn.execute_batch(
-            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA secure_delete = ON;",
-        )?;
-        Ok(conn)
-    }
-
-    fn read<T>(
-        &mut self,
-        f: impl FnOnce(&rusqlite::Connection) -> Result<T, OutboundError>,
-    ) -> Result<T, OutboundError> {
-        match &self.own {
-            Some(conn) => f(conn),
-            None => self.store.read(f),
-        }
-    }
-
-    fn write<T>(
-        &mut self,
-        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, OutboundError>,
-    ) -> Result<T, OutboundError> {
-        match &mut self.own {
-            Some(conn) => {
-                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                let value = f(&tx)?;
-                tx.commit()?;
-                Ok(value)
-            }
-            None => self.store.write(f),
-        }
     }
 }
 
@@ -178,101 +114,6 @@ impl Signal {
             };
         }
         *f = false;
-    }
-}
-
-#[derive(Default)]
-struct EndpointQueue {
-    fresh: VecDeque<WorkItem>,
-    retries: VecDeque<WorkItem>,
-    in_flight: usize,
-    in_ready: bool,
-}
-
-impl EndpointQueue {
-    fn queued(&self) -> usize {
-        self.fresh.len() + self.retries.len()
-    }
-}
-
-#[derive(Default)]
-struct Queues {
-    by_endpoint: HashMap<String, EndpointQueue>,
-    ready: VecDeque<String>,
-}
-
-impl Queues {
-    fn push(&mut self, item: WorkItem, cap: usize) -> bool {
-        let id = item.target.endpoint_id.clone();
-        let q = self.by_endpoint.entry(id.clone()).or_default();
-        if item.attempt <= 1 {
-            q.fresh.push_back(item);
-        } else {
-            q.retries.push_back(item);
-        }
-        if !q.in_ready && q.in_flight < cap {
-            q.in_ready = true;
-            self.ready.push_back(id);
-            return true;
-        }
-        false
-    }
-
-    fn pop(&mut self, cap: usize) -> Option<WorkItem> {
-        while let Some(id) = self.ready.pop_front() {
-            let Some(q) = self.by_endpoint.get_mut(&id) else {
-                continue;
-            };
-            let item = q.fresh.pop_front().or_else(|| q.retries.pop_front());
-            let Some(item) = item else {
-                q.in_ready = false;
-                continue;
-            };
-            q.in_flight += 1;
-            if q.in_flight < cap && q.queued() > 0 {
-                self.ready.push_back(id);
-            } else {
-                q.in_ready = false;
-            }
-            return Some(item);
-        }
-        None
-    }
-
-    /// A worker finished one of `id`'s items. Returns true if the endpoint became ready.
-    fn done(&mut self, id: &str, cap: usize) -> bool {
-        let Some(q) = self.by_endpoint.get_mut(id) else {
-            return false;
-        };
-        q.in_flight = q.in_flight.saturating_sub(1);
-        if !q.in_ready && q.queued() > 0 && q.in_flight < cap {
-            q.in_ready = true;
-            self.ready.push_back(id.to_owned());
-            return true;
-        }
-        if q.queued() == 0 && q.in_flight == 0 {
-            self.by_endpoint.remove(id);
-        }
-        false
-    }
-
-    fn saturated(&self, limit: usize) -> Vec<String> {
-        self.by_endpoint
-            .iter()
-            .filter(|(_, q)| q.queued() + q.in_flight >= limit)
-            .map(|(id, _)| id.clone())
-            .collect()
-    }
-
-    fn take_endpoint(&mut self, id: &str) -> Vec<WorkItem> {
-        let Some(q) = self.by_endpoint.get_mut(id) else {
-            return Vec::new();
-        };
-        let taken = q.fresh.drain(..).chain(q.retries.drain(..)).collect();
-        if q.in_flight == 0 {
-            self.by_endpoint.remove(id);
-        }
-        taken
     }
 }
 

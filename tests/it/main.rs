@@ -15,6 +15,7 @@ mod tenants_and_tokens;
 // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 mod outbound_delivery;
 mod outbound_endpoints;
+mod outbound_health;
 mod outbound_ssrf;
 
 // --- ops: governance and operations (issue 6) ---
