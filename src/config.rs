@@ -232,7 +232,10 @@ impl Config {
                     .map_err(|_| invalid("expected a number of seconds".into()))?;
                 self.outbound_timeout = Duration::from_secs(secs.max(1));
             }
-            "retry_schedule" => self.retry_schedule = Some(value.to_owned()),
+            "retry_schedule" => {
+                crate::outbound::schedule::RetrySchedule::parse(value).map_err(invalid)?;
+                self.retry_schedule = Some(value.to_owned());
+            }
 
             // --- oauth: OAuth broker, token service, proxy (issue 3) ---
 
@@ -353,6 +356,14 @@ mod tests {
         let printed = format!("{config:?}");
         assert!(!printed.contains("c2VjcmV0LWNhbmFyeS1rZXk="));
         assert!(printed.contains("<redacted>"));
+    }
+
+    #[test]
+    fn a_bad_retry_schedule_is_refused_at_load() {
+        let mut config = Config::with_data_dir("/tmp/x");
+        let err = config.apply("retry_schedule", "5,soon").unwrap_err().to_string();
+        assert!(err.contains("retry_schedule") && err.contains("soon"), "{err}");
+        assert!(config.apply("retry_schedule", "0.5, 5,300").unwrap());
     }
 
     #[test]
