@@ -257,7 +257,9 @@ impl Inner {
 
 const FAN_OUT_BATCH: u32 = 512;
 const CLAIM_BATCH: u32 = 512;
-const CLAIM_EVERY: Duration = Duration::from_millis(20);
+/// Idle workers and the recorder re-check for shutdown this often (they are woken for work).
+const IDLE_WAIT: Duration = Duration::from_secs(1);
+const CLAIM_EVERY: Duration = Duration::from_millis(100);
 
 fn scheduler(inner: &Inner, store: &Store, vault: &Vault, shutdown: watch::Receiver<bool>) {
     let mut db = EngineDb::open(store, inner.settings.database.as_deref());
@@ -345,7 +347,7 @@ fn worker(inner: &Inner) {
                 if let Some(item) = q.pop(cap) {
                     break item;
                 }
-                q = match inner.work_ready.wait_timeout(q, Duration::from_millis(200)) {
+                q = match inner.work_ready.wait_timeout(q, IDLE_WAIT) {
                     Ok((q, _)) => q,
                     Err(_) => return,
                 };
@@ -385,7 +387,7 @@ fn recorder(inner: &Inner, store: &Store) {
                 if inner.is_stopping() {
                     return;
                 }
-                results = match inner.results_ready.wait_timeout(results, Duration::from_millis(200)) {
+                results = match inner.results_ready.wait_timeout(results, IDLE_WAIT) {
                     Ok((r, _)) => r,
                     Err(_) => return,
                 };

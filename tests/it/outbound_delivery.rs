@@ -360,12 +360,11 @@ fn endpoints_and_deliveries_are_tenant_isolated() {
         ("GET", "/api/v1/tenants/beta/webhook-endpoints".to_owned()),
         ("GET", "/api/v1/tenants/beta/webhook-endpoints/stats".to_owned()),
     ] {
-        let r = alpha.send(
-            method,
-            &path,
-            Some(b"{}".to_vec()),
-            &[("content-type", "application/json")],
-        );
+        let r = match method {
+            "POST" => alpha.post(&path, &json!({})),
+            "DELETE" => alpha.delete(&path),
+            _ => alpha.get(&path),
+        };
         assert_eq!((r.status, r.code()), (403, "tenant_mismatch"), "{method} {path}");
     }
     // Beta's endpoint id under alpha's own path is simply not found.
@@ -380,17 +379,12 @@ fn endpoints_and_deliveries_are_tenant_isolated() {
         ("POST", format!("/api/v1/tenants/alpha/webhook-endpoints/{b_id}/replay")),
         ("DELETE", format!("/api/v1/tenants/alpha/webhook-endpoints/{b_id}")),
     ] {
-        let body = if method == "POST" {
-            json!({"since": "2026-01-01T00:00:00Z"})
-        } else {
-            json!({})
+        let r = match method {
+            "POST" => alpha.post(&path, &json!({"since": "2026-01-01T00:00:00Z"})),
+            "PATCH" => alpha.patch(&path, &json!({})),
+            "DELETE" => alpha.delete(&path),
+            _ => alpha.get(&path),
         };
-        let r = alpha.send(
-            method,
-            &path,
-            Some(body.to_string().into_bytes()),
-            &[("content-type", "application/json")],
-        );
         assert_eq!(r.status, 404, "{method} {path}: {}", r.text);
     }
     let a_delivery = deliveries(&alpha, "alpha", a_id)[0]["id"].as_str().unwrap().to_owned();
