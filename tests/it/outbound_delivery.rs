@@ -196,6 +196,13 @@ fn failures_retry_on_schedule_then_exhaust_with_a_stable_webhook_id() {
     );
     assert!(buckets[..23].iter().all(|b| b["succeeded"] == 0 && b["failed"] == 0));
     assert!(last["hour"].as_str().unwrap().ends_with(":00:00Z"));
+    let one = admin.get(&format!(
+        "/api/v1/tenants/alpha/webhook-endpoints/stats?hours=2&endpoint_id={ep_id}"
+    ));
+    assert_eq!(one.json["buckets"].as_array().unwrap().len(), 2);
+    assert_eq!(one.json["buckets"][1]["failed"], 3);
+    let unknown = admin.get("/api/v1/tenants/alpha/webhook-endpoints/stats?endpoint_id=nope");
+    assert_eq!(unknown.status, 404);
 }
 
 #[test]
