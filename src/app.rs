@@ -38,7 +38,8 @@ pub struct AppState {
     // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 
     // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
-
+    /// Outbound webhook engine: wake it after writing outbox rows (`state.outbound.wake()`).
+    pub outbound: crate::outbound::Outbound,
     // --- ops: governance and operations (issue 6) ---
     pub limiter: Arc<crate::ratelimit::RateLimiter>,
     pub usage: Arc<crate::usage::UsageRecorder>,
@@ -69,7 +70,7 @@ impl AppState {
             // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 
             // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
-
+            outbound: crate::outbound::Outbound::default(),
             // --- ops: governance and operations (issue 6) ---
             limiter: Arc::default(),
             usage: Arc::default(),
@@ -164,6 +165,16 @@ fn spawn_workers(state: &AppState) {
     // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 
     // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
+    if let Err(e) = crate::outbound::engine::EngineSettings::from_config(&state.config).and_then(|settings| {
+        state.outbound.start(
+            settings,
+            state.store.clone(),
+            state.vault.clone(),
+            state.shutdown.clone(),
+        )
+    }) {
+        tracing::error!(error = %e, "outbound webhook engine did not start");
+    }
 
     // --- ops: governance and operations (issue 6) ---
     // A rotation beside the running server adds key versions to the key file.

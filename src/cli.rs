@@ -41,12 +41,11 @@ pub enum Command {
     /// Benchmarks (throw-away server in a temp dir; loopback only).
     Bench {
         #[command(subcommand)]
-        command: crate::oauth::bench::BenchCommand,
+        command: crate::bench::BenchCommand,
     },
     // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 
     // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
-
     // --- ops: governance and operations (issue 6) ---
     /// Add a master key version and re-wrap every data key under it (safe while serving;
     /// run it again to finish an interrupted rotation).
@@ -138,7 +137,7 @@ pub fn execute(cli: Cli, config: Config) -> anyhow::Result<()> {
             println!("{}", token.expose());
             Ok(())
         } // --- oauth: OAuth broker, token service, proxy (issue 3) ---
-        Command::Bench { command } => crate::oauth::bench::execute(command),
+        Command::Bench { command } => crate::bench::execute(command),
         // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 
         // --- outbound: outbound webhooks, SSRF guard (issue 5) ---

@@ -52,6 +52,16 @@ pub struct Config {
     // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 
     // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
+    /// Internal networks tenant-supplied URLs may reach anyway (CIDRs, comma-separated).
+    pub allowed_target_cidrs: Vec<String>,
+    /// Blocking threads that send outbound webhooks.
+    pub webhook_workers: usize,
+    /// Attempts in flight per endpoint at most, so one slow endpoint cannot hold them all.
+    pub webhook_endpoint_concurrency: usize,
+    /// Timeout of one outbound webhook attempt.
+    pub webhook_timeout: Duration,
+    /// An endpoint failing without a success for this long is disabled.
+    pub webhook_disable_after: Duration,
 
     // --- ops: governance and operations (issue 6) ---
     /// Requests per token per minute for tenants on each tier.
@@ -138,6 +148,11 @@ impl Config {
             // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 
             // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
+            allowed_target_cidrs: Vec::new(),
+            webhook_workers: 32,
+            webhook_endpoint_concurrency: 8,
+            webhook_timeout: Duration::from_secs(30),
+            webhook_disable_after: Duration::from_secs(5 * 24 * 3600),
 
             // --- ops: governance and operations (issue 6) ---
             rate_limit_free: 60,
@@ -284,7 +299,10 @@ impl Config {
                     .map_err(|_| invalid("expected a number of seconds".into()))?;
                 self.outbound_timeout = Duration::from_secs(secs.max(1));
             }
-            "retry_schedule" => self.retry_schedule = Some(value.to_owned()),
+            "retry_schedule" => {
+                crate::outbound::schedule::RetrySchedule::parse(value).map_err(invalid)?;
+                self.retry_schedule = Some(value.to_owned());
+            }
 
             // --- oauth: OAuth broker, token service, proxy (issue 3) ---
             "allowed_return_origins" => {
@@ -323,6 +341,38 @@ impl Config {
             // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 
             // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
+            "allowed_target_cidrs" => {
+                let cidrs: Vec<String> = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                crate::net::TargetPolicy::new(false, &cidrs).map_err(invalid)?;
+                self.allowed_target_cidrs = cidrs;
+            }
+            "webhook_workers" | "webhook_endpoint_concurrency" => {
+                let n: usize = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=1024).contains(n))
+                    .ok_or_else(|| invalid("expected a number from 1 to 1024".into()))?;
+                if name == "webhook_workers" {
+                    self.webhook_workers = n;
+                } else {
+                    self.webhook_endpoint_concurrency = n;
+                }
+            }
+            "webhook_timeout_secs" | "webhook_disable_after_secs" => {
+                let secs: u64 = value
+                    .parse()
+                    .map_err(|_| invalid("expected a number of seconds".into()))?;
+                if name == "webhook_timeout_secs" {
+                    self.webhook_timeout = Duration::from_secs(secs.clamp(1, 300));
+                } else {
+                    self.webhook_disable_after = Duration::from_secs(secs.max(1));
+                }
+            }
 
             // --- ops: governance and operations (issue 6) ---
             "rate_limit_free" => self.rate_limit_free = crate::ops::parse_count(value).map_err(invalid)?,
@@ -458,6 +508,14 @@ mod tests {
         let printed = format!("{config:?}");
         assert!(!printed.contains("c2VjcmV0LWNhbmFyeS1rZXk="));
         assert!(printed.contains("<redacted>"));
+    }
+
+    #[test]
+    fn a_bad_retry_schedule_is_refused_at_load() {
+        let mut config = Config::with_data_dir("/tmp/x");
+        let err = config.apply("retry_schedule", "5,soon").unwrap_err().to_string();
+        assert!(err.contains("retry_schedule") && err.contains("soon"), "{err}");
+        assert!(config.apply("retry_schedule", "0.5, 5,300").unwrap());
     }
 
     #[test]

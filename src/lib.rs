@@ -4,6 +4,7 @@ pub mod api;
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod bench;
 pub mod catalog;
 pub mod cli;
 pub mod config;
@@ -26,6 +27,7 @@ pub mod oauth;
 // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 
 // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
+pub mod outbound;
 
 // --- ops: governance and operations (issue 6) ---
 pub mod consents;

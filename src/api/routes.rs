@@ -8,6 +8,7 @@ use crate::{audit, auth, catalog, connections, health, notifications, outbox, te
 #[rustfmt::skip]
 pub fn routes() -> Vec<ApiRoute> {
     use connections::routes as conn;
+    use crate::outbound::routes as out;
     vec![
         get("/healthz", "Liveness", Public, health::healthz),
         get("/readyz", "Readiness: the database accepts writes", Public, health::readyz),
@@ -47,6 +48,18 @@ pub fn routes() -> Vec<ApiRoute> {
         // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 
         // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
+        get("/api/v1/tenants/{tenant}/webhook-endpoints", "List outbound webhook endpoints", Tenant(WebhooksRead), out::list_endpoints),
+        post("/api/v1/tenants/{tenant}/webhook-endpoints", "Create an outbound webhook endpoint", Tenant(WebhooksWrite), out::create_endpoint),
+        get("/api/v1/tenants/{tenant}/webhook-endpoints/stats", "Delivery attempts per hour", Tenant(WebhooksRead), out::stats),
+        get("/api/v1/tenants/{tenant}/webhook-endpoints/{id}", "Get an endpoint", Tenant(WebhooksRead), out::get_endpoint),
+        patch("/api/v1/tenants/{tenant}/webhook-endpoints/{id}", "Update, (re-)enable or rotate the secret of an endpoint", Tenant(WebhooksWrite), out::patch_endpoint),
+        delete("/api/v1/tenants/{tenant}/webhook-endpoints/{id}", "Delete an endpoint", Tenant(WebhooksWrite), out::delete_endpoint),
+        get("/api/v1/tenants/{tenant}/webhook-endpoints/{id}/secret", "Reveal the signing secret(s)", Tenant(WebhooksWrite), out::reveal_secret),
+        post("/api/v1/tenants/{tenant}/webhook-endpoints/{id}/test", "Send a ping to the endpoint", Tenant(WebhooksWrite), out::send_test),
+        post("/api/v1/tenants/{tenant}/webhook-endpoints/{id}/replay", "Replay one event or a time range", Tenant(WebhooksWrite), out::replay),
+        get("/api/v1/tenants/{tenant}/webhook-endpoints/{id}/deliveries", "Delivery history", Tenant(WebhooksRead), out::list_deliveries),
+        get("/api/v1/tenants/{tenant}/webhook-endpoints/{id}/deliveries/{delivery_id}", "One delivery with its attempts", Tenant(WebhooksRead), out::get_delivery),
+        post("/api/v1/tenants/{tenant}/webhook-endpoints/{id}/deliveries/{delivery_id}/retry", "Attempt a delivery again now", Tenant(WebhooksWrite), out::retry_delivery),
 
         // --- ops: governance and operations (issue 6) ---
         get("/metrics", "Prometheus metrics (platform token unless metrics_public)", Platform, crate::metrics::routes::metrics),

@@ -1,7 +1,12 @@
 //! Calls to the outside world: one way to build an HTTP agent (timeouts on, redirects
 //! off, HTTP statuses as values), used on blocking threads only.
 
+pub mod ssrf;
+
+use std::sync::Arc;
 use std::time::Duration;
+
+pub use ssrf::{NameResolver, SystemResolver, TargetError, TargetPolicy};
 
 /// A blocking HTTP agent for provider APIs named by the catalog.
 pub fn agent(timeout: Duration) -> ureq::Agent {
@@ -14,11 +19,38 @@ pub fn agent(timeout: Duration) -> ureq::Agent {
         .into()
 }
 
+/// A blocking HTTP agent for tenant-supplied URLs: like [`agent`], plus every address is
+/// vetted by the SSRF guard at connect time, redirects are off and no proxy from the
+/// environment is used (a proxy would resolve the target where the guard cannot see it).
+pub fn guarded_agent(timeout: Duration, policy: &TargetPolicy) -> ureq::Agent {
+    guarded_agent_with(timeout, policy, Arc::new(SystemResolver))
+}
+
+/// [`guarded_agent`] with a chosen name resolver (tests).
+pub fn guarded_agent_with(timeout: Duration, policy: &TargetPolicy, names: Arc<dyn NameResolver>) -> ureq::Agent {
+    let config = ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .max_redirects(0)
+        .max_redirects_will_error(false)
+        .http_status_as_error(false)
+        .proxy(None)
+        .max_idle_connections(256)
+        .max_idle_connections_per_host(64)
+        .user_agent(concat!("tessera-webhooks/", env!("CARGO_PKG_VERSION")))
+        .build();
+    ureq::Agent::with_parts(
+        config,
+        ureq::unversioned::transport::DefaultConnector::default(),
+        ssrf::GuardedResolver::new(policy.clone(), names),
+    )
+}
+
 /// How an outside call ended, in words safe to show a user (never a secret or a body).
 pub fn describe_transport_error(err: &ureq::Error) -> String {
     match err {
         ureq::Error::Timeout(_) => "timed out".into(),
         ureq::Error::HostNotFound => "host not found".into(),
+        ureq::Error::Io(e) if e.kind() == ssrf::REFUSED_KIND => format!("refused: {e}"),
         ureq::Error::Io(e) => format!("connection failed: {}", e.kind()),
         ureq::Error::ConnectionFailed => "connection failed".into(),
         ureq::Error::Tls(_) | ureq::Error::Rustls(_) => "TLS handshake failed".into(),

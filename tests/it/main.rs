@@ -17,6 +17,10 @@ mod oauth_proxy;
 // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 
 // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
+mod outbound_delivery;
+mod outbound_endpoints;
+mod outbound_health;
+mod outbound_ssrf;
 
 // --- ops: governance and operations (issue 6) ---
 mod ops_backup;

@@ -8,6 +8,8 @@ pub mod ui;
 
 pub mod oauth;
 
+pub mod outbound;
+
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
