@@ -33,6 +33,10 @@ pub struct AppState {
     // --- oauth: OAuth broker, token service, proxy (issue 3) ---
 
     // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
+    /// Wakes the job workers after work is committed.
+    pub jobs: crate::jobs::Queue,
+    /// The group-commit writer for webhook ingestion.
+    pub ingest: crate::store::group_commit::GroupCommit,
 
     // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 
@@ -49,7 +53,7 @@ impl AppState {
         let http = crate::net::agent(config.outbound_timeout);
         Ok(AppState {
             config: Arc::new(config),
-            store,
+            store: store.clone(),
             vault: Arc::new(vault),
             catalog: Arc::new(catalog),
             http,
@@ -58,6 +62,8 @@ impl AppState {
             // --- oauth: OAuth broker, token service, proxy (issue 3) ---
 
             // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
+            jobs: crate::jobs::Queue::default(),
+            ingest: crate::store::group_commit::GroupCommit::start(&store)?,
 
             // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 
@@ -128,6 +134,9 @@ fn spawn_workers(state: &AppState) {
     // --- oauth: OAuth broker, token service, proxy (issue 3) ---
 
     // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
+    state
+        .jobs
+        .start(state, crate::inbound::job_handlers(), state.config.job_workers);
 
     // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 

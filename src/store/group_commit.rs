@@ -1,0 +1,165 @@
+//! The group-commit writer: one thread owns a connection and commits many small writes
+//! together, so durability (`synchronous=FULL`) costs one fsync per batch, not one per
+//! request. Callers wait until the batch holding their write has committed.
+//!
+//! Each write runs inside its own SAVEPOINT: one failing write rolls back alone and the
+//! rest of the batch still commits.
+
+use std::sync::mpsc::{Receiver, Sender, channel};
+
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+use super::{Store, StoreError};
+
+/// Writes per transaction at most.
+pub const MAX_BATCH: usize = 128;
+
+type Finisher = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+/// Runs a write inside the open batch (or, given `None`, skips it because the batch could
+/// not start) and returns what answers its caller once the batch's fate is known.
+type Work = Box<dyn FnOnce(Option<&Connection>) -> Finisher + Send>;
+
+/// Handle to the writer thread. Cheap to clone.
+#[derive(Clone)]
+pub struct GroupCommit {
+    tx: Sender<Work>,
+}
+
+impl std::fmt::Debug for GroupCommit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GroupCommit")
+    }
+}
+
+impl GroupCommit {
+    /// Starts the writer thread on a connection of its own from `store`'s pool.
+    pub fn start(store: &Store) -> Result<GroupCommit, StoreError> {
+        let conn = store.conn()?;
+        let (tx, rx) = channel::<Work>();
+        std::thread::Builder::new()
+            .name("tessera-group-commit".into())
+            .spawn(move || writer_loop(&conn, &rx))
+            .map_err(|e| StoreError::Task(e.to_string()))?;
+        Ok(GroupCommit { tx })
+    }
+
+    /// Runs `f` in the next batch and resolves once that batch is durably committed.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (done_tx, done_rx) = oneshot::channel::<Result<T, StoreError>>();
+        let work: Work = Box::new(move |conn: Option<&Connection>| {
+            let outcome = match conn {
+                Some(conn) => run_in_savepoint(conn, f),
+                None => Err(StoreError::Task("could not start a write transaction".into())),
+            };
+            Box::new(move |committed: Result<(), StoreError>| {
+                let result = match (outcome, committed) {
+                    (Ok(value), Ok(())) => Ok(value),
+                    (Err(e), _) => Err(e),
+                    (Ok(_), Err(e)) => Err(e),
+                };
+                let _ = done_tx.send(result);
+            })
+        });
+        self.tx
+            .send(work)
+            .map_err(|_| StoreError::Task("the group-commit writer has stopped".into()))?;
+        done_rx
+            .await
+            .map_err(|_| StoreError::Task("the group-commit writer dropped a write".into()))?
+    }
+}
+
+fn run_in_savepoint<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    conn.execute_batch("SAVEPOINT gc_item")?;
+    match f(conn) {
+        Ok(value) => {
+            conn.execute_batch("RELEASE gc_item")?;
+            Ok(value)
+        }
+        Err(e) => {
+            conn.execute_batch("ROLLBACK TO gc_item; RELEASE gc_item")?;
+            Err(e)
+        }
+    }
+}
+
+fn writer_loop(conn: &Connection, rx: &Receiver<Work>) {
+    // Blocks for the first write, then takes whatever queued up meanwhile.
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(work) => batch.push(work),
+                Err(_) => break,
+            }
+        }
+        commit_batch(conn, batch);
+    }
+}
+
+fn commit_batch(conn: &Connection, batch: Vec<Work>) {
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        tracing::error!(error = %e, "group commit could not begin a transaction");
+        for work in batch {
+            work(None)(Err(StoreError::Task(format!("could not begin: {e}"))));
+        }
+        return;
+    }
+    let finishers: Vec<Finisher> = batch.into_iter().map(|work| work(Some(conn))).collect();
+    let committed = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
+    if committed.is_err() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    for finish in finishers {
+        finish(committed.clone().map_err(|e| StoreError::Task(format!("batch commit failed: {e}"))));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_writes_commit_and_failures_stay_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        let writer = GroupCommit::start(&store).unwrap();
+        let mut tasks = Vec::new();
+        for n in 0..200i64 {
+            let writer = writer.clone();
+            tasks.push(tokio::spawn(async move {
+                writer
+                    .write(move |conn| {
+                        if n % 50 == 7 {
+                            conn.execute("INSERT INTO health_probe (id, at) VALUES (?1, 'x')", [1_000 + n])?;
+                            return Err(StoreError::Task("refused".into()));
+                        }
+                        conn.execute("INSERT INTO health_probe (id, at) VALUES (?1, 'x')", [1_000 + n])?;
+                        Ok(n)
+                    })
+                    .await
+            }));
+        }
+        let mut ok = 0;
+        for task in tasks {
+            if task.await.unwrap().is_ok() {
+                ok += 1;
+            }
+        }
+        assert_eq!(ok, 196);
+        let count: i64 = store
+            .conn()
+            .unwrap()
+            .query_row("SELECT COUNT(*) FROM health_probe", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(count, 196, "failed writes rolled back alone");
+    }
+}
