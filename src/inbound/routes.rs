@@ -18,8 +18,9 @@ const EVENT_STATUSES: &[&str] = &["received", "processed", "failed", "rejected"]
 
 #[derive(Debug, Default, Deserialize)]
 pub struct EventQuery {
-    #[serde(flatten)]
-    page: PageQuery,
+    // Not `#[serde(flatten)]`: flattened query fields lose their numeric types.
+    limit: Option<u32>,
+    cursor: Option<String>,
     provider: Option<String>,
     #[serde(rename = "type")]
     event_type: Option<String>,
@@ -36,12 +37,12 @@ pub async fn list_events(
     {
         return Err(ApiError::invalid_field("status", "expected received, processed, failed or rejected"));
     }
-    let limit = query.page.limit();
+    let limit = PageQuery { limit: query.limit, cursor: None }.limit();
     let filter = EventFilter {
         provider: query.provider,
         event_type: query.event_type,
         status: query.status,
-        before: query.page.cursor,
+        before: query.cursor,
     };
     let rows = state
         .store

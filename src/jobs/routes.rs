@@ -13,8 +13,9 @@ use crate::error::{ApiError, ApiResult};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct JobQuery {
-    #[serde(flatten)]
-    page: PageQuery,
+    // Not `#[serde(flatten)]`: flattened query fields lose their numeric types.
+    limit: Option<u32>,
+    cursor: Option<String>,
     kind: Option<String>,
     status: Option<String>,
 }
@@ -32,11 +33,11 @@ pub async fn list_jobs(
             "expected one of pending, running, succeeded, failed",
         ));
     }
-    let limit = query.page.limit();
+    let limit = PageQuery { limit: query.limit, cursor: None }.limit();
     let filter = JobFilter {
         kind: query.kind,
         status: query.status,
-        before: query.page.cursor,
+        before: query.cursor,
     };
     let rows = state
         .store

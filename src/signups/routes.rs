@@ -16,8 +16,9 @@ use crate::store::StoreError;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct SignupQuery {
-    #[serde(flatten)]
-    page: PageQuery,
+    // Not `#[serde(flatten)]`: flattened query fields lose their numeric types.
+    limit: Option<u32>,
+    cursor: Option<String>,
     status: Option<String>,
     provider: Option<String>,
     email: Option<String>,
@@ -33,12 +34,12 @@ pub async fn list_signups(
     {
         return Err(ApiError::invalid_field("status", "expected pending, approved, rejected or invited"));
     }
-    let limit = query.page.limit();
+    let limit = PageQuery { limit: query.limit, cursor: None }.limit();
     let filter = SignupFilter {
         status: query.status,
         provider: query.provider,
         email: query.email.map(|e| e.trim().to_lowercase()),
-        before: query.page.cursor,
+        before: query.cursor,
     };
     let rows = state
         .store

@@ -11,6 +11,9 @@ mod tenants_and_tokens;
 // --- oauth: OAuth broker, token service, proxy (issue 3) ---
 
 // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
+mod inbound_crash;
+mod inbound_ingress;
+mod inbound_processing;
 
 // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 

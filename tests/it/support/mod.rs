@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fake;
+pub mod inbound;
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
