@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -76,7 +77,10 @@ impl Queue {
         }
     }
 
-    /// Starts `count` worker threads; they stop when the server shuts down.
+    /// Starts the scheduler and `count` worker threads; they stop when the server shuts
+    /// down. The scheduler alone waits on the wake channel (until woken, or until the
+    /// next retry / lease expiry is due), claims jobs while a worker is idle and hands
+    /// them over; workers wait only for handed-over jobs.
     pub fn start(&self, state: &AppState, registry: Registry, count: usize) {
         let registry = Arc::new(registry);
         match state.store.conn().map_err(|e| e.to_string()).and_then(|c| repo::recover(&c).map_err(|e| e.to_string())) {
@@ -84,58 +88,91 @@ impl Queue {
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "could not re-queue interrupted jobs"),
         }
+        let idle = Arc::new(AtomicUsize::new(count));
+        let (work_tx, work_rx) = channel::<Job>();
+        let work_rx = Arc::new(Mutex::new(work_rx));
         for n in 0..count {
             let state = state.clone();
             let registry = registry.clone();
             let queue = self.clone();
-            let spawned = std::thread::Builder::new()
-                .name(format!("tessera-job-{n}"))
-                .spawn(move || queue.run_worker(&state, &registry));
+            let idle = idle.clone();
+            let work_rx = work_rx.clone();
+            let spawned = std::thread::Builder::new().name(format!("tessera-job-{n}")).spawn(move || {
+                loop {
+                    let next = match work_rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok(job) = next else { return };
+                    queue.run_job(&state, &registry, &job);
+                    idle.fetch_add(1, Ordering::SeqCst);
+                    queue.wake();
+                }
+            });
             if let Err(e) = spawned {
                 tracing::error!(error = %e, "could not start a job worker");
             }
         }
-        // On shutdown, wake every worker so it sees the flag and exits.
+        let scheduler_state = state.clone();
+        let queue = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("tessera-job-scheduler".into())
+            .spawn(move || queue.schedule(&scheduler_state, &idle, &work_tx));
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "could not start the job scheduler");
+        }
+        // On shutdown, wake the scheduler so it sees the flag and stops the workers.
         let mut shutdown = state.shutdown.clone();
         let queue = self.clone();
         tokio::spawn(async move {
             let _ = shutdown.wait_for(|stop| *stop).await;
-            for _ in 0..count {
-                queue.wake();
-            }
+            queue.wake();
         });
         self.wake();
     }
 
-    fn run_worker(&self, state: &AppState, registry: &Registry) {
+    fn schedule(&self, state: &AppState, idle: &AtomicUsize, work_tx: &Sender<Job>) {
         let lease_ms = (state.config.outbound_timeout.as_millis() as i64) * 2 + 30_000;
         loop {
             if *state.shutdown.borrow() {
                 return;
             }
-            let claimed = state.store.conn().map_err(|e| e.to_string()).and_then(|c| {
-                repo::claim_next(&c, now_millis(), lease_ms).map_err(|e| e.to_string())
-            });
-            match claimed {
-                Ok(Some(job)) => {
-                    // Another worker may take the next one while this one works.
-                    self.wake();
-                    self.run_job(state, registry, &job);
-                }
-                Ok(None) => {
-                    let due = state
-                        .store
-                        .conn()
-                        .ok()
-                        .and_then(|c| repo::next_due_in(&c, now_millis()).ok().flatten());
-                    let timeout = due.map_or(MAX_IDLE, |ms| Duration::from_millis(ms as u64 + 5).min(MAX_IDLE));
-                    self.wait(timeout);
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "job claim failed");
-                    self.wait(Duration::from_secs(1));
+            let mut failed = false;
+            while idle.load(Ordering::SeqCst) > 0 {
+                let claimed = state
+                    .store
+                    .conn()
+                    .map_err(|e| e.to_string())
+                    .and_then(|c| repo::claim_next(&c, now_millis(), lease_ms).map_err(|e| e.to_string()));
+                match claimed {
+                    Ok(Some(job)) => {
+                        idle.fetch_sub(1, Ordering::SeqCst);
+                        if work_tx.send(job).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::error!(error = %e, "job claim failed");
+                        failed = true;
+                        break;
+                    }
                 }
             }
+            let timeout = if failed {
+                Duration::from_secs(1)
+            } else if idle.load(Ordering::SeqCst) == 0 {
+                // Every worker is busy; one finishing wakes the scheduler.
+                MAX_IDLE
+            } else {
+                let due = state
+                    .store
+                    .conn()
+                    .ok()
+                    .and_then(|c| repo::next_due_in(&c, now_millis()).ok().flatten());
+                due.map_or(MAX_IDLE, |ms| Duration::from_millis(ms as u64 + 2).min(MAX_IDLE))
+            };
+            self.wait(timeout);
         }
     }
 
