@@ -23,6 +23,7 @@ pub mod vault;
 // --- oauth: OAuth broker, token service, proxy (issue 3) ---
 
 // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
+pub mod easyappointments;
 pub mod inbound;
 pub mod jobs;
 pub mod signups;

@@ -45,6 +45,8 @@ pub fn routes() -> Vec<ApiRoute> {
         post("/api/v1/tenants/{tenant}/events/{id}/replay", "Process an event again", Tenant(EventsWrite), crate::inbound::routes::replay_event),
         get("/api/v1/tenants/{tenant}/bindings/{provider}", "Field mappings for a provider's events", Tenant(WebhooksRead), crate::inbound::bindings::get_bindings),
         put("/api/v1/tenants/{tenant}/bindings/{provider}", "Set field mappings for a provider's events", Tenant(WebhooksWrite), crate::inbound::bindings::put_bindings),
+        post("/api/v1/tenants/{tenant}/easyappointments/import", "Import Easy!Appointments bookers as signups", Tenant(SignupsWrite), crate::easyappointments::routes::import),
+        get("/api/v1/tenants/{tenant}/easyappointments/stats", "Booking counts by day, service and status", Tenant(SignupsRead), crate::easyappointments::routes::stats),
         get("/api/v1/tenants/{tenant}/jobs", "List background jobs", Tenant(EventsRead), crate::jobs::routes::list_jobs),
         get("/api/v1/tenants/{tenant}/signups", "List signups", Tenant(SignupsRead), crate::signups::routes::list_signups),
         get("/api/v1/tenants/{tenant}/signups/{id}", "Get a signup", Tenant(SignupsRead), crate::signups::routes::get_signup),

@@ -44,14 +44,15 @@ pub fn queue_signup_jobs(tx: &Connection, state: &AppState, tenant_id: &str, sig
 
 /// Where a call goes: a path under the provider's API base, or a full URL that must be
 /// on that base.
-enum Target<'a> {
+pub enum Target<'a> {
     Path(&'a str),
     Url(&'a str),
 }
 
-/// Calls the tenant's `provider` with its credentials. `Ok(None)` when the tenant has no
+/// Calls the tenant's `provider` with its credentials (blocking; run it in a job or on a
+/// blocking thread). `Ok(None)` when the tenant has no
 /// such connection (the work no longer applies).
-fn call(
+pub fn call(
     state: &AppState,
     tenant_id: &str,
     provider_key: &str,

@@ -12,6 +12,7 @@ mod tenants_and_tokens;
 
 // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
 mod inbound_crash;
+mod inbound_easyappointments;
 mod inbound_ingress;
 mod inbound_processing;
 
