@@ -35,8 +35,8 @@ pub struct AppState {
     // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
     /// Wakes the job workers after work is committed.
     pub jobs: crate::jobs::Queue,
-    /// The group-commit writer for webhook ingestion.
-    pub ingest: crate::store::group_commit::GroupCommit,
+    /// The group-commit writer: webhook ingestion, the job queue and processing.
+    pub writer: crate::store::group_commit::GroupCommit,
 
     // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 
@@ -63,7 +63,7 @@ impl AppState {
 
             // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
             jobs: crate::jobs::Queue::default(),
-            ingest: crate::store::group_commit::GroupCommit::start(&store)?,
+            writer: crate::store::group_commit::GroupCommit::start(&store)?,
 
             // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 

@@ -40,12 +40,24 @@ pub enum Command {
     // --- oauth: OAuth broker, token service, proxy (issue 3) ---
 
     // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
+    /// Benchmarks (`bench ingest`: webhook ingestion against `GET /healthz`).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
 
     // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 
     // --- ops: governance and operations (issue 6) ---
 
     // --- ui: admin UI and sessions (issue 7) ---
+}
+
+/// Benchmarks.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Signed webhook ingestion vs. `GET /healthz`, over keep-alive connections.
+    Ingest(crate::inbound::bench::IngestArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -108,6 +120,9 @@ pub fn execute(cli: Cli, config: Config) -> anyhow::Result<()> {
         } // --- oauth: OAuth broker, token service, proxy (issue 3) ---
 
           // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
+        Command::Bench {
+            command: BenchCommand::Ingest(args),
+        } => crate::inbound::bench::run(&args),
 
           // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 

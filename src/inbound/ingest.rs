@@ -61,7 +61,7 @@ pub async fn receive(
         Verdict::Accept(event) => {
             let vault = state.vault.clone();
             let stored = state
-                .ingest
+                .writer
                 .write(move |conn| events::store_accepted(conn, &vault, &event, &body))
                 .await?;
             match stored {
@@ -75,7 +75,7 @@ pub async fn receive(
         Verdict::Reject { event, answer_ok } => {
             let id = event.id.clone();
             let reason = event.reason.clone();
-            state.ingest.write(move |conn| events::store_rejected(conn, &event)).await?;
+            state.writer.write(move |conn| events::store_rejected(conn, &event)).await?;
             if answer_ok {
                 Ok(Json(json!({ "received": true, "event_id": id })))
             } else {

@@ -1,6 +1,7 @@
 //! Inbound webhooks: per-tenant URLs, signature schemes, the durable event store, and
 //! processing into signups, notifications and email-list sync.
 
+pub mod bench;
 pub mod bindings;
 pub mod events;
 pub mod ingest;

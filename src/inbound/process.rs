@@ -27,9 +27,10 @@ pub fn run_process_job(state: &AppState, job: &Job) -> Result<(), JobFailure> {
     if let Err(failure) = &result {
         let last = matches!(failure, JobFailure::Permanent(_)) || job.attempts >= job.max_attempts;
         let message = failure.message().to_owned();
+        let (tenant_id, event_id) = (tenant_id.clone(), event_id.clone());
         let _ = state
-            .store
-            .write(|tx| events::mark_error(tx, &tenant_id, &event_id, &message, last));
+            .writer
+            .write_blocking(move |tx| events::mark_error(tx, &tenant_id, &event_id, &message, last));
     }
     result
 }
@@ -54,7 +55,10 @@ fn process_event(state: &AppState, tenant_id: &str, event_id: &str) -> Result<()
     })?;
     let Some(handler) = handler else {
         // Stored and listed, but nothing to do for this type.
-        state.store.write(|tx| events::mark_processed(tx, tenant_id, event_id))?;
+        let (tenant, id) = (tenant_id.to_owned(), event_id.to_owned());
+        state
+            .writer
+            .write_blocking(move |tx| events::mark_processed(tx, &tenant, &id))?;
         return Ok(());
     };
     let mut doc: Value =
@@ -68,7 +72,12 @@ fn process_event(state: &AppState, tenant_id: &str, event_id: &str) -> Result<()
         doc = outside::fetch_from_provider(state, tenant_id, &event.view.provider, &url)?;
     }
     let provider = event.view.provider.clone();
-    let wake = state.store.write(|tx| apply(tx, state, tenant_id, event_id, &provider, &handler, &doc))?;
+    // Processing writes go through the group-commit writer too: they share its batches
+    // instead of competing with ingestion for SQLite's write lock.
+    let (owned_state, tenant, id) = (state.clone(), tenant_id.to_owned(), event_id.to_owned());
+    let wake = state
+        .writer
+        .write_blocking(move |tx| apply(tx, &owned_state, &tenant, &id, &provider, &handler, &doc))?;
     if wake {
         state.jobs.wake();
     }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
-pub use repo::{Job, JobFilter, claim_next, complete, enqueue, enqueue_at, find, list, next_due_in, record_failure, recover};
+pub use repo::{Job, JobFilter, claim_batch, claim_next, complete, enqueue, enqueue_at, find, list, next_due_in, record_failure, recover};
 pub use worker::{Handler, Queue, Registry};
 
 /// Attempts before a job is given up.

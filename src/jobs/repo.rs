@@ -104,6 +104,21 @@ pub fn claim_next(conn: &Connection, now_ms: i64, lease_ms: i64) -> Result<Optio
     .optional_row()
 }
 
+/// Claims up to `limit` due jobs at once (one write for a whole batch of work).
+pub fn claim_batch(conn: &Connection, now_ms: i64, lease_ms: i64, limit: usize) -> Result<Vec<Job>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = ?2, updated_at = ?3
+         WHERE id IN (SELECT id FROM jobs
+                      WHERE (status = 'pending' AND run_at <= ?1) OR (status = 'running' AND lease_until < ?1)
+                      ORDER BY run_at LIMIT ?4)
+         RETURNING {COLUMNS}"
+    ))?;
+    let jobs = stmt
+        .query_map(params![now_ms, now_ms + lease_ms, crate::time::now_rfc3339(), limit as i64], from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(jobs)
+}
+
 /// How long until some job is due (pending run_at or an expired lease); `None` if idle.
 pub fn next_due_in(conn: &Connection, now_ms: i64) -> Result<Option<i64>, StoreError> {
     let next: Option<i64> = conn.query_row(

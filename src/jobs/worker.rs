@@ -138,24 +138,24 @@ impl Queue {
                 return;
             }
             let mut failed = false;
-            while idle.load(Ordering::SeqCst) > 0 {
+            let free = idle.load(Ordering::SeqCst);
+            if free > 0 {
+                let now = now_millis();
                 let claimed = state
-                    .store
-                    .conn()
-                    .map_err(|e| e.to_string())
-                    .and_then(|c| repo::claim_next(&c, now_millis(), lease_ms).map_err(|e| e.to_string()));
+                    .writer
+                    .write_blocking(move |c| repo::claim_batch(c, now, lease_ms, free));
                 match claimed {
-                    Ok(Some(job)) => {
-                        idle.fetch_sub(1, Ordering::SeqCst);
-                        if work_tx.send(job).is_err() {
-                            return;
+                    Ok(jobs) => {
+                        for job in jobs {
+                            idle.fetch_sub(1, Ordering::SeqCst);
+                            if work_tx.send(job).is_err() {
+                                return;
+                            }
                         }
                     }
-                    Ok(None) => break,
                     Err(e) => {
                         tracing::error!(error = %e, "job claim failed");
                         failed = true;
-                        break;
                     }
                 }
             }
@@ -182,16 +182,22 @@ impl Queue {
                 .unwrap_or_else(|_| Err(JobFailure::Retry("the job handler panicked".into()))),
             None => Err(JobFailure::Permanent(format!("no handler for job kind `{}`", job.kind))),
         };
-        let result = state.store.conn().map_err(|e| e.to_string()).and_then(|conn| match &outcome {
-            Ok(()) => repo::complete(&conn, &job.id).map(|_| false).map_err(|e| e.to_string()),
+        let id = job.id.clone();
+        let result = match &outcome {
+            Ok(()) => state.writer.write_blocking(move |c| repo::complete(c, &id).map(|_| false)),
             Err(failure) => {
                 let retry_at = match failure {
-                    JobFailure::Retry(_) => Some(now_millis() + backoff(state.config.job_retry_base, job.attempts).as_millis() as i64),
+                    JobFailure::Retry(_) => {
+                        Some(now_millis() + backoff(state.config.job_retry_base, job.attempts).as_millis() as i64)
+                    }
                     JobFailure::Permanent(_) => None,
                 };
-                repo::record_failure(&conn, &job.id, failure.message(), retry_at).map_err(|e| e.to_string())
+                let message = failure.message().to_owned();
+                state
+                    .writer
+                    .write_blocking(move |c| repo::record_failure(c, &id, &message, retry_at))
             }
-        });
+        };
         match (&outcome, result) {
             (Ok(()), Ok(_)) => tracing::debug!(job = %job.id, kind = %job.kind, "job done"),
             (Err(f), Ok(gave_up)) => {

@@ -50,6 +50,48 @@ impl GroupCommit {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        self.submit(f)?
+            .await
+            .map_err(|_| StoreError::Task("the group-commit writer dropped a write".into()))?
+    }
+
+    /// The same from a blocking thread (job workers): waits for the batch's commit.
+    /// Callers' own errors travel inside `Ok(Err(..))` so they keep their type.
+    pub fn write_blocking<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    {
+        // The closure's own error must roll back its savepoint, so it is carried out as
+        // a store error and handed back intact.
+        let slot: std::sync::Arc<std::sync::Mutex<Option<E>>> = Default::default();
+        let inner = slot.clone();
+        let result = self
+            .submit(move |conn| {
+                f(conn).map_err(|e| {
+                    if let Ok(mut s) = inner.lock() {
+                        *s = Some(e);
+                    }
+                    StoreError::Task("write refused".into())
+                })
+            })?
+            .blocking_recv()
+            .map_err(|_| StoreError::Task("the group-commit writer dropped a write".into()))?;
+        match result {
+            Ok(value) => Ok(value),
+            Err(store_error) => match slot.lock().ok().and_then(|mut s| s.take()) {
+                Some(own) => Err(own),
+                None => Err(store_error.into()),
+            },
+        }
+    }
+
+    fn submit<T, F>(&self, f: F) -> Result<oneshot::Receiver<Result<T, StoreError>>, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
         let (done_tx, done_rx) = oneshot::channel::<Result<T, StoreError>>();
         let work: Work = Box::new(move |conn: Option<&Connection>| {
             let outcome = match conn {
@@ -68,9 +110,7 @@ impl GroupCommit {
         self.tx
             .send(work)
             .map_err(|_| StoreError::Task("the group-commit writer has stopped".into()))?;
-        done_rx
-            .await
-            .map_err(|_| StoreError::Task("the group-commit writer dropped a write".into()))?
+        Ok(done_rx)
     }
 }
 
