@@ -219,3 +219,42 @@ fn kept_headers(spec: &WebhookSpec, headers: &HeaderMap) -> Value {
     }
     Value::Object(kept)
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{HeaderMap, HeaderValue};
+    use serde_json::json;
+
+    use super::*;
+
+    fn spec(extra: &str) -> WebhookSpec {
+        toml::from_str(&format!("scheme = \"hmac-sha256-hex\"\nheader = \"X-Sig\"\n{extra}")).unwrap()
+    }
+
+    #[test]
+    fn dedupe_key_prefers_header_then_fields_then_body_hash() {
+        let s = spec("id_header = \"X-Delivery\"\nid_fields = [\"/type\", \"/data/id\"]");
+        let doc = json!({"type": "a.b", "data": {"id": 7}});
+        let mut headers = HeaderMap::new();
+        assert_eq!(external_id(&s, &headers, &doc, b"{}"), "a.b:7");
+        headers.insert("x-delivery", HeaderValue::from_static("d-1"));
+        assert_eq!(external_id(&s, &headers, &doc, b"{}"), "d-1");
+        // Only the type present: not identifying, so the body decides.
+        let only_type = json!({"type": "a.b"});
+        let key = external_id(&s, &HeaderMap::new(), &only_type, b"body-1");
+        assert!(key.starts_with("sha256:"));
+        assert_ne!(key, external_id(&s, &HeaderMap::new(), &only_type, b"body-2"));
+    }
+
+    #[test]
+    fn type_from_header_or_pointer() {
+        let by_header = spec("type_header = \"X-Topic\"");
+        let mut headers = HeaderMap::new();
+        headers.insert("x-topic", HeaderValue::from_static("orders/create"));
+        assert_eq!(event_type(&by_header, &headers, &json!({})).as_deref(), Some("orders/create"));
+        let by_field = spec("type_field = \"/config/action\"");
+        let doc = json!({"config": {"action": "order.placed"}});
+        assert_eq!(event_type(&by_field, &HeaderMap::new(), &doc).as_deref(), Some("order.placed"));
+        assert_eq!(event_type(&spec(""), &HeaderMap::new(), &json!({"type": 3})).as_deref(), Some("3"));
+    }
+}

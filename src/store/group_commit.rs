@@ -4,26 +4,96 @@
 //!
 //! Each write runs inside its own SAVEPOINT: one failing write rolls back alone and the
 //! rest of the batch still commits.
+//!
+//! Two lanes: writes someone is waiting on over HTTP (`write`) come first; background
+//! writes (`write_blocking`, the job queue) fill the rest of a batch and always get at
+//! least [`BACKGROUND_SHARE`] places, so a flood of deliveries delays processing but
+//! never stops it.
 
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex};
 
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use super::{Store, StoreError};
 
-/// Writes per transaction at most.
+/// Foreground writes per transaction at most.
 pub const MAX_BATCH: usize = 128;
+/// Background writes a batch always takes when they are waiting.
+pub const BACKGROUND_SHARE: usize = 32;
 
 type Finisher = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 /// Runs a write inside the open batch (or, given `None`, skips it because the batch could
 /// not start) and returns what answers its caller once the batch's fate is known.
 type Work = Box<dyn FnOnce(Option<&Connection>) -> Finisher + Send>;
 
+#[derive(Default)]
+struct Queues {
+    foreground: VecDeque<Work>,
+    background: VecDeque<Work>,
+    closed: bool,
+}
+
+#[derive(Default)]
+struct Lanes {
+    queues: Mutex<Queues>,
+    ready: Condvar,
+}
+
+impl Lanes {
+    fn push(&self, work: Work, foreground: bool) -> Result<(), StoreError> {
+        let mut q = self
+            .queues
+            .lock()
+            .map_err(|_| StoreError::Task("the group-commit writer has stopped".into()))?;
+        if q.closed {
+            return Err(StoreError::Task("the group-commit writer has stopped".into()));
+        }
+        if foreground {
+            q.foreground.push_back(work);
+        } else {
+            q.background.push_back(work);
+        }
+        drop(q);
+        self.ready.notify_one();
+        Ok(())
+    }
+
+    /// Waits for work; `None` once closed and drained.
+    fn next_batch(&self) -> Option<Vec<Work>> {
+        let mut q = self.queues.lock().ok()?;
+        while q.foreground.is_empty() && q.background.is_empty() {
+            if q.closed {
+                return None;
+            }
+            q = self.ready.wait(q).ok()?;
+        }
+        let take = q.foreground.len().min(MAX_BATCH);
+        let mut batch: Vec<Work> = q.foreground.drain(..take).collect();
+        let room = MAX_BATCH.saturating_sub(batch.len()).max(BACKGROUND_SHARE);
+        let take = q.background.len().min(room);
+        batch.extend(q.background.drain(..take));
+        Some(batch)
+    }
+}
+
+/// Closes the lanes when the last handle goes, so the writer thread ends.
+struct Handle(Arc<Lanes>);
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        if let Ok(mut q) = self.0.queues.lock() {
+            q.closed = true;
+        }
+        self.0.ready.notify_all();
+    }
+}
+
 /// Handle to the writer thread. Cheap to clone.
 #[derive(Clone)]
 pub struct GroupCommit {
-    tx: Sender<Work>,
+    handle: Arc<Handle>,
 }
 
 impl std::fmt::Debug for GroupCommit {
@@ -36,12 +106,19 @@ impl GroupCommit {
     /// Starts the writer thread on a connection of its own from `store`'s pool.
     pub fn start(store: &Store) -> Result<GroupCommit, StoreError> {
         let conn = store.conn()?;
-        let (tx, rx) = channel::<Work>();
+        let lanes = Arc::new(Lanes::default());
+        let for_thread = lanes.clone();
         std::thread::Builder::new()
             .name("tessera-group-commit".into())
-            .spawn(move || writer_loop(&conn, &rx))
+            .spawn(move || {
+                while let Some(batch) = for_thread.next_batch() {
+                    commit_batch(&conn, batch);
+                }
+            })
             .map_err(|e| StoreError::Task(e.to_string()))?;
-        Ok(GroupCommit { tx })
+        Ok(GroupCommit {
+            handle: Arc::new(Handle(lanes)),
+        })
     }
 
     /// Runs `f` in the next batch and resolves once that batch is durably committed.
@@ -50,7 +127,7 @@ impl GroupCommit {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        self.submit(f)?
+        self.submit(f, true)?
             .await
             .map_err(|_| StoreError::Task("the group-commit writer dropped a write".into()))?
     }
@@ -75,7 +152,7 @@ impl GroupCommit {
                     }
                     StoreError::Task("write refused".into())
                 })
-            })?
+            }, false)?
             .blocking_recv()
             .map_err(|_| StoreError::Task("the group-commit writer dropped a write".into()))?;
         match result {
@@ -87,7 +164,7 @@ impl GroupCommit {
         }
     }
 
-    fn submit<T, F>(&self, f: F) -> Result<oneshot::Receiver<Result<T, StoreError>>, StoreError>
+    fn submit<T, F>(&self, f: F, foreground: bool) -> Result<oneshot::Receiver<Result<T, StoreError>>, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
@@ -107,9 +184,7 @@ impl GroupCommit {
                 let _ = done_tx.send(result);
             })
         });
-        self.tx
-            .send(work)
-            .map_err(|_| StoreError::Task("the group-commit writer has stopped".into()))?;
+        self.handle.0.push(work, foreground)?;
         Ok(done_rx)
     }
 }
@@ -118,30 +193,16 @@ fn run_in_savepoint<T>(
     conn: &Connection,
     f: impl FnOnce(&Connection) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    conn.execute_batch("SAVEPOINT gc_item")?;
+    conn.prepare_cached("SAVEPOINT gc_item")?.execute([])?;
     match f(conn) {
         Ok(value) => {
-            conn.execute_batch("RELEASE gc_item")?;
+            conn.prepare_cached("RELEASE gc_item")?.execute([])?;
             Ok(value)
         }
         Err(e) => {
             conn.execute_batch("ROLLBACK TO gc_item; RELEASE gc_item")?;
             Err(e)
         }
-    }
-}
-
-fn writer_loop(conn: &Connection, rx: &Receiver<Work>) {
-    // Blocks for the first write, then takes whatever queued up meanwhile.
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(work) => batch.push(work),
-                Err(_) => break,
-            }
-        }
-        commit_batch(conn, batch);
     }
 }
 
