@@ -79,6 +79,8 @@ pub struct Accepted {
     pub event_type: Option<String>,
     pub external_id: String,
     pub headers: Value,
+    /// The raw body sealed under the tenant key for (`inbound_events`, id, `payload`).
+    pub sealed: Vec<u8>,
 }
 
 /// A delivery that failed verification: nothing of its content is trusted or kept.
@@ -107,18 +109,20 @@ pub fn find_by_external_id(
         .optional_row()
 }
 
-/// Stores an accepted delivery with its sealed body, its processing job and the
-/// `inbound.received` domain event, or finds the earlier copy of the same delivery.
-pub fn store_accepted(conn: &Connection, vault: &Vault, event: &Accepted, body: &[u8]) -> Result<Stored, StoreError> {
-    if let Some(id) = find_by_external_id(conn, &event.tenant_id, &event.provider, &event.external_id)? {
-        return Ok(Stored::Duplicate(id));
-    }
-    let scope = KeyScope::Tenant(event.tenant_id.clone());
-    let sealed = vault
-        .seal(conn, &location(&scope, &event.id), body)
-        .map_err(|e| StoreError::Task(e.to_string()))?;
+/// Seals a delivery's raw body for the event row `id`.
+pub fn seal_body(conn: &Connection, vault: &Vault, tenant_id: &str, id: &str, body: &[u8]) -> Result<Vec<u8>, StoreError> {
+    let scope = KeyScope::Tenant(tenant_id.to_owned());
+    vault
+        .seal(conn, &location(&scope, id), body)
+        .map_err(|e| StoreError::Task(e.to_string()))
+}
+
+/// Stores an accepted delivery (body already sealed) with its processing job, or finds
+/// the earlier copy of the same delivery. This is the hot path of the group-commit
+/// writer, so it does only the inserts; `inbound.received` is emitted by processing.
+pub fn store_accepted(conn: &Connection, event: &Accepted) -> Result<Stored, StoreError> {
     let now = crate::time::now();
-    conn.prepare_cached(
+    let inserted = conn.prepare_cached(
         "INSERT INTO inbound_events (id, tenant_id, provider, event_type, external_id, status, payload, headers,
                                      received_at, received_epoch)
          VALUES (?1, ?2, ?3, ?4, ?5, 'received', ?6, ?7, ?8, ?9)",
@@ -129,20 +133,35 @@ pub fn store_accepted(conn: &Connection, vault: &Vault, event: &Accepted, body: 
         event.provider,
         event.event_type,
         event.external_id,
-        sealed,
+        event.sealed,
         event.headers.to_string(),
         crate::time::format_rfc3339(now),
         now.unix_timestamp()
-    ])?;
+    ]);
+    match inserted {
+        Ok(_) => {}
+        Err(e) if crate::store::is_unique_violation(&e) => {
+            let id = find_by_external_id(conn, &event.tenant_id, &event.provider, &event.external_id)?
+                .ok_or_else(|| StoreError::Task("duplicate delivery vanished".into()))?;
+            return Ok(Stored::Duplicate(id));
+        }
+        Err(e) => return Err(e.into()),
+    }
     crate::jobs::enqueue(
         conn,
         Some(&event.tenant_id),
         super::JOB_PROCESS,
         &serde_json::json!({ "event_id": event.id }),
     )?;
+    Ok(Stored::New(event.id.clone()))
+}
+
+/// The `inbound.received` domain event for an accepted event (emitted once, by its
+/// first processing, in the transaction that records the outcome).
+pub fn emit_received(conn: &Connection, tenant_id: &str, event: &EventView) -> Result<(), StoreError> {
     crate::outbox::emit(
         conn,
-        &event.tenant_id,
+        tenant_id,
         "inbound.received",
         serde_json::json!({
             "event_id": event.id,
@@ -151,7 +170,7 @@ pub fn store_accepted(conn: &Connection, vault: &Vault, event: &Accepted, body: 
             "external_id": event.external_id,
         }),
     )?;
-    Ok(Stored::New(event.id.clone()))
+    Ok(())
 }
 
 pub fn store_rejected(conn: &Connection, event: &Rejected) -> Result<(), StoreError> {

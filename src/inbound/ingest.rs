@@ -59,11 +59,7 @@ pub async fn receive(
     };
     match verdict {
         Verdict::Accept(event) => {
-            let vault = state.vault.clone();
-            let stored = state
-                .writer
-                .write(move |conn| events::store_accepted(conn, &vault, &event, &body))
-                .await?;
+            let stored = state.writer.write(move |conn| events::store_accepted(conn, &event)).await?;
             match stored {
                 Stored::New(id) => {
                     state.jobs.wake();
@@ -120,7 +116,10 @@ fn check_delivery(
     match signature::verify(&input, headers, body) {
         Ok(()) => {
             let doc: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+            // Sealed here, on a blocking thread, so the single writer only inserts.
+            let sealed = events::seal_body(conn, &state.vault, &tenant.id, &id, body)?;
             Ok(Verdict::Accept(Accepted {
+                sealed,
                 id,
                 tenant_id: tenant.id,
                 provider: provider.key.clone(),

@@ -23,19 +23,35 @@ pub fn run_process_job(state: &AppState, job: &Job) -> Result<(), JobFailure> {
         .tenant_id
         .clone()
         .ok_or_else(|| JobFailure::Permanent("job has no tenant".into()))?;
-    let result = process_event(state, &tenant_id, &event_id);
+    // A replay processes again but does not announce the delivery a second time.
+    let first = !payload["replay"].as_bool().unwrap_or(false);
+    let result = process_event(state, &tenant_id, &event_id, first);
     if let Err(failure) = &result {
         let last = matches!(failure, JobFailure::Permanent(_)) || job.attempts >= job.max_attempts;
         let message = failure.message().to_owned();
         let (tenant_id, event_id) = (tenant_id.clone(), event_id.clone());
-        let _ = state
-            .writer
-            .write_blocking(move |tx| events::mark_error(tx, &tenant_id, &event_id, &message, last));
+        let _ = state.writer.write_blocking(move |tx| -> Result<(), StoreError> {
+            events::mark_error(tx, &tenant_id, &event_id, &message, last)?;
+            if last && first {
+                announce_received(tx, &tenant_id, &event_id)?;
+            }
+            Ok(())
+        });
     }
     result
 }
 
-fn process_event(state: &AppState, tenant_id: &str, event_id: &str) -> Result<(), JobFailure> {
+/// Emits `inbound.received` for an accepted (never a rejected) event.
+fn announce_received(tx: &Connection, tenant_id: &str, event_id: &str) -> Result<(), StoreError> {
+    if let Some(event) = events::find(tx, tenant_id, event_id)?
+        && event.view.status != "rejected"
+    {
+        events::emit_received(tx, tenant_id, &event.view)?;
+    }
+    Ok(())
+}
+
+fn process_event(state: &AppState, tenant_id: &str, event_id: &str, first: bool) -> Result<(), JobFailure> {
     let (event, body, handler) = state.store.read(|conn| -> Result<_, JobFailure> {
         let event = events::find(conn, tenant_id, event_id)?
             .ok_or_else(|| JobFailure::Permanent("the event no longer exists".into()))?;
@@ -58,7 +74,13 @@ fn process_event(state: &AppState, tenant_id: &str, event_id: &str) -> Result<()
         let (tenant, id) = (tenant_id.to_owned(), event_id.to_owned());
         state
             .writer
-            .write_blocking(move |tx| events::mark_processed(tx, &tenant, &id))?;
+            .write_blocking(move |tx| -> Result<(), StoreError> {
+                events::mark_processed(tx, &tenant, &id)?;
+                if first {
+                    announce_received(tx, &tenant, &id)?;
+                }
+                Ok(())
+            })?;
         return Ok(());
     };
     let mut doc: Value =
@@ -77,7 +99,13 @@ fn process_event(state: &AppState, tenant_id: &str, event_id: &str) -> Result<()
     let (owned_state, tenant, id) = (state.clone(), tenant_id.to_owned(), event_id.to_owned());
     let wake = state
         .writer
-        .write_blocking(move |tx| apply(tx, &owned_state, &tenant, &id, &provider, &handler, &doc))?;
+        .write_blocking(move |tx| -> Result<bool, JobFailure> {
+            let queued = apply(tx, &owned_state, &tenant, &id, &provider, &handler, &doc)?;
+            if first {
+                announce_received(tx, &tenant, &id)?;
+            }
+            Ok(queued)
+        })?;
     if wake {
         state.jobs.wake();
     }

@@ -21,7 +21,7 @@ use super::{Store, StoreError};
 /// Foreground writes per transaction at most.
 pub const MAX_BATCH: usize = 128;
 /// Background writes a batch always takes when they are waiting.
-pub const BACKGROUND_SHARE: usize = 32;
+pub const BACKGROUND_SHARE: usize = 16;
 
 type Finisher = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 /// Runs a write inside the open batch (or, given `None`, skips it because the batch could
