@@ -37,7 +37,6 @@ pub struct AppState {
     pub jobs: crate::jobs::Queue,
     /// The group-commit writer: webhook ingestion, the job queue and processing.
     pub writer: crate::store::group_commit::GroupCommit,
-
     // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 
     // --- ops: governance and operations (issue 6) ---
@@ -64,7 +63,6 @@ impl AppState {
             // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
             jobs: crate::jobs::Queue::default(),
             writer: crate::store::group_commit::GroupCommit::start(&store)?,
-
             // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 
             // --- ops: governance and operations (issue 6) ---

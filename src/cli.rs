@@ -45,7 +45,6 @@ pub enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
-
     // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 
     // --- ops: governance and operations (issue 6) ---
@@ -119,16 +118,15 @@ pub fn execute(cli: Cli, config: Config) -> anyhow::Result<()> {
             Ok(())
         } // --- oauth: OAuth broker, token service, proxy (issue 3) ---
 
-          // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
+        // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
         Command::Bench {
             command: BenchCommand::Ingest(args),
         } => crate::inbound::bench::run(&args),
+        // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 
-          // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
+        // --- ops: governance and operations (issue 6) ---
 
-          // --- ops: governance and operations (issue 6) ---
-
-          // --- ui: admin UI and sessions (issue 7) ---
+        // --- ui: admin UI and sessions (issue 7) ---
     }
 }
 

@@ -229,7 +229,9 @@ impl Config {
 
             // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
             "job_workers" => {
-                let n: usize = value.parse().map_err(|_| invalid("expected a number of threads".into()))?;
+                let n: usize = value
+                    .parse()
+                    .map_err(|_| invalid("expected a number of threads".into()))?;
                 self.job_workers = n.clamp(1, 64);
             }
             "job_retry_base_ms" => {

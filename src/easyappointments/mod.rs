@@ -142,7 +142,11 @@ pub fn stats(state: &AppState, tenant_id: &str, from: &str, to: &str) -> Result<
             .map(|id| services.get(id).cloned().unwrap_or_else(|| format!("service {id}")))
             .unwrap_or_else(|| "(none)".into());
         *by_service.entry(service).or_default() += 1;
-        let status = if a.status.is_empty() { "(none)".to_owned() } else { a.status.clone() };
+        let status = if a.status.is_empty() {
+            "(none)".to_owned()
+        } else {
+            a.status.clone()
+        };
         *by_status.entry(status).or_default() += 1;
     }
     Ok(json!({
@@ -174,17 +178,24 @@ pub fn run_import_job(state: &AppState, job: &Job) -> Result<(), JobFailure> {
         {
             continue;
         }
-        let Some(customer_id) = appointment.customer_id.clone() else { continue };
+        let Some(customer_id) = appointment.customer_id.clone() else {
+            continue;
+        };
         if !customers.contains_key(&customer_id) {
             let doc = get(state, &tenant_id, &format!("/customers/{customer_id}"))?;
-            let contact = doc["email"].as_str().and_then(signups::normalise_email).map(|email| Contact {
-                email,
-                first_name: doc["firstName"].as_str().map(str::to_owned).filter(|s| !s.is_empty()),
-                last_name: doc["lastName"].as_str().map(str::to_owned).filter(|s| !s.is_empty()),
-            });
+            let contact = doc["email"]
+                .as_str()
+                .and_then(signups::normalise_email)
+                .map(|email| Contact {
+                    email,
+                    first_name: doc["firstName"].as_str().map(str::to_owned).filter(|s| !s.is_empty()),
+                    last_name: doc["lastName"].as_str().map(str::to_owned).filter(|s| !s.is_empty()),
+                });
             customers.insert(customer_id.clone(), contact);
         }
-        let Some(Some(contact)) = customers.get(&customer_id) else { continue };
+        let Some(Some(contact)) = customers.get(&customer_id) else {
+            continue;
+        };
         let source = SourceRef {
             provider: PROVIDER.to_owned(),
             reference: format!("appointment:{}", appointment.id),
@@ -195,7 +206,14 @@ pub fn run_import_job(state: &AppState, job: &Job) -> Result<(), JobFailure> {
             let outcome = signups::upsert_from_source(tx, &tenant_id, contact, &source)?;
             let mut queued = false;
             if outcome.created {
-                queued |= crate::inbound::process::announce_signup(tx, state, &tenant_id, &outcome.signup_id, contact, &source)?;
+                queued |= crate::inbound::process::announce_signup(
+                    tx,
+                    state,
+                    &tenant_id,
+                    &outcome.signup_id,
+                    contact,
+                    &source,
+                )?;
                 if request.auto_invite {
                     signups::set_status(tx, &tenant_id, &outcome.signup_id, "invited")?;
                     queued |= crate::inbound::outside::queue_invite(tx, &tenant_id, &outcome.signup_id)?.is_some();

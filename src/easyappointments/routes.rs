@@ -58,7 +58,10 @@ pub async fn import(
         })
         .await?;
     state.jobs.wake();
-    Ok((StatusCode::ACCEPTED, Json(json!({ "job_id": job_id, "status": "pending" }))))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "job_id": job_id, "status": "pending" })),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -76,9 +79,10 @@ pub async fn stats(
     require_connection(&state, access.tenant.id.clone()).await?;
     let tenant_id = access.tenant.id.clone();
     let worker = state.clone();
-    let result = tokio::task::spawn_blocking(move || super::stats(&worker, &tenant_id, &query.date_from, &query.date_to))
-        .await
-        .map_err(|e| ApiError::internal("stats task", &e))?;
+    let result =
+        tokio::task::spawn_blocking(move || super::stats(&worker, &tenant_id, &query.date_from, &query.date_to))
+            .await
+            .map_err(|e| ApiError::internal("stats task", &e))?;
     match result {
         Ok(value) => Ok(Json(value)),
         Err(JobFailure::Retry(m) | JobFailure::Permanent(m)) => Err(ApiError::bad_gateway(m)),

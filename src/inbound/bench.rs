@@ -149,12 +149,16 @@ impl Conn {
             self.buf.extend_from_slice(&chunk[..n]);
         };
         let head_text = String::from_utf8_lossy(&self.buf[..header_end]).to_string();
-        let status: u16 = head_text.get(9..12).and_then(|s| s.parse().ok()).context("status line")?;
+        let status: u16 = head_text
+            .get(9..12)
+            .and_then(|s| s.parse().ok())
+            .context("status line")?;
         let length: usize = head_text
             .lines()
             .find_map(|l| {
                 let (k, v) = l.split_once(':')?;
-                k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse().ok())?
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse().ok())?
             })
             .unwrap_or(0);
         while self.buf.len() < header_end + length {
@@ -181,7 +185,14 @@ struct Outcome {
     latencies_us: Vec<u32>,
 }
 
-async fn drive(addr: String, phase: Phase, worker: usize, body_bytes: usize, warmup: Instant, end: Instant) -> anyhow::Result<Outcome> {
+async fn drive(
+    addr: String,
+    phase: Phase,
+    worker: usize,
+    body_bytes: usize,
+    warmup: Instant,
+    end: Instant,
+) -> anyhow::Result<Outcome> {
     let mut conn = Conn::open(&addr).await?;
     let mut out = Outcome {
         ok: 0,
@@ -197,7 +208,10 @@ async fn drive(addr: String, phase: Phase, worker: usize, body_bytes: usize, war
         }
         seq += 1;
         let (head, body) = match phase {
-            Phase::Healthz => (format!("GET /healthz HTTP/1.1\r\nhost: {addr}\r\n\r\n").into_bytes(), Vec::new()),
+            Phase::Healthz => (
+                format!("GET /healthz HTTP/1.1\r\nhost: {addr}\r\n\r\n").into_bytes(),
+                Vec::new(),
+            ),
             Phase::Webhook => {
                 let body = json!({
                     "type": "purchase.created",
@@ -324,11 +338,21 @@ pub fn run(args: &IngestArgs) -> anyhow::Result<()> {
         "tessera bench ingest: {} connections, {} s per phase, ~{} B bodies, synchronous=FULL",
         args.connections, args.seconds, args.body_bytes
     );
-    println!("{:<22} {:>10} {:>9} {:>9} {:>7}", "phase", "req/s", "p50 ms", "p99 ms", "errors");
+    println!(
+        "{:<22} {:>10} {:>9} {:>9} {:>7}",
+        "phase", "req/s", "p50 ms", "p99 ms", "errors"
+    );
     for (name, f) in [("GET /healthz", &health), ("POST /webhooks (signed)", &ingest)] {
-        println!("{name:<22} {:>10.0} {:>9.2} {:>9.2} {:>7}", f.rate, f.p50_ms, f.p99_ms, f.errors);
+        println!(
+            "{name:<22} {:>10.0} {:>9.2} {:>9.2} {:>7}",
+            f.rate, f.p50_ms, f.p99_ms, f.errors
+        );
     }
-    let ratio = if health.rate > 0.0 { ingest.rate / health.rate } else { 0.0 };
+    let ratio = if health.rate > 0.0 {
+        ingest.rate / health.rate
+    } else {
+        0.0
+    };
     println!("ingest / healthz ratio: {ratio:.2}");
     Ok(())
 }

@@ -36,7 +36,12 @@ pub fn effective_handler(
     provider: &Provider,
     event_type: &str,
 ) -> Result<Option<EventHandler>, StoreError> {
-    let Some(mut handler) = provider.webhook.as_ref().and_then(|w| w.handlers.get(event_type)).cloned() else {
+    let Some(mut handler) = provider
+        .webhook
+        .as_ref()
+        .and_then(|w| w.handlers.get(event_type))
+        .cloned()
+    else {
         return Ok(None);
     };
     if let Some(overrides) = load(conn, tenant_id, &provider.key)?.remove(event_type) {
@@ -114,14 +119,20 @@ pub fn validate(provider: &Provider, input: &Map<String, Value>) -> Result<Overr
         for (field, pointer) in mapping {
             let name = format!("{event_type}.{field}");
             if !FIELDS.contains(&field.as_str()) {
-                errors.push(field_error(&name, format!("unknown field; expected one of {}", FIELDS.join(", "))));
+                errors.push(field_error(
+                    &name,
+                    format!("unknown field; expected one of {}", FIELDS.join(", ")),
+                ));
                 continue;
             }
             match pointer.as_str() {
                 Some(p) if p.is_empty() || p.starts_with('/') => {
                     fields.insert(field.clone(), p.to_owned());
                 }
-                _ => errors.push(field_error(&name, "expected a JSON pointer such as \"/data/email\" (or \"\" to unset)")),
+                _ => errors.push(field_error(
+                    &name,
+                    "expected a JSON pointer such as \"/data/email\" (or \"\" to unset)",
+                )),
             }
         }
         out.insert(event_type.clone(), fields);

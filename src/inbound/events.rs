@@ -35,8 +35,7 @@ pub struct StoredEvent {
     pub sealed: Option<Vec<u8>>,
 }
 
-const COLUMNS: &str =
-    "id, provider, event_type, external_id, status, received_at, processed_at, error, detail, headers, tenant_id, payload";
+const COLUMNS: &str = "id, provider, event_type, external_id, status, received_at, processed_at, error, detail, headers, tenant_id, payload";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<StoredEvent> {
     let status: String = row.get(4)?;
@@ -110,7 +109,13 @@ pub fn find_by_external_id(
 }
 
 /// Seals a delivery's raw body for the event row `id`.
-pub fn seal_body(conn: &Connection, vault: &Vault, tenant_id: &str, id: &str, body: &[u8]) -> Result<Vec<u8>, StoreError> {
+pub fn seal_body(
+    conn: &Connection,
+    vault: &Vault,
+    tenant_id: &str,
+    id: &str,
+    body: &[u8],
+) -> Result<Vec<u8>, StoreError> {
     let scope = KeyScope::Tenant(tenant_id.to_owned());
     vault
         .seal(conn, &location(&scope, id), body)
@@ -122,22 +127,23 @@ pub fn seal_body(conn: &Connection, vault: &Vault, tenant_id: &str, id: &str, bo
 /// writer, so it does only the inserts; `inbound.received` is emitted by processing.
 pub fn store_accepted(conn: &Connection, event: &Accepted) -> Result<Stored, StoreError> {
     let now = crate::time::now();
-    let inserted = conn.prepare_cached(
-        "INSERT INTO inbound_events (id, tenant_id, provider, event_type, external_id, status, payload, headers,
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO inbound_events (id, tenant_id, provider, event_type, external_id, status, payload, headers,
                                      received_at, received_epoch)
          VALUES (?1, ?2, ?3, ?4, ?5, 'received', ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params![
-        event.id,
-        event.tenant_id,
-        event.provider,
-        event.event_type,
-        event.external_id,
-        event.sealed,
-        event.headers.to_string(),
-        crate::time::format_rfc3339(now),
-        now.unix_timestamp()
-    ]);
+        )?
+        .execute(params![
+            event.id,
+            event.tenant_id,
+            event.provider,
+            event.event_type,
+            event.external_id,
+            event.sealed,
+            event.headers.to_string(),
+            crate::time::format_rfc3339(now),
+            now.unix_timestamp()
+        ]);
     match inserted {
         Ok(_) => {}
         Err(e) if crate::store::is_unique_violation(&e) => {
@@ -218,7 +224,12 @@ pub struct EventFilter {
     pub before: Option<String>,
 }
 
-pub fn list(conn: &Connection, tenant_id: &str, filter: &EventFilter, limit: u32) -> Result<Vec<EventView>, StoreError> {
+pub fn list(
+    conn: &Connection,
+    tenant_id: &str,
+    filter: &EventFilter,
+    limit: u32,
+) -> Result<Vec<EventView>, StoreError> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {COLUMNS} FROM inbound_events WHERE tenant_id = ?1 AND (?2 IS NULL OR provider = ?2)
          AND (?3 IS NULL OR event_type = ?3) AND (?4 IS NULL OR status = ?4) AND (?5 IS NULL OR id < ?5)
@@ -226,7 +237,14 @@ pub fn list(conn: &Connection, tenant_id: &str, filter: &EventFilter, limit: u32
     ))?;
     let rows = stmt
         .query_map(
-            params![tenant_id, filter.provider, filter.event_type, filter.status, filter.before, limit + 1],
+            params![
+                tenant_id,
+                filter.provider,
+                filter.event_type,
+                filter.status,
+                filter.before,
+                limit + 1
+            ],
             |r| from_row(r).map(|e| e.view),
         )?
         .collect::<Result<Vec<_>, _>>()?;
@@ -243,7 +261,13 @@ pub fn mark_processed(conn: &Connection, tenant_id: &str, id: &str) -> Result<()
 }
 
 /// Records a processing error; `final_failure` moves the event to `failed`.
-pub fn mark_error(conn: &Connection, tenant_id: &str, id: &str, error: &str, final_failure: bool) -> Result<(), StoreError> {
+pub fn mark_error(
+    conn: &Connection,
+    tenant_id: &str,
+    id: &str,
+    error: &str,
+    final_failure: bool,
+) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE inbound_events SET error = ?3, status = CASE WHEN ?4 THEN 'failed' ELSE status END,
                 processed_at = CASE WHEN ?4 THEN ?5 ELSE processed_at END

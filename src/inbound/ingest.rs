@@ -22,7 +22,10 @@ use crate::tenants::find_tenant;
 enum Verdict {
     Accept(Accepted),
     /// Rejected; `answer_ok` when the connection says `"invalid_signature":"accept"`.
-    Reject { event: Rejected, answer_ok: bool },
+    Reject {
+        event: Rejected,
+        answer_ok: bool,
+    },
 }
 
 pub async fn receive(
@@ -59,7 +62,10 @@ pub async fn receive(
     };
     match verdict {
         Verdict::Accept(event) => {
-            let stored = state.writer.write(move |conn| events::store_accepted(conn, &event)).await?;
+            let stored = state
+                .writer
+                .write(move |conn| events::store_accepted(conn, &event))
+                .await?;
             match stored {
                 Stored::New(id) => {
                     state.jobs.wake();
@@ -71,7 +77,10 @@ pub async fn receive(
         Verdict::Reject { event, answer_ok } => {
             let id = event.id.clone();
             let reason = event.reason.clone();
-            state.writer.write(move |conn| events::store_rejected(conn, &event)).await?;
+            state
+                .writer
+                .write(move |conn| events::store_rejected(conn, &event))
+                .await?;
             if answer_ok {
                 Ok(Json(json!({ "received": true, "event_id": id })))
             } else {
@@ -97,10 +106,13 @@ fn check_delivery(
     body: &[u8],
     remote_ip: Option<&str>,
 ) -> Result<Verdict, InboundError> {
-    let spec = provider.webhook.as_ref().ok_or_else(|| InboundError::NoWebhooks(provider.name.clone()))?;
+    let spec = provider
+        .webhook
+        .as_ref()
+        .ok_or_else(|| InboundError::NoWebhooks(provider.name.clone()))?;
     let tenant = find_tenant(conn, tenant_ref)?.ok_or(InboundError::UnknownTenant)?;
-    let connection =
-        find_connection(conn, &tenant.id, &provider.key)?.ok_or_else(|| InboundError::NoConnection(provider.key.clone()))?;
+    let connection = find_connection(conn, &tenant.id, &provider.key)?
+        .ok_or_else(|| InboundError::NoConnection(provider.key.clone()))?;
     // A connection whose credentials cannot be opened has no usable secret: fail closed.
     let secret = open_credentials(conn, &state.vault, &connection)
         .ok()
@@ -157,7 +169,11 @@ fn rejection_detail(err: &SignatureError, body: &[u8], remote_ip: Option<&str>, 
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
 }
 
 fn scalar(value: &Value) -> Option<String> {
@@ -250,10 +266,19 @@ mod tests {
         let by_header = spec("type_header = \"X-Topic\"");
         let mut headers = HeaderMap::new();
         headers.insert("x-topic", HeaderValue::from_static("orders/create"));
-        assert_eq!(event_type(&by_header, &headers, &json!({})).as_deref(), Some("orders/create"));
+        assert_eq!(
+            event_type(&by_header, &headers, &json!({})).as_deref(),
+            Some("orders/create")
+        );
         let by_field = spec("type_field = \"/config/action\"");
         let doc = json!({"config": {"action": "order.placed"}});
-        assert_eq!(event_type(&by_field, &HeaderMap::new(), &doc).as_deref(), Some("order.placed"));
-        assert_eq!(event_type(&spec(""), &HeaderMap::new(), &json!({"type": 3})).as_deref(), Some("3"));
+        assert_eq!(
+            event_type(&by_field, &HeaderMap::new(), &doc).as_deref(),
+            Some("order.placed")
+        );
+        assert_eq!(
+            event_type(&spec(""), &HeaderMap::new(), &json!({"type": 3})).as_deref(),
+            Some("3")
+        );
     }
 }

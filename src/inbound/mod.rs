@@ -71,5 +71,8 @@ pub fn job_handlers() -> crate::jobs::Registry {
         .with(JOB_NOTIFY_EMAIL, outside::run_notify_email)
         .with(JOB_INVITE_EMAIL, outside::run_invite_email)
         .with(JOB_BREVO_UPSERT, outside::run_brevo_upsert)
-        .with(crate::easyappointments::JOB_IMPORT, crate::easyappointments::run_import_job)
+        .with(
+            crate::easyappointments::JOB_IMPORT,
+            crate::easyappointments::run_import_job,
+        )
 }

@@ -26,7 +26,12 @@ fn brevo_list_id(config: &serde_json::Map<String, Value>) -> Option<i64> {
 }
 
 /// Queues the follow-ups of a new signup that the tenant's connections call for.
-pub fn queue_signup_jobs(tx: &Connection, state: &AppState, tenant_id: &str, signup_id: &str) -> Result<bool, StoreError> {
+pub fn queue_signup_jobs(
+    tx: &Connection,
+    state: &AppState,
+    tenant_id: &str,
+    signup_id: &str,
+) -> Result<bool, StoreError> {
     let _ = state;
     let mut queued = false;
     let payload = json!({ "signup_id": signup_id });
@@ -41,6 +46,9 @@ pub fn queue_signup_jobs(tx: &Connection, state: &AppState, tenant_id: &str, sig
     }
     Ok(queued)
 }
+
+/// A provider's JSON answer and the connection's config.
+pub type Answer = (Value, serde_json::Map<String, Value>);
 
 /// Where a call goes: a path under the provider's API base, or a full URL that must be
 /// on that base.
@@ -60,7 +68,7 @@ pub fn call(
     target: Target<'_>,
     body: Option<&Value>,
     extra: &[(&str, String)],
-) -> Result<Option<(Value, serde_json::Map<String, Value>)>, JobFailure> {
+) -> Result<Option<Answer>, JobFailure> {
     let provider = state
         .catalog
         .get(provider_key)
@@ -73,7 +81,9 @@ pub fn call(
             .map_err(|_| JobFailure::Permanent("the connection's credentials cannot be opened".into()))?;
         Ok(Some((row, credentials)))
     })?;
-    let Some((row, credentials)) = found else { return Ok(None) };
+    let Some((row, credentials)) = found else {
+        return Ok(None);
+    };
     let access_token: Option<Secret> = credentials.get("access_token");
     let headers = auth_headers(provider, row.auth_mode, &credentials, access_token.as_ref())
         .map_err(|e| JobFailure::Permanent(e.to_string()))?;
@@ -82,7 +92,9 @@ pub fn call(
         Target::Path(path) => join_url(&base, path),
         Target::Url(url) => {
             if !super::signature::same_api_origin(url, &base) {
-                return Err(JobFailure::Permanent("the URL is not on the provider's API host".into()));
+                return Err(JobFailure::Permanent(
+                    "the URL is not on the provider's API host".into(),
+                ));
             }
             url.to_owned()
         }
@@ -107,7 +119,13 @@ pub fn call(
             .map_err(|e| JobFailure::Permanent(e.to_string()))
             .map(|r| agent.run(r))?,
     };
-    let mut response = result.map_err(|e| JobFailure::Retry(format!("{}: {}", provider.name, crate::net::describe_transport_error(&e))))?;
+    let mut response = result.map_err(|e| {
+        JobFailure::Retry(format!(
+            "{}: {}",
+            provider.name,
+            crate::net::describe_transport_error(&e)
+        ))
+    })?;
     let status = response.status().as_u16();
     let text = response
         .body_mut()
@@ -145,7 +163,9 @@ fn signup_of(state: &AppState, tenant_id: &str, job: &Job) -> Result<Option<crat
 }
 
 fn tenant_of(job: &Job) -> Result<&str, JobFailure> {
-    job.tenant_id.as_deref().ok_or_else(|| JobFailure::Permanent("job has no tenant".into()))
+    job.tenant_id
+        .as_deref()
+        .ok_or_else(|| JobFailure::Permanent("job has no tenant".into()))
 }
 
 fn from_address(state: &AppState, tenant_id: &str) -> Result<String, JobFailure> {
@@ -161,14 +181,22 @@ fn display_name(signup: &crate::signups::Signup) -> String {
         .flatten()
         .collect::<Vec<_>>()
         .join(" ");
-    if name.is_empty() { signup.email.clone() } else { format!("{name} <{}>", signup.email) }
+    if name.is_empty() {
+        signup.email.clone()
+    } else {
+        format!("{name} <{}>", signup.email)
+    }
 }
 
 /// Emails the tenant's `notification_emails` about a new signup through its Resend.
 pub fn run_notify_email(state: &AppState, job: &Job) -> Result<(), JobFailure> {
     let tenant_id = tenant_of(job)?;
-    let Some(signup) = signup_of(state, tenant_id, job)? else { return Ok(()) };
-    let Some(tenant) = state.store.read(|conn| find_tenant(conn, tenant_id))? else { return Ok(()) };
+    let Some(signup) = signup_of(state, tenant_id, job)? else {
+        return Ok(());
+    };
+    let Some(tenant) = state.store.read(|conn| find_tenant(conn, tenant_id))? else {
+        return Ok(());
+    };
     if tenant.notification_emails.is_empty() {
         return Ok(());
     }
@@ -186,15 +214,27 @@ pub fn run_notify_email(state: &AppState, job: &Job) -> Result<(), JobFailure> {
     });
     // Resend de-duplicates on the key, so a re-run after a crash sends one email.
     let key = [("idempotency-key", format!("tessera-{}", job.id))];
-    call(state, tenant_id, "resend", "POST", Target::Path("/emails"), Some(&body), &key)?;
+    call(
+        state,
+        tenant_id,
+        "resend",
+        "POST",
+        Target::Path("/emails"),
+        Some(&body),
+        &key,
+    )?;
     Ok(())
 }
 
 /// Sends an invitation to the signup's own address through the tenant's Resend.
 pub fn run_invite_email(state: &AppState, job: &Job) -> Result<(), JobFailure> {
     let tenant_id = tenant_of(job)?;
-    let Some(signup) = signup_of(state, tenant_id, job)? else { return Ok(()) };
-    let Some(tenant) = state.store.read(|conn| find_tenant(conn, tenant_id))? else { return Ok(()) };
+    let Some(signup) = signup_of(state, tenant_id, job)? else {
+        return Ok(());
+    };
+    let Some(tenant) = state.store.read(|conn| find_tenant(conn, tenant_id))? else {
+        return Ok(());
+    };
     let greeting = signup.first_name.clone().unwrap_or_else(|| "there".into());
     let body = json!({
         "from": from_address(state, tenant_id)?,
@@ -203,14 +243,24 @@ pub fn run_invite_email(state: &AppState, job: &Job) -> Result<(), JobFailure> {
         "text": format!("Hi {greeting},\n\nyou're invited to join {}.\n", tenant.name),
     });
     let key = [("idempotency-key", format!("tessera-{}", job.id))];
-    call(state, tenant_id, "resend", "POST", Target::Path("/emails"), Some(&body), &key)?;
+    call(
+        state,
+        tenant_id,
+        "resend",
+        "POST",
+        Target::Path("/emails"),
+        Some(&body),
+        &key,
+    )?;
     Ok(())
 }
 
 /// Upserts the signup into the tenant's Brevo list (`updateEnabled` makes it repeatable).
 pub fn run_brevo_upsert(state: &AppState, job: &Job) -> Result<(), JobFailure> {
     let tenant_id = tenant_of(job)?;
-    let Some(signup) = signup_of(state, tenant_id, job)? else { return Ok(()) };
+    let Some(signup) = signup_of(state, tenant_id, job)? else {
+        return Ok(());
+    };
     let row = state.store.read(|conn| find_connection(conn, tenant_id, "brevo"))?;
     let Some(list_id) = row.as_ref().and_then(|r| brevo_list_id(&r.config)) else {
         return Ok(());
@@ -228,7 +278,15 @@ pub fn run_brevo_upsert(state: &AppState, job: &Job) -> Result<(), JobFailure> {
         "listIds": [list_id],
         "updateEnabled": true,
     });
-    call(state, tenant_id, "brevo", "POST", Target::Path("/v3/contacts"), Some(&body), &[])?;
+    call(
+        state,
+        tenant_id,
+        "brevo",
+        "POST",
+        Target::Path("/v3/contacts"),
+        Some(&body),
+        &[],
+    )?;
     Ok(())
 }
 
@@ -237,5 +295,11 @@ pub fn queue_invite(tx: &Connection, tenant_id: &str, signup_id: &str) -> Result
     if find_connection(tx, tenant_id, "resend")?.is_none() {
         return Ok(None);
     }
-    jobs::enqueue(tx, Some(tenant_id), JOB_INVITE_EMAIL, &json!({ "signup_id": signup_id })).map(Some)
+    jobs::enqueue(
+        tx,
+        Some(tenant_id),
+        JOB_INVITE_EMAIL,
+        &json!({ "signup_id": signup_id }),
+    )
+    .map(Some)
 }

@@ -72,15 +72,13 @@ fn process_event(state: &AppState, tenant_id: &str, event_id: &str, first: bool)
     let Some(handler) = handler else {
         // Stored and listed, but nothing to do for this type.
         let (tenant, id) = (tenant_id.to_owned(), event_id.to_owned());
-        state
-            .writer
-            .write_blocking(move |tx| -> Result<(), StoreError> {
-                events::mark_processed(tx, &tenant, &id)?;
-                if first {
-                    announce_received(tx, &tenant, &id)?;
-                }
-                Ok(())
-            })?;
+        state.writer.write_blocking(move |tx| -> Result<(), StoreError> {
+            events::mark_processed(tx, &tenant, &id)?;
+            if first {
+                announce_received(tx, &tenant, &id)?;
+            }
+            Ok(())
+        })?;
         return Ok(());
     };
     let mut doc: Value =
@@ -97,15 +95,13 @@ fn process_event(state: &AppState, tenant_id: &str, event_id: &str, first: bool)
     // Processing writes go through the group-commit writer too: they share its batches
     // instead of competing with ingestion for SQLite's write lock.
     let (owned_state, tenant, id) = (state.clone(), tenant_id.to_owned(), event_id.to_owned());
-    let wake = state
-        .writer
-        .write_blocking(move |tx| -> Result<bool, JobFailure> {
-            let queued = apply(tx, &owned_state, &tenant, &id, &provider, &handler, &doc)?;
-            if first {
-                announce_received(tx, &tenant, &id)?;
-            }
-            Ok(queued)
-        })?;
+    let wake = state.writer.write_blocking(move |tx| -> Result<bool, JobFailure> {
+        let queued = apply(tx, &owned_state, &tenant, &id, &provider, &handler, &doc)?;
+        if first {
+            announce_received(tx, &tenant, &id)?;
+        }
+        Ok(queued)
+    })?;
     if wake {
         state.jobs.wake();
     }
@@ -129,7 +125,8 @@ pub fn contact_from(doc: &Value, handler: &EventHandler) -> Result<Contact, JobF
             handler.mapping.get("email").map_or("(unmapped)", String::as_str)
         ))
     })?;
-    let email = signups::normalise_email(&raw).ok_or_else(|| JobFailure::Permanent("the email address is not valid".into()))?;
+    let email =
+        signups::normalise_email(&raw).ok_or_else(|| JobFailure::Permanent("the email address is not valid".into()))?;
     let mut first_name = text_at(doc, handler, "first_name");
     let mut last_name = text_at(doc, handler, "last_name");
     if first_name.is_none()
@@ -178,11 +175,17 @@ fn apply(
             let changed = signups::mark_sources(tx, tenant_id, provider, &reference, &handler.action)?;
             if changed == 0 {
                 // The purchase may simply not have arrived yet: retry later.
-                return Err(JobFailure::Retry(format!("no signup source with reference `{reference}` yet")));
+                return Err(JobFailure::Retry(format!(
+                    "no signup source with reference `{reference}` yet"
+                )));
             }
             false
         }
-        other => return Err(JobFailure::Permanent(format!("unknown action `{other}` in the catalog"))),
+        other => {
+            return Err(JobFailure::Permanent(format!(
+                "unknown action `{other}` in the catalog"
+            )));
+        }
     };
     events::mark_processed(tx, tenant_id, event_id)?;
     Ok(queued)
@@ -215,7 +218,11 @@ pub fn announce_signup(
             "{} joined the pending queue from {}{}.",
             contact.email,
             source.provider,
-            source.event_name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default()
+            source
+                .event_name
+                .as_deref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default()
         ),
         data.clone(),
     )?;

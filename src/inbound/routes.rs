@@ -35,9 +35,16 @@ pub async fn list_events(
     if let Some(status) = &query.status
         && !EVENT_STATUSES.contains(&status.as_str())
     {
-        return Err(ApiError::invalid_field("status", "expected received, processed, failed or rejected"));
+        return Err(ApiError::invalid_field(
+            "status",
+            "expected received, processed, failed or rejected",
+        ));
     }
-    let limit = PageQuery { limit: query.limit, cursor: None }.limit();
+    let limit = PageQuery {
+        limit: query.limit,
+        cursor: None,
+    }
+    .limit();
     let filter = EventFilter {
         provider: query.provider,
         event_type: query.event_type,
@@ -104,7 +111,10 @@ pub async fn replay_event(
         })
         .await?;
     state.jobs.wake();
-    Ok((axum::http::StatusCode::ACCEPTED, Json(json!({ "replayed": true, "job_id": job_id }))))
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        Json(json!({ "replayed": true, "job_id": job_id })),
+    ))
 }
 
 #[derive(Debug, Default, Deserialize)]

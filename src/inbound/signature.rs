@@ -91,7 +91,9 @@ pub fn verify(input: &VerifyInput<'_>, headers: &HeaderMap, body: &[u8]) -> Resu
             check(&[&given], &mac(secret.as_bytes(), &[body]))
         }
         "hmac-sha256-base64" => {
-            let given = STANDARD.decode(header(&spec.header)?.trim()).map_err(|_| SignatureError::Malformed)?;
+            let given = STANDARD
+                .decode(header(&spec.header)?.trim())
+                .map_err(|_| SignatureError::Malformed)?;
             check(&[&given], &mac(secret.as_bytes(), &[body]))
         }
         "stripe" => {
@@ -103,11 +105,17 @@ pub fn verify(input: &VerifyInput<'_>, headers: &HeaderMap, body: &[u8]) -> Resu
         }
         "standard-webhooks" => {
             let id = header("webhook-id")?;
-            let timestamp: i64 = header("webhook-timestamp")?.trim().parse().map_err(|_| SignatureError::Malformed)?;
+            let timestamp: i64 = header("webhook-timestamp")?
+                .trim()
+                .parse()
+                .map_err(|_| SignatureError::Malformed)?;
             let signatures = header("webhook-signature")?;
             fresh(timestamp, input.now_unix, tolerance)?;
             let key = standard_webhooks_key(secret)?;
-            let expected = mac(&key, &[id.as_bytes(), b".", timestamp.to_string().as_bytes(), b".", body]);
+            let expected = mac(
+                &key,
+                &[id.as_bytes(), b".", timestamp.to_string().as_bytes(), b".", body],
+            );
             let given: Vec<Vec<u8>> = signatures
                 .split(' ')
                 .filter_map(|s| s.strip_prefix("v1,"))
@@ -140,7 +148,11 @@ fn check(given: &[&[u8]], expected: &[u8; 32]) -> Result<(), SignatureError> {
             matched |= candidate.ct_eq(expected);
         }
     }
-    if bool::from(matched) { Ok(()) } else { Err(SignatureError::Mismatch) }
+    if bool::from(matched) {
+        Ok(())
+    } else {
+        Err(SignatureError::Mismatch)
+    }
 }
 
 fn fresh(timestamp: i64, now: i64, tolerance: i64) -> Result<(), SignatureError> {
@@ -185,7 +197,10 @@ fn standard_webhooks_key(secret: &str) -> Result<Vec<u8>, SignatureError> {
 pub fn trusted_api_url(body: &[u8], api_base_url: Option<&str>) -> Result<String, SignatureError> {
     let base = api_base_url.ok_or(SignatureError::UntrustedUrl)?;
     let doc: serde_json::Value = serde_json::from_slice(body).map_err(|_| SignatureError::UntrustedUrl)?;
-    let candidate = doc.get("api_url").and_then(|v| v.as_str()).ok_or(SignatureError::UntrustedUrl)?;
+    let candidate = doc
+        .get("api_url")
+        .and_then(|v| v.as_str())
+        .ok_or(SignatureError::UntrustedUrl)?;
     if !same_api_origin(candidate, base) {
         return Err(SignatureError::UntrustedUrl);
     }
@@ -226,7 +241,10 @@ pub mod sign {
 
     pub fn standard_webhooks(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> String {
         let key = standard_webhooks_key(secret).unwrap_or_default();
-        let sig = mac(&key, &[id.as_bytes(), b".", timestamp.to_string().as_bytes(), b".", body]);
+        let sig = mac(
+            &key,
+            &[id.as_bytes(), b".", timestamp.to_string().as_bytes(), b".", body],
+        );
         format!("v1,{}", STANDARD.encode(sig))
     }
 }

@@ -34,10 +34,16 @@ fn run(spec: &WebhookSpec, secret: Option<&str>, h: &HeaderMap, body: &[u8]) -> 
 fn hmac_hex_good_prefixed_bad_missing_and_empty_secret() {
     let s = spec("hmac-sha256-hex", "X-Posh-Signature");
     let good = sign::hmac_hex("sec", BODY);
-    assert_eq!(run(&s, Some("sec"), &headers(&[("x-posh-signature", good.clone())]), BODY), Ok(()));
+    assert_eq!(
+        run(&s, Some("sec"), &headers(&[("x-posh-signature", good.clone())]), BODY),
+        Ok(())
+    );
     let gh = spec("hmac-sha256-hex", "X-Hub-Signature-256");
     let prefixed = format!("sha256={good}");
-    assert_eq!(run(&gh, Some("sec"), &headers(&[("x-hub-signature-256", prefixed)]), BODY), Ok(()));
+    assert_eq!(
+        run(&gh, Some("sec"), &headers(&[("x-hub-signature-256", prefixed)]), BODY),
+        Ok(())
+    );
     assert_eq!(
         run(&s, Some("other"), &headers(&[("x-posh-signature", good.clone())]), BODY),
         Err(SignatureError::Mismatch)
@@ -47,7 +53,10 @@ fn hmac_hex_good_prefixed_bad_missing_and_empty_secret() {
         Err(SignatureError::Mismatch),
         "body changed"
     );
-    assert!(matches!(run(&s, Some("sec"), &HeaderMap::new(), BODY), Err(SignatureError::Missing(_))));
+    assert!(matches!(
+        run(&s, Some("sec"), &HeaderMap::new(), BODY),
+        Err(SignatureError::Missing(_))
+    ));
     assert_eq!(
         run(&s, Some(""), &headers(&[("x-posh-signature", good.clone())]), BODY),
         Err(SignatureError::NoSecret)
@@ -66,7 +75,10 @@ fn hmac_hex_good_prefixed_bad_missing_and_empty_secret() {
 fn hmac_base64() {
     let s = spec("hmac-sha256-base64", "X-Shopify-Hmac-Sha256");
     let good = sign::hmac_base64("shp", BODY);
-    assert_eq!(run(&s, Some("shp"), &headers(&[("x-shopify-hmac-sha256", good)]), BODY), Ok(()));
+    assert_eq!(
+        run(&s, Some("shp"), &headers(&[("x-shopify-hmac-sha256", good)]), BODY),
+        Ok(())
+    );
     let bad = sign::hmac_base64("nope", BODY);
     assert_eq!(
         run(&s, Some("shp"), &headers(&[("x-shopify-hmac-sha256", bad)]), BODY),
@@ -78,7 +90,15 @@ fn hmac_base64() {
 fn stripe_good_stale_multi_and_bad() {
     let s = spec("stripe", "Stripe-Signature");
     let good = sign::stripe("whsec_x", NOW - 10, BODY);
-    assert_eq!(run(&s, Some("whsec_x"), &headers(&[("stripe-signature", good.clone())]), BODY), Ok(()));
+    assert_eq!(
+        run(
+            &s,
+            Some("whsec_x"),
+            &headers(&[("stripe-signature", good.clone())]),
+            BODY
+        ),
+        Ok(())
+    );
     let stale = sign::stripe("whsec_x", NOW - 301, BODY);
     assert_eq!(
         run(&s, Some("whsec_x"), &headers(&[("stripe-signature", stale)]), BODY),
@@ -88,18 +108,29 @@ fn stripe_good_stale_multi_and_bad() {
     let other = sign::stripe("whsec_old", NOW, BODY);
     let mine = sign::stripe("whsec_x", NOW, BODY);
     let multi = format!("{},{}", other, mine.split(',').nth(1).unwrap());
-    assert_eq!(run(&s, Some("whsec_x"), &headers(&[("stripe-signature", multi)]), BODY), Ok(()));
+    assert_eq!(
+        run(&s, Some("whsec_x"), &headers(&[("stripe-signature", multi)]), BODY),
+        Ok(())
+    );
     assert_eq!(
         run(&s, Some("whsec_x"), &headers(&[("stripe-signature", other)]), BODY),
         Err(SignatureError::Mismatch)
     );
     assert_eq!(
-        run(&s, Some("whsec_x"), &headers(&[("stripe-signature", format!("t={NOW}"))]), BODY),
+        run(
+            &s,
+            Some("whsec_x"),
+            &headers(&[("stripe-signature", format!("t={NOW}"))]),
+            BODY
+        ),
         Err(SignatureError::Malformed)
     );
     let mux = spec("stripe", "Mux-Signature");
     let sig = sign::stripe("muxsecret", NOW, BODY);
-    assert_eq!(run(&mux, Some("muxsecret"), &headers(&[("mux-signature", sig)]), BODY), Ok(()));
+    assert_eq!(
+        run(&mux, Some("muxsecret"), &headers(&[("mux-signature", sig)]), BODY),
+        Ok(())
+    );
 }
 
 #[test]
@@ -117,10 +148,19 @@ fn standard_webhooks_good_multi_stale_bad() {
     assert_eq!(run(&s, Some(secret), &h(sig.clone(), NOW), BODY), Ok(()));
     let other = sign::standard_webhooks("whsec_b3RoZXJzZWNyZXQ=", "msg_1", NOW, BODY);
     assert_eq!(run(&s, Some(secret), &h(format!("{other} {sig}"), NOW), BODY), Ok(()));
-    assert_eq!(run(&s, Some(secret), &h(other, NOW), BODY), Err(SignatureError::Mismatch));
+    assert_eq!(
+        run(&s, Some(secret), &h(other, NOW), BODY),
+        Err(SignatureError::Mismatch)
+    );
     let old = sign::standard_webhooks(secret, "msg_1", NOW - 400, BODY);
-    assert_eq!(run(&s, Some(secret), &h(old, NOW - 400), BODY), Err(SignatureError::Stale(300)));
-    assert_eq!(run(&s, Some(secret), &h(sig, NOW + 1), BODY), Err(SignatureError::Mismatch));
+    assert_eq!(
+        run(&s, Some(secret), &h(old, NOW - 400), BODY),
+        Err(SignatureError::Stale(300))
+    );
+    assert_eq!(
+        run(&s, Some(secret), &h(sig, NOW + 1), BODY),
+        Err(SignatureError::Mismatch)
+    );
 }
 
 #[test]

@@ -14,7 +14,10 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
-pub use repo::{Job, JobFilter, claim_batch, claim_next, complete, enqueue, enqueue_at, find, list, next_due_in, record_failure, recover};
+pub use repo::{
+    Job, JobFilter, claim_batch, claim_next, complete, enqueue, enqueue_at, find, list, next_due_in, record_failure,
+    recover,
+};
 pub use worker::{Handler, Queue, Registry};
 
 /// Attempts before a job is given up.
@@ -40,9 +43,14 @@ impl JobStatus {
     }
 
     pub fn parse(value: &str) -> Option<JobStatus> {
-        [JobStatus::Pending, JobStatus::Running, JobStatus::Succeeded, JobStatus::Failed]
-            .into_iter()
-            .find(|s| s.as_str() == value)
+        [
+            JobStatus::Pending,
+            JobStatus::Running,
+            JobStatus::Succeeded,
+            JobStatus::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == value)
     }
 }
 
@@ -94,7 +102,10 @@ mod tests {
         for attempts in 1..10 {
             let d = backoff(base, attempts).as_millis() as f64;
             let nominal = (5000u128 * (1 << (attempts - 1))).min(3_600_000) as f64;
-            assert!(d >= nominal * 0.75 - 1.0 && d <= nominal * 1.25 + 1.0, "{attempts}: {d}");
+            assert!(
+                d >= nominal * 0.75 - 1.0 && d <= nominal * 1.25 + 1.0,
+                "{attempts}: {d}"
+            );
         }
     }
 }

@@ -24,8 +24,7 @@ pub struct Job {
     pub finished_at: Option<String>,
 }
 
-const COLUMNS: &str =
-    "id, tenant_id, kind, payload, status, attempts, max_attempts, run_at, last_error, created_at, updated_at, finished_at";
+const COLUMNS: &str = "id, tenant_id, kind, payload, status, attempts, max_attempts, run_at, last_error, created_at, updated_at, finished_at";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
     let status: String = row.get(4)?;
@@ -59,7 +58,14 @@ fn millis_rfc3339(ms: i64) -> String {
 /// Adds a job due now, inside the caller's transaction (so it commits with the change
 /// that caused it). Returns its id; wake the queue after the commit.
 pub fn enqueue(conn: &Connection, tenant_id: Option<&str>, kind: &str, payload: &Value) -> Result<String, StoreError> {
-    enqueue_at(conn, tenant_id, kind, payload, now_millis(), super::DEFAULT_MAX_ATTEMPTS)
+    enqueue_at(
+        conn,
+        tenant_id,
+        kind,
+        payload,
+        now_millis(),
+        super::DEFAULT_MAX_ATTEMPTS,
+    )
 }
 
 pub fn enqueue_at(
@@ -114,7 +120,10 @@ pub fn claim_batch(conn: &Connection, now_ms: i64, lease_ms: i64, limit: usize) 
          RETURNING {COLUMNS}"
     ))?;
     let jobs = stmt
-        .query_map(params![now_ms, now_ms + lease_ms, crate::time::now_rfc3339(), limit as i64], from_row)?
+        .query_map(
+            params![now_ms, now_ms + lease_ms, crate::time::now_rfc3339(), limit as i64],
+            from_row,
+        )?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(jobs)
 }
@@ -143,26 +152,18 @@ pub fn complete(conn: &Connection, id: &str) -> Result<(), StoreError> {
 
 /// Records a failed attempt: back to `pending` at `retry_at_ms`, or `failed` for good.
 /// Returns true when the job is given up.
-pub fn record_failure(
-    conn: &Connection,
-    id: &str,
-    error: &str,
-    retry_at_ms: Option<i64>,
-) -> Result<bool, StoreError> {
+pub fn record_failure(conn: &Connection, id: &str, error: &str, retry_at_ms: Option<i64>) -> Result<bool, StoreError> {
     let now = crate::time::now_rfc3339();
     let error: String = error.chars().take(1000).collect();
-    match retry_at_ms {
-        Some(at) => {
-            let changed = conn.execute(
-                "UPDATE jobs SET status = 'pending', run_at = ?2, lease_until = NULL, last_error = ?3, updated_at = ?4
-                 WHERE id = ?1 AND attempts < max_attempts",
-                params![id, at, error, now],
-            )?;
-            if changed > 0 {
-                return Ok(false);
-            }
+    if let Some(at) = retry_at_ms {
+        let changed = conn.execute(
+            "UPDATE jobs SET status = 'pending', run_at = ?2, lease_until = NULL, last_error = ?3, updated_at = ?4
+             WHERE id = ?1 AND attempts < max_attempts",
+            params![id, at, error, now],
+        )?;
+        if changed > 0 {
+            return Ok(false);
         }
-        None => {}
     }
     conn.execute(
         "UPDATE jobs SET status = 'failed', lease_until = NULL, last_error = ?2, updated_at = ?3, finished_at = ?3

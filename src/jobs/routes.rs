@@ -33,7 +33,11 @@ pub async fn list_jobs(
             "expected one of pending, running, succeeded, failed",
         ));
     }
-    let limit = PageQuery { limit: query.limit, cursor: None }.limit();
+    let limit = PageQuery {
+        limit: query.limit,
+        cursor: None,
+    }
+    .limit();
     let filter = JobFilter {
         kind: query.kind,
         status: query.status,

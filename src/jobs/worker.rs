@@ -6,8 +6,8 @@
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,7 +24,11 @@ pub struct Registry {
 }
 
 impl Registry {
-    pub fn with(mut self, kind: &str, handler: impl Fn(&AppState, &Job) -> Result<(), JobFailure> + Send + Sync + 'static) -> Self {
+    pub fn with(
+        mut self,
+        kind: &str,
+        handler: impl Fn(&AppState, &Job) -> Result<(), JobFailure> + Send + Sync + 'static,
+    ) -> Self {
         self.handlers.insert(kind.to_owned(), Arc::new(handler));
         self
     }
@@ -83,7 +87,12 @@ impl Queue {
     /// them over; workers wait only for handed-over jobs.
     pub fn start(&self, state: &AppState, registry: Registry, count: usize) {
         let registry = Arc::new(registry);
-        match state.store.conn().map_err(|e| e.to_string()).and_then(|c| repo::recover(&c).map_err(|e| e.to_string())) {
+        match state
+            .store
+            .conn()
+            .map_err(|e| e.to_string())
+            .and_then(|c| repo::recover(&c).map_err(|e| e.to_string()))
+        {
             Ok(n) if n > 0 => tracing::info!(jobs = n, "re-queued jobs left running by the previous process"),
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "could not re-queue interrupted jobs"),
@@ -97,18 +106,20 @@ impl Queue {
             let queue = self.clone();
             let idle = idle.clone();
             let work_rx = work_rx.clone();
-            let spawned = std::thread::Builder::new().name(format!("tessera-job-{n}")).spawn(move || {
-                loop {
-                    let next = match work_rx.lock() {
-                        Ok(rx) => rx.recv(),
-                        Err(_) => return,
-                    };
-                    let Ok(job) = next else { return };
-                    queue.run_job(&state, &registry, &job);
-                    idle.fetch_add(1, Ordering::SeqCst);
-                    queue.wake();
-                }
-            });
+            let spawned = std::thread::Builder::new()
+                .name(format!("tessera-job-{n}"))
+                .spawn(move || {
+                    loop {
+                        let next = match work_rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok(job) = next else { return };
+                        queue.run_job(&state, &registry, &job);
+                        idle.fetch_add(1, Ordering::SeqCst);
+                        queue.wake();
+                    }
+                });
             if let Err(e) = spawned {
                 tracing::error!(error = %e, "could not start a job worker");
             }
@@ -184,7 +195,9 @@ impl Queue {
         };
         let id = job.id.clone();
         let result = match &outcome {
-            Ok(()) => state.writer.write_blocking(move |c| repo::complete(c, &id).map(|_| false)),
+            Ok(()) => state
+                .writer
+                .write_blocking(move |c| repo::complete(c, &id).map(|_| false)),
             Err(failure) => {
                 let retry_at = match failure {
                     JobFailure::Retry(_) => {

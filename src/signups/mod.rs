@@ -42,7 +42,9 @@ pub fn normalise_email(raw: &str) -> Option<String> {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && email.len() <= 254
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control() || c == ',' || c == ';' || c == '<' || c == '>');
+        && !email
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == ',' || c == ';' || c == '<' || c == '>');
     ok.then_some(email)
 }
 
@@ -53,9 +55,17 @@ mod tests {
     #[test]
     fn emails_are_normalised_or_refused() {
         assert_eq!(normalise_email(" Ana@Example.COM ").as_deref(), Some("ana@example.com"));
-        for bad in ["", "ana", "ana@", "@x.com", "a b@x.com", "a@x", "a@.com", "a@x.com,b@y.com"] {
+        for bad in [
+            "",
+            "ana",
+            "ana@",
+            "@x.com",
+            "a b@x.com",
+            "a@x",
+            "a@.com",
+            "a@x.com,b@y.com",
+        ] {
             assert_eq!(normalise_email(bad), None, "{bad}");
         }
     }
 }
-

@@ -32,7 +32,12 @@ pub struct Upsert {
 
 /// Adds the contact to the pending queue (one row per email per tenant) and records the
 /// source. Idempotent: a replay adds nothing twice.
-pub fn upsert_from_source(conn: &Connection, tenant_id: &str, contact: &Contact, source: &SourceRef) -> Result<Upsert, StoreError> {
+pub fn upsert_from_source(
+    conn: &Connection,
+    tenant_id: &str,
+    contact: &Contact,
+    source: &SourceRef,
+) -> Result<Upsert, StoreError> {
     let now = crate::time::now_rfc3339();
     let existing: Option<String> = conn
         .query_row(
@@ -84,7 +89,13 @@ pub fn upsert_from_source(conn: &Connection, tenant_id: &str, contact: &Contact,
 
 /// Marks every source with this provider reference (refunded, attended, ...). Returns how
 /// many there were.
-pub fn mark_sources(conn: &Connection, tenant_id: &str, provider: &str, reference: &str, status: &str) -> Result<usize, StoreError> {
+pub fn mark_sources(
+    conn: &Connection,
+    tenant_id: &str,
+    provider: &str,
+    reference: &str,
+    status: &str,
+) -> Result<usize, StoreError> {
     Ok(conn.execute(
         "UPDATE signup_sources SET status = ?4, updated_at = ?5 WHERE tenant_id = ?1 AND provider = ?2 AND reference = ?3",
         params![tenant_id, provider, reference, status, crate::time::now_rfc3339()],
@@ -162,7 +173,14 @@ pub fn list(conn: &Connection, tenant_id: &str, filter: &SignupFilter, limit: u3
     ))?;
     let mut rows = stmt
         .query_map(
-            params![tenant_id, filter.status, filter.email, filter.provider, filter.before, limit + 1],
+            params![
+                tenant_id,
+                filter.status,
+                filter.email,
+                filter.provider,
+                filter.before,
+                limit + 1
+            ],
             signup_row,
         )?
         .collect::<Result<Vec<_>, _>>()?;

@@ -32,9 +32,16 @@ pub async fn list_signups(
     if let Some(status) = &query.status
         && !STATUSES.contains(&status.as_str())
     {
-        return Err(ApiError::invalid_field("status", "expected pending, approved, rejected or invited"));
+        return Err(ApiError::invalid_field(
+            "status",
+            "expected pending, approved, rejected or invited",
+        ));
     }
-    let limit = PageQuery { limit: query.limit, cursor: None }.limit();
+    let limit = PageQuery {
+        limit: query.limit,
+        cursor: None,
+    }
+    .limit();
     let filter = SignupFilter {
         status: query.status,
         provider: query.provider,
@@ -63,7 +70,7 @@ pub async fn get_signup(
 /// What a status change did.
 enum Change {
     Missing,
-    Done(Signup, Option<String>),
+    Done(Box<Signup>, Option<String>),
 }
 
 async fn change_status(
@@ -93,7 +100,7 @@ async fn change_status(
                 };
                 crate::audit::record(tx, &entry)?;
                 let signup = repo::find(tx, &tenant_id, &id)?.ok_or(StoreError::Task("signup vanished".into()))?;
-                Ok(Change::Done(signup, job))
+                Ok(Change::Done(Box::new(signup), job))
             })
         })
         .await?;
@@ -103,7 +110,7 @@ async fn change_status(
             if job.is_some() {
                 state.jobs.wake();
             }
-            let mut value = serde_json::to_value(signup).unwrap_or(Value::Null);
+            let mut value = serde_json::to_value(*signup).unwrap_or(Value::Null);
             if status == "invited" {
                 value["email_queued"] = json!(job.is_some());
                 value["job_id"] = json!(job);

@@ -145,14 +145,17 @@ impl GroupCommit {
         let slot: std::sync::Arc<std::sync::Mutex<Option<E>>> = Default::default();
         let inner = slot.clone();
         let result = self
-            .submit(move |conn| {
-                f(conn).map_err(|e| {
-                    if let Ok(mut s) = inner.lock() {
-                        *s = Some(e);
-                    }
-                    StoreError::Task("write refused".into())
-                })
-            }, false)?
+            .submit(
+                move |conn| {
+                    f(conn).map_err(|e| {
+                        if let Ok(mut s) = inner.lock() {
+                            *s = Some(e);
+                        }
+                        StoreError::Task("write refused".into())
+                    })
+                },
+                false,
+            )?
             .blocking_recv()
             .map_err(|_| StoreError::Task("the group-commit writer dropped a write".into()))?;
         match result {
@@ -220,7 +223,11 @@ fn commit_batch(conn: &Connection, batch: Vec<Work>) {
         let _ = conn.execute_batch("ROLLBACK");
     }
     for finish in finishers {
-        finish(committed.clone().map_err(|e| StoreError::Task(format!("batch commit failed: {e}"))));
+        finish(
+            committed
+                .clone()
+                .map_err(|e| StoreError::Task(format!("batch commit failed: {e}"))),
+        );
     }
 }
 

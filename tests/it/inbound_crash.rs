@@ -67,9 +67,18 @@ fn sigkill_loses_no_acknowledged_webhook() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let (mut child, mut base, lines) = spawn_serve(tessera().arg("--data-dir").arg(&data));
-    let token = lines.iter().find(|l| l.starts_with("tsr_")).expect("first token").clone();
+    let token = lines
+        .iter()
+        .find(|l| l.starts_with("tsr_"))
+        .expect("first token")
+        .clone();
     let admin = Client::new(&base, Some(&token));
-    assert_eq!(admin.post("/api/v1/tenants", &json!({"name": "Crash", "slug": "crash"})).status, 201);
+    assert_eq!(
+        admin
+            .post("/api/v1/tenants", &json!({"name": "Crash", "slug": "crash"}))
+            .status,
+        201
+    );
     let put = admin.put(
         "/api/v1/tenants/crash/connections/poshvip",
         &json!({"credentials": {"webhook_secret": "crash-secret"}}),
@@ -87,7 +96,9 @@ fn sigkill_loses_no_acknowledged_webhook() {
             })
             .collect();
         // Let traffic build up, then kill the server mid-stream.
-        wait_for("some acknowledged webhooks", || (acked.lock().unwrap().len() >= 40).then_some(()));
+        wait_for("some acknowledged webhooks", || {
+            (acked.lock().unwrap().len() >= 40).then_some(())
+        });
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         stop.store(true, Ordering::SeqCst);
@@ -102,7 +113,11 @@ fn sigkill_loses_no_acknowledged_webhook() {
         let admin = Client::new(&base, Some(&token));
         let listed = listed_event_ids(&admin);
         let missing: Vec<_> = all_acked.iter().filter(|id| !listed.contains(*id)).collect();
-        assert!(missing.is_empty(), "cycle {cycle}: {} acknowledged events lost: {missing:?}", missing.len());
+        assert!(
+            missing.is_empty(),
+            "cycle {cycle}: {} acknowledged events lost: {missing:?}",
+            missing.len()
+        );
     }
 
     // Work that was queued or leased when the server died runs after the restart:
@@ -111,7 +126,10 @@ fn sigkill_loses_no_acknowledged_webhook() {
     let unique: HashSet<_> = all_acked.iter().collect();
     wait_for("processing after restarts", || {
         let pending = admin.get("/api/v1/tenants/crash/events?status=received&limit=1");
-        pending.json["items"].as_array().is_some_and(|a| a.is_empty()).then_some(())
+        pending.json["items"]
+            .as_array()
+            .is_some_and(|a| a.is_empty())
+            .then_some(())
     });
     let failed = admin.get("/api/v1/tenants/crash/events?status=failed&limit=5");
     assert!(failed.json["items"].as_array().unwrap().is_empty(), "{}", failed.text);
@@ -129,7 +147,11 @@ fn sigkill_loses_no_acknowledged_webhook() {
             None => break,
         }
     }
-    assert!(signups >= unique.len(), "{signups} signups for {} acknowledged purchases", unique.len());
+    assert!(
+        signups >= unique.len(),
+        "{signups} signups for {} acknowledged purchases",
+        unique.len()
+    );
     child.kill().unwrap();
     child.wait().unwrap();
 }

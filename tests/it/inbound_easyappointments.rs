@@ -56,7 +56,10 @@ fn fake_easyappointments() -> FakeServer {
             12 => ("Kim", "Sato", "KIM@example.com"),
             _ => ("Lia", "Rosa", "lia@example.com"),
         };
-        (StatusCode::OK, axum::Json(json!({"id": id, "firstName": first, "lastName": last, "email": email})))
+        (
+            StatusCode::OK,
+            axum::Json(json!({"id": id, "firstName": first, "lastName": last, "email": email})),
+        )
     };
     FakeServer::start(
         Router::new()
@@ -92,10 +95,18 @@ fn stats_and_import_from_easyappointments() {
         stats.json["by_day"],
         json!([{"day": "2026-11-01", "count": 2}, {"day": "2026-11-02", "count": 1}, {"day": "2026-11-03", "count": 1}])
     );
-    assert_eq!(stats.json["by_service"], json!([{"service": "Colour", "count": 2}, {"service": "Haircut", "count": 2}]));
-    assert_eq!(stats.json["by_status"], json!([{"status": "Booked", "count": 3}, {"status": "Cancelled", "count": 1}]));
     assert_eq!(
-        client.get("/api/v1/tenants/brand-a/easyappointments/stats?date_from=2026-13-01&date_to=2026-11-30").status,
+        stats.json["by_service"],
+        json!([{"service": "Colour", "count": 2}, {"service": "Haircut", "count": 2}])
+    );
+    assert_eq!(
+        stats.json["by_status"],
+        json!([{"status": "Booked", "count": 3}, {"status": "Cancelled", "count": 1}])
+    );
+    assert_eq!(
+        client
+            .get("/api/v1/tenants/brand-a/easyappointments/stats?date_from=2026-13-01&date_to=2026-11-30")
+            .status,
         400
     );
 
@@ -120,19 +131,31 @@ fn stats_and_import_from_easyappointments() {
                 .find(|j| j["id"] == job_id.as_str() && j["status"] != "pending" && j["status"] != "running")
         })
     };
-    let job = import(json!({"date_from": "2026-11-01", "date_to": "2026-11-30", "status_filter": "Booked", "auto_invite": false}));
+    let job = import(
+        json!({"date_from": "2026-11-01", "date_to": "2026-11-30", "status_filter": "Booked", "auto_invite": false}),
+    );
     assert_eq!(job["status"], "succeeded", "{job}");
     let signups = items(&client.get("/api/v1/tenants/brand-a/signups?provider=easyappointments"));
-    let mut emails: Vec<_> = signups.iter().map(|s| s["email"].as_str().unwrap().to_owned()).collect();
+    let mut emails: Vec<_> = signups
+        .iter()
+        .map(|s| s["email"].as_str().unwrap().to_owned())
+        .collect();
     emails.sort();
-    assert_eq!(emails, ["ines@example.com", "kim@example.com"], "cancelled booking skipped");
+    assert_eq!(
+        emails,
+        ["ines@example.com", "kim@example.com"],
+        "cancelled booking skipped"
+    );
     let ines = signups.iter().find(|s| s["email"] == "ines@example.com").unwrap();
     assert_eq!(ines["sources"].as_array().unwrap().len(), 2, "two bookings, one signup");
     assert_eq!(ines["status"], "pending");
 
     // Importing again adds nothing; a new range with auto_invite invites the new booker.
     import(json!({"date_from": "2026-11-01", "date_to": "2026-11-30"}));
-    assert_eq!(items(&client.get("/api/v1/tenants/brand-a/signups?provider=easyappointments")).len(), 3);
+    assert_eq!(
+        items(&client.get("/api/v1/tenants/brand-a/signups?provider=easyappointments")).len(),
+        3
+    );
     import(json!({"date_from": "2026-12-01", "date_to": "2026-12-31", "auto_invite": true}));
     let lia = items(&client.get("/api/v1/tenants/brand-a/signups?email=lia@example.com"));
     assert_eq!(lia[0]["status"], "invited");

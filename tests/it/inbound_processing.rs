@@ -33,7 +33,10 @@ fn fakes() -> Fakes {
             let n = calls.fetch_add(1, Ordering::SeqCst);
             async move {
                 if n == 0 {
-                    (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({"code": "internal_error"})))
+                    (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        axum::Json(json!({"code": "internal_error"})),
+                    )
                 } else {
                     (StatusCode::CREATED, axum::Json(json!({"id": 17})))
                 }
@@ -83,7 +86,12 @@ fn setup_tenant(server: &TestServer, slug: &str) {
         "resend",
         json!({"credentials": {"api_key": "re_test_key_123"}, "config": {"from_address": "Brand <hi@brand.example>"}}),
     );
-    connect(server, slug, "brevo", json!({"credentials": {"api_key": "xkeysib-test-key"}, "config": {"list_id": 7}}));
+    connect(
+        server,
+        slug,
+        "brevo",
+        json!({"credentials": {"api_key": "xkeysib-test-key"}, "config": {"list_id": 7}}),
+    );
 }
 
 fn accepted(resp: &crate::support::Response) -> String {
@@ -98,7 +106,12 @@ fn poshvip_lifecycle_signup_notification_email_and_brevo_with_retry() {
     setup_tenant(&server, "brand-a");
     let admin = server.admin();
 
-    let e1 = accepted(&post_posh(&server, "brand-a", "posh-secret", &purchase("purchase.created", "p1", "Ana@Example.com")));
+    let e1 = accepted(&post_posh(
+        &server,
+        "brand-a",
+        "posh-secret",
+        &purchase("purchase.created", "p1", "Ana@Example.com"),
+    ));
     let event = wait_processed(&admin, "brand-a", &e1);
     assert_eq!(event["status"], "processed", "{event}");
 
@@ -106,7 +119,10 @@ fn poshvip_lifecycle_signup_notification_email_and_brevo_with_retry() {
     assert_eq!(signups.len(), 1);
     let signup = &signups[0];
     assert_eq!(signup["email"], "ana@example.com");
-    assert_eq!((signup["first_name"].as_str(), signup["last_name"].as_str()), (Some("Ana"), Some("Lima")));
+    assert_eq!(
+        (signup["first_name"].as_str(), signup["last_name"].as_str()),
+        (Some("Ana"), Some("Lima"))
+    );
     assert_eq!(signup["status"], "pending");
     assert_eq!(signup["sources"][0]["provider"], "poshvip");
     assert_eq!(signup["sources"][0]["event_id"], e1.as_str());
@@ -144,11 +160,26 @@ fn poshvip_lifecycle_signup_notification_email_and_brevo_with_retry() {
     assert_eq!(process_jobs.len(), 1);
 
     // A second purchase by the same person merges into the same signup, no new alerts.
-    let e2 = accepted(&post_posh(&server, "brand-a", "posh-secret", &purchase("purchase.created", "p2", "ana@example.com")));
+    let e2 = accepted(&post_posh(
+        &server,
+        "brand-a",
+        "posh-secret",
+        &purchase("purchase.created", "p2", "ana@example.com"),
+    ));
     wait_processed(&admin, "brand-a", &e2);
     // Refund of p1, check-in on p2.
-    let e3 = accepted(&post_posh(&server, "brand-a", "posh-secret", &purchase("purchase.refunded", "p1", "ana@example.com")));
-    let e4 = accepted(&post_posh(&server, "brand-a", "posh-secret", &purchase("ticket.checked_in", "p2", "ana@example.com")));
+    let e3 = accepted(&post_posh(
+        &server,
+        "brand-a",
+        "posh-secret",
+        &purchase("purchase.refunded", "p1", "ana@example.com"),
+    ));
+    let e4 = accepted(&post_posh(
+        &server,
+        "brand-a",
+        "posh-secret",
+        &purchase("ticket.checked_in", "p2", "ana@example.com"),
+    ));
     assert_eq!(wait_processed(&admin, "brand-a", &e3)["status"], "processed");
     assert_eq!(wait_processed(&admin, "brand-a", &e4)["status"], "processed");
     let signups = items(&admin.get("/api/v1/tenants/brand-a/signups"));
@@ -170,7 +201,12 @@ fn poshvip_lifecycle_signup_notification_email_and_brevo_with_retry() {
     assert_eq!(items(&admin.get("/api/v1/tenants/brand-a/notifications")).len(), 2);
 
     // A refund for a purchase never seen waits (retries) instead of failing at once.
-    let e6 = accepted(&post_posh(&server, "brand-a", "posh-secret", &purchase("purchase.refunded", "p9", "x@example.com")));
+    let e6 = accepted(&post_posh(
+        &server,
+        "brand-a",
+        "posh-secret",
+        &purchase("purchase.refunded", "p9", "x@example.com"),
+    ));
     let pending = wait_for("retry recorded", || {
         let e = admin.get(&format!("/api/v1/tenants/brand-a/events/{e6}")).json;
         e["error"].is_string().then_some(e)
@@ -194,7 +230,8 @@ fn poshvip_lifecycle_signup_notification_email_and_brevo_with_retry() {
     // replay and the still-retrying refund add none), one signup.created per new signup.
     let db = rusqlite::Connection::open(server.data_dir().join("tessera.db")).unwrap();
     let count = |t: &str| -> i64 {
-        db.query_row("SELECT COUNT(*) FROM outbox WHERE event_type = ?1", [t], |r| r.get(0)).unwrap()
+        db.query_row("SELECT COUNT(*) FROM outbox WHERE event_type = ?1", [t], |r| r.get(0))
+            .unwrap()
     };
     assert_eq!(count("inbound.received"), 5);
     assert_eq!(count("signup.created"), 2);
@@ -203,11 +240,23 @@ fn poshvip_lifecycle_signup_notification_email_and_brevo_with_retry() {
     server.create_tenant("brand-b");
     let other = server.with_token(&server.tenant_token("brand-b", &["signups:read", "events:read"]));
     for path in ["signups", "notifications", "jobs", "events"] {
-        assert_eq!(other.get(&format!("/api/v1/tenants/brand-a/{path}")).status, 403, "{path}");
-        assert!(items(&other.get(&format!("/api/v1/tenants/brand-b/{path}"))).is_empty(), "{path}");
+        assert_eq!(
+            other.get(&format!("/api/v1/tenants/brand-a/{path}")).status,
+            403,
+            "{path}"
+        );
+        assert!(
+            items(&other.get(&format!("/api/v1/tenants/brand-b/{path}"))).is_empty(),
+            "{path}"
+        );
     }
     let signup_id = signups[0]["id"].as_str().unwrap();
-    assert_eq!(other.get(&format!("/api/v1/tenants/brand-b/signups/{signup_id}")).status, 404);
+    assert_eq!(
+        other
+            .get(&format!("/api/v1/tenants/brand-b/signups/{signup_id}"))
+            .status,
+        404
+    );
     assert_eq!(other.get(&format!("/api/v1/tenants/brand-b/events/{e1}")).status, 404);
 }
 
@@ -219,12 +268,23 @@ fn stripe_shopify_and_eventbrite_become_contacts() {
     let admin = server.admin();
     let anon = server.anonymous();
 
-    connect(&server, "brand-a", "stripe", json!({"credentials": {"secret_key": "sk_test_1", "webhook_secret": "whsec_s"}}));
+    connect(
+        &server,
+        "brand-a",
+        "stripe",
+        json!({"credentials": {"secret_key": "sk_test_1", "webhook_secret": "whsec_s"}}),
+    );
     let evt = json!({"id": "evt_9", "type": "checkout.session.completed",
         "data": {"object": {"id": "cs_1", "customer_details": {"email": "carla@example.com", "name": "Carla de Souza"}}}})
     .to_string();
     let sig = sign::stripe("whsec_s", now(), evt.as_bytes());
-    let e = accepted(&post_raw(&anon, "stripe", "brand-a", evt.as_bytes(), &[("stripe-signature", &sig)]));
+    let e = accepted(&post_raw(
+        &anon,
+        "stripe",
+        "brand-a",
+        evt.as_bytes(),
+        &[("stripe-signature", &sig)],
+    ));
     assert_eq!(wait_processed(&admin, "brand-a", &e)["status"], "processed");
 
     connect(
@@ -237,31 +297,58 @@ fn stripe_shopify_and_eventbrite_become_contacts() {
         "line_items": [{"title": "Festival pass"}]})
     .to_string();
     let sig = sign::hmac_base64("shp", order.as_bytes());
-    let h = [("x-shopify-hmac-sha256", sig.as_str()), ("x-shopify-topic", "orders/create"), ("x-shopify-webhook-id", "w1")];
+    let h = [
+        ("x-shopify-hmac-sha256", sig.as_str()),
+        ("x-shopify-topic", "orders/create"),
+        ("x-shopify-webhook-id", "w1"),
+    ];
     let e = accepted(&post_raw(&anon, "shopify", "brand-a", order.as_bytes(), &h));
     assert_eq!(wait_processed(&admin, "brand-a", &e)["status"], "processed");
 
     // Eventbrite: unsigned; only an api_url on its API host is trusted, then fetched.
-    connect(&server, "brand-a", "eventbrite", json!({"auth_mode": "private_token", "credentials": {"private_token": "eb_private_token"}}));
-    let hook = json!({"api_url": format!("{}/v3/orders/123/", f.eventbrite.base), "config": {"action": "order.placed"}}).to_string();
+    connect(
+        &server,
+        "brand-a",
+        "eventbrite",
+        json!({"auth_mode": "private_token", "credentials": {"private_token": "eb_private_token"}}),
+    );
+    let hook =
+        json!({"api_url": format!("{}/v3/orders/123/", f.eventbrite.base), "config": {"action": "order.placed"}})
+            .to_string();
     let e = accepted(&post_raw(&anon, "eventbrite", "brand-a", hook.as_bytes(), &[]));
     assert_eq!(wait_processed(&admin, "brand-a", &e)["status"], "processed");
     let fetched = f.eventbrite.recorded();
     assert_eq!(fetched.len(), 1);
     assert_eq!(fetched[0].path, "/v3/orders/123/");
-    let forged = json!({"api_url": "http://127.0.0.2:9/v3/orders/1/", "config": {"action": "order.placed"}}).to_string();
-    assert_eq!(post_raw(&anon, "eventbrite", "brand-a", forged.as_bytes(), &[]).status, 401);
+    let forged =
+        json!({"api_url": "http://127.0.0.2:9/v3/orders/1/", "config": {"action": "order.placed"}}).to_string();
+    assert_eq!(
+        post_raw(&anon, "eventbrite", "brand-a", forged.as_bytes(), &[]).status,
+        401
+    );
 
     let signups = items(&admin.get("/api/v1/tenants/brand-a/signups"));
-    let by_email = |e: &str| signups.iter().find(|s| s["email"] == e).cloned().unwrap_or_else(|| panic!("{e}: {signups:?}"));
+    let by_email = |e: &str| {
+        signups
+            .iter()
+            .find(|s| s["email"] == e)
+            .cloned()
+            .unwrap_or_else(|| panic!("{e}: {signups:?}"))
+    };
     let carla = by_email("carla@example.com");
-    assert_eq!((carla["first_name"].as_str(), carla["last_name"].as_str()), (Some("Carla"), Some("de Souza")));
+    assert_eq!(
+        (carla["first_name"].as_str(), carla["last_name"].as_str()),
+        (Some("Carla"), Some("de Souza"))
+    );
     assert_eq!(carla["sources"][0]["provider"], "stripe");
     let eli = by_email("eli@example.com");
     assert_eq!(eli["sources"][0]["event_name"], "Festival pass");
     let dora = by_email("dora@example.com");
     assert_eq!(dora["sources"][0]["event_name"], "Jazz Night");
-    assert_eq!(items(&admin.get("/api/v1/tenants/brand-a/signups?provider=eventbrite")).len(), 1);
+    assert_eq!(
+        items(&admin.get("/api/v1/tenants/brand-a/signups?provider=eventbrite")).len(),
+        1
+    );
     // No resend / brevo connection: no email or sync jobs, only processing.
     let jobs = items(&admin.get("/api/v1/tenants/brand-a/jobs?limit=100"));
     assert!(jobs.iter().all(|j| j["kind"] == "inbound.process"), "{jobs:?}");
@@ -274,13 +361,19 @@ fn signups_api_approve_reject_invite_and_bindings() {
     let server = server(&f);
     setup_tenant(&server, "brand-a");
     let admin = server.admin();
-    let writer = server.with_token(&server.tenant_token("brand-a", &["signups:read", "signups:write", "webhooks:read", "webhooks:write"]));
+    let writer = server.with_token(&server.tenant_token(
+        "brand-a",
+        &["signups:read", "signups:write", "webhooks:read", "webhooks:write"],
+    ));
     let reader = server.with_token(&server.tenant_token("brand-a", &["signups:read"]));
 
     // Bindings: defaults from the catalog, then the tenant's own pointer.
     let bindings = writer.get("/api/v1/tenants/brand-a/bindings/poshvip");
     assert_eq!(bindings.status, 200, "{}", bindings.text);
-    assert_eq!(bindings.json["bindings"]["purchase.created"]["email"], "/data/customer/email");
+    assert_eq!(
+        bindings.json["bindings"]["purchase.created"]["email"],
+        "/data/customer/email"
+    );
     for bad in [
         json!({"purchase.created": {"email": "data/email"}}),
         json!({"purchase.created": {"favourite_colour": "/x"}}),
@@ -296,8 +389,16 @@ fn signups_api_approve_reject_invite_and_bindings() {
     );
     assert_eq!(put.status, 200, "{}", put.text);
     assert_eq!(put.json["bindings"]["purchase.created"]["email"], "/data/buyer/mail");
-    assert_eq!(put.json["bindings"]["purchase.created"]["last_name"], "/data/customer/last_name");
-    assert_eq!(reader.put("/api/v1/tenants/brand-a/bindings/poshvip", &json!({})).status, 403);
+    assert_eq!(
+        put.json["bindings"]["purchase.created"]["last_name"],
+        "/data/customer/last_name"
+    );
+    assert_eq!(
+        reader
+            .put("/api/v1/tenants/brand-a/bindings/poshvip", &json!({}))
+            .status,
+        403
+    );
 
     let mut body = purchase("purchase.created", "p1", "ignored@example.com");
     body["data"]["buyer"] = json!({"mail": "gil@example.com", "given": "Gil"});
@@ -308,26 +409,53 @@ fn signups_api_approve_reject_invite_and_bindings() {
     let e = accepted(&post_posh(&server, "brand-a", "posh-secret", &body));
     wait_processed(&admin, "brand-a", &e);
     // Missing email at the mapped pointer → the event fails with a clear error.
-    let e = accepted(&post_posh(&server, "brand-a", "posh-secret", &purchase("purchase.created", "p3", "x@example.com")));
+    let e = accepted(&post_posh(
+        &server,
+        "brand-a",
+        "posh-secret",
+        &purchase("purchase.created", "p3", "x@example.com"),
+    ));
     let failed = wait_processed(&admin, "brand-a", &e);
     assert_eq!(failed["status"], "failed");
-    assert!(failed["error"].as_str().unwrap().contains("/data/buyer/mail"), "{failed}");
+    assert!(
+        failed["error"].as_str().unwrap().contains("/data/buyer/mail"),
+        "{failed}"
+    );
 
     let all = items(&reader.get("/api/v1/tenants/brand-a/signups"));
     assert_eq!(all.len(), 2);
-    let id_of = |email: &str| all.iter().find(|s| s["email"] == email).unwrap()["id"].as_str().unwrap().to_owned();
+    let id_of = |email: &str| {
+        all.iter().find(|s| s["email"] == email).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
     let gil = id_of("gil@example.com");
     let hana = id_of("hana@example.com");
-    assert_eq!(all.iter().find(|s| s["email"] == "gil@example.com").unwrap()["first_name"], "Gil");
+    assert_eq!(
+        all.iter().find(|s| s["email"] == "gil@example.com").unwrap()["first_name"],
+        "Gil"
+    );
 
-    assert_eq!(reader.post(&format!("/api/v1/tenants/brand-a/signups/{gil}/approve"), &json!({})).status, 403);
+    assert_eq!(
+        reader
+            .post(&format!("/api/v1/tenants/brand-a/signups/{gil}/approve"), &json!({}))
+            .status,
+        403
+    );
     let approved = writer.post(&format!("/api/v1/tenants/brand-a/signups/{gil}/approve"), &json!({}));
     assert_eq!(approved.status, 200, "{}", approved.text);
     assert_eq!(approved.json["status"], "approved");
     let rejected = writer.post(&format!("/api/v1/tenants/brand-a/signups/{hana}/reject"), &json!({}));
     assert_eq!(rejected.json["status"], "rejected");
-    assert_eq!(items(&reader.get("/api/v1/tenants/brand-a/signups?status=pending")).len(), 0);
-    assert_eq!(items(&reader.get("/api/v1/tenants/brand-a/signups?status=approved")).len(), 1);
+    assert_eq!(
+        items(&reader.get("/api/v1/tenants/brand-a/signups?status=pending")).len(),
+        0
+    );
+    assert_eq!(
+        items(&reader.get("/api/v1/tenants/brand-a/signups?status=approved")).len(),
+        1
+    );
     assert_eq!(reader.get("/api/v1/tenants/brand-a/signups?status=bogus").status, 400);
 
     let before = f.resend.count();
@@ -344,12 +472,30 @@ fn signups_api_approve_reject_invite_and_bindings() {
     });
     let body: Value = serde_json::from_slice(&invite.body).unwrap();
     assert!(body["text"].as_str().unwrap().contains("Hi Gil"));
-    assert_eq!(writer.post("/api/v1/tenants/brand-a/signups/0190-none/approve", &json!({})).status, 404);
+    assert_eq!(
+        writer
+            .post("/api/v1/tenants/brand-a/signups/0190-none/approve", &json!({}))
+            .status,
+        404
+    );
 
     // Another tenant's admin path cannot touch these signups.
     server.create_tenant("brand-b");
     let other = server.with_token(&server.tenant_token("brand-b", &["signups:write", "signups:read"]));
-    assert_eq!(other.post(&format!("/api/v1/tenants/brand-b/signups/{gil}/reject"), &json!({})).status, 404);
-    assert_eq!(other.post(&format!("/api/v1/tenants/brand-a/signups/{gil}/reject"), &json!({})).status, 403);
-    assert_eq!(reader.get(&format!("/api/v1/tenants/brand-a/signups/{gil}")).json["status"], "invited");
+    assert_eq!(
+        other
+            .post(&format!("/api/v1/tenants/brand-b/signups/{gil}/reject"), &json!({}))
+            .status,
+        404
+    );
+    assert_eq!(
+        other
+            .post(&format!("/api/v1/tenants/brand-a/signups/{gil}/reject"), &json!({}))
+            .status,
+        403
+    );
+    assert_eq!(
+        reader.get(&format!("/api/v1/tenants/brand-a/signups/{gil}")).json["status"],
+        "invited"
+    );
 }

@@ -35,19 +35,35 @@ pub fn connect(server: &TestServer, tenant: &str, provider: &str, body: Value) {
 }
 
 pub fn connect_posh(server: &TestServer, tenant: &str, secret: &str) {
-    connect(server, tenant, "poshvip", json!({"credentials": {"webhook_secret": secret}}));
+    connect(
+        server,
+        tenant,
+        "poshvip",
+        json!({"credentials": {"webhook_secret": secret}}),
+    );
 }
 
 pub fn post_raw(client: &Client, provider: &str, tenant: &str, body: &[u8], headers: &[(&str, &str)]) -> Response {
     let mut all = vec![("content-type", "application/json")];
     all.extend_from_slice(headers);
-    client.send("POST", &format!("/webhooks/{provider}/{tenant}"), Some(body.to_vec()), &all)
+    client.send(
+        "POST",
+        &format!("/webhooks/{provider}/{tenant}"),
+        Some(body.to_vec()),
+        &all,
+    )
 }
 
 pub fn post_posh(server: &TestServer, tenant: &str, secret: &str, body: &Value) -> Response {
     let bytes = body.to_string().into_bytes();
     let sig = sign::hmac_hex(secret, &bytes);
-    post_raw(&server.anonymous(), "poshvip", tenant, &bytes, &[("x-posh-signature", &sig)])
+    post_raw(
+        &server.anonymous(),
+        "poshvip",
+        tenant,
+        &bytes,
+        &[("x-posh-signature", &sig)],
+    )
 }
 
 pub fn purchase(kind: &str, purchase_id: &str, email: &str) -> Value {
