@@ -73,7 +73,8 @@ fn view(provider: &Provider, overrides: &Overrides) -> Value {
             effective.insert(event_type.clone(), json!(mapping));
         }
     }
-    json!({ "provider": provider.key, "bindings": effective, "overrides": overrides })
+    // The contract's shape: `{"<event type>": {"field": "/pointer"}}`, effective values.
+    Value::Object(effective)
 }
 
 fn provider_with_handlers(state: &AppState, key: &str) -> Result<Provider, InboundError> {

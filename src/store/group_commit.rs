@@ -20,6 +20,8 @@ use super::{Store, StoreError};
 
 /// Foreground writes per transaction at most.
 pub const MAX_BATCH: usize = 128;
+/// How often the WAL is checkpointed into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 /// Background writes a batch always takes when they are waiting.
 pub const BACKGROUND_SHARE: usize = 16;
 
@@ -38,7 +40,10 @@ struct Queues {
 #[derive(Default)]
 struct Lanes {
     queues: Mutex<Queues>,
+    /// Signals the writer: work arrived (or the lanes closed).
     ready: Condvar,
+    /// Signals the checkpointer: the lanes closed.
+    closing: Condvar,
 }
 
 impl Lanes {
@@ -87,6 +92,7 @@ impl Drop for Handle {
             q.closed = true;
         }
         self.0.ready.notify_all();
+        self.0.closing.notify_all();
     }
 }
 
@@ -106,7 +112,16 @@ impl GroupCommit {
     /// Starts the writer thread on a connection of its own from `store`'s pool.
     pub fn start(store: &Store) -> Result<GroupCommit, StoreError> {
         let conn = store.conn()?;
+        // Checkpoints would otherwise run inside a commit that callers are waiting on;
+        // a separate thread moves WAL pages into the database file instead.
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
         let lanes = Arc::new(Lanes::default());
+        let checkpointer = store.conn()?;
+        let watched = lanes.clone();
+        std::thread::Builder::new()
+            .name("tessera-checkpoint".into())
+            .spawn(move || checkpoint_loop(&checkpointer, &watched))
+            .map_err(|e| StoreError::Task(e.to_string()))?;
         let for_thread = lanes.clone();
         std::thread::Builder::new()
             .name("tessera-group-commit".into())
@@ -205,6 +220,24 @@ fn run_in_savepoint<T>(
         Err(e) => {
             conn.execute_batch("ROLLBACK TO gc_item; RELEASE gc_item")?;
             Err(e)
+        }
+    }
+}
+
+/// Every second, a PASSIVE checkpoint (never blocks writers); ends with the writer.
+fn checkpoint_loop(conn: &Connection, lanes: &Lanes) {
+    loop {
+        {
+            let Ok(q) = lanes.queues.lock() else { return };
+            let Ok((q, _)) = lanes.closing.wait_timeout_while(q, CHECKPOINT_EVERY, |q| !q.closed) else {
+                return;
+            };
+            if q.closed {
+                return;
+            }
+        }
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
         }
     }
 }
