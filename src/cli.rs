@@ -43,20 +43,13 @@ pub enum Command {
     /// Benchmarks (`bench ingest`: webhook ingestion against `GET /healthz`).
     Bench {
         #[command(subcommand)]
-        command: BenchCommand,
+        command: crate::inbound::bench::BenchCommand,
     },
     // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 
     // --- ops: governance and operations (issue 6) ---
 
     // --- ui: admin UI and sessions (issue 7) ---
-}
-
-/// Benchmarks.
-#[derive(Debug, Subcommand)]
-pub enum BenchCommand {
-    /// Signed webhook ingestion vs. `GET /healthz`, over keep-alive connections.
-    Ingest(crate::inbound::bench::IngestArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -120,7 +113,7 @@ pub fn execute(cli: Cli, config: Config) -> anyhow::Result<()> {
 
         // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
         Command::Bench {
-            command: BenchCommand::Ingest(args),
+            command: crate::inbound::bench::BenchCommand::Ingest(args),
         } => crate::inbound::bench::run(&args),
         // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 

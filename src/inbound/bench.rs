@@ -16,6 +16,13 @@ use tokio::net::TcpStream;
 
 use super::signature::sign;
 
+/// `tessera bench ...`
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchCommand {
+    /// Signed webhook ingestion vs. `GET /healthz`, over keep-alive connections.
+    Ingest(IngestArgs),
+}
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct IngestArgs {
     /// Concurrent keep-alive connections.
