@@ -103,6 +103,10 @@ fn poshvip_good_bad_missing_other_tenant_duplicate_and_rejections_recorded() {
         reader.get(&format!("/api/v1/tenants/brand-a/events/{b_event}")).status,
         404
     );
+    let replay_other = writer.post(&format!("/api/v1/tenants/brand-a/events/{b_event}/replay"), &json!({}));
+    assert_eq!(replay_other.status, 404, "another tenant's event id never works");
+    let cross = writer.post(&format!("/api/v1/tenants/brand-b/events/{b_event}/replay"), &json!({}));
+    assert_eq!(cross.status, 403);
 
     // The accepted event carries its decrypted payload and never the signature header.
     let got = reader.get(&format!("/api/v1/tenants/brand-a/events/{event_id}"));
