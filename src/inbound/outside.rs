@@ -107,7 +107,8 @@ pub fn call(
         request = request.header(*name, value.as_str());
     }
     request = request.header("accept", "application/json");
-    let agent = crate::net::agent(state.config.outbound_timeout);
+    // The shared agent (timeouts on, redirects off) keeps connections to providers warm.
+    let agent = &state.http;
     let result = match body {
         Some(body) => request
             .header("content-type", "application/json")
