@@ -493,3 +493,42 @@ fn signups_api_approve_reject_invite_and_bindings() {
         "invited"
     );
 }
+
+#[test]
+fn a_refused_call_fails_the_job_with_its_error_and_other_tenants_are_untouched() {
+    let f = fakes();
+    let refusing = FakeServer::start(Router::new().route(
+        "/v3/contacts",
+        post(|| async {
+            (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({"code": "invalid_parameter"})),
+            )
+        }),
+    ));
+    let server = server_with(Some(&format!(
+        "[providers.resend]\napi_base_url = \"{}\"\n[providers.brevo]\napi_base_url = \"{}\"\n",
+        f.resend.base, refusing.base
+    )));
+    setup_tenant(&server, "brand-a");
+    server.create_tenant("brand-b");
+    let admin = server.admin();
+    let e = accepted(&post_posh(
+        &server,
+        "brand-a",
+        "posh-secret",
+        &purchase("purchase.created", "p1", "m@example.com"),
+    ));
+    wait_processed(&admin, "brand-a", &e);
+    let job = wait_for("brevo job failed", || {
+        items(&admin.get("/api/v1/tenants/brand-a/jobs?kind=brevo.upsert_contact&status=failed"))
+            .into_iter()
+            .next()
+    });
+    assert_eq!(job["attempts"], 1, "a 400 is not retried: {job}");
+    assert!(job["last_error"].as_str().unwrap().contains("400"), "{job}");
+    assert!(!job.to_string().contains("xkeysib"), "no secret in job errors");
+    assert_eq!(refusing.count(), 1);
+    assert_eq!(admin.get("/api/v1/tenants/brand-a/jobs?status=bogus").status, 400);
+    assert!(items(&admin.get("/api/v1/tenants/brand-b/jobs")).is_empty());
+}
