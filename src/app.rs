@@ -36,7 +36,10 @@ pub struct AppState {
     /// Token cache and per-connection refresh locks.
     pub oauth: Arc<crate::oauth::TokenBroker>,
     // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
-
+    /// Wakes the job workers after work is committed.
+    pub jobs: crate::jobs::Queue,
+    /// The group-commit writer: webhook ingestion, the job queue and processing.
+    pub writer: crate::store::group_commit::GroupCommit,
     // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
     /// Outbound webhook engine: wake it after writing outbox rows (`state.outbound.wake()`).
     pub outbound: crate::outbound::Outbound,
@@ -58,7 +61,7 @@ impl AppState {
         let http = crate::net::agent(config.outbound_timeout);
         Ok(AppState {
             config: Arc::new(config),
-            store,
+            store: store.clone(),
             vault: Arc::new(vault),
             catalog: Arc::new(catalog),
             http,
@@ -68,7 +71,8 @@ impl AppState {
             // --- oauth: OAuth broker, token service, proxy (issue 3) ---
             oauth: Arc::default(),
             // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
-
+            jobs: crate::jobs::Queue::default(),
+            writer: crate::store::group_commit::GroupCommit::start(&store)?,
             // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
             outbound: crate::outbound::Outbound::default(),
             // --- ops: governance and operations (issue 6) ---
@@ -163,6 +167,9 @@ fn spawn_workers(state: &AppState) {
     crate::oauth::refresher::spawn(state.clone());
 
     // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
+    state
+        .jobs
+        .start(state, crate::inbound::job_handlers(), state.config.job_workers);
 
     // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
     if let Err(e) = crate::outbound::engine::EngineSettings::from_config(&state.config).and_then(|settings| {

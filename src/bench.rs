@@ -8,12 +8,15 @@ pub enum BenchCommand {
     #[command(flatten)]
     Token(crate::oauth::bench::BenchCommand),
     #[command(flatten)]
+    Ingest(crate::inbound::bench::BenchCommand),
+    #[command(flatten)]
     Deliveries(crate::outbound::bench::BenchCommand),
 }
 
 pub fn execute(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Token(command) => crate::oauth::bench::execute(command),
+        BenchCommand::Ingest(crate::inbound::bench::BenchCommand::Ingest(args)) => crate::inbound::bench::run(&args),
         BenchCommand::Deliveries(command) => crate::outbound::bench::execute(command),
     }
 }

@@ -44,7 +44,6 @@ pub enum Command {
         command: crate::bench::BenchCommand,
     },
     // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
-
     // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
     // --- ops: governance and operations (issue 6) ---
     /// Add a master key version and re-wrap every data key under it (safe while serving;

@@ -50,6 +50,10 @@ pub struct Config {
     pub platform_apps: std::collections::BTreeMap<String, crate::oauth::EnvApp>,
 
     // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
+    /// Job worker threads (outside calls block, so a few run side by side).
+    pub job_workers: usize,
+    /// First retry delay of a failed job; doubles per attempt (capped at an hour), ±25 % jitter.
+    pub job_retry_base: Duration,
 
     // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
     /// Internal networks tenant-supplied URLs may reach anyway (CIDRs, comma-separated).
@@ -146,6 +150,8 @@ impl Config {
             platform_apps: Default::default(),
 
             // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
+            job_workers: 4,
+            job_retry_base: Duration::from_secs(5),
 
             // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
             allowed_target_cidrs: Vec::new(),
@@ -339,6 +345,18 @@ impl Config {
             }
 
             // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
+            "job_workers" => {
+                let n: usize = value
+                    .parse()
+                    .map_err(|_| invalid("expected a number of threads".into()))?;
+                self.job_workers = n.clamp(1, 64);
+            }
+            "job_retry_base_ms" => {
+                let ms: u64 = value
+                    .parse()
+                    .map_err(|_| invalid("expected a number of milliseconds".into()))?;
+                self.job_retry_base = Duration::from_millis(ms.max(1));
+            }
 
             // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
             "allowed_target_cidrs" => {

@@ -25,6 +25,10 @@ pub mod vault;
 pub mod oauth;
 
 // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
+pub mod easyappointments;
+pub mod inbound;
+pub mod jobs;
+pub mod signups;
 
 // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 pub mod outbound;

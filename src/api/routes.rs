@@ -46,6 +46,22 @@ pub fn routes() -> Vec<ApiRoute> {
         delete("/api/v1/platform/apps/{provider}", "Remove a platform OAuth app", Platform, crate::oauth::apps::delete_platform_app),
 
         // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
+        post("/webhooks/{provider}/{tenant}", "Receive a provider's webhook (signature-checked)", Public, crate::inbound::ingest::receive),
+        get("/api/v1/tenants/{tenant}/webhooks/{provider}", "Webhook URL and set-up for a provider", Tenant(WebhooksRead), crate::inbound::routes::webhook_info),
+        get("/api/v1/tenants/{tenant}/events", "List received webhook events", Tenant(EventsRead), crate::inbound::routes::list_events),
+        get("/api/v1/tenants/{tenant}/events/stats", "Accepted/rejected deliveries per hour", Tenant(EventsRead), crate::inbound::routes::event_stats),
+        get("/api/v1/tenants/{tenant}/events/{id}", "Get an event with its payload", Tenant(EventsRead), crate::inbound::routes::get_event),
+        post("/api/v1/tenants/{tenant}/events/{id}/replay", "Process an event again", Tenant(EventsWrite), crate::inbound::routes::replay_event),
+        get("/api/v1/tenants/{tenant}/bindings/{provider}", "Field mappings for a provider's events", Tenant(WebhooksRead), crate::inbound::bindings::get_bindings),
+        put("/api/v1/tenants/{tenant}/bindings/{provider}", "Set field mappings for a provider's events", Tenant(WebhooksWrite), crate::inbound::bindings::put_bindings),
+        post("/api/v1/tenants/{tenant}/easyappointments/import", "Import Easy!Appointments bookers as signups", Tenant(SignupsWrite), crate::easyappointments::routes::import),
+        get("/api/v1/tenants/{tenant}/easyappointments/stats", "Booking counts by day, service and status", Tenant(SignupsRead), crate::easyappointments::routes::stats),
+        get("/api/v1/tenants/{tenant}/jobs", "List background jobs", Tenant(EventsRead), crate::jobs::routes::list_jobs),
+        get("/api/v1/tenants/{tenant}/signups", "List signups", Tenant(SignupsRead), crate::signups::routes::list_signups),
+        get("/api/v1/tenants/{tenant}/signups/{id}", "Get a signup", Tenant(SignupsRead), crate::signups::routes::get_signup),
+        post("/api/v1/tenants/{tenant}/signups/{id}/approve", "Approve a signup", Tenant(SignupsWrite), crate::signups::routes::approve),
+        post("/api/v1/tenants/{tenant}/signups/{id}/reject", "Reject a signup", Tenant(SignupsWrite), crate::signups::routes::reject),
+        post("/api/v1/tenants/{tenant}/signups/{id}/invite", "Invite a signup (email via Resend when connected)", Tenant(SignupsWrite), crate::signups::routes::invite),
 
         // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
         get("/api/v1/tenants/{tenant}/webhook-endpoints", "List outbound webhook endpoints", Tenant(WebhooksRead), out::list_endpoints),

@@ -139,6 +139,42 @@ pub struct WebhookSpec {
     pub header: String,
     #[serde(default)]
     pub events: Vec<String>,
+    /// Header carrying the provider's unique delivery/event id (the de-duplication key).
+    #[serde(default)]
+    pub id_header: Option<String>,
+    /// JSON pointers whose values (those present, joined) form the de-duplication key when
+    /// there is no id header; a hash of the body when none is present either.
+    #[serde(default)]
+    pub id_fields: Vec<String>,
+    /// Header naming the event type (Shopify's topic, GitHub's event) ...
+    #[serde(default)]
+    pub type_header: Option<String>,
+    /// ... or a JSON pointer to it in the body (default `/type`).
+    #[serde(default)]
+    pub type_field: Option<String>,
+    /// Allowed clock difference for timestamped schemes (default 300 s).
+    #[serde(default)]
+    pub tolerance_secs: Option<u64>,
+    /// What tessera does with each event type, with its default field mapping.
+    #[serde(default)]
+    pub handlers: BTreeMap<String, EventHandler>,
+}
+
+/// Processing of one inbound event type.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventHandler {
+    /// `contact` (the person becomes a pending signup), `refunded` or `attended` (marks
+    /// the source named by `reference`).
+    pub action: String,
+    /// A JSON pointer to a URL on the provider's API to fetch (with the tenant's
+    /// credentials); the mapping then applies to the fetched document.
+    #[serde(default)]
+    pub fetch: Option<String>,
+    /// Field → JSON pointer: `email`, `first_name`, `last_name`, `name`, `reference`,
+    /// `event_name`. Tenants override these with bindings.
+    #[serde(default)]
+    pub mapping: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

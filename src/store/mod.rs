@@ -1,5 +1,7 @@
 //! The one SQLite file: pool, pragmas, migrations and write transactions.
 
+pub mod group_commit;
+
 use std::path::Path;
 use std::time::Duration;
 

@@ -15,6 +15,10 @@ mod oauth_hygiene;
 mod oauth_proxy;
 
 // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
+mod inbound_crash;
+mod inbound_easyappointments;
+mod inbound_ingress;
+mod inbound_processing;
 
 // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
 mod outbound_delivery;

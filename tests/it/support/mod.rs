@@ -10,6 +10,8 @@ pub mod oauth;
 
 pub mod outbound;
 
+pub mod inbound;
+
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread::JoinHandle;

@@ -1,0 +1,284 @@
+//! `POST /webhooks/{provider}/{tenant}`: verify, store durably (group commit), answer.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::InboundError;
+use super::events::{self, Accepted, Rejected, Stored};
+use super::signature::{self, SignatureError, VerifyInput};
+use crate::app::AppState;
+use crate::auth::RequestContext;
+use crate::catalog::{Provider, WebhookSpec};
+use crate::connections::{find_connection, open_credentials, request::api_base_url};
+use crate::error::{ApiError, ApiResult};
+use crate::tenants::find_tenant;
+
+/// What the checks decided about one delivery.
+enum Verdict {
+    Accept(Accepted),
+    /// Rejected; `answer_ok` when the connection says `"invalid_signature":"accept"`.
+    Reject {
+        event: Rejected,
+        answer_ok: bool,
+    },
+}
+
+pub async fn receive(
+    State(state): State<AppState>,
+    Path((provider_key, tenant_ref)): Path<(String, String)>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    let body = body.map_err(ApiError::from)?;
+    if body.len() > super::MAX_BODY {
+        return Err(ApiError::payload_too_large("webhook bodies are limited to 1 MiB"));
+    }
+    let provider = state
+        .catalog
+        .get(&provider_key)
+        .ok_or_else(|| InboundError::UnknownProvider(provider_key.clone()))?
+        .clone();
+    if provider.webhook.is_none() {
+        return Err(InboundError::NoWebhooks(provider.name.clone()).into());
+    }
+    let verdict = {
+        let state = state.clone();
+        let body = body.clone();
+        state
+            .store
+            .clone()
+            .run(move |store| {
+                store.read(|conn| {
+                    check_delivery(conn, &state, &provider, &tenant_ref, &headers, &body, ctx.ip.as_deref())
+                })
+            })
+            .await?
+    };
+    match verdict {
+        Verdict::Accept(event) => {
+            let stored = state
+                .writer
+                .write(move |conn| events::store_accepted(conn, &event))
+                .await?;
+            match stored {
+                Stored::New(id) => {
+                    state.jobs.wake();
+                    Ok(Json(json!({ "received": true, "event_id": id })))
+                }
+                Stored::Duplicate(id) => Ok(Json(json!({ "received": true, "event_id": id, "duplicate": true }))),
+            }
+        }
+        Verdict::Reject { event, answer_ok } => {
+            let id = event.id.clone();
+            let reason = event.reason.clone();
+            state
+                .writer
+                .write(move |conn| events::store_rejected(conn, &event))
+                .await?;
+            if answer_ok {
+                Ok(Json(json!({ "received": true, "event_id": id })))
+            } else {
+                Err(ApiError::new(
+                    axum::http::StatusCode::UNAUTHORIZED,
+                    "invalid_signature",
+                    "Invalid signature",
+                    format!("the webhook could not be verified ({reason})"),
+                ))
+            }
+        }
+    }
+}
+
+/// Resolves tenant and connection, verifies the signature and derives the event's type
+/// and de-duplication key. Blocking (database, crypto).
+fn check_delivery(
+    conn: &rusqlite::Connection,
+    state: &AppState,
+    provider: &Provider,
+    tenant_ref: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    remote_ip: Option<&str>,
+) -> Result<Verdict, InboundError> {
+    let spec = provider
+        .webhook
+        .as_ref()
+        .ok_or_else(|| InboundError::NoWebhooks(provider.name.clone()))?;
+    let tenant = find_tenant(conn, tenant_ref)?.ok_or(InboundError::UnknownTenant)?;
+    let connection = find_connection(conn, &tenant.id, &provider.key)?
+        .ok_or_else(|| InboundError::NoConnection(provider.key.clone()))?;
+    // A connection whose credentials cannot be opened has no usable secret: fail closed.
+    let secret = open_credentials(conn, &state.vault, &connection)
+        .ok()
+        .and_then(|c| c.get("webhook_secret"));
+    let base = api_base_url(provider, &connection.config).ok();
+    let input = VerifyInput {
+        spec,
+        secret: secret.as_ref().map(|s| s.expose()),
+        api_base_url: base.as_deref(),
+        now_unix: crate::time::now().unix_timestamp(),
+    };
+    let id = crate::ids::new_id();
+    match signature::verify(&input, headers, body) {
+        Ok(()) => {
+            let doc: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+            // Sealed here, on a blocking thread, so the single writer only inserts.
+            let sealed = events::seal_body(conn, &state.vault, &tenant.id, &id, body)?;
+            Ok(Verdict::Accept(Accepted {
+                sealed,
+                id,
+                tenant_id: tenant.id,
+                provider: provider.key.clone(),
+                event_type: event_type(spec, headers, &doc),
+                external_id: external_id(spec, headers, &doc, body),
+                headers: kept_headers(spec, headers),
+            }))
+        }
+        Err(err) => {
+            let answer_ok = connection.config.get("invalid_signature").and_then(Value::as_str) == Some("accept");
+            tracing::warn!(provider = %provider.key, tenant = %tenant.id, reason = err.reason(), "webhook rejected");
+            Ok(Verdict::Reject {
+                event: Rejected {
+                    id,
+                    tenant_id: tenant.id,
+                    provider: provider.key.clone(),
+                    reason: err.reason().to_owned(),
+                    detail: rejection_detail(&err, body, remote_ip, answer_ok),
+                },
+                answer_ok,
+            })
+        }
+    }
+}
+
+fn rejection_detail(err: &SignatureError, body: &[u8], remote_ip: Option<&str>, answered_ok: bool) -> Value {
+    json!({
+        "reason": err.reason(),
+        "message": err.to_string(),
+        "body_bytes": body.len(),
+        "body_sha256": hex::encode(Sha256::digest(body)),
+        "remote_ip": remote_ip,
+        "answered": if answered_ok { 200 } else { 401 },
+    })
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+fn scalar(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+pub fn event_type(spec: &WebhookSpec, headers: &HeaderMap, doc: &Value) -> Option<String> {
+    if let Some(name) = &spec.type_header {
+        return header_str(headers, name).map(str::to_owned);
+    }
+    let pointer = spec.type_field.as_deref().unwrap_or("/type");
+    doc.pointer(pointer).and_then(scalar)
+}
+
+/// The de-duplication key: the provider's delivery id, else the catalog's payload fields,
+/// else a hash of the body.
+pub fn external_id(spec: &WebhookSpec, headers: &HeaderMap, doc: &Value, body: &[u8]) -> String {
+    let id_header = spec
+        .id_header
+        .as_deref()
+        .or((spec.scheme == "standard-webhooks").then_some("webhook-id"));
+    if let Some(value) = id_header.and_then(|name| header_str(headers, name)) {
+        return value.to_owned();
+    }
+    let type_pointer = spec.type_field.as_deref().unwrap_or("/type");
+    let mut parts = Vec::new();
+    let mut identifying = 0;
+    for pointer in &spec.id_fields {
+        if let Some(value) = doc.pointer(pointer).and_then(scalar) {
+            if pointer != type_pointer {
+                identifying += 1;
+            }
+            parts.push(value);
+        }
+    }
+    if identifying > 0 {
+        return parts.join(":");
+    }
+    format!("sha256:{}", hex::encode(Sha256::digest(body)))
+}
+
+/// Headers worth keeping with the event (never the signature).
+fn kept_headers(spec: &WebhookSpec, headers: &HeaderMap) -> Value {
+    let mut kept = serde_json::Map::new();
+    let names = ["content-type", "user-agent", "webhook-id", "webhook-timestamp"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain(spec.id_header.iter().map(|h| h.to_ascii_lowercase()))
+        .chain(spec.type_header.iter().map(|h| h.to_ascii_lowercase()));
+    for name in names {
+        if let Some(value) = header_str(headers, &name) {
+            kept.insert(name, Value::String(value.chars().take(200).collect()));
+        }
+    }
+    Value::Object(kept)
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{HeaderMap, HeaderValue};
+    use serde_json::json;
+
+    use super::*;
+
+    fn spec(extra: &str) -> WebhookSpec {
+        toml::from_str(&format!("scheme = \"hmac-sha256-hex\"\nheader = \"X-Sig\"\n{extra}")).unwrap()
+    }
+
+    #[test]
+    fn dedupe_key_prefers_header_then_fields_then_body_hash() {
+        let s = spec("id_header = \"X-Delivery\"\nid_fields = [\"/type\", \"/data/id\"]");
+        let doc = json!({"type": "a.b", "data": {"id": 7}});
+        let mut headers = HeaderMap::new();
+        assert_eq!(external_id(&s, &headers, &doc, b"{}"), "a.b:7");
+        headers.insert("x-delivery", HeaderValue::from_static("d-1"));
+        assert_eq!(external_id(&s, &headers, &doc, b"{}"), "d-1");
+        // Only the type present: not identifying, so the body decides.
+        let only_type = json!({"type": "a.b"});
+        let key = external_id(&s, &HeaderMap::new(), &only_type, b"body-1");
+        assert!(key.starts_with("sha256:"));
+        assert_ne!(key, external_id(&s, &HeaderMap::new(), &only_type, b"body-2"));
+    }
+
+    #[test]
+    fn type_from_header_or_pointer() {
+        let by_header = spec("type_header = \"X-Topic\"");
+        let mut headers = HeaderMap::new();
+        headers.insert("x-topic", HeaderValue::from_static("orders/create"));
+        assert_eq!(
+            event_type(&by_header, &headers, &json!({})).as_deref(),
+            Some("orders/create")
+        );
+        let by_field = spec("type_field = \"/config/action\"");
+        let doc = json!({"config": {"action": "order.placed"}});
+        assert_eq!(
+            event_type(&by_field, &HeaderMap::new(), &doc).as_deref(),
+            Some("order.placed")
+        );
+        assert_eq!(
+            event_type(&spec(""), &HeaderMap::new(), &json!({"type": 3})).as_deref(),
+            Some("3")
+        );
+    }
+}

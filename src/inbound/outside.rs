@@ -1,0 +1,306 @@
+//! Calls to other services made by inbound processing: fetching an order (Eventbrite),
+//! emailing through the tenant's Resend, upserting into the tenant's Brevo list. Each
+//! runs inside a job, with the tenant's own credentials, and is safe to repeat.
+
+use rusqlite::Connection;
+use serde_json::{Value, json};
+
+use super::{JOB_BREVO_UPSERT, JOB_INVITE_EMAIL, JOB_NOTIFY_EMAIL};
+use crate::app::AppState;
+use crate::connections::request::{api_base_url, auth_headers, join_url};
+use crate::connections::{find_connection, open_credentials};
+use crate::jobs::{self, Job, JobFailure};
+use crate::store::StoreError;
+use crate::tenants::find_tenant;
+use crate::vault::Secret;
+
+/// Resend's shared test sender, used when the connection names no `from_address`.
+const DEFAULT_FROM: &str = "onboarding@resend.dev";
+
+fn brevo_list_id(config: &serde_json::Map<String, Value>) -> Option<i64> {
+    match config.get("list_id")? {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Queues the follow-ups of a new signup that the tenant's connections call for.
+pub fn queue_signup_jobs(
+    tx: &Connection,
+    state: &AppState,
+    tenant_id: &str,
+    signup_id: &str,
+) -> Result<bool, StoreError> {
+    let _ = state;
+    let mut queued = false;
+    let payload = json!({ "signup_id": signup_id });
+    let wants_email = find_tenant(tx, tenant_id)?.is_some_and(|t| !t.notification_emails.is_empty());
+    if wants_email && find_connection(tx, tenant_id, "resend")?.is_some() {
+        jobs::enqueue(tx, Some(tenant_id), JOB_NOTIFY_EMAIL, &payload)?;
+        queued = true;
+    }
+    if find_connection(tx, tenant_id, "brevo")?.is_some_and(|c| brevo_list_id(&c.config).is_some()) {
+        jobs::enqueue(tx, Some(tenant_id), JOB_BREVO_UPSERT, &payload)?;
+        queued = true;
+    }
+    Ok(queued)
+}
+
+/// A provider's JSON answer and the connection's config.
+pub type Answer = (Value, serde_json::Map<String, Value>);
+
+/// Where a call goes: a path under the provider's API base, or a full URL that must be
+/// on that base.
+pub enum Target<'a> {
+    Path(&'a str),
+    Url(&'a str),
+}
+
+/// Calls the tenant's `provider` with its credentials (blocking; run it in a job or on a
+/// blocking thread). `Ok(None)` when the tenant has no
+/// such connection (the work no longer applies).
+pub fn call(
+    state: &AppState,
+    tenant_id: &str,
+    provider_key: &str,
+    method: &str,
+    target: Target<'_>,
+    body: Option<&Value>,
+    extra: &[(&str, String)],
+) -> Result<Option<Answer>, JobFailure> {
+    let provider = state
+        .catalog
+        .get(provider_key)
+        .ok_or_else(|| JobFailure::Permanent(format!("provider `{provider_key}` is not in the catalog")))?;
+    let found = state.store.read(|conn| -> Result<_, JobFailure> {
+        let Some(row) = find_connection(conn, tenant_id, provider_key)? else {
+            return Ok(None);
+        };
+        let credentials = open_credentials(conn, &state.vault, &row)
+            .map_err(|_| JobFailure::Permanent("the connection's credentials cannot be opened".into()))?;
+        Ok(Some((row, credentials)))
+    })?;
+    let Some((row, credentials)) = found else {
+        return Ok(None);
+    };
+    let access_token: Option<Secret> = credentials.get("access_token");
+    let headers = auth_headers(provider, row.auth_mode, &credentials, access_token.as_ref())
+        .map_err(|e| JobFailure::Permanent(e.to_string()))?;
+    let base = api_base_url(provider, &row.config).map_err(|e| JobFailure::Permanent(e.to_string()))?;
+    let url = match target {
+        Target::Path(path) => join_url(&base, path),
+        Target::Url(url) => {
+            if !super::signature::same_api_origin(url, &base) {
+                return Err(JobFailure::Permanent(
+                    "the URL is not on the provider's API host".into(),
+                ));
+            }
+            url.to_owned()
+        }
+    };
+    let mut request = axum::http::Request::builder().method(method).uri(&url);
+    for (name, value) in &headers {
+        request = request.header(name.as_str(), value.expose());
+    }
+    for (name, value) in extra {
+        request = request.header(*name, value.as_str());
+    }
+    request = request.header("accept", "application/json");
+    // The shared agent (timeouts on, redirects off) keeps connections to providers warm.
+    let agent = &state.http;
+    let result = match body {
+        Some(body) => request
+            .header("content-type", "application/json")
+            .body(body.to_string().into_bytes())
+            .map_err(|e| JobFailure::Permanent(e.to_string()))
+            .map(|r| agent.run(r))?,
+        None => request
+            .body(())
+            .map_err(|e| JobFailure::Permanent(e.to_string()))
+            .map(|r| agent.run(r))?,
+    };
+    let mut response = result.map_err(|e| {
+        JobFailure::Retry(format!(
+            "{}: {}",
+            provider.name,
+            crate::net::describe_transport_error(&e)
+        ))
+    })?;
+    let status = response.status().as_u16();
+    let text = response
+        .body_mut()
+        .with_config()
+        .limit(4 * 1024 * 1024)
+        .read_to_string()
+        .unwrap_or_default();
+    if !(200..300).contains(&status) {
+        let snippet: String = text.chars().take(200).collect();
+        let message = format!("{} answered {status}: {snippet}", provider.name);
+        return Err(if status == 408 || status == 429 || status >= 500 {
+            JobFailure::Retry(message)
+        } else {
+            JobFailure::Permanent(message)
+        });
+    }
+    let value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Ok(Some((value, row.config)))
+}
+
+/// Fetches a document the webhook pointed at (Eventbrite's `api_url`).
+pub fn fetch_from_provider(state: &AppState, tenant_id: &str, provider: &str, url: &str) -> Result<Value, JobFailure> {
+    call(state, tenant_id, provider, "GET", Target::Url(url), None, &[])?
+        .map(|(doc, _)| doc)
+        .ok_or_else(|| JobFailure::Permanent(format!("this tenant has no `{provider}` connection")))
+}
+
+fn signup_of(state: &AppState, tenant_id: &str, job: &Job) -> Result<Option<crate::signups::Signup>, JobFailure> {
+    let payload = jobs::payload_of(job);
+    let id = payload["signup_id"]
+        .as_str()
+        .ok_or_else(|| JobFailure::Permanent("job has no signup_id".into()))?
+        .to_owned();
+    Ok(state.store.read(|conn| crate::signups::find(conn, tenant_id, &id))?)
+}
+
+fn tenant_of(job: &Job) -> Result<&str, JobFailure> {
+    job.tenant_id
+        .as_deref()
+        .ok_or_else(|| JobFailure::Permanent("job has no tenant".into()))
+}
+
+fn from_address(state: &AppState, tenant_id: &str) -> Result<String, JobFailure> {
+    let row = state.store.read(|conn| find_connection(conn, tenant_id, "resend"))?;
+    Ok(row
+        .and_then(|r| r.config.get("from_address").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_else(|| DEFAULT_FROM.to_owned()))
+}
+
+fn display_name(signup: &crate::signups::Signup) -> String {
+    let name = [signup.first_name.as_deref(), signup.last_name.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if name.is_empty() {
+        signup.email.clone()
+    } else {
+        format!("{name} <{}>", signup.email)
+    }
+}
+
+/// Emails the tenant's `notification_emails` about a new signup through its Resend.
+pub fn run_notify_email(state: &AppState, job: &Job) -> Result<(), JobFailure> {
+    let tenant_id = tenant_of(job)?;
+    let Some(signup) = signup_of(state, tenant_id, job)? else {
+        return Ok(());
+    };
+    let Some(tenant) = state.store.read(|conn| find_tenant(conn, tenant_id))? else {
+        return Ok(());
+    };
+    if tenant.notification_emails.is_empty() {
+        return Ok(());
+    }
+    let sources = signup
+        .sources
+        .iter()
+        .map(|s| format!("- {} {}", s.provider, s.event_name.as_deref().unwrap_or("")))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let body = json!({
+        "from": from_address(state, tenant_id)?,
+        "to": tenant.notification_emails,
+        "subject": format!("New signup for {}: {}", tenant.name, signup.email),
+        "text": format!("{} joined the pending signup queue.\n\nSources:\n{sources}\n", display_name(&signup)),
+    });
+    // Resend de-duplicates on the key, so a re-run after a crash sends one email.
+    let key = [("idempotency-key", format!("tessera-{}", job.id))];
+    call(
+        state,
+        tenant_id,
+        "resend",
+        "POST",
+        Target::Path("/emails"),
+        Some(&body),
+        &key,
+    )?;
+    Ok(())
+}
+
+/// Sends an invitation to the signup's own address through the tenant's Resend.
+pub fn run_invite_email(state: &AppState, job: &Job) -> Result<(), JobFailure> {
+    let tenant_id = tenant_of(job)?;
+    let Some(signup) = signup_of(state, tenant_id, job)? else {
+        return Ok(());
+    };
+    let Some(tenant) = state.store.read(|conn| find_tenant(conn, tenant_id))? else {
+        return Ok(());
+    };
+    let greeting = signup.first_name.clone().unwrap_or_else(|| "there".into());
+    let body = json!({
+        "from": from_address(state, tenant_id)?,
+        "to": [signup.email],
+        "subject": format!("You're invited to {}", tenant.name),
+        "text": format!("Hi {greeting},\n\nyou're invited to join {}.\n", tenant.name),
+    });
+    let key = [("idempotency-key", format!("tessera-{}", job.id))];
+    call(
+        state,
+        tenant_id,
+        "resend",
+        "POST",
+        Target::Path("/emails"),
+        Some(&body),
+        &key,
+    )?;
+    Ok(())
+}
+
+/// Upserts the signup into the tenant's Brevo list (`updateEnabled` makes it repeatable).
+pub fn run_brevo_upsert(state: &AppState, job: &Job) -> Result<(), JobFailure> {
+    let tenant_id = tenant_of(job)?;
+    let Some(signup) = signup_of(state, tenant_id, job)? else {
+        return Ok(());
+    };
+    let row = state.store.read(|conn| find_connection(conn, tenant_id, "brevo"))?;
+    let Some(list_id) = row.as_ref().and_then(|r| brevo_list_id(&r.config)) else {
+        return Ok(());
+    };
+    let mut attributes = serde_json::Map::new();
+    if let Some(first) = &signup.first_name {
+        attributes.insert("FIRSTNAME".into(), json!(first));
+    }
+    if let Some(last) = &signup.last_name {
+        attributes.insert("LASTNAME".into(), json!(last));
+    }
+    let body = json!({
+        "email": signup.email,
+        "attributes": attributes,
+        "listIds": [list_id],
+        "updateEnabled": true,
+    });
+    call(
+        state,
+        tenant_id,
+        "brevo",
+        "POST",
+        Target::Path("/v3/contacts"),
+        Some(&body),
+        &[],
+    )?;
+    Ok(())
+}
+
+/// Queues an invitation email when the tenant has a Resend connection.
+pub fn queue_invite(tx: &Connection, tenant_id: &str, signup_id: &str) -> Result<Option<String>, StoreError> {
+    if find_connection(tx, tenant_id, "resend")?.is_none() {
+        return Ok(None);
+    }
+    jobs::enqueue(
+        tx,
+        Some(tenant_id),
+        JOB_INVITE_EMAIL,
+        &json!({ "signup_id": signup_id }),
+    )
+    .map(Some)
+}

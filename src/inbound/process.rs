@@ -1,0 +1,231 @@
+//! Processing a stored event: the catalog's handler for its type, with the tenant's
+//! bindings, turns it into signups, source updates, notifications and follow-up jobs.
+//! Runs as the `inbound.process` job, so it is retried and survives crashes; every
+//! step is idempotent.
+
+use rusqlite::Connection;
+use serde_json::{Value, json};
+
+use super::{bindings, events, outside};
+use crate::app::AppState;
+use crate::catalog::EventHandler;
+use crate::jobs::{self, Job, JobFailure};
+use crate::signups::{self, Contact, SourceRef};
+use crate::store::StoreError;
+
+pub fn run_process_job(state: &AppState, job: &Job) -> Result<(), JobFailure> {
+    let payload = jobs::payload_of(job);
+    let event_id = payload["event_id"]
+        .as_str()
+        .ok_or_else(|| JobFailure::Permanent("job has no event_id".into()))?
+        .to_owned();
+    let tenant_id = job
+        .tenant_id
+        .clone()
+        .ok_or_else(|| JobFailure::Permanent("job has no tenant".into()))?;
+    // A replay processes again but does not announce the delivery a second time.
+    let first = !payload["replay"].as_bool().unwrap_or(false);
+    let result = process_event(state, &tenant_id, &event_id, first);
+    if let Err(failure) = &result {
+        let last = matches!(failure, JobFailure::Permanent(_)) || job.attempts >= job.max_attempts;
+        let message = failure.message().to_owned();
+        let (tenant_id, event_id) = (tenant_id.clone(), event_id.clone());
+        let _ = state.writer.write_blocking(move |tx| -> Result<(), StoreError> {
+            events::mark_error(tx, &tenant_id, &event_id, &message, last)?;
+            if last && first {
+                announce_received(tx, &tenant_id, &event_id)?;
+            }
+            Ok(())
+        });
+    }
+    result
+}
+
+/// Emits `inbound.received` for an accepted (never a rejected) event.
+fn announce_received(tx: &Connection, tenant_id: &str, event_id: &str) -> Result<(), StoreError> {
+    if let Some(event) = events::find(tx, tenant_id, event_id)?
+        && event.view.status != "rejected"
+    {
+        events::emit_received(tx, tenant_id, &event.view)?;
+    }
+    Ok(())
+}
+
+fn process_event(state: &AppState, tenant_id: &str, event_id: &str, first: bool) -> Result<(), JobFailure> {
+    let (event, body, handler) = state.store.read(|conn| -> Result<_, JobFailure> {
+        let event = events::find(conn, tenant_id, event_id)?
+            .ok_or_else(|| JobFailure::Permanent("the event no longer exists".into()))?;
+        if event.view.status == "rejected" {
+            return Err(JobFailure::Permanent("rejected deliveries are never processed".into()));
+        }
+        let body = events::open_payload(conn, &state.vault, &event)?.unwrap_or_default();
+        let provider = state
+            .catalog
+            .get(&event.view.provider)
+            .ok_or_else(|| JobFailure::Permanent(format!("provider `{}` left the catalog", event.view.provider)))?;
+        let handler = match &event.view.event_type {
+            Some(t) => bindings::effective_handler(conn, tenant_id, provider, t)?,
+            None => None,
+        };
+        Ok((event, body, handler))
+    })?;
+    let Some(handler) = handler else {
+        // Stored and listed, but nothing to do for this type.
+        let (tenant, id) = (tenant_id.to_owned(), event_id.to_owned());
+        state.writer.write_blocking(move |tx| -> Result<(), StoreError> {
+            events::mark_processed(tx, &tenant, &id)?;
+            if first {
+                announce_received(tx, &tenant, &id)?;
+            }
+            Ok(())
+        })?;
+        return Ok(());
+    };
+    let mut doc: Value =
+        serde_json::from_slice(&body).map_err(|_| JobFailure::Permanent("the body is not JSON".into()))?;
+    if let Some(pointer) = &handler.fetch {
+        let url = doc
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .ok_or_else(|| JobFailure::Permanent(format!("no URL at {pointer}")))?
+            .to_owned();
+        doc = outside::fetch_from_provider(state, tenant_id, &event.view.provider, &url)?;
+    }
+    let provider = event.view.provider.clone();
+    // Processing writes go through the group-commit writer too: they share its batches
+    // instead of competing with ingestion for SQLite's write lock.
+    let (owned_state, tenant, id) = (state.clone(), tenant_id.to_owned(), event_id.to_owned());
+    let wake = state.writer.write_blocking(move |tx| -> Result<bool, JobFailure> {
+        let queued = apply(tx, &owned_state, &tenant, &id, &provider, &handler, &doc)?;
+        if first {
+            announce_received(tx, &tenant, &id)?;
+        }
+        Ok(queued)
+    })?;
+    if wake {
+        state.jobs.wake();
+    }
+    Ok(())
+}
+
+fn text_at(doc: &Value, handler: &EventHandler, field: &str) -> Option<String> {
+    let pointer = handler.mapping.get(field)?;
+    match doc.pointer(pointer)? {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Reads the contact the mapping points at; `name` is split when first/last are absent.
+pub fn contact_from(doc: &Value, handler: &EventHandler) -> Result<Contact, JobFailure> {
+    let raw = text_at(doc, handler, "email").ok_or_else(|| {
+        JobFailure::Permanent(format!(
+            "no email at {}",
+            handler.mapping.get("email").map_or("(unmapped)", String::as_str)
+        ))
+    })?;
+    let email =
+        signups::normalise_email(&raw).ok_or_else(|| JobFailure::Permanent("the email address is not valid".into()))?;
+    let mut first_name = text_at(doc, handler, "first_name");
+    let mut last_name = text_at(doc, handler, "last_name");
+    if first_name.is_none()
+        && last_name.is_none()
+        && let Some(name) = text_at(doc, handler, "name")
+    {
+        let mut parts = name.splitn(2, ' ');
+        first_name = parts.next().map(str::to_owned);
+        last_name = parts.next().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    }
+    Ok(Contact {
+        email,
+        first_name,
+        last_name,
+    })
+}
+
+/// Applies the handler inside one transaction. Returns whether jobs were queued.
+fn apply(
+    tx: &Connection,
+    state: &AppState,
+    tenant_id: &str,
+    event_id: &str,
+    provider: &str,
+    handler: &EventHandler,
+    doc: &Value,
+) -> Result<bool, JobFailure> {
+    let reference = text_at(doc, handler, "reference").unwrap_or_else(|| event_id.to_owned());
+    let queued = match handler.action.as_str() {
+        "contact" => {
+            let contact = contact_from(doc, handler)?;
+            let source = SourceRef {
+                provider: provider.to_owned(),
+                reference,
+                event_id: Some(event_id.to_owned()),
+                event_name: text_at(doc, handler, "event_name"),
+            };
+            let outcome = signups::upsert_from_source(tx, tenant_id, &contact, &source)?;
+            if outcome.created {
+                announce_signup(tx, state, tenant_id, &outcome.signup_id, &contact, &source)?
+            } else {
+                false
+            }
+        }
+        "refunded" | "attended" => {
+            let changed = signups::mark_sources(tx, tenant_id, provider, &reference, &handler.action)?;
+            if changed == 0 {
+                // The purchase may simply not have arrived yet: retry later.
+                return Err(JobFailure::Retry(format!(
+                    "no signup source with reference `{reference}` yet"
+                )));
+            }
+            false
+        }
+        other => {
+            return Err(JobFailure::Permanent(format!(
+                "unknown action `{other}` in the catalog"
+            )));
+        }
+    };
+    events::mark_processed(tx, tenant_id, event_id)?;
+    Ok(queued)
+}
+
+/// For a new signup: in-app notification, `signup.created`, and the email / list-sync
+/// jobs the tenant's connections call for. Returns whether jobs were queued.
+pub fn announce_signup(
+    tx: &Connection,
+    state: &AppState,
+    tenant_id: &str,
+    signup_id: &str,
+    contact: &Contact,
+    source: &SourceRef,
+) -> Result<bool, StoreError> {
+    let data = json!({
+        "signup_id": signup_id,
+        "email": contact.email,
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "provider": source.provider,
+        "event_name": source.event_name,
+    });
+    crate::notifications::notify(
+        tx,
+        tenant_id,
+        "signup.created",
+        &format!("New signup: {}", contact.email),
+        &format!(
+            "{} joined the pending queue from {}{}.",
+            contact.email,
+            source.provider,
+            source
+                .event_name
+                .as_deref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default()
+        ),
+        data.clone(),
+    )?;
+    crate::outbox::emit(tx, tenant_id, "signup.created", data)?;
+    outside::queue_signup_jobs(tx, state, tenant_id, signup_id)
+}

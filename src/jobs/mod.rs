@@ -1,0 +1,111 @@
+//! The durable job queue: every call to an outside service runs as a job.
+//!
+//! A job is claimed with a lease (longer than any outside call's timeout); a crash
+//! leaves it `running` with a lease that expires, and the next claim re-runs it, so
+//! handlers are idempotent. Failures retry with exponential backoff and jitter until
+//! `max_attempts`, then the job is `failed` with its `last_error`.
+
+mod repo;
+pub mod routes;
+mod worker;
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+
+pub use repo::{
+    Job, JobFilter, claim_batch, claim_next, complete, enqueue, enqueue_at, find, list, next_due_in, record_failure,
+    recover,
+};
+pub use worker::{Handler, Queue, Registry};
+
+/// Attempts before a job is given up.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Pending => "pending",
+            JobStatus::Running => "running",
+            JobStatus::Succeeded => "succeeded",
+            JobStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<JobStatus> {
+        [
+            JobStatus::Pending,
+            JobStatus::Running,
+            JobStatus::Succeeded,
+            JobStatus::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == value)
+    }
+}
+
+/// How a handler failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobFailure {
+    /// Worth trying again later (outside service down, 5xx, timeout, data not there yet).
+    Retry(String),
+    /// Trying again cannot help (bad configuration, malformed data).
+    Permanent(String),
+}
+
+impl JobFailure {
+    pub fn message(&self) -> &str {
+        match self {
+            JobFailure::Retry(m) | JobFailure::Permanent(m) => m,
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for JobFailure {
+    fn from(e: crate::store::StoreError) -> Self {
+        JobFailure::Retry(e.to_string())
+    }
+}
+
+/// Delay before attempt `attempts + 1`: `base * 2^(attempts-1)`, capped at an hour, with
+/// ±25 % jitter so a burst of failures does not retry in lockstep.
+pub fn backoff(base: Duration, attempts: u32) -> Duration {
+    use rand::Rng;
+    let exp = attempts.saturating_sub(1).min(16);
+    let raw = base.as_millis().saturating_mul(1u128 << exp).min(3_600_000) as f64;
+    let jitter = rand::thread_rng().gen_range(0.75..1.25);
+    Duration::from_millis((raw * jitter) as u64)
+}
+
+/// The payload as a JSON value (jobs store JSON text).
+pub fn payload_of(job: &Job) -> Value {
+    serde_json::from_str(&job.payload).unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_jitters_within_bounds() {
+        let base = Duration::from_secs(5);
+        for attempts in 1..10 {
+            let d = backoff(base, attempts).as_millis() as f64;
+            let nominal = (5000u128 * (1 << (attempts - 1))).min(3_600_000) as f64;
+            assert!(
+                d >= nominal * 0.75 - 1.0 && d <= nominal * 1.25 + 1.0,
+                "{attempts}: {d}"
+            );
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! SQL for the job queue. Times are unix milliseconds, passed in so tests control them.
+
+use rusqlite::{Connection, Row, params};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::JobStatus;
+use crate::store::{OptionalRow, StoreError};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Job {
+    pub id: String,
+    pub tenant_id: Option<String>,
+    pub kind: String,
+    #[serde(skip)]
+    pub payload: String,
+    pub status: JobStatus,
+    pub attempts: u32,
+    pub max_attempts: u32,
+    pub run_at: String,
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub finished_at: Option<String>,
+}
+
+const COLUMNS: &str = "id, tenant_id, kind, payload, status, attempts, max_attempts, run_at, last_error, created_at, updated_at, finished_at";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
+    let status: String = row.get(4)?;
+    let run_at: i64 = row.get(7)?;
+    Ok(Job {
+        id: row.get(0)?,
+        tenant_id: row.get(1)?,
+        kind: row.get(2)?,
+        payload: row.get(3)?,
+        status: JobStatus::parse(&status).unwrap_or(JobStatus::Pending),
+        attempts: row.get(5)?,
+        max_attempts: row.get(6)?,
+        run_at: millis_rfc3339(run_at),
+        last_error: row.get(8)?,
+        created_at: row.get(9)?,
+        updated_at: row.get(10)?,
+        finished_at: row.get(11)?,
+    })
+}
+
+pub fn now_millis() -> i64 {
+    (crate::time::now().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+fn millis_rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .map(crate::time::format_rfc3339)
+        .unwrap_or_default()
+}
+
+/// Adds a job due now, inside the caller's transaction (so it commits with the change
+/// that caused it). Returns its id; wake the queue after the commit.
+pub fn enqueue(conn: &Connection, tenant_id: Option<&str>, kind: &str, payload: &Value) -> Result<String, StoreError> {
+    enqueue_at(
+        conn,
+        tenant_id,
+        kind,
+        payload,
+        now_millis(),
+        super::DEFAULT_MAX_ATTEMPTS,
+    )
+}
+
+pub fn enqueue_at(
+    conn: &Connection,
+    tenant_id: Option<&str>,
+    kind: &str,
+    payload: &Value,
+    run_at_ms: i64,
+    max_attempts: u32,
+) -> Result<String, StoreError> {
+    let id = crate::ids::new_id();
+    let now = crate::time::now_rfc3339();
+    conn.prepare_cached(
+        "INSERT INTO jobs (id, tenant_id, kind, payload, status, attempts, max_attempts, run_at, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, ?6, ?7, ?7)",
+    )?
+    .execute(params![id, tenant_id, kind, payload.to_string(), max_attempts, run_at_ms, now])?;
+    Ok(id)
+}
+
+/// After a restart nothing can still be running: hand leased work back to the queue.
+pub fn recover(conn: &Connection) -> Result<usize, StoreError> {
+    Ok(conn.execute(
+        "UPDATE jobs SET status = 'pending', lease_until = NULL, updated_at = ?1 WHERE status = 'running'",
+        [crate::time::now_rfc3339()],
+    )?)
+}
+
+/// Claims the oldest due job (or one whose lease ran out) with a lease of `lease_ms`.
+pub fn claim_next(conn: &Connection, now_ms: i64, lease_ms: i64) -> Result<Option<Job>, StoreError> {
+    conn.query_row(
+        &format!(
+            "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = ?2, updated_at = ?3
+             WHERE id = (SELECT id FROM jobs
+                         WHERE (status = 'pending' AND run_at <= ?1) OR (status = 'running' AND lease_until < ?1)
+                         ORDER BY run_at LIMIT 1)
+             RETURNING {COLUMNS}"
+        ),
+        params![now_ms, now_ms + lease_ms, crate::time::now_rfc3339()],
+        from_row,
+    )
+    .optional_row()
+}
+
+/// Claims up to `limit` due jobs at once (one write for a whole batch of work).
+pub fn claim_batch(conn: &Connection, now_ms: i64, lease_ms: i64, limit: usize) -> Result<Vec<Job>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = ?2, updated_at = ?3
+         WHERE id IN (SELECT id FROM jobs
+                      WHERE (status = 'pending' AND run_at <= ?1) OR (status = 'running' AND lease_until < ?1)
+                      ORDER BY run_at LIMIT ?4)
+         RETURNING {COLUMNS}"
+    ))?;
+    let jobs = stmt
+        .query_map(
+            params![now_ms, now_ms + lease_ms, crate::time::now_rfc3339(), limit as i64],
+            from_row,
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(jobs)
+}
+
+/// How long until some job is due (pending run_at or an expired lease); `None` if idle.
+pub fn next_due_in(conn: &Connection, now_ms: i64) -> Result<Option<i64>, StoreError> {
+    let next: Option<i64> = conn.query_row(
+        "SELECT MIN(t) FROM (
+            SELECT MIN(run_at) AS t FROM jobs WHERE status = 'pending'
+            UNION ALL SELECT MIN(lease_until) FROM jobs WHERE status = 'running')",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(next.map(|t| (t - now_ms).max(0)))
+}
+
+pub fn complete(conn: &Connection, id: &str) -> Result<(), StoreError> {
+    let now = crate::time::now_rfc3339();
+    conn.execute(
+        "UPDATE jobs SET status = 'succeeded', lease_until = NULL, last_error = NULL, updated_at = ?2, finished_at = ?2
+         WHERE id = ?1",
+        params![id, now],
+    )?;
+    Ok(())
+}
+
+/// Records a failed attempt: back to `pending` at `retry_at_ms`, or `failed` for good.
+/// Returns true when the job is given up.
+pub fn record_failure(conn: &Connection, id: &str, error: &str, retry_at_ms: Option<i64>) -> Result<bool, StoreError> {
+    let now = crate::time::now_rfc3339();
+    let error: String = error.chars().take(1000).collect();
+    if let Some(at) = retry_at_ms {
+        let changed = conn.execute(
+            "UPDATE jobs SET status = 'pending', run_at = ?2, lease_until = NULL, last_error = ?3, updated_at = ?4
+             WHERE id = ?1 AND attempts < max_attempts",
+            params![id, at, error, now],
+        )?;
+        if changed > 0 {
+            return Ok(false);
+        }
+    }
+    conn.execute(
+        "UPDATE jobs SET status = 'failed', lease_until = NULL, last_error = ?2, updated_at = ?3, finished_at = ?3
+         WHERE id = ?1",
+        params![id, error, now],
+    )?;
+    Ok(true)
+}
+
+pub fn find(conn: &Connection, id: &str) -> Result<Option<Job>, StoreError> {
+    conn.query_row(&format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1"), [id], from_row)
+        .optional_row()
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct JobFilter {
+    pub kind: Option<String>,
+    pub status: Option<String>,
+    pub before: Option<String>,
+}
+
+/// A tenant's jobs, newest first.
+pub fn list(conn: &Connection, tenant_id: &str, filter: &JobFilter, limit: u32) -> Result<Vec<Job>, StoreError> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM jobs WHERE tenant_id = ?1 AND (?2 IS NULL OR kind = ?2)
+         AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR id < ?4) ORDER BY id DESC LIMIT ?5"
+    ))?;
+    let rows = stmt
+        .query_map(
+            params![tenant_id, filter.kind, filter.status, filter.before, limit + 1],
+            from_row,
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn claim_lease_retry_and_give_up() {
+        let (_dir, store) = store();
+        let conn = store.conn().unwrap();
+        let id = enqueue_at(&conn, None, "test.kind", &serde_json::json!({"n":1}), 1_000, 2).unwrap();
+        assert!(claim_next(&conn, 999, 100).unwrap().is_none(), "not due yet");
+        assert_eq!(next_due_in(&conn, 900).unwrap(), Some(100));
+        let job = claim_next(&conn, 1_000, 100).unwrap().unwrap();
+        assert_eq!((job.id.as_str(), job.attempts), (id.as_str(), 1));
+        assert!(claim_next(&conn, 1_050, 100).unwrap().is_none(), "leased");
+        // The worker died: the lease runs out and the job is claimed again.
+        let again = claim_next(&conn, 1_101, 100).unwrap().unwrap();
+        assert_eq!(again.attempts, 2);
+        // Second attempt fails: max_attempts reached, so it is given up.
+        assert!(record_failure(&conn, &id, "boom", Some(5_000)).unwrap());
+        let job = find(&conn, &id).unwrap().unwrap();
+        assert_eq!(job.status, JobStatus::Failed);
+        assert_eq!(job.last_error.as_deref(), Some("boom"));
+        assert_eq!(next_due_in(&conn, 0).unwrap(), None);
+    }
+
+    #[test]
+    fn recover_requeues_running_jobs() {
+        let (_dir, store) = store();
+        let conn = store.conn().unwrap();
+        let id = enqueue_at(&conn, None, "k", &Value::Null, 0, 3).unwrap();
+        claim_next(&conn, 10, 1_000_000).unwrap().unwrap();
+        assert_eq!(recover(&conn).unwrap(), 1);
+        let job = claim_next(&conn, 20, 100).unwrap().unwrap();
+        assert_eq!(job.id, id);
+        complete(&conn, &id).unwrap();
+        assert_eq!(find(&conn, &id).unwrap().unwrap().status, JobStatus::Succeeded);
+    }
+}

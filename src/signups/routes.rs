@@ -1,0 +1,145 @@
+//! Signups API: list/filter, get, approve, reject, invite.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::repo::{self, SignupFilter};
+use super::{STATUSES, Signup};
+use crate::api::extract::ApiQuery;
+use crate::api::pagination::{Page, PageQuery};
+use crate::app::AppState;
+use crate::auth::{TenantAccess, need};
+use crate::error::{ApiError, ApiResult};
+use crate::store::StoreError;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SignupQuery {
+    // Not `#[serde(flatten)]`: flattened query fields lose their numeric types.
+    limit: Option<u32>,
+    cursor: Option<String>,
+    status: Option<String>,
+    provider: Option<String>,
+    email: Option<String>,
+}
+
+pub async fn list_signups(
+    State(state): State<AppState>,
+    access: TenantAccess<need::SignupsRead>,
+    ApiQuery(query): ApiQuery<SignupQuery>,
+) -> ApiResult<Json<Page<Signup>>> {
+    if let Some(status) = &query.status
+        && !STATUSES.contains(&status.as_str())
+    {
+        return Err(ApiError::invalid_field(
+            "status",
+            "expected pending, approved, rejected or invited",
+        ));
+    }
+    let limit = PageQuery {
+        limit: query.limit,
+        cursor: None,
+    }
+    .limit();
+    let filter = SignupFilter {
+        status: query.status,
+        provider: query.provider,
+        email: query.email.map(|e| e.trim().to_lowercase()),
+        before: query.cursor,
+    };
+    let rows = state
+        .store
+        .run(move |store| store.read(|conn| repo::list(conn, &access.tenant.id, &filter, limit)))
+        .await?;
+    Ok(Json(Page::from_rows(rows, limit, |s| s.id.clone())))
+}
+
+pub async fn get_signup(
+    State(state): State<AppState>,
+    access: TenantAccess<need::SignupsRead>,
+    Path((_, id)): Path<(String, String)>,
+) -> ApiResult<Json<Signup>> {
+    let found = state
+        .store
+        .run(move |store| store.read(|conn| repo::find(conn, &access.tenant.id, &id)))
+        .await?;
+    found.map(Json).ok_or_else(|| ApiError::not_found("no such signup"))
+}
+
+/// What a status change did.
+enum Change {
+    Missing,
+    Done(Box<Signup>, Option<String>),
+}
+
+async fn change_status(
+    state: &AppState,
+    access: TenantAccess<need::SignupsWrite>,
+    id: String,
+    status: &'static str,
+) -> ApiResult<Json<Value>> {
+    let action = match status {
+        "approved" => "signup.approve",
+        "rejected" => "signup.reject",
+        _ => "signup.invite",
+    };
+    let entry = access.audit(action, Some(&id));
+    let tenant_id = access.tenant.id.clone();
+    let change = state
+        .store
+        .run(move |store| {
+            store.write(|tx| -> Result<Change, StoreError> {
+                if !repo::set_status(tx, &tenant_id, &id, status)? {
+                    return Ok(Change::Missing);
+                }
+                let job = if status == "invited" {
+                    crate::inbound::outside::queue_invite(tx, &tenant_id, &id)?
+                } else {
+                    None
+                };
+                crate::audit::record(tx, &entry)?;
+                let signup = repo::find(tx, &tenant_id, &id)?.ok_or(StoreError::Task("signup vanished".into()))?;
+                Ok(Change::Done(Box::new(signup), job))
+            })
+        })
+        .await?;
+    match change {
+        Change::Missing => Err(ApiError::not_found("no such signup")),
+        Change::Done(signup, job) => {
+            if job.is_some() {
+                state.jobs.wake();
+            }
+            let mut value = serde_json::to_value(*signup).unwrap_or(Value::Null);
+            if status == "invited" {
+                value["email_queued"] = json!(job.is_some());
+                value["job_id"] = json!(job);
+            }
+            Ok(Json(value))
+        }
+    }
+}
+
+pub async fn approve(
+    State(state): State<AppState>,
+    access: TenantAccess<need::SignupsWrite>,
+    Path((_, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    change_status(&state, access, id, "approved").await
+}
+
+pub async fn reject(
+    State(state): State<AppState>,
+    access: TenantAccess<need::SignupsWrite>,
+    Path((_, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    change_status(&state, access, id, "rejected").await
+}
+
+pub async fn invite(
+    State(state): State<AppState>,
+    access: TenantAccess<need::SignupsWrite>,
+    Path((_, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    change_status(&state, access, id, "invited").await
+}
