@@ -64,6 +64,10 @@ fn start_server() -> anyhow::Result<Server> {
     }
     let mut child = cmd
         .env("TESSERA_LOG", "warn")
+        // Measure ingestion, not the limiter's refusals (the limiter still runs).
+        .env("TESSERA_RATE_LIMIT_WEBHOOKS", u32::MAX.to_string())
+        .env("TESSERA_RATE_LIMIT_PLATFORM", u32::MAX.to_string())
+        .env("TESSERA_RATE_LIMIT_ANONYMOUS", u32::MAX.to_string())
         .arg("--data-dir")
         .arg(&dir)
         .args(["serve", "--listen", "127.0.0.1:0"])
