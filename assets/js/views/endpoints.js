@@ -68,7 +68,7 @@ export async function renderEndpoints(ctx, main) {
       (e) => [
         h('a', { href: `/ui/endpoints/${encodeURIComponent(e.id)}`, class: 'mono' }, e.url),
         h('div', { class: 'tags' }, (e.events || []).map((x) => h('span', { class: 'tag' }, x === '*' ? 'all events' : x))),
-        badge(e.disabled_at ? 'disabled' : (e.active === false ? 'inactive' : 'active')),
+        endpointBadge(e),
         when(e.created_at),
       ]));
   }
@@ -117,7 +117,9 @@ export async function renderEndpoint(ctx, main) {
 
   main.append(panel('Endpoint',
     h('dl', { class: 'kv' },
-      h('dt', {}, 'Status'), h('dd', {}, badge(endpoint.active === false ? 'inactive' : 'active')),
+      h('dt', {}, 'Status'), h('dd', {}, endpointBadge(endpoint)),
+      endpoint.disabled_reason ? [h('dt', {}, 'Disabled because'), h('dd', {}, endpoint.disabled_reason)] : null,
+      endpoint.failing_since ? [h('dt', {}, 'Failing since'), h('dd', {}, when(endpoint.failing_since))] : null,
       h('dt', {}, 'Events'), h('dd', {}, h('div', { class: 'tags' }, (endpoint.events || []).map((x) => h('span', { class: 'tag' }, x === '*' ? 'all events' : x)))),
       h('dt', {}, 'Created'), h('dd', {}, when(endpoint.created_at))),
     h('div', { class: 'row' }, reveal, ping, toggle, remove), secretArea, output));
@@ -143,4 +145,13 @@ export async function renderEndpoint(ctx, main) {
       }));
   }
   await loadDeliveries();
+}
+
+// Disabled (by hand or after too many failures), inactive, failing (deliveries fail but
+// are still attempted) or active.
+function endpointBadge(e) {
+  if (e.disabled_at) return badge('disabled');
+  if (e.active === false) return badge('inactive');
+  if (e.failing_since) return badge('failing');
+  return badge('active');
 }

@@ -35,7 +35,7 @@ export async function renderEvents(ctx, main) {
     area.append(table(
       [{ label: 'Type' }, { label: 'Provider' }, { label: 'Status' }, { label: 'Received', optional: true }],
       rows,
-      (e) => [h('a', { href: `/ui/events/${encodeURIComponent(e.id)}` }, e.type || '(untyped)'), e.provider, badge(e.status), when(e.received_at)]));
+      (e) => [h('a', { href: `/ui/events/${encodeURIComponent(e.id)}` }, e.type || (e.status === 'rejected' ? '(rejected delivery)' : '(untyped)')), e.provider, badge(e.status), when(e.received_at)]));
     if (cursor) {
       const more = h('button', { type: 'button', class: 'secondary', onclick: () => act(more, area, () => load(false)) }, 'Load more');
       area.append(h('div', { class: 'row' }, more));
@@ -68,8 +68,12 @@ export async function renderEvent(ctx, main) {
       h('dt', {}, 'Status'), h('dd', {}, badge(event.status)),
       h('dt', {}, 'External id'), h('dd', { class: 'mono' }, event.external_id || '—'),
       h('dt', {}, 'Processed'), h('dd', {}, when(event.processed_at)),
-      event.error ? [h('dt', {}, 'Error'), h('dd', {}, event.error)] : null),
+      event.error ? [h('dt', {}, event.status === 'rejected' ? 'Reason' : 'Error'), h('dd', { class: 'mono' }, event.error)] : null,
+      event.detail?.message ? [h('dt', {}, 'Why'), h('dd', {}, event.detail.message)] : null),
     event.status === 'rejected' ? h('p', { class: 'help' }, 'Rejected events failed the signature check and are never processed.') : h('div', { class: 'row' }, replay),
     output),
-  panel('Payload', h('pre', { tabindex: '0', 'aria-label': 'Event payload' }, JSON.stringify(event.payload ?? null, null, 2))));
+  // A rejected delivery's body is not kept; what is known of it is.
+  event.status === 'rejected'
+    ? panel('Delivery', h('pre', { tabindex: '0', 'aria-label': 'Rejected delivery' }, JSON.stringify(event.detail ?? null, null, 2)))
+    : panel('Payload', h('pre', { tabindex: '0', 'aria-label': 'Event payload' }, JSON.stringify(event.payload ?? null, null, 2))));
 }
