@@ -1,14 +1,13 @@
 import * as api from '../api.js';
 import { h, clear, act, badge, notice, when, empty, table, errorNotice, loading, field, copyField, nextId } from '../dom.js';
 import { page, panel, possessive } from './common.js';
-import { notAvailable } from './events.js';
 
 export async function renderEndpoints(ctx, main) {
   const base = api.tenantPath(ctx.tenant.slug, '/webhook-endpoints');
   page(main, 'Outbound endpoints', `Where tessera sends ${possessive(ctx.tenant.name)} events, signed per Standard Webhooks.`);
   const [types, list] = await Promise.all([
-    api.getOptional('/api/v1/event-types').catch(() => null),
-    api.getOptional(`${base}?limit=500`).catch((err) => ({ error: err })),
+    api.get('/api/v1/event-types').catch(() => null),
+    api.get(`${base}?limit=500`).catch((err) => ({ error: err })),
   ]);
   const revealed = h('div', { 'aria-live': 'polite' });
   const output = h('div', { 'aria-live': 'polite' });
@@ -55,11 +54,10 @@ export async function renderEndpoints(ctx, main) {
     let result = initial;
     if (!result) {
       listArea.append(loading());
-      result = await api.getOptional(`${base}?limit=500`).catch((err) => ({ error: err }));
+      result = await api.get(`${base}?limit=500`).catch((err) => ({ error: err }));
       clear(listArea);
     }
     if (result?.error) { listArea.append(errorNotice(result.error)); return; }
-    if (!result) { listArea.append(notAvailable('Outbound endpoints')); return; }
     const items = result.items || [];
     if (!items.length) { listArea.append(empty('No endpoints yet', 'Add one above to receive events in your own systems.')); return; }
     listArea.append(table(
@@ -128,7 +126,7 @@ export async function renderEndpoint(ctx, main) {
   main.append(panel('Delivery history', deliveries));
   async function loadDeliveries() {
     clear(deliveries).append(loading());
-    const result = await api.getOptional(`${path}/deliveries?limit=50`).catch((err) => ({ error: err }));
+    const result = await api.get(`${path}/deliveries?limit=50`).catch((err) => ({ error: err }));
     clear(deliveries);
     if (result?.error) { deliveries.append(errorNotice(result.error)); return; }
     const items = result?.items || [];
