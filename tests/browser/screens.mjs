@@ -124,6 +124,12 @@ try {
     await delivery.locator('[data-status="exhausted"], [data-status="failed"]').first().waitFor();
     await delivery.getByText(/^500 · \d+ ms$/).waitFor();
     await shot('endpoint-failing-1280');
+    await page.getByRole('button', { name: 'Disable' }).click();
+    await main().getByText('Endpoint disabled.').waitFor();
+    await page.locator('#endpoint-status [data-status="disabled"]').waitFor();
+    await page.getByRole('button', { name: 'Enable' }).click();
+    await main().getByText('Endpoint enabled.').waitFor();
+    await page.locator('#endpoint-status [data-status="active"]').waitFor();
     const retried = page.waitForResponse((r) => /\/deliveries\/[^/]+\/retry$/.test(r.url()));
     const reloaded = page.waitForResponse((r) => r.url().includes('/deliveries?'));
     await delivery.getByRole('button', { name: 'Retry' }).click();

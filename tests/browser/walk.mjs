@@ -191,7 +191,7 @@ try {
     await page.getByRole('heading', { name: 'Posh.VIP', level: 1 }).waitFor();
     const answer = await (await info).json();
     const field = page.getByLabel('Webhook URL');
-    await main().getByText('Not yet — add it under Credentials').waitFor();
+    await main().getByText('Not yet — save the webhook secret on this page').waitFor();
     webhookUrl = await field.inputValue();
     check(webhookUrl === answer.webhook_url && webhookUrl === `${BASE}/webhooks/poshvip/${TENANT}`, `webhook URL shown: ${webhookUrl}`);
     await page.getByRole('button', { name: 'Copy' }).click();

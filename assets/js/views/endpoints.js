@@ -79,7 +79,8 @@ export async function renderEndpoint(ctx, main) {
   const endpoint = await api.get(path);
   page(main, endpoint.description || 'Endpoint', endpoint.url, h('a', { href: '/ui/endpoints' }, '← All endpoints'));
   const output = h('div', { 'aria-live': 'polite' });
-  const secretArea = h('div', {});
+  const secretArea = h('div', { class: 'reveal-area' });
+  const statusCell = h('dd', { id: 'endpoint-status' }, endpointBadge(endpoint));
   const reveal = h('button', {
     type: 'button', class: 'secondary',
     onclick: () => act(reveal, output, async () => {
@@ -99,7 +100,8 @@ export async function renderEndpoint(ctx, main) {
     type: 'button', class: 'secondary',
     onclick: () => act(toggle, output, async () => {
       const updated = await api.patch(path, { active: endpoint.active === false });
-      endpoint.active = updated.active;
+      Object.assign(endpoint, updated);
+      clear(statusCell).append(endpointBadge(endpoint));
       toggle.textContent = endpoint.active === false ? 'Enable' : 'Disable';
       output.append(notice('ok', endpoint.active === false ? 'Endpoint disabled.' : 'Endpoint enabled.'));
     }),
@@ -115,7 +117,7 @@ export async function renderEndpoint(ctx, main) {
 
   main.append(panel('Endpoint',
     h('dl', { class: 'kv' },
-      h('dt', {}, 'Status'), h('dd', {}, endpointBadge(endpoint)),
+      h('dt', {}, 'Status'), statusCell,
       endpoint.disabled_reason ? [h('dt', {}, 'Disabled because'), h('dd', {}, endpoint.disabled_reason)] : null,
       endpoint.failing_since ? [h('dt', {}, 'Failing since'), h('dd', {}, when(endpoint.failing_since))] : null,
       h('dt', {}, 'Events'), h('dd', {}, h('div', { class: 'tags' }, (endpoint.events || []).map((x) => h('span', { class: 'tag' }, x === '*' ? 'all events' : x)))),

@@ -228,7 +228,7 @@ async function webhookPanel(ctx, provider) {
   if (sig) {
     section.append(h('dl', { class: 'kv' },
       h('dt', {}, 'Signature'), h('dd', {}, `${sig.scheme || ''}${sig.header ? ` in ${sig.header}` : ''}`),
-      info ? [h('dt', {}, 'Secret saved'), h('dd', {}, info.secret_configured ? 'Yes' : 'Not yet — add it under Credentials')] : null));
+      info ? [h('dt', {}, 'Secret saved'), h('dd', {}, info.secret_configured ? 'Yes' : 'Not yet — save the webhook secret on this page')] : null));
   }
   const events = info?.supported_events || provider.webhook?.events || [];
   if (events.length) {
