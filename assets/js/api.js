@@ -47,15 +47,6 @@ export const put = (path, body) => request('PUT', path, body);
 export const patch = (path, body) => request('PATCH', path, body);
 export const del = (path) => request('DELETE', path);
 
-// GET that answers `null` when the endpoint does not exist (yet) on this server.
-export async function getOptional(path) {
-  try {
-    return await get(path);
-  } catch (err) {
-    if (err.status === 404 || err.status === 405) return null;
-    throw err;
-  }
-}
 
 export function tenantPath(tenant, rest = '') {
   return `/api/v1/tenants/${encodeURIComponent(tenant)}${rest}`;

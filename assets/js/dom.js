@@ -52,7 +52,7 @@ export function nextId(prefix = 'f') {
 
 const STATUS_TONES = {
   active: 'ok', processed: 'ok', succeeded: 'ok', approved: 'ok', ok: 'ok', invited: 'info',
-  pending: 'warn', received: 'info', needs_reauth: 'warn',
+  pending: 'warn', received: 'info', needs_reauth: 'warn', failing: 'warn',
   invalid: 'bad', failed: 'bad', rejected: 'bad', exhausted: 'bad', disabled: 'bad', revoked: 'bad',
 };
 
@@ -60,7 +60,7 @@ const STATUS_LABELS = {
   active: 'Active', pending: 'Pending', needs_reauth: 'Needs re-authorisation', invalid: 'Invalid',
   not_connected: 'Not connected', received: 'Received', processed: 'Processed', failed: 'Failed',
   rejected: 'Rejected', succeeded: 'Succeeded', exhausted: 'Exhausted', approved: 'Approved',
-  invited: 'Invited', disabled: 'Disabled', revoked: 'Revoked', inactive: 'Inactive',
+  invited: 'Invited', disabled: 'Disabled', revoked: 'Revoked', inactive: 'Inactive', failing: 'Failing',
 };
 
 export function badge(status, label) {

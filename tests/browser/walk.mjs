@@ -1,12 +1,13 @@
 // The walk a tenant admin (and then the operator) makes through the admin UI, in
 // Debian's headless Chromium driven by playwright-core. Started by tests/it/ui_browser.rs
-// against a real tessera server; exits non-zero on any failed step, console error,
-// page error or failed request that the walk did not expect.
+// against a real tessera server with every API merged; exits non-zero on any failed step,
+// console error, page error or failed request that the walk did not expect.
 //
 // Environment: TESSERA_URL, TENANT (slug), TENANT_EMAIL, ADMIN_EMAIL, PASSWORD,
-// STRIPE_KEY, WALK (`core`: the APIs of the UI branch; `full`: also inbound webhook info
-// and outbound endpoints, no 404 tolerated), SCREENSHOT_DIR (optional).
+// STRIPE_KEY, ENDPOINT_URL (a loopback receiver for outbound deliveries),
+// SCREENSHOT_DIR (optional).
 
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,25 +24,29 @@ const TENANT_EMAIL = env('TENANT_EMAIL');
 const ADMIN_EMAIL = env('ADMIN_EMAIL');
 const PASSWORD = env('PASSWORD');
 const STRIPE_KEY = env('STRIPE_KEY');
-const WALK = env('WALK', 'core');
+const ENDPOINT_URL = env('ENDPOINT_URL');
+const POSH_SECRET = 'posh_whsec_walk_0001';
 const SHOTS = process.env.SCREENSHOT_DIR || '';
 const STEP_TIMEOUT = 15000;
 
-// Requests that may fail on purpose: [method, path regex, status, why].
+// The only requests allowed to fail, each tested on purpose: [method, path regex, status, why].
 const expected = [
   ['GET', /^\/api\/v1\/session$/, 401, 'the app asks whether it is signed in'],
   ['POST', /^\/api\/v1\/session$/, 401, 'the walk tries a wrong password first'],
   ['POST', /^\/api\/v1\/tenants$/, 409, 'the walk creates a tenant twice'],
 ];
-if (WALK === 'core') {
-  // APIs built on other branches; the UI shows empty states or a fallback for them.
-  for (const re of [
-    /^\/api\/v1\/tenants\/[^/]+\/events(\/stats)?$/,
-    /^\/api\/v1\/tenants\/[^/]+\/signups$/,
-    /^\/api\/v1\/tenants\/[^/]+\/webhook-endpoints(\/stats)?$/,
-    /^\/api\/v1\/tenants\/[^/]+\/webhooks\/[^/]+$/,
-    /^\/api\/v1\/platform\/apps$/,
-  ]) expected.push(['GET', re, 404, 'API not on this branch yet']);
+
+// Posh.VIP's side: a webhook signed like Posh.VIP does (HMAC-SHA256 hex of the raw body
+// with the tenant's webhook secret in X-Posh-Signature), sent from outside the browser.
+async function sendPoshWebhook(url, body, secret) {
+  const raw = JSON.stringify(body);
+  const signature = createHmac('sha256', secret).update(raw).digest('hex');
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'X-Posh-Signature': signature },
+    body: raw,
+  });
+  return { status: response.status, body: await response.json().catch(() => null) };
 }
 
 const problems = [];
@@ -61,6 +66,15 @@ async function step(name, fn) {
     await fn();
   } catch (err) {
     throw new Error(`step "${name}" failed: ${err.message}`);
+  }
+}
+
+// Polls from Node (the page's CSP forbids the eval that page.waitForFunction may need).
+async function waitUntil(what, predicate, timeout = STEP_TIMEOUT) {
+  const deadline = Date.now() + timeout;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
@@ -140,7 +154,7 @@ try {
     const session = cookies.find((c) => c.name === 'tessera_session');
     check(session && session.httpOnly && session.sameSite === 'Strict', 'session cookie is HttpOnly and SameSite=Strict');
     check(await page.evaluate(() => document.cookie) === '', 'scripts cannot read the session cookie');
-    await shot('overview-1280');
+    await shot('overview-empty-1280');
   });
 
   await step('Integrations shows the catalog grouped by category', async () => {
@@ -179,44 +193,149 @@ try {
     await page.locator('a.card[data-provider="stripe"]').getByText('Active').waitFor();
   });
 
-  await step('open Posh.VIP and copy its webhook URL', async () => {
+  let webhookUrl = '';
+  await step('open Posh.VIP and copy its webhook URL (from the webhooks API)', async () => {
+    const info = page.waitForResponse((r) => r.url().endsWith(`/api/v1/tenants/${TENANT}/webhooks/poshvip`));
     await page.locator('a.card[data-provider="poshvip"]').click();
     await page.getByRole('heading', { name: 'Posh.VIP', level: 1 }).waitFor();
+    const answer = await (await info).json();
     const field = page.getByLabel('Webhook URL');
-    const shown = await field.inputValue();
-    check(shown === `${BASE}/webhooks/poshvip/${TENANT}`, `webhook URL shown: ${shown}`);
+    await main().getByText('Not yet — save the webhook secret on this page').waitFor();
+    webhookUrl = await field.inputValue();
+    check(webhookUrl === answer.webhook_url && webhookUrl === `${BASE}/webhooks/poshvip/${TENANT}`, `webhook URL shown: ${webhookUrl}`);
     await page.getByRole('button', { name: 'Copy' }).click();
     await page.getByRole('button', { name: 'Copied' }).waitFor();
     const copied = await page.evaluate(() => navigator.clipboard.readText());
-    check(copied === shown, `clipboard holds ${copied}`);
-    await page.getByText('purchase.created').waitFor();
-    await shot('poshvip-1280');
+    check(copied === webhookUrl, `clipboard holds ${copied}`);
+    await main().getByText('X-Posh-Signature').first().waitFor();
+    await page.getByText('purchase.created').first().waitFor();
+    await main().getByText('Nothing received yet').waitFor();
   });
 
-  await step('save a Posh.VIP webhook secret, then disconnect it', async () => {
-    await page.getByLabel('Webhook secret', { exact: true }).fill('posh_whsec_walk_0001');
+  await step('save the Posh.VIP webhook secret: active, masked', async () => {
+    await page.getByLabel('Webhook secret', { exact: true }).fill(POSH_SECRET);
     await page.getByRole('button', { name: 'Save', exact: true }).click();
     await page.locator('#connection-result').getByText('Saved.').waitFor();
     await page.locator('#connection-status').getByText('Active').waitFor();
     await page.locator('#connection-details').getByText('****').waitFor();
-    await page.getByRole('button', { name: 'Disconnect' }).click();
-    await page.getByRole('button', { name: 'Confirm: disconnect Posh.VIP' }).click();
-    await page.locator('#connection-result').getByText('Posh.VIP is disconnected').waitFor();
-    await page.locator('#connection-status').getByText('Not connected').waitFor();
+    check(!(await page.content()).includes(POSH_SECRET), 'the webhook secret is not on the page');
+    await page.reload();
+    await main().getByText('Secret saved').waitFor();
+    await main().locator('dd', { hasText: /^Yes$/ }).waitFor();
   });
 
-  if (WALK === 'full') {
-    await step('create an outbound endpoint and see its secret once', async () => {
-      await page.getByRole('link', { name: 'Outbound endpoints' }).click();
-      await page.getByRole('heading', { name: 'Outbound endpoints', level: 1 }).waitFor();
-      await page.getByLabel('URL').fill(env('ENDPOINT_URL'));
-      await page.getByLabel('Description').fill('Walk endpoint');
-      await page.getByRole('button', { name: 'Create endpoint' }).click();
-      const secret = await page.locator('#new-endpoint input').inputValue();
-      check(secret.startsWith('whsec_'), 'the signing secret is shown');
-      await page.getByRole('link', { name: env('ENDPOINT_URL') }).waitFor();
-    });
-  }
+  await step('Posh.VIP sends signed webhooks; a forged one is rejected', async () => {
+    const purchase = {
+      type: 'purchase.created',
+      data: {
+        purchase_id: 'walk-p1', ticket_id: 't_walk-p1',
+        event: { id: 'ev_walk', name: 'Launch Party' },
+        customer: { email: 'grace@example.test', first_name: 'Grace', last_name: 'Hopper' },
+      },
+    };
+    const ok = await sendPoshWebhook(webhookUrl, purchase, POSH_SECRET);
+    check(ok.status === 200 && ok.body?.received === true, `signed webhook accepted: ${JSON.stringify(ok)}`);
+    const forged = await sendPoshWebhook(webhookUrl, { ...purchase, data: { ...purchase.data, purchase_id: 'walk-p2' } }, 'not-the-secret');
+    check(forged.status === 401, `forged webhook refused: ${JSON.stringify(forged)}`);
+    await page.reload();
+    await main().getByRole('link', { name: 'purchase.created' }).waitFor();
+    await shot('poshvip-1280');
+  });
+
+  await step('Events lists the event; its detail shows the pretty JSON payload', async () => {
+    await page.getByRole('link', { name: 'Events', exact: true }).click();
+    await page.getByRole('heading', { name: 'Events', level: 1 }).waitFor();
+    await main().locator('tbody [data-status="rejected"]').waitFor();
+    check(await main().locator('tbody tr').count() === 2, 'the accepted and the rejected delivery are listed');
+    const filter = async (status) => {
+      await page.locator('#events-status').selectOption(status);
+      await page.getByRole('button', { name: 'Filter' }).click();
+    };
+    await filter('rejected');
+    await waitUntil('only the rejected delivery is listed', async () => await main().locator('tbody tr').count() === 1);
+    await main().locator('tbody [data-status="rejected"]').waitFor();
+    // Processing runs in the background: filter until the accepted event is processed.
+    await filter('processed');
+    const processed = main().locator('tbody tr', { has: page.locator('[data-status="processed"]') });
+    for (let i = 0; i < 60 && !(await processed.count()); i++) {
+      await page.waitForTimeout(250);
+      await filter('processed');
+    }
+    await processed.getByRole('link', { name: 'purchase.created' }).click();
+    await page.getByRole('heading', { name: 'purchase.created', level: 1 }).waitFor();
+    const payload = await page.getByLabel('Event payload').textContent();
+    check(payload.includes('\n    "customer": {\n      "email": "grace@example.test"'), `payload is pretty-printed: ${payload}`);
+    check(JSON.parse(payload).data.purchase_id === 'walk-p1', 'the payload is the delivered body');
+    await page.getByRole('button', { name: 'Replay' }).click();
+    await main().getByText('Replayed').waitFor();
+    await shot('event-1280');
+    await page.getByRole('link', { name: '← All events' }).click();
+    await main().locator('tbody tr').nth(1).waitFor();
+    await shot('events-1280');
+  });
+
+  await step('Signups shows the pending signup; the admin approves it', async () => {
+    await page.getByRole('link', { name: 'Signups', exact: true }).click();
+    await page.getByRole('heading', { name: 'Signups', level: 1 }).waitFor();
+    await main().getByText('Grace Hopper').waitFor();
+    await main().getByText('poshvip · Launch Party').waitFor();
+    await page.getByRole('button', { name: 'Approve grace@example.test' }).click();
+    await main().getByText('grace@example.test: approved.').waitFor();
+    await main().getByText('Nobody is waiting').waitFor();
+    await page.locator('#signups-status').selectOption('approved');
+    await main().getByText('Grace Hopper').waitFor();
+  });
+
+  let endpointSecret = '';
+  await step('create an outbound endpoint and see its secret once', async () => {
+    await page.getByRole('link', { name: 'Outbound endpoints' }).click();
+    await page.getByRole('heading', { name: 'Outbound endpoints', level: 1 }).waitFor();
+    await main().getByText('No endpoints yet').waitFor();
+    await page.getByRole('button', { name: 'Create endpoint' }).click();
+    await main().getByText('Enter the URL to send events to.').waitFor();
+    await page.getByLabel('URL').fill(ENDPOINT_URL);
+    await page.getByLabel('Description').fill('Walk endpoint');
+    await page.getByRole('button', { name: 'Create endpoint' }).click();
+    endpointSecret = await page.locator('#new-endpoint input').inputValue();
+    check(endpointSecret.startsWith('whsec_'), 'the signing secret is shown');
+    await main().getByRole('link', { name: ENDPOINT_URL }).waitFor();
+    await shot('endpoints-1280');
+  });
+
+  await step('reveal the secret, send a test ping and see the delivery', async () => {
+    await main().getByRole('link', { name: ENDPOINT_URL }).click();
+    await page.getByRole('heading', { name: 'Walk endpoint', level: 1 }).waitFor();
+    await main().getByText('No deliveries yet').waitFor();
+    await page.getByRole('button', { name: 'Reveal signing secret' }).click();
+    check(await page.getByLabel('Signing secret').inputValue() === endpointSecret, 'the revealed secret is the one shown at creation');
+    await page.getByRole('button', { name: 'Send test ping' }).click();
+    await main().getByText('Test ping queued').waitFor();
+    const delivered = main().locator('tbody tr', { hasText: 'ping' }).locator('[data-status="succeeded"]');
+    // The history reloads once after the ping; reload the page if the worker was slower.
+    await delivered.waitFor({ timeout: 5000 }).catch(async () => { await page.reload(); await delivered.waitFor(); });
+    await main().locator('tbody tr', { hasText: 'ping' }).getByText(/^204 · \d+ ms$/).waitFor();
+    await shot('endpoint-1280');
+  });
+
+  await step('the overview draws its charts from real stats', async () => {
+    await page.getByRole('link', { name: 'Overview' }).click();
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+    const charts = page.locator('figure svg.chart');
+    await charts.nth(1).waitFor();
+    check(await charts.count() === 2, 'two charts');
+    const inbound = await charts.nth(0).getAttribute('aria-label');
+    check(/1 accepted, 1 rejected/.test(inbound), `inbound chart from events/stats: ${inbound}`);
+    check(await charts.nth(0).locator('rect').count() === 2, 'one accepted and one rejected bar segment');
+    const outbound = await charts.nth(1).getAttribute('aria-label');
+    // The ping, and any event still fanning out when the endpoint was created.
+    check(/[1-9]\d* succeeded, 0 failed/.test(outbound), `outbound chart from webhook-endpoints/stats: ${outbound}`);
+    check(await charts.nth(1).locator('rect').count() >= 1, 'an outbound bar is drawn');
+    const stats = page.locator('#overview-stats');
+    await stats.locator('a.card', { hasText: 'Pending signups' }).getByText('0', { exact: true }).waitFor();
+    await stats.locator('a.card', { hasText: 'Failing endpoints' }).getByText('of 1 outbound endpoint').waitFor();
+    await main().getByRole('link', { name: 'purchase.created' }).waitFor();
+    await shot('overview-1280');
+  });
 
   await step('create an API token: shown once, listed, revoked', async () => {
     await page.getByRole('link', { name: 'API tokens' }).click();
@@ -233,16 +352,14 @@ try {
     await page.locator('tbody tr').filter({ hasText: 'Walk token' }).getByText('Revoked').waitFor();
   });
 
-  await step('Events, Signups and Outbound endpoints load without errors', async () => {
-    for (const [link, heading, emptyText] of [
-      ['Events', 'Events', WALK === 'core' ? 'Events are not available' : 'No events'],
-      ['Signups', 'Signups', WALK === 'core' ? 'Signups are not available' : 'No signups'],
-      ['Outbound endpoints', 'Outbound endpoints', WALK === 'core' ? 'Outbound endpoints are not available' : process.env.ENDPOINT_URL],
-    ]) {
-      await page.getByRole('link', { name: link, exact: true }).click();
-      await page.getByRole('heading', { name: heading, level: 1 }).waitFor();
-      await main().getByText(emptyText).first().waitFor();
-    }
+  await step('disconnect Posh.VIP', async () => {
+    await page.getByRole('link', { name: 'Integrations' }).click();
+    await page.locator('a.card[data-provider="poshvip"]').click();
+    await page.getByRole('heading', { name: 'Posh.VIP', level: 1 }).waitFor();
+    await page.getByRole('button', { name: 'Disconnect' }).click();
+    await page.getByRole('button', { name: 'Confirm: disconnect Posh.VIP' }).click();
+    await page.locator('#connection-result').getByText('Posh.VIP is disconnected').waitFor();
+    await page.locator('#connection-status').getByText('Not connected').waitFor();
   });
 
   await step('the audit log shows what happened', async () => {
@@ -253,14 +370,21 @@ try {
 
   await step('a phone-sized screen stays usable', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
-    await page.goto(`${BASE}/ui/integrations/stripe`);
-    await page.getByRole('heading', { name: 'Stripe', level: 1 }).waitFor();
-    await shot('stripe-phone');
+    for (const [path, heading, name] of [
+      ['/ui/', 'Overview', 'overview'], ['/ui/integrations', 'Integrations', 'integrations'],
+      ['/ui/integrations/poshvip', 'Posh.VIP', 'poshvip'], ['/ui/events', 'Events', 'events'],
+      ['/ui/endpoints', 'Outbound endpoints', 'endpoints'], ['/ui/integrations/stripe', 'Stripe', 'stripe'],
+    ]) {
+      await page.goto(`${BASE}${path}`);
+      await page.getByRole('heading', { name: heading, level: 1 }).waitFor();
+      await main().locator('.loading').first().waitFor({ state: 'detached' });
+      await shot(`${name}-phone`);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      check(overflow <= 1, `no horizontal scrolling on a phone at ${path} (overflow ${overflow}px)`);
+    }
     const menu = page.getByRole('button', { name: 'Menu' });
     await menu.click();
     await page.getByRole('link', { name: 'API tokens' }).waitFor({ state: 'visible' });
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    check(overflow <= 1, `no horizontal scrolling on a phone (overflow ${overflow}px)`);
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
     await page.setViewportSize({ width: 1280, height: 900 });

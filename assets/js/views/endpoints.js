@@ -1,14 +1,13 @@
 import * as api from '../api.js';
 import { h, clear, act, badge, notice, when, empty, table, errorNotice, loading, field, copyField, nextId } from '../dom.js';
 import { page, panel, possessive } from './common.js';
-import { notAvailable } from './events.js';
 
 export async function renderEndpoints(ctx, main) {
   const base = api.tenantPath(ctx.tenant.slug, '/webhook-endpoints');
   page(main, 'Outbound endpoints', `Where tessera sends ${possessive(ctx.tenant.name)} events, signed per Standard Webhooks.`);
   const [types, list] = await Promise.all([
-    api.getOptional('/api/v1/event-types').catch(() => null),
-    api.getOptional(`${base}?limit=500`).catch((err) => ({ error: err })),
+    api.get('/api/v1/event-types').catch(() => null),
+    api.get(`${base}?limit=500`).catch((err) => ({ error: err })),
   ]);
   const revealed = h('div', { 'aria-live': 'polite' });
   const output = h('div', { 'aria-live': 'polite' });
@@ -55,11 +54,10 @@ export async function renderEndpoints(ctx, main) {
     let result = initial;
     if (!result) {
       listArea.append(loading());
-      result = await api.getOptional(`${base}?limit=500`).catch((err) => ({ error: err }));
+      result = await api.get(`${base}?limit=500`).catch((err) => ({ error: err }));
       clear(listArea);
     }
     if (result?.error) { listArea.append(errorNotice(result.error)); return; }
-    if (!result) { listArea.append(notAvailable('Outbound endpoints')); return; }
     const items = result.items || [];
     if (!items.length) { listArea.append(empty('No endpoints yet', 'Add one above to receive events in your own systems.')); return; }
     listArea.append(table(
@@ -68,7 +66,7 @@ export async function renderEndpoints(ctx, main) {
       (e) => [
         h('a', { href: `/ui/endpoints/${encodeURIComponent(e.id)}`, class: 'mono' }, e.url),
         h('div', { class: 'tags' }, (e.events || []).map((x) => h('span', { class: 'tag' }, x === '*' ? 'all events' : x))),
-        badge(e.disabled_at ? 'disabled' : (e.active === false ? 'inactive' : 'active')),
+        endpointBadge(e),
         when(e.created_at),
       ]));
   }
@@ -81,7 +79,8 @@ export async function renderEndpoint(ctx, main) {
   const endpoint = await api.get(path);
   page(main, endpoint.description || 'Endpoint', endpoint.url, h('a', { href: '/ui/endpoints' }, '← All endpoints'));
   const output = h('div', { 'aria-live': 'polite' });
-  const secretArea = h('div', {});
+  const secretArea = h('div', { class: 'reveal-area' });
+  const statusCell = h('dd', { id: 'endpoint-status' }, endpointBadge(endpoint));
   const reveal = h('button', {
     type: 'button', class: 'secondary',
     onclick: () => act(reveal, output, async () => {
@@ -101,7 +100,8 @@ export async function renderEndpoint(ctx, main) {
     type: 'button', class: 'secondary',
     onclick: () => act(toggle, output, async () => {
       const updated = await api.patch(path, { active: endpoint.active === false });
-      endpoint.active = updated.active;
+      Object.assign(endpoint, updated);
+      clear(statusCell).append(endpointBadge(endpoint));
       toggle.textContent = endpoint.active === false ? 'Enable' : 'Disable';
       output.append(notice('ok', endpoint.active === false ? 'Endpoint disabled.' : 'Endpoint enabled.'));
     }),
@@ -117,7 +117,9 @@ export async function renderEndpoint(ctx, main) {
 
   main.append(panel('Endpoint',
     h('dl', { class: 'kv' },
-      h('dt', {}, 'Status'), h('dd', {}, badge(endpoint.active === false ? 'inactive' : 'active')),
+      h('dt', {}, 'Status'), statusCell,
+      endpoint.disabled_reason ? [h('dt', {}, 'Disabled because'), h('dd', {}, endpoint.disabled_reason)] : null,
+      endpoint.failing_since ? [h('dt', {}, 'Failing since'), h('dd', {}, when(endpoint.failing_since))] : null,
       h('dt', {}, 'Events'), h('dd', {}, h('div', { class: 'tags' }, (endpoint.events || []).map((x) => h('span', { class: 'tag' }, x === '*' ? 'all events' : x)))),
       h('dt', {}, 'Created'), h('dd', {}, when(endpoint.created_at))),
     h('div', { class: 'row' }, reveal, ping, toggle, remove), secretArea, output));
@@ -126,7 +128,7 @@ export async function renderEndpoint(ctx, main) {
   main.append(panel('Delivery history', deliveries));
   async function loadDeliveries() {
     clear(deliveries).append(loading());
-    const result = await api.getOptional(`${path}/deliveries?limit=50`).catch((err) => ({ error: err }));
+    const result = await api.get(`${path}/deliveries?limit=50`).catch((err) => ({ error: err }));
     clear(deliveries);
     if (result?.error) { deliveries.append(errorNotice(result.error)); return; }
     const items = result?.items || [];
@@ -143,4 +145,13 @@ export async function renderEndpoint(ctx, main) {
       }));
   }
   await loadDeliveries();
+}
+
+// Disabled (by hand or after too many failures), inactive, failing (deliveries fail but
+// are still attempted) or active.
+function endpointBadge(e) {
+  if (e.disabled_at) return badge('disabled');
+  if (e.active === false) return badge('inactive');
+  if (e.failing_since) return badge('failing');
+  return badge('active');
 }

@@ -4,8 +4,11 @@ import { page, panel } from './common.js';
 
 const STATUSES = ['received', 'processed', 'failed', 'rejected'];
 
-export function notAvailable(what) {
-  return empty(`${what} are not available`, 'This server does not offer this API yet.');
+// A link to the event, named by its type; a rejected delivery has none (its body was
+// never trusted).
+export function eventLink(e) {
+  const name = e.type || (e.status === 'rejected' ? '(rejected delivery)' : '(untyped)');
+  return h('a', { href: `/ui/events/${encodeURIComponent(e.id)}` }, name);
 }
 
 export async function renderEvents(ctx, main) {
@@ -26,16 +29,15 @@ export async function renderEvents(ctx, main) {
     if (reset) { cursor = null; rows = []; }
     clear(area).append(loading());
     const params = { provider: provider.value, type: type.value.trim(), status: status.value, cursor, limit: 50 };
-    const result = await api.getOptional(`${base}${api.query(params)}`);
+    const result = await api.get(`${base}${api.query(params)}`);
     clear(area);
-    if (!result) { area.append(notAvailable('Events')); return; }
     rows = rows.concat(result.items || []);
     cursor = result.next_cursor;
     if (!rows.length) { area.append(empty('No events', 'Nothing matches; events appear as your providers send webhooks.')); return; }
     area.append(table(
-      [{ label: 'Type' }, { label: 'Provider' }, { label: 'Status' }, { label: 'Received', optional: true }],
+      [{ label: 'Type' }, { label: 'Provider', optional: true }, { label: 'Status' }, { label: 'Received', optional: true }],
       rows,
-      (e) => [h('a', { href: `/ui/events/${encodeURIComponent(e.id)}` }, e.type || '(untyped)'), e.provider, badge(e.status), when(e.received_at)]));
+      (e) => [eventLink(e), e.provider, badge(e.status), when(e.received_at)]));
     if (cursor) {
       const more = h('button', { type: 'button', class: 'secondary', onclick: () => act(more, area, () => load(false)) }, 'Load more');
       area.append(h('div', { class: 'row' }, more));
@@ -54,7 +56,7 @@ export async function renderEvent(ctx, main) {
   const [id] = ctx.params;
   const path = api.tenantPath(ctx.tenant.slug, `/events/${encodeURIComponent(id)}`);
   const event = await api.get(path);
-  page(main, event.type || 'Event', `${event.provider} · received ${when(event.received_at)}`, h('a', { href: '/ui/events' }, '← All events'));
+  page(main, event.type || (event.status === 'rejected' ? 'Rejected delivery' : 'Event'), `${event.provider} · received ${when(event.received_at)}`, h('a', { href: '/ui/events' }, '← All events'));
   const output = h('div', { 'aria-live': 'polite' });
   const replay = h('button', {
     type: 'button', class: 'secondary',
@@ -68,8 +70,12 @@ export async function renderEvent(ctx, main) {
       h('dt', {}, 'Status'), h('dd', {}, badge(event.status)),
       h('dt', {}, 'External id'), h('dd', { class: 'mono' }, event.external_id || '—'),
       h('dt', {}, 'Processed'), h('dd', {}, when(event.processed_at)),
-      event.error ? [h('dt', {}, 'Error'), h('dd', {}, event.error)] : null),
+      event.error ? [h('dt', {}, event.status === 'rejected' ? 'Reason' : 'Error'), h('dd', { class: 'mono' }, event.error)] : null,
+      event.detail?.message ? [h('dt', {}, 'Why'), h('dd', {}, event.detail.message)] : null),
     event.status === 'rejected' ? h('p', { class: 'help' }, 'Rejected events failed the signature check and are never processed.') : h('div', { class: 'row' }, replay),
     output),
-  panel('Payload', h('pre', { tabindex: '0', 'aria-label': 'Event payload' }, JSON.stringify(event.payload ?? null, null, 2))));
+  // A rejected delivery's body is not kept; what is known of it is.
+  event.status === 'rejected'
+    ? panel('Delivery', h('pre', { tabindex: '0', 'aria-label': 'Rejected delivery' }, JSON.stringify(event.detail ?? null, null, 2)))
+    : panel('Payload', h('pre', { tabindex: '0', 'aria-label': 'Event payload' }, JSON.stringify(event.payload ?? null, null, 2))));
 }

@@ -2,6 +2,7 @@ import * as api from '../api.js';
 import { h, clear, badge, when, empty, table, errorNotice, loading } from '../dom.js';
 import { hourlyBars } from '../chart.js';
 import { page, panel } from './common.js';
+import { eventLink } from './events.js';
 
 const GREEN = '#2f9e6b';
 const RED = '#e5534b';
@@ -17,11 +18,11 @@ export async function renderOverview(ctx, main) {
   const settle = (promise) => promise.then((value) => ({ value }), (error) => ({ error }));
   const [connections, signups, endpoints, events, inbound, outbound] = await Promise.all([
     settle(api.get(api.tenantPath(t, '/connections?limit=500'))),
-    settle(api.getOptional(api.tenantPath(t, '/signups?status=pending&limit=500'))),
-    settle(api.getOptional(api.tenantPath(t, '/webhook-endpoints?limit=500'))),
-    settle(api.getOptional(api.tenantPath(t, '/events?limit=8'))),
-    settle(api.getOptional(api.tenantPath(t, '/events/stats?hours=24'))),
-    settle(api.getOptional(api.tenantPath(t, '/webhook-endpoints/stats?hours=24'))),
+    settle(api.get(api.tenantPath(t, '/signups?status=pending&limit=500'))),
+    settle(api.get(api.tenantPath(t, '/webhook-endpoints?limit=500'))),
+    settle(api.get(api.tenantPath(t, '/events?limit=8'))),
+    settle(api.get(api.tenantPath(t, '/events/stats?hours=24'))),
+    settle(api.get(api.tenantPath(t, '/webhook-endpoints/stats?hours=24'))),
   ]);
 
   // Connections by status.
@@ -34,12 +35,12 @@ export async function renderOverview(ctx, main) {
       : h('div', { class: 'row' }, Object.keys(byStatus).length ? Object.entries(byStatus).map(([s, n]) => badge(s, `${n} ${s.replace(/_/g, ' ')}`)) : h('a', { href: '/ui/integrations' }, 'Connect a provider')),
     '/ui/integrations'));
   stats.append(statCard('Pending signups', signups.value ? (signups.value.items || []).length : '—',
-    signups.error ? errorNotice(signups.error) : h('span', { class: 'stat-label' }, signups.value ? 'waiting for approval' : 'not available on this server'),
+    signups.error ? errorNotice(signups.error) : h('span', { class: 'stat-label' }, 'waiting for approval'),
     '/ui/signups'));
   const eps = endpoints.value?.items || [];
   const failing = eps.filter((e) => e.disabled_at || e.failing_since || (e.consecutive_failures || 0) > 0 || e.status === 'failing');
   stats.append(statCard('Failing endpoints', endpoints.value ? failing.length : '—',
-    endpoints.error ? errorNotice(endpoints.error) : h('span', { class: 'stat-label' }, endpoints.value ? `of ${eps.length} outbound endpoint${eps.length === 1 ? '' : 's'}` : 'not available on this server'),
+    endpoints.error ? errorNotice(endpoints.error) : h('span', { class: 'stat-label' }, `of ${eps.length} outbound endpoint${eps.length === 1 ? '' : 's'}`),
     '/ui/endpoints'));
   if (attention.length) {
     stats.append(h('div', { class: 'card' }, h('span', { class: 'card-title' }, 'Needs attention'),
@@ -53,12 +54,11 @@ export async function renderOverview(ctx, main) {
 
   clear(recent);
   if (events.error) recent.append(errorNotice(events.error));
-  else if (!events.value) recent.append(empty('No event history', 'This server does not record inbound events yet.'));
   else if (!(events.value.items || []).length) recent.append(empty('No events yet', 'Webhooks from your providers will show up here.'));
   else {
-    recent.append(table([{ label: 'Type' }, { label: 'Provider' }, { label: 'Status' }, { label: 'Received', optional: true }],
+    recent.append(table([{ label: 'Type' }, { label: 'Provider', optional: true }, { label: 'Status' }, { label: 'Received', optional: true }],
       events.value.items,
-      (e) => [h('a', { href: `/ui/events/${encodeURIComponent(e.id)}` }, e.type || '(untyped)'), e.provider, badge(e.status), when(e.received_at)]));
+      (e) => [eventLink(e), e.provider, badge(e.status), when(e.received_at)]));
   }
 }
 
@@ -69,7 +69,6 @@ function statCard(title, value, detail, href) {
 function chartPanel(title, result, series) {
   let body;
   if (result.error) body = errorNotice(result.error);
-  else if (!result.value) body = empty('No data yet', 'This chart appears once the server records this activity.');
   else {
     const buckets = result.value.buckets || [];
     const total = buckets.reduce((sum, b) => sum + series.reduce((s, x) => s + (Number(b[x.key]) || 0), 0), 0);

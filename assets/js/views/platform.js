@@ -95,12 +95,11 @@ export async function renderPlatformApps(ctx, main) {
     clear(listArea);
     let page;
     try {
-      page = await api.getOptional('/api/v1/platform/apps');
+      page = await api.get('/api/v1/platform/apps');
     } catch (err) {
       listArea.append(errorNotice(err));
       return;
     }
-    if (!page) { listArea.append(empty('Not available', 'This server does not offer platform OAuth apps.')); return; }
     const items = page.items || [];
     if (!items.length) { listArea.append(empty('No apps registered', 'Tenants can still connect with their own app credentials.')); return; }
     const rowOutput = h('div', { 'aria-live': 'polite' });

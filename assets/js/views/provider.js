@@ -1,6 +1,7 @@
 import * as api from '../api.js';
 import { h, clear, badge, act, notice, errorNotice, copyField, field, when, ago, nextId, loading, empty, table } from '../dom.js';
 import { page, panel, categoryLabel, AUTH_MODE_LABELS, possessive } from './common.js';
+import { eventLink } from './events.js';
 
 function fieldsForMode(fields, mode) {
   return (fields || []).filter((f) => !f.modes || f.modes.length === 0 || f.modes.includes(mode));
@@ -215,7 +216,7 @@ async function webhookPanel(ctx, provider) {
   const section = h('section', { class: 'panel', 'aria-labelledby': 'webhook-title' }, h('h2', { id: 'webhook-title' }, 'Webhooks'));
   let info = null;
   try {
-    info = await api.getOptional(api.tenantPath(tenant, `/webhooks/${encodeURIComponent(provider.key)}`));
+    info = await api.get(api.tenantPath(tenant, `/webhooks/${encodeURIComponent(provider.key)}`));
   } catch (err) {
     section.append(errorNotice(err));
   }
@@ -227,7 +228,7 @@ async function webhookPanel(ctx, provider) {
   if (sig) {
     section.append(h('dl', { class: 'kv' },
       h('dt', {}, 'Signature'), h('dd', {}, `${sig.scheme || ''}${sig.header ? ` in ${sig.header}` : ''}`),
-      info ? [h('dt', {}, 'Secret saved'), h('dd', {}, info.secret_configured ? 'Yes' : 'Not yet — add it under Credentials')] : null));
+      info ? [h('dt', {}, 'Secret saved'), h('dd', {}, info.secret_configured ? 'Yes' : 'Not yet — save the webhook secret on this page')] : null));
   }
   const events = info?.supported_events || provider.webhook?.events || [];
   if (events.length) {
@@ -236,19 +237,17 @@ async function webhookPanel(ctx, provider) {
   }
   const recent = h('div', {}, loading('Loading recent events…'));
   section.append(h('h3', {}, 'Latest events received'), recent);
-  api.getOptional(api.tenantPath(tenant, `/events${api.query({ provider: provider.key, limit: 5 })}`))
+  api.get(api.tenantPath(tenant, `/events${api.query({ provider: provider.key, limit: 5 })}`))
     .then((page) => {
       clear(recent);
       const items = page?.items || [];
-      if (!page) {
-        recent.append(empty('No event history yet', 'Events appear here once this server receives webhooks.'));
-      } else if (!items.length) {
+      if (!items.length) {
         recent.append(empty('Nothing received yet', `Send a test event from ${provider.name} to check the set-up.`));
       } else {
         recent.append(table(
           [{ label: 'Type' }, { label: 'Status' }, { label: 'Received', optional: true }],
           items,
-          (e) => [h('a', { href: `/ui/events/${encodeURIComponent(e.id)}` }, e.type || '(untyped)'), badge(e.status), when(e.received_at)]));
+          (e) => [eventLink(e), badge(e.status), when(e.received_at)]));
       }
     })
     .catch((err) => clear(recent).append(errorNotice(err)));

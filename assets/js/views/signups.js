@@ -1,7 +1,6 @@
 import * as api from '../api.js';
 import { h, clear, act, badge, notice, when, empty, table, errorNotice, loading } from '../dom.js';
 import { page, panel } from './common.js';
-import { notAvailable } from './events.js';
 
 const STATUSES = ['pending', 'approved', 'rejected', 'invited'];
 const PAST = { approve: 'approved', invite: 'invited', reject: 'rejected' };
@@ -19,9 +18,8 @@ export async function renderSignups(ctx, main) {
 
   async function load() {
     clear(area).append(loading());
-    const result = await api.getOptional(`${base}${api.query({ status: status.value, limit: 100 })}`);
+    const result = await api.get(`${base}${api.query({ status: status.value, limit: 100 })}`);
     clear(area);
-    if (!result) { area.append(notAvailable('Signups')); return; }
     const items = result.items || [];
     if (!items.length) { area.append(empty('No signups', status.value === 'pending' ? 'Nobody is waiting. New purchases show up here.' : 'Nothing with this status.')); return; }
     area.append(table(
