@@ -47,6 +47,9 @@ pub async fn put_connection(
             })
         })
         .await?;
+    if outcome.credentials_changed {
+        state.oauth.forget(&outcome.connection_id);
+    }
     let status = if outcome.created {
         StatusCode::CREATED
     } else {

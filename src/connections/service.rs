@@ -54,6 +54,25 @@ pub struct ConnectionView {
 pub struct SaveOutcome {
     pub view: ConnectionView,
     pub created: bool,
+    pub connection_id: String,
+    /// The credentials the connection authenticates with changed: tokens obtained with
+    /// the old ones were dropped and any in-memory copy must be forgotten.
+    pub credentials_changed: bool,
+}
+
+/// The inbound signing secret does not take part in authenticating to the provider, so
+/// changing it alone keeps the connection's status and tokens.
+const SIGNING_ONLY_FIELD: &str = "webhook_secret";
+
+fn same_authentication(a: &Credentials, b: &Credentials) -> bool {
+    let without_signing = |c: &Credentials| {
+        c.reveal()
+            .iter()
+            .filter(|(k, _)| k.as_str() != SIGNING_ONLY_FIELD)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<BTreeMap<_, _>>()
+    };
+    without_signing(a) == without_signing(b)
 }
 
 fn location<'a>(scope: &'a KeyScope, row_id: &'a str) -> Location<'a> {
@@ -297,15 +316,23 @@ pub fn save_connection(
 
     let now = crate::time::now_rfc3339();
     let created = existing.is_none();
+    let mut credentials_changed = false;
     let row = match existing {
         Some(old) => {
-            let unchanged =
-                old.auth_mode == mode && open_credentials(conn, vault, &old)? == credentials && old.config == config;
-            let status = if unchanged {
+            let old_credentials = open_credentials(conn, vault, &old)?;
+            let same_auth =
+                old.auth_mode == mode && old.config == config && same_authentication(&old_credentials, &credentials);
+            let unchanged = same_auth && old_credentials == credentials;
+            let status = if same_auth {
                 old.status
             } else {
                 initial_status(provider, mode)
             };
+            if !same_auth {
+                // Tokens obtained with the old credentials must not be served for the new.
+                credentials_changed = true;
+                conn.execute("DELETE FROM oauth_tokens WHERE connection_id = ?1", [&old.id])?;
+            }
             let row = ConnectionRow {
                 auth_mode: mode,
                 status,
@@ -350,7 +377,12 @@ pub fn save_connection(
         json!({"provider": provider_key, "auth_mode": mode, "status": row.status}),
     )?;
     let view = connection_view(conn, vault, catalog, &row)?;
-    Ok(SaveOutcome { view, created })
+    Ok(SaveOutcome {
+        view,
+        created,
+        connection_id: row.id.clone(),
+        credentials_changed,
+    })
 }
 
 /// Removes a connection. Returns the removed row (its sealed tokens are gone with it).

@@ -96,6 +96,9 @@ pub struct TokenBroker {
     locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
     /// Access tokens by connection id.
     cache: Mutex<HashMap<String, CachedToken>>,
+    /// Connection id by (tenant id, provider), so a cached read needs no database trip.
+    /// A stale entry is harmless: `forget` drops the token it would lead to.
+    connection_ids: Mutex<HashMap<(String, String), String>>,
     /// Group-committed audit writes for hot reads, started on first use.
     audit: std::sync::OnceLock<audit_batch::AuditBatcher>,
 }
@@ -125,6 +128,27 @@ impl TokenBroker {
             .unwrap_or_else(|e| e.into_inner())
             .get(connection_id)
             .cloned()
+    }
+
+    /// The cached token of a tenant's connection to `provider`, if it stays fresh for
+    /// `margin` — the hot path of `/token`, answered without the database.
+    pub fn cached_fresh(&self, tenant_id: &str, provider: &str, margin: std::time::Duration) -> Option<CachedToken> {
+        let id = self
+            .connection_ids
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(tenant_id.to_owned(), provider.to_owned()))
+            .cloned()?;
+        let token = self.cached(&id)?;
+        let fresh = token.expires_at.is_none_or(|at| at - crate::time::now() > margin);
+        fresh.then_some(token)
+    }
+
+    pub fn remember_connection(&self, tenant_id: &str, provider: &str, connection_id: &str) {
+        self.connection_ids
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((tenant_id.to_owned(), provider.to_owned()), connection_id.to_owned());
     }
 
     pub fn remember(&self, connection_id: &str, token: CachedToken) {

@@ -79,10 +79,21 @@ pub async fn token(
 ) -> ApiResult<Response> {
     let entry = access.audit("token.read", Some(&provider));
     let tenant_id = access.tenant.id.clone();
-    let app = state.clone();
-    let result = tokio::task::spawn_blocking(move || ensure_token(&app, &tenant_id, &provider, false))
-        .await
-        .map_err(|e| ApiError::internal("oauth task failed", &e))?;
+    let margin = state.config.oauth_read_margin;
+    let result = match state.oauth.cached_fresh(&tenant_id, &provider, margin) {
+        Some(cached) => Ok(TokenGrant {
+            access_token: cached.access_token,
+            token_type: cached.token_type,
+            expires_at: cached.expires_at,
+            renewed: false,
+        }),
+        None => {
+            let app = state.clone();
+            tokio::task::spawn_blocking(move || ensure_token(&app, &tenant_id, &provider, false))
+                .await
+                .map_err(|e| ApiError::internal("oauth task failed", &e))?
+        }
+    };
     let detail = match &result {
         Ok(g) => json!({"renewed": g.renewed}),
         Err(e) => json!({"error": e.to_string()}),

@@ -66,6 +66,7 @@ pub fn ensure_token(
         .store
         .read(|conn| find_connection(conn, tenant_id, provider_key))?
         .ok_or_else(|| OAuthError::NotFound(provider_key.to_owned()))?;
+    app.oauth.remember_connection(tenant_id, provider_key, &row.id);
     if !row.auth_mode.uses_access_token() {
         return Err(OAuthError::NotSupported(format!(
             "this connection uses auth mode `{}`, which has no access token; read it with /credentials",

@@ -379,3 +379,31 @@ fn a_token_without_expiry_is_rechecked_daily() {
         "re-check not pushed a day ahead: {check_after}"
     );
 }
+
+#[test]
+fn changed_credentials_drop_the_cached_token() {
+    let fake = fake_zoom();
+    let server = zoom_server(&fake);
+    server.create_tenant("t1");
+    let client = server.admin();
+    let path = "/api/v1/tenants/t1/connections/zoom";
+    let creds = json!({"account_id": "acct-42", "client_id": "zoom-client", "client_secret": ZOOM_SECRET});
+    assert_eq!(client.put(path, &json!({ "credentials": creds })).status, 201);
+    let first = client.get(&format!("{path}/token"));
+    assert_eq!(first.json["access_token"], "zoom-access-token-1", "{}", first.text);
+    assert_eq!(
+        client.get(&format!("{path}/token")).json["access_token"],
+        "zoom-access-token-1"
+    );
+    assert_eq!(token_posts(&fake), 1, "the second read was served from the cache");
+
+    // Another account: the token of the old one must never be served again.
+    let moved = json!({"credentials": {"account_id": "acct-43"}});
+    assert_eq!(client.put(path, &moved).status, 200);
+    assert_eq!(client.get(path).json["status"], "pending");
+    let second = client.get(&format!("{path}/token"));
+    assert_eq!(second.json["access_token"], "zoom-access-token-2", "{}", second.text);
+    assert_eq!(token_posts(&fake), 2);
+    let body = String::from_utf8_lossy(&fake.recorded().last().unwrap().body).into_owned();
+    assert!(body.contains("account_id=acct-43"), "{body}");
+}

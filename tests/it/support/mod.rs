@@ -209,9 +209,14 @@ pub struct Client {
 
 impl Client {
     pub fn new(base: &str, token: Option<&str>) -> Client {
+        // A fresh connection per request: a server may close a kept-alive connection after
+        // answering without reading the body (403 before a large upload), and a pooled
+        // connection then fails on reuse ("peer disconnected") — not what a test is about.
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
+            .max_idle_connections(0)
+            .max_idle_connections_per_host(0)
             .timeout_global(Some(Duration::from_secs(30)))
             .build()
             .into();
