@@ -14,6 +14,12 @@ pub enum PlaceholderError {
     Unclosed(String),
 }
 
+/// Whether a tenant's config value shapes the URL's host (any placeholder does: a whole
+/// base URL at the start, a host fragment elsewhere), so calls to it need the SSRF guard.
+pub fn is_tenant_shaped(template: &str) -> bool {
+    template.contains('{')
+}
+
 pub fn expand<'a>(template: &str, lookup: impl Fn(&str) -> Option<&'a str>) -> Result<String, PlaceholderError> {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;

@@ -107,8 +107,9 @@ pub fn call(
         request = request.header(*name, value.as_str());
     }
     request = request.header("accept", "application/json");
-    // The shared agent (timeouts on, redirects off) keeps connections to providers warm.
-    let agent = &state.http;
+    // The shared agent (timeouts on, redirects off) keeps connections to providers warm;
+    // a URL a tenant's config shapes goes through the SSRF-guarded one.
+    let agent = state.http_for(provider.api_base_url.as_deref());
     let result = match body {
         Some(body) => request
             .header("content-type", "application/json")

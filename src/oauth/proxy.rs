@@ -163,7 +163,7 @@ fn forward(
     let request = request
         .body(body.to_vec())
         .map_err(|_| ApiError::invalid_input("the proxied request is not valid"))?;
-    let response = app.http.run(request).map_err(|e| {
+    let response = app.http_for(provider.api_base_url.as_deref()).run(request).map_err(|e| {
         ApiError::bad_gateway(format!(
             "{}: {}",
             provider.name,

@@ -280,7 +280,7 @@ fn refresh(
     }
     let response = client
         .exchange_refresh_token(&RefreshToken::new(refresh_token.expose().to_owned()))
-        .request(&UreqClient(&app.http))
+        .request(&UreqClient(app.http_for(Some(template))))
         .map_err(|e| match e {
             RequestTokenError::ServerResponse(r) => match r.error() {
                 BasicErrorResponseType::InvalidGrant
