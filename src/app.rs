@@ -191,6 +191,7 @@ fn spawn_workers(state: &AppState) {
         .start(state, crate::inbound::job_handlers(), state.config.job_workers);
 
     // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
+    state.outbound.report_to(state.metrics.clone());
     if let Err(e) = crate::outbound::engine::EngineSettings::from_config(&state.config).and_then(|settings| {
         state.outbound.start(
             settings,

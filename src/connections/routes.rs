@@ -59,6 +59,7 @@ pub async fn put_connection(
             })
         })
         .await?;
+    state.outbound.wake();
     let status = if outcome.created {
         StatusCode::CREATED
     } else {
@@ -129,6 +130,7 @@ pub async fn delete_connection(
             })
         })
         .await?;
+    state.outbound.wake();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -147,6 +149,7 @@ pub async fn verify_connection(
     })
     .await
     .map_err(|e| ApiError::internal("verify task failed", &e))??;
+    state.outbound.wake();
     Ok(Json(outcome))
 }
 

@@ -409,6 +409,7 @@ pub fn callback(app: &AppState, params: &CallbackParams, now: OffsetDateTime) ->
                     expires_at: saved.expires_at,
                 },
             );
+            app.outbound.wake();
             Ok(CallbackOutcome {
                 redirect_to: with_query(&pending.return_to, &[("connected", &pending.provider)]),
             })

@@ -178,6 +178,7 @@ pub fn renew_under_lock(
             )));
         }
     };
+    app.metrics.token_refresh(&row.provider, outcome.is_ok());
     match outcome {
         Ok(new_tokens) => {
             // Stamped on completion: forced callers who asked before this moment share it.
@@ -253,6 +254,7 @@ pub fn mark_needs_reauth(app: &AppState, row: &ConnectionRow, reason: &str) -> R
         Ok::<_, OAuthError>(())
     })?;
     app.oauth.forget(&row.id);
+    app.outbound.wake();
     Ok(())
 }
 
