@@ -43,3 +43,4 @@ mod ui_static;
 
 // --- wiring: cross-area wiring ---
 mod wiring_ssrf;
+mod wiring_flows;
