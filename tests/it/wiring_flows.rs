@@ -2,7 +2,6 @@
 //! reference Standard Webhooks library), metrics moved by each area, and inbound's
 //! outside calls made with the OAuth token service's tokens.
 
-use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
