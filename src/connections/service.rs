@@ -228,7 +228,11 @@ pub fn refuse_internal_targets(
         &provider.revocation_url,
     ];
     for template in urls.into_iter().flatten() {
-        let Some(name) = template.split_once('{').and_then(|(_, rest)| rest.split_once('}')).map(|(n, _)| n) else {
+        let Some(name) = template
+            .split_once('{')
+            .and_then(|(_, rest)| rest.split_once('}'))
+            .map(|(n, _)| n)
+        else {
             continue;
         };
         if !config.contains_key(name) {

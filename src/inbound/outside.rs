@@ -87,10 +87,13 @@ pub fn call(
     // Token modes: the OAuth token service hands out a fresh token (renewed when close to
     // expiry, under the connection's lock); key modes inject stored fields.
     let access_token: Option<Secret> = if row.auth_mode.uses_access_token() {
-        let grant = crate::oauth::service::ensure_token(state, tenant_id, provider_key, false).map_err(|e| match e {
-            crate::oauth::OAuthError::Upstream(_) | crate::oauth::OAuthError::Store(_) => JobFailure::Retry(e.to_string()),
-            other => JobFailure::Permanent(other.to_string()),
-        })?;
+        let grant =
+            crate::oauth::service::ensure_token(state, tenant_id, provider_key, false).map_err(|e| match e {
+                crate::oauth::OAuthError::Upstream(_) | crate::oauth::OAuthError::Store(_) => {
+                    JobFailure::Retry(e.to_string())
+                }
+                other => JobFailure::Permanent(other.to_string()),
+            })?;
         Some(grant.access_token)
     } else {
         None

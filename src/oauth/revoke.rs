@@ -81,7 +81,14 @@ pub fn revoke_connection_tokens(app: &AppState, tenant_id: &str, provider_key: &
 }
 
 /// One RFC 7009 request: the token and its type hint, with client authentication.
-fn revoke_one(app: &AppState, template: &str, url: &str, client: &ClientApp, token: &Secret, hint: &str) -> Result<(), String> {
+fn revoke_one(
+    app: &AppState,
+    template: &str,
+    url: &str,
+    client: &ClientApp,
+    token: &Secret,
+    hint: &str,
+) -> Result<(), String> {
     let mut form = url::form_urlencoded::Serializer::new(String::new());
     form.append_pair("token", token.expose());
     form.append_pair("token_type_hint", hint);

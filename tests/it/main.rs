@@ -42,5 +42,5 @@ mod ui_sessions;
 mod ui_static;
 
 // --- wiring: cross-area wiring ---
-mod wiring_ssrf;
 mod wiring_flows;
+mod wiring_ssrf;

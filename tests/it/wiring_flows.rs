@@ -2,7 +2,6 @@
 //! reference Standard Webhooks library), metrics moved by each area, and inbound's
 //! outside calls made with the OAuth token service's tokens.
 
-
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
@@ -48,7 +47,12 @@ fn a_signed_purchase_reaches_the_tenants_endpoint_and_moves_the_metrics() {
     let event_id = first.json["event_id"].as_str().unwrap().to_owned();
     let again = post_posh(&server, "brand-a", "posh-secret", &body);
     assert_eq!(again.json["duplicate"], true, "{}", again.text);
-    let forged = post_posh(&server, "brand-a", "not-the-secret", &purchase("purchase.created", "p-101", "x@example.com"));
+    let forged = post_posh(
+        &server,
+        "brand-a",
+        "not-the-secret",
+        &purchase("purchase.created", "p-101", "x@example.com"),
+    );
     assert_eq!(forged.status, 401, "{}", forged.text);
     assert_eq!(wait_processed(&admin, "brand-a", &event_id)["status"], "processed");
 
@@ -110,7 +114,10 @@ fn pending_jobs_and_failing_endpoints_are_counted() {
     assert!(status.json["pending_jobs"].is_number(), "{}", status.text);
     let text = admin.get("/metrics").text;
     assert_eq!(metric(&text, "tessera_endpoints_failing"), Some(1.0), "{text}");
-    assert!(metric(&text, "tessera_deliveries_total{outcome=\"failed\"}") >= Some(1.0), "{text}");
+    assert!(
+        metric(&text, "tessera_deliveries_total{outcome=\"failed\"}") >= Some(1.0),
+        "{text}"
+    );
 }
 
 /// A client-credentials token endpoint that refuses the client (`invalid_client`).
@@ -161,7 +168,10 @@ fn a_refused_renewal_is_delivered_as_refresh_failed() {
     assert!(data["reason"].as_str().unwrap().contains("invalid_client"), "{data}");
     let text = admin.get("/metrics").text;
     assert_eq!(
-        metric(&text, "tessera_token_refreshes_total{provider=\"zoom\",outcome=\"failed\"}"),
+        metric(
+            &text,
+            "tessera_token_refreshes_total{provider=\"zoom\",outcome=\"failed\"}"
+        ),
         Some(1.0),
         "{text}"
     );
@@ -214,7 +224,13 @@ fn an_eventbrite_oauth_connection_fetches_orders_with_its_oauth_token() {
     let access_token = token.json["access_token"].as_str().unwrap().to_owned();
 
     let hook = json!({"api_url": format!("{}/v3/orders/123/", api.base), "config": {"action": "order.placed"}});
-    let resp = post_raw(&server.anonymous(), "eventbrite", "brand-a", hook.to_string().as_bytes(), &[]);
+    let resp = post_raw(
+        &server.anonymous(),
+        "eventbrite",
+        "brand-a",
+        hook.to_string().as_bytes(),
+        &[],
+    );
     assert_eq!(resp.status, 200, "{}", resp.text);
     let event = wait_processed(&admin, "brand-a", resp.json["event_id"].as_str().unwrap());
     assert_eq!(event["status"], "processed", "{event}");

@@ -12,7 +12,12 @@ fn a_base_url_on_an_internal_address_is_refused_at_save() {
     let server = TestServer::start_with(|config| config.allow_private_targets = false);
     server.create_tenant("brand-a");
     let admin = server.admin();
-    for base in ["http://127.0.0.1:1", "http://localhost:1", "http://[::1]:1", "http://10.0.0.8"] {
+    for base in [
+        "http://127.0.0.1:1",
+        "http://localhost:1",
+        "http://[::1]:1",
+        "http://10.0.0.8",
+    ] {
         let resp = admin.put(
             "/api/v1/tenants/brand-a/connections/easyappointments",
             &json!({"credentials": {"api_key": "ea-token"}, "config": {"base_url": base}}),
@@ -42,7 +47,10 @@ fn calls_to_a_tenant_url_go_through_the_guard() {
         &json!({"credentials": {"api_key": "ea-token"}, "config": {"base_url": fake.base}}),
     );
     assert_eq!(resp.status, 201, "{}", resp.text);
-    let verify = admin.post("/api/v1/tenants/brand-a/connections/easyappointments/verify", &json!({}));
+    let verify = admin.post(
+        "/api/v1/tenants/brand-a/connections/easyappointments/verify",
+        &json!({}),
+    );
     assert_eq!(verify.json["result"], "ok", "{}", verify.text);
     let proxied = admin.get("/api/v1/tenants/brand-a/proxy/easyappointments/services");
     assert_eq!(proxied.status, 200, "{}", proxied.text);
@@ -53,9 +61,16 @@ fn calls_to_a_tenant_url_go_through_the_guard() {
     server.config.allow_private_targets = false;
     let server = server.restart();
     let admin = server.admin();
-    let verify = admin.post("/api/v1/tenants/brand-a/connections/easyappointments/verify", &json!({}));
+    let verify = admin.post(
+        "/api/v1/tenants/brand-a/connections/easyappointments/verify",
+        &json!({}),
+    );
     assert_eq!(verify.json["result"], "unreachable", "{}", verify.text);
-    assert!(verify.json["detail"].as_str().unwrap().contains("refused"), "{}", verify.text);
+    assert!(
+        verify.json["detail"].as_str().unwrap().contains("refused"),
+        "{}",
+        verify.text
+    );
     let proxied = admin.get("/api/v1/tenants/brand-a/proxy/easyappointments/services");
     assert_eq!(proxied.status, 502, "{}", proxied.text);
     let stats = admin.get("/api/v1/tenants/brand-a/easyappointments/stats?date_from=2026-11-01&date_to=2026-11-30");
