@@ -75,6 +75,13 @@ mod tests {
     }
 
     #[test]
+    fn urls_with_placeholders_are_tenant_shaped() {
+        assert!(is_tenant_shaped("{base_url}/index.php/api/v1"));
+        assert!(is_tenant_shaped("https://{shop}/admin/api/2025-01"));
+        assert!(!is_tenant_shaped("https://api.stripe.com"));
+    }
+
+    #[test]
     fn expands_host_fragments_and_base_urls() {
         let got = expand(
             "https://login.{region}/oauth/token",

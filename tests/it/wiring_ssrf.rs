@@ -31,6 +31,19 @@ fn a_base_url_on_an_internal_address_is_refused_at_save() {
         404,
         "nothing saved"
     );
+    // A host-fragment placeholder shapes the host too (Shopify's `https://{shop}/...`).
+    let shop = admin.put(
+        "/api/v1/tenants/brand-a/connections/shopify",
+        &json!({"auth_mode": "webhook", "credentials": {"webhook_secret": "s"}, "config": {"shop": "127.0.0.1"}}),
+    );
+    assert_eq!(shop.status, 400, "{}", shop.text);
+    assert!(shop.text.contains("config.shop"), "{}", shop.text);
+    // A public address is fine (no name resolution needed for a literal IP).
+    let public = admin.put(
+        "/api/v1/tenants/brand-a/connections/easyappointments",
+        &json!({"credentials": {"api_key": "ea-token"}, "config": {"base_url": "https://93.184.215.14"}}),
+    );
+    assert_eq!(public.status, 201, "{}", public.text);
 }
 
 #[test]
