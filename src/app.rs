@@ -43,6 +43,9 @@ pub struct AppState {
     // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
     /// Outbound webhook engine: wake it after writing outbox rows (`state.outbound.wake()`).
     pub outbound: crate::outbound::Outbound,
+    /// Agent for URLs a tenant's config shapes (`{base_url}`, `{shop}`): every address is
+    /// vetted by the SSRF guard. Pick it with [`AppState::http_for`].
+    pub tenant_http: ureq::Agent,
     // --- ops: governance and operations (issue 6) ---
     pub limiter: Arc<crate::ratelimit::RateLimiter>,
     pub usage: Arc<crate::usage::UsageRecorder>,
@@ -59,6 +62,9 @@ impl AppState {
         let (store, vault) = crate::setup::open(&config)?;
         let catalog = Catalog::load(config.providers_file.as_deref())?;
         let http = crate::net::agent(config.outbound_timeout);
+        let target_policy = crate::net::TargetPolicy::new(config.allow_private_targets, &config.allowed_target_cidrs)
+            .map_err(|e| anyhow::anyhow!("allowed_target_cidrs: {e}"))?;
+        let tenant_http = crate::net::guarded_agent(config.outbound_timeout, &target_policy);
         Ok(AppState {
             config: Arc::new(config),
             store: store.clone(),
@@ -75,6 +81,7 @@ impl AppState {
             writer: crate::store::group_commit::GroupCommit::start(&store)?,
             // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
             outbound: crate::outbound::Outbound::default(),
+            tenant_http,
             // --- ops: governance and operations (issue 6) ---
             limiter: Arc::default(),
             usage: Arc::default(),
@@ -83,6 +90,18 @@ impl AppState {
             // --- ui: admin UI and sessions (issue 7) ---
             login_limiter: Arc::default(),
         })
+    }
+}
+
+impl AppState {
+    /// The agent for a URL built from catalog `template`: the SSRF-guarded one when a
+    /// tenant's config fills a placeholder in it, the shared one for fixed provider URLs.
+    pub fn http_for(&self, template: Option<&str>) -> &ureq::Agent {
+        if template.is_some_and(crate::catalog::is_tenant_shaped) {
+            &self.tenant_http
+        } else {
+            &self.http
+        }
     }
 }
 
@@ -172,6 +191,7 @@ fn spawn_workers(state: &AppState) {
         .start(state, crate::inbound::job_handlers(), state.config.job_workers);
 
     // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
+    state.outbound.report_to(state.metrics.clone());
     if let Err(e) = crate::outbound::engine::EngineSettings::from_config(&state.config).and_then(|settings| {
         state.outbound.start(
             settings,

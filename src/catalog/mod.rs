@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 pub use model::*;
-pub use placeholders::{PlaceholderError, expand};
+pub use placeholders::{PlaceholderError, expand, is_tenant_shaped};
 
 const BUILT_IN: &str = include_str!("providers.toml");
 

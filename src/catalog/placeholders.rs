@@ -14,6 +14,12 @@ pub enum PlaceholderError {
     Unclosed(String),
 }
 
+/// Whether a tenant's config value shapes the URL's host (any placeholder does: a whole
+/// base URL at the start, a host fragment elsewhere), so calls to it need the SSRF guard.
+pub fn is_tenant_shaped(template: &str) -> bool {
+    template.contains('{')
+}
+
 pub fn expand<'a>(template: &str, lookup: impl Fn(&str) -> Option<&'a str>) -> Result<String, PlaceholderError> {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
@@ -66,6 +72,13 @@ mod tests {
 
     fn with<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<&'a str> {
         move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| *v)
+    }
+
+    #[test]
+    fn urls_with_placeholders_are_tenant_shaped() {
+        assert!(is_tenant_shaped("{base_url}/index.php/api/v1"));
+        assert!(is_tenant_shaped("https://{shop}/admin/api/2025-01"));
+        assert!(!is_tenant_shaped("https://api.stripe.com"));
     }
 
     #[test]

@@ -24,6 +24,18 @@ pub async fn put_connection(
     Path((_, provider)): Path<(String, String)>,
     ApiJson(input): ApiJson<ConnectionInput>,
 ) -> ApiResult<(StatusCode, Json<ConnectionView>)> {
+    if let (Some(provider), Some(config)) = (state.catalog.get(&provider), input.config.clone()) {
+        let app = state.clone();
+        let provider = provider.clone();
+        let errors = tokio::task::spawn_blocking(move || {
+            service::refuse_internal_targets(&provider, &config, app.outbound.policy(), app.outbound.names())
+        })
+        .await
+        .map_err(|e| ApiError::internal("target check failed", &e))?;
+        if !errors.is_empty() {
+            return Err(ConnectionError::Invalid(errors).into());
+        }
+    }
     let app = state.clone();
     let outcome = state
         .store
@@ -50,6 +62,7 @@ pub async fn put_connection(
     if outcome.credentials_changed {
         state.oauth.forget(&outcome.connection_id);
     }
+    state.outbound.wake();
     let status = if outcome.created {
         StatusCode::CREATED
     } else {
@@ -120,6 +133,7 @@ pub async fn delete_connection(
             })
         })
         .await?;
+    state.outbound.wake();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -138,6 +152,7 @@ pub async fn verify_connection(
     })
     .await
     .map_err(|e| ApiError::internal("verify task failed", &e))??;
+    state.outbound.wake();
     Ok(Json(outcome))
 }
 

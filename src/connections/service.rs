@@ -230,6 +230,46 @@ fn check_urls(provider: &Provider, config: &Map<String, Value>, errors: &mut Vec
     }
 }
 
+/// The SSRF guard at save time: every catalog URL a submitted config value shapes
+/// (`{base_url}/...`, `https://{shop}/...`) must not point at an internal address.
+/// Resolves names (blocking); a name that does not resolve is left to connect time.
+pub fn refuse_internal_targets(
+    provider: &Provider,
+    config: &Map<String, Value>,
+    policy: &crate::net::TargetPolicy,
+    names: &dyn crate::net::NameResolver,
+) -> Vec<FieldError> {
+    let mut errors: Vec<FieldError> = Vec::new();
+    let urls = [
+        &provider.api_base_url,
+        &provider.authorization_url,
+        &provider.token_url,
+        &provider.revocation_url,
+    ];
+    for template in urls.into_iter().flatten() {
+        let Some(name) = template
+            .split_once('{')
+            .and_then(|(_, rest)| rest.split_once('}'))
+            .map(|(n, _)| n)
+        else {
+            continue;
+        };
+        if !config.contains_key(name) {
+            continue;
+        }
+        let Ok(url) = expand(template, |k| config.get(k).and_then(Value::as_str)) else {
+            continue;
+        };
+        if let Err(crate::net::TargetError::Refused(refusal)) = crate::net::ssrf::check_target(&url, policy, names) {
+            let path = format!("config.{name}");
+            if !errors.iter().any(|e| e.field == path) {
+                errors.push(field_error(path, format!("points at an internal address: {refusal}")));
+            }
+        }
+    }
+    errors
+}
+
 /// Creates or replaces a tenant's connection to `provider_key`.
 #[allow(clippy::too_many_arguments)]
 pub fn save_connection(

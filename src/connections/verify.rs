@@ -48,7 +48,7 @@ pub fn verify_connection(
     access_token: Option<Secret>,
     audit_entry: AuditEntry,
 ) -> Result<VerifyOutcome, ConnectionError> {
-    let (store, vault, agent) = (&app.store, &app.vault, &app.http);
+    let (store, vault) = (&app.store, &app.vault);
     let provider = app
         .catalog
         .get(provider_key)
@@ -85,7 +85,7 @@ pub fn verify_connection(
                             VerifyResult::NotSupported,
                             "the catalog's verify request is malformed".into(),
                         ),
-                        Ok(request) => match agent.run(request) {
+                        Ok(request) => match app.http_for(provider.api_base_url.as_deref()).run(request) {
                             Ok(response) => classify(response.status().as_u16()),
                             Err(e) => (VerifyResult::Unreachable, crate::net::describe_transport_error(&e)),
                         },

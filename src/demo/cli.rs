@@ -21,6 +21,7 @@ pub fn run(mut config: Config, listen: Option<SocketAddr>) -> anyhow::Result<()>
     }
     let (store, _vault) = setup::open(&config)?;
     let token = setup::create_platform_token(&store, "demo visitor")?;
+    let admin_password = super::ensure_admin_user(&store)?;
     drop(store);
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -34,9 +35,12 @@ pub fn run(mut config: Config, listen: Option<SocketAddr>) -> anyhow::Result<()>
             "tessera demo: data in {dir}\n\
              tessera demo: open {public}/sandbox\n\
              tessera demo: platform token (shown once): {token}\n\
+             tessera demo: admin UI sign-in: {email} / {password}\n\
              tessera demo: try  curl -H 'authorization: Bearer {token}' {public}/api/v1/status",
             dir = config.data_dir.display(),
             token = token.expose(),
+            email = super::ADMIN_EMAIL,
+            password = admin_password.expose(),
         );
         eprintln!("tessera: listening on http://{addr} (public URL {public})");
         crate::run(config, listener, async {

@@ -26,6 +26,33 @@ pub const CLIENT_ID: &str = "tessera-demo";
 pub const CLIENT_SECRET: &str = "sandbox-demo-secret";
 pub const DEMO_TENANT: &str = "demo";
 pub const OVERLAY_FILE: &str = "demo-providers.toml";
+/// The demo's admin UI user (a platform admin); its password is new at every start.
+pub const ADMIN_EMAIL: &str = "admin@demo.tessera.test";
+
+/// Creates the demo admin user, or gives it a fresh password; returns the password.
+/// Blocking (password hashing).
+pub fn ensure_admin_user(store: &crate::store::Store) -> anyhow::Result<crate::vault::Secret> {
+    let password = crate::vault::random_token("demo-");
+    store.write(|tx| {
+        match crate::users::set_password(tx, ADMIN_EMAIL, password.expose()) {
+            Err(crate::users::UserError::UnknownUser) => {
+                crate::users::create_user(
+                    tx,
+                    &crate::users::NewUser {
+                        email: ADMIN_EMAIL,
+                        password: password.expose(),
+                        tenant: None,
+                    },
+                )?;
+            }
+            other => {
+                other?;
+            }
+        }
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(password)
+}
 
 /// The sandbox provider, added to the catalog in demo mode. `{base_url}` comes from the
 /// connection's config (seeded as `{public_url}/sandbox`).
@@ -61,6 +88,14 @@ path = "/me"
 scheme = "hmac-sha256-hex"
 header = "X-Sandbox-Signature"
 events = ["order.completed", "ticket.issued"]
+type_field = "/type"
+id_fields = ["/id"]
+[providers.sandbox.webhook.handlers."order.completed"]
+action = "contact"
+mapping = { email = "/data/attendee/email", first_name = "/data/attendee/first_name", last_name = "/data/attendee/last_name", reference = "/data/order_id", event_name = "/data/event_name" }
+[providers.sandbox.webhook.handlers."ticket.issued"]
+action = "contact"
+mapping = { email = "/data/attendee/email", first_name = "/data/attendee/first_name", last_name = "/data/attendee/last_name", reference = "/data/order_id", event_name = "/data/event_name" }
 "#;
 
 /// In-memory state of the sandbox provider.

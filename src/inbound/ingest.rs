@@ -68,10 +68,14 @@ pub async fn receive(
                 .await?;
             match stored {
                 Stored::New(id) => {
+                    state.metrics.webhook_received(&provider_key, "accepted");
                     state.jobs.wake();
                     Ok(Json(json!({ "received": true, "event_id": id })))
                 }
-                Stored::Duplicate(id) => Ok(Json(json!({ "received": true, "event_id": id, "duplicate": true }))),
+                Stored::Duplicate(id) => {
+                    state.metrics.webhook_received(&provider_key, "duplicate");
+                    Ok(Json(json!({ "received": true, "event_id": id, "duplicate": true })))
+                }
             }
         }
         Verdict::Reject { event, answer_ok } => {
@@ -81,6 +85,7 @@ pub async fn receive(
                 .writer
                 .write(move |conn| events::store_rejected(conn, &event))
                 .await?;
+            state.metrics.webhook_received(&provider_key, "rejected");
             if answer_ok {
                 Ok(Json(json!({ "received": true, "event_id": id })))
             } else {

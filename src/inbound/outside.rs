@@ -84,7 +84,20 @@ pub fn call(
     let Some((row, credentials)) = found else {
         return Ok(None);
     };
-    let access_token: Option<Secret> = credentials.get("access_token");
+    // Token modes: the OAuth token service hands out a fresh token (renewed when close to
+    // expiry, under the connection's lock); key modes inject stored fields.
+    let access_token: Option<Secret> = if row.auth_mode.uses_access_token() {
+        let grant =
+            crate::oauth::service::ensure_token(state, tenant_id, provider_key, false).map_err(|e| match e {
+                crate::oauth::OAuthError::Upstream(_) | crate::oauth::OAuthError::Store(_) => {
+                    JobFailure::Retry(e.to_string())
+                }
+                other => JobFailure::Permanent(other.to_string()),
+            })?;
+        Some(grant.access_token)
+    } else {
+        None
+    };
     let headers = auth_headers(provider, row.auth_mode, &credentials, access_token.as_ref())
         .map_err(|e| JobFailure::Permanent(e.to_string()))?;
     let base = api_base_url(provider, &row.config).map_err(|e| JobFailure::Permanent(e.to_string()))?;
@@ -107,8 +120,9 @@ pub fn call(
         request = request.header(*name, value.as_str());
     }
     request = request.header("accept", "application/json");
-    // The shared agent (timeouts on, redirects off) keeps connections to providers warm.
-    let agent = &state.http;
+    // The shared agent (timeouts on, redirects off) keeps connections to providers warm;
+    // a URL a tenant's config shapes goes through the SSRF-guarded one.
+    let agent = state.http_for(provider.api_base_url.as_deref());
     let result = match body {
         Some(body) => request
             .header("content-type", "application/json")

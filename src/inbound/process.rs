@@ -38,6 +38,8 @@ pub fn run_process_job(state: &AppState, job: &Job) -> Result<(), JobFailure> {
             Ok(())
         });
     }
+    // Processing committed outbox rows (`inbound.received`, `signup.created`).
+    state.outbound.wake();
     result
 }
 

@@ -1,6 +1,5 @@
-//! Gauges computed from the database at scrape time. Tables owned by other areas may not
-//! exist (yet); each query is guarded so a missing table or column yields no series, never
-//! an error.
+//! Gauges computed from the database at scrape time, from the tables the jobs, inbound
+//! and outbound areas own. A failing query yields no series, never an error.
 
 use rusqlite::Connection;
 
@@ -24,11 +23,6 @@ pub fn table_has(conn: &Connection, table: &str, columns: &[&str]) -> bool {
     !found.is_empty() && columns.iter().all(|c| found.iter().any(|f| f == c))
 }
 
-/// The first of `candidates` that exists with `columns`.
-pub fn first_table<'a>(conn: &Connection, candidates: &[&'a str], columns: &[&str]) -> Option<&'a str> {
-    candidates.iter().copied().find(|t| table_has(conn, t, columns))
-}
-
 /// `SELECT label, COUNT(*) ... GROUP BY label` as series; empty on any failure.
 fn count_by(
     conn: &Connection,
@@ -49,25 +43,29 @@ fn count_by(
         .collect()
 }
 
-pub const JOB_TABLES: &[&str] = &["jobs"];
-pub const INBOUND_TABLES: &[&str] = &["inbound_events", "webhook_events", "events"];
-pub const DELIVERY_TABLES: &[&str] = &["webhook_deliveries", "deliveries", "outbound_deliveries"];
-pub const ENDPOINT_TABLES: &[&str] = &["webhook_endpoints", "endpoints", "outbound_endpoints"];
-
-/// Pending jobs and the age in seconds of the oldest one, if a jobs table exists.
+/// Jobs waiting in the queue (`jobs.status = 'pending'`, including retries waiting for
+/// their `run_at`) and the age in seconds of the oldest one.
 pub fn pending_jobs(conn: &Connection, tenant_id: Option<&str>) -> Option<(i64, Option<f64>)> {
-    let table = first_table(conn, JOB_TABLES, &["status", "created_at", "tenant_id"])?;
-    let sql = format!(
-        "SELECT COUNT(*), MIN(created_at) FROM {table}
-         WHERE status IN ('pending', 'queued', 'retrying') AND (?1 IS NULL OR tenant_id = ?1)"
-    );
-    let (count, oldest): (i64, Option<String>) =
-        conn.query_row(&sql, [tenant_id], |r| Ok((r.get(0)?, r.get(1)?))).ok()?;
+    let (count, oldest): (i64, Option<String>) = conn
+        .query_row(
+            "SELECT COUNT(*), MIN(created_at) FROM jobs
+             WHERE status = 'pending' AND (?1 IS NULL OR tenant_id = ?1)",
+            [tenant_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .ok()?;
     let age = oldest
         .as_deref()
         .and_then(crate::time::parse_rfc3339)
         .map(|at| (crate::time::now() - at).as_seconds_f64().max(0.0));
     Some((count, age))
+}
+
+/// Outbound endpoints failing or disabled for failing (the outbound area's definition).
+pub fn failing_endpoints(conn: &Connection, tenant_id: Option<&str>) -> Option<i64> {
+    crate::outbound::endpoints::count_failing(conn, tenant_id)
+        .ok()
+        .map(|n| n as i64)
 }
 
 pub fn collect(conn: &Connection) -> Vec<Gauge> {
@@ -98,18 +96,25 @@ pub fn collect(conn: &Connection) -> Vec<Gauge> {
             series: vec![(Vec::new(), age.unwrap_or(0.0))],
         });
     }
-    if let Some(table) = first_table(conn, INBOUND_TABLES, &["status", "provider"]) {
+    if table_has(conn, "inbound_events", &["status"]) {
         gauges.push(Gauge {
             name: "tessera_inbound_events",
             help: "Stored inbound webhook events by status",
-            series: count_by(conn, table, "status", "status", ""),
+            series: count_by(conn, "inbound_events", "status", "status", ""),
         });
     }
-    if let Some(table) = first_table(conn, DELIVERY_TABLES, &["status"]) {
+    if table_has(conn, "webhook_deliveries", &["status"]) {
         gauges.push(Gauge {
             name: "tessera_deliveries",
             help: "Outbound webhook deliveries by status",
-            series: count_by(conn, table, "status", "status", ""),
+            series: count_by(conn, "webhook_deliveries", "status", "status", ""),
+        });
+    }
+    if let Some(failing) = failing_endpoints(conn, None) {
+        gauges.push(Gauge {
+            name: "tessera_endpoints_failing",
+            help: "Outbound endpoints failing or disabled for failing",
+            series: vec![(Vec::new(), failing as f64)],
         });
     }
     gauges

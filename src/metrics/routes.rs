@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use rusqlite::Connection;
 use serde_json::{Value, json};
 
-use super::gauges::{self, ENDPOINT_TABLES, first_table, table_has};
+use super::gauges::{self, failing_endpoints};
 use crate::app::AppState;
 use crate::auth::{Authenticated, authenticate_parts};
 use crate::error::{ApiError, ApiResult};
@@ -37,24 +37,6 @@ pub async fn metrics(State(state): State<AppState>, mut parts: Parts) -> ApiResu
         state.started_at.elapsed().as_secs()
     ));
     Ok(([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out).into_response())
-}
-
-/// Endpoints currently failing, when the outbound area's table says so.
-fn failing_endpoints(conn: &Connection, tenant_id: Option<&str>) -> Option<i64> {
-    let table = first_table(conn, ENDPOINT_TABLES, &["tenant_id"])?;
-    let condition = ["failing_since", "disabled_at"]
-        .iter()
-        .filter(|c| table_has(conn, table, &[c]))
-        .map(|c| format!("{c} IS NOT NULL"))
-        .collect::<Vec<_>>();
-    if condition.is_empty() {
-        return None;
-    }
-    let sql = format!(
-        "SELECT COUNT(*) FROM {table} WHERE ({}) AND (?1 IS NULL OR tenant_id = ?1)",
-        condition.join(" OR ")
-    );
-    conn.query_row(&sql, [tenant_id], |r| r.get(0)).ok()
 }
 
 fn status_counts(conn: &Connection, tenant_id: Option<&str>) -> rusqlite::Result<Value> {

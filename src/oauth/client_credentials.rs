@@ -92,7 +92,7 @@ pub fn acquire(
         .body(body.as_bytes().to_vec())
         .map_err(|_| CredentialsFailure::Rejected("the token URL is not valid".into()))?;
     let response = app
-        .http
+        .http_for(Some(template))
         .run(request)
         .map_err(|e| CredentialsFailure::Transient(crate::net::describe_transport_error(&e)))?;
     let status = response.status().as_u16();

@@ -409,6 +409,7 @@ pub fn callback(app: &AppState, params: &CallbackParams, now: OffsetDateTime) ->
                     expires_at: saved.expires_at,
                 },
             );
+            app.outbound.wake();
             Ok(CallbackOutcome {
                 redirect_to: with_query(&pending.return_to, &[("connected", &pending.provider)]),
             })
@@ -453,7 +454,7 @@ fn exchange_code(
     let response = client
         .exchange_code(AuthorizationCode::new(code.to_owned()))
         .set_pkce_verifier(PkceCodeVerifier::new(pending.verifier.expose().to_owned()))
-        .request(&UreqClient(&app.http))
+        .request(&UreqClient(app.http_for(provider.token_url.as_deref())))
         .map_err(|e| match e {
             RequestTokenError::ServerResponse(r) => {
                 OAuthError::Upstream(format!("the provider refused the code: {}", r.error()))

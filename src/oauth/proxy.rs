@@ -163,13 +163,16 @@ fn forward(
     let request = request
         .body(body.to_vec())
         .map_err(|_| ApiError::invalid_input("the proxied request is not valid"))?;
-    let response = app.http.run(request).map_err(|e| {
-        ApiError::bad_gateway(format!(
-            "{}: {}",
-            provider.name,
-            crate::net::describe_transport_error(&e)
-        ))
-    })?;
+    let response = app
+        .http_for(provider.api_base_url.as_deref())
+        .run(request)
+        .map_err(|e| {
+            ApiError::bad_gateway(format!(
+                "{}: {}",
+                provider.name,
+                crate::net::describe_transport_error(&e)
+            ))
+        })?;
     let (parts, mut upstream_body) = response.into_parts();
     let bytes = upstream_body
         .with_config()

@@ -72,7 +72,7 @@ pub fn revoke_connection_tokens(app: &AppState, tenant_id: &str, provider_key: &
     revocable.push((stored.access_token.clone(), "access_token"));
     let mut outcome = Revocation::Revoked;
     for (token, hint) in revocable {
-        if let Err(error) = revoke_one(app, &url, &client_app, &token, hint) {
+        if let Err(error) = revoke_one(app, template, &url, &client_app, &token, hint) {
             tracing::warn!(provider = provider_key, %error, "token revocation failed");
             outcome = Revocation::Failed;
         }
@@ -81,7 +81,14 @@ pub fn revoke_connection_tokens(app: &AppState, tenant_id: &str, provider_key: &
 }
 
 /// One RFC 7009 request: the token and its type hint, with client authentication.
-fn revoke_one(app: &AppState, url: &str, client: &ClientApp, token: &Secret, hint: &str) -> Result<(), String> {
+fn revoke_one(
+    app: &AppState,
+    template: &str,
+    url: &str,
+    client: &ClientApp,
+    token: &Secret,
+    hint: &str,
+) -> Result<(), String> {
     let mut form = url::form_urlencoded::Serializer::new(String::new());
     form.append_pair("token", token.expose());
     form.append_pair("token_type_hint", hint);
@@ -103,7 +110,7 @@ fn revoke_one(app: &AppState, url: &str, client: &ClientApp, token: &Secret, hin
         .body(body.as_bytes().to_vec())
         .map_err(|_| "bad revocation request".to_owned())?;
     let response = app
-        .http
+        .http_for(Some(template))
         .run(request)
         .map_err(|e| crate::net::describe_transport_error(&e))?;
     // RFC 7009 §2.2: 200 also for tokens the server no longer knows.

@@ -179,6 +179,7 @@ pub fn renew_under_lock(
             )));
         }
     };
+    app.metrics.token_refresh(&row.provider, outcome.is_ok());
     match outcome {
         Ok(new_tokens) => {
             // Stamped on completion: forced callers who asked before this moment share it.
@@ -254,6 +255,7 @@ pub fn mark_needs_reauth(app: &AppState, row: &ConnectionRow, reason: &str) -> R
         Ok::<_, OAuthError>(())
     })?;
     app.oauth.forget(&row.id);
+    app.outbound.wake();
     Ok(())
 }
 
@@ -281,7 +283,7 @@ fn refresh(
     }
     let response = client
         .exchange_refresh_token(&RefreshToken::new(refresh_token.expose().to_owned()))
-        .request(&UreqClient(&app.http))
+        .request(&UreqClient(app.http_for(Some(template))))
         .map_err(|e| match e {
             RequestTokenError::ServerResponse(r) => match r.error() {
                 BasicErrorResponseType::InvalidGrant

@@ -68,6 +68,8 @@ impl EngineSettings {
 #[derive(Clone, Default)]
 pub struct Outbound {
     engine: Arc<OnceLock<Arc<Inner>>>,
+    /// Where recorded attempts are counted (`tessera_deliveries_total`).
+    metrics: Arc<OnceLock<Arc<crate::metrics::Metrics>>>,
 }
 
 struct Inner {
@@ -145,6 +147,11 @@ impl Outbound {
         }
     }
 
+    /// Counts recorded delivery attempts in `metrics` (set once, before [`Outbound::start`]).
+    pub fn report_to(&self, metrics: Arc<crate::metrics::Metrics>) {
+        let _ = self.metrics.set(metrics);
+    }
+
     /// New outbox rows may be waiting: fan them out now rather than at the next poll.
     pub fn wake(&self) {
         if let Some(inner) = self.inner() {
@@ -197,10 +204,10 @@ impl Outbound {
                 .name(format!("webhook-worker-{n}"))
                 .spawn(move || worker(&i))?;
         }
-        let i = inner.clone();
+        let (i, metrics) = (inner.clone(), self.metrics.get().cloned());
         std::thread::Builder::new()
             .name("webhook-recorder".into())
-            .spawn(move || recorder(&i, &store))?;
+            .spawn(move || recorder(&i, &store, metrics.as_deref()))?;
         Ok(())
     }
 }
@@ -378,7 +385,7 @@ fn worker(inner: &Inner) {
 
 const RECORD_BATCH: usize = 1024;
 
-fn recorder(inner: &Inner, store: &Store) {
+fn recorder(inner: &Inner, store: &Store, metrics: Option<&crate::metrics::Metrics>) {
     let mut db = EngineDb::open(store, inner.settings.database.as_deref());
     loop {
         let batch: Vec<Finished> = {
@@ -402,19 +409,26 @@ fn recorder(inner: &Inner, store: &Store) {
         }
         let written = db.write(|tx| {
             let mut disabled = Vec::new();
+            let mut outcomes = Vec::new();
             for finished in &batch {
                 match finished {
                     Finished::Attempted(item, report) => {
                         let effects = outcome::record(tx, item, report, &inner.settings.rules)?;
                         disabled.extend(effects.disabled_endpoint);
+                        outcomes.extend(effects.outcome);
                     }
                     Finished::NotAttempted(item) => outcome::release(tx, item, now_ms())?,
                 }
             }
-            Ok::<_, OutboundError>(disabled)
+            Ok::<_, OutboundError>((disabled, outcomes))
         });
         match written {
-            Ok(disabled) => {
+            Ok((disabled, outcomes)) => {
+                if let Some(metrics) = metrics {
+                    for outcome in outcomes {
+                        metrics.delivery(outcome);
+                    }
+                }
                 let released = !disabled.is_empty() || batch.iter().any(|f| matches!(f, Finished::NotAttempted(_)));
                 for id in disabled {
                     drop_endpoint_work(inner, &id);

@@ -181,6 +181,8 @@ pub struct RecordEffects {
     pub disabled_endpoint: Option<String>,
     /// False when the lease was lost (another worker or a restart took the delivery over).
     pub recorded: bool,
+    /// The delivery's new status (`succeeded`, `failed`, `exhausted`) once recorded.
+    pub outcome: Option<&'static str>,
 }
 
 /// Rules that decide how an endpoint's failures are judged over time.
@@ -235,6 +237,7 @@ pub fn record(
         return Ok(effects);
     }
     effects.recorded = true;
+    effects.outcome = Some(status);
     conn.prepare_cached(
         "INSERT INTO webhook_attempts (id, tenant_id, delivery_id, endpoint_id, attempt, at, succeeded,
              response_status, response_excerpt, error, duration_ms)

@@ -40,3 +40,7 @@ mod ops_shredding;
 mod ui_browser;
 mod ui_sessions;
 mod ui_static;
+
+// --- wiring: cross-area wiring ---
+mod wiring_flows;
+mod wiring_ssrf;

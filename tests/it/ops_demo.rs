@@ -297,11 +297,17 @@ fn tessera_demo_prints_a_token_and_serves_the_sandbox() {
         .unwrap();
     let mut reader = BufReader::new(child.stderr.take().unwrap());
     let mut token = None;
+    let mut sign_in = None;
     loop {
         let mut line = String::new();
         assert!(reader.read_line(&mut line).unwrap() > 0, "demo exited early");
         if let Some(rest) = line.split("platform token (shown once): ").nth(1) {
             token = Some(rest.trim().to_owned());
+        }
+        if let Some(rest) = line.split("admin UI sign-in: ").nth(1)
+            && let Some((email, password)) = rest.trim().split_once(" / ")
+        {
+            sign_in = Some((email.to_owned(), password.to_owned()));
         }
         if line.contains("listening on") {
             break;
@@ -320,10 +326,121 @@ fn tessera_demo_prints_a_token_and_serves_the_sandbox() {
     }
     assert!(seeded, "the demo tenant and its sandbox connection exist");
     assert_eq!(admin.get("/sandbox").status, 200);
+    // The printed admin user signs in to the UI.
+    let (email, password) = sign_in.expect("the demo prints its admin sign-in");
+    let session = Client::new(&base, None).post("/api/v1/session", &json!({"email": email, "password": password}));
+    assert!(session.status == 200 || session.status == 201, "{}", session.text);
+    assert!(session.header("set-cookie").is_some(), "{}", session.text);
     assert!(
         dir.path().join("demo").join("tessera.db").exists(),
         "demo data kept apart"
     );
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+/// The visitor's path with no internet: connect with OAuth to the sandbox, receive a
+/// signed webhook, see the signup, and see tessera's signed delivery in the sandbox inbox.
+#[test]
+fn demo_walk_through_over_http() {
+    let server = demo_server();
+    let admin = server.admin();
+    let anon = server.anonymous();
+
+    // Authorize → the sandbox's consent page → approve → tessera's callback.
+    let started = admin.post("/api/v1/tenants/demo/connections/sandbox/authorize", &json!({}));
+    assert_eq!(started.status, 200, "{}", started.text);
+    let authorization = url::Url::parse(started.json["authorization_url"].as_str().unwrap()).unwrap();
+    assert!(
+        authorization
+            .as_str()
+            .starts_with(&format!("{}/sandbox/oauth/authorize?", server.base)),
+        "{authorization}"
+    );
+    let page = anon.get(&format!("{}?{}", authorization.path(), authorization.query().unwrap()));
+    assert_eq!(page.status, 200, "{}", page.text);
+    let mut decision: Vec<(String, String)> = authorization.query_pairs().into_owned().collect();
+    decision.push(("decision".into(), "approve".into()));
+    let pairs: Vec<(&str, &str)> = decision.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let consented = form_post(&anon, "/sandbox/oauth/authorize", &pairs, &[]);
+    assert_eq!(consented.status, 303, "{}", consented.text);
+    let callback = url::Url::parse(consented.header("location").unwrap()).unwrap();
+    assert_eq!(callback.path(), "/oauth/callback");
+    let back = anon.get(&format!("/oauth/callback?{}", callback.query().unwrap()));
+    assert!(back.status == 303 || back.status == 200, "{}", back.text);
+    let connection = admin.get("/api/v1/tenants/demo/connections/sandbox");
+    assert_eq!(connection.json["status"], "active", "{}", connection.text);
+    let token = admin.get("/api/v1/tenants/demo/connections/sandbox/token");
+    assert_eq!(token.status, 200, "{}", token.text);
+    let me = server
+        .with_token(token.json["access_token"].as_str().unwrap())
+        .get("/sandbox/api/me");
+    assert_eq!(me.status, 200, "{}", me.text);
+    let verified = admin.post("/api/v1/tenants/demo/connections/sandbox/verify", &json!({}));
+    assert_eq!(verified.json["result"], "ok", "{}", verified.text);
+
+    // The emitter sends a signed purchase webhook; tessera accepts and processes it.
+    let emitted = anon.post(
+        "/sandbox/emit",
+        &json!({"email": "walk@example.test", "first_name": "Wal", "last_name": "Ker"}),
+    );
+    assert_eq!(emitted.status, 200, "{}", emitted.text);
+    assert_eq!(emitted.json["status"], 200, "{}", emitted.text);
+    let answer: Value = serde_json::from_str(emitted.json["answer"].as_str().unwrap()).unwrap();
+    let event_id = answer["event_id"].as_str().unwrap().to_owned();
+    let mut event = Value::Null;
+    for _ in 0..400 {
+        event = admin.get(&format!("/api/v1/tenants/demo/events/{event_id}")).json;
+        if event["status"] != "received" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert_eq!(event["status"], "processed", "{event}");
+    let signups = admin.get("/api/v1/tenants/demo/signups");
+    let signup = signups.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["email"] == "walk@example.test")
+        .cloned()
+        .unwrap_or_else(|| panic!("no signup: {}", signups.text));
+    assert_eq!(signup["status"], "pending", "{signup}");
+    assert_eq!(signup["first_name"], "Wal");
+
+    // tessera's outbound webhook reached the sandbox inbox, with a valid signature.
+    let mut delivered = Value::Null;
+    for _ in 0..400 {
+        let inbox = anon.get("/sandbox/inbox").json;
+        if let Some(entry) = inbox["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|i| i["event_type"] == "signup.created"))
+        {
+            delivered = entry.clone();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert_eq!(delivered["signature_valid"], true, "{delivered}");
+    assert!(
+        delivered["body"].to_string().contains("walk@example.test"),
+        "{delivered}"
+    );
+    let inbox = anon.get("/sandbox/inbox").json;
+    let types: Vec<&str> = inbox["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["event_type"].as_str())
+        .collect();
+    assert!(types.contains(&"inbound.received"), "{types:?}");
+    assert!(types.contains(&"connection.updated"), "{types:?}");
+    assert!(
+        inbox["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["signature_valid"] == true),
+        "{inbox}"
+    );
 }
