@@ -7,13 +7,7 @@ use std::time::Duration;
 use crate::support::Client;
 
 pub fn tessera() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("TESSERA_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd
+    crate::support::binary::tessera_command()
 }
 
 #[test]

@@ -1,15 +1,11 @@
 //! A canary secret must never reach the database file, its WAL, the logs or any response
 //! other than the ones the contract says reveal it.
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
-
 use axum::Router;
 use axum::routing::get;
 use serde_json::json;
 
-use crate::cli::tessera;
+use crate::support::binary::{ServeProcess, contains_bytes};
 use crate::support::{Client, FakeServer, providers_file};
 
 const CANARY: &str = "sk_live_CANARY_7f3e9a1c2b4d";
@@ -23,42 +19,9 @@ fn canary_secret_stays_out_of_disk_logs_and_responses() {
         dir.path(),
         &format!("[providers.stripe]\napi_base_url = \"{}\"\n", fake.base),
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = tessera()
-        .arg("--data-dir")
-        .arg(&data)
-        .env("TESSERA_LOG", "debug")
-        .env("TESSERA_PROVIDERS_FILE", &providers)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let log: Arc<Mutex<Vec<String>>> = Arc::default();
-    let (token_tx, token_rx) = std::sync::mpsc::channel();
-    {
-        let log = log.clone();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.starts_with("tsr_") {
-                    let _ = token_tx.send(line.clone());
-                }
-                if line.contains("listening on") {
-                    let _ = token_tx.send(String::new());
-                }
-                log.lock().unwrap().push(line);
-            }
-        });
-    }
-    let token = token_rx.recv().unwrap();
-    let _ = token_rx.recv();
-    let base = format!("http://127.0.0.1:{port}");
-    let admin = Client::new(&base, Some(&token));
+    let providers = providers.display().to_string();
+    let mut serve = ServeProcess::start(&data, &[("TESSERA_PROVIDERS_FILE", &providers)]);
+    let admin = Client::new(&serve.base, Some(&serve.admin_token));
     let mut responses = Vec::new();
     let mut record = |label: &str, resp: crate::support::Response| {
         responses.push((label.to_owned(), resp.text.clone()));
@@ -122,22 +85,10 @@ fn canary_secret_stays_out_of_disk_logs_and_responses() {
             .any(|r| { r.header("authorization").is_some_and(|a| a.contains(CANARY)) })
     );
 
-    let wal = data.join("tessera.db-wal");
-    let wal_bytes = std::fs::read(&wal).unwrap_or_default();
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let needle = CANARY.as_bytes();
-    for (name, bytes) in [
-        ("database", std::fs::read(data.join("tessera.db")).unwrap()),
-        ("wal (live)", wal_bytes),
-        ("wal (after)", std::fs::read(&wal).unwrap_or_default()),
-    ] {
-        assert!(
-            !bytes.windows(needle.len()).any(|w| w == needle),
-            "canary found in {name}"
-        );
+    for (name, bytes) in serve.kill_and_read_files() {
+        assert!(!contains_bytes(&bytes, CANARY), "canary found in {name}");
     }
-    let log = log.lock().unwrap().join("\n");
+    let log = serve.log();
     assert!(log.contains("request"), "debug logs were captured");
     assert!(!log.contains(CANARY), "canary in logs");
 }

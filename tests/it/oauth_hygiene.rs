@@ -1,15 +1,11 @@
 //! Client secrets and access tokens stay out of the database file, the logs (at debug
 //! level) and every response except `/token`.
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
-
 use axum::Router;
 use axum::routing::{get, post};
 use serde_json::json;
 
-use crate::cli::tessera;
+use crate::support::binary::{ServeProcess, contains_bytes};
 use crate::support::{Client, FakeServer, providers_file};
 
 const CLIENT_SECRET: &str = "cs_CANARY_oauth_3b9d7e";
@@ -37,43 +33,9 @@ fn oauth_secrets_stay_out_of_disk_logs_and_responses() {
             base = fake.base
         ),
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = tessera()
-        .arg("--data-dir")
-        .arg(&data)
-        .env("TESSERA_LOG", "debug")
-        .env("TESSERA_PROVIDERS_FILE", &providers)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let log: Arc<Mutex<Vec<String>>> = Arc::default();
-    let (token_tx, token_rx) = std::sync::mpsc::channel();
-    {
-        let log = log.clone();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.starts_with("tsr_") {
-                    let _ = token_tx.send(line.clone());
-                }
-                if line.contains("listening on") {
-                    let _ = token_tx.send(String::new());
-                }
-                log.lock().unwrap().push(line);
-            }
-        });
-    }
-    let token = token_rx.recv().unwrap();
-    // The second message says the server is listening.
-    let _ = token_rx.recv();
-    let base = format!("http://127.0.0.1:{port}");
-    let admin = Client::new(&base, Some(&token));
+    let providers = providers.display().to_string();
+    let mut serve = ServeProcess::start(&data, &[("TESSERA_PROVIDERS_FILE", &providers)]);
+    let admin = Client::new(&serve.base, Some(&serve.admin_token));
     let mut responses = Vec::new();
     let mut record = |label: &str, resp: crate::support::Response| {
         responses.push((label.to_owned(), resp.text.clone()));
@@ -108,19 +70,12 @@ fn oauth_secrets_stay_out_of_disk_logs_and_responses() {
             assert!(!text.contains(canary), "{label} response leaked a secret: {text}");
         }
     }
-    let wal = std::fs::read(data.join("tessera.db-wal")).unwrap_or_default();
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let db = std::fs::read(data.join("tessera.db")).unwrap();
-    for canary in [CLIENT_SECRET, ACCESS_TOKEN, PLATFORM_SECRET] {
-        for (name, bytes) in [("database", &db), ("wal", &wal)] {
-            assert!(
-                !bytes.windows(canary.len()).any(|w| w == canary.as_bytes()),
-                "{canary} in {name}"
-            );
+    for (name, bytes) in serve.kill_and_read_files() {
+        for canary in [CLIENT_SECRET, ACCESS_TOKEN, PLATFORM_SECRET] {
+            assert!(!contains_bytes(&bytes, canary), "{canary} in {name}");
         }
     }
-    let log = log.lock().unwrap().join("\n");
+    let log = serve.log();
     assert!(log.contains("request"), "debug logs were captured");
     for canary in [CLIENT_SECRET, ACCESS_TOKEN, PLATFORM_SECRET] {
         assert!(!log.contains(canary), "{canary} in the logs");

@@ -1,0 +1,110 @@
+//! The real `tessera serve` binary as a child process, with its log captured, for tests
+//! that must see what the binary writes (secret hygiene of logs, crashes).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+pub struct ServeProcess {
+    pub child: Child,
+    pub base: String,
+    /// The first platform token, printed once by `serve` on a new data dir.
+    pub admin_token: String,
+    pub data_dir: PathBuf,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+/// `tessera` with no inherited `TESSERA_*` variables.
+pub fn tessera_command() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("TESSERA_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+impl ServeProcess {
+    /// Starts `serve` on a new data dir with `env`, at debug log level, and waits until
+    /// it listens.
+    pub fn start(data_dir: &Path, env: &[(&str, &str)]) -> ServeProcess {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut cmd = tessera_command();
+        cmd.arg("--data-dir").arg(data_dir).env("TESSERA_LOG", "debug");
+        for (key, value) in env {
+            cmd.env(key, value);
+        }
+        let mut child = cmd
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn tessera serve");
+        let log: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().expect("stderr");
+        let lines = log.clone();
+        std::thread::spawn(move || {
+            let mut token = String::new();
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.starts_with("tsr_") {
+                    token = line.clone();
+                }
+                if line.contains("listening on") {
+                    let _ = ready_tx.send(token.clone());
+                }
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let admin_token = ready_rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("serve did not start listening");
+        ServeProcess {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            admin_token,
+            data_dir: data_dir.to_owned(),
+            log,
+        }
+    }
+
+    /// Everything the binary wrote to stderr so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// Kills the process; returns the database file and the WAL as they were on disk
+    /// just before and after, for scanning.
+    pub fn kill_and_read_files(&mut self) -> Vec<(&'static str, Vec<u8>)> {
+        let wal = self.data_dir.join("tessera.db-wal");
+        let live_wal = std::fs::read(&wal).unwrap_or_default();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        vec![
+            (
+                "database",
+                std::fs::read(self.data_dir.join("tessera.db")).unwrap_or_default(),
+            ),
+            ("wal (live)", live_wal),
+            ("wal (after)", std::fs::read(&wal).unwrap_or_default()),
+        ]
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether `needle` occurs anywhere in `haystack`.
+pub fn contains_bytes(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
