@@ -40,8 +40,16 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// Waits for SQLite's write lock in short, even steps for up to about 10 s. SQLite's
+/// own `busy_timeout` backs off up to 100 ms a step, which shows as tail latency behind
+/// another writer's commit (the group-commit writer, the delivery engine, job claims).
+fn wait_for_lock(attempt: i32) -> bool {
+    std::thread::sleep(Duration::from_micros(250));
+    attempt < 40_000
+}
+
 fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
-    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.busy_handler(Some(wait_for_lock))?;
     // FULL: anything acknowledged to an outside party must survive a power cut.
     // secure_delete: deleted rows (a removed tenant's sealed keys) are overwritten.
     conn.execute_batch(
