@@ -265,7 +265,9 @@ fn the_emitter_signs_with_the_connection_secret() {
     );
     assert!(delivered.status == 204 || delivered.status == 401);
     let inbox = server.anonymous().get("/sandbox/inbox");
-    assert_eq!(inbox.json["items"][0]["event_type"], "ping");
+    // Real deliveries (the emitted event's signup) may arrive around it: find ours.
+    let items = inbox.json["items"].as_array().cloned().unwrap_or_default();
+    assert!(items.iter().any(|item| item["event_type"] == "ping"), "{}", inbox.text);
     assert_eq!(inbox.json["emitted"][0]["event"]["type"], "ticket.issued");
 }
 
