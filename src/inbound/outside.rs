@@ -221,12 +221,29 @@ pub fn run_notify_email(state: &AppState, job: &Job) -> Result<(), JobFailure> {
         .map(|s| format!("- {} {}", s.provider, s.event_name.as_deref().unwrap_or("")))
         .collect::<Vec<_>>()
         .join("\n");
-    let body = json!({
-        "from": from_address(state, tenant_id)?,
-        "to": tenant.notification_emails,
-        "subject": format!("New signup for {}: {}", tenant.name, signup.email),
-        "text": format!("{} joined the pending signup queue.\n\nSources:\n{sources}\n", display_name(&signup)),
-    });
+    send_email(
+        state,
+        tenant_id,
+        job,
+        json!(tenant.notification_emails),
+        format!("New signup for {}: {}", tenant.name, signup.email),
+        format!(
+            "{} joined the pending signup queue.\n\nSources:\n{sources}\n",
+            display_name(&signup)
+        ),
+    )
+}
+
+/// Sends one email through the tenant's own Resend connection.
+fn send_email(
+    state: &AppState,
+    tenant_id: &str,
+    job: &Job,
+    to: Value,
+    subject: String,
+    text: String,
+) -> Result<(), JobFailure> {
+    let body = json!({ "from": from_address(state, tenant_id)?, "to": to, "subject": subject, "text": text });
     // Resend de-duplicates on the key, so a re-run after a crash sends one email.
     let key = [("idempotency-key", format!("tessera-{}", job.id))];
     call(
@@ -251,23 +268,14 @@ pub fn run_invite_email(state: &AppState, job: &Job) -> Result<(), JobFailure> {
         return Ok(());
     };
     let greeting = signup.first_name.clone().unwrap_or_else(|| "there".into());
-    let body = json!({
-        "from": from_address(state, tenant_id)?,
-        "to": [signup.email],
-        "subject": format!("You're invited to {}", tenant.name),
-        "text": format!("Hi {greeting},\n\nyou're invited to join {}.\n", tenant.name),
-    });
-    let key = [("idempotency-key", format!("tessera-{}", job.id))];
-    call(
+    send_email(
         state,
         tenant_id,
-        "resend",
-        "POST",
-        Target::Path("/emails"),
-        Some(&body),
-        &key,
-    )?;
-    Ok(())
+        job,
+        json!([signup.email]),
+        format!("You're invited to {}", tenant.name),
+        format!("Hi {greeting},\n\nyou're invited to join {}.\n", tenant.name),
+    )
 }
 
 /// Upserts the signup into the tenant's Brevo list (`updateEnabled` makes it repeatable).
