@@ -70,11 +70,10 @@ pub fn list(
     Ok(rows)
 }
 
-/// Paging fields are spelled out: `serde(flatten)` loses query-string number parsing.
 #[derive(Debug, Default, Deserialize)]
 pub struct NotificationQuery {
-    limit: Option<u32>,
-    cursor: Option<String>,
+    #[serde(flatten)]
+    page: PageQuery,
     unread: Option<bool>,
 }
 
@@ -83,10 +82,7 @@ pub async fn list_notifications(
     access: TenantAccess<need::SignupsRead>,
     ApiQuery(query): ApiQuery<NotificationQuery>,
 ) -> ApiResult<Json<Page<Notification>>> {
-    let page = PageQuery {
-        limit: query.limit,
-        cursor: query.cursor.clone(),
-    };
+    let page = query.page.clone();
     let limit = page.limit();
     let rows = state
         .store

@@ -74,11 +74,10 @@ pub struct AuditView {
     pub detail: Option<serde_json::Value>,
 }
 
-/// Paging fields are spelled out: `serde(flatten)` loses query-string number parsing.
 #[derive(Debug, Default, Deserialize)]
 pub struct AuditQuery {
-    limit: Option<u32>,
-    cursor: Option<String>,
+    #[serde(flatten)]
+    page: PageQuery,
     action: Option<String>,
 }
 
@@ -118,10 +117,7 @@ pub async fn list_audit(
     access: TenantAccess<need::AuditRead>,
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<Page<AuditView>>> {
-    let page = PageQuery {
-        limit: query.limit,
-        cursor: query.cursor.clone(),
-    };
+    let page = query.page.clone();
     let limit = page.limit();
     let rows = state
         .store

@@ -71,8 +71,8 @@ pub async fn grant(
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    limit: Option<u32>,
-    cursor: Option<String>,
+    #[serde(flatten)]
+    page: PageQuery,
     consent_type: Option<String>,
     resource_type: Option<String>,
     resource_id: Option<String>,
@@ -85,10 +85,7 @@ pub async fn list(
     access: TenantAccess<need::ConsentsRead>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Page<Consent>>> {
-    let page = PageQuery {
-        limit: query.limit,
-        cursor: query.cursor.clone(),
-    };
+    let page = query.page.clone();
     let limit = page.limit();
     if let Some(kind) = &query.consent_type {
         consent_type(kind)?;

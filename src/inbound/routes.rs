@@ -19,8 +19,8 @@ const EVENT_STATUSES: &[&str] = &["received", "processed", "failed", "rejected"]
 #[derive(Debug, Default, Deserialize)]
 pub struct EventQuery {
     // Not `#[serde(flatten)]`: flattened query fields lose their numeric types.
-    limit: Option<u32>,
-    cursor: Option<String>,
+    #[serde(flatten)]
+    page: PageQuery,
     provider: Option<String>,
     #[serde(rename = "type")]
     event_type: Option<String>,
@@ -40,16 +40,12 @@ pub async fn list_events(
             "expected received, processed, failed or rejected",
         ));
     }
-    let limit = PageQuery {
-        limit: query.limit,
-        cursor: None,
-    }
-    .limit();
+    let limit = query.page.limit();
     let filter = EventFilter {
         provider: query.provider,
         event_type: query.event_type,
         status: query.status,
-        before: query.cursor,
+        before: query.page.cursor,
     };
     let rows = state
         .store

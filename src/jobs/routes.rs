@@ -14,8 +14,8 @@ use crate::error::{ApiError, ApiResult};
 #[derive(Debug, Default, Deserialize)]
 pub struct JobQuery {
     // Not `#[serde(flatten)]`: flattened query fields lose their numeric types.
-    limit: Option<u32>,
-    cursor: Option<String>,
+    #[serde(flatten)]
+    page: PageQuery,
     kind: Option<String>,
     status: Option<String>,
 }
@@ -33,15 +33,11 @@ pub async fn list_jobs(
             "expected one of pending, running, succeeded, failed",
         ));
     }
-    let limit = PageQuery {
-        limit: query.limit,
-        cursor: None,
-    }
-    .limit();
+    let limit = query.page.limit();
     let filter = JobFilter {
         kind: query.kind,
         status: query.status,
-        before: query.cursor,
+        before: query.page.cursor,
     };
     let rows = state
         .store

@@ -283,10 +283,8 @@ pub async fn send_test(
 
 #[derive(Debug, Default, Deserialize)]
 pub struct DeliveryQuery {
-    // Not `#[serde(flatten)]`: flattened query fields lose their numeric types
-    // (`?limit=50` answered 400).
-    limit: Option<u32>,
-    cursor: Option<String>,
+    #[serde(flatten)]
+    page: PageQuery,
     status: Option<String>,
 }
 
@@ -304,11 +302,7 @@ pub async fn list_deliveries(
             "must be pending, succeeded, failed or exhausted",
         ));
     }
-    let limit = PageQuery {
-        limit: query.limit,
-        cursor: None,
-    }
-    .limit();
+    let limit = query.page.limit();
     let rows = state
         .store
         .run(move |store| {
@@ -319,7 +313,7 @@ pub async fn list_deliveries(
                     &access.tenant.id,
                     &id,
                     query.status.as_deref(),
-                    query.cursor.as_deref(),
+                    query.page.cursor.as_deref(),
                     limit,
                 )
             })

@@ -17,8 +17,8 @@ use crate::store::StoreError;
 #[derive(Debug, Default, Deserialize)]
 pub struct SignupQuery {
     // Not `#[serde(flatten)]`: flattened query fields lose their numeric types.
-    limit: Option<u32>,
-    cursor: Option<String>,
+    #[serde(flatten)]
+    page: PageQuery,
     status: Option<String>,
     provider: Option<String>,
     email: Option<String>,
@@ -37,16 +37,12 @@ pub async fn list_signups(
             "expected pending, approved, rejected or invited",
         ));
     }
-    let limit = PageQuery {
-        limit: query.limit,
-        cursor: None,
-    }
-    .limit();
+    let limit = query.page.limit();
     let filter = SignupFilter {
         status: query.status,
         provider: query.provider,
         email: query.email.map(|e| e.trim().to_lowercase()),
-        before: query.cursor,
+        before: query.page.cursor,
     };
     let rows = state
         .store
