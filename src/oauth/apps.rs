@@ -110,7 +110,8 @@ pub fn find_app(conn: &Connection, vault: &Vault, provider: &str) -> Result<Opti
     }))
 }
 
-#[derive(Debug, Deserialize)]
+/// Holds a plaintext client secret: deliberately not `Debug`.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AppInput {
     pub client_id: String,

@@ -17,7 +17,8 @@ use crate::audit;
 use crate::auth::{TenantAccess, need};
 use crate::error::{ApiError, ApiResult};
 
-#[derive(Debug, Deserialize)]
+/// May hold a plaintext secret: deliberately not `Debug`.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateEndpoint {
     url: String,
@@ -106,7 +107,8 @@ pub async fn get_endpoint(
     Ok(Json(EndpointView::from(&row)))
 }
 
-#[derive(Debug, Deserialize)]
+/// May hold a plaintext secret: deliberately not `Debug`.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PatchEndpoint {
     url: Option<String>,
