@@ -107,7 +107,9 @@ impl AppState {
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Logs each request by method, path (never the query: it may carry codes) and status.
+/// Logs each request by method, path (never the query: it may carry codes) and status,
+/// and runs it inside a span carrying its request id, so every log line written while
+/// serving it (handlers, awaited blocking work) carries `request_id`.
 async fn log_requests(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
@@ -118,16 +120,18 @@ async fn log_requests(request: Request, next: Next) -> Response {
         .unwrap_or("")
         .to_owned();
     let started = Instant::now();
-    let response = next.run(request).await;
-    tracing::info!(
-        %method,
-        %path,
-        status = response.status().as_u16(),
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        request_id,
-        "request"
-    );
-    response
+    let span = tracing::info_span!("request", request_id = %request_id, method = %method);
+    let served = async move {
+        let response = next.run(request).await;
+        tracing::info!(
+            %path,
+            status = response.status().as_u16(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "request"
+        );
+        response
+    };
+    tracing::Instrument::instrument(served, span).await
 }
 
 pub fn router(state: AppState) -> Router {
@@ -151,15 +155,13 @@ pub fn router(state: AppState) -> Router {
     // too carry RateLimit headers and count against the caller.
     let router = router.route("/api/{*rest}", axum::routing::any(crate::error::route_not_found));
     // Refuses oversized bodies after draining them (clients then see the 413), limits and
-    // counts requests (inner to the route, so MatchedPath is known), and puts the request
-    // id into the log span.
+    // counts requests (inner to the route, so MatchedPath is known).
     let router = router
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::ops::lingering::refuse_oversized,
         ))
-        .layer(middleware::from_fn_with_state(state.clone(), crate::ratelimit::enforce))
-        .layer(middleware::from_fn(crate::ops::logging::request_span));
+        .layer(middleware::from_fn_with_state(state.clone(), crate::ratelimit::enforce));
 
     // --- ui: admin UI and sessions (issue 7) ---
     let router = router.merge(crate::ui::router());

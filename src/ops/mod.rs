@@ -12,7 +12,6 @@ pub mod backup;
 pub mod cli;
 pub mod keys;
 pub mod lingering;
-pub mod logging;
 pub mod retention;
 
 #[cfg(test)]
