@@ -1,7 +1,5 @@
 //! The delivery engine's database access.
 
-use std::time::Duration;
-
 use super::OutboundError;
 use crate::store::Store;
 
@@ -17,8 +15,9 @@ pub(super) struct EngineDb {
 }
 
 impl EngineDb {
+    /// `path` is `None` only where the engine must share the pool (no file of its own).
     pub(super) fn open(store: &Store, path: Option<&std::path::Path>) -> EngineDb {
-        let own = path.and_then(|p| match Self::connect(p) {
+        let own = path.and_then(|_| match store.open_fast_commit_connection() {
             Ok(conn) => Some(conn),
             Err(e) => {
                 tracing::warn!(error = %e, "webhook engine uses the shared pool");
@@ -29,20 +28,6 @@ impl EngineDb {
             own,
             store: store.clone(),
         }
-    }
-
-    fn connect(path: &std::path::Path) -> rusqlite::Result<rusqlite::Connection> {
-        let conn = rusqlite::Connection::open(path)?;
-        // Short, even waits for the write lock instead of SQLite's growing back-off (up to
-        // 100 ms a step), which would show as tail latency behind a request's commit.
-        conn.busy_handler(Some(|attempt: i32| {
-            std::thread::sleep(Duration::from_micros(250));
-            attempt < 40_000
-        }))?;
-        conn.execute_batch(
-            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA secure_delete = ON;",
-        )?;
-        Ok(conn)
     }
 
     pub(super) fn read<T>(
