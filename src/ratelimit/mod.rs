@@ -6,10 +6,7 @@
 
 mod window;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue};
@@ -21,17 +18,12 @@ pub use window::{Decision, Windows};
 use crate::app::AppState;
 use crate::auth::authenticate_parts;
 use crate::error::ApiError;
-use crate::store::OptionalRow;
 use crate::tenants::Tier;
-
-/// How long a tenant's tier is trusted before it is read again.
-const TIER_TTL: Duration = Duration::from_secs(15);
 
 /// Limiter state shared by every request.
 #[derive(Default)]
 pub struct RateLimiter {
     windows: Windows,
-    tiers: Mutex<HashMap<String, (Tier, Instant)>>,
 }
 
 /// What a request is counted against.
@@ -48,33 +40,25 @@ impl RateLimiter {
         self.windows.check(&bucket.key, bucket.limit, now_unix)
     }
 
+    /// The tenant's tier, from the tenant cache that every tenant change clears, so a new
+    /// tier applies from the next request.
     async fn tier(&self, state: &AppState, tenant_id: &str) -> Result<Tier, ApiError> {
-        if let Some((tier, at)) = self.tiers.lock().ok().and_then(|t| t.get(tenant_id).copied())
-            && at.elapsed() < TIER_TTL
-        {
-            return Ok(tier);
+        if let Some(tenant) = state.auth_cache.tenant(tenant_id) {
+            return Ok(tenant.tier);
         }
+        let read_at = state.auth_cache.generation();
         let id = tenant_id.to_owned();
-        let tier = state
+        let found = state
             .store
-            .run(move |store| {
-                store.read(|conn| {
-                    conn.query_row("SELECT tier FROM tenants WHERE id = ?1", [&id], |r| {
-                        r.get::<_, String>(0)
-                    })
-                    .optional_row()
-                })
-            })
-            .await?
-            .and_then(|t| Tier::parse(&t))
-            .unwrap_or(Tier::Free);
-        if let Ok(mut tiers) = self.tiers.lock() {
-            if tiers.len() > 100_000 {
-                tiers.clear();
+            .run(move |store| store.read(|conn| crate::tenants::find_tenant(conn, &id)))
+            .await?;
+        Ok(match found {
+            Some(tenant) => {
+                state.auth_cache.remember_tenant(read_at, tenant_id, &tenant);
+                tenant.tier
             }
-            tiers.insert(tenant_id.to_owned(), (tier, Instant::now()));
-        }
-        Ok(tier)
+            None => Tier::Free,
+        })
     }
 }
 

@@ -65,6 +65,14 @@ fn tenant_tokens_are_limited_per_minute_by_tier_with_headers() {
     assert_eq!(resp.status, 200);
     assert_eq!(header_u64(&resp, "ratelimit-remaining"), 4);
 
+    // A tier change applies from the next request.
+    let upgraded = server
+        .admin()
+        .patch("/api/v1/tenants/freebie", &serde_json::json!({"tier": "pro"}));
+    assert_eq!(upgraded.status, 200, "{}", upgraded.text);
+    let resp = free_other.get("/api/v1/tenants/freebie");
+    assert_eq!(header_u64(&resp, "ratelimit-limit"), 8);
+
     // The pro tier allows 8.
     for n in 1..=8u64 {
         let resp = pro.get("/api/v1/tenants/propro");
