@@ -13,6 +13,7 @@ pub mod cli;
 pub mod keys;
 pub mod lingering;
 pub mod retention;
+pub mod routes;
 
 #[cfg(test)]
 mod tests {

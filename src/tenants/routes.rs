@@ -145,12 +145,17 @@ pub async fn delete(
 ) -> ApiResult<StatusCode> {
     let id = access.tenant.id.clone();
     let deleted_id = id.clone();
+    // The tenant row goes: the entry keeps what names it for the platform's log.
+    let named = serde_json::json!({"slug": access.tenant.slug, "name": access.tenant.name});
     state
         .store
         .run(move |store| {
             store.write(|tx| {
                 delete_tenant(tx, &id)?;
-                audit::record(tx, &auth.audit(Some(&id), "tenant.deleted", Some(&id)))?;
+                audit::record(
+                    tx,
+                    &auth.audit(Some(&id), "tenant.deleted", Some(&id)).with_detail(named),
+                )?;
                 Ok::<_, TenantError>(())
             })
         })

@@ -37,6 +37,7 @@ mod ops_ratelimit;
 mod ops_shredding;
 
 // --- ui: admin UI and sessions (issue 7) ---
+mod ui_admin_api;
 mod ui_browser;
 mod ui_sessions;
 mod ui_static;
