@@ -83,8 +83,9 @@ pub struct AuditView {
 #[derive(Debug, Serialize)]
 pub struct TenantRef {
     pub id: String,
-    /// `None` once the tenant is deleted.
+    /// Once the tenant is deleted, the slug it had (kept by its `tenant.deleted` entry).
     pub slug: Option<String>,
+    pub deleted: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -96,7 +97,10 @@ pub struct AuditQuery {
 
 /// The log joined with who its actors are (`user:<id>` → email, `token:<id>` → name).
 const SELECT: &str = "SELECT a.id, a.at, a.actor, a.action, a.target, a.ip, a.request_id, a.detail,
-        COALESCE(u.email, t.name), a.tenant_id, tn.slug
+        COALESCE(u.email, t.name), a.tenant_id,
+        COALESCE(tn.slug, (SELECT json_extract(d.detail, '$.slug') FROM audit_log d
+                           WHERE d.tenant_id = a.tenant_id AND d.action = 'tenant.deleted' LIMIT 1)),
+        tn.id IS NULL
     FROM audit_log a
     LEFT JOIN users u ON substr(a.actor, 1, 5) = 'user:' AND u.id = substr(a.actor, 6)
     LEFT JOIN api_tokens t ON substr(a.actor, 1, 6) = 'token:' AND t.id = substr(a.actor, 7)
@@ -116,7 +120,11 @@ fn view_from_row(r: &rusqlite::Row<'_>, with_tenant: bool) -> rusqlite::Result<A
         request_id: r.get(6)?,
         detail: detail.and_then(|d| serde_json::from_str(&d).ok()),
         tenant: match (with_tenant, tenant_id) {
-            (true, Some(id)) => Some(TenantRef { id, slug: r.get(10)? }),
+            (true, Some(id)) => Some(TenantRef {
+                id,
+                slug: r.get(10)?,
+                deleted: r.get(11)?,
+            }),
             _ => None,
         },
     })

@@ -89,7 +89,11 @@ fn the_platform_audit_keys_and_backups_are_for_the_operator_only() {
         .iter()
         .find(|e| e["action"] == "tenant.deleted")
         .expect("tenant.deleted");
-    assert_eq!(deleted["tenant"], json!({"id": gone, "slug": null}), "{deleted}");
+    assert_eq!(
+        deleted["tenant"],
+        json!({"id": gone, "slug": "gone", "deleted": true}),
+        "{deleted}"
+    );
     assert_eq!(deleted["detail"], json!({"slug": "gone", "name": "gone"}), "{deleted}");
     assert_eq!(
         deleted["actor_name"], "initial admin",
@@ -103,7 +107,18 @@ fn the_platform_audit_keys_and_backups_are_for_the_operator_only() {
         .iter()
         .find(|e| e["action"] == "tenant.created" && e["target"] != gone.as_str())
         .expect("acme's tenant.created");
-    assert_eq!(created["tenant"]["slug"], "acme", "{created}");
+    assert_eq!(
+        created["tenant"],
+        json!({"id": created["target"], "slug": "acme", "deleted": false})
+    );
+    let gone_created = entries
+        .iter()
+        .find(|e| e["action"] == "tenant.created" && e["target"] == gone.as_str())
+        .expect("gone's tenant.created");
+    assert_eq!(
+        gone_created["tenant"]["slug"], "gone",
+        "named after its deletion too: {gone_created}"
+    );
     let backup = entries
         .iter()
         .find(|e| e["action"] == "backup.created")
@@ -370,4 +385,29 @@ fn a_failed_job_is_retried_once_by_its_own_tenant() {
     let log = writer.get("/api/v1/tenants/brand-a/audit?action=job.retried");
     assert_eq!(items(&log).len(), 1, "{}", log.text);
     assert_eq!(items(&log)[0]["target"], id.as_str());
+}
+
+#[test]
+fn the_catalog_tells_which_events_are_processed_with_their_default_mappings() {
+    let server = TestServer::start();
+    let posh = server.admin().get("/api/v1/providers/poshvip");
+    assert_eq!(posh.status, 200, "{}", posh.text);
+    let handler = &posh.json["webhook"]["handlers"]["purchase.created"];
+    assert_eq!(handler["action"], "contact", "{}", posh.text);
+    assert_eq!(handler["mapping"]["email"], "/data/customer/email", "{}", posh.text);
+    let eventbrite = server.admin().get("/api/v1/providers/eventbrite");
+    assert_eq!(
+        eventbrite.json["webhook"]["handlers"]["order.placed"]["fetch"], "/api_url",
+        "a fetched document is named, so the UI knows the webhook cannot preview it: {}",
+        eventbrite.text
+    );
+    let list = server.admin().get("/api/v1/providers");
+    let stripe = list.json["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|p| p["key"] == "stripe"))
+        .expect("stripe listed");
+    assert!(
+        stripe["webhook"]["handlers"]["customer.created"].is_object(),
+        "{stripe}"
+    );
 }
