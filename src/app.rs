@@ -29,6 +29,8 @@ pub struct AppState {
     /// Agent for provider calls (timeouts on, redirects off). Use on blocking threads.
     pub http: ureq::Agent,
     pub started_at: Instant,
+    /// The time where expiry matters (tokens, sessions, job scheduling).
+    pub clock: crate::time::Clock,
     pub shutdown: watch::Receiver<bool>,
     /// Accepted tokens and resolved tenants; cleared by every token or tenant change.
     pub auth_cache: Arc<crate::auth::cache::AuthCache>,
@@ -65,6 +67,7 @@ impl AppState {
         let target_policy = crate::net::TargetPolicy::new(config.allow_private_targets, &config.allowed_target_cidrs)
             .map_err(|e| anyhow::anyhow!("allowed_target_cidrs: {e}"))?;
         let tenant_http = crate::net::guarded_agent(config.outbound_timeout, &target_policy);
+        let clock = crate::time::Clock::system();
         Ok(AppState {
             config: Arc::new(config),
             store: store.clone(),
@@ -72,12 +75,13 @@ impl AppState {
             catalog: Arc::new(catalog),
             http,
             started_at: Instant::now(),
+            clock: clock.clone(),
             shutdown,
             auth_cache: Arc::default(),
             // --- oauth: OAuth broker, token service, proxy (issue 3) ---
             oauth: Arc::default(),
             // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
-            jobs: crate::jobs::Queue::default(),
+            jobs: crate::jobs::Queue::new(clock),
             writer: crate::store::group_commit::GroupCommit::start(&store)?,
             // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
             outbound: crate::outbound::Outbound::default(),

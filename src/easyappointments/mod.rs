@@ -216,7 +216,8 @@ pub fn run_import_job(state: &AppState, job: &Job) -> Result<(), JobFailure> {
                 )?;
                 if request.auto_invite {
                     signups::set_status(tx, &tenant_id, &outcome.signup_id, "invited")?;
-                    queued |= crate::inbound::outside::queue_invite(tx, &tenant_id, &outcome.signup_id)?.is_some();
+                    queued |= crate::inbound::outside::queue_invite(tx, &state.jobs, &tenant_id, &outcome.signup_id)?
+                        .is_some();
                 }
             }
             Ok(queued)

@@ -62,9 +62,10 @@ pub async fn receive(
     };
     match verdict {
         Verdict::Accept(event) => {
+            let jobs = state.jobs.clone();
             let stored = state
                 .writer
-                .write(move |conn| events::store_accepted(conn, &event))
+                .write(move |conn| events::store_accepted(conn, &jobs, &event))
                 .await?;
             match stored {
                 Stored::New(id) => {

@@ -132,7 +132,13 @@ impl TokenBroker {
 
     /// The cached token of a tenant's connection to `provider`, if it stays fresh for
     /// `margin` — the hot path of `/token`, answered without the database.
-    pub fn cached_fresh(&self, tenant_id: &str, provider: &str, margin: std::time::Duration) -> Option<CachedToken> {
+    pub fn cached_fresh(
+        &self,
+        tenant_id: &str,
+        provider: &str,
+        margin: std::time::Duration,
+        now: time::OffsetDateTime,
+    ) -> Option<CachedToken> {
         let id = self
             .connection_ids
             .lock()
@@ -140,7 +146,7 @@ impl TokenBroker {
             .get(&(tenant_id.to_owned(), provider.to_owned()))
             .cloned()?;
         let token = self.cached(&id)?;
-        let fresh = token.expires_at.is_none_or(|at| at - crate::time::now() > margin);
+        let fresh = token.expires_at.is_none_or(|at| at - now > margin);
         fresh.then_some(token)
     }
 

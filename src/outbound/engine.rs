@@ -14,14 +14,15 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use super::OutboundError;
 use super::db::EngineDb;
 use super::dispatch::{self, Lease};
 use super::outcome::{self, AttemptReport, HealthRules, Target, WorkItem};
 use super::queues::Queues;
 use super::schedule::RetrySchedule;
-use super::{OutboundError, now_ms};
 use crate::net::{NameResolver, SystemResolver, TargetPolicy};
 use crate::store::Store;
+use crate::time::now_ms;
 use crate::vault::Vault;
 
 /// Tunables, from the config.
