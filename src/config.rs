@@ -37,7 +37,6 @@ pub struct Config {
     pub outbound_timeout: Duration,
     /// Comma-separated seconds between outbound webhook retries.
     pub retry_schedule: Option<String>,
-    // --- oauth: OAuth broker, token service, proxy (issue 3) ---
     /// Origins (besides the public URL's) that `authorize`'s `return_to` may point at.
     pub allowed_return_origins: Vec<String>,
     /// The background refresher renews tokens expiring within this margin (default 10 min).
@@ -49,13 +48,11 @@ pub struct Config {
     /// Platform OAuth apps from `TESSERA_APP_<PROVIDER>_CLIENT_ID` / `_CLIENT_SECRET`.
     pub platform_apps: std::collections::BTreeMap<String, crate::oauth::EnvApp>,
 
-    // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
     /// Job worker threads (outside calls block, so a few run side by side).
     pub job_workers: usize,
     /// First retry delay of a failed job; doubles per attempt (capped at an hour), ±25 % jitter.
     pub job_retry_base: Duration,
 
-    // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
     /// Internal networks tenant-supplied URLs may reach anyway (CIDRs, comma-separated).
     pub allowed_target_cidrs: Vec<String>,
     /// Blocking threads that send outbound webhooks.
@@ -67,7 +64,6 @@ pub struct Config {
     /// An endpoint failing without a success for this long is disabled.
     pub webhook_disable_after: Duration,
 
-    // --- ops: governance and operations (issue 6) ---
     /// Requests per token per minute for tenants on each tier.
     pub rate_limit_free: u32,
     pub rate_limit_pro: u32,
@@ -93,7 +89,6 @@ pub struct Config {
     /// In demo mode, how often the sandbox emits a purchase webhook (`None`: never).
     pub demo_emit_interval: Option<Duration>,
 
-    // --- ui: admin UI and sessions (issue 7) ---
     /// A session ends after this long without a request (`session_idle_timeout_secs`, default 1 h).
     pub session_idle_timeout: Duration,
     /// A session ends this long after sign-in whatever happens (`session_absolute_timeout_secs`, default 12 h).
@@ -142,25 +137,21 @@ impl Config {
             body_limit_bytes: 1024 * 1024,
             outbound_timeout: Duration::from_secs(10),
             retry_schedule: None,
-            // --- oauth: OAuth broker, token service, proxy (issue 3) ---
             allowed_return_origins: Vec::new(),
             oauth_refresh_margin: Duration::from_secs(600),
             oauth_refresh_interval: Duration::from_secs(30),
             oauth_read_margin: Duration::from_secs(60),
             platform_apps: Default::default(),
 
-            // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
             job_workers: 4,
             job_retry_base: Duration::from_secs(5),
 
-            // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
             allowed_target_cidrs: Vec::new(),
             webhook_workers: 32,
             webhook_endpoint_concurrency: 8,
             webhook_timeout: Duration::from_secs(30),
             webhook_disable_after: Duration::from_secs(5 * 24 * 3600),
 
-            // --- ops: governance and operations (issue 6) ---
             rate_limit_free: 60,
             rate_limit_pro: 1000,
             rate_limit_enterprise: 5000,
@@ -175,7 +166,6 @@ impl Config {
             demo: false,
             demo_emit_interval: None,
 
-            // --- ui: admin UI and sessions (issue 7) ---
             session_idle_timeout: Duration::from_secs(3600),
             session_absolute_timeout: Duration::from_secs(12 * 3600),
             login_max_failures: 5,
@@ -310,7 +300,6 @@ impl Config {
                 self.retry_schedule = Some(value.to_owned());
             }
 
-            // --- oauth: OAuth broker, token service, proxy (issue 3) ---
             "allowed_return_origins" => {
                 let mut origins = Vec::new();
                 for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -344,7 +333,6 @@ impl Config {
                 }
             }
 
-            // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
             "job_workers" => {
                 let n: usize = value
                     .parse()
@@ -358,7 +346,6 @@ impl Config {
                 self.job_retry_base = Duration::from_millis(ms.max(1));
             }
 
-            // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
             "allowed_target_cidrs" => {
                 let cidrs: Vec<String> = value
                     .split(',')
@@ -392,7 +379,6 @@ impl Config {
                 }
             }
 
-            // --- ops: governance and operations (issue 6) ---
             "rate_limit_free" => self.rate_limit_free = crate::ops::parse_count(value).map_err(invalid)?,
             "rate_limit_pro" => self.rate_limit_pro = crate::ops::parse_count(value).map_err(invalid)?,
             "rate_limit_enterprise" => self.rate_limit_enterprise = crate::ops::parse_count(value).map_err(invalid)?,
@@ -417,7 +403,6 @@ impl Config {
                 self.demo_emit_interval = (secs > 0).then(|| Duration::from_secs(secs));
             }
 
-            // --- ui: admin UI and sessions (issue 7) ---
             "session_idle_timeout_secs" => {
                 self.session_idle_timeout = Duration::from_secs(
                     value

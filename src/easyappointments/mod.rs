@@ -2,8 +2,7 @@
 //! booking statistics, read from its REST API (`/appointments`, `/customers/{id}`,
 //! `/services`) with the tenant's API token.
 //!
-//! `base_url` is tenant-supplied: calls go through `crate::net::agent` today and must move
-//! to the SSRF-guarded agent of `src/net/` once it exists.
+//! `base_url` is tenant-supplied, so every call goes through the SSRF-guarded agent.
 
 pub mod routes;
 
