@@ -59,8 +59,8 @@ impl AppState {
         let (store, vault) = crate::setup::open(&config)?;
         let catalog = Catalog::load(config.providers_file.as_deref())?;
         let http = crate::net::agent(config.outbound_timeout);
-        let target_policy = crate::net::TargetPolicy::new(config.allow_private_targets, &config.allowed_target_cidrs)
-            .map_err(|e| anyhow::anyhow!("allowed_target_cidrs: {e}"))?;
+        let target_policy =
+            crate::net::TargetPolicy::new(config.allow_private_targets, config.allowed_target_cidrs.clone());
         let tenant_http = crate::net::guarded_agent(config.outbound_timeout, &target_policy);
         let clock = crate::time::Clock::system();
         Ok(AppState {
@@ -175,14 +175,13 @@ fn spawn_workers(state: &AppState) {
         .start(state, crate::inbound::job_handlers(), state.config.job_workers);
 
     state.outbound.report_to(state.metrics.clone());
-    if let Err(e) = crate::outbound::engine::EngineSettings::from_config(&state.config).and_then(|settings| {
-        state.outbound.start(
-            settings,
-            state.store.clone(),
-            state.vault.clone(),
-            state.shutdown.clone(),
-        )
-    }) {
+    let settings = crate::outbound::engine::EngineSettings::from_config(&state.config);
+    if let Err(e) = state.outbound.start(
+        settings,
+        state.store.clone(),
+        state.vault.clone(),
+        state.shutdown.clone(),
+    ) {
         tracing::error!(error = %e, "outbound webhook engine did not start");
     }
 

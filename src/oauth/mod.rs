@@ -20,9 +20,7 @@ pub mod store;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-pub use apps::EnvApp;
 pub use service::{TokenGrant, ensure_token};
 
 use crate::connections::ConnectionError;
@@ -174,17 +172,6 @@ impl TokenBroker {
             .unwrap_or_else(|e| e.into_inner())
             .remove(connection_id);
     }
-}
-
-/// Whole or fractional seconds (`"0.5"`, `"600"`), for the OAuth timing settings.
-pub fn parse_secs(value: &str) -> Result<Duration, String> {
-    value
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
-        .ok_or_else(|| format!("`{value}` is not a number of seconds"))
 }
 
 #[cfg(test)]
