@@ -53,10 +53,8 @@ pub async fn receive(
         state
             .store
             .clone()
-            .run(move |store| {
-                store.read(|conn| {
-                    check_delivery(conn, &state, &provider, &tenant_ref, &headers, &body, ctx.ip.as_deref())
-                })
+            .read_async(move |conn| {
+                check_delivery(conn, &state, &provider, &tenant_ref, &headers, &body, ctx.ip.as_deref())
             })
             .await?
     };
