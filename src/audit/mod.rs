@@ -179,16 +179,14 @@ pub async fn list_audit(
     let limit = page.limit();
     let rows = state
         .store
-        .run(move |store| {
-            store.read(|conn| {
-                list(
-                    conn,
-                    &access.tenant.id,
-                    query.action.as_deref(),
-                    page.cursor.as_deref(),
-                    limit,
-                )
-            })
+        .read_async(move |conn| {
+            list(
+                conn,
+                &access.tenant.id,
+                query.action.as_deref(),
+                page.cursor.as_deref(),
+                limit,
+            )
         })
         .await?;
     Ok(Json(Page::from_rows(rows, limit, |a| a.id.clone())))
@@ -202,9 +200,7 @@ pub async fn list_platform_audit(
     let limit = query.page.limit();
     let rows = state
         .store
-        .run(move |store| {
-            store.read(|conn| list_platform(conn, query.action.as_deref(), query.page.cursor.as_deref(), limit))
-        })
+        .read_async(move |conn| list_platform(conn, query.action.as_deref(), query.page.cursor.as_deref(), limit))
         .await?;
     Ok(Json(Page::from_rows(rows, limit, |a| a.id.clone())))
 }

@@ -53,18 +53,17 @@ pub async fn receive(
         state
             .store
             .clone()
-            .run(move |store| {
-                store.read(|conn| {
-                    check_delivery(conn, &state, &provider, &tenant_ref, &headers, &body, ctx.ip.as_deref())
-                })
+            .read_async(move |conn| {
+                check_delivery(conn, &state, &provider, &tenant_ref, &headers, &body, ctx.ip.as_deref())
             })
             .await?
     };
     match verdict {
         Verdict::Accept(event) => {
+            let jobs = state.jobs.clone();
             let stored = state
                 .writer
-                .write(move |conn| events::store_accepted(conn, &event))
+                .write(move |conn| events::store_accepted(conn, &jobs, &event))
                 .await?;
             match stored {
                 Stored::New(id) => {

@@ -37,7 +37,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
         status: JobStatus::parse(&status).unwrap_or(JobStatus::Pending),
         attempts: row.get(5)?,
         max_attempts: row.get(6)?,
-        run_at: millis_rfc3339(run_at),
+        run_at: crate::time::ms_to_rfc3339(run_at),
         last_error: row.get(8)?,
         created_at: row.get(9)?,
         updated_at: row.get(10)?,
@@ -45,29 +45,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
     })
 }
 
-pub fn now_millis() -> i64 {
-    (crate::time::now().unix_timestamp_nanos() / 1_000_000) as i64
-}
-
-fn millis_rfc3339(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
-        .map(crate::time::format_rfc3339)
-        .unwrap_or_default()
-}
-
-/// Adds a job due now, inside the caller's transaction (so it commits with the change
-/// that caused it). Returns its id; wake the queue after the commit.
-pub fn enqueue(conn: &Connection, tenant_id: Option<&str>, kind: &str, payload: &Value) -> Result<String, StoreError> {
-    enqueue_at(
-        conn,
-        tenant_id,
-        kind,
-        payload,
-        now_millis(),
-        super::DEFAULT_MAX_ATTEMPTS,
-    )
-}
-
+/// Adds a job due at `run_at_ms`, inside the caller's transaction.
 pub fn enqueue_at(
     conn: &Connection,
     tenant_id: Option<&str>,
@@ -185,9 +163,14 @@ pub enum RetryRefused {
     NotFound,
 }
 
-/// Puts a tenant's failed job back in the queue, due now, with one more attempt than it
-/// has used (its last error stays until the attempt replaces it).
-pub fn retry_failed(conn: &Connection, tenant_id: &str, id: &str) -> Result<Result<Job, RetryRefused>, StoreError> {
+/// Puts a tenant's failed job back in the queue, due at `now_ms`, with one more attempt
+/// than it has used (its last error stays until the attempt replaces it).
+pub fn retry_failed(
+    conn: &Connection,
+    tenant_id: &str,
+    id: &str,
+    now_ms: i64,
+) -> Result<Result<Job, RetryRefused>, StoreError> {
     let queued = conn
         .query_row(
             &format!(
@@ -196,7 +179,7 @@ pub fn retry_failed(conn: &Connection, tenant_id: &str, id: &str) -> Result<Resu
                  WHERE id = ?1 AND tenant_id = ?2 AND status = 'failed'
                  RETURNING {COLUMNS}"
             ),
-            params![id, tenant_id, now_millis(), crate::time::now_rfc3339()],
+            params![id, tenant_id, now_ms, crate::time::now_rfc3339()],
             from_row,
         )
         .optional_row()?;
@@ -281,7 +264,7 @@ mod tests {
         .unwrap();
         let id = enqueue_at(&conn, Some("t1"), "k", &Value::Null, 0, 1).unwrap();
         assert_eq!(
-            retry_failed(&conn, "t1", &id).unwrap().unwrap_err(),
+            retry_failed(&conn, "t1", &id, 30).unwrap().unwrap_err(),
             RetryRefused::NotFailed(JobStatus::Pending)
         );
         claim_next(&conn, 10, 100).unwrap().unwrap();
@@ -290,19 +273,19 @@ mod tests {
             "one attempt allowed"
         );
         assert_eq!(
-            retry_failed(&conn, "other", &id).unwrap().unwrap_err(),
+            retry_failed(&conn, "other", &id, 30).unwrap().unwrap_err(),
             RetryRefused::NotFound
         );
-        let job = retry_failed(&conn, "t1", &id)
+        let job = retry_failed(&conn, "t1", &id, 30)
             .unwrap()
             .expect("a failed job is queued again");
         assert_eq!((job.status, job.attempts, job.max_attempts), (JobStatus::Pending, 1, 2));
         assert_eq!(job.last_error.as_deref(), Some("boom"));
         assert_eq!(job.finished_at, None);
-        let again = claim_next(&conn, now_millis(), 100).unwrap().unwrap();
+        let again = claim_next(&conn, 30, 100).unwrap().unwrap();
         assert_eq!((again.id.as_str(), again.attempts), (id.as_str(), 2));
         assert!(
-            record_failure(&conn, &id, "boom again", Some(now_millis())).unwrap(),
+            record_failure(&conn, &id, "boom again", Some(40)).unwrap(),
             "given up after it"
         );
     }

@@ -42,7 +42,7 @@ pub async fn list_jobs(
     };
     let rows = state
         .store
-        .run(move |store| store.read(|conn| repo::list(conn, &access.tenant.id, &filter, limit)))
+        .read_async(move |conn| repo::list(conn, &access.tenant.id, &filter, limit))
         .await?;
     Ok(Json(Page::from_rows(rows, limit, |j| j.id.clone())))
 }
@@ -55,20 +55,19 @@ pub async fn retry_job(
 ) -> ApiResult<(StatusCode, Json<Job>)> {
     let entry = access.audit("job.retried", Some(&id));
     let tenant_id = access.tenant.id.clone();
+    let now_ms = state.clock.now_ms();
     let job = state
         .store
-        .run(move |store| {
-            store.write(|tx| match repo::retry_failed(tx, &tenant_id, &id)? {
-                Ok(job) => {
-                    crate::audit::record(tx, &entry)?;
-                    Ok(job)
-                }
-                Err(RetryRefused::NotFailed(status)) => Err(ApiError::conflict(format!(
-                    "only a failed job can be retried; this one is {}",
-                    status.as_str()
-                ))),
-                Err(RetryRefused::NotFound) => Err(ApiError::not_found("no such job")),
-            })
+        .write_async(move |tx| match repo::retry_failed(tx, &tenant_id, &id, now_ms)? {
+            Ok(job) => {
+                crate::audit::record(tx, &entry)?;
+                Ok(job)
+            }
+            Err(RetryRefused::NotFailed(status)) => Err(ApiError::conflict(format!(
+                "only a failed job can be retried; this one is {}",
+                status.as_str()
+            ))),
+            Err(RetryRefused::NotFound) => Err(ApiError::not_found("no such job")),
         })
         .await?;
     state.jobs.wake();

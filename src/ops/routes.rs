@@ -1,6 +1,9 @@
 //! The operator's view of keys and backups: `GET /api/v1/platform/keys` (what
 //! `tessera keys status` prints) and `GET /api/v1/platform/backups`.
 
+use axum::Json;
+use axum::extract::State;
+
 use super::backup::{BackupRecord, recorded};
 use super::keys::{KeysStatus, status_of};
 use crate::api::extract::ApiQuery;
@@ -8,8 +11,6 @@ use crate::api::pagination::{Page, PageQuery};
 use crate::app::AppState;
 use crate::auth::PlatformAdmin;
 use crate::error::{ApiError, ApiResult};
-use axum::Json;
-use axum::extract::State;
 
 /// Reads the keyring the way `tessera keys status` does (the key file or
 /// `TESSERA_MASTER_KEY` as they are now), so a rotation made beside the running server
@@ -36,7 +37,7 @@ pub async fn list_backups(
     let limit = page.limit();
     let rows = state
         .store
-        .run(move |store| store.read(|conn| recorded(conn, page.cursor.as_deref(), limit)))
+        .read_async(move |conn| recorded(conn, page.cursor.as_deref(), limit))
         .await?;
     Ok(Json(Page::from_rows(rows, limit, |b| b.id.clone())))
 }

@@ -58,14 +58,12 @@ pub async fn get_usage(
     let (f, t) = (from_s.clone(), to_s.clone());
     let (rows, by_token, hourly) = state
         .store
-        .run(move |store| {
-            store.read(|conn| {
-                Ok::<_, crate::store::StoreError>((
-                    usage_between(conn, &tenant_id, &f, &t)?,
-                    usage_by_actor(conn, &tenant_id, &f, &t)?,
-                    usage_by_hour(conn, &tenant_id, &f, &t)?,
-                ))
-            })
+        .read_async(move |conn| {
+            Ok::<_, crate::store::StoreError>((
+                usage_between(conn, &tenant_id, &f, &t)?,
+                usage_by_actor(conn, &tenant_id, &f, &t)?,
+                usage_by_hour(conn, &tenant_id, &f, &t)?,
+            ))
         })
         .await?;
 
