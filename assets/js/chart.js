@@ -5,14 +5,18 @@ import { h, svg } from './dom.js';
 // `keyOf(bucket)` names the bucket ("hour" or "day"), `labelOf(key)` writes it for the
 // axis, and `span` says what the whole range is ("the last 24 hours").
 export function bars(buckets, series, label, { keyOf, labelOf, span }) {
-  const width = 480; const height = 150; const left = 28; const bottom = 20; const top = 8;
-  const plotW = width - left - 4; const plotH = height - bottom - top;
   const totals = buckets.map((b) => series.reduce((sum, s) => sum + (Number(b[s.key]) || 0), 0));
   const max = Math.max(1, ...totals);
+  // Room on the left for the largest count, at the bigger font a phone uses.
+  const width = 480; const height = 150; const bottom = 20; const top = 8;
+  const left = 12 + String(max).length * 9;
+  const plotW = width - left - 4; const plotH = height - bottom - top;
   const step = plotW / Math.max(1, buckets.length);
   const barW = Math.max(1, step * 0.7);
-  // About six labels whatever the number of bars, so they never overlap.
-  const labelEvery = Math.max(1, Math.ceil(buckets.length / 6));
+  // Four labels whatever the number of bars (each in the middle of its stretch), so
+  // they never overlap, not even at a phone's larger font.
+  const labelEvery = Math.max(1, Math.ceil(buckets.length / 4));
+  const labelFirst = Math.floor(labelEvery / 2);
   const sums = series.map((s) => buckets.reduce((sum, b) => sum + (Number(b[s.key]) || 0), 0));
   const summary = `${label}: ${series.map((s, i) => `${sums[i]} ${s.label.toLowerCase()}`).join(', ')} in ${span}`;
 
@@ -32,10 +36,9 @@ export function bars(buckets, series, label, { keyOf, labelOf, span }) {
       chart.append(svg('rect', { x: x.toFixed(1), y: y.toFixed(1), width: barW.toFixed(1), height: barH.toFixed(1), rx: Math.min(1.5, barW / 2), fill: s.color },
         svg('title', {}, `${labelOf(keyOf(b))}: ${value} ${s.label.toLowerCase()}`)));
     }
-    // Labels sit under their bar; one too near the right edge would be cut off.
     const labelX = left + i * step + step / 2;
-    if (i % labelEvery === 0 && labelX < width - 18) {
-      chart.append(svg('text', { x: labelX.toFixed(1), y: height - 5, 'text-anchor': i === 0 ? 'start' : 'middle' }, labelOf(keyOf(b))));
+    if (i % labelEvery === labelFirst) {
+      chart.append(svg('text', { x: labelX.toFixed(1), y: height - 5, 'text-anchor': 'middle' }, labelOf(keyOf(b))));
     }
   });
   return h('figure', { class: 'chart-figure' }, chart,

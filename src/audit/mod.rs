@@ -95,11 +95,14 @@ pub struct AuditQuery {
     action: Option<String>,
 }
 
-/// The log joined with who its actors are (`user:<id>` → email, `token:<id>` → name).
+/// The log joined with who its actors are (`user:<id>` → email, `token:<id>` → name) and
+/// the tenant's slug (for a deleted tenant, from its deletion: the newest of its entries,
+/// so the backwards index walk finds it first).
 const SELECT: &str = "SELECT a.id, a.at, a.actor, a.action, a.target, a.ip, a.request_id, a.detail,
         COALESCE(u.email, t.name), a.tenant_id,
         COALESCE(tn.slug, (SELECT json_extract(d.detail, '$.slug') FROM audit_log d
-                           WHERE d.tenant_id = a.tenant_id AND d.action = 'tenant.deleted' LIMIT 1)),
+                           WHERE d.tenant_id = a.tenant_id AND d.action = 'tenant.deleted'
+                           ORDER BY d.id DESC LIMIT 1)),
         tn.id IS NULL
     FROM audit_log a
     LEFT JOIN users u ON substr(a.actor, 1, 5) = 'user:' AND u.id = substr(a.actor, 6)

@@ -47,7 +47,7 @@ await run('tenant screens', allowed, async ({ page, main, step, shot, bothWidths
     await nav('Jobs');
     const row = main().locator('tbody tr', { hasText: 'brevo.upsert_contact' });
     await row.locator('[data-status="failed"]').waitFor();
-    await row.getByText('Brevo answered 400').waitFor();
+    await row.getByText('Brevo answered 400').last().waitFor();
     await shot('jobs-failed-1280');
     await row.getByRole('button', { name: /^Retry brevo.upsert_contact job/ }).click();
     await main().getByText('The brevo.upsert_contact job is queued again.').waitFor();

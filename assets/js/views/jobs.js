@@ -39,7 +39,7 @@ export async function renderJobs(ctx, main) {
       return;
     }
     area.append(table(
-      [{ label: 'Kind' }, { label: 'Status' }, { label: 'Attempts', optional: true }, { label: 'Last error' }, { label: 'Updated', optional: true }, { label: '', actions: true }],
+      [{ label: 'Kind' }, { label: 'Status' }, { label: 'Attempts', optional: true }, { label: 'Last error', optional: true }, { label: 'Updated', optional: true }, { label: '', actions: true }],
       rows,
       (job) => {
         const retry = job.status === 'failed' ? h('button', {
@@ -51,11 +51,13 @@ export async function renderJobs(ctx, main) {
             draw();
           }),
         }, 'Retry') : null;
+        const error = () => (job.last_error ? h('div', { class: 'error-text' }, job.last_error) : null);
         return [
-          h('code', {}, job.kind),
+          // A phone hides the optional columns: the error then shows under the kind.
+          h('div', {}, h('code', {}, job.kind), h('div', { class: 'only-phone' }, error())),
           badge(job.status),
           `${job.attempts} of ${job.max_attempts}`,
-          job.last_error ? h('div', { class: 'error-text' }, job.last_error) : h('span', { class: 'help' }, '—'),
+          error() || h('span', { class: 'help' }, '—'),
           h('span', { title: `Created ${when(job.created_at)}` }, when(job.finished_at || job.updated_at)),
           retry,
         ];

@@ -41,8 +41,8 @@ export async function renderUsage(ctx, main) {
   const range = h('select', { id: 'usage-range', onchange: () => load() },
     RANGES.map((r) => h('option', { value: r.value, selected: r.value === (ctx.search.get('range') || '7d') }, r.label)));
   const summary = h('div', { class: 'grid', id: 'usage-summary' });
-  const chart = h('div', {});
-  const tables = h('div', { class: 'grid two' });
+  const chart = h('div', { id: 'usage-chart' });
+  const tables = h('div', { class: 'grid two top' });
   main.append(
     h('div', { class: 'inline-form' }, h('div', { class: 'field narrow' }, h('label', { for: 'usage-range' }, 'Period'), range)),
     summary, panel('Requests over time', chart), tables);
