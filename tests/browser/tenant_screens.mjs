@@ -34,13 +34,17 @@ await run('tenant screens', allowed, async ({ page, main, step, shot, bothWidths
     await page.getByRole('heading', { name: 'Notifications', level: 1 }).waitFor();
     const item = main().locator('li.notification.unread', { hasText: 'New signup: grace@example.test' });
     await item.waitFor();
-    check(await item.getByRole('link', { name: 'Review signups' }).getAttribute('href') === '/ui/signups', 'links to the signups');
+    check((await item.getByRole('link', { name: 'Review the signup' }).getAttribute('href')).startsWith('/ui/signups?signup='), 'links to the signup');
     await shot('notifications-1280');
     await item.getByRole('button', { name: 'Mark “New signup: grace@example.test” as read' }).click();
     await main().getByText('Nothing unread').waitFor();
     await waitUntil('the bell empties', async () => (await bell().getAttribute('aria-label')) === 'Notifications, none unread');
     await page.locator('#notifications-show').selectOption('all');
-    await main().locator('li.notification', { hasText: 'grace@example.test' }).getByText('· read').waitFor();
+    const read = main().locator('li.notification', { hasText: 'grace@example.test' });
+    await read.getByText('· read').waitFor();
+    await read.getByRole('link', { name: 'Review the signup' }).click();
+    await page.getByRole('heading', { name: 'Signups', level: 1 }).waitFor();
+    await main().locator('tr.highlight', { hasText: 'grace@example.test' }).waitFor();
   });
 
   await step('jobs: a failed job shows its error and is retried', async () => {

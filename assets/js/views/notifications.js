@@ -38,7 +38,7 @@ function target(n) {
   const d = n.data || {};
   if (n.kind === 'connection.refresh_failed' && d.provider) return { href: `/ui/integrations/${encodeURIComponent(d.provider)}`, label: `Reconnect ${d.provider}` };
   if (n.kind === 'webhook_endpoint.disabled' && d.endpoint_id) return { href: `/ui/endpoints/${encodeURIComponent(d.endpoint_id)}`, label: 'Open the endpoint' };
-  if (n.kind === 'signup.created') return { href: '/ui/signups', label: 'Review signups' };
+  if (n.kind === 'signup.created') return { href: d.signup_id ? `/ui/signups?signup=${encodeURIComponent(d.signup_id)}` : '/ui/signups', label: 'Review the signup' };
   return null;
 }
 
