@@ -17,7 +17,7 @@ use serde_json::Value;
 pub use repo::{
     Job, JobFilter, claim_batch, claim_next, complete, enqueue_at, find, list, next_due_in, record_failure, recover,
 };
-pub use worker::{Handler, Queue, Registry};
+pub use worker::{Handler, Queue, Registry, WorkerSettings};
 
 /// Attempts before a job is given up.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;

@@ -130,7 +130,7 @@ pub async fn patch_tenant(
             Ok::<_, TenantError>(tenant)
         })
         .await?;
-    state.auth_cache.forget_tenants();
+    state.auth.forget_tenants();
     Ok(Json(updated))
 }
 
@@ -150,6 +150,6 @@ pub async fn delete(
         })
         .await?;
     state.vault.forget(&KeyScope::Tenant(deleted_id));
-    state.auth_cache.forget_tenants();
+    state.auth.forget_tenants();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -11,14 +11,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use super::limiter::{AttemptKeys, Limits};
+use super::limiter::AttemptKeys;
 use super::sessions::{self as repo, ActiveSession, COOKIE_NAME};
 use super::{User, dummy_hash, find_for_login, mark_login, verify_password};
 use crate::api::extract::ApiJson;
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::auth::RequestContext;
-use crate::auth::sessions::{check_csrf, current_session, session_cookie, session_policy};
+use crate::auth::sessions::{check_csrf, current_session, session_cookie};
 use crate::error::{ApiError, ApiResult};
 use crate::store::StoreError;
 use crate::tenants::find_tenant;
@@ -51,15 +51,16 @@ pub async fn create_session(
         account: email.clone(),
         ip: ctx.ip.clone(),
     };
-    let limits = Limits::from_config(&state.config);
-    if let Err(wait) = state.login_limiter.check(&limits, &keys, Instant::now()) {
+    let users = &state.users;
+    let limits = *users.limits();
+    if let Err(wait) = users.login_limiter().check(&limits, &keys, Instant::now()) {
         return Err(ApiError::rate_limited(wait));
     }
-    let policy = session_policy(&state);
-    let clock = state.clock.clone();
+    let policy = users.session_policy();
+    let clock = users.clock().clone();
     let password = Zeroizing::new(body.password);
-    let outcome = state
-        .store
+    let outcome = users
+        .store()
         .run(move |store| {
             let found = store.read(|conn| find_for_login(conn, &email))?;
             let refused_user = match found {
@@ -109,11 +110,11 @@ pub async fn create_session(
         .await?;
     match outcome {
         Outcome::Refused => {
-            state.login_limiter.record_failure(&limits, &keys, Instant::now());
+            users.login_limiter().record_failure(&limits, &keys, Instant::now());
             Err(ApiError::unauthorized("wrong email or password"))
         }
         Outcome::SignedIn(session, secret) => {
-            state.login_limiter.record_success(&keys);
+            users.login_limiter().record_success(&keys);
             let body = session_view(&state, &session, &secret).await?;
             let cookie = session_cookie_header(&state, &secret, state.config.session_absolute_timeout.as_secs());
             let mut response = (StatusCode::CREATED, Json(body)).into_response();
@@ -125,7 +126,7 @@ pub async fn create_session(
 
 pub async fn get_session(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
     let secret = session_cookie(&headers).ok_or_else(|| ApiError::unauthorized("you are not signed in"))?;
-    let session = current_session(&state, &secret).await?;
+    let session = current_session(&state.users, &secret).await?;
     Ok(Json(session_view(&state, &session, &secret).await?))
 }
 
@@ -136,7 +137,7 @@ pub async fn delete_session(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     if let Some(secret) = session_cookie(&headers)
-        && let Ok(session) = current_session(&state, &secret).await
+        && let Ok(session) = current_session(&state.users, &secret).await
     {
         check_csrf(&headers, &secret)?;
         state
