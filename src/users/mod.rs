@@ -364,6 +364,35 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn a_session_ends_when_the_clock_passes_its_idle_timeout() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(&dir.path().join("t.db")).expect("store");
+        let clock = Clock::manual(crate::time::parse_rfc3339("2030-01-01T00:00:00Z").expect("time"));
+        let mut config = Config::with_data_dir(dir.path());
+        config.session_idle_timeout = std::time::Duration::from_secs(600);
+        let users = Users::new(store.clone(), clock.clone(), &config);
+        let (now, policy) = (clock.now(), users.session_policy());
+        let secret = store
+            .write(|tx| {
+                let user = create_user(
+                    tx,
+                    &NewUser {
+                        email: "ada@example.test",
+                        password: "correct horse battery",
+                        tenant: None,
+                    },
+                )?;
+                Ok::<_, UserError>(sessions::create_session(tx, &user.id, None, policy, now)?.0)
+            })
+            .expect("session");
+        let valid = users.lookup_session(secret.expose()).await.expect("lookup");
+        assert!(matches!(valid, sessions::Lookup::Valid(_)));
+        clock.advance(std::time::Duration::from_secs(601));
+        let expired = users.lookup_session(secret.expose()).await.expect("lookup");
+        assert!(matches!(expired, sessions::Lookup::Expired));
+    }
+
     #[test]
     fn short_passwords_are_refused() {
         assert!(validate_password("short").is_err());
