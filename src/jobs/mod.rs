@@ -96,6 +96,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn jobs_are_due_by_the_queue_clock() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(&dir.path().join("t.db")).unwrap();
+        let clock = crate::time::Clock::manual(crate::time::parse_rfc3339("2030-01-01T00:00:00Z").unwrap());
+        let queue = Queue::new(clock.clone());
+        let conn = store.conn().unwrap();
+        let id = queue.enqueue(&conn, None, "test.kind", &Value::Null).unwrap();
+        let start = clock.now_ms();
+        assert_eq!(next_due_in(&conn, start - 250).unwrap(), Some(250));
+        assert!(
+            claim_next(&conn, start - 1, 1_000).unwrap().is_none(),
+            "not due before the clock's now"
+        );
+        clock.advance(Duration::from_secs(1));
+        let job = claim_next(&conn, clock.now_ms(), 1_000).unwrap().unwrap();
+        assert_eq!(job.id, id);
+    }
+
+    #[test]
     fn backoff_grows_and_jitters_within_bounds() {
         let base = Duration::from_secs(5);
         for attempts in 1..10 {

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod limiter;
 pub mod routes;
 pub mod sessions;
+mod signin;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
@@ -288,25 +289,8 @@ impl Users {
         }
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
-    pub fn clock(&self) -> &Clock {
-        &self.clock
-    }
-
     pub fn session_policy(&self) -> SessionPolicy {
         self.policy
-    }
-
-    pub fn limits(&self) -> &Limits {
-        &self.limits
-    }
-
-    /// Failed sign-in counts per account and per IP.
-    pub fn login_limiter(&self) -> &LoginLimiter {
-        &self.limiter
     }
 
     /// The session a cookie value names, judged now.
