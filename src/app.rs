@@ -68,6 +68,11 @@ pub struct AppState {
 impl AppState {
     /// Opens the data dir, loads the catalog and builds every service. Blocking.
     pub fn open(config: Config, shutdown: watch::Receiver<bool>) -> anyhow::Result<AppState> {
+        AppState::open_with_clock(config, Clock::system(), shutdown)
+    }
+
+    /// [`AppState::open`] with the clock every service reads expiry and schedules from.
+    pub fn open_with_clock(config: Config, clock: Clock, shutdown: watch::Receiver<bool>) -> anyhow::Result<AppState> {
         let (store, vault) = crate::setup::open(&config)?;
         let (vault, catalog) = (
             Arc::new(vault),
@@ -75,7 +80,6 @@ impl AppState {
         );
         let policy = TargetPolicy::new(config.allow_private_targets, config.allowed_target_cidrs.clone());
         let agents = Agents::new(config.outbound_timeout, &policy);
-        let clock = Clock::system();
         let writer = GroupCommit::start(&store)?;
         let jobs = Queue::new(clock.clone());
         let outbound = Outbound::default();
@@ -260,11 +264,12 @@ fn spawn_workers(state: &AppState) {
 /// Serves until `shutdown` resolves, then drains in-flight requests.
 pub async fn serve(
     config: Config,
+    clock: Clock,
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
-    let state = tokio::task::spawn_blocking(move || AppState::open(config, stop_rx)).await??;
+    let state = tokio::task::spawn_blocking(move || AppState::open_with_clock(config, clock, stop_rx)).await??;
     spawn_workers(&state);
     let app = router(state);
     let addr = listener.local_addr()?;
