@@ -57,7 +57,7 @@ pub async fn put_connection(
         })
         .await?;
     if outcome.credentials_changed {
-        state.oauth.broker().forget(&outcome.connection_id);
+        state.oauth.forget_connection(&outcome.connection_id);
     }
     state.outbound.wake();
     let status = if outcome.created {

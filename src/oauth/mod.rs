@@ -112,13 +112,9 @@ impl OAuth {
         }
     }
 
-    /// The in-memory token cache and refresh locks.
-    pub fn broker(&self) -> &TokenBroker {
-        &self.broker
-    }
-
-    pub fn settings(&self) -> &OAuthSettings {
-        &self.settings
+    /// Drops what is held in memory for a connection whose credentials changed.
+    pub fn forget_connection(&self, connection_id: &str) {
+        self.broker.forget(connection_id);
     }
 
     /// Records the audit entry of a hot read (`/token`, the proxy); returns once committed.
