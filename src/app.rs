@@ -27,8 +27,10 @@ use crate::net::{Agents, TargetPolicy};
 use crate::oauth::{OAuth, OAuthParts, OAuthSettings};
 use crate::outbound::Outbound;
 use crate::ratelimit::RateLimiter;
+use crate::signups::Signups;
 use crate::store::Store;
 use crate::store::group_commit::GroupCommit;
+use crate::tenants::Tenants;
 use crate::time::Clock;
 use crate::usage::Usage;
 use crate::users::Users;
@@ -57,11 +59,13 @@ pub struct AppState {
     pub limiter: Arc<RateLimiter>,
     pub usage: Usage,
     pub auth: Auth,
+    pub tenants: Tenants,
     pub users: Users,
     pub connections: Connections,
     pub oauth: OAuth,
     pub inbound: Inbound,
     pub easyappointments: EasyAppointments,
+    pub signups: Signups,
     pub demo: Demo,
 }
 
@@ -114,10 +118,13 @@ impl AppState {
             calls: calls.clone(),
             clock: clock.clone(),
         });
+        let auth = Auth::new(store.clone(), clock.clone());
         Ok(AppState {
             started_at: Instant::now(),
             shutdown,
-            auth: Auth::new(store.clone(), clock.clone()),
+            tenants: Tenants::new(store.clone(), vault.clone(), auth.clone()),
+            auth,
+            signups: Signups::new(store.clone(), jobs.clone()),
             users: Users::new(store.clone(), clock.clone(), &config),
             easyappointments: EasyAppointments::new(store.clone(), calls, jobs.clone()),
             demo: Demo::new(store.clone(), agents.fixed().clone(), &config),
