@@ -144,7 +144,7 @@ pub async fn patch_token(
             tokens::find_token(tx, Some(tenant), &id)?.ok_or_else(|| ApiError::not_found("no such token"))
         })
         .await?;
-    state.auth_cache.forget_tokens();
+    state.auth.forget_tokens();
     Ok(Json(record.at(state.clock.now())))
 }
 
@@ -163,6 +163,6 @@ pub async fn revoke_token(
             Ok(())
         })
         .await?;
-    state.auth_cache.forget_tokens();
+    state.auth.forget_tokens();
     Ok(StatusCode::NO_CONTENT)
 }

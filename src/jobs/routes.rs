@@ -55,10 +55,10 @@ pub async fn retry_job(
 ) -> ApiResult<(StatusCode, Json<Job>)> {
     let entry = access.audit("job.retried", Some(&id));
     let tenant_id = access.tenant.id.clone();
-    let now_ms = state.clock.now_ms();
+    let queue = state.jobs.clone();
     let job = state
         .store
-        .write_async(move |tx| match repo::retry_failed(tx, &tenant_id, &id, now_ms)? {
+        .write_async(move |tx| match queue.retry_failed(tx, &tenant_id, &id)? {
             Ok(job) => {
                 crate::audit::record(tx, &entry)?;
                 Ok(job)
