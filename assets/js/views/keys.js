@@ -6,7 +6,7 @@ import { page, panel } from './common.js';
 const STALE_DAYS = 7;
 
 export async function renderKeys(ctx, main) {
-  page(main, 'Keys and backups', 'The master key versions that protect every tenant’s data keys, and the backups taken with tessera backup.');
+  page(main, 'Keys and backups', 'The master key versions that protect every tenant’s data keys, and the backups taken with “tessera backup”.');
   const keysArea = h('div', {}, loading());
   const backupCard = h('div', { id: 'last-backup' }, loading());
   const backupList = h('div', {});
@@ -32,7 +32,7 @@ function drawKeys(area, result) {
       h('dt', {}, 'Versions'), h('dd', {}, String(versions.length)),
       h('dt', {}, 'Data keys to re-wrap'), h('dd', {}, String(status.pending_rewrap))),
     status.pending_rewrap > 0
-      ? notice('warn', `${status.pending_rewrap} data key${status.pending_rewrap === 1 ? ' is' : 's are'} still wrapped under an older version: run tessera rotate-key again to finish the rotation.`)
+      ? notice('warn', `${status.pending_rewrap} data key${status.pending_rewrap === 1 ? ' is' : 's are'} still wrapped under an older version: run “tessera rotate-key” again to finish the rotation.`)
       : null,
     versions.some((v) => !v.in_keyring && v.data_keys > 0)
       ? notice('error', 'A version still in use is missing from the key file (or TESSERA_MASTER_KEY): the data keys it wraps cannot be opened.')
@@ -51,7 +51,7 @@ function drawKeys(area, result) {
           when(v.retired_at),
         ])
       : empty('No key versions', 'The database has not registered a master key yet.'),
-    h('p', { class: 'help' }, 'Rotate with tessera rotate-key (safe while the server runs); the data itself is never re-encrypted, only the data keys are re-wrapped.')]);
+    h('p', { class: 'help' }, 'Rotate with ', h('code', {}, 'tessera rotate-key'), ' (safe while the server runs); the data itself is never re-encrypted, only the data keys are re-wrapped.')]);
 }
 
 function drawBackups(card, list, result) {
@@ -63,7 +63,7 @@ function drawBackups(card, list, result) {
   if (!last) {
     card.append(notice('warn', 'No backup recorded yet.'),
       h('p', {}, 'Run ', h('code', {}, 'tessera backup FILE'), ' on the server (safe while it runs) and keep the copy apart from the master key file.'));
-    list.append(empty('No backups yet', 'Backups taken with tessera backup are listed here.'));
+    list.append(empty('No backups yet', 'Backups taken with “tessera backup” are listed here.'));
     return;
   }
   const ageDays = (Date.now() - new Date(last.at).getTime()) / 86400000;
