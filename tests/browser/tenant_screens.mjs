@@ -178,6 +178,16 @@ await run('tenant screens', allowed, async ({ page, main, step, shot, bothWidths
     check(await main().getByText('Joao Mota').count() === 0, 'the cancelled booker was not imported');
   });
 
+  await step('the imported signups are announced; all are marked read at once', async () => {
+    await waitUntil('the bell counts the two new signups', async () => (await bell().getAttribute('data-unread')) === '2');
+    await bell().click();
+    await main().locator('li.notification.unread').nth(1).waitFor();
+    await page.getByRole('button', { name: 'Mark all as read' }).click();
+    await main().getByText('2 marked as read.').waitFor();
+    await main().getByText('Nothing unread').waitFor();
+    await waitUntil('the bell empties', async () => (await bell().getAttribute('aria-label')) === 'Notifications, none unread');
+  });
+
   let endpointPath = '';
   await step('an outbound endpoint is edited: URL, events, description, retries; its secret rotated', async () => {
     await nav('Outbound endpoints');
