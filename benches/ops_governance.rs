@@ -32,8 +32,7 @@ fn main() {
     let admin = report.admin_token.expose().to_owned();
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async move {
-        let (_stop, stop_rx) = tokio::sync::watch::channel(false);
-        let state = tokio::task::spawn_blocking(move || tessera::app::AppState::open(config, stop_rx))
+        let state = tokio::task::spawn_blocking(move || tessera::app::AppState::open(config))
             .await
             .expect("join")
             .expect("open");

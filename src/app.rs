@@ -10,11 +10,11 @@ use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::auth::Auth;
+use crate::background::Background;
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::connections::Connections;
@@ -43,7 +43,6 @@ use crate::vault::Vault;
 pub struct AppState {
     pub config: Arc<Config>,
     pub started_at: Instant,
-    pub shutdown: watch::Receiver<bool>,
     /// The time where expiry matters (tokens, sessions, job scheduling).
     pub clock: Clock,
     pub store: Store,
@@ -71,12 +70,12 @@ pub struct AppState {
 
 impl AppState {
     /// Opens the data dir, loads the catalog and builds every service. Blocking.
-    pub fn open(config: Config, shutdown: watch::Receiver<bool>) -> anyhow::Result<AppState> {
-        AppState::open_with_clock(config, Clock::system(), shutdown)
+    pub fn open(config: Config) -> anyhow::Result<AppState> {
+        AppState::open_with_clock(config, Clock::system())
     }
 
     /// [`AppState::open`] with the clock every service reads expiry and schedules from.
-    pub fn open_with_clock(config: Config, clock: Clock, shutdown: watch::Receiver<bool>) -> anyhow::Result<AppState> {
+    pub fn open_with_clock(config: Config, clock: Clock) -> anyhow::Result<AppState> {
         let (store, vault) = crate::setup::open(&config)?;
         let (vault, catalog) = (
             Arc::new(vault),
@@ -121,7 +120,6 @@ impl AppState {
         let auth = Auth::new(store.clone(), clock.clone());
         Ok(AppState {
             started_at: Instant::now(),
-            shutdown,
             tenants: Tenants::new(store.clone(), vault.clone(), auth.clone()),
             auth,
             signups: Signups::new(store.clone(), jobs.clone()),
@@ -213,81 +211,116 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Starts the background workers that live as long as the server; each gets the service
-/// it works for and the shutdown signal.
-fn spawn_workers(state: &AppState) {
-    let shutdown = &state.shutdown;
-    crate::oauth::refresher::spawn(state.oauth.clone(), shutdown.clone());
+/// Starts the background workers that live as long as the server, each with the service
+/// it works for, all registered with `background` so a graceful stop joins them.
+fn spawn_workers(state: &AppState, background: &Background) -> anyhow::Result<()> {
+    let config = &state.config;
+    let oauth = state.oauth.clone();
+    background
+        .every("oauth refresher", config.oauth_refresh_interval)
+        .run_blocking(move || crate::oauth::refresher::pass(&oauth));
 
     let handlers = state
         .inbound
         .job_handlers()
         .merge(state.easyappointments.job_handlers());
     let settings = WorkerSettings {
-        workers: state.config.job_workers,
+        workers: config.job_workers,
         // Longer than any outside call a job makes.
-        lease: state.config.outbound_timeout * 2 + Duration::from_secs(30),
-        retry_base: state.config.job_retry_base,
+        lease: config.outbound_timeout * 2 + Duration::from_secs(30),
+        retry_base: config.job_retry_base,
     };
     state.jobs.start(
         state.store.clone(),
         state.writer.clone(),
         handlers,
         settings,
-        shutdown.clone(),
-    );
+        background,
+    )?;
 
     state.outbound.report_to(state.metrics.clone());
-    let settings = crate::outbound::engine::EngineSettings::from_config(&state.config);
-    if let Err(e) = state
+    let settings = crate::outbound::engine::EngineSettings::from_config(config);
+    state
         .outbound
-        .start(settings, state.store.clone(), state.vault.clone(), shutdown.clone())
-    {
-        tracing::error!(error = %e, "outbound webhook engine did not start");
-    }
+        .start(settings, state.store.clone(), state.vault.clone(), background)?;
 
     // A rotation beside the running server adds key versions to the key file.
-    if state.config.master_key.is_none() {
-        let key_file = (state.config.master_key_file.clone()).unwrap_or_else(|| state.config.default_master_key_path());
+    if config.master_key.is_none() {
+        let key_file = (config.master_key_file.clone()).unwrap_or_else(|| config.default_master_key_path());
         state.vault.reload_keys_from(key_file);
     }
-    state
-        .usage
-        .spawn_flusher(state.config.usage_flush_interval, shutdown.clone());
-    crate::ops::retention::Retention {
+    let usage = state.usage.clone();
+    background
+        .every("usage flush", config.usage_flush_interval)
+        .and_at_stop()
+        .run(move || {
+            let usage = usage.clone();
+            async move { usage.flush_now().await }
+        });
+    let retention = crate::ops::retention::Retention {
         store: state.store.clone(),
         clock: state.clock.clone(),
-        retention_days: state.config.audit_retention_days,
-        interval: state.config.audit_purge_interval,
+        retention_days: config.audit_retention_days,
+        interval: config.audit_purge_interval,
+    };
+    background
+        .every("audit retention", retention.interval)
+        .starting_now()
+        .run(move || {
+            let retention = retention.clone();
+            async move { retention.purge_once().await }
+        });
+    let users = state.users.clone();
+    background
+        .every("session purge", Duration::from_secs(600))
+        .starting_now()
+        .run(move || {
+            let users = users.clone();
+            async move { users.purge_expired_sessions().await }
+        });
+    if config.demo {
+        background.spawn("demo seeding", crate::demo::seed::run(state.demo.clone()));
+        if let Some(interval) = state.demo.emit_interval() {
+            let demo = state.demo.clone();
+            background.every("demo webhooks", interval).run(move || {
+                let demo = demo.clone();
+                async move { crate::demo::seed::emit_purchase(demo).await }
+            });
+        }
     }
-    .spawn_purger(shutdown.clone());
-    if state.config.demo {
-        tokio::spawn(crate::demo::seed::run(state.demo.clone(), shutdown.clone()));
-    }
-
-    state.users.spawn_session_purger(shutdown.clone());
+    Ok(())
 }
 
-/// Serves until `shutdown` resolves, then drains in-flight requests.
+/// Serves until `shutdown` resolves: drains in-flight requests, then stops and joins the
+/// background workers (waiting up to `shutdown_grace` for work in flight) and finally the
+/// writer, once nothing can write any more.
 pub async fn serve(
     config: Config,
     clock: Clock,
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let state = tokio::task::spawn_blocking(move || AppState::open_with_clock(config, clock, stop_rx)).await??;
-    spawn_workers(&state);
+    let state = tokio::task::spawn_blocking(move || AppState::open_with_clock(config, clock)).await??;
+    let background = std::sync::Arc::new(Background::default());
+    let grace = state.config.shutdown_grace;
+    let writer = state.writer.clone();
+    if let Err(e) = spawn_workers(&state, &background) {
+        background.stop(grace).await;
+        return Err(e);
+    }
     let app = router(state);
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "tessera listening");
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+    let stopping = background.clone();
+    let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown.await;
-            let _ = stop_tx.send(true);
+            // Workers stop claiming while the last requests are answered.
+            stopping.stop_signal();
         })
-        .await?;
-    // Give workers a moment to finish the job they hold; leases cover the rest.
-    tokio::time::sleep(Duration::from_millis(50)).await;
+        .await;
+    background.stop(grace).await;
+    tokio::task::spawn_blocking(move || writer.close()).await?;
+    served?;
     Ok(())
 }

@@ -4,6 +4,7 @@ pub mod api;
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod background;
 pub mod bench;
 pub mod catalog;
 pub mod cli;

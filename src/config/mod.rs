@@ -44,6 +44,9 @@ pub struct Config {
     pub body_limit_bytes: usize,
     /// Timeout for every call tessera makes to an outside service.
     pub outbound_timeout: Duration,
+    /// How long a graceful shutdown waits for background work (an attempt or job in flight)
+    /// before leaving the rest to its lease (`shutdown_grace_secs`, default 10).
+    pub shutdown_grace: Duration,
     /// Delays between outbound webhook retries (`retry_schedule`, comma-separated
     /// seconds); `None` keeps the built-in schedule, an empty list never retries.
     pub retry_schedule: Option<Vec<Duration>>,
@@ -155,6 +158,7 @@ impl Config {
             log_format: LogFormat::Text,
             body_limit_bytes: 1024 * 1024,
             outbound_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(10),
             retry_schedule: None,
             allowed_return_origins: Vec::new(),
             oauth_refresh_margin: Duration::from_secs(600),
@@ -302,6 +306,7 @@ impl Config {
                     .map_err(invalid)?
                     .max(Duration::from_secs(1));
             }
+            "shutdown_grace_secs" => self.shutdown_grace = parse::whole_seconds(value).map_err(invalid)?,
             "retry_schedule" => self.retry_schedule = Some(parse::delays(value).map_err(invalid)?),
 
             "allowed_return_origins" => self.allowed_return_origins = parse::origins(value).map_err(invalid)?,

@@ -152,6 +152,11 @@ impl Demo {
     pub fn sandbox(&self) -> &Sandbox {
         &self.sandbox
     }
+
+    /// How often the sandbox sends a purchase webhook, if at all.
+    pub fn emit_interval(&self) -> Option<Duration> {
+        self.emit_interval
+    }
 }
 
 /// Adjusts a configuration for demo mode: sandbox routes on, outbound calls to loopback

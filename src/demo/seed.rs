@@ -141,8 +141,8 @@ fn seeding_token(state: &Demo) -> Result<Secret, crate::store::StoreError> {
     })
 }
 
-/// Seeds once the server answers, then emits a purchase webhook every interval.
-pub async fn run(state: Demo, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+/// Seeds once the server answers.
+pub async fn run(state: Demo) {
     let api_base = format!("http://{}", state.listen);
     let seeded = {
         let state = state.clone();
@@ -163,23 +163,16 @@ pub async fn run(state: Demo, mut shutdown: tokio::sync::watch::Receiver<bool>) 
         Ok(Err(error)) => tracing::warn!(%error, "demo seeding failed"),
         Err(error) => tracing::warn!(%error, "demo seeding panicked"),
     }
-    let Some(interval) = state.emit_interval else {
-        return;
+}
+
+/// One purchase webhook from the sandbox (run every `demo_emit_interval`).
+pub async fn emit_purchase(state: Demo) {
+    let request = super::webhooks::EmitRequest {
+        tenant: DEMO_TENANT.to_owned(),
+        kind: "order.completed".to_owned(),
+        email: None,
+        first_name: "Grace".to_owned(),
+        last_name: "Hopper".to_owned(),
     };
-    let mut tick = tokio::time::interval(interval);
-    tick.tick().await;
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = shutdown.changed() => return,
-        }
-        let request = super::webhooks::EmitRequest {
-            tenant: DEMO_TENANT.to_owned(),
-            kind: "order.completed".to_owned(),
-            email: None,
-            first_name: "Grace".to_owned(),
-            last_name: "Hopper".to_owned(),
-        };
-        super::webhooks::emit(&state, request).await;
-    }
+    super::webhooks::emit(&state, request).await;
 }

@@ -11,10 +11,9 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::watch;
-
 use super::repo::{self, Job};
 use super::{JobFailure, backoff};
+use crate::background::{Background, Stopping};
 use crate::store::Store;
 use crate::store::group_commit::GroupCommit;
 use crate::time::Clock;
@@ -76,7 +75,7 @@ struct Pool {
     writer: GroupCommit,
     registry: Registry,
     settings: WorkerSettings,
-    shutdown: watch::Receiver<bool>,
+    stopping: Stopping,
 }
 
 /// Longest a worker sleeps without being woken (a safety net, not the mechanism).
@@ -137,25 +136,26 @@ impl Queue {
         }
     }
 
-    /// Starts the scheduler and `count` worker threads; they stop when the server shuts
-    /// down. The scheduler alone waits on the wake channel (until woken, or until the
-    /// next retry / lease expiry is due), claims jobs while a worker is idle and hands
-    /// them over; workers wait only for handed-over jobs.
+    /// Starts the scheduler and `count` worker threads, registered with `background`.
+    /// The scheduler alone waits on the wake channel (until woken, or until the next retry
+    /// / lease expiry is due), claims jobs while a worker is idle and hands them over;
+    /// workers wait only for handed-over jobs and end, after the job they hold, once the
+    /// scheduler stops.
     pub fn start(
         &self,
         store: Store,
         writer: GroupCommit,
         registry: Registry,
         settings: WorkerSettings,
-        shutdown: watch::Receiver<bool>,
-    ) {
+        background: &Background,
+    ) -> std::io::Result<()> {
         let count = settings.workers;
         let pool = Arc::new(Pool {
             store,
             writer,
             registry,
             settings,
-            shutdown,
+            stopping: background.stopping(),
         });
         match pool
             .store
@@ -175,9 +175,9 @@ impl Queue {
             let queue = self.clone();
             let idle = idle.clone();
             let work_rx = work_rx.clone();
-            let spawned = std::thread::Builder::new()
-                .name(format!("tessera-job-{n}"))
-                .spawn(move || {
+            background.thread(
+                &format!("tessera-job-{n}"),
+                move || {
                     loop {
                         let next = match work_rx.lock() {
                             Ok(rx) => rx.recv(),
@@ -188,33 +188,25 @@ impl Queue {
                         idle.fetch_add(1, Ordering::SeqCst);
                         queue.wake();
                     }
-                });
-            if let Err(e) = spawned {
-                tracing::error!(error = %e, "could not start a job worker");
-            }
+                },
+                || {},
+            )?;
         }
-        let scheduler_pool = pool.clone();
         let queue = self.clone();
-        let spawned = std::thread::Builder::new()
-            .name("tessera-job-scheduler".into())
-            .spawn(move || queue.schedule(&scheduler_pool, &idle, &work_tx));
-        if let Err(e) = spawned {
-            tracing::error!(error = %e, "could not start the job scheduler");
-        }
-        // On shutdown, wake the scheduler so it sees the flag and stops the workers.
-        let mut shutdown = pool.shutdown.clone();
-        let queue = self.clone();
-        tokio::spawn(async move {
-            let _ = shutdown.wait_for(|stop| *stop).await;
-            queue.wake();
-        });
+        let waker = self.clone();
+        background.thread(
+            "tessera-job-scheduler",
+            move || queue.schedule(&pool, &idle, &work_tx),
+            move || waker.wake(),
+        )?;
         self.wake();
+        Ok(())
     }
 
     fn schedule(&self, pool: &Pool, idle: &AtomicUsize, work_tx: &Sender<Job>) {
         let lease_ms = pool.settings.lease.as_millis() as i64;
         loop {
-            if *pool.shutdown.borrow() {
+            if pool.stopping.is_set() {
                 return;
             }
             let mut failed = false;

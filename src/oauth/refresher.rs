@@ -22,30 +22,11 @@ struct Candidate {
     has_refresh_token: bool,
 }
 
-/// Runs a pass every `refresh_interval` until `shutdown` flips.
-pub fn spawn(oauth: OAuth, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(oauth.settings.refresh_interval) => {}
-                changed = shutdown.changed() => {
-                    // The server is gone (sender dropped) or stopping.
-                    if changed.is_err() {
-                        break;
-                    }
-                }
-            }
-            if *shutdown.borrow() {
-                break;
-            }
-            let app = oauth.clone();
-            match tokio::task::spawn_blocking(move || run_once(&app, app.clock.now())).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => tracing::warn!(error = %e, "token refresher pass failed"),
-                Err(e) => tracing::warn!(error = %e, "token refresher task failed"),
-            }
-        }
-    });
+/// One pass on the OAuth service's clock (run every `refresh_interval`), logging failures.
+pub fn pass(oauth: &OAuth) {
+    if let Err(e) = run_once(oauth, oauth.clock.now()) {
+        tracing::warn!(error = %e, "token refresher pass failed");
+    }
 }
 
 /// One pass: renews what is due. Returns how many connections it renewed or re-checked.

@@ -21,28 +21,15 @@ pub struct Retention {
 }
 
 impl Retention {
-    /// Runs the purge on an interval until shutdown.
-    pub fn spawn_purger(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(self.interval);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {}
-                    _ = shutdown.changed() => break,
-                }
-                if *shutdown.borrow() {
-                    break;
-                }
-                let (days, now) = (self.retention_days, self.clock.now());
-                let result = self.store.write_async(move |tx| purge_audit(tx, now, days)).await;
-                match result {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(purged = n, retention_days = days, "audit entries past retention purged"),
-                    Err(e) => tracing::warn!(error = %e, "audit purge failed; will retry"),
-                }
-            }
-        });
+    /// One purge pass (run every `interval`).
+    pub async fn purge_once(&self) {
+        let (days, now) = (self.retention_days, self.clock.now());
+        let result = self.store.write_async(move |tx| purge_audit(tx, now, days)).await;
+        match result {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, retention_days = days, "audit entries past retention purged"),
+            Err(e) => tracing::warn!(error = %e, "audit purge failed; will retry"),
+        }
     }
 }
 

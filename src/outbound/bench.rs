@@ -25,6 +25,7 @@ use super::Outbound;
 use super::endpoints::{self, EndpointRow, RetryPolicy};
 use super::engine::EngineSettings;
 use super::signing::{SigningKey, generate_secret, message_id, signature_header};
+use crate::background::Background;
 use crate::config::Config;
 use crate::net::SystemResolver;
 use crate::store::Store;
@@ -224,12 +225,23 @@ fn ceiling(receiver: &LocalReceiver, workers: usize, total: u64) -> f64 {
     total as f64 / started.elapsed().as_secs_f64()
 }
 
-fn start_engine(sb: &Sandbox) -> anyhow::Result<(Outbound, tokio::sync::watch::Sender<bool>)> {
+/// The engine's threads, stopped and joined when dropped.
+struct Running(Background);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_time().build() {
+            runtime.block_on(self.0.stop(Duration::from_secs(10)));
+        }
+    }
+}
+
+fn start_engine(sb: &Sandbox) -> anyhow::Result<(Outbound, Running)> {
     let settings = EngineSettings::from_config(&sb.config);
     let outbound = Outbound::configured(settings.clone(), Arc::new(SystemResolver));
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    outbound.start(settings, sb.store.clone(), sb.vault.clone(), stop_rx)?;
-    Ok((outbound, stop_tx))
+    let background = Background::default();
+    outbound.start(settings, sb.store.clone(), sb.vault.clone(), &background)?;
+    Ok((outbound, Running(background)))
 }
 
 fn count_succeeded(store: &Store) -> anyhow::Result<u64> {
@@ -274,8 +286,7 @@ fn throughput(args: &DeliveriesArgs, receiver: &LocalReceiver) -> anyhow::Result
         std::thread::sleep(Duration::from_millis(20));
     }
     let recorded = started.elapsed();
-    let _ = stop.send(true);
-    std::thread::sleep(Duration::from_millis(300));
+    drop(stop);
     let received = received_at.unwrap_or(recorded);
     Ok((
         expected as f64 / received.as_secs_f64(),
@@ -323,8 +334,7 @@ fn latency(args: &DeliveriesArgs, receiver: &LocalReceiver, wake: bool) -> anyho
         drop(seen);
         std::thread::sleep(Duration::from_millis(20));
     }
-    let _ = stop.send(true);
-    std::thread::sleep(Duration::from_millis(300));
+    drop(stop);
     anyhow::ensure!(!latencies.is_empty(), "not every latency event arrived within 60 s");
     latencies.sort_by(f64::total_cmp);
     Ok(latencies)

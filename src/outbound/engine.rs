@@ -12,14 +12,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use tokio::sync::watch;
-
 use super::OutboundError;
 use super::db::EngineDb;
 use super::dispatch::{self, Lease};
 use super::outcome::{self, AttemptReport, HealthRules, Target, WorkItem};
 use super::queues::Queues;
 use super::schedule::RetrySchedule;
+use crate::background::{Background, Stopping};
 use crate::net::{NameResolver, SystemResolver, TargetPolicy};
 use crate::store::Store;
 use crate::time::now_ms;
@@ -178,14 +177,14 @@ impl Outbound {
         self.claim_soon();
     }
 
-    /// Configures (unless [`Outbound::configured`] did) and starts the threads; they stop
-    /// when `shutdown` turns true. Starting twice is a no-op.
+    /// Configures (unless [`Outbound::configured`] did) and starts the threads, registered
+    /// with `background`, which stops them. Starting twice is a no-op.
     pub fn start(
         &self,
         settings: EngineSettings,
         store: Store,
         vault: Arc<Vault>,
-        shutdown: watch::Receiver<bool>,
+        background: &Background,
     ) -> anyhow::Result<()> {
         let inner = self
             .engine
@@ -195,20 +194,29 @@ impl Outbound {
             return Ok(());
         }
         store.write(|tx| dispatch::release_orphaned_leases(tx))?;
-        let (s, v, i) = (store.clone(), vault.clone(), inner.clone());
-        std::thread::Builder::new()
-            .name("webhook-scheduler".into())
-            .spawn(move || scheduler(&i, &s, &v, shutdown))?;
+        let (s, v, i, stopping) = (store.clone(), vault.clone(), inner.clone(), background.stopping());
+        let waker = inner.clone();
+        background.thread(
+            "webhook-scheduler",
+            move || scheduler(&i, &s, &v, stopping),
+            move || waker.wake.raise(),
+        )?;
         for n in 0..inner.settings.workers {
             let i = inner.clone();
-            std::thread::Builder::new()
-                .name(format!("webhook-worker-{n}"))
-                .spawn(move || worker(&i))?;
+            let stopper = inner.clone();
+            background.thread(
+                &format!("webhook-worker-{n}"),
+                move || worker(&i),
+                move || stopper.stop(),
+            )?;
         }
         let (i, metrics) = (inner.clone(), self.metrics.get().cloned());
-        std::thread::Builder::new()
-            .name("webhook-recorder".into())
-            .spawn(move || recorder(&i, &store, metrics.as_deref()))?;
+        let stopper = inner.clone();
+        background.thread(
+            "webhook-recorder",
+            move || recorder(&i, &store, metrics.as_deref()),
+            move || stopper.stop(),
+        )?;
         Ok(())
     }
 }
@@ -269,12 +277,12 @@ const CLAIM_BATCH: u32 = 512;
 const IDLE_WAIT: Duration = Duration::from_secs(1);
 const CLAIM_EVERY: Duration = Duration::from_millis(100);
 
-fn scheduler(inner: &Inner, store: &Store, vault: &Vault, shutdown: watch::Receiver<bool>) {
+fn scheduler(inner: &Inner, store: &Store, vault: &Vault, stopping: Stopping) {
     let mut db = EngineDb::open(store, inner.settings.database.as_deref());
     let mut last_claim = Instant::now() - CLAIM_EVERY;
     let mut backlog = true;
     let mut targets: HashMap<String, Arc<Target>> = HashMap::new();
-    while !*shutdown.borrow() {
+    while !stopping.is_set() {
         let changed: Vec<String> = inner
             .changed
             .lock()

@@ -84,15 +84,24 @@ impl Lanes {
 }
 
 /// Closes the lanes when the last handle goes, so the writer thread ends.
-struct Handle(Arc<Lanes>);
+struct Handle {
+    lanes: Arc<Lanes>,
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+}
+
+impl Handle {
+    fn close(&self) {
+        if let Ok(mut q) = self.lanes.queues.lock() {
+            q.closed = true;
+        }
+        self.lanes.ready.notify_all();
+        self.lanes.closing.notify_all();
+    }
+}
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        if let Ok(mut q) = self.0.queues.lock() {
-            q.closed = true;
-        }
-        self.0.ready.notify_all();
-        self.0.closing.notify_all();
+        self.close();
     }
 }
 
@@ -118,12 +127,12 @@ impl GroupCommit {
         let lanes = Arc::new(Lanes::default());
         let checkpointer = store.conn()?;
         let watched = lanes.clone();
-        std::thread::Builder::new()
+        let checkpoints = std::thread::Builder::new()
             .name("tessera-checkpoint".into())
             .spawn(move || checkpoint_loop(&checkpointer, &watched))
             .map_err(|e| StoreError::Task(e.to_string()))?;
         let for_thread = lanes.clone();
-        std::thread::Builder::new()
+        let commits = std::thread::Builder::new()
             .name("tessera-group-commit".into())
             .spawn(move || {
                 while let Some(batch) = for_thread.next_batch() {
@@ -132,8 +141,20 @@ impl GroupCommit {
             })
             .map_err(|e| StoreError::Task(e.to_string()))?;
         Ok(GroupCommit {
-            handle: Arc::new(Handle(lanes)),
+            handle: Arc::new(Handle {
+                lanes,
+                threads: Mutex::new(vec![commits, checkpoints]),
+            }),
         })
+    }
+
+    /// Refuses new writes, commits what is queued and joins the writer's threads. Blocking.
+    pub fn close(&self) {
+        self.handle.close();
+        let threads = std::mem::take(&mut *self.handle.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        for thread in threads {
+            let _ = thread.join();
+        }
     }
 
     /// Runs `f` in the next batch and resolves once that batch is durably committed.
@@ -202,7 +223,7 @@ impl GroupCommit {
                 let _ = done_tx.send(result);
             })
         });
-        self.handle.0.push(work, foreground)?;
+        self.handle.lanes.push(work, foreground)?;
         Ok(done_rx)
     }
 }

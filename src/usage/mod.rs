@@ -210,26 +210,6 @@ impl Usage {
             tracing::warn!(error = %e, "usage flush failed; counts kept for the next try");
         }
     }
-
-    /// Flushes every `interval` until shutdown, then once more.
-    pub fn spawn_flusher(&self, interval: std::time::Duration, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-        let usage = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(interval);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {}
-                    _ = shutdown.changed() => break,
-                }
-                usage.flush_now().await;
-                if *shutdown.borrow() {
-                    break;
-                }
-            }
-            usage.flush_now().await;
-        });
-    }
 }
 
 #[cfg(test)]

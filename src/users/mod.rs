@@ -301,30 +301,14 @@ impl Users {
             .await
     }
 
-    /// Deletes sessions past their absolute expiry every ten minutes until shutdown.
-    pub fn spawn_session_purger(&self, shutdown: tokio::sync::watch::Receiver<bool>) {
-        spawn_session_purger(self.store.clone(), self.clock.clone(), shutdown);
-    }
-}
-
-fn spawn_session_purger(store: Store, clock: Clock, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {
-                    let now = clock.now();
-                    let result = store
-                        .write_async(move |tx| sessions::purge_expired(tx, now))
-                        .await;
-                    if let Err(e) = result {
-                        tracing::warn!(error = %e, "purging expired sessions failed");
-                    }
-                }
-                _ = shutdown.changed() => break,
-            }
+    /// Deletes sessions past their absolute expiry (the periodic purge).
+    pub async fn purge_expired_sessions(&self) {
+        let now = self.clock.now();
+        let result = self.store.write_async(move |tx| sessions::purge_expired(tx, now)).await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "purging expired sessions failed");
         }
-    });
+    }
 }
 
 #[cfg(test)]

@@ -141,8 +141,7 @@ fn webhook_ingress_is_limited_per_tenant_in_the_path() {
     tessera::setup::initialise(&config).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async move {
-        let (_stop, stop_rx) = tokio::sync::watch::channel(false);
-        let state = tokio::task::spawn_blocking(move || tessera::app::AppState::open(config, stop_rx))
+        let state = tokio::task::spawn_blocking(move || tessera::app::AppState::open(config))
             .await
             .unwrap()
             .unwrap();

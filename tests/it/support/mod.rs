@@ -61,6 +61,8 @@ impl TestServer {
         config.rate_limit_session = 1_000_000;
         config.rate_limit_anonymous = 1_000_000;
         config.rate_limit_webhooks = 1_000_000;
+        // A test that stops a server mid-attempt (a hanging receiver) need not wait long.
+        config.shutdown_grace = Duration::from_secs(2);
         configure(&mut config);
         let report = tessera::setup::initialise(&config).expect("initialise data dir");
         let admin_token = report.admin_token.expose().to_owned();
