@@ -29,7 +29,7 @@ use crate::outbound::Outbound;
 use crate::ratelimit::RateLimiter;
 use crate::signups::Signups;
 use crate::store::Store;
-use crate::store::group_commit::GroupCommit;
+use crate::store::writer::Writer;
 use crate::tenants::Tenants;
 use crate::time::Clock;
 use crate::usage::Usage;
@@ -48,8 +48,9 @@ pub struct AppState {
     pub store: Store,
     pub vault: Arc<Vault>,
     pub catalog: Arc<Catalog>,
-    /// The group-commit writer: webhook ingestion, the job queue and processing.
-    pub writer: GroupCommit,
+    /// The one writer: webhook ingestion, the job queue, processing, delivery records,
+    /// read-audit entries and usage counts.
+    pub writer: Writer,
     /// Adds jobs and wakes the job workers after work is committed.
     pub jobs: Queue,
     /// Outbound webhook engine: wake it after writing outbox rows (`state.outbound.wake()`).
@@ -83,13 +84,14 @@ impl AppState {
         );
         let policy = TargetPolicy::new(config.allow_private_targets, config.allowed_target_cidrs.clone());
         let agents = Agents::new(config.outbound_timeout, &policy);
-        let writer = GroupCommit::start(&store)?;
+        let writer = Writer::start(&store)?;
         let jobs = Queue::new(clock.clone());
         let outbound = Outbound::default();
         let metrics = Arc::new(Metrics::default());
         let connections = Connections::new(store.clone(), vault.clone(), catalog.clone(), agents.clone());
         let oauth = OAuth::new(OAuthParts {
             store: store.clone(),
+            writer: writer.clone(),
             vault: vault.clone(),
             catalog: catalog.clone(),
             agents: agents.clone(),
@@ -126,7 +128,7 @@ impl AppState {
             users: Users::new(store.clone(), clock.clone(), &config),
             easyappointments: EasyAppointments::new(store.clone(), calls, jobs.clone()),
             demo: Demo::new(store.clone(), agents.fixed().clone(), &config),
-            usage: Usage::new(store.clone()),
+            usage: Usage::new(writer.clone()),
             limiter: Arc::default(),
             config: Arc::new(config),
             clock,

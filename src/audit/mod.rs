@@ -44,21 +44,21 @@ impl AuditEntry {
 }
 
 pub fn record(conn: &Connection, entry: &AuditEntry) -> Result<(), StoreError> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO audit_log (id, tenant_id, at, actor, action, target, ip, request_id, detail)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![
-            crate::ids::new_id(),
-            entry.tenant_id,
-            crate::time::now_rfc3339(),
-            entry.actor,
-            entry.action,
-            entry.target,
-            entry.ip,
-            entry.request_id,
-            entry.detail.as_ref().map(|d| d.to_string()),
-        ],
-    )?;
+    )?
+    .execute(params![
+        crate::ids::new_id(),
+        entry.tenant_id,
+        crate::time::now_rfc3339(),
+        entry.actor,
+        entry.action,
+        entry.target,
+        entry.ip,
+        entry.request_id,
+        entry.detail.as_ref().map(|d| d.to_string()),
+    ])?;
     Ok(())
 }
 

@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use crate::jobs::Queue;
 use crate::metrics::Metrics;
 use crate::outbound::Outbound;
-use crate::store::group_commit::GroupCommit;
+use crate::store::writer::Writer;
 use crate::store::{Store, StoreError};
 use crate::time::Clock;
 use crate::vault::{Vault, VaultError};
@@ -32,7 +32,7 @@ pub struct Inbound {
     vault: Arc<Vault>,
     catalog: Arc<Catalog>,
     /// Deliveries and processing writes share its batches.
-    writer: GroupCommit,
+    writer: Writer,
     jobs: Queue,
     /// Woken after processing commits outbox rows.
     outbound: Outbound,
@@ -46,7 +46,7 @@ pub struct InboundParts {
     pub store: Store,
     pub vault: Arc<Vault>,
     pub catalog: Arc<Catalog>,
-    pub writer: GroupCommit,
+    pub writer: Writer,
     pub jobs: Queue,
     pub outbound: Outbound,
     pub metrics: Arc<Metrics>,

@@ -15,7 +15,7 @@ use super::repo::{self, Job};
 use super::{JobFailure, backoff};
 use crate::background::{Background, Stopping};
 use crate::store::Store;
-use crate::store::group_commit::GroupCommit;
+use crate::store::writer::Writer;
 use crate::time::Clock;
 
 /// Runs one job. Handlers are closures over the service they need.
@@ -72,7 +72,7 @@ pub struct WorkerSettings {
 /// What the scheduler and the workers share.
 struct Pool {
     store: Store,
-    writer: GroupCommit,
+    writer: Writer,
     registry: Registry,
     settings: WorkerSettings,
     stopping: Stopping,
@@ -144,7 +144,7 @@ impl Queue {
     pub fn start(
         &self,
         store: Store,
-        writer: GroupCommit,
+        writer: Writer,
         registry: Registry,
         settings: WorkerSettings,
         background: &Background,

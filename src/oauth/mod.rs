@@ -6,7 +6,6 @@
 //! run on a blocking thread. HTTP handlers live in `routes.rs` and `proxy.rs`.
 
 pub mod apps;
-pub mod audit_batch;
 pub mod bench;
 pub mod client_credentials;
 pub mod flow;
@@ -31,6 +30,7 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::net::Agents;
 use crate::outbound::Outbound;
+use crate::store::writer::{Durability, Writer};
 use crate::store::{Store, StoreError};
 use crate::time::Clock;
 use crate::vault::{Secret, Vault, VaultError};
@@ -40,6 +40,8 @@ use crate::vault::{Secret, Vault, VaultError};
 #[derive(Clone)]
 pub struct OAuth {
     store: Store,
+    /// Hot-read audit entries (`/token`, the proxy) commit through it, relaxed.
+    writer: Writer,
     vault: Arc<Vault>,
     catalog: Arc<Catalog>,
     agents: Agents,
@@ -86,6 +88,7 @@ impl OAuthSettings {
 /// What [`OAuth::new`] is built from.
 pub struct OAuthParts {
     pub store: Store,
+    pub writer: Writer,
     pub vault: Arc<Vault>,
     pub catalog: Arc<Catalog>,
     pub agents: Agents,
@@ -100,6 +103,7 @@ impl OAuth {
     pub fn new(parts: OAuthParts) -> OAuth {
         OAuth {
             store: parts.store,
+            writer: parts.writer,
             vault: parts.vault,
             catalog: parts.catalog,
             agents: parts.agents,
@@ -117,9 +121,19 @@ impl OAuth {
         self.broker.forget(connection_id);
     }
 
-    /// Records the audit entry of a hot read (`/token`, the proxy); returns once committed.
+    /// Records the audit entry of a hot read (`/token`, the proxy); returns once it is
+    /// committed. Relaxed: it survives a crash of tessera, and a power cut can lose only
+    /// the newest moments of read-audit entries — never a credential write, which stays
+    /// durable.
     pub async fn audit_read(&self, entry: crate::audit::AuditEntry) -> Result<(), ApiError> {
-        self.broker.audit(&self.store, entry).await
+        let how = Durability::Relaxed.without_savepoint();
+        self.writer
+            .write_with(how, move |conn| crate::audit::record(conn, &entry))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "a read-audit entry could not be written");
+                ApiError::unavailable("the audit log could not be written; try again")
+            })
     }
 }
 
@@ -192,24 +206,9 @@ pub struct TokenBroker {
     /// Connection id by (tenant id, provider), so a cached read needs no database trip.
     /// A stale entry is harmless: `forget` drops the token it would lead to.
     connection_ids: Mutex<HashMap<(String, String), String>>,
-    /// Group-committed audit writes for hot reads, started on first use.
-    audit: std::sync::OnceLock<audit_batch::AuditBatcher>,
 }
 
 impl TokenBroker {
-    /// Records an audit entry through the group-commit writer; returns once committed.
-    pub async fn audit(&self, store: &crate::store::Store, entry: crate::audit::AuditEntry) -> Result<(), ApiError> {
-        if self.audit.get().is_none() {
-            let batcher = audit_batch::AuditBatcher::start(store.clone())
-                .map_err(|e| ApiError::internal("cannot start the audit writer", &e))?;
-            let _ = self.audit.set(batcher);
-        }
-        match self.audit.get() {
-            Some(batcher) => batcher.record(entry).await,
-            None => Err(ApiError::unavailable("the audit writer is not running")),
-        }
-    }
-
     pub fn lock_for(&self, connection_id: &str) -> Arc<Mutex<()>> {
         let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
         locks.entry(connection_id.to_owned()).or_default().clone()

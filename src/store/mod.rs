@@ -1,6 +1,6 @@
 //! The one SQLite file: pool, pragmas, migrations and write transactions.
 
-pub mod group_commit;
+pub mod writer;
 
 use std::path::Path;
 use std::time::Duration;

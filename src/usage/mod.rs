@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
+use crate::store::writer::{Durability, Writer};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct CounterKey {
@@ -58,43 +59,55 @@ impl UsageRecorder {
         }
     }
 
-    /// Writes the pending counts in one transaction. On failure they are put back.
-    pub fn flush(&self, store: &Store) -> Result<usize, StoreError> {
-        let batch: Vec<(CounterKey, u64)> = match self.pending.lock() {
-            Ok(mut pending) => pending.drain().collect(),
-            Err(_) => return Ok(0),
-        };
+    /// Writes the pending counts in one transaction through `writer` (relaxed: counts are
+    /// statistics, a power cut may lose the last flush). On failure they are put back.
+    pub fn flush(&self, writer: &Writer) -> Result<usize, StoreError> {
+        let batch = self.take();
         if batch.is_empty() {
             return Ok(0);
         }
-        let result = store.write(|tx| {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO usage_counters (tenant_id, actor, route, status_class, hour, count)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (tenant_id, hour, actor, route, status_class)
-                 DO UPDATE SET count = count + excluded.count",
-            )?;
-            for (key, count) in &batch {
-                stmt.execute(params![
-                    key.tenant_id,
-                    key.actor,
-                    key.route,
-                    key.status_class,
-                    key.hour,
-                    *count as i64
-                ])?;
-            }
-            Ok::<_, StoreError>(batch.len())
-        });
-        if result.is_err()
-            && let Ok(mut pending) = self.pending.lock()
-        {
+        let rows = batch.clone();
+        let result = writer.write_blocking_with(Durability::Relaxed, move |tx| write_counts(tx, &rows));
+        if result.is_err() {
+            self.restore(batch);
+        }
+        result
+    }
+
+    fn take(&self) -> Vec<(CounterKey, u64)> {
+        match self.pending.lock() {
+            Ok(mut pending) => pending.drain().collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    fn restore(&self, batch: Vec<(CounterKey, u64)>) {
+        if let Ok(mut pending) = self.pending.lock() {
             for (key, count) in batch {
                 *pending.entry(key).or_insert(0) += count;
             }
         }
-        result
     }
+}
+
+fn write_counts(tx: &Connection, batch: &[(CounterKey, u64)]) -> Result<usize, StoreError> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO usage_counters (tenant_id, actor, route, status_class, hour, count)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (tenant_id, hour, actor, route, status_class)
+         DO UPDATE SET count = count + excluded.count",
+    )?;
+    for (key, count) in batch {
+        stmt.execute(params![
+            key.tenant_id,
+            key.actor,
+            key.route,
+            key.status_class,
+            key.hour,
+            *count as i64
+        ])?;
+    }
+    Ok(batch.len())
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -185,14 +198,14 @@ pub fn usage_by_hour(
 /// Usage counting: the in-memory counters and their periodic flush. Cheap to clone.
 #[derive(Clone)]
 pub struct Usage {
-    store: Store,
+    writer: Writer,
     recorder: Arc<UsageRecorder>,
 }
 
 impl Usage {
-    pub fn new(store: Store) -> Usage {
+    pub fn new(writer: Writer) -> Usage {
         Usage {
-            store,
+            writer,
             recorder: Arc::default(),
         }
     }
@@ -204,9 +217,17 @@ impl Usage {
 
     /// Writes what has been counted so far; a failure keeps the counts for the next try.
     pub async fn flush_now(&self) {
-        let recorder = self.recorder.clone();
-        let result = self.store.run(move |store| recorder.flush(store)).await;
+        let batch = self.recorder.take();
+        if batch.is_empty() {
+            return;
+        }
+        let rows = batch.clone();
+        let result = self
+            .writer
+            .write_with(Durability::Relaxed, move |tx| write_counts(tx, &rows))
+            .await;
         if let Err(e) = result {
+            self.recorder.restore(batch);
             tracing::warn!(error = %e, "usage flush failed; counts kept for the next try");
         }
     }
@@ -219,17 +240,18 @@ mod tests {
     #[test]
     fn batches_counts_and_adds_to_existing_rows() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        let store = crate::store::Store::open(&dir.path().join("t.db")).unwrap();
+        let writer = Writer::start(&store).unwrap();
         let usage = UsageRecorder::default();
         for _ in 0..3 {
             usage.record(Some("t1"), "token:a", "/api/v1/x", 200);
         }
         usage.record(Some("t1"), "token:a", "/api/v1/x", 404);
         usage.record(Some("t2"), "token:b", "/api/v1/x", 200);
-        assert_eq!(usage.flush(&store).unwrap(), 3);
+        assert_eq!(usage.flush(&writer).unwrap(), 3);
         usage.record(Some("t1"), "token:a", "/api/v1/x", 201);
-        assert_eq!(usage.flush(&store).unwrap(), 1);
-        assert_eq!(usage.flush(&store).unwrap(), 0);
+        assert_eq!(usage.flush(&writer).unwrap(), 1);
+        assert_eq!(usage.flush(&writer).unwrap(), 0);
         let rows = store
             .read(|c| usage_between(c, "t1", "2000-01-01T00:00:00Z", "2999-01-01T00:00:00Z"))
             .unwrap();
