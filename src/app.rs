@@ -242,9 +242,13 @@ fn spawn_workers(state: &AppState, background: &Background) -> anyhow::Result<()
 
     state.outbound.report_to(state.metrics.clone());
     let settings = crate::outbound::engine::EngineSettings::from_config(config);
-    state
-        .outbound
-        .start(settings, state.store.clone(), state.vault.clone(), background)?;
+    state.outbound.start(
+        settings,
+        state.store.clone(),
+        state.writer.clone(),
+        state.vault.clone(),
+        background,
+    )?;
 
     // A rotation beside the running server adds key versions to the key file.
     if config.master_key.is_none() {

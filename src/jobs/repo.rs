@@ -88,22 +88,48 @@ pub fn claim_next(conn: &Connection, now_ms: i64, lease_ms: i64) -> Result<Optio
     .optional_row()
 }
 
-/// Claims up to `limit` due jobs at once (one write for a whole batch of work).
-pub fn claim_batch(conn: &Connection, now_ms: i64, lease_ms: i64, limit: usize) -> Result<Vec<Job>, StoreError> {
+/// Claims up to `limit` due jobs at once (one write for a whole batch of work), none of
+/// the kinds in `skip`.
+pub fn claim_batch(
+    conn: &Connection,
+    now_ms: i64,
+    lease_ms: i64,
+    limit: usize,
+    skip: &[String],
+) -> Result<Vec<Job>, StoreError> {
+    let skip = serde_json::to_string(skip).unwrap_or_else(|_| "[]".into());
     let mut stmt = conn.prepare_cached(&format!(
         "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = ?2, updated_at = ?3
          WHERE id IN (SELECT id FROM jobs
-                      WHERE (status = 'pending' AND run_at <= ?1) OR (status = 'running' AND lease_until < ?1)
+                      WHERE ((status = 'pending' AND run_at <= ?1) OR (status = 'running' AND lease_until < ?1))
+                        AND kind NOT IN (SELECT value FROM json_each(?5))
                       ORDER BY run_at LIMIT ?4)
          RETURNING {COLUMNS}"
     ))?;
     let jobs = stmt
         .query_map(
-            params![now_ms, now_ms + lease_ms, crate::time::now_rfc3339(), limit as i64],
+            params![
+                now_ms,
+                now_ms + lease_ms,
+                crate::time::now_rfc3339(),
+                limit as i64,
+                skip
+            ],
             from_row,
         )?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(jobs)
+}
+
+/// Hands a claimed job that was never started back to the queue, due as it was, without
+/// counting the attempt.
+pub fn release(conn: &Connection, id: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE jobs SET status = 'pending', attempts = MAX(attempts - 1, 0), lease_until = NULL, updated_at = ?2
+         WHERE id = ?1 AND status = 'running'",
+    )?
+    .execute(params![id, crate::time::now_rfc3339()])?;
+    Ok(())
 }
 
 /// How long until some job is due (pending run_at or an expired lease); `None` if idle.
@@ -120,11 +146,11 @@ pub fn next_due_in(conn: &Connection, now_ms: i64) -> Result<Option<i64>, StoreE
 
 pub fn complete(conn: &Connection, id: &str) -> Result<(), StoreError> {
     let now = crate::time::now_rfc3339();
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE jobs SET status = 'succeeded', lease_until = NULL, last_error = NULL, updated_at = ?2, finished_at = ?2
          WHERE id = ?1",
-        params![id, now],
-    )?;
+    )?
+    .execute(params![id, now])?;
     Ok(())
 }
 

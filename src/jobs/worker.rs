@@ -1,21 +1,22 @@
-//! The worker pool: blocking threads that sleep on a channel until work is due.
+//! Jobs on the queue engine ([`crate::queue`]): the job table as its store, the handler
+//! registry as what workers run.
 //!
-//! A worker claims jobs until none is due, then waits on the wake channel for at most the
-//! time until the next due job (a retry, an expiring lease). Enqueuers call
-//! [`Queue::wake`] after their commit; there is no polling loop.
+//! The scheduler claims due jobs in batches through the writer, woken by
+//! [`Queue::wake`] after a commit that enqueues work, otherwise sleeping exactly until
+//! the next retry or lease expiry; there is no polling loop. Outcomes are recorded many
+//! at a time.
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::repo::{self, Job};
 use super::{JobFailure, backoff};
-use crate::background::{Background, Stopping};
+use crate::background::Background;
+use crate::queue::{self, Claimed, Finished, QueueStore, Settled};
 use crate::store::Store;
-use crate::store::writer::Writer;
+use crate::store::writer::{Durability, Writer};
 use crate::time::Clock;
 
 /// Runs one job. Handlers are closures over the service they need.
@@ -41,13 +42,21 @@ impl Registry {
         self.handlers.extend(other.handlers);
         self
     }
+
+    /// Runs `job` with its kind's handler; a panic is a failure worth retrying.
+    fn run(&self, job: &Job) -> Result<(), JobFailure> {
+        match self.handlers.get(&job.kind) {
+            Some(handler) => std::panic::catch_unwind(AssertUnwindSafe(|| handler(job)))
+                .unwrap_or_else(|_| Err(JobFailure::Retry("the job handler panicked".into()))),
+            None => Err(JobFailure::Permanent(format!("no handler for job kind `{}`", job.kind))),
+        }
+    }
 }
 
-/// Adds jobs and wakes idle workers. Cheap to clone.
+/// Adds jobs and wakes the engine. Cheap to clone.
 #[derive(Clone)]
 pub struct Queue {
-    tx: Sender<()>,
-    rx: Arc<Mutex<Receiver<()>>>,
+    engine: queue::Handle,
     /// When jobs are due, claimed and retried.
     clock: Clock,
 }
@@ -69,24 +78,10 @@ pub struct WorkerSettings {
     pub retry_base: Duration,
 }
 
-/// What the scheduler and the workers share.
-struct Pool {
-    store: Store,
-    writer: Writer,
-    registry: Registry,
-    settings: WorkerSettings,
-    stopping: Stopping,
-}
-
-/// Longest a worker sleeps without being woken (a safety net, not the mechanism).
-const MAX_IDLE: Duration = Duration::from_secs(60);
-
 impl Queue {
     pub fn new(clock: Clock) -> Queue {
-        let (tx, rx) = channel();
         Queue {
-            tx,
-            rx: Arc::new(Mutex::new(rx)),
+            engine: queue::Handle::default(),
             clock,
         }
     }
@@ -121,26 +116,13 @@ impl Queue {
         repo::retry_failed(conn, tenant_id, id, self.clock.now_ms())
     }
 
-    /// Tells the workers that new work was committed.
+    /// Tells the engine that new work was committed.
     pub fn wake(&self) {
-        let _ = self.tx.send(());
+        self.engine.wake();
     }
 
-    /// Blocks until woken or `timeout` passes; drains extra wake-ups so a burst of
-    /// enqueues costs one wake-up.
-    fn wait(&self, timeout: Duration) {
-        let Ok(rx) = self.rx.lock() else { return };
-        match rx.recv_timeout(timeout) {
-            Ok(()) => while rx.try_recv().is_ok() {},
-            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {}
-        }
-    }
-
-    /// Starts the scheduler and `count` worker threads, registered with `background`.
-    /// The scheduler alone waits on the wake channel (until woken, or until the next retry
-    /// / lease expiry is due), claims jobs while a worker is idle and hands them over;
-    /// workers wait only for handed-over jobs and end, after the job they hold, once the
-    /// scheduler stops.
+    /// Starts the engine's threads, registered with `background`: jobs left running by a
+    /// previous process are re-queued first.
     pub fn start(
         &self,
         store: Store,
@@ -149,134 +131,129 @@ impl Queue {
         settings: WorkerSettings,
         background: &Background,
     ) -> std::io::Result<()> {
-        let count = settings.workers;
-        let pool = Arc::new(Pool {
+        let workers = settings.workers.max(1);
+        let jobs = Arc::new(JobStore {
             store,
             writer,
-            registry,
+            clock: self.clock.clone(),
             settings,
-            stopping: background.stopping(),
         });
-        match pool
-            .store
-            .conn()
-            .map_err(|e| e.to_string())
-            .and_then(|c| repo::recover(&c).map_err(|e| e.to_string()))
-        {
-            Ok(n) if n > 0 => tracing::info!(jobs = n, "re-queued jobs left running by the previous process"),
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "could not re-queue interrupted jobs"),
-        }
-        let idle = Arc::new(AtomicUsize::new(count));
-        let (work_tx, work_rx) = channel::<Job>();
-        let work_rx = Arc::new(Mutex::new(work_rx));
-        for n in 0..count {
-            let pool = pool.clone();
-            let queue = self.clone();
-            let idle = idle.clone();
-            let work_rx = work_rx.clone();
-            background.thread(
-                &format!("tessera-job-{n}"),
-                move || {
-                    loop {
-                        let next = match work_rx.lock() {
-                            Ok(rx) => rx.recv(),
-                            Err(_) => return,
+        let engine = queue::Settings {
+            name: "tessera-job",
+            workers,
+            // Every kind may use every worker; claims stay close to what can run soon,
+            // since a claimed job is `running` in the database.
+            per_partition: workers,
+            held_per_partition: workers * 2,
+            max_held: workers * 2,
+            claim_batch: workers * 2,
+            settle_batch: 256,
+            poll: None,
+        };
+        let run = move |job: &LeasedJob| registry.run(&job.job);
+        queue::start(jobs, run, engine, &self.engine, background)
+    }
+}
+
+/// A claimed job and how long it may wait in memory before it must not start any more.
+pub struct LeasedJob {
+    job: Job,
+    start_by: Instant,
+}
+
+impl queue::Task for LeasedJob {
+    fn partition(&self) -> &str {
+        &self.job.kind
+    }
+
+    fn is_retry(&self) -> bool {
+        self.job.attempts > 1
+    }
+
+    fn may_start(&self) -> bool {
+        Instant::now() < self.start_by
+    }
+}
+
+/// The `jobs` table as the engine's store; every write goes through the writer, durably.
+struct JobStore {
+    store: Store,
+    writer: Writer,
+    clock: Clock,
+    settings: WorkerSettings,
+}
+
+impl QueueStore for JobStore {
+    type Task = LeasedJob;
+    type Done = Result<(), JobFailure>;
+
+    fn recover(&self) -> anyhow::Result<usize> {
+        Ok(self
+            .writer
+            .write_blocking_with(Durability::Durable.without_savepoint(), repo::recover)?)
+    }
+
+    fn claim(&self, limit: usize, full: &[String]) -> anyhow::Result<Claimed<LeasedJob>> {
+        let now = self.clock.now_ms();
+        let lease = self.settings.lease;
+        let skip = full.to_vec();
+        let jobs = self
+            .writer
+            .write_blocking_with(Durability::Durable.without_savepoint(), move |c| {
+                repo::claim_batch(c, now, lease.as_millis() as i64, limit, &skip)
+            })?;
+        // Half the lease at most in memory: the other half covers the run itself.
+        let start_by = Instant::now() + lease / 2;
+        Ok(Claimed {
+            more: jobs.len() == limit,
+            tasks: jobs.into_iter().map(|job| LeasedJob { job, start_by }).collect(),
+        })
+    }
+
+    fn settle(&self, finished: Vec<Finished<LeasedJob, Self::Done>>) -> anyhow::Result<Settled> {
+        let now = self.clock.now_ms();
+        let base = self.settings.retry_base;
+        let outcomes: Vec<(Job, Option<Result<(), JobFailure>>)> = finished
+            .into_iter()
+            .map(|f| match f {
+                Finished::Ran(leased, done) => (leased.job, Some(done)),
+                Finished::NotStarted(leased) => (leased.job, None),
+            })
+            .collect();
+        let recorded = self.writer.write_blocking(move |c| {
+            let mut gave_up = Vec::with_capacity(outcomes.len());
+            for (job, outcome) in &outcomes {
+                let given_up = match outcome {
+                    Some(Ok(())) => repo::complete(c, &job.id).map(|_| false)?,
+                    Some(Err(failure)) => {
+                        let retry_at = match failure {
+                            JobFailure::Retry(_) => Some(now + backoff(base, job.attempts).as_millis() as i64),
+                            JobFailure::Permanent(_) => None,
                         };
-                        let Ok(job) = next else { return };
-                        queue.run_job(&pool, &job);
-                        idle.fetch_add(1, Ordering::SeqCst);
-                        queue.wake();
+                        repo::record_failure(c, &job.id, failure.message(), retry_at)?
                     }
-                },
-                || {},
-            )?;
-        }
-        let queue = self.clone();
-        let waker = self.clone();
-        background.thread(
-            "tessera-job-scheduler",
-            move || queue.schedule(&pool, &idle, &work_tx),
-            move || waker.wake(),
-        )?;
-        self.wake();
-        Ok(())
-    }
-
-    fn schedule(&self, pool: &Pool, idle: &AtomicUsize, work_tx: &Sender<Job>) {
-        let lease_ms = pool.settings.lease.as_millis() as i64;
-        loop {
-            if pool.stopping.is_set() {
-                return;
-            }
-            let mut failed = false;
-            let free = idle.load(Ordering::SeqCst);
-            if free > 0 {
-                let now = self.clock.now_ms();
-                let claimed = pool
-                    .writer
-                    .write_blocking(move |c| repo::claim_batch(c, now, lease_ms, free));
-                match claimed {
-                    Ok(jobs) => {
-                        for job in jobs {
-                            idle.fetch_sub(1, Ordering::SeqCst);
-                            if work_tx.send(job).is_err() {
-                                return;
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "job claim failed");
-                        failed = true;
-                    }
-                }
-            }
-            let timeout = if failed {
-                Duration::from_secs(1)
-            } else if idle.load(Ordering::SeqCst) == 0 {
-                // Every worker is busy; one finishing wakes the scheduler.
-                MAX_IDLE
-            } else {
-                let due = pool
-                    .store
-                    .conn()
-                    .ok()
-                    .and_then(|c| repo::next_due_in(&c, self.clock.now_ms()).ok().flatten());
-                due.map_or(MAX_IDLE, |ms| Duration::from_millis(ms as u64 + 2).min(MAX_IDLE))
-            };
-            self.wait(timeout);
-        }
-    }
-
-    fn run_job(&self, pool: &Pool, job: &Job) {
-        let outcome = match pool.registry.handlers.get(&job.kind) {
-            Some(handler) => std::panic::catch_unwind(AssertUnwindSafe(|| handler(job)))
-                .unwrap_or_else(|_| Err(JobFailure::Retry("the job handler panicked".into()))),
-            None => Err(JobFailure::Permanent(format!("no handler for job kind `{}`", job.kind))),
-        };
-        let id = job.id.clone();
-        let result = match &outcome {
-            Ok(()) => pool
-                .writer
-                .write_blocking(move |c| repo::complete(c, &id).map(|_| false)),
-            Err(failure) => {
-                let retry_at = match failure {
-                    JobFailure::Retry(_) => {
-                        Some(self.clock.now_ms() + backoff(pool.settings.retry_base, job.attempts).as_millis() as i64)
-                    }
-                    JobFailure::Permanent(_) => None,
+                    None => repo::release(c, &job.id).map(|_| false)?,
                 };
-                let message = failure.message().to_owned();
-                pool.writer
-                    .write_blocking(move |c| repo::record_failure(c, &id, &message, retry_at))
+                gave_up.push(given_up);
             }
-        };
-        match (&outcome, result) {
-            (Ok(()), Ok(_)) => tracing::debug!(job = %job.id, kind = %job.kind, "job done"),
-            (Err(f), Ok(gave_up)) => {
-                tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempts, gave_up, error = %f.message(), "job failed")
+            Ok::<_, crate::store::StoreError>((outcomes, gave_up))
+        })?;
+        let (outcomes, gave_up) = recorded;
+        for ((job, outcome), gave_up) in outcomes.iter().zip(gave_up) {
+            match outcome {
+                Some(Ok(())) => tracing::debug!(job = %job.id, kind = %job.kind, "job done"),
+                Some(Err(f)) => {
+                    tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempts, gave_up, error = %f.message(), "job failed")
+                }
+                None => tracing::debug!(job = %job.id, kind = %job.kind, "job handed back unstarted"),
             }
-            (_, Err(e)) => tracing::error!(job = %job.id, error = %e, "could not record the job outcome"),
         }
+        Ok(Settled::default())
+    }
+
+    fn next_due_in(&self) -> Option<Duration> {
+        let now = self.clock.now_ms();
+        let due = self.store.read(|c| repo::next_due_in(c, now)).ok().flatten()?;
+        Some(Duration::from_millis(due.max(0) as u64))
     }
 }

@@ -240,7 +240,8 @@ fn start_engine(sb: &Sandbox) -> anyhow::Result<(Outbound, Running)> {
     let settings = EngineSettings::from_config(&sb.config);
     let outbound = Outbound::configured(settings.clone(), Arc::new(SystemResolver));
     let background = Background::default();
-    outbound.start(settings, sb.store.clone(), sb.vault.clone(), &background)?;
+    let writer = crate::store::writer::Writer::start(&sb.store)?;
+    outbound.start(settings, sb.store.clone(), writer, sb.vault.clone(), &background)?;
     Ok((outbound, Running(background)))
 }
 

@@ -54,13 +54,19 @@ pub fn target_for(
     Ok(target)
 }
 
-/// How the fan-out should lease what it creates.
-pub struct Lease<'a> {
+/// How the fan-out and claims lease what they hand over.
+pub struct Lease {
     pub token: Arc<str>,
     pub until_ms: i64,
-    /// Endpoints whose in-memory queue is full: their deliveries are stored due now and
-    /// claimed later instead of being leased.
-    pub saturated: &'a dyn Fn(&str) -> bool,
+    /// Endpoints whose in-memory queue is full: the fan-out stores their deliveries due
+    /// now (claimed later) instead of leasing them, and claims skip them.
+    pub saturated: Vec<String>,
+}
+
+impl Lease {
+    fn is_saturated(&self, endpoint_id: &str) -> bool {
+        self.saturated.iter().any(|s| s == endpoint_id)
+    }
 }
 
 /// What one fan-out produced.
@@ -76,7 +82,7 @@ pub fn fan_out(
     tx: &Connection,
     vault: &Vault,
     cache: &mut HashMap<String, Arc<Target>>,
-    lease: &Lease<'_>,
+    lease: &Lease,
     limit: u32,
 ) -> Result<FanOut, OutboundError> {
     let now = now_ms();
@@ -115,7 +121,7 @@ pub fn fan_out(
             .filter(|e| event_type != "ping" && e.wants(event_type));
         for endpoint in matching {
             let delivery_id = crate::ids::new_id();
-            let leased = !(lease.saturated)(&endpoint.id);
+            let leased = !lease.is_saturated(&endpoint.id);
             let (due, token) = if leased {
                 (lease.until_ms, Some(&*lease.token))
             } else {
@@ -161,12 +167,11 @@ pub fn claim_due(
     tx: &Connection,
     vault: &Vault,
     cache: &mut HashMap<String, Arc<Target>>,
-    lease: &Lease<'_>,
-    saturated: &[String],
+    lease: &Lease,
     limit: u32,
 ) -> Result<Vec<WorkItem>, OutboundError> {
     let now = now_ms();
-    let skip = serde_json::to_string(saturated).unwrap_or_else(|_| "[]".into());
+    let skip = serde_json::to_string(&lease.saturated).unwrap_or_else(|_| "[]".into());
     let claimed: Vec<(String, String, String, String, String, u32)> = tx
         .prepare_cached(
             "UPDATE webhook_deliveries SET next_attempt_at = ?3, lease_token = ?4

@@ -1,26 +1,27 @@
-//! The delivery engine: one scheduler thread (fan-out and claiming), a pool of blocking
-//! HTTP workers, and one recorder thread that writes results in group commits.
+//! Delivery on the queue engine ([`crate::queue`]): each endpoint is a partition (at most
+//! `endpoint_concurrency` attempts in flight, taken round-robin, so a slow or dead
+//! endpoint holds only its own slots; first attempts before retries), claims fan new
+//! outbox events out and lease due deliveries, and results are recorded in batches.
 //!
-//! Fairness: each endpoint has its own in-memory queue with at most
-//! `endpoint_concurrency` attempts in flight, and workers take endpoints round-robin, so a
-//! slow or dead endpoint holds at most its own slots. Within an endpoint first attempts go
-//! before retries. An endpoint whose queue is full is skipped by claiming; its deliveries
-//! wait in the database, not in memory.
+//! Everything the engine writes goes through the writer with relaxed durability: it can
+//! all be derived again after a power cut — a lost fan-out leaves its outbox row
+//! undispatched, a lost result leaves the delivery leased until it is due again — so the
+//! worst case is a repeated delivery with the same `webhook-id`.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use super::OutboundError;
-use super::db::EngineDb;
 use super::dispatch::{self, Lease};
 use super::outcome::{self, AttemptReport, HealthRules, Target, WorkItem};
-use super::queues::Queues;
 use super::schedule::RetrySchedule;
-use crate::background::{Background, Stopping};
+use crate::background::Background;
 use crate::net::{NameResolver, SystemResolver, TargetPolicy};
+use crate::queue::{self, Claimed, Finished, QueueStore, Settled};
 use crate::store::Store;
+use crate::store::writer::{Durability, Writer};
 use crate::time::now_ms;
 use crate::vault::Vault;
 
@@ -34,8 +35,6 @@ pub struct EngineSettings {
     pub poll: Duration,
     pub rules: HealthRules,
     pub policy: TargetPolicy,
-    /// The database file, for the engine's own connections (see [`EngineDb`]).
-    pub database: Option<std::path::PathBuf>,
 }
 
 impl EngineSettings {
@@ -56,67 +55,34 @@ impl EngineSettings {
                 disable_after_ms: config.webhook_disable_after.as_millis() as i64,
             },
             policy,
-            database: Some(config.database_path()),
         }
+    }
+
+    /// Work held in memory per endpoint; the rest waits in the database. Items that sit
+    /// too long are not sent (see [`WorkItem::lease_until_ms`]), so a deep queue in front
+    /// of a slow endpoint cannot cause a double delivery.
+    fn held_per_endpoint(&self) -> usize {
+        (self.endpoint_concurrency * 32).max(64)
     }
 }
 
-/// The engine's handle, held by the services that write outbox rows: wakes the scheduler
-/// and tells it about endpoint changes.
-/// Configured when the server starts its workers ([`Outbound::start`]); before that every
-/// call is a no-op and URLs are judged by the strictest policy.
+/// The engine's handle, held by the services that write outbox rows: wakes the engine
+/// and tells it about endpoint changes. Configured when the server starts its workers
+/// ([`Outbound::start`]); before that wake-ups are no-ops and URLs are judged by the
+/// strictest policy.
 #[derive(Clone, Default)]
 pub struct Outbound {
-    engine: Arc<OnceLock<Arc<Inner>>>,
+    configured: Arc<OnceLock<Arc<Configured>>>,
+    engine: queue::Handle,
+    /// Endpoints changed since the last claim; the claim owns the target cache.
+    changed: Arc<Mutex<Vec<String>>>,
     /// Where recorded attempts are counted (`tessera_deliveries_total`).
     metrics: Arc<OnceLock<Arc<crate::metrics::Metrics>>>,
 }
 
-struct Inner {
+struct Configured {
     settings: EngineSettings,
     names: Arc<dyn NameResolver>,
-    agent: ureq::Agent,
-    wake: Signal,
-    claim_now: AtomicBool,
-    queues: Mutex<Queues>,
-    work_ready: Condvar,
-    results: Mutex<Vec<Finished>>,
-    results_ready: Condvar,
-    /// Endpoints changed since the scheduler last looked; it owns the target cache.
-    changed: Mutex<Vec<String>>,
-    stopping: AtomicBool,
-    started: AtomicBool,
-}
-
-enum Finished {
-    Attempted(WorkItem, AttemptReport),
-    NotAttempted(WorkItem),
-}
-
-#[derive(Default)]
-struct Signal {
-    flag: Mutex<bool>,
-    cv: Condvar,
-}
-
-impl Signal {
-    fn raise(&self) {
-        if let Ok(mut f) = self.flag.lock() {
-            *f = true;
-            self.cv.notify_one();
-        }
-    }
-
-    fn wait(&self, timeout: Duration) {
-        let Ok(mut f) = self.flag.lock() else { return };
-        if !*f {
-            f = match self.cv.wait_timeout(f, timeout) {
-                Ok((f, _)) => f,
-                Err(_) => return,
-            };
-        }
-        *f = false;
-    }
 }
 
 static STRICT: OnceLock<TargetPolicy> = OnceLock::new();
@@ -125,24 +91,20 @@ impl Outbound {
     /// A started-later handle with its settings and name resolver fixed now (benchmarks).
     pub fn configured(settings: EngineSettings, names: Arc<dyn NameResolver>) -> Outbound {
         let outbound = Outbound::default();
-        let _ = outbound.engine.set(Arc::new(Inner::new(settings, names)));
+        let _ = outbound.configured.set(Arc::new(Configured { settings, names }));
         outbound
     }
 
-    fn inner(&self) -> Option<&Arc<Inner>> {
-        self.engine.get()
-    }
-
     pub fn policy(&self) -> &TargetPolicy {
-        match self.inner() {
-            Some(inner) => &inner.settings.policy,
+        match self.configured.get() {
+            Some(c) => &c.settings.policy,
             None => STRICT.get_or_init(TargetPolicy::default),
         }
     }
 
     pub fn names(&self) -> &dyn NameResolver {
-        match self.inner() {
-            Some(inner) => inner.names.as_ref(),
+        match self.configured.get() {
+            Some(c) => c.names.as_ref(),
             None => &SystemResolver,
         }
     }
@@ -154,315 +116,211 @@ impl Outbound {
 
     /// New outbox rows may be waiting: fan them out now rather than at the next poll.
     pub fn wake(&self) {
-        if let Some(inner) = self.inner() {
-            inner.wake.raise();
-        }
+        self.engine.wake();
     }
 
     /// Deliveries were made due (test, retry, replay): claim them now.
     pub fn claim_soon(&self) {
-        if let Some(inner) = self.inner() {
-            inner.claim_now.store(true, Ordering::Release);
-            inner.wake.raise();
-        }
+        self.engine.wake();
     }
 
     /// An endpoint changed (URL, secret, filter, active): queued work re-reads it.
     pub fn endpoint_changed(&self, endpoint_id: &str) {
-        if let Some(inner) = self.inner()
-            && let Ok(mut changed) = inner.changed.lock()
-        {
-            changed.push(endpoint_id.to_owned());
-        }
-        self.claim_soon();
+        lock(&self.changed).push(endpoint_id.to_owned());
+        self.engine.wake();
     }
 
-    /// Configures (unless [`Outbound::configured`] did) and starts the threads, registered
-    /// with `background`, which stops them. Starting twice is a no-op.
+    /// Configures (unless [`Outbound::configured`] did) and starts the engine, registered
+    /// with `background`, which stops it.
     pub fn start(
         &self,
         settings: EngineSettings,
         store: Store,
+        writer: Writer,
         vault: Arc<Vault>,
         background: &Background,
     ) -> anyhow::Result<()> {
-        let inner = self
-            .engine
-            .get_or_init(|| Arc::new(Inner::new(settings, Arc::new(SystemResolver))))
+        let configured = self
+            .configured
+            .get_or_init(|| {
+                Arc::new(Configured {
+                    settings,
+                    names: Arc::new(SystemResolver),
+                })
+            })
             .clone();
-        if inner.started.swap(true, Ordering::AcqRel) {
-            return Ok(());
-        }
-        store.write(|tx| dispatch::release_orphaned_leases(tx))?;
-        let (s, v, i, stopping) = (store.clone(), vault.clone(), inner.clone(), background.stopping());
-        let waker = inner.clone();
-        background.thread(
-            "webhook-scheduler",
-            move || scheduler(&i, &s, &v, stopping),
-            move || waker.wake.raise(),
-        )?;
-        for n in 0..inner.settings.workers {
-            let i = inner.clone();
-            let stopper = inner.clone();
-            background.thread(
-                &format!("webhook-worker-{n}"),
-                move || worker(&i),
-                move || stopper.stop(),
-            )?;
-        }
-        let (i, metrics) = (inner.clone(), self.metrics.get().cloned());
-        let stopper = inner.clone();
-        background.thread(
-            "webhook-recorder",
-            move || recorder(&i, &store, metrics.as_deref()),
-            move || stopper.stop(),
-        )?;
+        let settings = &configured.settings;
+        let agent = crate::net::guarded_agent_with(settings.timeout, &settings.policy, configured.names.clone());
+        let deliveries = Arc::new(Deliveries {
+            store,
+            writer,
+            vault,
+            targets: Arc::default(),
+            changed: self.changed.clone(),
+            lease: settings.lease,
+            timeout: settings.timeout,
+            rules: settings.rules.clone(),
+            metrics: self.metrics.get().cloned(),
+        });
+        let engine = queue::Settings {
+            name: "webhook",
+            workers: settings.workers,
+            per_partition: settings.endpoint_concurrency,
+            held_per_partition: settings.held_per_endpoint(),
+            max_held: usize::MAX,
+            claim_batch: CLAIM_BATCH as usize,
+            settle_batch: 1024,
+            poll: Some(settings.poll),
+        };
+        let run = move |item: &Delivery| outcome::send(&agent, &item.0, now_ms());
+        queue::start(deliveries, run, engine, &self.engine, background)?;
         Ok(())
     }
 }
 
-impl Inner {
-    fn new(settings: EngineSettings, names: Arc<dyn NameResolver>) -> Inner {
-        let agent = crate::net::guarded_agent_with(settings.timeout, &settings.policy, names.clone());
-        Inner {
-            settings,
-            names,
-            agent,
-            wake: Signal::default(),
-            claim_now: AtomicBool::new(false),
-            queues: Mutex::new(Queues::default()),
-            work_ready: Condvar::new(),
-            results: Mutex::new(Vec::new()),
-            results_ready: Condvar::new(),
-            changed: Mutex::new(Vec::new()),
-            stopping: AtomicBool::new(false),
-            started: AtomicBool::new(false),
-        }
-    }
-
-    /// Work held in memory per endpoint; the rest waits in the database. Items that sit
-    /// too long are not sent (see [`WorkItem::lease_until_ms`]), so a deep queue in front
-    /// of a slow endpoint cannot cause a double delivery.
-    fn queue_limit(&self) -> usize {
-        (self.settings.endpoint_concurrency * 32).max(64)
-    }
-
-    fn enqueue(&self, items: Vec<WorkItem>) {
-        if items.is_empty() {
-            return;
-        }
-        let cap = self.settings.endpoint_concurrency;
-        if let Ok(mut q) = self.queues.lock() {
-            for item in items {
-                q.push(item, cap);
-            }
-        }
-        self.work_ready.notify_all();
-    }
-
-    fn stop(&self) {
-        self.stopping.store(true, Ordering::Release);
-        self.work_ready.notify_all();
-        self.results_ready.notify_all();
-    }
-
-    fn is_stopping(&self) -> bool {
-        self.stopping.load(Ordering::Acquire)
-    }
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 const FAN_OUT_BATCH: u32 = 512;
 const CLAIM_BATCH: u32 = 512;
-/// Idle workers and the recorder re-check for shutdown this often (they are woken for work).
-const IDLE_WAIT: Duration = Duration::from_secs(1);
-const CLAIM_EVERY: Duration = Duration::from_millis(100);
 
-fn scheduler(inner: &Inner, store: &Store, vault: &Vault, stopping: Stopping) {
-    let mut db = EngineDb::open(store, inner.settings.database.as_deref());
-    let mut last_claim = Instant::now() - CLAIM_EVERY;
-    let mut backlog = true;
-    let mut targets: HashMap<String, Arc<Target>> = HashMap::new();
-    while !stopping.is_set() {
-        let changed: Vec<String> = inner
-            .changed
-            .lock()
-            .map(|mut c| std::mem::take(&mut *c))
-            .unwrap_or_default();
+/// A leased delivery as a worker holds it, with the time its attempt must end by.
+pub struct Delivery(WorkItem, i64);
+
+impl queue::Task for Delivery {
+    fn partition(&self) -> &str {
+        &self.0.target.endpoint_id
+    }
+
+    fn is_retry(&self) -> bool {
+        self.0.attempt > 1
+    }
+
+    /// Not once the endpoint changed (its URL or secret may be gone), nor when the
+    /// attempt could outlast the lease (the delivery may belong to another claim by then).
+    fn may_start(&self) -> bool {
+        !self.0.target.is_stale() && now_ms() < self.1
+    }
+}
+
+/// The delivery tables as the engine's store.
+struct Deliveries {
+    store: Store,
+    writer: Writer,
+    vault: Arc<Vault>,
+    /// Each endpoint's signing view, built once per endpoint version.
+    targets: Arc<Mutex<HashMap<String, Arc<Target>>>>,
+    changed: Arc<Mutex<Vec<String>>>,
+    lease: Duration,
+    /// An attempt's timeout: it must end before its lease does.
+    timeout: Duration,
+    rules: HealthRules,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
+}
+
+impl Deliveries {
+    fn relaxed<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection) -> Result<T, OutboundError> + Send + 'static,
+    ) -> Result<T, OutboundError> {
+        self.writer.write_blocking_with(Durability::Relaxed, f)
+    }
+
+    /// Queued work of changed endpoints is not sent with the old URL or secret.
+    fn forget_changed(&self) {
+        let changed = std::mem::take(&mut *lock(&self.changed));
+        if changed.is_empty() {
+            return;
+        }
+        let mut targets = lock(&self.targets);
         for id in changed {
             if let Some(t) = targets.remove(&id) {
                 t.stale.store(true, Ordering::Release);
             }
         }
-        let busy = match schedule_once(inner, &mut db, vault, &mut targets, &mut last_claim, &mut backlog) {
-            Ok(busy) => busy,
-            Err(e) => {
-                tracing::error!(error = %e, "webhook scheduler failed; retrying");
-                std::thread::sleep(Duration::from_millis(500));
-                false
-            }
-        };
-        if !busy {
-            inner.wake.wait(inner.settings.poll);
-        }
     }
-    inner.stop();
-}
 
-/// One round of fan-out and, when due, claiming. Returns whether there was work.
-fn schedule_once(
-    inner: &Inner,
-    db: &mut EngineDb,
-    vault: &Vault,
-    targets: &mut HashMap<String, Arc<Target>>,
-    last_claim: &mut Instant,
-    backlog: &mut bool,
-) -> Result<bool, OutboundError> {
-    let limit = inner.queue_limit();
-    let saturated: Vec<String> = inner.queues.lock().map(|q| q.saturated(limit)).unwrap_or_default();
-    let lease = Lease {
-        token: Arc::from(crate::ids::new_id()),
-        until_ms: now_ms() + inner.settings.lease.as_millis() as i64,
-        saturated: &|id: &str| saturated.iter().any(|s| s == id),
-    };
-    let mut fanned = dispatch::FanOut {
-        work: Vec::new(),
-        events: 0,
-        deferred: 0,
-    };
-    if db.read(dispatch::has_undispatched)? {
-        fanned = db.write(|tx| dispatch::fan_out(tx, vault, targets, &lease, FAN_OUT_BATCH))?;
-    }
-    inner.enqueue(fanned.work);
-    *backlog |= fanned.deferred > 0;
-    let mut claimed = 0;
-    // With a backlog (deferred or more due than one batch), claim whenever woken, i.e.
-    // after each recorded batch frees queue room; otherwise poll every CLAIM_EVERY.
-    let claim = inner.claim_now.swap(false, Ordering::AcqRel) || *backlog || last_claim.elapsed() >= CLAIM_EVERY;
-    if claim && db.read(|conn| dispatch::has_due(conn, now_ms()))? {
-        *last_claim = Instant::now();
-        let items = db.write(|tx| dispatch::claim_due(tx, vault, targets, &lease, &saturated, CLAIM_BATCH))?;
-        claimed = items.len();
-        inner.enqueue(items);
-        *backlog = claimed as u32 == CLAIM_BATCH || (!saturated.is_empty() && (*backlog || claimed > 0));
-    } else if claim {
-        *last_claim = Instant::now();
-        *backlog = false;
-    }
-    Ok(fanned.events > 0 || claimed as u32 == CLAIM_BATCH)
-}
-
-fn worker(inner: &Inner) {
-    let cap = inner.settings.endpoint_concurrency;
-    loop {
-        let item = {
-            let Ok(mut q) = inner.queues.lock() else { return };
-            loop {
-                if inner.is_stopping() {
-                    return;
-                }
-                if let Some(item) = q.pop(cap) {
-                    break item;
-                }
-                q = match inner.work_ready.wait_timeout(q, IDLE_WAIT) {
-                    Ok((q, _)) => q,
-                    Err(_) => return,
-                };
-            }
-        };
-        let now = now_ms();
-        let must_end_by = item.lease_until_ms - inner.settings.timeout.as_millis() as i64;
-        let finished = if item.target.is_stale() || now >= must_end_by {
-            Finished::NotAttempted(item)
-        } else {
-            let report = outcome::send(&inner.agent, &item, now);
-            Finished::Attempted(item, report)
-        };
-        let endpoint_id = match &finished {
-            Finished::Attempted(i, _) | Finished::NotAttempted(i) => i.target.endpoint_id.clone(),
-        };
-        if let Ok(mut results) = inner.results.lock() {
-            results.push(finished);
-        }
-        inner.results_ready.notify_one();
-        if let Ok(mut q) = inner.queues.lock()
-            && q.done(&endpoint_id, cap)
-        {
-            inner.work_ready.notify_one();
-        }
+    fn timed(&self, items: Vec<WorkItem>, timeout_ms: i64) -> Vec<Delivery> {
+        items
+            .into_iter()
+            .map(|item| {
+                let end_by = item.lease_until_ms - timeout_ms;
+                Delivery(item, end_by)
+            })
+            .collect()
     }
 }
 
-const RECORD_BATCH: usize = 1024;
+impl QueueStore for Deliveries {
+    type Task = Delivery;
+    type Done = AttemptReport;
 
-fn recorder(inner: &Inner, store: &Store, metrics: Option<&crate::metrics::Metrics>) {
-    let mut db = EngineDb::open(store, inner.settings.database.as_deref());
-    loop {
-        let batch: Vec<Finished> = {
-            let Ok(mut results) = inner.results.lock() else { return };
-            while results.is_empty() {
-                if inner.is_stopping() {
-                    return;
-                }
-                results = match inner.results_ready.wait_timeout(results, IDLE_WAIT) {
-                    Ok((r, _)) => r,
-                    Err(_) => return,
-                };
-            }
-            let n = results.len().min(RECORD_BATCH);
-            results.drain(..n).collect()
-        };
-        if inner.is_stopping() {
-            // A result recorded after shutdown began could race a restarted server; the
-            // lease makes the delivery due again instead.
-            return;
+    /// Every lease left behind belonged to a process that is gone: its deliveries are
+    /// due again now (with the same `webhook-id`).
+    fn recover(&self) -> anyhow::Result<usize> {
+        Ok(self.relaxed(dispatch::release_orphaned_leases)?)
+    }
+
+    fn claim(&self, limit: usize, full: &[String]) -> anyhow::Result<Claimed<Delivery>> {
+        self.forget_changed();
+        let lease = Arc::new(Lease {
+            token: Arc::from(crate::ids::new_id()),
+            until_ms: now_ms() + self.lease.as_millis() as i64,
+            saturated: full.to_vec(),
+        });
+        let timeout_ms = self.timeout.as_millis() as i64;
+        let mut tasks = Vec::new();
+        let mut more = false;
+        // Cheap reads first, so an idle engine never takes the write lock.
+        if self.store.read(dispatch::has_undispatched)? {
+            let (vault, targets, lease) = (self.vault.clone(), self.targets.clone(), lease.clone());
+            let fanned =
+                self.relaxed(move |tx| dispatch::fan_out(tx, &vault, &mut lock(&targets), &lease, FAN_OUT_BATCH))?;
+            more |= fanned.events as u32 == FAN_OUT_BATCH || fanned.deferred > 0;
+            tasks.extend(self.timed(fanned.work, timeout_ms));
         }
-        let written = db.write(|tx| {
+        let room = limit.saturating_sub(tasks.len()).min(CLAIM_BATCH as usize) as u32;
+        if room > 0 && self.store.read(|conn| dispatch::has_due(conn, now_ms()))? {
+            let (vault, targets, lease) = (self.vault.clone(), self.targets.clone(), lease.clone());
+            let claimed = self.relaxed(move |tx| dispatch::claim_due(tx, &vault, &mut lock(&targets), &lease, room))?;
+            more |= claimed.len() as u32 == room;
+            tasks.extend(self.timed(claimed, timeout_ms));
+        }
+        Ok(Claimed { tasks, more })
+    }
+
+    fn settle(&self, finished: Vec<Finished<Delivery, AttemptReport>>) -> anyhow::Result<Settled> {
+        let rules = self.rules.clone();
+        let (disabled, outcomes) = self.relaxed(move |tx| {
             let mut disabled = Vec::new();
             let mut outcomes = Vec::new();
-            for finished in &batch {
+            for finished in &finished {
                 match finished {
-                    Finished::Attempted(item, report) => {
-                        let effects = outcome::record(tx, item, report, &inner.settings.rules)?;
+                    Finished::Ran(Delivery(item, _), report) => {
+                        let effects = outcome::record(tx, item, report, &rules)?;
                         disabled.extend(effects.disabled_endpoint);
                         outcomes.extend(effects.outcome);
                     }
-                    Finished::NotAttempted(item) => outcome::release(tx, item, now_ms())?,
+                    Finished::NotStarted(Delivery(item, _)) => outcome::release(tx, item, now_ms())?,
                 }
             }
-            Ok::<_, OutboundError>((disabled, outcomes))
-        });
-        match written {
-            Ok((disabled, outcomes)) => {
-                if let Some(metrics) = metrics {
-                    for outcome in outcomes {
-                        metrics.delivery(outcome);
-                    }
-                }
-                let released = !disabled.is_empty() || batch.iter().any(|f| matches!(f, Finished::NotAttempted(_)));
-                for id in disabled {
-                    drop_endpoint_work(inner, &id);
-                }
-                if released {
-                    inner.claim_now.store(true, Ordering::Release);
-                }
-                inner.wake.raise();
-            }
-            Err(e) => {
-                // The leases expire and the deliveries are retried with the same webhook-id.
-                tracing::error!(error = %e, count = batch.len(), "recording webhook attempts failed");
-                std::thread::sleep(Duration::from_millis(200));
+            Ok((disabled, outcomes))
+        })?;
+        if let Some(metrics) = &self.metrics {
+            for outcome in outcomes {
+                metrics.delivery(outcome);
             }
         }
+        // A disabled endpoint's queued work is dropped: its deliveries were given up in
+        // the same transaction that disabled it.
+        lock(&self.changed).extend(disabled.iter().cloned());
+        Ok(Settled {
+            drop_partitions: disabled,
+        })
     }
-}
 
-/// A disabled endpoint's queued work is dropped (its deliveries were given up in the same
-/// transaction that disabled it).
-fn drop_endpoint_work(inner: &Inner, endpoint_id: &str) {
-    if let Ok(mut changed) = inner.changed.lock() {
-        changed.push(endpoint_id.to_owned());
-    }
-    if let Ok(mut q) = inner.queues.lock() {
-        q.take_endpoint(endpoint_id);
+    fn next_due_in(&self) -> Option<Duration> {
+        None
     }
 }

@@ -6,13 +6,12 @@
 //! interleave with new events. Receivers de-duplicate on `webhook-id`.
 
 pub mod bench;
-mod db;
 pub mod dispatch;
 pub mod endpoints;
 pub mod engine;
 pub mod history;
 pub mod outcome;
-mod queues;
+
 pub mod routes;
 pub mod schedule;
 pub mod signing;
