@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, Catalogs};
 use crate::config::Config;
 use crate::store::Store;
 use crate::vault::Vault;
@@ -25,7 +25,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: Store,
     pub vault: Arc<Vault>,
-    pub catalog: Arc<Catalog>,
+    /// Every tenant's effective provider catalog (built-ins, providers file, plugins).
+    pub catalogs: Arc<Catalogs>,
     /// Agent for provider calls (timeouts on, redirects off). Use on blocking threads.
     pub http: ureq::Agent,
     pub started_at: Instant,
@@ -54,13 +55,25 @@ pub struct AppState {
     // --- ui: admin UI and sessions (issue 7) ---
     /// Failed sign-in counts per account and per IP.
     pub login_limiter: Arc<crate::users::limiter::LoginLimiter>,
+    // --- plugins: marketplace and sandboxed transformations ---
+    pub plugins: Arc<crate::plugins::Plugins>,
 }
 
 impl AppState {
     /// Opens the data dir and loads the catalog. Blocking.
     pub fn open(config: Config, shutdown: watch::Receiver<bool>) -> anyhow::Result<AppState> {
         let (store, vault) = crate::setup::open(&config)?;
-        let catalog = Catalog::load(config.providers_file.as_deref())?;
+        let vault = Arc::new(vault);
+        let catalogs = Arc::new(Catalogs::new(Catalog::load(config.providers_file.as_deref())?));
+        let outbound = crate::outbound::Outbound::default();
+        let plugins = Arc::new(crate::plugins::Plugins::new(
+            store.clone(),
+            vault.clone(),
+            catalogs.clone(),
+            outbound.clone(),
+            crate::plugins::PluginLimits::from_config(&config),
+        ));
+        plugins.start()?;
         let http = crate::net::agent(config.outbound_timeout);
         let target_policy = crate::net::TargetPolicy::new(config.allow_private_targets, &config.allowed_target_cidrs)
             .map_err(|e| anyhow::anyhow!("allowed_target_cidrs: {e}"))?;
@@ -68,8 +81,8 @@ impl AppState {
         Ok(AppState {
             config: Arc::new(config),
             store: store.clone(),
-            vault: Arc::new(vault),
-            catalog: Arc::new(catalog),
+            vault,
+            catalogs,
             http,
             started_at: Instant::now(),
             shutdown,
@@ -80,7 +93,7 @@ impl AppState {
             jobs: crate::jobs::Queue::default(),
             writer: crate::store::group_commit::GroupCommit::start(&store)?,
             // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
-            outbound: crate::outbound::Outbound::default(),
+            outbound,
             tenant_http,
             // --- ops: governance and operations (issue 6) ---
             limiter: Arc::default(),
@@ -89,6 +102,8 @@ impl AppState {
             sandbox: Arc::default(),
             // --- ui: admin UI and sessions (issue 7) ---
             login_limiter: Arc::default(),
+            // --- plugins: marketplace and sandboxed transformations ---
+            plugins,
         })
     }
 }

@@ -104,6 +104,16 @@ pub struct Config {
     pub login_max_failures_per_ip: usize,
     /// The sliding window for sign-in limits (`login_window_secs`, default 900).
     pub login_window: Duration,
+
+    // --- plugins: marketplace and sandboxed transformations ---
+    /// Largest plugin package (manifest + providers + script), bytes (`plugin_max_size_bytes`).
+    pub plugin_max_size_bytes: usize,
+    /// Installed plugins per tenant at most (`plugin_max_installs_per_tenant`, default 100).
+    pub plugin_max_installs_per_tenant: u64,
+    /// Time limit of one script call (`plugin_execution_timeout_ms`, default 1000, at most 30 s).
+    pub plugin_execution_timeout: Duration,
+    /// Memory limit of one script call (`plugin_memory_limit_bytes`, default 32 MiB).
+    pub plugin_memory_limit_bytes: usize,
     /// Settings that were named but not understood, reported once logging is up.
     pub warnings: Vec<String>,
 }
@@ -181,6 +191,12 @@ impl Config {
             login_max_failures: 5,
             login_max_failures_per_ip: 20,
             login_window: Duration::from_secs(900),
+
+            // --- plugins: marketplace and sandboxed transformations ---
+            plugin_max_size_bytes: 512 * 1024,
+            plugin_max_installs_per_tenant: 100,
+            plugin_execution_timeout: Duration::from_millis(1000),
+            plugin_memory_limit_bytes: 32 * 1024 * 1024,
             warnings: Vec::new(),
         }
     }
@@ -447,6 +463,33 @@ impl Config {
             }
             "login_max_failures_per_ip" => {
                 self.login_max_failures_per_ip = value.parse().map_err(|_| invalid("expected a number".into()))?;
+            }
+
+            // --- plugins: marketplace and sandboxed transformations ---
+            "plugin_max_size_bytes" => {
+                self.plugin_max_size_bytes = value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1024..=64 * 1024 * 1024).contains(n))
+                    .ok_or_else(|| invalid("expected a number of bytes from 1024 to 67108864".into()))?;
+            }
+            "plugin_max_installs_per_tenant" => {
+                self.plugin_max_installs_per_tenant = value.parse().map_err(|_| invalid("expected a number".into()))?;
+            }
+            "plugin_execution_timeout_ms" => {
+                let ms: u64 = value
+                    .parse()
+                    .ok()
+                    .filter(|ms| (1..=crate::plugins::MAX_EXECUTION_TIMEOUT.as_millis() as u64).contains(ms))
+                    .ok_or_else(|| invalid("expected milliseconds from 1 to 30000".into()))?;
+                self.plugin_execution_timeout = Duration::from_millis(ms);
+            }
+            "plugin_memory_limit_bytes" => {
+                self.plugin_memory_limit_bytes = value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1024 * 1024..=1024 * 1024 * 1024).contains(n))
+                    .ok_or_else(|| invalid("expected a number of bytes from 1 MiB to 1 GiB".into()))?;
             }
             _ => return Ok(false),
         }

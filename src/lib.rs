@@ -46,6 +46,9 @@ pub mod usage;
 pub mod ui;
 pub mod users;
 
+// --- plugins: marketplace and sandboxed transformations ---
+pub mod plugins;
+
 pub use config::Config;
 
 /// Runs the server on `listener` until `shutdown` resolves. The data dir must be

@@ -1,6 +1,6 @@
 //! Every route tessera serves, in one table you can read on one screen.
 
-use super::Access::{Authenticated, Platform, Public, Tenant};
+use super::Access::{Authenticated, Platform, Public, Scoped, Tenant};
 use super::{ApiRoute, delete, get, patch, post, put};
 use crate::auth::Scope::*;
 use crate::{audit, auth, catalog, connections, health, notifications, outbox, tenants};
@@ -9,6 +9,7 @@ use crate::{audit, auth, catalog, connections, health, notifications, outbox, te
 pub fn routes() -> Vec<ApiRoute> {
     use connections::routes as conn;
     use crate::outbound::routes as out;
+    use crate::plugins::routes as plug;
     vec![
         get("/healthz", "Liveness", Public, health::healthz),
         get("/readyz", "Readiness: the database accepts writes", Public, health::readyz),
@@ -92,5 +93,16 @@ pub fn routes() -> Vec<ApiRoute> {
         post("/api/v1/session", "Sign in (sets the session cookie)", Public, crate::users::routes::create_session),
         get("/api/v1/session", "The signed-in user and the CSRF token", Public, crate::users::routes::get_session),
         delete("/api/v1/session", "Sign out", Public, crate::users::routes::delete_session),
+
+        // --- plugins: marketplace and sandboxed transformations ---
+        post("/api/v1/plugins", "Publish a plugin package (a higher version upgrades it)", Platform, plug::publish),
+        get("/api/v1/plugins", "The plugin marketplace", Scoped(PluginsRead), plug::list),
+        get("/api/v1/plugins/{id}", "A plugin with its package and versions", Scoped(PluginsRead), plug::get_one),
+        delete("/api/v1/plugins/{id}", "Remove a plugin (refused while installed unless ?force=true)", Platform, plug::delete),
+        get("/api/v1/tenants/{tenant}/plugins", "Installed plugins (configuration masked)", Tenant(PluginsRead), plug::list_installed),
+        post("/api/v1/tenants/{tenant}/plugins/{id}/install", "Install a plugin with a configuration", Tenant(PluginsWrite), plug::install),
+        get("/api/v1/tenants/{tenant}/plugins/{id}", "One installed plugin (configuration masked)", Tenant(PluginsRead), plug::get_installed),
+        patch("/api/v1/tenants/{tenant}/plugins/{id}", "Change an installed plugin's configuration", Tenant(PluginsWrite), plug::configure),
+        delete("/api/v1/tenants/{tenant}/plugins/{id}", "Uninstall a plugin", Tenant(PluginsWrite), plug::uninstall),
     ]
 }

@@ -240,3 +240,29 @@ impl<S: RequiredScope> FromRequestParts<AppState> for TenantAccess<S> {
         })
     }
 }
+
+/// Any principal holding scope `S` (platform principals hold every scope), for routes
+/// outside any tenant that tenants may use too.
+#[derive(Debug)]
+pub struct HoldsScope<S> {
+    pub auth: Authenticated,
+    _scope: PhantomData<S>,
+}
+
+impl<S: RequiredScope> FromRequestParts<AppState> for HoldsScope<S> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let auth = authenticate_parts(parts, state).await?;
+        if !auth.principal.has(S::SCOPE) {
+            return Err(ApiError::forbidden(format!(
+                "this token lacks the `{}` scope",
+                S::SCOPE.as_str()
+            )));
+        }
+        Ok(HoldsScope {
+            auth,
+            _scope: PhantomData,
+        })
+    }
+}

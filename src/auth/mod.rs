@@ -9,7 +9,8 @@ pub mod sessions;
 pub mod tokens;
 
 pub use extract::{
-    Authenticated, PlatformAdmin, RequestContext, TenantAccess, authenticate_parts, request_context, resolve_tenant,
+    Authenticated, HoldsScope, PlatformAdmin, RequestContext, TenantAccess, authenticate_parts, request_context,
+    resolve_tenant,
 };
 pub use principal::Principal;
 pub use scopes::{RequiredScope, Scope, ScopeSet, need, parse_scopes};

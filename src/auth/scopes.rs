@@ -59,6 +59,8 @@ scopes! {
     ConsentsWrite => "consents:write", "Grant and revoke consents";
     AuditRead => "audit:read", "Read the audit log";
     Proxy => "proxy", "Call provider APIs through the authenticated proxy";
+    PluginsRead => "plugins:read", "Browse the plugin marketplace and read installed plugins";
+    PluginsWrite => "plugins:write", "Install, configure and uninstall plugins";
 }
 
 pub type ScopeSet = BTreeSet<Scope>;

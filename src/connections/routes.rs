@@ -24,9 +24,11 @@ pub async fn put_connection(
     Path((_, provider)): Path<(String, String)>,
     ApiJson(input): ApiJson<ConnectionInput>,
 ) -> ApiResult<(StatusCode, Json<ConnectionView>)> {
-    if let (Some(provider), Some(config)) = (state.catalog.get(&provider), input.config.clone()) {
+    if let (Some(provider), Some(config)) = (
+        state.catalogs.provider(&access.tenant.id, &provider),
+        input.config.clone(),
+    ) {
         let app = state.clone();
-        let provider = provider.clone();
         let errors = tokio::task::spawn_blocking(move || {
             service::refuse_internal_targets(&provider, &config, app.outbound.policy(), app.outbound.names())
         })
@@ -41,8 +43,14 @@ pub async fn put_connection(
         .store
         .run(move |store| {
             store.write(|tx| {
-                let outcome =
-                    service::save_connection(tx, &app.vault, &app.catalog, &access.tenant.id, &provider, &input)?;
+                let outcome = service::save_connection(
+                    tx,
+                    &app.vault,
+                    &app.catalogs.for_tenant(&access.tenant.id),
+                    &access.tenant.id,
+                    &provider,
+                    &input,
+                )?;
                 let action = if outcome.created {
                     "connection.created"
                 } else {
@@ -79,10 +87,11 @@ pub async fn list_connections(
     let items = state
         .store
         .run(move |store| {
+            let catalog = app.catalogs.for_tenant(&access.tenant.id);
             store.read(|conn| {
                 repo::list_connections(conn, &access.tenant.id)?
                     .iter()
-                    .map(|row| service::connection_view(conn, &app.vault, &app.catalog, row))
+                    .map(|row| service::connection_view(conn, &app.vault, &catalog, row))
                     .collect::<Result<Vec<_>, ConnectionError>>()
             })
         })
@@ -105,7 +114,7 @@ pub async fn get_connection(
             store.read(|conn| {
                 let row = repo::find_connection(conn, &access.tenant.id, &provider)?
                     .ok_or_else(|| ConnectionError::NotFound(provider.clone()))?;
-                service::connection_view(conn, &app.vault, &app.catalog, &row)
+                service::connection_view(conn, &app.vault, &app.catalogs.for_tenant(&access.tenant.id), &row)
             })
         })
         .await?;

@@ -77,9 +77,9 @@ fn view(provider: &Provider, overrides: &Overrides) -> Value {
     Value::Object(effective)
 }
 
-fn provider_with_handlers(state: &AppState, key: &str) -> Result<Provider, InboundError> {
-    let provider = state
-        .catalog
+fn provider_with_handlers(state: &AppState, tenant_id: &str, key: &str) -> Result<Provider, InboundError> {
+    let catalog = state.catalogs.for_tenant(tenant_id);
+    let provider = catalog
         .get(key)
         .ok_or_else(|| InboundError::UnknownProvider(key.to_owned()))?;
     match &provider.webhook {
@@ -93,7 +93,7 @@ pub async fn get_bindings(
     access: TenantAccess<need::WebhooksRead>,
     Path((_, key)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let provider = provider_with_handlers(&state, &key)?;
+    let provider = provider_with_handlers(&state, &access.tenant.id, &key)?;
     let tenant_id = access.tenant.id.clone();
     let overrides = state
         .store
@@ -147,7 +147,7 @@ pub async fn put_bindings(
     Path((_, key)): Path<(String, String)>,
     ApiJson(input): ApiJson<Map<String, Value>>,
 ) -> ApiResult<Json<Value>> {
-    let provider = provider_with_handlers(&state, &key)?;
+    let provider = provider_with_handlers(&state, &access.tenant.id, &key)?;
     let overrides = validate(&provider, &input).map_err(ApiError::invalid_fields)?;
     let stored = overrides.clone();
     let entry = access.audit("bindings.update", Some(&key));

@@ -39,23 +39,22 @@ pub async fn receive(
     if body.len() > super::MAX_BODY {
         return Err(ApiError::payload_too_large("webhook bodies are limited to 1 MiB"));
     }
-    let provider = state
-        .catalog
-        .get(&provider_key)
-        .ok_or_else(|| InboundError::UnknownProvider(provider_key.clone()))?
-        .clone();
-    if provider.webhook.is_none() {
-        return Err(InboundError::NoWebhooks(provider.name.clone()).into());
-    }
     let verdict = {
         let state = state.clone();
         let body = body.clone();
+        let key = provider_key.clone();
         state
             .store
             .clone()
             .run(move |store| {
                 store.read(|conn| {
-                    check_delivery(conn, &state, &provider, &tenant_ref, &headers, &body, ctx.ip.as_deref())
+                    // The tenant first: which providers exist depends on its plugins.
+                    let tenant = find_tenant(conn, &tenant_ref)?.ok_or(InboundError::UnknownTenant)?;
+                    let provider = state
+                        .catalogs
+                        .provider(&tenant.id, &key)
+                        .ok_or_else(|| InboundError::UnknownProvider(key.clone()))?;
+                    check_delivery(conn, &state, &provider, tenant, &headers, &body, ctx.ip.as_deref())
                 })
             })
             .await?
@@ -106,7 +105,7 @@ fn check_delivery(
     conn: &rusqlite::Connection,
     state: &AppState,
     provider: &Provider,
-    tenant_ref: &str,
+    tenant: crate::tenants::Tenant,
     headers: &HeaderMap,
     body: &[u8],
     remote_ip: Option<&str>,
@@ -115,7 +114,6 @@ fn check_delivery(
         .webhook
         .as_ref()
         .ok_or_else(|| InboundError::NoWebhooks(provider.name.clone()))?;
-    let tenant = find_tenant(conn, tenant_ref)?.ok_or(InboundError::UnknownTenant)?;
     let connection = find_connection(conn, &tenant.id, &provider.key)?
         .ok_or_else(|| InboundError::NoConnection(provider.key.clone()))?;
     // A connection whose credentials cannot be opened has no usable secret: fail closed.

@@ -70,9 +70,10 @@ pub fn call(
     extra: &[(&str, String)],
 ) -> Result<Option<Answer>, JobFailure> {
     let provider = state
-        .catalog
-        .get(provider_key)
+        .catalogs
+        .provider(tenant_id, provider_key)
         .ok_or_else(|| JobFailure::Permanent(format!("provider `{provider_key}` is not in the catalog")))?;
+    let provider = &*provider;
     let found = state.store.read(|conn| -> Result<_, JobFailure> {
         let Some(row) = find_connection(conn, tenant_id, provider_key)? else {
             return Ok(None);

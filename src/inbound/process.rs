@@ -62,11 +62,11 @@ fn process_event(state: &AppState, tenant_id: &str, event_id: &str, first: bool)
         }
         let body = events::open_payload(conn, &state.vault, &event)?.unwrap_or_default();
         let provider = state
-            .catalog
-            .get(&event.view.provider)
+            .catalogs
+            .provider(tenant_id, &event.view.provider)
             .ok_or_else(|| JobFailure::Permanent(format!("provider `{}` left the catalog", event.view.provider)))?;
         let handler = match &event.view.event_type {
-            Some(t) => bindings::effective_handler(conn, tenant_id, provider, t)?,
+            Some(t) => bindings::effective_handler(conn, tenant_id, &provider, t)?,
             None => None,
         };
         Ok((event, body, handler))

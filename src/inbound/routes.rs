@@ -142,10 +142,9 @@ pub async fn webhook_info(
     Path((_, key)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let provider = state
-        .catalog
-        .get(&key)
-        .ok_or_else(|| InboundError::UnknownProvider(key.clone()))?
-        .clone();
+        .catalogs
+        .provider(&access.tenant.id, &key)
+        .ok_or_else(|| InboundError::UnknownProvider(key.clone()))?;
     let spec = provider
         .webhook
         .clone()

@@ -239,7 +239,7 @@ pub async fn put_platform_app(
         .store
         .run(move |store| {
             store.write(|tx| {
-                let created = save_app(tx, &app.vault, &app.catalog, &provider, &input)?;
+                let created = save_app(tx, &app.vault, &app.catalogs.platform(), &provider, &input)?;
                 let action = if created {
                     "platform_app.created"
                 } else {

@@ -83,10 +83,10 @@ fn verifier_location<'a>(scope: &'a KeyScope, id: &'a str) -> Location<'a> {
     }
 }
 
-fn oauth_provider<'a>(app: &'a AppState, key: &str) -> Result<&'a Provider, OAuthError> {
+fn oauth_provider(app: &AppState, tenant_id: &str, key: &str) -> Result<std::sync::Arc<Provider>, OAuthError> {
     let provider = app
-        .catalog
-        .get(key)
+        .catalogs
+        .provider(tenant_id, key)
         .ok_or_else(|| OAuthError::UnknownProvider(key.to_owned()))?;
     if !provider.supports(AuthMode::Oauth2) {
         return Err(OAuthError::NotSupported(format!(
@@ -118,7 +118,14 @@ fn oauth_connection(
         credentials: Map::new(),
         config: None,
     };
-    save_connection(conn, &app.vault, &app.catalog, tenant_id, &provider.key, &input)?;
+    save_connection(
+        conn,
+        &app.vault,
+        &app.catalogs.for_tenant(tenant_id),
+        tenant_id,
+        &provider.key,
+        &input,
+    )?;
     find_connection(conn, tenant_id, &provider.key)?.ok_or_else(|| OAuthError::NotFound(provider.key.clone()))
 }
 
@@ -154,7 +161,8 @@ pub fn authorize(
     audit_entry: AuditEntry,
     now: OffsetDateTime,
 ) -> Result<AuthorizeOutcome, OAuthError> {
-    let provider = oauth_provider(app, provider_key)?;
+    let provider = oauth_provider(app, tenant_id, provider_key)?;
+    let provider = &*provider;
     let return_to = check_return_to(&app.config, input.return_to.as_deref())?;
     app.store.write(|tx| {
         let row = oauth_connection(tx, app, tenant_id, provider)?;
@@ -338,7 +346,8 @@ pub fn callback(app: &AppState, params: &CallbackParams, now: OffsetDateTime) ->
         .filter(|s| !s.is_empty())
         .ok_or(OAuthError::InvalidState)?;
     let pending = app.store.write(|tx| consume_state(tx, &app.vault, state, now))?;
-    let provider = oauth_provider(app, &pending.provider)?;
+    let provider = oauth_provider(app, &pending.tenant_id, &pending.provider)?;
+    let provider = &*provider;
     let (row, credentials) = app.store.read(|conn| {
         let row = find_connection(conn, &pending.tenant_id, &pending.provider)?
             .ok_or_else(|| OAuthError::NotFound(pending.provider.clone()))?;

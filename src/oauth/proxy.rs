@@ -133,9 +133,10 @@ fn forward(
     body: Bytes,
 ) -> ApiResult<Response> {
     let provider = app
-        .catalog
-        .get(provider_key)
+        .catalogs
+        .provider(tenant_id, provider_key)
         .ok_or_else(|| ApiError::not_found(format!("unknown provider `{provider_key}`")))?;
+    let provider = &*provider;
     let (row, credentials) = app.store.read(|conn| {
         let row = find_connection(conn, tenant_id, provider_key)?
             .ok_or_else(|| OAuthError::NotFound(provider_key.to_owned()))?;

@@ -47,9 +47,9 @@ impl From<CredentialsFailure> for RenewFailure {
     }
 }
 
-fn token_provider<'a>(app: &'a AppState, key: &str) -> Result<&'a Provider, OAuthError> {
-    app.catalog
-        .get(key)
+fn token_provider(app: &AppState, tenant_id: &str, key: &str) -> Result<std::sync::Arc<Provider>, OAuthError> {
+    app.catalogs
+        .provider(tenant_id, key)
         .ok_or_else(|| OAuthError::UnknownProvider(key.to_owned()))
 }
 
@@ -61,7 +61,8 @@ pub fn ensure_token(
     provider_key: &str,
     force: bool,
 ) -> Result<TokenGrant, OAuthError> {
-    let provider = token_provider(app, provider_key)?;
+    let provider = token_provider(app, tenant_id, provider_key)?;
+    let provider = &*provider;
     let row = app
         .store
         .read(|conn| find_connection(conn, tenant_id, provider_key))?
