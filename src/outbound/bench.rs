@@ -178,6 +178,7 @@ fn add_endpoints(sb: &Sandbox, url: &str, n: u32) -> anyhow::Result<()> {
                 failing_since: None,
                 created_at: now.clone(),
                 updated_at: now,
+                transform_plugin: None,
             };
             endpoints::insert(tx, &row)?;
         }

@@ -36,6 +36,10 @@ pub fn target_for(
         (Some(p), Some(until)) => SigningKey::from_secret(&p).map(|k| (k, until)),
         _ => None,
     };
+    let transform = row
+        .transform_plugin
+        .as_deref()
+        .map(|plugin| crate::plugins::service::outbound_for(conn, vault, &row.tenant_id, plugin).map(Arc::new));
     let target = Arc::new(Target {
         endpoint_id: row.id.clone(),
         tenant_id: row.tenant_id.clone(),
@@ -45,6 +49,7 @@ pub fn target_for(
         key,
         previous,
         stale: AtomicBool::new(false),
+        transform,
     });
     // Work queued with the replaced view must not go out with an old URL or secret.
     if let Some(replaced) = cache.insert(row.id.clone(), target.clone()) {

@@ -36,6 +36,8 @@ pub struct EngineSettings {
     pub policy: TargetPolicy,
     /// The database file, for the engine's own connections (see [`EngineDb`]).
     pub database: Option<std::path::PathBuf>,
+    /// Time and memory of one plugin transformation call.
+    pub script: crate::plugins::sandbox::Limits,
 }
 
 impl EngineSettings {
@@ -58,6 +60,7 @@ impl EngineSettings {
             },
             policy,
             database: Some(config.database_path()),
+            script: crate::plugins::PluginLimits::from_config(config).script,
         })
     }
 }
@@ -365,7 +368,7 @@ fn worker(inner: &Inner) {
         let finished = if item.target.is_stale() || now >= must_end_by {
             Finished::NotAttempted(item)
         } else {
-            let report = outcome::send(&inner.agent, &item, now);
+            let report = outcome::attempt(&inner.agent, &item, now, inner.settings.script);
             Finished::Attempted(item, report)
         };
         let endpoint_id = match &finished {

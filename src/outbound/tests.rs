@@ -62,6 +62,7 @@ fn fixture() -> Fixture {
                 failing_since: None,
                 created_at: now.clone(),
                 updated_at: now.clone(),
+                transform_plugin: None,
             };
             endpoints::insert(tx, &row)?;
             Ok::<_, super::OutboundError>(row)
@@ -110,6 +111,7 @@ fn report(at_ms: i64, status: u16) -> AttemptReport {
         excerpt: None,
         error: None,
         duration_ms: 1,
+        skipped: false,
     }
 }
 

@@ -115,6 +115,14 @@ pub fn versions(conn: &Connection, id: &str) -> Result<Vec<(String, String, Stri
 /// Stores `version` and makes it the plugin's current one (creating the plugin).
 pub fn publish(conn: &Connection, row: &VersionRow, platform_wide: bool, builtin: bool) -> Result<(), StoreError> {
     let manifest = serde_json::to_string(&row.manifest).unwrap_or_else(|_| "{}".into());
+    // The plugin row first: versions reference it.
+    conn.execute(
+        "INSERT INTO plugins (id, version, platform_wide, builtin, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+         ON CONFLICT(id) DO UPDATE SET version = excluded.version, platform_wide = excluded.platform_wide,
+             builtin = excluded.builtin, updated_at = excluded.updated_at",
+        params![row.plugin_id, row.version, platform_wide, builtin, row.published_at],
+    )?;
     conn.execute(
         "INSERT INTO plugin_versions (plugin_id, version, manifest, providers, script, entry_points, provider_keys,
              sha256, size_bytes, published_by, published_at)
@@ -132,13 +140,6 @@ pub fn publish(conn: &Connection, row: &VersionRow, platform_wide: bool, builtin
             row.published_by,
             row.published_at
         ],
-    )?;
-    conn.execute(
-        "INSERT INTO plugins (id, version, platform_wide, builtin, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5)
-         ON CONFLICT(id) DO UPDATE SET version = excluded.version, platform_wide = excluded.platform_wide,
-             builtin = excluded.builtin, updated_at = excluded.updated_at",
-        params![row.plugin_id, row.version, platform_wide, builtin, row.published_at],
     )?;
     Ok(())
 }

@@ -44,3 +44,8 @@ mod ui_static;
 // --- wiring: cross-area wiring ---
 mod wiring_flows;
 mod wiring_ssrf;
+
+// --- plugins: marketplace and sandboxed transformations ---
+mod plugins_flows;
+mod plugins_hostile;
+mod plugins_marketplace;

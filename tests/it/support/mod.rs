@@ -13,6 +13,8 @@ pub mod outbound;
 
 pub mod inbound;
 
+pub mod plugins;
+
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
