@@ -109,13 +109,14 @@ async fn resolve_principal(parts: &mut Parts, state: &AppState) -> Result<Authen
     let principal = match bearer(parts)? {
         Some(token) => {
             let hash = crate::vault::hash_token(&token);
-            if let Some(principal) = state.auth_cache.principal(&hash, crate::time::now()) {
+            if let Some(principal) = state.auth_cache.principal(&hash, state.clock.now()) {
                 return Ok(Authenticated { principal, ctx });
             }
             let read_at = state.auth_cache.generation();
+            let now = state.clock.now();
             let result = state
                 .store
-                .run(move |store| store.read(|conn| tokens::authenticate(conn, &token)))
+                .read_async(move |conn| tokens::authenticate(conn, &token, now))
                 .await?;
             match result {
                 Ok(accepted) => {
@@ -194,10 +195,7 @@ pub async fn resolve_tenant(state: &AppState, principal: &Principal, reference: 
         None => {
             let read_at = state.auth_cache.generation();
             let key = reference.clone();
-            let found = state
-                .store
-                .run(move |store| store.read(|conn| find_tenant(conn, &key)))
-                .await?;
+            let found = state.store.read_async(move |conn| find_tenant(conn, &key)).await?;
             if let Some(tenant) = &found {
                 state.auth_cache.remember_tenant(read_at, &reference, tenant);
             }

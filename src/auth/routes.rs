@@ -38,7 +38,11 @@ pub struct CreatedToken {
 }
 
 /// Checks a token request against what its creator may grant.
-fn validate_new_token(principal: &Principal, body: &CreateToken) -> ApiResult<(String, ScopeSet, Option<String>)> {
+fn validate_new_token(
+    principal: &Principal,
+    body: &CreateToken,
+    now: time::OffsetDateTime,
+) -> ApiResult<(String, ScopeSet, Option<String>)> {
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::invalid_field("name", "must be 1–100 characters"));
@@ -58,7 +62,7 @@ fn validate_new_token(principal: &Principal, body: &CreateToken) -> ApiResult<(S
         Some(text) => {
             let at = crate::time::parse_rfc3339(text)
                 .ok_or_else(|| ApiError::invalid_field("expires_at", "expected an RFC 3339 timestamp"))?;
-            if at <= crate::time::now() {
+            if at <= now {
                 return Err(ApiError::invalid_field("expires_at", "must be in the future"));
             }
             Some(crate::time::format_rfc3339(at))
@@ -72,26 +76,24 @@ pub async fn create_token(
     access: TenantAccess<need::TokensWrite>,
     ApiJson(body): ApiJson<CreateToken>,
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
-    let (name, scopes, expires_at) = validate_new_token(&access.principal, &body)?;
+    let (name, scopes, expires_at) = validate_new_token(&access.principal, &body, state.clock.now())?;
     let created = state
         .store
-        .run(move |store| {
-            store.write(|tx| {
-                let (record, plaintext) = tokens::insert_token(
-                    tx,
-                    &NewToken {
-                        tenant_id: Some(&access.tenant.id),
-                        name: &name,
-                        scopes: &scopes,
-                        expires_at: expires_at.as_deref(),
-                        created_by: &access.principal.actor,
-                    },
-                )?;
-                audit::record(tx, &access.audit("token.created", Some(&record.id)))?;
-                Ok::<_, ApiError>(CreatedToken {
-                    record,
-                    token: plaintext.expose().to_owned(),
-                })
+        .write_async(move |tx| {
+            let (record, plaintext) = tokens::insert_token(
+                tx,
+                &NewToken {
+                    tenant_id: Some(&access.tenant.id),
+                    name: &name,
+                    scopes: &scopes,
+                    expires_at: expires_at.as_deref(),
+                    created_by: &access.principal.actor,
+                },
+            )?;
+            audit::record(tx, &access.audit("token.created", Some(&record.id)))?;
+            Ok::<_, ApiError>(CreatedToken {
+                record,
+                token: plaintext.expose().to_owned(),
             })
         })
         .await?;
@@ -106,9 +108,7 @@ pub async fn list_tokens(
     let limit = page.limit();
     let rows = state
         .store
-        .run(move |store| {
-            store.read(|conn| tokens::list_tokens(conn, &access.tenant.id, page.cursor.as_deref(), limit))
-        })
+        .read_async(move |conn| tokens::list_tokens(conn, &access.tenant.id, page.cursor.as_deref(), limit))
         .await?;
     Ok(Json(Page::from_rows(rows, limit, |t| t.id.clone())))
 }
@@ -133,15 +133,13 @@ pub async fn patch_token(
     }
     let record = state
         .store
-        .run(move |store| {
-            store.write(|tx| {
-                let tenant = &access.tenant.id;
-                if !tokens::update_token(tx, tenant, &id, body.name.as_deref().map(str::trim), body.active)? {
-                    return Err(ApiError::not_found("no such token (or it is revoked)"));
-                }
-                audit::record(tx, &access.audit("token.updated", Some(&id)))?;
-                tokens::find_token(tx, Some(tenant), &id)?.ok_or_else(|| ApiError::not_found("no such token"))
-            })
+        .write_async(move |tx| {
+            let tenant = &access.tenant.id;
+            if !tokens::update_token(tx, tenant, &id, body.name.as_deref().map(str::trim), body.active)? {
+                return Err(ApiError::not_found("no such token (or it is revoked)"));
+            }
+            audit::record(tx, &access.audit("token.updated", Some(&id)))?;
+            tokens::find_token(tx, Some(tenant), &id)?.ok_or_else(|| ApiError::not_found("no such token"))
         })
         .await?;
     state.auth_cache.forget_tokens();
@@ -155,14 +153,12 @@ pub async fn revoke_token(
 ) -> ApiResult<StatusCode> {
     state
         .store
-        .run(move |store| {
-            store.write(|tx| {
-                if !tokens::revoke_token(tx, &access.tenant.id, &id)? {
-                    return Err(ApiError::not_found("no such token"));
-                }
-                audit::record(tx, &access.audit("token.revoked", Some(&id)))?;
-                Ok(())
-            })
+        .write_async(move |tx| {
+            if !tokens::revoke_token(tx, &access.tenant.id, &id)? {
+                return Err(ApiError::not_found("no such token"));
+            }
+            audit::record(tx, &access.audit("token.revoked", Some(&id)))?;
+            Ok(())
         })
         .await?;
     state.auth_cache.forget_tokens();

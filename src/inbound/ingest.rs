@@ -46,24 +46,23 @@ pub async fn receive(
         state
             .store
             .clone()
-            .run(move |store| {
-                store.read(|conn| {
-                    // The tenant first: which providers exist depends on its plugins.
-                    let tenant = find_tenant(conn, &tenant_ref)?.ok_or(InboundError::UnknownTenant)?;
-                    let provider = state
-                        .catalogs
-                        .provider(&tenant.id, &key)
-                        .ok_or_else(|| InboundError::UnknownProvider(key.clone()))?;
-                    check_delivery(conn, &state, &provider, tenant, &headers, &body, ctx.ip.as_deref())
-                })
+            .read_async(move |conn| {
+                // The tenant first: which providers exist depends on its plugins.
+                let tenant = find_tenant(conn, &tenant_ref)?.ok_or(InboundError::UnknownTenant)?;
+                let provider = state
+                    .catalogs
+                    .provider(&tenant.id, &key)
+                    .ok_or_else(|| InboundError::UnknownProvider(key.clone()))?;
+                check_delivery(conn, &state, &provider, tenant, &headers, &body, ctx.ip.as_deref())
             })
             .await?
     };
     match verdict {
         Verdict::Accept(event) => {
+            let jobs = state.jobs.clone();
             let stored = state
                 .writer
-                .write(move |conn| events::store_accepted(conn, &event))
+                .write(move |conn| events::store_accepted(conn, &jobs, &event))
                 .await?;
             match stored {
                 Stored::New(id) => {

@@ -14,19 +14,11 @@ use crate::app::AppState;
 use crate::audit;
 use crate::auth::PlatformAdmin;
 use crate::catalog::{AuthMode, Catalog};
-use crate::config::Config;
+use crate::config::{Config, PlatformApp};
 use crate::connections::{Credentials, mask};
 use crate::error::{ApiError, ApiResult};
 use crate::store::{OptionalRow, StoreError};
 use crate::vault::{KeyScope, Location, Secret, Vault};
-
-/// A platform app named in the environment (`TESSERA_APP_<PROVIDER>_CLIENT_ID` /
-/// `_CLIENT_SECRET`). Apps stored through the API win over these.
-#[derive(Debug, Clone, Default)]
-pub struct EnvApp {
-    pub client_id: Option<String>,
-    pub client_secret: Option<Secret>,
-}
 
 /// The OAuth client tessera acts as for one connection.
 #[derive(Debug, Clone)]
@@ -75,7 +67,7 @@ pub fn resolve_app(
     if let Some(app) = find_app(conn, vault, provider)? {
         return Ok(app);
     }
-    if let Some(EnvApp {
+    if let Some(PlatformApp {
         client_id: Some(client_id),
         client_secret,
     }) = config.platform_apps.get(provider)
@@ -237,21 +229,19 @@ pub async fn put_platform_app(
     let app = state.clone();
     let (created, view) = state
         .store
-        .run(move |store| {
-            store.write(|tx| {
-                let created = save_app(tx, &app.vault, &app.catalogs.platform(), &provider, &input)?;
-                let action = if created {
-                    "platform_app.created"
-                } else {
-                    "platform_app.updated"
-                };
-                audit::record(tx, &auth.audit(None, action, Some(&provider)))?;
-                let view = list_apps(tx, &app.vault, &app.config)?
-                    .into_iter()
-                    .find(|v| v.provider == provider)
-                    .ok_or_else(|| OAuthError::NotFound(provider.clone()))?;
-                Ok::<_, ApiError>((created, view))
-            })
+        .write_async(move |tx| {
+            let created = save_app(tx, &app.vault, &app.catalogs.platform(), &provider, &input)?;
+            let action = if created {
+                "platform_app.created"
+            } else {
+                "platform_app.updated"
+            };
+            audit::record(tx, &auth.audit(None, action, Some(&provider)))?;
+            let view = list_apps(tx, &app.vault, &app.config)?
+                .into_iter()
+                .find(|v| v.provider == provider)
+                .ok_or_else(|| OAuthError::NotFound(provider.clone()))?;
+            Ok::<_, ApiError>((created, view))
         })
         .await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
@@ -265,7 +255,7 @@ pub async fn list_platform_apps(
     let app = state.clone();
     let items = state
         .store
-        .run(move |store| store.read(|conn| list_apps(conn, &app.vault, &app.config)))
+        .read_async(move |conn| list_apps(conn, &app.vault, &app.config))
         .await
         .map_err(ApiError::from)?;
     Ok(Json(json!({ "items": items, "next_cursor": null })))
@@ -278,17 +268,15 @@ pub async fn delete_platform_app(
 ) -> ApiResult<StatusCode> {
     state
         .store
-        .run(move |store| {
-            store.write(|tx| {
-                let removed = tx
-                    .execute("DELETE FROM platform_apps WHERE provider = ?1", [&provider])
-                    .map_err(StoreError::from)?;
-                if removed == 0 {
-                    return Err(ApiError::not_found(format!("no platform app for `{provider}`")));
-                }
-                audit::record(tx, &auth.audit(None, "platform_app.deleted", Some(&provider)))?;
-                Ok(())
-            })
+        .write_async(move |tx| {
+            let removed = tx
+                .execute("DELETE FROM platform_apps WHERE provider = ?1", [&provider])
+                .map_err(StoreError::from)?;
+            if removed == 0 {
+                return Err(ApiError::not_found(format!("no platform app for `{provider}`")));
+            }
+            audit::record(tx, &auth.audit(None, "platform_app.deleted", Some(&provider)))?;
+            Ok(())
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)

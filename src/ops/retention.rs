@@ -27,7 +27,7 @@ pub async fn run_purger(state: crate::app::AppState) {
         let days = state.config.audit_retention_days;
         let result = state
             .store
-            .run(move |store| store.write(|tx| purge_audit(tx, crate::time::now(), days)))
+            .write_async(move |tx| purge_audit(tx, crate::time::now(), days))
             .await;
         match result {
             Ok(0) => {}
