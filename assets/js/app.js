@@ -12,6 +12,7 @@ import { renderEndpoints, renderEndpoint } from './views/endpoints.js';
 import { renderTokens } from './views/tokens.js';
 import { renderAudit } from './views/audit.js';
 import { renderTenants, renderPlatformApps } from './views/platform.js';
+import { renderPlugins } from './views/plugins.js';
 
 const root = document.getElementById('app');
 const TENANT_KEY = 'tessera.tenant';
@@ -27,6 +28,7 @@ const ROUTES = [
   { path: /^\/ui\/endpoints\/([^/]+)\/?$/, view: renderEndpoint, nav: 'endpoints', title: 'Endpoint' },
   { path: /^\/ui\/tokens\/?$/, view: renderTokens, nav: 'tokens', title: 'API tokens' },
   { path: /^\/ui\/audit\/?$/, view: renderAudit, nav: 'audit', title: 'Audit log' },
+  { path: /^\/ui\/plugins\/?$/, view: renderPlugins, nav: 'plugins', title: 'Plugins' },
   { path: /^\/ui\/platform\/tenants\/?$/, view: renderTenants, nav: 'tenants', title: 'Tenants', platform: true, global: true },
   { path: /^\/ui\/platform\/apps\/?$/, view: renderPlatformApps, nav: 'apps', title: 'Platform OAuth apps', platform: true, global: true },
 ];
@@ -39,6 +41,7 @@ const NAV = [
   { key: 'endpoints', href: '/ui/endpoints', label: 'Outbound endpoints' },
   { key: 'tokens', href: '/ui/tokens', label: 'API tokens' },
   { key: 'audit', href: '/ui/audit', label: 'Audit log' },
+  { key: 'plugins', href: '/ui/plugins', label: 'Plugins' },
 ];
 const PLATFORM_NAV = [
   { key: 'tenants', href: '/ui/platform/tenants', label: 'Tenants' },
