@@ -98,5 +98,10 @@ pub fn routes() -> Vec<ApiRoute> {
         get("/api/v1/tenants/{tenant}/plugins/{id}", "One installed plugin (configuration masked)", Tenant(PluginsRead), plug::get_installed),
         patch("/api/v1/tenants/{tenant}/plugins/{id}", "Change an installed plugin's configuration", Tenant(PluginsWrite), plug::configure),
         delete("/api/v1/tenants/{tenant}/plugins/{id}", "Uninstall a plugin", Tenant(PluginsWrite), plug::uninstall),
+        // --- admin UI: what the screens need beyond the areas' own routes ---
+        post("/api/v1/tenants/{tenant}/jobs/{id}/retry", "Retry a failed job now", Tenant(EventsWrite), crate::jobs::routes::retry_job),
+        get("/api/v1/platform/audit", "The platform's audit log: platform apps, tenants, backups, platform actions", Platform, audit::list_platform_audit),
+        get("/api/v1/platform/keys", "Master key versions and the data keys each wraps", Platform, crate::ops::routes::keys_status),
+        get("/api/v1/platform/backups", "Backups recorded by `tessera backup`", Platform, crate::ops::routes::list_backups),
     ]
 }

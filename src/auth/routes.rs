@@ -106,10 +106,12 @@ pub async fn list_tokens(
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<TokenRecord>>> {
     let limit = page.limit();
+    let now = state.clock.now();
     let rows = state
         .store
         .read_async(move |conn| tokens::list_tokens(conn, &access.tenant.id, page.cursor.as_deref(), limit))
         .await?;
+    let rows = rows.into_iter().map(|t| t.at(now)).collect();
     Ok(Json(Page::from_rows(rows, limit, |t| t.id.clone())))
 }
 
@@ -142,8 +144,8 @@ pub async fn patch_token(
             tokens::find_token(tx, Some(tenant), &id)?.ok_or_else(|| ApiError::not_found("no such token"))
         })
         .await?;
-    state.auth_cache.forget_tokens();
-    Ok(Json(record))
+    state.auth.forget_tokens();
+    Ok(Json(record.at(state.clock.now())))
 }
 
 pub async fn revoke_token(
@@ -161,6 +163,6 @@ pub async fn revoke_token(
             Ok(())
         })
         .await?;
-    state.auth_cache.forget_tokens();
+    state.auth.forget_tokens();
     Ok(StatusCode::NO_CONTENT)
 }

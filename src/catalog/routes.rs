@@ -25,7 +25,7 @@ async fn catalog_for(
 ) -> ApiResult<std::sync::Arc<Catalog>> {
     match (tenant, auth.principal.tenant_id.as_deref()) {
         (Some(reference), _) => {
-            let tenant = resolve_tenant(state, &auth.principal, reference).await?;
+            let tenant = resolve_tenant(&state.auth, &auth.principal, reference).await?;
             Ok(state.catalogs.for_tenant(&tenant.id))
         }
         (None, Some(own)) => Ok(state.catalogs.for_tenant(own)),

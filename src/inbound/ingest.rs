@@ -16,7 +16,8 @@ use crate::auth::RequestContext;
 use crate::catalog::{Provider, WebhookSpec};
 use crate::connections::{find_connection, open_credentials, request::api_base_url};
 use crate::error::{ApiError, ApiResult};
-use crate::tenants::find_tenant;
+use crate::tenants::{Tenant, find_tenant};
+use crate::vault::Vault;
 
 /// What the checks decided about one delivery.
 enum Verdict {
@@ -39,39 +40,46 @@ pub async fn receive(
     if body.len() > super::MAX_BODY {
         return Err(ApiError::payload_too_large("webhook bodies are limited to 1 MiB"));
     }
+    let inbound = &state.inbound;
     let verdict = {
-        let state = state.clone();
-        let body = body.clone();
+        let (vault, catalogs, body) = (inbound.vault.clone(), inbound.catalogs.clone(), body.clone());
         let key = provider_key.clone();
-        state
+        let now_unix = inbound.clock.now().unix_timestamp();
+        inbound
             .store
-            .clone()
             .read_async(move |conn| {
                 // The tenant first: which providers exist depends on its plugins.
                 let tenant = find_tenant(conn, &tenant_ref)?.ok_or(InboundError::UnknownTenant)?;
-                let provider = state
-                    .catalogs
+                let provider = catalogs
                     .provider(&tenant.id, &key)
                     .ok_or_else(|| InboundError::UnknownProvider(key.clone()))?;
-                check_delivery(conn, &state, &provider, tenant, &headers, &body, ctx.ip.as_deref())
+                let delivery = Delivery {
+                    provider: &provider,
+                    tenant,
+                    headers: &headers,
+                    body: &body,
+                    remote_ip: ctx.ip.as_deref(),
+                    now_unix,
+                };
+                check_delivery(conn, &vault, delivery)
             })
             .await?
     };
     match verdict {
         Verdict::Accept(event) => {
-            let jobs = state.jobs.clone();
-            let stored = state
+            let jobs = inbound.jobs.clone();
+            let stored = inbound
                 .writer
                 .write(move |conn| events::store_accepted(conn, &jobs, &event))
                 .await?;
             match stored {
                 Stored::New(id) => {
-                    state.metrics.webhook_received(&provider_key, "accepted");
-                    state.jobs.wake();
+                    inbound.metrics.webhook_received(&provider_key, "accepted");
+                    inbound.jobs.wake();
                     Ok(Json(json!({ "received": true, "event_id": id })))
                 }
                 Stored::Duplicate(id) => {
-                    state.metrics.webhook_received(&provider_key, "duplicate");
+                    inbound.metrics.webhook_received(&provider_key, "duplicate");
                     Ok(Json(json!({ "received": true, "event_id": id, "duplicate": true })))
                 }
             }
@@ -79,11 +87,11 @@ pub async fn receive(
         Verdict::Reject { event, answer_ok } => {
             let id = event.id.clone();
             let reason = event.reason.clone();
-            state
+            inbound
                 .writer
                 .write(move |conn| events::store_rejected(conn, &event))
                 .await?;
-            state.metrics.webhook_received(&provider_key, "rejected");
+            inbound.metrics.webhook_received(&provider_key, "rejected");
             if answer_ok {
                 Ok(Json(json!({ "received": true, "event_id": id })))
             } else {
@@ -98,17 +106,27 @@ pub async fn receive(
     }
 }
 
-/// Resolves tenant and connection, verifies the signature and derives the event's type
+/// One delivery as it arrived.
+struct Delivery<'a> {
+    provider: &'a Provider,
+    tenant: Tenant,
+    headers: &'a HeaderMap,
+    body: &'a [u8],
+    remote_ip: Option<&'a str>,
+    now_unix: i64,
+}
+
+/// Finds the tenant's connection, verifies the signature and derives the event's type
 /// and de-duplication key. Blocking (database, crypto).
-fn check_delivery(
-    conn: &rusqlite::Connection,
-    state: &AppState,
-    provider: &Provider,
-    tenant: crate::tenants::Tenant,
-    headers: &HeaderMap,
-    body: &[u8],
-    remote_ip: Option<&str>,
-) -> Result<Verdict, InboundError> {
+fn check_delivery(conn: &rusqlite::Connection, vault: &Vault, delivery: Delivery<'_>) -> Result<Verdict, InboundError> {
+    let Delivery {
+        provider,
+        tenant,
+        headers,
+        body,
+        remote_ip,
+        now_unix,
+    } = delivery;
     let spec = provider
         .webhook
         .as_ref()
@@ -116,7 +134,7 @@ fn check_delivery(
     let connection = find_connection(conn, &tenant.id, &provider.key)?
         .ok_or_else(|| InboundError::NoConnection(provider.key.clone()))?;
     // A connection whose credentials cannot be opened has no usable secret: fail closed.
-    let secret = open_credentials(conn, &state.vault, &connection)
+    let secret = open_credentials(conn, vault, &connection)
         .ok()
         .and_then(|c| c.get("webhook_secret"));
     let base = api_base_url(provider, &connection.config).ok();
@@ -124,14 +142,14 @@ fn check_delivery(
         spec,
         secret: secret.as_ref().map(|s| s.expose()),
         api_base_url: base.as_deref(),
-        now_unix: crate::time::now().unix_timestamp(),
+        now_unix,
     };
     let id = crate::ids::new_id();
     match signature::verify(&input, headers, body) {
         Ok(()) => {
             let doc: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
             // Sealed here, on a blocking thread, so the single writer only inserts.
-            let sealed = events::seal_body(conn, &state.vault, &tenant.id, &id, body)?;
+            let sealed = events::seal_body(conn, vault, &tenant.id, &id, body)?;
             Ok(Verdict::Accept(Accepted {
                 sealed,
                 id,

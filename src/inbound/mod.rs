@@ -10,9 +10,82 @@ pub mod process;
 pub mod routes;
 pub mod signature;
 
+use std::sync::Arc;
+
+use crate::catalog::Catalogs;
 use crate::error::ApiError;
-use crate::store::StoreError;
-use crate::vault::VaultError;
+use crate::jobs::Queue;
+use crate::metrics::Metrics;
+use crate::outbound::Outbound;
+use crate::plugins::Plugins;
+use crate::store::group_commit::GroupCommit;
+use crate::store::{Store, StoreError};
+use crate::time::Clock;
+use crate::vault::{Vault, VaultError};
+
+pub use outside::ProviderCalls;
+
+/// Inbound webhooks: verifying and storing deliveries, processing them into signups,
+/// notifications and follow-up jobs, and the calls those jobs make. Cheap to clone.
+#[derive(Clone)]
+pub struct Inbound {
+    store: Store,
+    vault: Arc<Vault>,
+    /// Every tenant's providers (built-ins, providers file, its plugins).
+    catalogs: Arc<Catalogs>,
+    /// Runs the `onInbound` transformations of the plugins a tenant installed.
+    plugins: Plugins,
+    /// Deliveries and processing writes share its batches.
+    writer: GroupCommit,
+    jobs: Queue,
+    /// Woken after processing commits outbox rows.
+    outbound: Outbound,
+    metrics: Arc<Metrics>,
+    calls: ProviderCalls,
+    clock: Clock,
+}
+
+/// What [`Inbound::new`] is built from.
+pub struct InboundParts {
+    pub store: Store,
+    pub vault: Arc<Vault>,
+    pub catalogs: Arc<Catalogs>,
+    pub plugins: Plugins,
+    pub writer: GroupCommit,
+    pub jobs: Queue,
+    pub outbound: Outbound,
+    pub metrics: Arc<Metrics>,
+    pub calls: ProviderCalls,
+    pub clock: Clock,
+}
+
+impl Inbound {
+    pub fn new(parts: InboundParts) -> Inbound {
+        Inbound {
+            store: parts.store,
+            vault: parts.vault,
+            catalogs: parts.catalogs,
+            plugins: parts.plugins,
+            writer: parts.writer,
+            jobs: parts.jobs,
+            outbound: parts.outbound,
+            metrics: parts.metrics,
+            calls: parts.calls,
+            clock: parts.clock,
+        }
+    }
+
+    /// The job handlers of inbound processing, for the worker pool.
+    pub fn job_handlers(&self) -> crate::jobs::Registry {
+        let (process, notify, invite, brevo) =
+            (self.clone(), self.calls.clone(), self.calls.clone(), self.calls.clone());
+        crate::jobs::Registry::default()
+            .with(JOB_PROCESS, move |job| process::run_process_job(&process, job))
+            .with(JOB_NOTIFY_EMAIL, move |job| outside::run_notify_email(&notify, job))
+            .with(JOB_INVITE_EMAIL, move |job| outside::run_invite_email(&invite, job))
+            .with(JOB_BREVO_UPSERT, move |job| outside::run_brevo_upsert(&brevo, job))
+    }
+}
 
 /// Job kinds this module runs.
 pub const JOB_PROCESS: &str = "inbound.process";
@@ -62,17 +135,4 @@ impl From<InboundError> for ApiError {
             InboundError::Vault(e) => e.into(),
         }
     }
-}
-
-/// The job handlers of inbound processing, for the worker pool.
-pub fn job_handlers() -> crate::jobs::Registry {
-    crate::jobs::Registry::default()
-        .with(JOB_PROCESS, process::run_process_job)
-        .with(JOB_NOTIFY_EMAIL, outside::run_notify_email)
-        .with(JOB_INVITE_EMAIL, outside::run_invite_email)
-        .with(JOB_BREVO_UPSERT, outside::run_brevo_upsert)
-        .with(
-            crate::easyappointments::JOB_IMPORT,
-            crate::easyappointments::run_import_job,
-        )
 }

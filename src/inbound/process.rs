@@ -6,14 +6,13 @@
 use rusqlite::Connection;
 use serde_json::{Value, json};
 
-use super::{bindings, events, outside};
-use crate::app::AppState;
+use super::{Inbound, bindings, events, outside};
 use crate::catalog::EventHandler;
 use crate::jobs::{self, Job, JobFailure};
 use crate::signups::{self, Contact, SourceRef};
 use crate::store::StoreError;
 
-pub fn run_process_job(state: &AppState, job: &Job) -> Result<(), JobFailure> {
+pub fn run_process_job(inbound: &Inbound, job: &Job) -> Result<(), JobFailure> {
     let payload = jobs::payload_of(job);
     let event_id = payload["event_id"]
         .as_str()
@@ -25,12 +24,12 @@ pub fn run_process_job(state: &AppState, job: &Job) -> Result<(), JobFailure> {
         .ok_or_else(|| JobFailure::Permanent("job has no tenant".into()))?;
     // A replay processes again but does not announce the delivery a second time.
     let first = !payload["replay"].as_bool().unwrap_or(false);
-    let result = process_event(state, &tenant_id, &event_id, first);
+    let result = process_event(inbound, &tenant_id, &event_id, first);
     if let Err(failure) = &result {
         let last = matches!(failure, JobFailure::Permanent(_)) || job.attempts >= job.max_attempts;
         let message = failure.message().to_owned();
         let (tenant_id, event_id) = (tenant_id.clone(), event_id.clone());
-        let _ = state.writer.write_blocking(move |tx| -> Result<(), StoreError> {
+        let _ = inbound.writer.write_blocking(move |tx| -> Result<(), StoreError> {
             events::mark_error(tx, &tenant_id, &event_id, &message, last)?;
             if last && first {
                 announce_received(tx, &tenant_id, &event_id)?;
@@ -39,7 +38,7 @@ pub fn run_process_job(state: &AppState, job: &Job) -> Result<(), JobFailure> {
         });
     }
     // Processing committed outbox rows (`inbound.received`, `signup.created`).
-    state.outbound.wake();
+    inbound.outbound.wake();
     result
 }
 
@@ -67,15 +66,15 @@ enum Outcome {
     },
 }
 
-fn process_event(state: &AppState, tenant_id: &str, event_id: &str, first: bool) -> Result<(), JobFailure> {
-    let (event, body, handler, plugin) = state.store.read(|conn| -> Result<_, JobFailure> {
+fn process_event(inbound: &Inbound, tenant_id: &str, event_id: &str, first: bool) -> Result<(), JobFailure> {
+    let (event, body, handler, plugin) = inbound.store.read(|conn| -> Result<_, JobFailure> {
         let event = events::find(conn, tenant_id, event_id)?
             .ok_or_else(|| JobFailure::Permanent("the event no longer exists".into()))?;
         if event.view.status == "rejected" {
             return Err(JobFailure::Permanent("rejected deliveries are never processed".into()));
         }
-        let body = events::open_payload(conn, &state.vault, &event)?.unwrap_or_default();
-        let provider = state
+        let body = events::open_payload(conn, &inbound.vault, &event)?.unwrap_or_default();
+        let provider = inbound
             .catalogs
             .provider(tenant_id, &event.view.provider)
             .ok_or_else(|| JobFailure::Permanent(format!("provider `{}` left the catalog", event.view.provider)))?;
@@ -83,7 +82,7 @@ fn process_event(state: &AppState, tenant_id: &str, event_id: &str, first: bool)
             Some(t) => bindings::effective_handler(conn, tenant_id, &provider, t)?,
             None => None,
         };
-        let plugin = state.plugins.inbound_for(conn, tenant_id, &event.view.provider)?;
+        let plugin = inbound.plugins.inbound_for(conn, tenant_id, &event.view.provider)?;
         Ok((event, body, handler, plugin))
     })?;
     let outcome = match (plugin, handler) {
@@ -91,7 +90,7 @@ fn process_event(state: &AppState, tenant_id: &str, event_id: &str, first: bool)
         (Some(plugin), _) => {
             let doc: Value = serde_json::from_slice(&body)
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
-            run_plugin(state, &plugin, &event.view, doc)?
+            run_plugin(&inbound.plugins, &plugin, &event.view, doc)?
         }
         (None, None) => Outcome::StoreOnly,
         (None, Some(handler)) => {
@@ -103,7 +102,9 @@ fn process_event(state: &AppState, tenant_id: &str, event_id: &str, first: bool)
                     .and_then(Value::as_str)
                     .ok_or_else(|| JobFailure::Permanent(format!("no URL at {pointer}")))?
                     .to_owned();
-                doc = outside::fetch_from_provider(state, tenant_id, &event.view.provider, &url)?;
+                doc = inbound
+                    .calls
+                    .fetch_from_provider(tenant_id, &event.view.provider, &url)?;
             }
             mapped(&doc, &handler)?
         }
@@ -111,16 +112,16 @@ fn process_event(state: &AppState, tenant_id: &str, event_id: &str, first: bool)
     let provider = event.view.provider.clone();
     // Processing writes go through the group-commit writer too: they share its batches
     // instead of competing with ingestion for SQLite's write lock.
-    let (owned_state, tenant, id) = (state.clone(), tenant_id.to_owned(), event_id.to_owned());
-    let wake = state.writer.write_blocking(move |tx| -> Result<bool, JobFailure> {
-        let queued = apply(tx, &owned_state, &tenant, &id, &provider, outcome)?;
+    let (jobs, tenant, id) = (inbound.jobs.clone(), tenant_id.to_owned(), event_id.to_owned());
+    let wake = inbound.writer.write_blocking(move |tx| -> Result<bool, JobFailure> {
+        let queued = apply(tx, &jobs, &tenant, &id, &provider, outcome)?;
         if first {
             announce_received(tx, &tenant, &id)?;
         }
         Ok(queued)
     })?;
     if wake {
-        state.jobs.wake();
+        inbound.jobs.wake();
     }
     Ok(())
 }
@@ -130,12 +131,11 @@ fn process_event(state: &AppState, tenant_id: &str, event_id: &str, first: bool)
 /// computes the same. A script failure fails this event's processing only, retried by
 /// the job rules.
 fn run_plugin(
-    state: &AppState,
-    plugin: &crate::plugins::service::Runnable,
+    plugins: &crate::plugins::Plugins,
+    plugin: &crate::plugins::Runnable,
     event: &events::EventView,
     payload: Value,
 ) -> Result<Outcome, JobFailure> {
-    use sha2::{Digest, Sha256};
     let input = json!({
         "id": event.id,
         "provider": event.provider,
@@ -144,20 +144,8 @@ fn run_plugin(
         "headers": event.headers.clone().unwrap_or_else(|| json!({})),
         "payload": payload,
     });
-    let now_ms = crate::time::parse_rfc3339(&event.received_at)
-        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
-        .unwrap_or(0);
-    let digest = Sha256::digest(event.id.as_bytes());
-    let seed = u64::from_be_bytes(digest[..8].try_into().unwrap_or([0; 8]));
-    let action = crate::plugins::transform::run_inbound(
-        state.plugins.limits().script,
-        &plugin.script,
-        &input,
-        &plugin.config,
-        now_ms,
-        seed,
-    )
-    .map_err(|e| {
+    let now_ms = crate::time::rfc3339_to_ms(&event.received_at).unwrap_or(0);
+    let action = plugins.run_inbound(plugin, &input, &event.id, now_ms).map_err(|e| {
         JobFailure::Retry(format!(
             "plugin `{}` {} onInbound: {e}",
             plugin.plugin_id, plugin.version
@@ -253,7 +241,7 @@ impl Outcome {
 /// Applies the outcome inside one transaction. Returns whether jobs were queued.
 fn apply(
     tx: &Connection,
-    state: &AppState,
+    jobs: &jobs::Queue,
     tenant_id: &str,
     event_id: &str,
     provider: &str,
@@ -274,7 +262,7 @@ fn apply(
             };
             let outcome = signups::upsert_from_source(tx, tenant_id, &contact, &source)?;
             if outcome.created {
-                announce_signup(tx, state, tenant_id, &outcome.signup_id, &contact, &source)?
+                announce_signup(tx, jobs, tenant_id, &outcome.signup_id, &contact, &source)?
             } else {
                 false
             }
@@ -303,7 +291,7 @@ fn apply(
 /// jobs the tenant's connections call for. Returns whether jobs were queued.
 pub fn announce_signup(
     tx: &Connection,
-    state: &AppState,
+    jobs: &jobs::Queue,
     tenant_id: &str,
     signup_id: &str,
     contact: &Contact,
@@ -335,5 +323,5 @@ pub fn announce_signup(
         data.clone(),
     )?;
     crate::outbox::emit(tx, tenant_id, "signup.created", data)?;
-    outside::queue_signup_jobs(tx, state, tenant_id, signup_id)
+    outside::queue_signup_jobs(tx, jobs, tenant_id, signup_id)
 }

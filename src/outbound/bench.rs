@@ -229,7 +229,8 @@ fn start_engine(sb: &Sandbox) -> anyhow::Result<(Outbound, tokio::sync::watch::S
     let settings = EngineSettings::from_config(&sb.config);
     let outbound = Outbound::configured(settings.clone(), Arc::new(SystemResolver));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    outbound.start(settings, sb.store.clone(), sb.vault.clone(), stop_rx)?;
+    let plugins = crate::plugins::Plugins::standalone(sb.store.clone(), sb.vault.clone(), Default::default())?;
+    outbound.start(settings, sb.store.clone(), sb.vault.clone(), plugins, stop_rx)?;
     Ok((outbound, stop_tx))
 }
 

@@ -21,6 +21,7 @@ use super::outcome::{self, AttemptReport, HealthRules, Target, WorkItem};
 use super::queues::Queues;
 use super::schedule::RetrySchedule;
 use crate::net::{NameResolver, SystemResolver, TargetPolicy};
+use crate::plugins::Plugins;
 use crate::store::Store;
 use crate::time::now_ms;
 use crate::vault::Vault;
@@ -37,8 +38,6 @@ pub struct EngineSettings {
     pub policy: TargetPolicy,
     /// The database file, for the engine's own connections (see [`EngineDb`]).
     pub database: Option<std::path::PathBuf>,
-    /// Time and memory of one plugin transformation call.
-    pub script: crate::plugins::sandbox::Limits,
 }
 
 impl EngineSettings {
@@ -60,12 +59,12 @@ impl EngineSettings {
             },
             policy,
             database: Some(config.database_path()),
-            script: crate::plugins::PluginLimits::from_config(config).script,
         }
     }
 }
 
-/// Handle kept in `AppState`: wakes the scheduler and tells it about endpoint changes.
+/// The engine's handle, held by the services that write outbox rows: wakes the scheduler
+/// and tells it about endpoint changes.
 /// Configured when the server starts its workers ([`Outbound::start`]); before that every
 /// call is a no-op and URLs are judged by the strictest policy.
 #[derive(Clone, Default)]
@@ -187,6 +186,7 @@ impl Outbound {
         settings: EngineSettings,
         store: Store,
         vault: Arc<Vault>,
+        plugins: Plugins,
         shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<()> {
         let inner = self
@@ -197,15 +197,15 @@ impl Outbound {
             return Ok(());
         }
         store.write(|tx| dispatch::release_orphaned_leases(tx))?;
-        let (s, v, i) = (store.clone(), vault.clone(), inner.clone());
+        let (s, v, p, i) = (store.clone(), vault.clone(), plugins.clone(), inner.clone());
         std::thread::Builder::new()
             .name("webhook-scheduler".into())
-            .spawn(move || scheduler(&i, &s, &v, shutdown))?;
+            .spawn(move || scheduler(&i, &s, &v, &p, shutdown))?;
         for n in 0..inner.settings.workers {
-            let i = inner.clone();
+            let (i, p) = (inner.clone(), plugins.clone());
             std::thread::Builder::new()
                 .name(format!("webhook-worker-{n}"))
-                .spawn(move || worker(&i))?;
+                .spawn(move || worker(&i, &p))?;
         }
         let (i, metrics) = (inner.clone(), self.metrics.get().cloned());
         std::thread::Builder::new()
@@ -271,7 +271,7 @@ const CLAIM_BATCH: u32 = 512;
 const IDLE_WAIT: Duration = Duration::from_secs(1);
 const CLAIM_EVERY: Duration = Duration::from_millis(100);
 
-fn scheduler(inner: &Inner, store: &Store, vault: &Vault, shutdown: watch::Receiver<bool>) {
+fn scheduler(inner: &Inner, store: &Store, vault: &Vault, plugins: &Plugins, shutdown: watch::Receiver<bool>) {
     let mut db = EngineDb::open(store, inner.settings.database.as_deref());
     let mut last_claim = Instant::now() - CLAIM_EVERY;
     let mut backlog = true;
@@ -287,7 +287,15 @@ fn scheduler(inner: &Inner, store: &Store, vault: &Vault, shutdown: watch::Recei
                 t.stale.store(true, Ordering::Release);
             }
         }
-        let busy = match schedule_once(inner, &mut db, vault, &mut targets, &mut last_claim, &mut backlog) {
+        let busy = match schedule_once(
+            inner,
+            &mut db,
+            vault,
+            plugins,
+            &mut targets,
+            &mut last_claim,
+            &mut backlog,
+        ) {
             Ok(busy) => busy,
             Err(e) => {
                 tracing::error!(error = %e, "webhook scheduler failed; retrying");
@@ -307,6 +315,7 @@ fn schedule_once(
     inner: &Inner,
     db: &mut EngineDb,
     vault: &Vault,
+    plugins: &Plugins,
     targets: &mut HashMap<String, Arc<Target>>,
     last_claim: &mut Instant,
     backlog: &mut bool,
@@ -324,7 +333,7 @@ fn schedule_once(
         deferred: 0,
     };
     if db.read(dispatch::has_undispatched)? {
-        fanned = db.write(|tx| dispatch::fan_out(tx, vault, targets, &lease, FAN_OUT_BATCH))?;
+        fanned = db.write(|tx| dispatch::fan_out(tx, vault, plugins, targets, &lease, FAN_OUT_BATCH))?;
     }
     inner.enqueue(fanned.work);
     *backlog |= fanned.deferred > 0;
@@ -334,7 +343,7 @@ fn schedule_once(
     let claim = inner.claim_now.swap(false, Ordering::AcqRel) || *backlog || last_claim.elapsed() >= CLAIM_EVERY;
     if claim && db.read(|conn| dispatch::has_due(conn, now_ms()))? {
         *last_claim = Instant::now();
-        let items = db.write(|tx| dispatch::claim_due(tx, vault, targets, &lease, &saturated, CLAIM_BATCH))?;
+        let items = db.write(|tx| dispatch::claim_due(tx, vault, plugins, targets, &lease, &saturated, CLAIM_BATCH))?;
         claimed = items.len();
         inner.enqueue(items);
         *backlog = claimed as u32 == CLAIM_BATCH || (!saturated.is_empty() && (*backlog || claimed > 0));
@@ -345,7 +354,7 @@ fn schedule_once(
     Ok(fanned.events > 0 || claimed as u32 == CLAIM_BATCH)
 }
 
-fn worker(inner: &Inner) {
+fn worker(inner: &Inner, plugins: &Plugins) {
     let cap = inner.settings.endpoint_concurrency;
     loop {
         let item = {
@@ -368,7 +377,7 @@ fn worker(inner: &Inner) {
         let finished = if item.target.is_stale() || now >= must_end_by {
             Finished::NotAttempted(item)
         } else {
-            let report = outcome::attempt(&inner.agent, &item, now, inner.settings.script);
+            let report = outcome::attempt(&inner.agent, plugins, &item, now);
             Finished::Attempted(item, report)
         };
         let endpoint_id = match &finished {

@@ -30,7 +30,7 @@ pub struct Target {
     /// Set when the endpoint changed; queued work for it is re-read before sending.
     pub stale: std::sync::atomic::AtomicBool,
     /// The plugin transformation the endpoint opted into, or why it cannot run.
-    pub transform: Option<Result<Arc<crate::plugins::service::Runnable>, String>>,
+    pub transform: Option<Result<Arc<crate::plugins::Runnable>, String>>,
 }
 
 impl Target {
@@ -102,13 +102,8 @@ impl AttemptReport {
 /// worker thread, within the script limits), then the signed request. A script that
 /// fails makes a failed attempt, retried on the endpoint's schedule; one that skips the
 /// message makes a successful attempt that sent nothing.
-pub fn attempt(
-    agent: &ureq::Agent,
-    item: &WorkItem,
-    now_ms: i64,
-    limits: crate::plugins::sandbox::Limits,
-) -> AttemptReport {
-    use crate::plugins::transform::{OutboundAction, OutboundMessage, run_outbound};
+pub fn attempt(agent: &ureq::Agent, plugins: &crate::plugins::Plugins, item: &WorkItem, now_ms: i64) -> AttemptReport {
+    use crate::plugins::transform::{OutboundAction, OutboundMessage};
     let Some(transform) = &item.target.transform else {
         return send(agent, item, now_ms, item.payload.as_bytes(), "application/json", &[]);
     };
@@ -128,19 +123,8 @@ pub fn attempt(
         url: &item.target.url,
         message: &message,
     };
-    let seed = item.event_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
-    });
     let fixed_now = item.event_at_ms.unwrap_or(now_ms);
-    match run_outbound(
-        limits,
-        &plugin.script,
-        &plugin.entry_points,
-        &input,
-        &plugin.config,
-        fixed_now,
-        seed,
-    ) {
+    match plugins.run_outbound(plugin, &input, &item.event_id, fixed_now) {
         Ok(OutboundAction::Send {
             body,
             content_type,

@@ -34,7 +34,7 @@ pub struct CreateEndpoint {
 
 /// Checks a `transform` (an installed plugin with an outbound entry point) in `tx`.
 fn check_transform(tx: &rusqlite::Connection, tenant_id: &str, plugin: &str) -> Result<(), OutboundError> {
-    crate::plugins::service::check_endpoint_transform(tx, tenant_id, plugin)
+    crate::plugins::runtime::check_endpoint_transform(tx, tenant_id, plugin)
         .map_err(|message| OutboundError::invalid("transform", message))
 }
 

@@ -8,6 +8,7 @@
 //! - [`sandbox`]: the QuickJS runtime scripts run in;
 //! - [`transform`]: the entry points (tessera's, Svix's, Hookdeck's) and their results;
 //! - [`service`]: the rules (publish, upgrade, install, limits, catalog overlays);
+//! - [`runtime`]: which script runs for a tenant's delivery or endpoint, and running it;
 //! - [`routes`]: the HTTP handlers; [`builtin`]: the packages shipped in the binary.
 
 pub mod builtin;
@@ -15,13 +16,15 @@ pub mod configuration;
 pub mod manifest;
 pub mod repo;
 pub mod routes;
+pub mod runtime;
 pub mod sandbox;
 pub mod service;
 pub mod transform;
 
 use std::time::Duration;
 
-pub use service::Plugins;
+pub use runtime::Runnable;
+pub use service::{Plugins, PluginsParts};
 
 use crate::error::{ApiError, FieldError};
 use crate::store::StoreError;

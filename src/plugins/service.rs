@@ -15,29 +15,45 @@ use serde_json::{Map, Value, json};
 use super::configuration::{self, Configuration};
 use super::manifest::{self, ConfigField, Package, Version};
 use super::repo::{self, InstallationRow, Published, VersionRow};
-use super::transform::{HOOKDECK_HANDLER, ON_INBOUND, ON_OUTBOUND, SVIX_HANDLER};
+use super::transform::ON_INBOUND;
 use super::{PluginError, PluginLimits};
 use crate::audit::{self, AuditEntry};
 use crate::catalog::{Catalogs, Overlay};
+use crate::outbound::Outbound;
 use crate::store::Store;
+use crate::time::Clock;
 use crate::vault::Vault;
 
-/// The plugin service: its own narrow dependencies, shared as `Arc<Plugins>`.
+/// The marketplace and the transformations in force. Cheap to clone.
+#[derive(Clone)]
 pub struct Plugins {
-    store: Store,
-    vault: Arc<Vault>,
+    pub(super) store: Store,
+    pub(super) vault: Arc<Vault>,
+    /// Every tenant's catalog: this service keeps the plugins' overlays in it current.
     catalogs: Arc<Catalogs>,
-    outbound: crate::outbound::Outbound,
-    limits: PluginLimits,
+    /// Told which endpoints to re-read when a transformation changes.
+    outbound: Outbound,
+    pub(super) limits: PluginLimits,
+    clock: Clock,
     /// Provider key → plugins that define it and have `onInbound`, in id order.
-    inbound: RwLock<BTreeMap<String, Vec<InboundPlugin>>>,
+    pub(super) inbound: Arc<RwLock<BTreeMap<String, Vec<InboundPlugin>>>>,
+}
+
+/// What [`Plugins::new`] is built from.
+pub struct PluginsParts {
+    pub store: Store,
+    pub vault: Arc<Vault>,
+    pub catalogs: Arc<Catalogs>,
+    pub outbound: Outbound,
+    pub limits: PluginLimits,
+    pub clock: Clock,
 }
 
 #[derive(Debug, Clone)]
-struct InboundPlugin {
-    id: String,
-    platform_wide: bool,
-    tenants: BTreeSet<String>,
+pub(super) struct InboundPlugin {
+    pub(super) id: String,
+    pub(super) platform_wide: bool,
+    pub(super) tenants: BTreeSet<String>,
 }
 
 /// A marketplace entry as the API shows it.
@@ -120,42 +136,32 @@ pub struct Publication {
     pub created: bool,
 }
 
-/// A script and configuration ready to run for one tenant.
-#[derive(Clone)]
-pub struct Runnable {
-    pub plugin_id: String,
-    pub version: String,
-    pub script: Arc<str>,
-    pub entry_points: Vec<String>,
-    /// The configuration fields the manifest shows the script.
-    pub config: Value,
-}
-
-impl std::fmt::Debug for Runnable {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runnable")
-            .field("plugin_id", &self.plugin_id)
-            .field("version", &self.version)
-            .finish_non_exhaustive()
-    }
-}
-
 impl Plugins {
-    pub fn new(
-        store: Store,
-        vault: Arc<Vault>,
-        catalogs: Arc<Catalogs>,
-        outbound: crate::outbound::Outbound,
-        limits: PluginLimits,
-    ) -> Plugins {
+    pub fn new(parts: PluginsParts) -> Plugins {
         Plugins {
+            store: parts.store,
+            vault: parts.vault,
+            catalogs: parts.catalogs,
+            outbound: parts.outbound,
+            limits: parts.limits,
+            clock: parts.clock,
+            inbound: Arc::default(),
+        }
+    }
+
+    /// A service over `store` and `vault` with only the built-in catalog, for code that
+    /// runs the delivery engine without the server (benchmarks, tests).
+    pub fn standalone(store: Store, vault: Arc<Vault>, limits: PluginLimits) -> Result<Plugins, PluginError> {
+        let catalog = crate::catalog::Catalog::built_in()
+            .map_err(|e| PluginError::field("providers", format!("the built-in catalog does not load: {e}")))?;
+        Ok(Plugins::new(PluginsParts {
             store,
             vault,
-            catalogs,
-            outbound,
+            catalogs: Arc::new(Catalogs::new(catalog)),
+            outbound: Outbound::default(),
             limits,
-            inbound: RwLock::new(BTreeMap::new()),
-        }
+            clock: Clock::system(),
+        }))
     }
 
     pub fn limits(&self) -> PluginLimits {
@@ -245,7 +251,7 @@ impl Plugins {
                 sha256: checked.sha256.clone(),
                 size_bytes: checked.size_bytes as i64,
                 published_by: entry.actor.clone(),
-                published_at: crate::time::now_rfc3339(),
+                published_at: self.clock.now_rfc3339(),
             };
             repo::publish(tx, &row, platform_wide, builtin)?;
             let action = if existing.is_some() {
@@ -366,7 +372,7 @@ impl Plugins {
             }
             let fields = &published.current.manifest.config_fields;
             let config = Configuration::merged(fields, None, given).map_err(PluginError::Invalid)?;
-            let now = crate::time::now_rfc3339();
+            let now = self.clock.now_rfc3339();
             let id = crate::ids::new_id();
             let row = InstallationRow {
                 configuration: configuration::seal(tx, &self.vault, tenant_id, &id, &config)?,
@@ -400,7 +406,7 @@ impl Plugins {
             let old = configuration::open(tx, &self.vault, tenant_id, &row.id, &row.configuration)?;
             let fields = &published.current.manifest.config_fields;
             let config = Configuration::merged(fields, Some(&old), given).map_err(PluginError::Invalid)?;
-            row.updated_at = crate::time::now_rfc3339();
+            row.updated_at = self.clock.now_rfc3339();
             row.configuration = configuration::seal(tx, &self.vault, tenant_id, &row.id, &config)?;
             repo::update_configuration(tx, tenant_id, &row.id, &row.configuration, &row.updated_at)?;
             let changed: Vec<&String> = given.keys().collect();
@@ -513,104 +519,6 @@ impl Plugins {
             *current = inbound;
         }
         Ok(())
-    }
-
-    /// The `onInbound` transformation for a tenant's deliveries of `provider`, if a
-    /// plugin in force for the tenant defines one. A platform-wide plugin the tenant did
-    /// not install runs with an empty configuration.
-    pub fn inbound_for(
-        &self,
-        conn: &Connection,
-        tenant_id: &str,
-        provider: &str,
-    ) -> Result<Option<Runnable>, PluginError> {
-        let candidate = self.inbound.read().ok().and_then(|map| {
-            map.get(provider)?
-                .iter()
-                .find(|p| p.tenants.contains(tenant_id) || p.platform_wide)
-                .map(|p| p.id.clone())
-        });
-        match candidate {
-            Some(plugin_id) => runnable(conn, &self.vault, tenant_id, &plugin_id, true).map(Some),
-            None => Ok(None),
-        }
-    }
-}
-
-/// Loads a plugin's script and the tenant's configuration of it. `allow_uninstalled`
-/// lets a platform-wide plugin run with an empty configuration.
-fn runnable(
-    conn: &Connection,
-    vault: &Vault,
-    tenant_id: &str,
-    plugin_id: &str,
-    allow_uninstalled: bool,
-) -> Result<Runnable, PluginError> {
-    let published = repo::find(conn, plugin_id)?.ok_or_else(|| PluginError::NotFound(plugin_id.to_owned()))?;
-    let fields = &published.current.manifest.config_fields;
-    let config = match repo::find_installation(conn, tenant_id, plugin_id)? {
-        Some(row) => configuration::open(conn, vault, tenant_id, &row.id, &row.configuration)?,
-        None if allow_uninstalled && published.plugin.platform_wide => Configuration::default(),
-        None => return Err(PluginError::NotInstalled(plugin_id.to_owned())),
-    };
-    let missing = config.missing(fields);
-    if !missing.is_empty() {
-        return Err(PluginError::Conflict(format!(
-            "plugin `{plugin_id}` {} needs configuration: {} required",
-            published.plugin.version,
-            missing.join(", ")
-        )));
-    }
-    let script = published
-        .current
-        .script
-        .clone()
-        .ok_or_else(|| PluginError::Conflict(format!("plugin `{plugin_id}` has no script")))?;
-    Ok(Runnable {
-        plugin_id: plugin_id.to_owned(),
-        version: published.plugin.version.clone(),
-        script: Arc::from(script),
-        entry_points: published.current.entry_points.clone(),
-        config: config.for_script(fields),
-    })
-}
-
-/// The outbound transformation an endpoint names, for the delivery engine: the plugin
-/// must be installed by the endpoint's tenant and define an outbound entry point.
-pub fn outbound_for(conn: &Connection, vault: &Vault, tenant_id: &str, plugin_id: &str) -> Result<Runnable, String> {
-    let runnable = runnable(conn, vault, tenant_id, plugin_id, false).map_err(|e| match e {
-        PluginError::Store(_) | PluginError::Vault(_) => format!("plugin `{plugin_id}` could not be loaded"),
-        other => other.to_string(),
-    })?;
-    if !runnable
-        .entry_points
-        .iter()
-        .any(|e| e == ON_OUTBOUND || e == SVIX_HANDLER || e == HOOKDECK_HANDLER)
-    {
-        return Err(format!("plugin `{plugin_id}` has no outbound transformation"));
-    }
-    Ok(runnable)
-}
-
-/// Checks an endpoint's `transform` when it is set: installed, with an outbound entry.
-pub fn check_endpoint_transform(conn: &Connection, tenant_id: &str, plugin_id: &str) -> Result<(), String> {
-    let installed = repo::find_installation(conn, tenant_id, plugin_id)
-        .map_err(|_| "could not be checked".to_owned())?
-        .is_some();
-    let published = repo::find(conn, plugin_id).map_err(|_| "could not be checked".to_owned())?;
-    match published {
-        Some(p) if installed => {
-            if p.current
-                .entry_points
-                .iter()
-                .any(|e| e == ON_OUTBOUND || e == SVIX_HANDLER || e == HOOKDECK_HANDLER)
-            {
-                Ok(())
-            } else {
-                Err(format!("plugin `{plugin_id}` has no outbound transformation"))
-            }
-        }
-        _ => Err(format!("plugin `{plugin_id}` is not installed for this tenant")),
     }
 }
 

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 pub use window::{Decision, Windows};
 
 use crate::app::AppState;
-use crate::auth::authenticate_parts;
+use crate::auth::{Auth, authenticate_parts};
 use crate::error::ApiError;
 use crate::tenants::Tier;
 
@@ -42,23 +42,8 @@ impl RateLimiter {
 
     /// The tenant's tier, from the tenant cache that every tenant change clears, so a new
     /// tier applies from the next request.
-    async fn tier(&self, state: &AppState, tenant_id: &str) -> Result<Tier, ApiError> {
-        if let Some(tenant) = state.auth_cache.tenant(tenant_id) {
-            return Ok(tenant.tier);
-        }
-        let read_at = state.auth_cache.generation();
-        let id = tenant_id.to_owned();
-        let found = state
-            .store
-            .read_async(move |conn| crate::tenants::find_tenant(conn, &id))
-            .await?;
-        Ok(match found {
-            Some(tenant) => {
-                state.auth_cache.remember_tenant(read_at, tenant_id, &tenant);
-                tenant.tier
-            }
-            None => Tier::Free,
-        })
+    async fn tier(&self, auth: &Auth, tenant_id: &str) -> Result<Tier, ApiError> {
+        Ok(auth.tenant(tenant_id).await?.map_or(Tier::Free, |tenant| tenant.tier))
     }
 }
 
@@ -132,7 +117,7 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
                         limit: state.config.rate_limit_session,
                         kind: "session",
                     },
-                    Some(tenant_id) => match state.limiter.tier(&state, tenant_id).await {
+                    Some(tenant_id) => match state.limiter.tier(&state.auth, tenant_id).await {
                         Ok(tier) => Bucket {
                             key: principal.actor.clone(),
                             limit: tier_limit(&state.config, tier),

@@ -4,7 +4,7 @@
 pub mod routes;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, params};
 use serde::Serialize;
@@ -129,29 +129,106 @@ pub fn usage_between(conn: &Connection, tenant_id: &str, from: &str, to: &str) -
     Ok(rows)
 }
 
-/// Flushes usage on an interval until shutdown, then once more.
-pub async fn run_flusher(state: crate::app::AppState) {
-    let mut shutdown = state.shutdown.clone();
-    let mut tick = tokio::time::interval(state.config.usage_flush_interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = shutdown.changed() => break,
-        }
-        flush_now(&state).await;
-        if *shutdown.borrow() {
-            break;
-        }
-    }
-    flush_now(&state).await;
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ActorUsage {
+    pub actor: String,
+    pub token_id: Option<String>,
+    /// The token's name or the user's email, while they exist.
+    pub name: Option<String>,
+    pub count: u64,
 }
 
-pub async fn flush_now(state: &crate::app::AppState) {
-    let usage = state.usage.clone();
-    let result = state.store.run(move |store| usage.flush(store)).await;
-    if let Err(e) = result {
-        tracing::warn!(error = %e, "usage flush failed; counts kept for the next try");
+/// Counts per actor between `from` and `to`, with who the actor is in words.
+pub fn usage_by_actor(conn: &Connection, tenant_id: &str, from: &str, to: &str) -> Result<Vec<ActorUsage>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT c.actor, MAX(COALESCE(u.email, t.name)), SUM(c.count) FROM usage_counters c
+         LEFT JOIN users u ON substr(c.actor, 1, 5) = 'user:' AND u.id = substr(c.actor, 6)
+         LEFT JOIN api_tokens t ON substr(c.actor, 1, 6) = 'token:' AND t.id = substr(c.actor, 7)
+         WHERE c.tenant_id = ?1 AND c.hour >= ?2 AND c.hour < ?3
+         GROUP BY c.actor ORDER BY c.actor",
+    )?;
+    let rows = stmt
+        .query_map(params![tenant_id, from, to], |r| {
+            let actor: String = r.get(0)?;
+            Ok(ActorUsage {
+                token_id: actor.strip_prefix("token:").map(str::to_owned),
+                actor,
+                name: r.get(1)?,
+                count: r.get::<_, i64>(2)?.max(0) as u64,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Counts per hour and status class between `from` and `to`: `(hour, status_class, count)`,
+/// hours without requests left out.
+pub fn usage_by_hour(
+    conn: &Connection,
+    tenant_id: &str,
+    from: &str,
+    to: &str,
+) -> Result<Vec<(String, String, u64)>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT hour, status_class, SUM(count) FROM usage_counters
+         WHERE tenant_id = ?1 AND hour >= ?2 AND hour < ?3
+         GROUP BY hour, status_class ORDER BY hour, status_class",
+    )?;
+    let rows = stmt
+        .query_map(params![tenant_id, from, to], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)?.max(0) as u64))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Usage counting: the in-memory counters and their periodic flush. Cheap to clone.
+#[derive(Clone)]
+pub struct Usage {
+    store: Store,
+    recorder: Arc<UsageRecorder>,
+}
+
+impl Usage {
+    pub fn new(store: Store) -> Usage {
+        Usage {
+            store,
+            recorder: Arc::default(),
+        }
+    }
+
+    /// Counts one answered request. `tenant_id` is `None` for platform principals.
+    pub fn record(&self, tenant_id: Option<&str>, actor: &str, route: &str, status: u16) {
+        self.recorder.record(tenant_id, actor, route, status);
+    }
+
+    /// Writes what has been counted so far; a failure keeps the counts for the next try.
+    pub async fn flush_now(&self) {
+        let recorder = self.recorder.clone();
+        let result = self.store.run(move |store| recorder.flush(store)).await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "usage flush failed; counts kept for the next try");
+        }
+    }
+
+    /// Flushes every `interval` until shutdown, then once more.
+    pub fn spawn_flusher(&self, interval: std::time::Duration, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let usage = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = shutdown.changed() => break,
+                }
+                usage.flush_now().await;
+                if *shutdown.borrow() {
+                    break;
+                }
+            }
+            usage.flush_now().await;
+        });
     }
 }
 
