@@ -240,8 +240,41 @@ fn source_text(err: &dyn std::error::Error) -> String {
     current.to_string()
 }
 
+/// serde's words without the value it found: "invalid type: string \"sk_live…\", expected
+/// a map" becomes "invalid type: string, expected a map", so a secret sent in the wrong
+/// place is not echoed back (or logged). The kind of value and what was expected stay.
+pub fn without_values(message: &str) -> String {
+    let mut out = String::new();
+    let mut rest = message;
+    while let Some(at) = ["invalid type: ", "invalid value: "]
+        .iter()
+        .filter_map(|marker| rest.find(marker).map(|i| (i, marker.len())))
+        .min()
+    {
+        let (start, marker_len) = at;
+        let after = start + marker_len;
+        out.push_str(&rest[..after]);
+        // The value may itself contain ", expected": the last one is serde's.
+        let Some(expected) = rest[after..].rfind(", expected") else {
+            rest = &rest[after..];
+            break;
+        };
+        let found = &rest[after..after + expected];
+        let kind_end = [" \"", " `"]
+            .iter()
+            .filter_map(|quote| found.find(quote))
+            .min()
+            .unwrap_or(found.len());
+        out.push_str(&found[..kind_end]);
+        rest = &rest[after + expected..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Turns serde's "missing field `x`" / "unknown field `y`" into a field error.
 fn json_data_error(message: &str) -> ApiError {
+    let message = &without_values(message);
     let field = ["missing field `", "unknown field `"].iter().find_map(|marker| {
         let start = message.find(marker)? + marker.len();
         let end = message[start..].find('`')? + start;
@@ -266,4 +299,30 @@ pub async fn method_not_allowed() -> ApiError {
         "Method not allowed",
         "this route does not accept that method",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_values;
+
+    #[test]
+    fn serde_messages_lose_the_values_they_quote() {
+        assert_eq!(
+            without_values(
+                "configuration: invalid type: string \"sk_live_1, expected x\", expected a map at line 1 column 9"
+            ),
+            "configuration: invalid type: string, expected a map at line 1 column 9"
+        );
+        assert_eq!(
+            without_values(
+                "invalid value: integer `4242`, expected u8; invalid type: boolean `true`, expected a string"
+            ),
+            "invalid value: integer, expected a string"
+        );
+        assert_eq!(
+            without_values("invalid type: sequence, expected a map"),
+            "invalid type: sequence, expected a map"
+        );
+        assert_eq!(without_values("unknown field `nope`"), "unknown field `nope`");
+    }
 }

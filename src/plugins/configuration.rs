@@ -129,6 +129,24 @@ impl Configuration {
         )
     }
 
+    /// The secret values the script is shown, so what the script reports (an error it
+    /// throws) can be scrubbed of them before it is stored or logged.
+    pub fn script_secrets(&self, fields: &[ConfigField]) -> Vec<Zeroizing<String>> {
+        self.0
+            .iter()
+            .filter(|(name, _)| {
+                fields
+                    .iter()
+                    .any(|f| &f.name == *name && f.secret && f.visible_to_script())
+            })
+            .filter_map(|(_, value)| match value {
+                Value::String(s) if !s.is_empty() => Some(Zeroizing::new(s.clone())),
+                Value::Number(n) => Some(Zeroizing::new(n.to_string())),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn names(&self) -> Vec<String> {
         self.0.keys().cloned().collect()
     }
@@ -208,6 +226,8 @@ mod tests {
             json!({"channel": "#sales", "token": "****abcd", "signing_key": "****"})
         );
         assert_eq!(first.for_script(&f), json!({"channel": "#sales", "signing_key": "k"}));
+        let secrets: Vec<String> = first.script_secrets(&f).iter().map(|s| s.to_string()).collect();
+        assert_eq!(secrets, vec!["k"], "only the secrets the script sees");
         let second = Configuration::merged(&f, Some(&first), &map(json!({"token": null}))).unwrap();
         assert_eq!(second.names(), vec!["channel", "signing_key"]);
         assert!(Configuration::merged(&f, Some(&first), &map(json!({"token": "****abcd"}))).is_err());

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use rusqlite::Connection;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
 use super::configuration::{self, Configuration};
 use super::repo;
@@ -25,6 +26,34 @@ pub struct Runnable {
     pub entry_points: Vec<String>,
     /// The configuration fields the manifest shows the script.
     pub config: Value,
+    /// The secret values among them, scrubbed from whatever the script reports.
+    secrets: Vec<Zeroizing<String>>,
+}
+
+/// Why a script call failed, in words safe to store and log: every secret value the
+/// script was shown is replaced by `****`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptFailure(String);
+
+impl std::fmt::Display for ScriptFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Runnable {
+    fn failure(&self, error: TransformError) -> ScriptFailure {
+        let mut text = error.to_string();
+        // Longest first, so a secret containing another is replaced whole.
+        let mut secrets: Vec<&str> = self.secrets.iter().map(|s| s.as_str()).collect();
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        for secret in secrets {
+            if text.contains(secret) {
+                text = text.replace(secret, "****");
+            }
+        }
+        ScriptFailure(text)
+    }
 }
 
 impl std::fmt::Debug for Runnable {
@@ -80,7 +109,7 @@ impl Plugins {
         event: &Value,
         event_id: &str,
         now_ms: i64,
-    ) -> Result<InboundAction, TransformError> {
+    ) -> Result<InboundAction, ScriptFailure> {
         transform::run_inbound(
             self.limits.script,
             &plugin.script,
@@ -89,6 +118,7 @@ impl Plugins {
             now_ms,
             seed_for(event_id),
         )
+        .map_err(|e| plugin.failure(e))
     }
 
     /// Runs the outbound entry point for one message, like [`Plugins::run_inbound`].
@@ -98,7 +128,7 @@ impl Plugins {
         message: &OutboundMessage<'_>,
         event_id: &str,
         now_ms: i64,
-    ) -> Result<OutboundAction, TransformError> {
+    ) -> Result<OutboundAction, ScriptFailure> {
         transform::run_outbound(
             self.limits.script,
             &plugin.script,
@@ -108,6 +138,7 @@ impl Plugins {
             now_ms,
             seed_for(event_id),
         )
+        .map_err(|e| plugin.failure(e))
     }
 }
 
@@ -160,6 +191,7 @@ fn runnable(
         script: Arc::from(script),
         entry_points: published.current.entry_points.clone(),
         config: config.for_script(fields),
+        secrets: config.script_secrets(fields),
     })
 }
 
@@ -178,5 +210,27 @@ pub fn check_endpoint_transform(conn: &Connection, tenant_id: &str, plugin_id: &
             }
         }
         _ => Err(format!("plugin `{plugin_id}` is not installed for this tenant")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_a_script_reports_is_scrubbed_of_its_secrets() {
+        let plugin = Runnable {
+            plugin_id: "p".into(),
+            version: "1.0.0".into(),
+            script: Arc::from(""),
+            entry_points: Vec::new(),
+            config: Value::Null,
+            secrets: vec![Zeroizing::new("tok".into()), Zeroizing::new("tok_live_9f8e".into())],
+        };
+        let failure = plugin.failure(TransformError::Result(
+            "line 2: Error: tok_live_9f8e rejected (tok)".into(),
+        ));
+        assert_eq!(failure.to_string(), "line 2: Error: **** rejected (****)");
+        assert!(!format!("{plugin:?}").contains("tok"), "{plugin:?}");
     }
 }

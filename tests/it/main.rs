@@ -42,4 +42,5 @@ mod wiring_ssrf;
 
 mod plugins_flows;
 mod plugins_hostile;
+mod plugins_hygiene;
 mod plugins_marketplace;
