@@ -12,7 +12,7 @@ import { renderEndpoints, renderEndpoint } from './views/endpoints.js';
 import { renderTokens } from './views/tokens.js';
 import { renderAudit, renderPlatformAudit } from './views/audit.js';
 import { renderTenants, renderPlatformApps } from './views/platform.js';
-import { renderPlugins } from './views/plugins.js';
+import { renderPlugins, renderMarketplace } from './views/plugins.js';
 import { renderKeys } from './views/keys.js';
 import { renderNotifications, notificationBell } from './views/notifications.js';
 import { renderJobs } from './views/jobs.js';
@@ -47,6 +47,7 @@ const ROUTES = [
   { path: /^\/ui\/settings\/?$/, view: renderSettings, nav: 'settings', title: 'Settings' },
   { path: /^\/ui\/platform\/tenants\/?$/, view: renderTenants, nav: 'tenants', title: 'Tenants', platform: true, global: true },
   { path: /^\/ui\/platform\/apps\/?$/, view: renderPlatformApps, nav: 'apps', title: 'Platform OAuth apps', platform: true, global: true },
+  { path: /^\/ui\/platform\/plugins\/?$/, view: renderMarketplace, nav: 'marketplace', title: 'Plugin marketplace', platform: true, global: true },
   { path: /^\/ui\/platform\/keys\/?$/, view: renderKeys, nav: 'keys', title: 'Keys and backups', platform: true, global: true },
   { path: /^\/ui\/platform\/audit\/?$/, view: renderPlatformAudit, nav: 'platform-audit', title: 'Platform audit log', platform: true, global: true },
 ];
@@ -79,6 +80,7 @@ const NAV = [
 const PLATFORM_NAV = [
   { key: 'tenants', href: '/ui/platform/tenants', label: 'Tenants' },
   { key: 'apps', href: '/ui/platform/apps', label: 'Platform OAuth apps' },
+  { key: 'marketplace', href: '/ui/platform/plugins', label: 'Plugin marketplace' },
   { key: 'keys', href: '/ui/platform/keys', label: 'Keys and backups' },
   { key: 'platform-audit', href: '/ui/platform/audit', label: 'Platform audit log' },
 ];

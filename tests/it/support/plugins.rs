@@ -91,3 +91,21 @@ pub fn post_calendly(server: &TestServer, provider: &str, tenant: &str, secret: 
         &[("calendly-webhook-signature", &signature)],
     )
 }
+
+/// A Hookdeck-style outbound transformation with a secret its script uses: it forwards
+/// each message as `{event, data, source}` with `Authorization: Bearer <api_token>`.
+pub fn crm_relay_package() -> Value {
+    json!({
+        "manifest": {
+            "id": "crm-relay", "name": "CRM relay", "version": "1.2.0",
+            "description": "Forwards tessera's events to your CRM's webhook in its {event, data} shape, with the CRM's bearer token.",
+            "category": "crm", "author": "Acme Integrations",
+            "config_fields": [
+                {"name": "api_token", "label": "CRM API token", "secret": true, "required": true, "to_script": true,
+                 "help": "Sent as Authorization: Bearer … with every message."},
+                {"name": "source", "label": "Source label", "help": "Put in each message's source field; tessera when empty."}
+            ]
+        },
+        "script": "addHandler('transform', (request, context) => {\n  request.headers['authorization'] = 'Bearer ' + process.env.api_token;\n  request.body = { event: request.body.type, data: request.body.data, source: process.env.source || 'tessera' };\n  return request;\n});\n",
+    })
+}
