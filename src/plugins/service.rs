@@ -27,7 +27,7 @@ use crate::vault::Vault;
 /// The marketplace and the transformations in force. Cheap to clone.
 #[derive(Clone)]
 pub struct Plugins {
-    pub(super) store: Store,
+    store: Store,
     pub(super) vault: Arc<Vault>,
     /// Every tenant's catalog: this service keeps the plugins' overlays in it current.
     catalogs: Arc<Catalogs>,
@@ -151,25 +151,19 @@ impl Plugins {
 
     /// A service over `store` and `vault` with only the built-in catalog, for code that
     /// runs the delivery engine without the server (benchmarks, tests).
-    pub fn standalone(store: Store, vault: Arc<Vault>, limits: PluginLimits) -> Result<Plugins, PluginError> {
-        let catalog = crate::catalog::Catalog::built_in()
-            .map_err(|e| PluginError::field("providers", format!("the built-in catalog does not load: {e}")))?;
+    pub fn standalone(
+        store: Store,
+        vault: Arc<Vault>,
+        limits: PluginLimits,
+    ) -> Result<Plugins, crate::catalog::CatalogError> {
         Ok(Plugins::new(PluginsParts {
             store,
             vault,
-            catalogs: Arc::new(Catalogs::new(catalog)),
+            catalogs: Arc::new(Catalogs::new(crate::catalog::Catalog::built_in()?)),
             outbound: Outbound::default(),
             limits,
             clock: Clock::system(),
         }))
-    }
-
-    pub fn limits(&self) -> PluginLimits {
-        self.limits
-    }
-
-    pub fn catalogs(&self) -> &Arc<Catalogs> {
-        &self.catalogs
     }
 
     /// Publishes the packages shipped in the binary that are missing or older in the
