@@ -136,6 +136,7 @@ async fn log_requests(request: Request, next: Next) -> Response {
 
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.body_limit_bytes;
+    let trusted_proxies = Arc::new(state.config.server.trusted_proxies.clone());
     let router = crate::api::router(crate::api::routes());
 
     // --- oauth: OAuth broker, token service, proxy (issue 3) ---
@@ -177,6 +178,10 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
+        .layer(middleware::from_fn_with_state(
+            trusted_proxies,
+            crate::net::client_addr::record_client_addr,
+        ))
         .with_state(state)
 }
 

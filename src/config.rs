@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use crate::vault::Secret;
 
+mod server;
+pub use server::ServerSettings;
+
 pub const CONFIG_FILE_NAME: &str = "tessera.toml";
 const ENV_PREFIX: &str = "TESSERA_";
 
@@ -52,6 +55,14 @@ pub struct Config {
     // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
     /// Job worker threads (outside calls block, so a few run side by side).
     pub job_workers: usize,
+    /// Failed webhook deliveries (bad signatures, unknown tenants) answered per minute per
+    /// source address and tenant before the rest are refused with 429.
+    pub webhook_failure_limit: u32,
+    /// Rejected deliveries stored one row each per tenant; beyond this they are counted
+    /// per hour, provider and reason instead.
+    pub rejected_events_max: u32,
+    /// Rejected deliveries (rows and hourly counts) are kept this many days.
+    pub rejected_events_days: u32,
     /// First retry delay of a failed job; doubles per attempt (capped at an hour), ±25 % jitter.
     pub job_retry_base: Duration,
 
@@ -78,7 +89,8 @@ pub struct Config {
     pub rate_limit_session: u32,
     /// Requests per minute per client address for API calls without valid credentials.
     pub rate_limit_anonymous: u32,
-    /// Inbound webhook requests per tenant per minute (`/webhooks/{provider}/{tenant}`).
+    /// Verified webhook deliveries per tenant per minute; 0 (the default): no limit, so a
+    /// provider's burst is never refused. Failures are limited by `webhook_failure_limit`.
     pub rate_limit_webhooks: u32,
     /// How often in-memory usage counters are written to the database.
     pub usage_flush_interval: Duration,
@@ -104,6 +116,8 @@ pub struct Config {
     pub login_max_failures_per_ip: usize,
     /// The sliding window for sign-in limits (`login_window_secs`, default 900).
     pub login_window: Duration,
+    /// The listener: timeouts, connection cap, trusted proxies.
+    pub server: ServerSettings,
     /// Settings that were named but not understood, reported once logging is up.
     pub warnings: Vec<String>,
 }
@@ -152,6 +166,9 @@ impl Config {
             // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
             job_workers: 4,
             job_retry_base: Duration::from_secs(5),
+            webhook_failure_limit: 120,
+            rejected_events_max: 10_000,
+            rejected_events_days: 30,
 
             // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
             allowed_target_cidrs: Vec::new(),
@@ -167,7 +184,7 @@ impl Config {
             rate_limit_platform: 20_000,
             rate_limit_session: 1200,
             rate_limit_anonymous: 120,
-            rate_limit_webhooks: 6000,
+            rate_limit_webhooks: 0,
             usage_flush_interval: Duration::from_secs(10),
             audit_retention_days: 7 * 365 + 2,
             audit_purge_interval: Duration::from_secs(3600),
@@ -181,6 +198,7 @@ impl Config {
             login_max_failures: 5,
             login_max_failures_per_ip: 20,
             login_window: Duration::from_secs(900),
+            server: ServerSettings::default(),
             warnings: Vec::new(),
         }
     }
@@ -357,6 +375,9 @@ impl Config {
                     .map_err(|_| invalid("expected a number of milliseconds".into()))?;
                 self.job_retry_base = Duration::from_millis(ms.max(1));
             }
+            "webhook_failure_limit" => self.webhook_failure_limit = crate::ops::parse_count(value).map_err(invalid)?,
+            "rejected_events_max" => self.rejected_events_max = crate::ops::parse_count(value).map_err(invalid)?,
+            "rejected_events_days" => self.rejected_events_days = crate::ops::parse_count(value).map_err(invalid)?,
 
             // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
             "allowed_target_cidrs" => {
@@ -399,7 +420,12 @@ impl Config {
             "rate_limit_platform" => self.rate_limit_platform = crate::ops::parse_count(value).map_err(invalid)?,
             "rate_limit_session" => self.rate_limit_session = crate::ops::parse_count(value).map_err(invalid)?,
             "rate_limit_anonymous" => self.rate_limit_anonymous = crate::ops::parse_count(value).map_err(invalid)?,
-            "rate_limit_webhooks" => self.rate_limit_webhooks = crate::ops::parse_count(value).map_err(invalid)?,
+            "rate_limit_webhooks" => {
+                self.rate_limit_webhooks = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| invalid("expected a whole number (0: no limit)".into()))?
+            }
             "usage_flush_interval_secs" => {
                 self.usage_flush_interval = Duration::from_secs(crate::ops::parse_count(value).map_err(invalid)?.into())
             }
@@ -448,7 +474,7 @@ impl Config {
             "login_max_failures_per_ip" => {
                 self.login_max_failures_per_ip = value.parse().map_err(|_| invalid("expected a number".into()))?;
             }
-            _ => return Ok(false),
+            other => return self.server.apply(other, value).map_err(invalid),
         }
         Ok(true)
     }

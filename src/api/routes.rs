@@ -50,6 +50,7 @@ pub fn routes() -> Vec<ApiRoute> {
         get("/api/v1/tenants/{tenant}/webhooks/{provider}", "Webhook URL and set-up for a provider", Tenant(WebhooksRead), crate::inbound::routes::webhook_info),
         get("/api/v1/tenants/{tenant}/events", "List received webhook events", Tenant(EventsRead), crate::inbound::routes::list_events),
         get("/api/v1/tenants/{tenant}/events/stats", "Accepted/rejected deliveries per hour", Tenant(EventsRead), crate::inbound::routes::event_stats),
+        get("/api/v1/tenants/{tenant}/events/rejections", "Rejected deliveries: rows kept and hourly counts beyond the bound", Tenant(EventsRead), crate::inbound::routes::rejections),
         get("/api/v1/tenants/{tenant}/events/{id}", "Get an event with its payload", Tenant(EventsRead), crate::inbound::routes::get_event),
         post("/api/v1/tenants/{tenant}/events/{id}/replay", "Process an event again", Tenant(EventsWrite), crate::inbound::routes::replay_event),
         get("/api/v1/tenants/{tenant}/bindings/{provider}", "Field mappings for a provider's events", Tenant(WebhooksRead), crate::inbound::bindings::get_bindings),

@@ -12,11 +12,12 @@ use super::InboundError;
 use super::events::{self, Accepted, Rejected, Stored};
 use super::signature::{self, SignatureError, VerifyInput};
 use crate::app::AppState;
-use crate::auth::RequestContext;
 use crate::catalog::{Provider, WebhookSpec};
 use crate::connections::{find_connection, open_credentials, request::api_base_url};
 use crate::error::{ApiError, ApiResult};
-use crate::tenants::find_tenant;
+use crate::net::ClientAddr;
+use crate::ratelimit::WebhookBudgets;
+use crate::tenants::{Tenant, find_tenant};
 
 /// What the checks decided about one delivery.
 enum Verdict {
@@ -26,12 +27,78 @@ enum Verdict {
         event: Rejected,
         answer_ok: bool,
     },
+    /// The tenant has no connection to this provider: answered like an unknown tenant.
+    NoReceiver,
+}
+
+/// The one answer for every URL that receives nothing (unknown provider, a provider
+/// without webhooks, unknown tenant, no connection), so a stranger cannot tell which
+/// tenants exist or what they use.
+fn no_receiver_here() -> ApiError {
+    ApiError::not_found("there is no webhook receiver at this URL")
+}
+
+/// Everything the receiver's limits need for one request.
+struct Limiting<'a> {
+    state: &'a AppState,
+    budgets: WebhookBudgets,
+    source: ClientAddr,
+    now_unix: u64,
+}
+
+impl Limiting<'_> {
+    /// Counts a failure; past the budget the answer is 429 instead of `answer`.
+    fn failure(&self, tenant_id: Option<&str>, answer: ApiError) -> ApiError {
+        let decision = self
+            .state
+            .limiter
+            .webhooks
+            .failure(self.budgets, &self.source, tenant_id, self.now_unix);
+        if decision.allowed {
+            answer
+        } else {
+            self.limited("webhook_failures", decision.reset_secs)
+        }
+    }
+
+    fn limited(&self, kind: &str, reset_secs: u64) -> ApiError {
+        self.state.metrics.inc("tessera_rate_limited_total", &[("kind", kind)]);
+        ApiError::rate_limited(reset_secs.max(1))
+    }
+
+    /// The tenant named in the path: from the tenant cache, else the database — unless
+    /// this address already spent its budget on unknown tenants, then without a lookup.
+    async fn tenant(&self, reference: &str) -> ApiResult<Option<Tenant>> {
+        let cache = &self.state.auth_cache;
+        if let Some(tenant) = cache.tenant(reference) {
+            return Ok(Some(tenant));
+        }
+        if self
+            .state
+            .limiter
+            .webhooks
+            .unknown_spent(self.budgets, &self.source, self.now_unix)
+        {
+            return Err(self.limited("webhook_failures", 60 - self.now_unix % 60));
+        }
+        let read_at = cache.generation();
+        let key = reference.to_owned();
+        let found = self
+            .state
+            .store
+            .run(move |store| store.read(|conn| find_tenant(conn, &key)))
+            .await?;
+        if let Some(tenant) = &found {
+            cache.remember_tenant(read_at, reference, tenant);
+        }
+        Ok(found)
+    }
 }
 
 pub async fn receive(
     State(state): State<AppState>,
     Path((provider_key, tenant_ref)): Path<(String, String)>,
-    ctx: RequestContext,
+    source: ClientAddr,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
@@ -39,29 +106,46 @@ pub async fn receive(
     if body.len() > super::MAX_BODY {
         return Err(ApiError::payload_too_large("webhook bodies are limited to 1 MiB"));
     }
-    let provider = state
+    let limiting = Limiting {
+        state: &state,
+        budgets: WebhookBudgets::from_config(&state.config),
+        source,
+        now_unix: crate::ratelimit::unix_now(),
+    };
+    let Some(provider) = state
         .catalog
         .get(&provider_key)
-        .ok_or_else(|| InboundError::UnknownProvider(provider_key.clone()))?
-        .clone();
-    if provider.webhook.is_none() {
-        return Err(InboundError::NoWebhooks(provider.name.clone()).into());
-    }
+        .filter(|p| p.webhook.is_some())
+        .cloned()
+    else {
+        return Err(limiting.failure(None, no_receiver_here()));
+    };
+    let Some(tenant) = limiting.tenant(&tenant_ref).await? else {
+        return Err(limiting.failure(None, no_receiver_here()));
+    };
     let verdict = {
         let state = state.clone();
+        let tenant = tenant.clone();
         let body = body.clone();
         state
             .store
             .clone()
             .run(move |store| {
-                store.read(|conn| {
-                    check_delivery(conn, &state, &provider, &tenant_ref, &headers, &body, ctx.ip.as_deref())
-                })
+                store.read(|conn| check_delivery(conn, &state, &provider, &tenant, &headers, &body, &source))
             })
             .await?
     };
     match verdict {
+        Verdict::NoReceiver => Err(limiting.failure(None, no_receiver_here())),
         Verdict::Accept(event) => {
+            if let Some(decision) = state
+                .limiter
+                .webhooks
+                .delivery(limiting.budgets, &tenant.id, limiting.now_unix)
+                && !decision.allowed
+            {
+                return Err(limiting.limited("webhook_deliveries", decision.reset_secs));
+            }
             let stored = state
                 .writer
                 .write(move |conn| events::store_accepted(conn, &event))
@@ -79,45 +163,61 @@ pub async fn receive(
             }
         }
         Verdict::Reject { event, answer_ok } => {
-            let id = event.id.clone();
-            let reason = event.reason.clone();
-            state
-                .writer
-                .write(move |conn| events::store_rejected(conn, &event))
-                .await?;
             state.metrics.webhook_received(&provider_key, "rejected");
+            let refusal = ApiError::new(
+                axum::http::StatusCode::UNAUTHORIZED,
+                "invalid_signature",
+                "Invalid signature",
+                format!("the webhook could not be verified ({})", event.reason),
+            );
+            let decision =
+                state
+                    .limiter
+                    .webhooks
+                    .failure(limiting.budgets, &limiting.source, Some(&tenant.id), limiting.now_unix);
+            if !decision.allowed {
+                // Past the budget nothing more is written: only the metrics count it.
+                state
+                    .metrics
+                    .inc("tessera_webhooks_rejected_total", &[("recorded", "none")]);
+                return Err(limiting.limited("webhook_failures", decision.reset_secs));
+            }
+            let id = event.id.clone();
+            let max = state.config.rejected_events_max;
+            let recorded = state
+                .writer
+                .write(move |conn| super::rejections::record(conn, &event, max))
+                .await?;
+            state
+                .metrics
+                .inc("tessera_webhooks_rejected_total", &[("recorded", recorded.as_str())]);
             if answer_ok {
                 Ok(Json(json!({ "received": true, "event_id": id })))
             } else {
-                Err(ApiError::new(
-                    axum::http::StatusCode::UNAUTHORIZED,
-                    "invalid_signature",
-                    "Invalid signature",
-                    format!("the webhook could not be verified ({reason})"),
-                ))
+                Err(refusal)
             }
         }
     }
 }
 
-/// Resolves tenant and connection, verifies the signature and derives the event's type
+/// Finds the tenant's connection, verifies the signature and derives the event's type
 /// and de-duplication key. Blocking (database, crypto).
 fn check_delivery(
     conn: &rusqlite::Connection,
     state: &AppState,
     provider: &Provider,
-    tenant_ref: &str,
+    tenant: &Tenant,
     headers: &HeaderMap,
     body: &[u8],
-    remote_ip: Option<&str>,
+    source: &ClientAddr,
 ) -> Result<Verdict, InboundError> {
     let spec = provider
         .webhook
         .as_ref()
         .ok_or_else(|| InboundError::NoWebhooks(provider.name.clone()))?;
-    let tenant = find_tenant(conn, tenant_ref)?.ok_or(InboundError::UnknownTenant)?;
-    let connection = find_connection(conn, &tenant.id, &provider.key)?
-        .ok_or_else(|| InboundError::NoConnection(provider.key.clone()))?;
+    let Some(connection) = find_connection(conn, &tenant.id, &provider.key)? else {
+        return Ok(Verdict::NoReceiver);
+    };
     // A connection whose credentials cannot be opened has no usable secret: fail closed.
     let secret = open_credentials(conn, &state.vault, &connection)
         .ok()
@@ -138,7 +238,7 @@ fn check_delivery(
             Ok(Verdict::Accept(Accepted {
                 sealed,
                 id,
-                tenant_id: tenant.id,
+                tenant_id: tenant.id.clone(),
                 provider: provider.key.clone(),
                 event_type: event_type(spec, headers, &doc),
                 external_id: external_id(spec, headers, &doc, body),
@@ -148,13 +248,15 @@ fn check_delivery(
         Err(err) => {
             let answer_ok = connection.config.get("invalid_signature").and_then(Value::as_str) == Some("accept");
             tracing::warn!(provider = %provider.key, tenant = %tenant.id, reason = err.reason(), "webhook rejected");
+            let remote_ip = source.to_string();
             Ok(Verdict::Reject {
                 event: Rejected {
                     id,
-                    tenant_id: tenant.id,
+                    tenant_id: tenant.id.clone(),
                     provider: provider.key.clone(),
                     reason: err.reason().to_owned(),
-                    detail: rejection_detail(&err, body, remote_ip, answer_ok),
+                    body_bytes: body.len(),
+                    detail: rejection_detail(&err, body, Some(&remote_ip), answer_ok),
                 },
                 answer_ok,
             })

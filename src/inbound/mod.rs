@@ -7,6 +7,7 @@ pub mod events;
 pub mod ingest;
 pub mod outside;
 pub mod process;
+pub mod rejections;
 pub mod routes;
 pub mod signature;
 

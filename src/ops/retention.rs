@@ -1,4 +1,5 @@
-//! Audit retention: entries older than `audit_retention_days` are purged periodically.
+//! Retention: audit entries older than `audit_retention_days` and rejected deliveries
+//! older than `rejected_events_days` are purged periodically.
 
 use rusqlite::Connection;
 use time::{Duration, OffsetDateTime};
@@ -33,6 +34,22 @@ pub async fn run_purger(state: crate::app::AppState) {
             Ok(0) => {}
             Ok(n) => tracing::info!(purged = n, retention_days = days, "audit entries past retention purged"),
             Err(e) => tracing::warn!(error = %e, "audit purge failed; will retry"),
+        }
+        let days = state.config.rejected_events_days;
+        let result = state
+            .store
+            .run(move |store| {
+                store.write(|tx| crate::inbound::rejections::purge(tx, crate::time::now().unix_timestamp(), days))
+            })
+            .await;
+        match result {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                purged = n,
+                retention_days = days,
+                "rejected deliveries past retention purged"
+            ),
+            Err(e) => tracing::warn!(error = %e, "rejected-delivery purge failed; will retry"),
         }
     }
 }

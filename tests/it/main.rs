@@ -41,6 +41,9 @@ mod ui_browser;
 mod ui_sessions;
 mod ui_static;
 
+// --- hardening: the attacks an exposed receiver meets ---
+mod hardening_webhooks;
+
 // --- wiring: cross-area wiring ---
 mod wiring_flows;
 mod wiring_ssrf;

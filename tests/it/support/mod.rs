@@ -5,6 +5,7 @@
 
 pub mod binary;
 pub mod fake;
+pub mod raw;
 pub mod ui;
 
 pub mod oauth;
