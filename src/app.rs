@@ -29,29 +29,26 @@ pub struct AppState {
     /// Agent for provider calls (timeouts on, redirects off). Use on blocking threads.
     pub http: ureq::Agent,
     pub started_at: Instant,
+    /// The time where expiry matters (tokens, sessions, job scheduling).
+    pub clock: crate::time::Clock,
     pub shutdown: watch::Receiver<bool>,
     /// Accepted tokens and resolved tenants; cleared by every token or tenant change.
     pub auth_cache: Arc<crate::auth::cache::AuthCache>,
-    // --- oauth: OAuth broker, token service, proxy (issue 3) ---
     /// Token cache and per-connection refresh locks.
     pub oauth: Arc<crate::oauth::TokenBroker>,
-    // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
     /// Wakes the job workers after work is committed.
     pub jobs: crate::jobs::Queue,
     /// The group-commit writer: webhook ingestion, the job queue and processing.
     pub writer: crate::store::group_commit::GroupCommit,
-    // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
     /// Outbound webhook engine: wake it after writing outbox rows (`state.outbound.wake()`).
     pub outbound: crate::outbound::Outbound,
     /// Agent for URLs a tenant's config shapes (`{base_url}`, `{shop}`): every address is
     /// vetted by the SSRF guard. Pick it with [`AppState::http_for`].
     pub tenant_http: ureq::Agent,
-    // --- ops: governance and operations (issue 6) ---
     pub limiter: Arc<crate::ratelimit::RateLimiter>,
     pub usage: Arc<crate::usage::UsageRecorder>,
     pub metrics: Arc<crate::metrics::Metrics>,
     pub sandbox: Arc<crate::demo::Sandbox>,
-    // --- ui: admin UI and sessions (issue 7) ---
     /// Failed sign-in counts per account and per IP.
     pub login_limiter: Arc<crate::users::limiter::LoginLimiter>,
 }
@@ -62,9 +59,10 @@ impl AppState {
         let (store, vault) = crate::setup::open(&config)?;
         let catalog = Catalog::load(config.providers_file.as_deref())?;
         let http = crate::net::agent(config.outbound_timeout);
-        let target_policy = crate::net::TargetPolicy::new(config.allow_private_targets, &config.allowed_target_cidrs)
-            .map_err(|e| anyhow::anyhow!("allowed_target_cidrs: {e}"))?;
+        let target_policy =
+            crate::net::TargetPolicy::new(config.allow_private_targets, config.allowed_target_cidrs.clone());
         let tenant_http = crate::net::guarded_agent(config.outbound_timeout, &target_policy);
+        let clock = crate::time::Clock::system();
         Ok(AppState {
             config: Arc::new(config),
             store: store.clone(),
@@ -72,22 +70,18 @@ impl AppState {
             catalog: Arc::new(catalog),
             http,
             started_at: Instant::now(),
+            clock: clock.clone(),
             shutdown,
             auth_cache: Arc::default(),
-            // --- oauth: OAuth broker, token service, proxy (issue 3) ---
             oauth: Arc::default(),
-            // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
-            jobs: crate::jobs::Queue::default(),
+            jobs: crate::jobs::Queue::new(clock),
             writer: crate::store::group_commit::GroupCommit::start(&store)?,
-            // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
             outbound: crate::outbound::Outbound::default(),
             tenant_http,
-            // --- ops: governance and operations (issue 6) ---
             limiter: Arc::default(),
             usage: Arc::default(),
             metrics: Arc::default(),
             sandbox: Arc::default(),
-            // --- ui: admin UI and sessions (issue 7) ---
             login_limiter: Arc::default(),
         })
     }
@@ -139,13 +133,6 @@ pub fn router(state: AppState) -> Router {
     let trusted_proxies = Arc::new(state.config.server.trusted_proxies.clone());
     let router = crate::api::router(crate::api::routes());
 
-    // --- oauth: OAuth broker, token service, proxy (issue 3) ---
-
-    // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
-
-    // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
-
-    // --- ops: governance and operations (issue 6) ---
     // The demo's sandbox provider, only in demo mode.
     let router = if state.config.demo {
         router.merge(crate::demo::router())
@@ -164,7 +151,6 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(middleware::from_fn_with_state(state.clone(), crate::ratelimit::enforce));
 
-    // --- ui: admin UI and sessions (issue 7) ---
     let router = router.merge(crate::ui::router());
 
     router
@@ -187,30 +173,23 @@ pub fn router(state: AppState) -> Router {
 
 /// Starts the background workers that live as long as the server.
 fn spawn_workers(state: &AppState) {
-    let _ = state;
-
-    // --- oauth: OAuth broker, token service, proxy (issue 3) ---
     crate::oauth::refresher::spawn(state.clone());
 
-    // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
     state
         .jobs
         .start(state, crate::inbound::job_handlers(), state.config.job_workers);
 
-    // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
     state.outbound.report_to(state.metrics.clone());
-    if let Err(e) = crate::outbound::engine::EngineSettings::from_config(&state.config).and_then(|settings| {
-        state.outbound.start(
-            settings,
-            state.store.clone(),
-            state.vault.clone(),
-            state.shutdown.clone(),
-        )
-    }) {
+    let settings = crate::outbound::engine::EngineSettings::from_config(&state.config);
+    if let Err(e) = state.outbound.start(
+        settings,
+        state.store.clone(),
+        state.vault.clone(),
+        state.shutdown.clone(),
+    ) {
         tracing::error!(error = %e, "outbound webhook engine did not start");
     }
 
-    // --- ops: governance and operations (issue 6) ---
     // A rotation beside the running server adds key versions to the key file.
     if state.config.master_key.is_none() {
         let key_file = (state.config.master_key_file.clone()).unwrap_or_else(|| state.config.default_master_key_path());
@@ -222,7 +201,6 @@ fn spawn_workers(state: &AppState) {
         tokio::spawn(crate::demo::seed::run(state.clone()));
     }
 
-    // --- ui: admin UI and sessions (issue 7) ---
     crate::users::spawn_session_purger(state);
 }
 

@@ -37,15 +37,11 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
-    // --- oauth: OAuth broker, token service, proxy (issue 3) ---
     /// Benchmarks (throw-away server in a temp dir; loopback only).
     Bench {
         #[command(subcommand)]
         command: crate::bench::BenchCommand,
     },
-    // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
-    // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
-    // --- ops: governance and operations (issue 6) ---
     /// Add a master key version and re-wrap every data key under it (safe while serving;
     /// run it again to finish an interrupted rotation).
     RotateKey {
@@ -70,7 +66,6 @@ pub enum Command {
         #[arg(long)]
         listen: Option<SocketAddr>,
     },
-    // --- ui: admin UI and sessions (issue 7) ---
     /// Manage people who sign in to the admin UI.
     User {
         #[command(subcommand)]
@@ -135,13 +130,8 @@ pub fn execute(cli: Cli, config: Config) -> anyhow::Result<()> {
             let token = setup::create_platform_token(&store, name)?;
             println!("{}", token.expose());
             Ok(())
-        } // --- oauth: OAuth broker, token service, proxy (issue 3) ---
+        }
         Command::Bench { command } => crate::bench::execute(command),
-        // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
-
-        // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
-
-        // --- ops: governance and operations (issue 6) ---
         Command::RotateKey { throttle_ms } => {
             crate::ops::cli::rotate_key(&config, std::time::Duration::from_millis(throttle_ms))
         }
@@ -150,7 +140,6 @@ pub fn execute(cli: Cli, config: Config) -> anyhow::Result<()> {
         } => crate::ops::cli::keys_status(&config),
         Command::Backup { file } => crate::ops::cli::backup(&config, &file),
         Command::Demo { listen } => crate::demo::cli::run(config, listen),
-        // --- ui: admin UI and sessions (issue 7) ---
         Command::User { command } => crate::users::cli::execute(command, &config),
     }
 }

@@ -9,42 +9,32 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod connections;
+pub mod consents;
+pub mod demo;
+pub mod easyappointments;
 pub mod error;
 pub mod health;
 pub mod ids;
+pub mod inbound;
+pub mod jobs;
+pub mod metrics;
 pub mod net;
 pub mod notifications;
+pub mod oauth;
+pub mod openapi;
+pub mod ops;
+pub mod outbound;
 pub mod outbox;
+pub mod ratelimit;
 pub mod setup;
+pub mod signups;
 pub mod store;
 pub mod tenants;
 pub mod time;
-pub mod vault;
-
-// --- oauth: OAuth broker, token service, proxy (issue 3) ---
-pub mod oauth;
-
-// --- inbound: inbound webhooks, jobs, signups (issue 4) ---
-pub mod easyappointments;
-pub mod inbound;
-pub mod jobs;
-pub mod signups;
-
-// --- outbound: outbound webhooks, SSRF guard (issue 5) ---
-pub mod outbound;
-
-// --- ops: governance and operations (issue 6) ---
-pub mod consents;
-pub mod demo;
-pub mod metrics;
-pub mod openapi;
-pub mod ops;
-pub mod ratelimit;
-pub mod usage;
-
-// --- ui: admin UI and sessions (issue 7) ---
 pub mod ui;
+pub mod usage;
 pub mod users;
+pub mod vault;
 
 pub use config::Config;
 

@@ -35,7 +35,6 @@ pub fn routes() -> Vec<ApiRoute> {
         get("/api/v1/tenants/{tenant}/notifications", "List admin notifications", Tenant(SignupsRead), notifications::list_notifications),
         post("/api/v1/tenants/{tenant}/notifications/{id}/read", "Mark a notification read", Tenant(SignupsRead), notifications::mark_read),
 
-        // --- oauth: OAuth broker, token service, proxy (issue 3) ---
         post("/api/v1/tenants/{tenant}/connections/{provider}/authorize", "Start OAuth authorization (PKCE)", Tenant(ConnectionsWrite), crate::oauth::routes::authorize),
         get("/oauth/callback", "OAuth redirect URI", Public, crate::oauth::routes::callback),
         get("/api/v1/tenants/{tenant}/connections/{provider}/token", "A fresh access token (audited)", Tenant(CredentialsReveal), crate::oauth::routes::token),
@@ -45,7 +44,6 @@ pub fn routes() -> Vec<ApiRoute> {
         get("/api/v1/platform/apps", "List platform OAuth apps (masked)", Platform, crate::oauth::apps::list_platform_apps),
         delete("/api/v1/platform/apps/{provider}", "Remove a platform OAuth app", Platform, crate::oauth::apps::delete_platform_app),
 
-        // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
         post("/webhooks/{provider}/{tenant}", "Receive a provider's webhook (signature-checked)", Public, crate::inbound::ingest::receive),
         get("/api/v1/tenants/{tenant}/webhooks/{provider}", "Webhook URL and set-up for a provider", Tenant(WebhooksRead), crate::inbound::routes::webhook_info),
         get("/api/v1/tenants/{tenant}/events", "List received webhook events", Tenant(EventsRead), crate::inbound::routes::list_events),
@@ -64,7 +62,6 @@ pub fn routes() -> Vec<ApiRoute> {
         post("/api/v1/tenants/{tenant}/signups/{id}/reject", "Reject a signup", Tenant(SignupsWrite), crate::signups::routes::reject),
         post("/api/v1/tenants/{tenant}/signups/{id}/invite", "Invite a signup (email via Resend when connected)", Tenant(SignupsWrite), crate::signups::routes::invite),
 
-        // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
         get("/api/v1/tenants/{tenant}/webhook-endpoints", "List outbound webhook endpoints", Tenant(WebhooksRead), out::list_endpoints),
         post("/api/v1/tenants/{tenant}/webhook-endpoints", "Create an outbound webhook endpoint", Tenant(WebhooksWrite), out::create_endpoint),
         get("/api/v1/tenants/{tenant}/webhook-endpoints/stats", "Delivery attempts per hour", Tenant(WebhooksRead), out::stats),
@@ -78,7 +75,6 @@ pub fn routes() -> Vec<ApiRoute> {
         get("/api/v1/tenants/{tenant}/webhook-endpoints/{id}/deliveries/{delivery_id}", "One delivery with its attempts", Tenant(WebhooksRead), out::get_delivery),
         post("/api/v1/tenants/{tenant}/webhook-endpoints/{id}/deliveries/{delivery_id}/retry", "Attempt a delivery again now", Tenant(WebhooksWrite), out::retry_delivery),
 
-        // --- ops: governance and operations (issue 6) ---
         get("/metrics", "Prometheus metrics (platform token unless metrics_public)", Platform, crate::metrics::routes::metrics),
         get("/api/v1/status", "Version, uptime and health counts", Authenticated, crate::metrics::routes::status),
         get("/api/v1/openapi.json", "This API described as OpenAPI 3.1", Public, crate::openapi::openapi_json),
@@ -89,7 +85,6 @@ pub fn routes() -> Vec<ApiRoute> {
         get("/api/v1/tenants/{tenant}/consents/{id}", "Get a consent", Tenant(ConsentsRead), crate::consents::routes::get_one),
         delete("/api/v1/tenants/{tenant}/consents/{id}", "Revoke a consent (the record is kept)", Tenant(ConsentsWrite), crate::consents::routes::revoke),
 
-        // --- ui: admin UI and sessions (issue 7) ---
         post("/api/v1/session", "Sign in (sets the session cookie)", Public, crate::users::routes::create_session),
         get("/api/v1/session", "The signed-in user and the CSRF token", Public, crate::users::routes::get_session),
         delete("/api/v1/session", "Sign out", Public, crate::users::routes::delete_session),

@@ -104,13 +104,14 @@ async fn resolve_principal(parts: &mut Parts, state: &AppState) -> Result<Authen
     let principal = match bearer(parts)? {
         Some(token) => {
             let hash = crate::vault::hash_token(&token);
-            if let Some(principal) = state.auth_cache.principal(&hash, crate::time::now()) {
+            if let Some(principal) = state.auth_cache.principal(&hash, state.clock.now()) {
                 return Ok(Authenticated { principal, ctx });
             }
             let read_at = state.auth_cache.generation();
+            let now = state.clock.now();
             let result = state
                 .store
-                .run(move |store| store.read(|conn| tokens::authenticate(conn, &token)))
+                .run(move |store| store.read(|conn| tokens::authenticate(conn, &token, now)))
                 .await?;
             match result {
                 Ok(accepted) => {

@@ -38,7 +38,11 @@ pub struct CreatedToken {
 }
 
 /// Checks a token request against what its creator may grant.
-fn validate_new_token(principal: &Principal, body: &CreateToken) -> ApiResult<(String, ScopeSet, Option<String>)> {
+fn validate_new_token(
+    principal: &Principal,
+    body: &CreateToken,
+    now: time::OffsetDateTime,
+) -> ApiResult<(String, ScopeSet, Option<String>)> {
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::invalid_field("name", "must be 1–100 characters"));
@@ -58,7 +62,7 @@ fn validate_new_token(principal: &Principal, body: &CreateToken) -> ApiResult<(S
         Some(text) => {
             let at = crate::time::parse_rfc3339(text)
                 .ok_or_else(|| ApiError::invalid_field("expires_at", "expected an RFC 3339 timestamp"))?;
-            if at <= crate::time::now() {
+            if at <= now {
                 return Err(ApiError::invalid_field("expires_at", "must be in the future"));
             }
             Some(crate::time::format_rfc3339(at))
@@ -72,7 +76,7 @@ pub async fn create_token(
     access: TenantAccess<need::TokensWrite>,
     ApiJson(body): ApiJson<CreateToken>,
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
-    let (name, scopes, expires_at) = validate_new_token(&access.principal, &body)?;
+    let (name, scopes, expires_at) = validate_new_token(&access.principal, &body, state.clock.now())?;
     let created = state
         .store
         .run(move |store| {

@@ -56,9 +56,10 @@ pub fn session_policy(state: &AppState) -> SessionPolicy {
 pub async fn current_session(state: &AppState, secret: &str) -> Result<ActiveSession, ApiError> {
     let policy = session_policy(state);
     let secret = secret.to_owned();
+    let now = state.clock.now();
     let found = state
         .store
-        .run(move |store| sessions::lookup(store, &secret, policy, crate::time::now()))
+        .run(move |store| sessions::lookup(store, &secret, policy, now))
         .await?;
     match found {
         Lookup::Valid(session) => Ok(*session),

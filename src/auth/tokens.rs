@@ -147,7 +147,11 @@ pub struct Accepted {
     pub expires_at: Option<time::OffsetDateTime>,
 }
 
-pub fn authenticate(conn: &Connection, presented: &str) -> Result<Result<Accepted, Rejection>, StoreError> {
+pub fn authenticate(
+    conn: &Connection,
+    presented: &str,
+    now: time::OffsetDateTime,
+) -> Result<Result<Accepted, Rejection>, StoreError> {
     if !presented.starts_with(TOKEN_PREFIX) {
         return Ok(Err(Rejection::Unknown));
     }
@@ -168,7 +172,7 @@ pub fn authenticate(conn: &Connection, presented: &str) -> Result<Result<Accepte
         return Ok(Err(Rejection::Inactive));
     }
     let expires_at = token.expires_at.as_deref().and_then(crate::time::parse_rfc3339);
-    if expires_at.is_some_and(|at| at <= crate::time::now()) {
+    if expires_at.is_some_and(|at| at <= now) {
         return Ok(Err(Rejection::Expired));
     }
     Ok(Ok(Accepted {
@@ -180,4 +184,34 @@ pub fn authenticate(conn: &Connection, presented: &str) -> Result<Result<Accepte
         },
         expires_at,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::Clock;
+
+    #[test]
+    fn a_token_expires_when_the_clock_passes_its_expiry() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(&dir.path().join("t.db")).unwrap();
+        let clock = Clock::manual(crate::time::parse_rfc3339("2030-01-01T00:00:00Z").unwrap());
+        let conn = store.conn().unwrap();
+        let (_, plaintext) = insert_token(
+            &conn,
+            &NewToken {
+                tenant_id: None,
+                name: "short-lived",
+                scopes: &ScopeSet::new(),
+                expires_at: Some("2030-01-01T00:01:00Z"),
+                created_by: "test",
+            },
+        )
+        .unwrap();
+        let accepted = authenticate(&conn, plaintext.expose(), clock.now()).unwrap();
+        assert!(accepted.is_ok_and(|a| a.expires_at.is_some()));
+        clock.advance(std::time::Duration::from_secs(60));
+        let refused = authenticate(&conn, plaintext.expose(), clock.now()).unwrap();
+        assert_eq!(refused.err(), Some(Rejection::Expired));
+    }
 }

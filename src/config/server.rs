@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::net::ssrf::Cidr;
+use super::parse::{self, IpNet};
 
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
@@ -21,7 +21,7 @@ pub struct ServerSettings {
     pub max_connections: usize,
     /// Proxies whose `X-Forwarded-For` / `Forwarded` headers name the client
     /// (`trusted_proxies`, CIDRs; default none: the socket's peer is the client).
-    pub trusted_proxies: Vec<Cidr>,
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl Default for ServerSettings {
@@ -58,12 +58,7 @@ impl ServerSettings {
                     .ok_or("expected a number of connections from 1 to 1000000")?;
             }
             "trusted_proxies" => {
-                self.trusted_proxies = value
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|c| !c.is_empty())
-                    .map(Cidr::parse)
-                    .collect::<Result<_, _>>()?;
+                self.trusted_proxies = parse::networks(value)?;
             }
             _ => return Ok(false),
         }

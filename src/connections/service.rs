@@ -271,7 +271,6 @@ pub fn refuse_internal_targets(
 }
 
 /// Creates or replaces a tenant's connection to `provider_key`.
-#[allow(clippy::too_many_arguments)]
 pub fn save_connection(
     conn: &Connection,
     vault: &Vault,

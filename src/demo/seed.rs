@@ -1,7 +1,6 @@
-//! Seeds the demo through tessera's own public API (so it exercises what a visitor uses,
-//! and picks up routes other areas add without code here): the demo tenant, its sandbox
-//! connection (OAuth app + webhook secret), and — where the outbound API exists — an
-//! outbound endpoint pointing at the sandbox inbox.
+//! Seeds the demo through tessera's own public API, so it exercises what a visitor uses:
+//! the demo tenant, its sandbox connection (OAuth app + webhook secret), and an outbound
+//! endpoint pointing at the sandbox inbox.
 
 use std::time::Duration;
 

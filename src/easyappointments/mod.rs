@@ -2,8 +2,7 @@
 //! booking statistics, read from its REST API (`/appointments`, `/customers/{id}`,
 //! `/services`) with the tenant's API token.
 //!
-//! `base_url` is tenant-supplied: calls go through `crate::net::agent` today and must move
-//! to the SSRF-guarded agent of `src/net/` once it exists.
+//! `base_url` is tenant-supplied, so every call goes through the SSRF-guarded agent.
 
 pub mod routes;
 
@@ -216,7 +215,8 @@ pub fn run_import_job(state: &AppState, job: &Job) -> Result<(), JobFailure> {
                 )?;
                 if request.auto_invite {
                     signups::set_status(tx, &tenant_id, &outcome.signup_id, "invited")?;
-                    queued |= crate::inbound::outside::queue_invite(tx, &tenant_id, &outcome.signup_id)?.is_some();
+                    queued |= crate::inbound::outside::queue_invite(tx, &state.jobs, &tenant_id, &outcome.signup_id)?
+                        .is_some();
                 }
             }
             Ok(queued)

@@ -47,11 +47,12 @@ pub async fn import(
     let entry = access.audit("easyappointments.import", None);
     let tenant_id = access.tenant.id.clone();
     let payload = serde_json::to_value(&request).map_err(|e| ApiError::internal("import payload", &e))?;
+    let jobs = state.jobs.clone();
     let job_id = state
         .store
         .run(move |store| {
             store.write(|tx| {
-                let id = crate::jobs::enqueue(tx, Some(&tenant_id), JOB_IMPORT, &payload)?;
+                let id = jobs.enqueue(tx, Some(&tenant_id), JOB_IMPORT, &payload)?;
                 crate::audit::record(tx, &entry)?;
                 Ok::<_, crate::store::StoreError>(id)
             })

@@ -126,7 +126,7 @@ pub fn seal_body(
 /// Stores an accepted delivery (body already sealed) with its processing job, or finds
 /// the earlier copy of the same delivery. This is the hot path of the group-commit
 /// writer, so it does only the inserts; `inbound.received` is emitted by processing.
-pub fn store_accepted(conn: &Connection, event: &Accepted) -> Result<Stored, StoreError> {
+pub fn store_accepted(conn: &Connection, jobs: &crate::jobs::Queue, event: &Accepted) -> Result<Stored, StoreError> {
     let now = crate::time::now();
     let inserted = conn
         .prepare_cached(
@@ -154,7 +154,7 @@ pub fn store_accepted(conn: &Connection, event: &Accepted) -> Result<Stored, Sto
         }
         Err(e) => return Err(e.into()),
     }
-    crate::jobs::enqueue(
+    jobs.enqueue(
         conn,
         Some(&event.tenant_id),
         super::JOB_PROCESS,
@@ -261,12 +261,12 @@ pub fn mark_error(
 }
 
 /// Puts an event back to `received` and queues its processing again.
-pub fn replay(conn: &Connection, tenant_id: &str, id: &str) -> Result<String, StoreError> {
+pub fn replay(conn: &Connection, jobs: &crate::jobs::Queue, tenant_id: &str, id: &str) -> Result<String, StoreError> {
     conn.execute(
         "UPDATE inbound_events SET status = 'received', error = NULL, processed_at = NULL WHERE tenant_id = ?1 AND id = ?2",
         params![tenant_id, id],
     )?;
-    crate::jobs::enqueue(
+    jobs.enqueue(
         conn,
         Some(tenant_id),
         super::JOB_PROCESS,

@@ -146,9 +146,10 @@ pub async fn receive(
             {
                 return Err(limiting.limited("webhook_deliveries", decision.reset_secs));
             }
+            let jobs = state.jobs.clone();
             let stored = state
                 .writer
-                .write(move |conn| events::store_accepted(conn, &event))
+                .write(move |conn| events::store_accepted(conn, &jobs, &event))
                 .await?;
             match stored {
                 Stored::New(id) => {

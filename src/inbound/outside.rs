@@ -32,16 +32,15 @@ pub fn queue_signup_jobs(
     tenant_id: &str,
     signup_id: &str,
 ) -> Result<bool, StoreError> {
-    let _ = state;
     let mut queued = false;
     let payload = json!({ "signup_id": signup_id });
     let wants_email = find_tenant(tx, tenant_id)?.is_some_and(|t| !t.notification_emails.is_empty());
     if wants_email && find_connection(tx, tenant_id, "resend")?.is_some() {
-        jobs::enqueue(tx, Some(tenant_id), JOB_NOTIFY_EMAIL, &payload)?;
+        state.jobs.enqueue(tx, Some(tenant_id), JOB_NOTIFY_EMAIL, &payload)?;
         queued = true;
     }
     if find_connection(tx, tenant_id, "brevo")?.is_some_and(|c| brevo_list_id(&c.config).is_some()) {
-        jobs::enqueue(tx, Some(tenant_id), JOB_BREVO_UPSERT, &payload)?;
+        state.jobs.enqueue(tx, Some(tenant_id), JOB_BREVO_UPSERT, &payload)?;
         queued = true;
     }
     Ok(queued)
@@ -314,11 +313,16 @@ pub fn run_brevo_upsert(state: &AppState, job: &Job) -> Result<(), JobFailure> {
 }
 
 /// Queues an invitation email when the tenant has a Resend connection.
-pub fn queue_invite(tx: &Connection, tenant_id: &str, signup_id: &str) -> Result<Option<String>, StoreError> {
+pub fn queue_invite(
+    tx: &Connection,
+    jobs: &jobs::Queue,
+    tenant_id: &str,
+    signup_id: &str,
+) -> Result<Option<String>, StoreError> {
     if find_connection(tx, tenant_id, "resend")?.is_none() {
         return Ok(None);
     }
-    jobs::enqueue(
+    jobs.enqueue(
         tx,
         Some(tenant_id),
         JOB_INVITE_EMAIL,

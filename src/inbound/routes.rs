@@ -90,6 +90,7 @@ pub async fn replay_event(
 ) -> ApiResult<(axum::http::StatusCode, Json<Value>)> {
     let entry = access.audit("event.replay", Some(&id));
     let tenant_id = access.tenant.id.clone();
+    let jobs = state.jobs.clone();
     let job_id = state
         .store
         .run(move |store| {
@@ -100,7 +101,7 @@ pub async fn replay_event(
                         "rejected deliveries failed verification and are never processed".into(),
                     ));
                 }
-                let job = events::replay(tx, &tenant_id, &id)?;
+                let job = events::replay(tx, &jobs, &tenant_id, &id)?;
                 crate::audit::record(tx, &entry)?;
                 Ok(job)
             })

@@ -15,8 +15,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use repo::{
-    Job, JobFilter, claim_batch, claim_next, complete, enqueue, enqueue_at, find, list, next_due_in, record_failure,
-    recover,
+    Job, JobFilter, claim_batch, claim_next, complete, enqueue_at, find, list, next_due_in, record_failure, recover,
 };
 pub use worker::{Handler, Queue, Registry};
 

@@ -37,7 +37,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
         status: JobStatus::parse(&status).unwrap_or(JobStatus::Pending),
         attempts: row.get(5)?,
         max_attempts: row.get(6)?,
-        run_at: millis_rfc3339(run_at),
+        run_at: crate::time::ms_to_rfc3339(run_at),
         last_error: row.get(8)?,
         created_at: row.get(9)?,
         updated_at: row.get(10)?,
@@ -45,29 +45,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
     })
 }
 
-pub fn now_millis() -> i64 {
-    (crate::time::now().unix_timestamp_nanos() / 1_000_000) as i64
-}
-
-fn millis_rfc3339(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
-        .map(crate::time::format_rfc3339)
-        .unwrap_or_default()
-}
-
-/// Adds a job due now, inside the caller's transaction (so it commits with the change
-/// that caused it). Returns its id; wake the queue after the commit.
-pub fn enqueue(conn: &Connection, tenant_id: Option<&str>, kind: &str, payload: &Value) -> Result<String, StoreError> {
-    enqueue_at(
-        conn,
-        tenant_id,
-        kind,
-        payload,
-        now_millis(),
-        super::DEFAULT_MAX_ATTEMPTS,
-    )
-}
-
+/// Adds a job due at `run_at_ms`, inside the caller's transaction.
 pub fn enqueue_at(
     conn: &Connection,
     tenant_id: Option<&str>,

@@ -11,9 +11,10 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::repo::{self, Job, now_millis};
+use super::repo::{self, Job};
 use super::{JobFailure, backoff};
 use crate::app::AppState;
+use crate::time::Clock;
 
 pub type Handler = Arc<dyn Fn(&AppState, &Job) -> Result<(), JobFailure> + Send + Sync>;
 
@@ -39,21 +40,13 @@ impl Registry {
     }
 }
 
-/// Wakes idle workers. Cheap to clone.
+/// Adds jobs and wakes idle workers. Cheap to clone.
 #[derive(Clone)]
 pub struct Queue {
     tx: Sender<()>,
     rx: Arc<Mutex<Receiver<()>>>,
-}
-
-impl Default for Queue {
-    fn default() -> Self {
-        let (tx, rx) = channel();
-        Queue {
-            tx,
-            rx: Arc::new(Mutex::new(rx)),
-        }
-    }
+    /// When jobs are due, claimed and retried.
+    clock: Clock,
 }
 
 impl std::fmt::Debug for Queue {
@@ -66,6 +59,34 @@ impl std::fmt::Debug for Queue {
 const MAX_IDLE: Duration = Duration::from_secs(60);
 
 impl Queue {
+    pub fn new(clock: Clock) -> Queue {
+        let (tx, rx) = channel();
+        Queue {
+            tx,
+            rx: Arc::new(Mutex::new(rx)),
+            clock,
+        }
+    }
+
+    /// Adds a job due now, inside the caller's transaction (so it commits with the change
+    /// that caused it). Returns its id; [`Queue::wake`] the workers after the commit.
+    pub fn enqueue(
+        &self,
+        conn: &rusqlite::Connection,
+        tenant_id: Option<&str>,
+        kind: &str,
+        payload: &serde_json::Value,
+    ) -> Result<String, crate::store::StoreError> {
+        repo::enqueue_at(
+            conn,
+            tenant_id,
+            kind,
+            payload,
+            self.clock.now_ms(),
+            super::DEFAULT_MAX_ATTEMPTS,
+        )
+    }
+
     /// Tells the workers that new work was committed.
     pub fn wake(&self) {
         let _ = self.tx.send(());
@@ -151,7 +172,7 @@ impl Queue {
             let mut failed = false;
             let free = idle.load(Ordering::SeqCst);
             if free > 0 {
-                let now = now_millis();
+                let now = self.clock.now_ms();
                 let claimed = state
                     .writer
                     .write_blocking(move |c| repo::claim_batch(c, now, lease_ms, free));
@@ -180,7 +201,7 @@ impl Queue {
                     .store
                     .conn()
                     .ok()
-                    .and_then(|c| repo::next_due_in(&c, now_millis()).ok().flatten());
+                    .and_then(|c| repo::next_due_in(&c, self.clock.now_ms()).ok().flatten());
                 due.map_or(MAX_IDLE, |ms| Duration::from_millis(ms as u64 + 2).min(MAX_IDLE))
             };
             self.wait(timeout);
@@ -200,9 +221,9 @@ impl Queue {
                 .write_blocking(move |c| repo::complete(c, &id).map(|_| false)),
             Err(failure) => {
                 let retry_at = match failure {
-                    JobFailure::Retry(_) => {
-                        Some(now_millis() + backoff(state.config.job_retry_base, job.attempts).as_millis() as i64)
-                    }
+                    JobFailure::Retry(_) => Some(
+                        self.clock.now_ms() + backoff(state.config.job_retry_base, job.attempts).as_millis() as i64,
+                    ),
                     JobFailure::Permanent(_) => None,
                 };
                 let message = failure.message().to_owned();

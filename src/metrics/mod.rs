@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 
-/// Help text for the counters tessera increments. Other areas add theirs here.
+/// Help text for the counters tessera increments.
 pub const COUNTERS: &[(&str, &str)] = &[
     (
         "tessera_http_requests_total",

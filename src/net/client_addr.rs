@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::ssrf::Cidr;
+use ipnet::IpNet;
 
 /// The client's address as tessera decides it: set on every request by
 /// [`record_client_addr`], read by sign-in limits, rate limits and the audit log.
@@ -20,7 +20,7 @@ impl ClientAddr {
     /// Walks the forwarding chain from the nearest hop outwards, skipping trusted
     /// proxies; the first untrusted hop is the client. A hop that does not parse (an
     /// obfuscated or `unknown` node) ends the walk at the last address known.
-    pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[Cidr]) -> ClientAddr {
+    pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> ClientAddr {
         let peer = canonical(peer);
         if !is_trusted(peer, trusted) {
             return ClientAddr(peer);
@@ -56,8 +56,8 @@ impl std::fmt::Display for ClientAddr {
     }
 }
 
-fn is_trusted(ip: IpAddr, trusted: &[Cidr]) -> bool {
-    trusted.iter().any(|c| c.contains(ip))
+fn is_trusted(ip: IpAddr, trusted: &[IpNet]) -> bool {
+    trusted.iter().any(|c| c.contains(&ip))
 }
 
 /// `::ffff:10.0.0.1` is `10.0.0.1`: a dual-stack socket reports IPv4 peers that way.
@@ -113,7 +113,7 @@ fn parse_node(node: &str) -> Option<IpAddr> {
 
 /// The outermost layer: decides the client address once per request.
 pub async fn record_client_addr(
-    axum::extract::State(trusted): axum::extract::State<std::sync::Arc<Vec<Cidr>>>,
+    axum::extract::State(trusted): axum::extract::State<std::sync::Arc<Vec<IpNet>>>,
     mut request: Request,
     next: Next,
 ) -> Response {
@@ -155,8 +155,8 @@ mod tests {
         h
     }
 
-    fn cidrs(list: &[&str]) -> Vec<Cidr> {
-        list.iter().map(|c| Cidr::parse(c).unwrap()).collect()
+    fn cidrs(list: &[&str]) -> Vec<IpNet> {
+        list.iter().map(|c| crate::config::parse::network(c).unwrap()).collect()
     }
 
     fn ip(s: &str) -> IpAddr {

@@ -13,59 +13,12 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 
+use ipnet::IpNet;
+
 use ureq::config::Config as UreqConfig;
 use ureq::http::Uri;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::NextTimeout;
-
-/// An IP network in CIDR form (`10.0.0.0/8`, `fd00::/8`, or a single address).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    network: IpAddr,
-    prefix: u8,
-}
-
-impl Cidr {
-    pub fn parse(text: &str) -> Result<Cidr, String> {
-        let text = text.trim();
-        let (addr, prefix) = match text.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (text, None),
-        };
-        let network: IpAddr = addr.parse().map_err(|_| format!("`{text}` is not an IP network"))?;
-        let max = if network.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            Some(p) => p
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or_else(|| format!("`{text}` has a bad prefix length"))?,
-            None => max,
-        };
-        Ok(Cidr { network, prefix })
-    }
-
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.network, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => prefix_match(&net.octets(), &ip.octets(), self.prefix),
-            (IpAddr::V6(net), IpAddr::V6(ip)) => prefix_match(&net.octets(), &ip.octets(), self.prefix),
-            _ => false,
-        }
-    }
-}
-
-fn prefix_match(net: &[u8], ip: &[u8], prefix: u8) -> bool {
-    let full = (prefix / 8) as usize;
-    if net[..full] != ip[..full] {
-        return false;
-    }
-    let rest = prefix % 8;
-    if rest == 0 {
-        return true;
-    }
-    let mask = 0xffu8 << (8 - rest);
-    net[full] & mask == ip[full] & mask
-}
 
 /// What tenant-supplied targets may reach.
 #[derive(Debug, Clone, Default)]
@@ -73,18 +26,17 @@ pub struct TargetPolicy {
     /// Everything allowed (development and tests only).
     pub allow_private: bool,
     /// Internal networks opened explicitly (e.g. a VPN range of the operator's).
-    pub allowed: Vec<Cidr>,
+    pub allowed: Vec<IpNet>,
 }
 
 impl TargetPolicy {
-    pub fn new(allow_private: bool, allowed: &[String]) -> Result<TargetPolicy, String> {
-        let allowed = allowed.iter().map(|c| Cidr::parse(c)).collect::<Result<Vec<_>, _>>()?;
-        Ok(TargetPolicy { allow_private, allowed })
+    pub fn new(allow_private: bool, allowed: Vec<IpNet>) -> TargetPolicy {
+        TargetPolicy { allow_private, allowed }
     }
 
     /// Why `ip` may not be reached, if it may not.
     pub fn check_ip(&self, ip: IpAddr) -> Result<(), Refusal> {
-        if self.allow_private || self.allowed.iter().any(|c| c.contains(ip)) {
+        if self.allow_private || self.allowed.iter().any(|net| net.contains(&ip)) {
             return Ok(());
         }
         match internal_range(ip) {

@@ -14,19 +14,11 @@ use crate::app::AppState;
 use crate::audit;
 use crate::auth::PlatformAdmin;
 use crate::catalog::{AuthMode, Catalog};
-use crate::config::Config;
+use crate::config::{Config, PlatformApp};
 use crate::connections::{Credentials, mask};
 use crate::error::{ApiError, ApiResult};
 use crate::store::{OptionalRow, StoreError};
 use crate::vault::{KeyScope, Location, Secret, Vault};
-
-/// A platform app named in the environment (`TESSERA_APP_<PROVIDER>_CLIENT_ID` /
-/// `_CLIENT_SECRET`). Apps stored through the API win over these.
-#[derive(Debug, Clone, Default)]
-pub struct EnvApp {
-    pub client_id: Option<String>,
-    pub client_secret: Option<Secret>,
-}
 
 /// The OAuth client tessera acts as for one connection.
 #[derive(Debug, Clone)]
@@ -75,7 +67,7 @@ pub fn resolve_app(
     if let Some(app) = find_app(conn, vault, provider)? {
         return Ok(app);
     }
-    if let Some(EnvApp {
+    if let Some(PlatformApp {
         client_id: Some(client_id),
         client_secret,
     }) = config.platform_apps.get(provider)

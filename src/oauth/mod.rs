@@ -20,9 +20,7 @@ pub mod store;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-pub use apps::EnvApp;
 pub use service::{TokenGrant, ensure_token};
 
 use crate::connections::ConnectionError;
@@ -132,7 +130,13 @@ impl TokenBroker {
 
     /// The cached token of a tenant's connection to `provider`, if it stays fresh for
     /// `margin` — the hot path of `/token`, answered without the database.
-    pub fn cached_fresh(&self, tenant_id: &str, provider: &str, margin: std::time::Duration) -> Option<CachedToken> {
+    pub fn cached_fresh(
+        &self,
+        tenant_id: &str,
+        provider: &str,
+        margin: std::time::Duration,
+        now: time::OffsetDateTime,
+    ) -> Option<CachedToken> {
         let id = self
             .connection_ids
             .lock()
@@ -140,7 +144,7 @@ impl TokenBroker {
             .get(&(tenant_id.to_owned(), provider.to_owned()))
             .cloned()?;
         let token = self.cached(&id)?;
-        let fresh = token.expires_at.is_none_or(|at| at - crate::time::now() > margin);
+        let fresh = token.expires_at.is_none_or(|at| at - now > margin);
         fresh.then_some(token)
     }
 
@@ -168,17 +172,6 @@ impl TokenBroker {
             .unwrap_or_else(|e| e.into_inner())
             .remove(connection_id);
     }
-}
-
-/// Whole or fractional seconds (`"0.5"`, `"600"`), for the OAuth timing settings.
-pub fn parse_secs(value: &str) -> Result<Duration, String> {
-    value
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
-        .ok_or_else(|| format!("`{value}` is not a number of seconds"))
 }
 
 #[cfg(test)]

@@ -41,7 +41,7 @@ pub fn spawn(state: AppState) {
                 break;
             }
             let app = state.clone();
-            match tokio::task::spawn_blocking(move || run_once(&app, crate::time::now())).await {
+            match tokio::task::spawn_blocking(move || run_once(&app, app.clock.now())).await {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => tracing::warn!(error = %e, "token refresher pass failed"),
                 Err(e) => tracing::warn!(error = %e, "token refresher task failed"),

@@ -40,7 +40,7 @@ pub async fn authorize(
     let entry = access.audit("oauth.authorize", Some(&provider));
     let tenant_id = access.tenant.id.clone();
     let outcome =
-        blocking(move || flow::authorize(&state, &tenant_id, &provider, &input, entry, crate::time::now())).await?;
+        blocking(move || flow::authorize(&state, &tenant_id, &provider, &input, entry, state.clock.now())).await?;
     Ok(Json(outcome))
 }
 
@@ -49,7 +49,7 @@ pub async fn callback(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<CallbackParams>,
 ) -> ApiResult<Response> {
-    let outcome = blocking(move || flow::callback(&state, &params, crate::time::now())).await?;
+    let outcome = blocking(move || flow::callback(&state, &params, state.clock.now())).await?;
     let location = HeaderValue::from_str(&outcome.redirect_to)
         .map_err(|_| ApiError::invalid_input("the stored return_to is not a valid header value"))?;
     let mut response = StatusCode::SEE_OTHER.into_response();
@@ -80,7 +80,10 @@ pub async fn token(
     let entry = access.audit("token.read", Some(&provider));
     let tenant_id = access.tenant.id.clone();
     let margin = state.config.oauth_read_margin;
-    let result = match state.oauth.cached_fresh(&tenant_id, &provider, margin) {
+    let result = match state
+        .oauth
+        .cached_fresh(&tenant_id, &provider, margin, state.clock.now())
+    {
         Some(cached) => Ok(TokenGrant {
             access_token: cached.access_token,
             token_type: cached.token_type,

@@ -76,7 +76,7 @@ pub fn ensure_token(
     let margin = app.config.oauth_read_margin;
     if !force
         && let Some(cached) = app.oauth.cached(&row.id)
-        && cached.expires_at.is_none_or(|at| at - crate::time::now() > margin)
+        && cached.expires_at.is_none_or(|at| at - app.clock.now() > margin)
     {
         return Ok(TokenGrant {
             access_token: cached.access_token,
@@ -85,7 +85,7 @@ pub fn ensure_token(
             renewed: false,
         });
     }
-    let requested_at = crate::time::now();
+    let requested_at = app.clock.now();
     renew_under_lock(
         app,
         provider,
@@ -123,7 +123,7 @@ pub fn renew_under_lock(
         let credentials = open_credentials(conn, &app.vault, row)?;
         Ok::<_, OAuthError>((current, credentials))
     })?;
-    let now = crate::time::now();
+    let now = app.clock.now();
     if let Some(current) = &current {
         let renewed_meanwhile = force_since.is_some_and(|since| current.obtained_at >= since);
         let wanted = force_since.is_some() && !renewed_meanwhile;
@@ -183,7 +183,7 @@ pub fn renew_under_lock(
     match outcome {
         Ok(new_tokens) => {
             // Stamped on completion: forced callers who asked before this moment share it.
-            let now = crate::time::now();
+            let now = app.clock.now();
             let saved = app.store.write(|tx| {
                 let saved = tokens::save(tx, &app.vault, &row.tenant_id, &row.id, &new_tokens, now)?;
                 let verified = format_rfc3339(now);

@@ -65,10 +65,3 @@ fn backoff_grows_and_caps() {
     assert_eq!(backoff(4).whole_seconds(), 40);
     assert_eq!(backoff(50).whole_seconds(), 600);
 }
-
-#[test]
-fn seconds_settings_parse() {
-    assert_eq!(super::parse_secs("0.5").unwrap(), Duration::from_millis(500));
-    assert!(super::parse_secs("-1").is_err());
-    assert!(super::parse_secs("soon").is_err());
-}

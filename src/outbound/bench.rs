@@ -198,7 +198,7 @@ fn ceiling(receiver: &LocalReceiver, workers: usize, total: u64) -> f64 {
     // The engine's own agent settings (connection pool per host, no redirects), guard open.
     let agent = crate::net::guarded_agent(
         Duration::from_secs(30),
-        &crate::net::TargetPolicy::new(true, &[]).unwrap_or_default(),
+        &crate::net::TargetPolicy::new(true, Vec::new()),
     );
     let next = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
@@ -225,7 +225,7 @@ fn ceiling(receiver: &LocalReceiver, workers: usize, total: u64) -> f64 {
 }
 
 fn start_engine(sb: &Sandbox) -> anyhow::Result<(Outbound, tokio::sync::watch::Sender<bool>)> {
-    let settings = EngineSettings::from_config(&sb.config)?;
+    let settings = EngineSettings::from_config(&sb.config);
     let outbound = Outbound::configured(settings.clone(), Arc::new(SystemResolver));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     outbound.start(settings, sb.store.clone(), sb.vault.clone(), stop_rx)?;

@@ -8,11 +8,12 @@ use std::sync::atomic::AtomicBool;
 
 use rusqlite::{Connection, params};
 
+use super::OutboundError;
 use super::endpoints::{self, EndpointRow};
 use super::outcome::{Target, WorkItem};
 use super::signing::SigningKey;
-use super::{OutboundError, now_ms};
 use crate::store::OptionalRow;
+use crate::time::now_ms;
 use crate::vault::Vault;
 
 /// Builds (or reuses from `cache`) the worker's view of an endpoint.

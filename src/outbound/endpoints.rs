@@ -4,10 +4,11 @@
 use rusqlite::{Connection, Row, params};
 use serde::Serialize;
 
+use super::OutboundError;
 use super::signing::{SigningKey, generate_secret};
-use super::{OutboundError, ms_to_rfc3339, now_ms};
 use crate::outbox::is_known_event_type;
 use crate::store::OptionalRow;
+use crate::time::{ms_to_rfc3339, now_ms};
 use crate::vault::{KeyScope, Location, Secret, Vault};
 
 /// How long a rotated-out secret keeps signing beside the new one.

@@ -14,14 +14,15 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use super::OutboundError;
 use super::db::EngineDb;
 use super::dispatch::{self, Lease};
 use super::outcome::{self, AttemptReport, HealthRules, Target, WorkItem};
 use super::queues::Queues;
 use super::schedule::RetrySchedule;
-use super::{OutboundError, now_ms};
 use crate::net::{NameResolver, SystemResolver, TargetPolicy};
 use crate::store::Store;
+use crate::time::now_ms;
 use crate::vault::Vault;
 
 /// Tunables, from the config.
@@ -39,14 +40,13 @@ pub struct EngineSettings {
 }
 
 impl EngineSettings {
-    pub fn from_config(config: &crate::config::Config) -> anyhow::Result<EngineSettings> {
+    pub fn from_config(config: &crate::config::Config) -> EngineSettings {
         let schedule = match &config.retry_schedule {
-            Some(text) => RetrySchedule::parse(text).map_err(|e| anyhow::anyhow!("retry_schedule: {e}"))?,
+            Some(delays) => RetrySchedule::new(delays.clone()),
             None => RetrySchedule::default(),
         };
-        let policy = TargetPolicy::new(config.allow_private_targets, &config.allowed_target_cidrs)
-            .map_err(|e| anyhow::anyhow!("allowed_target_cidrs: {e}"))?;
-        Ok(EngineSettings {
+        let policy = TargetPolicy::new(config.allow_private_targets, config.allowed_target_cidrs.clone());
+        EngineSettings {
             workers: config.webhook_workers.max(1),
             endpoint_concurrency: config.webhook_endpoint_concurrency.max(1),
             timeout: config.webhook_timeout,
@@ -58,7 +58,7 @@ impl EngineSettings {
             },
             policy,
             database: Some(config.database_path()),
-        })
+        }
     }
 }
 

@@ -4,10 +4,11 @@ use rusqlite::{Connection, Row, params};
 use serde::Serialize;
 use serde_json::json;
 
+use super::OutboundError;
 use super::endpoints::{self, EndpointRow};
 use super::signing::message_id;
-use super::{OutboundError, ms_to_rfc3339, now_ms};
 use crate::store::OptionalRow;
+use crate::time::{ms_to_rfc3339, now_ms};
 
 /// One delivery of one event to one endpoint, as the API shows it.
 #[derive(Debug, Clone, Serialize)]

@@ -74,22 +74,9 @@ impl From<OutboundError> for ApiError {
     }
 }
 
-/// Milliseconds since the Unix epoch: the scheduling clock.
-pub fn now_ms() -> i64 {
-    (crate::time::now().unix_timestamp_nanos() / 1_000_000) as i64
-}
-
-/// RFC 3339 for a unix-milliseconds column.
-pub fn ms_to_rfc3339(ms: i64) -> String {
-    let at = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    crate::time::format_rfc3339(at)
-}
-
 /// Unix milliseconds for an RFC 3339 string given by a client.
 pub fn rfc3339_to_ms(field: &'static str, value: &str) -> Result<i64, OutboundError> {
-    crate::time::parse_rfc3339(value)
-        .map(|at| (at.unix_timestamp_nanos() / 1_000_000) as i64)
+    crate::time::rfc3339_to_ms(value)
         .ok_or_else(|| OutboundError::invalid(field, "expected an RFC 3339 timestamp like 2026-11-24T03:00:00Z"))
 }
 

@@ -6,10 +6,11 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, params};
 use serde_json::json;
 
+use super::OutboundError;
 use super::endpoints::{self, RetryPolicy};
 use super::schedule::{RetrySchedule, parse_retry_after};
 use super::signing::{SigningKey, message_id, signature_header};
-use super::{OutboundError, ms_to_rfc3339};
+use crate::time::ms_to_rfc3339;
 
 /// How long an endpoint may fail without a single success before it is disabled.
 pub const DEFAULT_DISABLE_AFTER_MS: i64 = 5 * 24 * 3600 * 1000;

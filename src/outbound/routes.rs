@@ -9,13 +9,14 @@ use serde_json::{Value, json};
 
 use super::endpoints::{self, EndpointRow, EndpointView, RetryPolicy};
 use super::history::{self, DeliveryView, HourBucket, ReplaySelection};
-use super::{OutboundError, ms_to_rfc3339, now_ms, rfc3339_to_ms};
+use super::{OutboundError, rfc3339_to_ms};
 use crate::api::extract::{ApiJson, ApiQuery};
 use crate::api::pagination::{Page, PageQuery};
 use crate::app::AppState;
 use crate::audit;
 use crate::auth::{TenantAccess, need};
 use crate::error::{ApiError, ApiResult};
+use crate::time::{ms_to_rfc3339, now_ms};
 
 /// May hold a plaintext secret: deliberately not `Debug`.
 #[derive(Deserialize)]

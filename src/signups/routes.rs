@@ -82,6 +82,7 @@ async fn change_status(
     };
     let entry = access.audit(action, Some(&id));
     let tenant_id = access.tenant.id.clone();
+    let jobs = state.jobs.clone();
     let change = state
         .store
         .run(move |store| {
@@ -90,7 +91,7 @@ async fn change_status(
                     return Ok(Change::Missing);
                 }
                 let job = if status == "invited" {
-                    crate::inbound::outside::queue_invite(tx, &tenant_id, &id)?
+                    crate::inbound::outside::queue_invite(tx, &jobs, &tenant_id, &id)?
                 } else {
                     None
                 };

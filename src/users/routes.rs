@@ -56,6 +56,7 @@ pub async fn create_session(
         return Err(ApiError::rate_limited(wait));
     }
     let policy = session_policy(&state);
+    let clock = state.clock.clone();
     let password = Zeroizing::new(body.password);
     let outcome = state
         .store
@@ -86,7 +87,7 @@ pub async fn create_session(
                     return Ok::<_, StoreError>(Outcome::Refused);
                 }
             };
-            let now = crate::time::now();
+            let now = clock.now();
             let secret = store.write(|tx| {
                 let (secret, _) = repo::create_session(tx, &user.id, ctx.ip.as_deref(), policy, now)?;
                 mark_login(tx, &user.id, &crate::time::format_rfc3339(now))?;

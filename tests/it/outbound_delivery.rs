@@ -125,7 +125,7 @@ fn events_are_filtered_signed_and_verified_by_the_reference_library() {
 #[test]
 fn failures_retry_on_schedule_then_exhaust_with_a_stable_webhook_id() {
     let receiver = Receiver::start();
-    let server = TestServer::start_with(|c| c.retry_schedule = Some("0.2,0.2".into()));
+    let server = TestServer::start_with(|c| c.retry_schedule = Some(vec![Duration::from_millis(200); 2]));
     server.create_tenant("alpha");
     let admin = server.admin();
     let ep = create_endpoint(&admin, "alpha", json!({"url": receiver.url("/down"), "events": ["*"]}));
@@ -208,7 +208,7 @@ fn failures_retry_on_schedule_then_exhaust_with_a_stable_webhook_id() {
 #[test]
 fn retry_after_is_honoured_and_none_policy_never_retries() {
     let receiver = Receiver::start();
-    let server = TestServer::start_with(|c| c.retry_schedule = Some("0.1".into()));
+    let server = TestServer::start_with(|c| c.retry_schedule = Some(vec![Duration::from_millis(100)]));
     server.create_tenant("alpha");
     let admin = server.admin();
     let busy = create_endpoint(&admin, "alpha", json!({"url": receiver.url("/busy"), "events": ["*"]}));

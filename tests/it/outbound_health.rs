@@ -91,7 +91,7 @@ fn an_endpoint_failing_past_the_threshold_is_disabled_and_admins_notified() {
     // The threshold is 5 days by default (TESSERA_WEBHOOK_DISABLE_AFTER_SECS); 1 s here.
     let receiver = Receiver::start();
     let server = TestServer::start_with(|c| {
-        c.retry_schedule = Some("0.3,0.3,0.3,0.3,0.3,0.3,0.3,0.3".into());
+        c.retry_schedule = Some(vec![Duration::from_millis(300); 8]);
         c.webhook_disable_after = Duration::from_secs(1);
     });
     server.create_tenant("alpha");

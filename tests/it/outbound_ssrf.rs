@@ -51,7 +51,7 @@ fn internal_targets_are_refused_when_creating_or_patching() {
     // Patching an existing endpoint to an internal URL is refused the same way.
     let server2 = TestServer::start_with(|c| {
         c.allow_private_targets = false;
-        c.allowed_target_cidrs = vec!["127.0.0.1/32".into()];
+        c.allowed_target_cidrs = vec!["127.0.0.1/32".parse().unwrap()];
     });
     server2.create_tenant("alpha");
     let admin2 = server2.admin();
@@ -69,7 +69,7 @@ fn the_allow_list_opens_a_range_and_connect_time_refusals_show_in_history() {
     let receiver = Receiver::start();
     let server = TestServer::start_with(|c| {
         c.allow_private_targets = false;
-        c.allowed_target_cidrs = vec!["127.0.0.0/8".into()];
+        c.allowed_target_cidrs = vec!["127.0.0.0/8".parse().unwrap()];
     });
     server.create_tenant("alpha");
     let admin = server.admin();

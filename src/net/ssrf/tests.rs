@@ -141,30 +141,15 @@ fn rejects_bad_shapes_clearly() {
 
 #[test]
 fn allow_list_and_allow_private_open_the_guard() {
-    let policy = TargetPolicy::new(
-        false,
-        &["10.1.0.0/16".into(), "fd12:3456::/32".into(), "127.0.0.1".into()],
-    )
-    .unwrap();
+    let allowed = crate::config::parse::networks("10.1.0.0/16, fd12:3456::/32, 127.0.0.1").unwrap();
+    let policy = TargetPolicy::new(false, allowed);
     assert!(check_target("http://10.1.2.3/", &policy, &names()).is_ok());
     assert!(check_target("http://10.2.0.1/", &policy, &names()).is_err());
     assert!(check_target("https://ula.example/", &policy, &names()).is_ok());
     assert!(check_target("https://loop.example/", &policy, &names()).is_ok());
     assert!(check_target("http://127.0.0.2/", &policy, &names()).is_err());
-    let open = TargetPolicy::new(true, &[]).unwrap();
+    let open = TargetPolicy::new(true, Vec::new());
     assert!(check_target("http://169.254.169.254/", &open, &names()).is_ok());
-    assert!(TargetPolicy::new(false, &["10.0.0.0/33".into()]).is_err());
-    assert!(TargetPolicy::new(false, &["nope".into()]).is_err());
-}
-
-#[test]
-fn cidr_prefixes_match_bitwise() {
-    let c = Cidr::parse("100.64.0.0/10").unwrap();
-    assert!(c.contains("100.64.0.0".parse().unwrap()));
-    assert!(c.contains("100.127.255.255".parse().unwrap()));
-    assert!(!c.contains("100.128.0.0".parse().unwrap()));
-    assert!(!c.contains("::1".parse().unwrap()));
-    assert!(Cidr::parse("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
 }
 
 #[test]

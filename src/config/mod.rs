@@ -3,10 +3,19 @@
 //! Every setting has one name (`public_url`) used in the file and, upper-cased with the
 //! `TESSERA_` prefix, in the environment (`TESSERA_PUBLIC_URL`). Both go through
 //! [`Config::apply`], so adding a setting means adding one arm there.
+//!
+//! The config parses and checks its own values ([`parse`]) and holds them typed —
+//! durations, a list of retry delays, IP networks — so a bad value stops the start with
+//! its setting's name, and the domain modules build their own types from plain values.
 
+pub mod parse;
+
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+pub use parse::IpNet;
 
 use crate::vault::Secret;
 
@@ -38,9 +47,10 @@ pub struct Config {
     pub body_limit_bytes: usize,
     /// Timeout for every call tessera makes to an outside service.
     pub outbound_timeout: Duration,
-    /// Comma-separated seconds between outbound webhook retries.
-    pub retry_schedule: Option<String>,
-    // --- oauth: OAuth broker, token service, proxy (issue 3) ---
+    /// Delays between outbound webhook retries (`retry_schedule`, comma-separated
+    /// seconds); `None` keeps the built-in schedule, an empty list never retries.
+    pub retry_schedule: Option<Vec<Duration>>,
+
     /// Origins (besides the public URL's) that `authorize`'s `return_to` may point at.
     pub allowed_return_origins: Vec<String>,
     /// The background refresher renews tokens expiring within this margin (default 10 min).
@@ -50,9 +60,8 @@ pub struct Config {
     /// `/token` refreshes first when the token expires within this (default 60 s).
     pub oauth_read_margin: Duration,
     /// Platform OAuth apps from `TESSERA_APP_<PROVIDER>_CLIENT_ID` / `_CLIENT_SECRET`.
-    pub platform_apps: std::collections::BTreeMap<String, crate::oauth::EnvApp>,
+    pub platform_apps: BTreeMap<String, PlatformApp>,
 
-    // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
     /// Job worker threads (outside calls block, so a few run side by side).
     pub job_workers: usize,
     /// Failed webhook deliveries (bad signatures, unknown tenants) answered per minute per
@@ -66,9 +75,8 @@ pub struct Config {
     /// First retry delay of a failed job; doubles per attempt (capped at an hour), ±25 % jitter.
     pub job_retry_base: Duration,
 
-    // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
     /// Internal networks tenant-supplied URLs may reach anyway (CIDRs, comma-separated).
-    pub allowed_target_cidrs: Vec<String>,
+    pub allowed_target_cidrs: Vec<IpNet>,
     /// Blocking threads that send outbound webhooks.
     pub webhook_workers: usize,
     /// Attempts in flight per endpoint at most, so one slow endpoint cannot hold them all.
@@ -78,7 +86,6 @@ pub struct Config {
     /// An endpoint failing without a success for this long is disabled.
     pub webhook_disable_after: Duration,
 
-    // --- ops: governance and operations (issue 6) ---
     /// Requests per token per minute for tenants on each tier.
     pub rate_limit_free: u32,
     pub rate_limit_pro: u32,
@@ -105,7 +112,6 @@ pub struct Config {
     /// In demo mode, how often the sandbox emits a purchase webhook (`None`: never).
     pub demo_emit_interval: Option<Duration>,
 
-    // --- ui: admin UI and sessions (issue 7) ---
     /// A session ends after this long without a request (`session_idle_timeout_secs`, default 1 h).
     pub session_idle_timeout: Duration,
     /// A session ends this long after sign-in whatever happens (`session_absolute_timeout_secs`, default 12 h).
@@ -120,6 +126,14 @@ pub struct Config {
     pub server: ServerSettings,
     /// Settings that were named but not understood, reported once logging is up.
     pub warnings: Vec<String>,
+}
+
+/// A platform OAuth app named in the file or the environment (`app_<provider>_client_id`,
+/// `app_<provider>_client_secret`). The secret prints as `<redacted>`.
+#[derive(Debug, Clone, Default)]
+pub struct PlatformApp {
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -156,28 +170,24 @@ impl Config {
             body_limit_bytes: 1024 * 1024,
             outbound_timeout: Duration::from_secs(10),
             retry_schedule: None,
-            // --- oauth: OAuth broker, token service, proxy (issue 3) ---
             allowed_return_origins: Vec::new(),
             oauth_refresh_margin: Duration::from_secs(600),
             oauth_refresh_interval: Duration::from_secs(30),
             oauth_read_margin: Duration::from_secs(60),
             platform_apps: Default::default(),
 
-            // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
             job_workers: 4,
             job_retry_base: Duration::from_secs(5),
             webhook_failure_limit: 120,
             rejected_events_max: 10_000,
             rejected_events_days: 30,
 
-            // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
             allowed_target_cidrs: Vec::new(),
             webhook_workers: 32,
             webhook_endpoint_concurrency: 8,
             webhook_timeout: Duration::from_secs(30),
             webhook_disable_after: Duration::from_secs(5 * 24 * 3600),
 
-            // --- ops: governance and operations (issue 6) ---
             rate_limit_free: 60,
             rate_limit_pro: 1000,
             rate_limit_enterprise: 5000,
@@ -192,7 +202,6 @@ impl Config {
             demo: false,
             demo_emit_interval: None,
 
-            // --- ui: admin UI and sessions (issue 7) ---
             session_idle_timeout: Duration::from_secs(3600),
             session_absolute_timeout: Duration::from_secs(12 * 3600),
             login_max_failures: 5,
@@ -293,18 +302,11 @@ impl Config {
                     .parse()
                     .map_err(|_| invalid(format!("`{value}` is not an address like 127.0.0.1:7700")))?;
             }
-            "public_url" => {
-                let trimmed = value.trim().trim_end_matches('/');
-                let parsed = url::Url::parse(trimmed).map_err(|e| invalid(format!("`{value}` is not a URL: {e}")))?;
-                if !matches!(parsed.scheme(), "http" | "https") {
-                    return Err(invalid("must be an http or https URL".into()));
-                }
-                self.public_url = Some(trimmed.to_owned());
-            }
+            "public_url" => self.public_url = Some(parse::base_url(value).map_err(invalid)?),
             "master_key" => self.master_key = Some(Secret::new(value.trim().to_owned())),
             "master_key_file" => self.master_key_file = Some(PathBuf::from(value)),
             "providers_file" => self.providers_file = Some(PathBuf::from(value)),
-            "allow_private_targets" => self.allow_private_targets = parse_bool(value).map_err(invalid)?,
+            "allow_private_targets" => self.allow_private_targets = parse::flag(value).map_err(invalid)?,
             "log_format" => {
                 self.log_format = match value {
                     "json" => LogFormat::Json,
@@ -312,40 +314,20 @@ impl Config {
                     _ => return Err(invalid("expected `text` or `json`".into())),
                 }
             }
-            "body_limit_bytes" => {
-                self.body_limit_bytes = value
-                    .parse()
-                    .map_err(|_| invalid("expected a number of bytes".into()))?;
-            }
+            "body_limit_bytes" => self.body_limit_bytes = parse::number(value, "bytes").map_err(invalid)?,
             "outbound_timeout_secs" => {
-                let secs: u64 = value
-                    .parse()
-                    .map_err(|_| invalid("expected a number of seconds".into()))?;
-                self.outbound_timeout = Duration::from_secs(secs.max(1));
-            }
-            "retry_schedule" => {
-                crate::outbound::schedule::RetrySchedule::parse(value).map_err(invalid)?;
-                self.retry_schedule = Some(value.to_owned());
-            }
-
-            // --- oauth: OAuth broker, token service, proxy (issue 3) ---
-            "allowed_return_origins" => {
-                let mut origins = Vec::new();
-                for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                    let url = url::Url::parse(item).map_err(|e| invalid(format!("`{item}` is not a URL: {e}")))?;
-                    origins.push(url.origin().ascii_serialization());
-                }
-                self.allowed_return_origins = origins;
-            }
-            "oauth_refresh_margin_secs" => {
-                self.oauth_refresh_margin = crate::oauth::parse_secs(value).map_err(invalid)?
-            }
-            "oauth_refresh_interval_secs" => {
-                self.oauth_refresh_interval = crate::oauth::parse_secs(value)
+                self.outbound_timeout = parse::whole_seconds(value)
                     .map_err(invalid)?
-                    .max(Duration::from_millis(200))
+                    .max(Duration::from_secs(1));
             }
-            "oauth_read_margin_secs" => self.oauth_read_margin = crate::oauth::parse_secs(value).map_err(invalid)?,
+            "retry_schedule" => self.retry_schedule = Some(parse::delays(value).map_err(invalid)?),
+
+            "allowed_return_origins" => self.allowed_return_origins = parse::origins(value).map_err(invalid)?,
+            "oauth_refresh_margin_secs" => self.oauth_refresh_margin = parse::seconds(value).map_err(invalid)?,
+            "oauth_refresh_interval_secs" => {
+                self.oauth_refresh_interval = parse::seconds(value).map_err(invalid)?.max(Duration::from_millis(200))
+            }
+            "oauth_read_margin_secs" => self.oauth_read_margin = parse::seconds(value).map_err(invalid)?,
             app if app.starts_with("app_") && (app.ends_with("_client_id") || app.ends_with("_client_secret")) => {
                 let (provider, is_secret) = match app.strip_suffix("_client_secret") {
                     Some(rest) => (&rest[4..], true),
@@ -362,34 +344,17 @@ impl Config {
                 }
             }
 
-            // --- inbound: inbound webhooks, jobs, signups (issue 4) ---
-            "job_workers" => {
-                let n: usize = value
-                    .parse()
-                    .map_err(|_| invalid("expected a number of threads".into()))?;
-                self.job_workers = n.clamp(1, 64);
-            }
+            "job_workers" => self.job_workers = parse::number::<usize>(value, "threads").map_err(invalid)?.clamp(1, 64),
             "job_retry_base_ms" => {
-                let ms: u64 = value
-                    .parse()
-                    .map_err(|_| invalid("expected a number of milliseconds".into()))?;
-                self.job_retry_base = Duration::from_millis(ms.max(1));
+                self.job_retry_base = parse::milliseconds(value)
+                    .map_err(invalid)?
+                    .max(Duration::from_millis(1));
             }
-            "webhook_failure_limit" => self.webhook_failure_limit = crate::ops::parse_count(value).map_err(invalid)?,
-            "rejected_events_max" => self.rejected_events_max = crate::ops::parse_count(value).map_err(invalid)?,
-            "rejected_events_days" => self.rejected_events_days = crate::ops::parse_count(value).map_err(invalid)?,
+            "webhook_failure_limit" => self.webhook_failure_limit = parse::positive_count(value).map_err(invalid)?,
+            "rejected_events_max" => self.rejected_events_max = parse::positive_count(value).map_err(invalid)?,
+            "rejected_events_days" => self.rejected_events_days = parse::positive_count(value).map_err(invalid)?,
 
-            // --- outbound: outbound webhooks, SSRF guard (issue 5) ---
-            "allowed_target_cidrs" => {
-                let cidrs: Vec<String> = value
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|c| !c.is_empty())
-                    .map(str::to_owned)
-                    .collect();
-                crate::net::TargetPolicy::new(false, &cidrs).map_err(invalid)?;
-                self.allowed_target_cidrs = cidrs;
-            }
+            "allowed_target_cidrs" => self.allowed_target_cidrs = parse::networks(value).map_err(invalid)?,
             "webhook_workers" | "webhook_endpoint_concurrency" => {
                 let n: usize = value
                     .parse()
@@ -402,77 +367,58 @@ impl Config {
                     self.webhook_endpoint_concurrency = n;
                 }
             }
-            "webhook_timeout_secs" | "webhook_disable_after_secs" => {
-                let secs: u64 = value
-                    .parse()
-                    .map_err(|_| invalid("expected a number of seconds".into()))?;
-                if name == "webhook_timeout_secs" {
-                    self.webhook_timeout = Duration::from_secs(secs.clamp(1, 300));
-                } else {
-                    self.webhook_disable_after = Duration::from_secs(secs.max(1));
-                }
+            "webhook_timeout_secs" => {
+                self.webhook_timeout = parse::whole_seconds(value)
+                    .map_err(invalid)?
+                    .clamp(Duration::from_secs(1), Duration::from_secs(300));
+            }
+            "webhook_disable_after_secs" => {
+                self.webhook_disable_after = parse::whole_seconds(value)
+                    .map_err(invalid)?
+                    .max(Duration::from_secs(1));
             }
 
-            // --- ops: governance and operations (issue 6) ---
-            "rate_limit_free" => self.rate_limit_free = crate::ops::parse_count(value).map_err(invalid)?,
-            "rate_limit_pro" => self.rate_limit_pro = crate::ops::parse_count(value).map_err(invalid)?,
-            "rate_limit_enterprise" => self.rate_limit_enterprise = crate::ops::parse_count(value).map_err(invalid)?,
-            "rate_limit_platform" => self.rate_limit_platform = crate::ops::parse_count(value).map_err(invalid)?,
-            "rate_limit_session" => self.rate_limit_session = crate::ops::parse_count(value).map_err(invalid)?,
-            "rate_limit_anonymous" => self.rate_limit_anonymous = crate::ops::parse_count(value).map_err(invalid)?,
+            "rate_limit_free" => self.rate_limit_free = parse::positive_count(value).map_err(invalid)?,
+            "rate_limit_pro" => self.rate_limit_pro = parse::positive_count(value).map_err(invalid)?,
+            "rate_limit_enterprise" => self.rate_limit_enterprise = parse::positive_count(value).map_err(invalid)?,
+            "rate_limit_platform" => self.rate_limit_platform = parse::positive_count(value).map_err(invalid)?,
+            "rate_limit_session" => self.rate_limit_session = parse::positive_count(value).map_err(invalid)?,
+            "rate_limit_anonymous" => self.rate_limit_anonymous = parse::positive_count(value).map_err(invalid)?,
             "rate_limit_webhooks" => {
-                self.rate_limit_webhooks = value
-                    .trim()
-                    .parse()
-                    .map_err(|_| invalid("expected a whole number (0: no limit)".into()))?
+                self.rate_limit_webhooks = parse::number(value, "deliveries (0: no limit)").map_err(invalid)?
             }
             "usage_flush_interval_secs" => {
-                self.usage_flush_interval = Duration::from_secs(crate::ops::parse_count(value).map_err(invalid)?.into())
+                self.usage_flush_interval = Duration::from_secs(parse::positive_count(value).map_err(invalid)?.into())
             }
-            "audit_retention_days" => self.audit_retention_days = crate::ops::parse_count(value).map_err(invalid)?,
+            "audit_retention_days" => self.audit_retention_days = parse::positive_count(value).map_err(invalid)?,
             "audit_purge_interval_secs" => {
-                self.audit_purge_interval = Duration::from_secs(crate::ops::parse_count(value).map_err(invalid)?.into())
+                self.audit_purge_interval = Duration::from_secs(parse::positive_count(value).map_err(invalid)?.into())
             }
-            "metrics_public" => self.metrics_public = parse_bool(value).map_err(invalid)?,
-            "demo" => self.demo = parse_bool(value).map_err(invalid)?,
+            "metrics_public" => self.metrics_public = parse::flag(value).map_err(invalid)?,
+            "demo" => self.demo = parse::flag(value).map_err(invalid)?,
             "demo_emit_interval_secs" => {
-                let secs: u64 = value
-                    .trim()
-                    .parse()
-                    .map_err(|_| invalid("expected a number of seconds".into()))?;
-                self.demo_emit_interval = (secs > 0).then(|| Duration::from_secs(secs));
+                let every = parse::whole_seconds(value).map_err(invalid)?;
+                self.demo_emit_interval = (!every.is_zero()).then_some(every);
             }
 
-            // --- ui: admin UI and sessions (issue 7) ---
             "session_idle_timeout_secs" => {
-                self.session_idle_timeout = Duration::from_secs(
-                    value
-                        .parse::<u64>()
-                        .map_err(|_| invalid("expected a number of seconds".into()))?
-                        .max(1),
-                )
+                self.session_idle_timeout = parse::whole_seconds(value)
+                    .map_err(invalid)?
+                    .max(Duration::from_secs(1))
             }
             "session_absolute_timeout_secs" => {
-                self.session_absolute_timeout = Duration::from_secs(
-                    value
-                        .parse::<u64>()
-                        .map_err(|_| invalid("expected a number of seconds".into()))?
-                        .max(1),
-                )
+                self.session_absolute_timeout = parse::whole_seconds(value)
+                    .map_err(invalid)?
+                    .max(Duration::from_secs(1))
             }
             "login_window_secs" => {
-                self.login_window = Duration::from_secs(
-                    value
-                        .parse::<u64>()
-                        .map_err(|_| invalid("expected a number of seconds".into()))?
-                        .max(1),
-                )
+                self.login_window = parse::whole_seconds(value)
+                    .map_err(invalid)?
+                    .max(Duration::from_secs(1))
             }
-            "login_max_failures" => {
-                self.login_max_failures = value.parse().map_err(|_| invalid("expected a number".into()))?;
-            }
+            "login_max_failures" => self.login_max_failures = parse::number(value, "failures").map_err(invalid)?,
             "login_max_failures_per_ip" => {
-                self.login_max_failures_per_ip = value.parse().map_err(|_| invalid("expected a number".into()))?;
+                self.login_max_failures_per_ip = parse::number(value, "failures").map_err(invalid)?;
             }
             other => return self.server.apply(other, value).map_err(invalid),
         }
@@ -495,77 +441,9 @@ impl Config {
     }
 }
 
-fn parse_bool(value: &str) -> Result<bool, String> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => Ok(true),
-        "0" | "false" | "no" | "off" | "" => Ok(false),
-        other => Err(format!("`{other}` is not true or false")),
-    }
-}
-
 fn default_data_dir() -> Option<PathBuf> {
     directories::ProjectDirs::from("dev", "tessera", "tessera").map(|d| d.data_dir().to_owned())
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-    }
-
-    #[test]
-    fn layers_apply_in_order_file_env_flags() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join(CONFIG_FILE_NAME),
-            "listen = \"127.0.0.1:8000\"\npublic_url = \"https://file.example\"\nallow_private_targets = true\n",
-        )
-        .unwrap();
-        let overrides = Overrides {
-            data_dir: Some(dir.path().to_owned()),
-            listen: Some("127.0.0.1:9000".parse().unwrap()),
-        };
-        let config = Config::load_from(&overrides, &env(&[("TESSERA_PUBLIC_URL", "https://env.example/")])).unwrap();
-        assert_eq!(config.listen.port(), 9000);
-        assert_eq!(config.public_url(), "https://env.example");
-        assert!(config.allow_private_targets);
-    }
-
-    #[test]
-    fn unknown_env_is_warned_not_fatal() {
-        let dir = tempfile::tempdir().unwrap();
-        let overrides = Overrides {
-            data_dir: Some(dir.path().to_owned()),
-            listen: None,
-        };
-        let config = Config::load_from(&overrides, &env(&[("TESSERA_PUBLC_URL", "x")])).unwrap();
-        assert_eq!(config.warnings.len(), 1);
-        assert!(config.warnings[0].contains("TESSERA_PUBLC_URL"));
-    }
-
-    #[test]
-    fn secrets_do_not_show_in_debug() {
-        let mut config = Config::with_data_dir("/tmp/x");
-        config.apply("master_key", "c2VjcmV0LWNhbmFyeS1rZXk=").unwrap();
-        let printed = format!("{config:?}");
-        assert!(!printed.contains("c2VjcmV0LWNhbmFyeS1rZXk="));
-        assert!(printed.contains("<redacted>"));
-    }
-
-    #[test]
-    fn a_bad_retry_schedule_is_refused_at_load() {
-        let mut config = Config::with_data_dir("/tmp/x");
-        let err = config.apply("retry_schedule", "5,soon").unwrap_err().to_string();
-        assert!(err.contains("retry_schedule") && err.contains("soon"), "{err}");
-        assert!(config.apply("retry_schedule", "0.5, 5,300").unwrap());
-    }
-
-    #[test]
-    fn bad_values_are_named() {
-        let mut config = Config::with_data_dir("/tmp/x");
-        let err = config.apply("listen", "nope").unwrap_err().to_string();
-        assert!(err.contains("listen"), "{err}");
-    }
-}
+mod tests;
