@@ -1,6 +1,5 @@
 //! Application state, router assembly and the server's lifetime.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -204,25 +203,50 @@ fn spawn_workers(state: &AppState) {
     crate::users::spawn_session_purger(state);
 }
 
-/// Serves until `shutdown` resolves, then drains in-flight requests.
+/// A data dir opened and checked — migrations run, master key verified — before any
+/// listener is bound, so a wrong key is refused without the server ever listening.
+pub struct Opened {
+    state: AppState,
+    stop: watch::Sender<bool>,
+}
+
+impl Opened {
+    /// Opens the data dir (blocking work on a blocking thread).
+    pub async fn open(config: Config) -> anyhow::Result<Opened> {
+        let (stop, stop_rx) = watch::channel(false);
+        let state = tokio::task::spawn_blocking(move || AppState::open(config, stop_rx)).await??;
+        Ok(Opened { state, stop })
+    }
+
+    /// Starts the workers and serves until `shutdown` resolves, then drains open
+    /// connections.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Opened { state, stop } = self;
+        spawn_workers(&state);
+        let settings = state.config.server.clone();
+        let app = router(state);
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, "tessera listening");
+        crate::listener::serve(listener, app, &settings, async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        })
+        .await?;
+        // Give workers a moment to finish the job they hold; leases cover the rest.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        Ok(())
+    }
+}
+
+/// Opens the data dir and serves on `listener` until `shutdown` resolves.
 pub async fn serve(
     config: Config,
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let state = tokio::task::spawn_blocking(move || AppState::open(config, stop_rx)).await??;
-    spawn_workers(&state);
-    let app = router(state);
-    let addr = listener.local_addr()?;
-    tracing::info!(%addr, "tessera listening");
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stop_tx.send(true);
-        })
-        .await?;
-    // Give workers a moment to finish the job they hold; leases cover the rest.
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    Ok(())
+    Opened::open(config).await?.serve(listener, shutdown).await
 }

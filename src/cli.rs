@@ -155,13 +155,16 @@ fn serve(config: Config) -> anyhow::Result<()> {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        let (listen, public_url) = (config.listen, config.public_url());
+        // The data dir and the master key are checked before the port is bound: a start
+        // that is going to fail never listens (or says it does).
+        let opened = crate::app::Opened::open(config).await?;
+        let listener = tokio::net::TcpListener::bind(listen).await?;
         eprintln!(
-            "tessera: listening on http://{} (public URL {})",
-            listener.local_addr()?,
-            config.public_url()
+            "tessera: listening on http://{} (public URL {public_url})",
+            listener.local_addr()?
         );
-        crate::run(config, listener, shutdown_signal()).await
+        opened.serve(listener, shutdown_signal()).await
     })
 }
 

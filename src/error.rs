@@ -167,6 +167,10 @@ impl IntoResponse for ApiError {
         if let Some(secs) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
+        if self.status == StatusCode::REQUEST_TIMEOUT {
+            // The rest of the body may still be trickling in: this connection is done.
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         response
     }
 }
@@ -212,6 +216,14 @@ impl From<BytesRejection> for ApiError {
 }
 
 fn bytes_rejection(rejection: BytesRejection) -> ApiError {
+    if caused_by::<crate::listener::BodyDeadlineExceeded>(&rejection) {
+        return ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "Request timeout",
+            "the request body did not arrive in time",
+        );
+    }
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::payload_too_large("the request body is larger than this server accepts")
     } else {
@@ -229,6 +241,18 @@ impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
         ApiError::invalid_input(rejection.body_text())
     }
+}
+
+/// Whether `E` is somewhere in the chain of `err`'s causes.
+fn caused_by<E: std::error::Error + 'static>(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if e.is::<E>() {
+            return true;
+        }
+        current = e.source();
+    }
+    false
 }
 
 /// The innermost message of a rejection (serde's own words, which name the field).

@@ -17,6 +17,7 @@ pub mod health;
 pub mod ids;
 pub mod inbound;
 pub mod jobs;
+pub mod listener;
 pub mod metrics;
 pub mod net;
 pub mod notifications;

@@ -36,6 +36,8 @@ mod ui_browser;
 mod ui_sessions;
 mod ui_static;
 
+mod hardening_files;
+mod hardening_server;
 mod hardening_webhooks;
 
 mod wiring_flows;
