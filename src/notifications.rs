@@ -86,16 +86,14 @@ pub async fn list_notifications(
     let limit = page.limit();
     let rows = state
         .store
-        .run(move |store| {
-            store.read(|conn| {
-                list(
-                    conn,
-                    &access.tenant.id,
-                    query.unread.unwrap_or(false),
-                    page.cursor.as_deref(),
-                    limit,
-                )
-            })
+        .read_async(move |conn| {
+            list(
+                conn,
+                &access.tenant.id,
+                query.unread.unwrap_or(false),
+                page.cursor.as_deref(),
+                limit,
+            )
         })
         .await?;
     Ok(Json(Page::from_rows(rows, limit, |n| n.id.clone())))
@@ -108,14 +106,12 @@ pub async fn mark_read(
 ) -> ApiResult<StatusCode> {
     let changed = state
         .store
-        .run(move |store| {
-            store.write(|tx| {
-                tx.execute(
-                    "UPDATE notifications SET read_at = COALESCE(read_at, ?3) WHERE id = ?1 AND tenant_id = ?2",
-                    params![id, access.tenant.id, crate::time::now_rfc3339()],
-                )
-                .map_err(StoreError::from)
-            })
+        .write_async(move |tx| {
+            tx.execute(
+                "UPDATE notifications SET read_at = COALESCE(read_at, ?3) WHERE id = ?1 AND tenant_id = ?2",
+                params![id, access.tenant.id, crate::time::now_rfc3339()],
+            )
+            .map_err(StoreError::from)
         })
         .await?;
     if changed == 0 {

@@ -121,16 +121,14 @@ pub async fn list_audit(
     let limit = page.limit();
     let rows = state
         .store
-        .run(move |store| {
-            store.read(|conn| {
-                list(
-                    conn,
-                    &access.tenant.id,
-                    query.action.as_deref(),
-                    page.cursor.as_deref(),
-                    limit,
-                )
-            })
+        .read_async(move |conn| {
+            list(
+                conn,
+                &access.tenant.id,
+                query.action.as_deref(),
+                page.cursor.as_deref(),
+                limit,
+            )
         })
         .await?;
     Ok(Json(Page::from_rows(rows, limit, |a| a.id.clone())))

@@ -111,7 +111,7 @@ async fn resolve_principal(parts: &mut Parts, state: &AppState) -> Result<Authen
             let now = state.clock.now();
             let result = state
                 .store
-                .run(move |store| store.read(|conn| tokens::authenticate(conn, &token, now)))
+                .read_async(move |conn| tokens::authenticate(conn, &token, now))
                 .await?;
             match result {
                 Ok(accepted) => {
@@ -190,10 +190,7 @@ pub async fn resolve_tenant(state: &AppState, principal: &Principal, reference: 
         None => {
             let read_at = state.auth_cache.generation();
             let key = reference.clone();
-            let found = state
-                .store
-                .run(move |store| store.read(|conn| find_tenant(conn, &key)))
-                .await?;
+            let found = state.store.read_async(move |conn| find_tenant(conn, &key)).await?;
             if let Some(tenant) = &found {
                 state.auth_cache.remember_tenant(read_at, &reference, tenant);
             }

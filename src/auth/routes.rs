@@ -79,23 +79,21 @@ pub async fn create_token(
     let (name, scopes, expires_at) = validate_new_token(&access.principal, &body, state.clock.now())?;
     let created = state
         .store
-        .run(move |store| {
-            store.write(|tx| {
-                let (record, plaintext) = tokens::insert_token(
-                    tx,
-                    &NewToken {
-                        tenant_id: Some(&access.tenant.id),
-                        name: &name,
-                        scopes: &scopes,
-                        expires_at: expires_at.as_deref(),
-                        created_by: &access.principal.actor,
-                    },
-                )?;
-                audit::record(tx, &access.audit("token.created", Some(&record.id)))?;
-                Ok::<_, ApiError>(CreatedToken {
-                    record,
-                    token: plaintext.expose().to_owned(),
-                })
+        .write_async(move |tx| {
+            let (record, plaintext) = tokens::insert_token(
+                tx,
+                &NewToken {
+                    tenant_id: Some(&access.tenant.id),
+                    name: &name,
+                    scopes: &scopes,
+                    expires_at: expires_at.as_deref(),
+                    created_by: &access.principal.actor,
+                },
+            )?;
+            audit::record(tx, &access.audit("token.created", Some(&record.id)))?;
+            Ok::<_, ApiError>(CreatedToken {
+                record,
+                token: plaintext.expose().to_owned(),
             })
         })
         .await?;
@@ -110,9 +108,7 @@ pub async fn list_tokens(
     let limit = page.limit();
     let rows = state
         .store
-        .run(move |store| {
-            store.read(|conn| tokens::list_tokens(conn, &access.tenant.id, page.cursor.as_deref(), limit))
-        })
+        .read_async(move |conn| tokens::list_tokens(conn, &access.tenant.id, page.cursor.as_deref(), limit))
         .await?;
     Ok(Json(Page::from_rows(rows, limit, |t| t.id.clone())))
 }
@@ -137,15 +133,13 @@ pub async fn patch_token(
     }
     let record = state
         .store
-        .run(move |store| {
-            store.write(|tx| {
-                let tenant = &access.tenant.id;
-                if !tokens::update_token(tx, tenant, &id, body.name.as_deref().map(str::trim), body.active)? {
-                    return Err(ApiError::not_found("no such token (or it is revoked)"));
-                }
-                audit::record(tx, &access.audit("token.updated", Some(&id)))?;
-                tokens::find_token(tx, Some(tenant), &id)?.ok_or_else(|| ApiError::not_found("no such token"))
-            })
+        .write_async(move |tx| {
+            let tenant = &access.tenant.id;
+            if !tokens::update_token(tx, tenant, &id, body.name.as_deref().map(str::trim), body.active)? {
+                return Err(ApiError::not_found("no such token (or it is revoked)"));
+            }
+            audit::record(tx, &access.audit("token.updated", Some(&id)))?;
+            tokens::find_token(tx, Some(tenant), &id)?.ok_or_else(|| ApiError::not_found("no such token"))
         })
         .await?;
     state.auth_cache.forget_tokens();
@@ -159,14 +153,12 @@ pub async fn revoke_token(
 ) -> ApiResult<StatusCode> {
     state
         .store
-        .run(move |store| {
-            store.write(|tx| {
-                if !tokens::revoke_token(tx, &access.tenant.id, &id)? {
-                    return Err(ApiError::not_found("no such token"));
-                }
-                audit::record(tx, &access.audit("token.revoked", Some(&id)))?;
-                Ok(())
-            })
+        .write_async(move |tx| {
+            if !tokens::revoke_token(tx, &access.tenant.id, &id)? {
+                return Err(ApiError::not_found("no such token"));
+            }
+            audit::record(tx, &access.audit("token.revoked", Some(&id)))?;
+            Ok(())
         })
         .await?;
     state.auth_cache.forget_tokens();

@@ -39,24 +39,21 @@ pub async fn put_connection(
     let app = state.clone();
     let outcome = state
         .store
-        .run(move |store| {
-            store.write(|tx| {
-                let outcome =
-                    service::save_connection(tx, &app.vault, &app.catalog, &access.tenant.id, &provider, &input)?;
-                let action = if outcome.created {
-                    "connection.created"
-                } else {
-                    "connection.updated"
-                };
-                let fields: Vec<&String> = input.credentials.keys().collect();
-                audit::record(
-                    tx,
-                    &access
-                        .audit(action, Some(&provider))
-                        .with_detail(json!({"fields": fields})),
-                )?;
-                Ok::<_, ApiError>(outcome)
-            })
+        .write_async(move |tx| {
+            let outcome = service::save_connection(tx, &app.vault, &app.catalog, &access.tenant.id, &provider, &input)?;
+            let action = if outcome.created {
+                "connection.created"
+            } else {
+                "connection.updated"
+            };
+            let fields: Vec<&String> = input.credentials.keys().collect();
+            audit::record(
+                tx,
+                &access
+                    .audit(action, Some(&provider))
+                    .with_detail(json!({"fields": fields})),
+            )?;
+            Ok::<_, ApiError>(outcome)
         })
         .await?;
     if outcome.credentials_changed {
@@ -78,13 +75,11 @@ pub async fn list_connections(
     let app = state.clone();
     let items = state
         .store
-        .run(move |store| {
-            store.read(|conn| {
-                repo::list_connections(conn, &access.tenant.id)?
-                    .iter()
-                    .map(|row| service::connection_view(conn, &app.vault, &app.catalog, row))
-                    .collect::<Result<Vec<_>, ConnectionError>>()
-            })
+        .read_async(move |conn| {
+            repo::list_connections(conn, &access.tenant.id)?
+                .iter()
+                .map(|row| service::connection_view(conn, &app.vault, &app.catalog, row))
+                .collect::<Result<Vec<_>, ConnectionError>>()
         })
         .await?;
     Ok(Json(ConnectionList {
@@ -101,12 +96,10 @@ pub async fn get_connection(
     let app = state.clone();
     let view = state
         .store
-        .run(move |store| {
-            store.read(|conn| {
-                let row = repo::find_connection(conn, &access.tenant.id, &provider)?
-                    .ok_or_else(|| ConnectionError::NotFound(provider.clone()))?;
-                service::connection_view(conn, &app.vault, &app.catalog, &row)
-            })
+        .read_async(move |conn| {
+            let row = repo::find_connection(conn, &access.tenant.id, &provider)?
+                .ok_or_else(|| ConnectionError::NotFound(provider.clone()))?;
+            service::connection_view(conn, &app.vault, &app.catalog, &row)
         })
         .await?;
     Ok(Json(view))
@@ -120,17 +113,15 @@ pub async fn delete_connection(
     let revocation = crate::oauth::revoke::before_delete(&state, &access.tenant.id, &provider).await;
     state
         .store
-        .run(move |store| {
-            store.write(|tx| {
-                service::delete_connection(tx, &access.tenant.id, &provider)?;
-                audit::record(
-                    tx,
-                    &access
-                        .audit("connection.deleted", Some(&provider))
-                        .with_detail(json!({"revocation": revocation})),
-                )?;
-                Ok::<_, ApiError>(())
-            })
+        .write_async(move |tx| {
+            service::delete_connection(tx, &access.tenant.id, &provider)?;
+            audit::record(
+                tx,
+                &access
+                    .audit("connection.deleted", Some(&provider))
+                    .with_detail(json!({"revocation": revocation})),
+            )?;
+            Ok::<_, ApiError>(())
         })
         .await?;
     state.outbound.wake();
@@ -164,18 +155,16 @@ pub async fn reveal_credentials(
     let app = state.clone();
     let body = state
         .store
-        .run(move |store| {
-            store.write(|tx| {
-                let row = repo::find_connection(tx, &access.tenant.id, &provider)?
-                    .ok_or_else(|| ConnectionError::NotFound(provider.clone()))?;
-                let credentials = service::open_credentials(tx, &app.vault, &row)?;
-                audit::record(tx, &access.audit("credentials.revealed", Some(&provider)))?;
-                Ok::<_, ApiError>(json!({
-                    "provider": row.provider,
-                    "auth_mode": row.auth_mode,
-                    "credentials": credentials.reveal(),
-                }))
-            })
+        .write_async(move |tx| {
+            let row = repo::find_connection(tx, &access.tenant.id, &provider)?
+                .ok_or_else(|| ConnectionError::NotFound(provider.clone()))?;
+            let credentials = service::open_credentials(tx, &app.vault, &row)?;
+            audit::record(tx, &access.audit("credentials.revealed", Some(&provider)))?;
+            Ok::<_, ApiError>(json!({
+                "provider": row.provider,
+                "auth_mode": row.auth_mode,
+                "credentials": credentials.reveal(),
+            }))
         })
         .await?;
     Ok(Json(body))

@@ -41,28 +41,26 @@ pub async fn grant(
         .transpose()?;
     let consent = state
         .store
-        .run(move |store| {
-            store.write(|tx| {
-                let consent = repo::insert(
-                    tx,
-                    &access.tenant.id,
-                    &NewConsent {
-                        consent_type: &kind,
-                        resource_type: &resource_type,
-                        resource_id: &resource_id,
-                        description: &description,
-                        subject: subject.as_deref(),
-                        granted_by: &access.principal.actor,
-                    },
-                )?;
-                let entry = access.audit("consent.granted", Some(&consent.id)).with_detail(json!({
-                    "consent_type": consent.consent_type,
-                    "resource_type": consent.resource_type,
-                    "resource_id": consent.resource_id,
-                }));
-                audit::record(tx, &entry)?;
-                Ok::<_, ConsentError>(consent)
-            })
+        .write_async(move |tx| {
+            let consent = repo::insert(
+                tx,
+                &access.tenant.id,
+                &NewConsent {
+                    consent_type: &kind,
+                    resource_type: &resource_type,
+                    resource_id: &resource_id,
+                    description: &description,
+                    subject: subject.as_deref(),
+                    granted_by: &access.principal.actor,
+                },
+            )?;
+            let entry = access.audit("consent.granted", Some(&consent.id)).with_detail(json!({
+                "consent_type": consent.consent_type,
+                "resource_type": consent.resource_type,
+                "resource_id": consent.resource_id,
+            }));
+            audit::record(tx, &entry)?;
+            Ok::<_, ConsentError>(consent)
         })
         .await?;
     Ok((StatusCode::CREATED, Json(consent)))
@@ -99,9 +97,7 @@ pub async fn list(
     };
     let rows = state
         .store
-        .run(move |store| {
-            store.read(|conn| repo::list(conn, &access.tenant.id, &filter, page.cursor.as_deref(), limit))
-        })
+        .read_async(move |conn| repo::list(conn, &access.tenant.id, &filter, page.cursor.as_deref(), limit))
         .await?;
     Ok(Json(Page::from_rows(rows, limit, |c| c.id.clone())))
 }
@@ -113,7 +109,7 @@ pub async fn get_one(
 ) -> ApiResult<Json<Consent>> {
     let consent = state
         .store
-        .run(move |store| store.read(|conn| repo::find(conn, &access.tenant.id, &id)))
+        .read_async(move |conn| repo::find(conn, &access.tenant.id, &id))
         .await?
         .ok_or_else(|| ApiError::not_found("no such consent"))?;
     Ok(Json(consent))
@@ -127,14 +123,12 @@ pub async fn revoke(
 ) -> ApiResult<Json<Consent>> {
     let consent = state
         .store
-        .run(move |store| {
-            store.write(|tx| {
-                let (consent, changed) = repo::revoke(tx, &access.tenant.id, &id, &access.principal.actor)?;
-                if changed {
-                    audit::record(tx, &access.audit("consent.revoked", Some(&consent.id)))?;
-                }
-                Ok::<_, ConsentError>(consent)
-            })
+        .write_async(move |tx| {
+            let (consent, changed) = repo::revoke(tx, &access.tenant.id, &id, &access.principal.actor)?;
+            if changed {
+                audit::record(tx, &access.audit("consent.revoked", Some(&consent.id)))?;
+            }
+            Ok::<_, ConsentError>(consent)
         })
         .await?;
     Ok(Json(consent))
@@ -165,7 +159,7 @@ pub async fn status(
     };
     let active = state
         .store
-        .run(move |store| store.read(|conn| repo::list(conn, &access.tenant.id, &filter, None, 10_000)))
+        .read_async(move |conn| repo::list(conn, &access.tenant.id, &filter, None, 10_000))
         .await?;
     let mut consents = serde_json::Map::new();
     for kind in super::CONSENT_TYPES {

@@ -29,7 +29,7 @@ fn check_range(from: &str, to: &str) -> ApiResult<()> {
 async fn require_connection(state: &AppState, tenant_id: String) -> ApiResult<()> {
     let found = state
         .store
-        .run(move |store| store.read(|conn| crate::connections::find_connection(conn, &tenant_id, PROVIDER)))
+        .read_async(move |conn| crate::connections::find_connection(conn, &tenant_id, PROVIDER))
         .await?;
     found
         .map(|_| ())
@@ -50,12 +50,10 @@ pub async fn import(
     let jobs = state.jobs.clone();
     let job_id = state
         .store
-        .run(move |store| {
-            store.write(|tx| {
-                let id = jobs.enqueue(tx, Some(&tenant_id), JOB_IMPORT, &payload)?;
-                crate::audit::record(tx, &entry)?;
-                Ok::<_, crate::store::StoreError>(id)
-            })
+        .write_async(move |tx| {
+            let id = jobs.enqueue(tx, Some(&tenant_id), JOB_IMPORT, &payload)?;
+            crate::audit::record(tx, &entry)?;
+            Ok::<_, crate::store::StoreError>(id)
         })
         .await?;
     state.jobs.wake();

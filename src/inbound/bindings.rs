@@ -95,10 +95,7 @@ pub async fn get_bindings(
 ) -> ApiResult<Json<Value>> {
     let provider = provider_with_handlers(&state, &key)?;
     let tenant_id = access.tenant.id.clone();
-    let overrides = state
-        .store
-        .run(move |store| store.read(|conn| load(conn, &tenant_id, &key)))
-        .await?;
+    let overrides = state.store.read_async(move |conn| load(conn, &tenant_id, &key)).await?;
     Ok(Json(view(&provider, &overrides)))
 }
 
@@ -154,8 +151,7 @@ pub async fn put_bindings(
     let tenant_id = access.tenant.id.clone();
     state
         .store
-        .run(move |store| {
-            store.write(|tx| {
+        .write_async(move |tx| {
                 tx.execute(
                     "INSERT INTO inbound_bindings (tenant_id, provider, mapping, updated_at) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT(tenant_id, provider) DO UPDATE SET mapping = excluded.mapping, updated_at = excluded.updated_at",
@@ -163,7 +159,6 @@ pub async fn put_bindings(
                 )?;
                 crate::audit::record(tx, &entry)
             })
-        })
         .await?;
     Ok(Json(view(&provider, &overrides)))
 }

@@ -83,11 +83,7 @@ impl Limiting<'_> {
         }
         let read_at = cache.generation();
         let key = reference.to_owned();
-        let found = self
-            .state
-            .store
-            .run(move |store| store.read(|conn| find_tenant(conn, &key)))
-            .await?;
+        let found = self.state.store.read_async(move |conn| find_tenant(conn, &key)).await?;
         if let Some(tenant) = &found {
             cache.remember_tenant(read_at, reference, tenant);
         }
@@ -130,9 +126,7 @@ pub async fn receive(
         state
             .store
             .clone()
-            .run(move |store| {
-                store.read(|conn| check_delivery(conn, &state, &provider, &tenant, &headers, &body, &source))
-            })
+            .read_async(move |conn| check_delivery(conn, &state, &provider, &tenant, &headers, &body, &source))
             .await?
     };
     match verdict {

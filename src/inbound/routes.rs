@@ -49,7 +49,7 @@ pub async fn list_events(
     };
     let rows = state
         .store
-        .run(move |store| store.read(|conn| events::list(conn, &access.tenant.id, &filter, limit)))
+        .read_async(move |conn| events::list(conn, &access.tenant.id, &filter, limit))
         .await?;
     let page = Page::from_rows(rows, limit, |e| e.id.clone());
     Ok(Json(page.map(|mut e| {
@@ -66,18 +66,16 @@ pub async fn get_event(
     let vault = state.vault.clone();
     let view = state
         .store
-        .run(move |store| {
-            store.read(|conn| -> Result<EventView, InboundError> {
-                let event = events::find(conn, &access.tenant.id, &id)?.ok_or(InboundError::EventNotFound)?;
-                let body = events::open_payload(conn, &vault, &event)?;
-                let mut view = event.view;
-                view.payload = Some(match body {
-                    Some(bytes) => serde_json::from_slice(&bytes)
-                        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned())),
-                    None => Value::Null,
-                });
-                Ok(view)
-            })
+        .read_async(move |conn| -> Result<EventView, InboundError> {
+            let event = events::find(conn, &access.tenant.id, &id)?.ok_or(InboundError::EventNotFound)?;
+            let body = events::open_payload(conn, &vault, &event)?;
+            let mut view = event.view;
+            view.payload = Some(match body {
+                Some(bytes) => serde_json::from_slice(&bytes)
+                    .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned())),
+                None => Value::Null,
+            });
+            Ok(view)
         })
         .await?;
     Ok(Json(view))
@@ -93,18 +91,16 @@ pub async fn replay_event(
     let jobs = state.jobs.clone();
     let job_id = state
         .store
-        .run(move |store| {
-            store.write(|tx| -> Result<String, InboundError> {
-                let event = events::find(tx, &tenant_id, &id)?.ok_or(InboundError::EventNotFound)?;
-                if event.view.status == "rejected" {
-                    return Err(InboundError::Invalid(
-                        "rejected deliveries failed verification and are never processed".into(),
-                    ));
-                }
-                let job = events::replay(tx, &jobs, &tenant_id, &id)?;
-                crate::audit::record(tx, &entry)?;
-                Ok(job)
-            })
+        .write_async(move |tx| -> Result<String, InboundError> {
+            let event = events::find(tx, &tenant_id, &id)?.ok_or(InboundError::EventNotFound)?;
+            if event.view.status == "rejected" {
+                return Err(InboundError::Invalid(
+                    "rejected deliveries failed verification and are never processed".into(),
+                ));
+            }
+            let job = events::replay(tx, &jobs, &tenant_id, &id)?;
+            crate::audit::record(tx, &entry)?;
+            Ok(job)
         })
         .await?;
     state.jobs.wake();
@@ -131,7 +127,7 @@ pub async fn event_stats(
     let now = crate::time::now().unix_timestamp();
     let buckets = state
         .store
-        .run(move |store| store.read(|conn| events::hourly_stats(conn, &access.tenant.id, now, hours)))
+        .read_async(move |conn| events::hourly_stats(conn, &access.tenant.id, now, hours))
         .await?;
     Ok(Json(json!({ "buckets": buckets })))
 }
@@ -145,12 +141,10 @@ pub async fn rejections(
     let max = state.config.rejected_events_max;
     let (stored, summarised) = state
         .store
-        .run(move |store| {
-            store.read(|conn| -> Result<_, InboundError> {
-                let stored = super::rejections::stored_count(conn, &access.tenant.id, max)?;
-                let summarised = super::rejections::summarised(conn, &access.tenant.id, 1000)?;
-                Ok((stored, summarised))
-            })
+        .read_async(move |conn| -> Result<_, InboundError> {
+            let stored = super::rejections::stored_count(conn, &access.tenant.id, max)?;
+            let summarised = super::rejections::summarised(conn, &access.tenant.id, 1000)?;
+            Ok((stored, summarised))
         })
         .await?;
     Ok(Json(json!({
@@ -181,17 +175,15 @@ pub async fn webhook_info(
     let provider_key = provider.key.clone();
     let (secret_configured, active) = state
         .store
-        .run(move |store| {
-            store.read(|conn| -> Result<(bool, bool), InboundError> {
-                let Some(row) = find_connection(conn, &tenant_id, &provider_key)? else {
-                    return Ok((false, false));
-                };
-                let has_secret = open_credentials(conn, &vault, &row)
-                    .ok()
-                    .and_then(|c| c.get("webhook_secret"))
-                    .is_some_and(|s| !s.expose().is_empty());
-                Ok((has_secret, row.status == Status::Active))
-            })
+        .read_async(move |conn| -> Result<(bool, bool), InboundError> {
+            let Some(row) = find_connection(conn, &tenant_id, &provider_key)? else {
+                return Ok((false, false));
+            };
+            let has_secret = open_credentials(conn, &vault, &row)
+                .ok()
+                .and_then(|c| c.get("webhook_secret"))
+                .is_some_and(|s| !s.expose().is_empty());
+            Ok((has_secret, row.status == Status::Active))
         })
         .await?;
     let unsigned = spec.scheme == "eventbrite-fetch";

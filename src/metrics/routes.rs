@@ -25,7 +25,7 @@ pub async fn metrics(State(state): State<AppState>, mut parts: Parts) -> ApiResu
     }
     let gauges = state
         .store
-        .run(|store| store.read(|conn| Ok::<_, ApiError>(gauges::collect(conn))))
+        .read_async(move |conn| Ok::<_, ApiError>(gauges::collect(conn)))
         .await?;
     let mut out = String::with_capacity(4096);
     state.metrics.render(&mut out);
@@ -70,10 +70,8 @@ pub async fn status(State(state): State<AppState>, auth: Authenticated) -> ApiRe
     let tenant_id = auth.principal.tenant_id.clone();
     let counts = state
         .store
-        .run(move |store| {
-            store.read(|conn| {
-                status_counts(conn, tenant_id.as_deref()).map_err(|e| ApiError::from(crate::store::StoreError::from(e)))
-            })
+        .read_async(move |conn| {
+            status_counts(conn, tenant_id.as_deref()).map_err(|e| ApiError::from(crate::store::StoreError::from(e)))
         })
         .await?;
     let mut body = json!({

@@ -229,21 +229,19 @@ pub async fn put_platform_app(
     let app = state.clone();
     let (created, view) = state
         .store
-        .run(move |store| {
-            store.write(|tx| {
-                let created = save_app(tx, &app.vault, &app.catalog, &provider, &input)?;
-                let action = if created {
-                    "platform_app.created"
-                } else {
-                    "platform_app.updated"
-                };
-                audit::record(tx, &auth.audit(None, action, Some(&provider)))?;
-                let view = list_apps(tx, &app.vault, &app.config)?
-                    .into_iter()
-                    .find(|v| v.provider == provider)
-                    .ok_or_else(|| OAuthError::NotFound(provider.clone()))?;
-                Ok::<_, ApiError>((created, view))
-            })
+        .write_async(move |tx| {
+            let created = save_app(tx, &app.vault, &app.catalog, &provider, &input)?;
+            let action = if created {
+                "platform_app.created"
+            } else {
+                "platform_app.updated"
+            };
+            audit::record(tx, &auth.audit(None, action, Some(&provider)))?;
+            let view = list_apps(tx, &app.vault, &app.config)?
+                .into_iter()
+                .find(|v| v.provider == provider)
+                .ok_or_else(|| OAuthError::NotFound(provider.clone()))?;
+            Ok::<_, ApiError>((created, view))
         })
         .await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
@@ -257,7 +255,7 @@ pub async fn list_platform_apps(
     let app = state.clone();
     let items = state
         .store
-        .run(move |store| store.read(|conn| list_apps(conn, &app.vault, &app.config)))
+        .read_async(move |conn| list_apps(conn, &app.vault, &app.config))
         .await
         .map_err(ApiError::from)?;
     Ok(Json(json!({ "items": items, "next_cursor": null })))
@@ -270,17 +268,15 @@ pub async fn delete_platform_app(
 ) -> ApiResult<StatusCode> {
     state
         .store
-        .run(move |store| {
-            store.write(|tx| {
-                let removed = tx
-                    .execute("DELETE FROM platform_apps WHERE provider = ?1", [&provider])
-                    .map_err(StoreError::from)?;
-                if removed == 0 {
-                    return Err(ApiError::not_found(format!("no platform app for `{provider}`")));
-                }
-                audit::record(tx, &auth.audit(None, "platform_app.deleted", Some(&provider)))?;
-                Ok(())
-            })
+        .write_async(move |tx| {
+            let removed = tx
+                .execute("DELETE FROM platform_apps WHERE provider = ?1", [&provider])
+                .map_err(StoreError::from)?;
+            if removed == 0 {
+                return Err(ApiError::not_found(format!("no platform app for `{provider}`")));
+            }
+            audit::record(tx, &auth.audit(None, "platform_app.deleted", Some(&provider)))?;
+            Ok(())
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -28,7 +28,7 @@ pub async fn run_purger(state: crate::app::AppState) {
         let days = state.config.audit_retention_days;
         let result = state
             .store
-            .run(move |store| store.write(|tx| purge_audit(tx, crate::time::now(), days)))
+            .write_async(move |tx| purge_audit(tx, crate::time::now(), days))
             .await;
         match result {
             Ok(0) => {}
@@ -38,9 +38,7 @@ pub async fn run_purger(state: crate::app::AppState) {
         let days = state.config.rejected_events_days;
         let result = state
             .store
-            .run(move |store| {
-                store.write(|tx| crate::inbound::rejections::purge(tx, crate::time::now().unix_timestamp(), days))
-            })
+            .write_async(move |tx| crate::inbound::rejections::purge(tx, crate::time::now().unix_timestamp(), days))
             .await;
         match result {
             Ok(0) => {}

@@ -89,7 +89,7 @@ pub async fn list_endpoints(
     let limit = page.limit();
     let rows = state
         .store
-        .run(move |store| store.read(|conn| endpoints::list(conn, &access.tenant.id, page.cursor.as_deref(), limit)))
+        .read_async(move |conn| endpoints::list(conn, &access.tenant.id, page.cursor.as_deref(), limit))
         .await?;
     Ok(Json(
         Page::from_rows(rows, limit, |r| r.id.clone()).map(|r| EndpointView::from(&r)),
@@ -103,7 +103,7 @@ pub async fn get_endpoint(
 ) -> ApiResult<Json<EndpointView>> {
     let row = state
         .store
-        .run(move |store| store.read(|conn| endpoints::get(conn, &access.tenant.id, &id)))
+        .read_async(move |conn| endpoints::get(conn, &access.tenant.id, &id))
         .await?;
     Ok(Json(EndpointView::from(&row)))
 }
@@ -228,12 +228,10 @@ pub async fn delete_endpoint(
     let endpoint_id = id.clone();
     state
         .store
-        .run(move |store| {
-            store.write(|tx| {
-                endpoints::delete(tx, &access.tenant.id, &id)?;
-                audit::record(tx, &access.audit("webhook_endpoint.deleted", Some(&id)))?;
-                Ok::<_, OutboundError>(())
-            })
+        .write_async(move |tx| {
+            endpoints::delete(tx, &access.tenant.id, &id)?;
+            audit::record(tx, &access.audit("webhook_endpoint.deleted", Some(&id)))?;
+            Ok::<_, OutboundError>(())
         })
         .await?;
     state.outbound.endpoint_changed(&endpoint_id);
@@ -248,19 +246,17 @@ pub async fn reveal_secret(
     let app = state.clone();
     let body = state
         .store
-        .run(move |store| {
-            store.write(|tx| {
-                let now = now_ms();
-                let row = endpoints::get(tx, &access.tenant.id, &id)?;
-                let (current, previous) = endpoints::open_secrets(tx, &app.vault, &row, now)?;
-                audit::record(tx, &access.audit("webhook_endpoint.secret_revealed", Some(&row.id)))?;
-                let mut body = json!({"secret": current.expose()});
-                if let (Some(previous), Some(until)) = (previous, row.previous_secret_expires_at) {
-                    body["previous_secret"] = json!(previous.expose());
-                    body["previous_secret_expires_at"] = json!(ms_to_rfc3339(until));
-                }
-                Ok::<_, OutboundError>(body)
-            })
+        .write_async(move |tx| {
+            let now = now_ms();
+            let row = endpoints::get(tx, &access.tenant.id, &id)?;
+            let (current, previous) = endpoints::open_secrets(tx, &app.vault, &row, now)?;
+            audit::record(tx, &access.audit("webhook_endpoint.secret_revealed", Some(&row.id)))?;
+            let mut body = json!({"secret": current.expose()});
+            if let (Some(previous), Some(until)) = (previous, row.previous_secret_expires_at) {
+                body["previous_secret"] = json!(previous.expose());
+                body["previous_secret_expires_at"] = json!(ms_to_rfc3339(until));
+            }
+            Ok::<_, OutboundError>(body)
         })
         .await?;
     Ok(Json(body))
@@ -273,11 +269,9 @@ pub async fn send_test(
 ) -> ApiResult<(StatusCode, Json<DeliveryView>)> {
     let view = state
         .store
-        .run(move |store| {
-            store.write(|tx| {
-                let row = endpoints::get(tx, &access.tenant.id, &id)?;
-                history::send_test(tx, &row)
-            })
+        .write_async(move |tx| {
+            let row = endpoints::get(tx, &access.tenant.id, &id)?;
+            history::send_test(tx, &row)
         })
         .await?;
     state.outbound.claim_soon();
@@ -308,18 +302,16 @@ pub async fn list_deliveries(
     let limit = query.page.limit();
     let rows = state
         .store
-        .run(move |store| {
-            store.read(|conn| {
-                endpoints::get(conn, &access.tenant.id, &id)?;
-                history::list(
-                    conn,
-                    &access.tenant.id,
-                    &id,
-                    query.status.as_deref(),
-                    query.page.cursor.as_deref(),
-                    limit,
-                )
-            })
+        .read_async(move |conn| {
+            endpoints::get(conn, &access.tenant.id, &id)?;
+            history::list(
+                conn,
+                &access.tenant.id,
+                &id,
+                query.status.as_deref(),
+                query.page.cursor.as_deref(),
+                limit,
+            )
         })
         .await?;
     Ok(Json(Page::from_rows(rows, limit, |d| d.id.clone())))
@@ -332,7 +324,7 @@ pub async fn get_delivery(
 ) -> ApiResult<Json<DeliveryView>> {
     let view = state
         .store
-        .run(move |store| store.read(|conn| history::get(conn, &access.tenant.id, &id, &delivery_id)))
+        .read_async(move |conn| history::get(conn, &access.tenant.id, &id, &delivery_id))
         .await?;
     Ok(Json(view))
 }
@@ -344,13 +336,11 @@ pub async fn retry_delivery(
 ) -> ApiResult<(StatusCode, Json<DeliveryView>)> {
     let view = state
         .store
-        .run(move |store| {
-            store.write(|tx| {
-                let row = endpoints::get(tx, &access.tenant.id, &id)?;
-                let view = history::retry_now(tx, &row, &delivery_id)?;
-                audit::record(tx, &access.audit("webhook_delivery.retried", Some(&delivery_id)))?;
-                Ok::<_, OutboundError>(view)
-            })
+        .write_async(move |tx| {
+            let row = endpoints::get(tx, &access.tenant.id, &id)?;
+            let view = history::retry_now(tx, &row, &delivery_id)?;
+            audit::record(tx, &access.audit("webhook_delivery.retried", Some(&delivery_id)))?;
+            Ok::<_, OutboundError>(view)
         })
         .await?;
     state.outbound.claim_soon();
@@ -399,18 +389,16 @@ pub async fn replay(
     };
     let scheduled = state
         .store
-        .run(move |store| {
-            store.write(|tx| {
-                let row = endpoints::get(tx, &access.tenant.id, &id)?;
-                let scheduled = history::replay(tx, &row, &selection)?;
-                audit::record(
-                    tx,
-                    &access
-                        .audit("webhook_endpoint.replayed", Some(&row.id))
-                        .with_detail(json!({"scheduled": scheduled})),
-                )?;
-                Ok::<_, OutboundError>(scheduled)
-            })
+        .write_async(move |tx| {
+            let row = endpoints::get(tx, &access.tenant.id, &id)?;
+            let scheduled = history::replay(tx, &row, &selection)?;
+            audit::record(
+                tx,
+                &access
+                    .audit("webhook_endpoint.replayed", Some(&row.id))
+                    .with_detail(json!({"scheduled": scheduled})),
+            )?;
+            Ok::<_, OutboundError>(scheduled)
         })
         .await?;
     state.outbound.claim_soon();
@@ -440,13 +428,11 @@ pub async fn stats(
     }
     let buckets = state
         .store
-        .run(move |store| {
-            store.read(|conn| {
-                if let Some(id) = &query.endpoint_id {
-                    endpoints::get(conn, &access.tenant.id, id)?;
-                }
-                history::stats(conn, &access.tenant.id, query.endpoint_id.as_deref(), hours, now_ms())
-            })
+        .read_async(move |conn| {
+            if let Some(id) = &query.endpoint_id {
+                endpoints::get(conn, &access.tenant.id, id)?;
+            }
+            history::stats(conn, &access.tenant.id, query.endpoint_id.as_deref(), hours, now_ms())
         })
         .await?;
     Ok(Json(Stats { buckets }))

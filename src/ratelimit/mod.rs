@@ -53,7 +53,7 @@ impl RateLimiter {
         let id = tenant_id.to_owned();
         let found = state
             .store
-            .run(move |store| store.read(|conn| crate::tenants::find_tenant(conn, &id)))
+            .read_async(move |conn| crate::tenants::find_tenant(conn, &id))
             .await?;
         Ok(match found {
             Some(tenant) => {

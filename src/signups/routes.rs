@@ -46,7 +46,7 @@ pub async fn list_signups(
     };
     let rows = state
         .store
-        .run(move |store| store.read(|conn| repo::list(conn, &access.tenant.id, &filter, limit)))
+        .read_async(move |conn| repo::list(conn, &access.tenant.id, &filter, limit))
         .await?;
     Ok(Json(Page::from_rows(rows, limit, |s| s.id.clone())))
 }
@@ -58,7 +58,7 @@ pub async fn get_signup(
 ) -> ApiResult<Json<Signup>> {
     let found = state
         .store
-        .run(move |store| store.read(|conn| repo::find(conn, &access.tenant.id, &id)))
+        .read_async(move |conn| repo::find(conn, &access.tenant.id, &id))
         .await?;
     found.map(Json).ok_or_else(|| ApiError::not_found("no such signup"))
 }
@@ -85,20 +85,18 @@ async fn change_status(
     let jobs = state.jobs.clone();
     let change = state
         .store
-        .run(move |store| {
-            store.write(|tx| -> Result<Change, StoreError> {
-                if !repo::set_status(tx, &tenant_id, &id, status)? {
-                    return Ok(Change::Missing);
-                }
-                let job = if status == "invited" {
-                    crate::inbound::outside::queue_invite(tx, &jobs, &tenant_id, &id)?
-                } else {
-                    None
-                };
-                crate::audit::record(tx, &entry)?;
-                let signup = repo::find(tx, &tenant_id, &id)?.ok_or(StoreError::Task("signup vanished".into()))?;
-                Ok(Change::Done(Box::new(signup), job))
-            })
+        .write_async(move |tx| -> Result<Change, StoreError> {
+            if !repo::set_status(tx, &tenant_id, &id, status)? {
+                return Ok(Change::Missing);
+            }
+            let job = if status == "invited" {
+                crate::inbound::outside::queue_invite(tx, &jobs, &tenant_id, &id)?
+            } else {
+                None
+            };
+            crate::audit::record(tx, &entry)?;
+            let signup = repo::find(tx, &tenant_id, &id)?.ok_or(StoreError::Task("signup vanished".into()))?;
+            Ok(Change::Done(Box::new(signup), job))
         })
         .await?;
     match change {

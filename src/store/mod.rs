@@ -167,7 +167,28 @@ impl Store {
         .is_ok()
     }
 
-    /// Runs blocking database work off the async executor.
+    /// [`Store::read`] from async code: runs `f` on a blocking thread.
+    pub async fn read_async<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.run(move |store| store.read(f)).await
+    }
+
+    /// [`Store::write`] from async code: runs `f` in a transaction on a blocking thread.
+    pub async fn write_async<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.run(move |store| store.write(f)).await
+    }
+
+    /// Runs blocking work that needs the store more than once (several transactions,
+    /// password hashing between reads) off the async executor.
     pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&Store) -> Result<T, E> + Send + 'static,

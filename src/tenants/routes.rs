@@ -62,13 +62,11 @@ pub async fn create_tenant(
     let vault = state.vault.clone();
     let created = state
         .store
-        .run(move |store| {
-            store.write(|tx| {
-                insert_tenant(tx, &tenant)?;
-                vault.create_data_key(tx, &KeyScope::Tenant(tenant.id.clone()))?;
-                audit::record(tx, &auth.audit(Some(&tenant.id), "tenant.created", Some(&tenant.id)))?;
-                Ok::<_, TenantError>(tenant)
-            })
+        .write_async(move |tx| {
+            insert_tenant(tx, &tenant)?;
+            vault.create_data_key(tx, &KeyScope::Tenant(tenant.id.clone()))?;
+            audit::record(tx, &auth.audit(Some(&tenant.id), "tenant.created", Some(&tenant.id)))?;
+            Ok::<_, TenantError>(tenant)
         })
         .await?;
     Ok((StatusCode::CREATED, Json(created)))
@@ -83,7 +81,7 @@ pub async fn list(
     let only = auth.principal.tenant_id.clone();
     let rows = state
         .store
-        .run(move |store| store.read(|conn| list_tenants(conn, only.as_deref(), page.cursor.as_deref(), limit)))
+        .read_async(move |conn| list_tenants(conn, only.as_deref(), page.cursor.as_deref(), limit))
         .await?;
     Ok(Json(Page::from_rows(rows, limit, |t| t.id.clone())))
 }
@@ -126,12 +124,10 @@ pub async fn patch_tenant(
     tenant.updated_at = crate::time::now_rfc3339();
     let updated = state
         .store
-        .run(move |store| {
-            store.write(|tx| {
-                update_tenant(tx, &tenant)?;
-                audit::record(tx, &access.audit("tenant.updated", Some(&tenant.id)))?;
-                Ok::<_, TenantError>(tenant)
-            })
+        .write_async(move |tx| {
+            update_tenant(tx, &tenant)?;
+            audit::record(tx, &access.audit("tenant.updated", Some(&tenant.id)))?;
+            Ok::<_, TenantError>(tenant)
         })
         .await?;
     state.auth_cache.forget_tenants();
@@ -147,12 +143,10 @@ pub async fn delete(
     let deleted_id = id.clone();
     state
         .store
-        .run(move |store| {
-            store.write(|tx| {
-                delete_tenant(tx, &id)?;
-                audit::record(tx, &auth.audit(Some(&id), "tenant.deleted", Some(&id)))?;
-                Ok::<_, TenantError>(())
-            })
+        .write_async(move |tx| {
+            delete_tenant(tx, &id)?;
+            audit::record(tx, &auth.audit(Some(&id), "tenant.deleted", Some(&id)))?;
+            Ok::<_, TenantError>(())
         })
         .await?;
     state.vault.forget(&KeyScope::Tenant(deleted_id));

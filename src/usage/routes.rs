@@ -58,7 +58,7 @@ pub async fn get_usage(
     let (f, t) = (from_s.clone(), to_s.clone());
     let rows = state
         .store
-        .run(move |store| store.read(|conn| usage_between(conn, &tenant_id, &f, &t)))
+        .read_async(move |conn| usage_between(conn, &tenant_id, &f, &t))
         .await?;
 
     let mut by_token: BTreeMap<&str, u64> = BTreeMap::new();

@@ -266,7 +266,7 @@ pub fn spawn_session_purger(state: &crate::app::AppState) {
             tokio::select! {
                 _ = tick.tick() => {
                     let result = store
-                        .run(|store| store.write(|tx| sessions::purge_expired(tx, crate::time::now())))
+                        .write_async(move |tx| sessions::purge_expired(tx, crate::time::now()))
                         .await;
                     if let Err(e) = result {
                         tracing::warn!(error = %e, "purging expired sessions failed");

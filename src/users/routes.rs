@@ -141,19 +141,17 @@ pub async fn delete_session(
         check_csrf(&headers, &secret)?;
         state
             .store
-            .run(move |store| {
-                store.write(|tx| {
-                    repo::delete_session(tx, &secret)?;
-                    let user = &session.user;
-                    let entry = AuditEntry::new(
-                        user.tenant_id.as_deref(),
-                        &format!("user:{}", user.id),
-                        "session.deleted",
-                        Some(&user.email),
-                        &ctx,
-                    );
-                    audit::record(tx, &entry)
-                })
+            .write_async(move |tx| {
+                repo::delete_session(tx, &secret)?;
+                let user = &session.user;
+                let entry = AuditEntry::new(
+                    user.tenant_id.as_deref(),
+                    &format!("user:{}", user.id),
+                    "session.deleted",
+                    Some(&user.email),
+                    &ctx,
+                );
+                audit::record(tx, &entry)
             })
             .await?;
     }
@@ -177,12 +175,7 @@ fn session_cookie_header(state: &AppState, value: &str, max_age: u64) -> HeaderV
 async fn session_view(state: &AppState, session: &ActiveSession, secret: &str) -> ApiResult<Value> {
     let user: User = session.user.clone();
     let tenant = match user.tenant_id.clone() {
-        Some(id) => {
-            state
-                .store
-                .run(move |store| store.read(|conn| find_tenant(conn, &id)))
-                .await?
-        }
+        Some(id) => state.store.read_async(move |conn| find_tenant(conn, &id)).await?,
         None => None,
     };
     Ok(json!({
