@@ -161,7 +161,15 @@ fn merge_values(
         let known = fields.iter().any(|f| &f.name == name);
         let generic_allowed = generic.iter().find(|(g, _)| g == name).map(|(_, allowed)| *allowed);
         if !known && generic_allowed.is_none() {
-            errors.push(field_error(path, "unknown field for this provider and auth mode"));
+            // Named only when it looks like a field name: a pasted secret is not repeated.
+            if crate::error::input::is_field_name(name) {
+                errors.push(field_error(path, "unknown field for this provider and auth mode"));
+            } else {
+                errors.push(field_error(
+                    group.to_owned(),
+                    "has a field this provider and auth mode do not know",
+                ));
+            }
             continue;
         }
         let text = match value {
@@ -292,11 +300,7 @@ pub fn save_connection(
                 let modes: Vec<&str> = provider.auth_modes.iter().map(|m| m.as_str()).collect();
                 return Err(ConnectionError::Invalid(vec![field_error(
                     "auth_mode".into(),
-                    format!(
-                        "`{text}` is not supported by {}; use one of: {}",
-                        provider.name,
-                        modes.join(", ")
-                    ),
+                    format!("{} supports only: {}", provider.name, modes.join(", ")),
                 )]));
             }
         },

@@ -134,11 +134,11 @@ fn url_of<T>(
 }
 
 pub(super) fn valid_scopes(scopes: &[String]) -> Result<(), OAuthError> {
-    for scope in scopes {
+    for (i, scope) in scopes.iter().enumerate() {
         if scope.is_empty() || scope.len() > 200 || scope.chars().any(|c| c.is_whitespace() || c == '"' || c == '\\') {
             return Err(OAuthError::InvalidField {
-                field: "scopes".into(),
-                message: format!("`{scope}` is not a valid OAuth scope"),
+                field: format!("scopes[{i}]"),
+                message: "is not a valid OAuth scope".into(),
             });
         }
     }

@@ -135,7 +135,7 @@ fn forward(
     let provider = app
         .catalog
         .get(provider_key)
-        .ok_or_else(|| ApiError::not_found(format!("unknown provider `{provider_key}`")))?;
+        .ok_or_else(|| ApiError::not_found("no such provider in the catalog"))?;
     let (row, credentials) = app.store.read(|conn| {
         let row = find_connection(conn, tenant_id, provider_key)?
             .ok_or_else(|| OAuthError::NotFound(provider_key.to_owned()))?;

@@ -11,15 +11,16 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use super::limiter::{AttemptKeys, Limits};
+use super::limiter::{AttemptKeys, DEVICE_COOKIE, DEVICE_LIFETIME, Limits};
 use super::sessions::{self as repo, ActiveSession, COOKIE_NAME};
 use super::{User, dummy_hash, find_for_login, mark_login, verify_password};
 use crate::api::extract::ApiJson;
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::auth::RequestContext;
-use crate::auth::sessions::{check_csrf, current_session, session_cookie, session_policy};
+use crate::auth::sessions::{check_csrf, cookie_value, current_session, session_cookie, session_policy};
 use crate::error::{ApiError, ApiResult};
+use crate::net::ClientAddr;
 use crate::store::StoreError;
 use crate::tenants::find_tenant;
 
@@ -38,6 +39,8 @@ enum Outcome {
 pub async fn create_session(
     State(state): State<AppState>,
     ctx: RequestContext,
+    client: ClientAddr,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<Login>,
 ) -> ApiResult<Response> {
     let email = body.email.trim().to_ascii_lowercase();
@@ -49,7 +52,8 @@ pub async fn create_session(
     }
     let keys = AttemptKeys {
         account: email.clone(),
-        ip: ctx.ip.clone(),
+        ip: Some(client.budget_key()),
+        device: cookie_value(&headers, DEVICE_COOKIE),
     };
     let limits = Limits::from_config(&state.config);
     if let Err(wait) = state.login_limiter.check(&limits, &keys, Instant::now()) {
@@ -113,11 +117,14 @@ pub async fn create_session(
             Err(ApiError::unauthorized("wrong email or password"))
         }
         Outcome::SignedIn(session, secret) => {
-            state.login_limiter.record_success(&keys);
+            let device = state.login_limiter.record_success(&keys, Instant::now());
             let body = session_view(&state, &session, &secret).await?;
             let cookie = session_cookie_header(&state, &secret, state.config.session_absolute_timeout.as_secs());
             let mut response = (StatusCode::CREATED, Json(body)).into_response();
             response.headers_mut().insert(SET_COOKIE, cookie);
+            response
+                .headers_mut()
+                .append(SET_COOKIE, device_cookie_header(&state, device.expose()));
             Ok(response)
         }
     }
@@ -170,6 +177,20 @@ fn session_cookie_header(state: &AppState, value: &str, max_age: u64) -> HeaderV
     };
     let cookie = format!("{COOKIE_NAME}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}");
     HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static("tessera_session=; Max-Age=0"))
+}
+
+/// The device cookie: only the sign-in route ever sees it.
+fn device_cookie_header(state: &AppState, value: &str) -> HeaderValue {
+    let secure = if state.config.public_url().starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{DEVICE_COOKIE}={value}; Path=/api/v1/session; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
+        DEVICE_LIFETIME.as_secs()
+    );
+    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static("tessera_device=; Max-Age=0"))
 }
 
 async fn session_view(state: &AppState, session: &ActiveSession, secret: &str) -> ApiResult<Value> {

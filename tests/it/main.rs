@@ -36,6 +36,7 @@ mod ui_browser;
 mod ui_sessions;
 mod ui_static;
 
+mod hardening_auth;
 mod hardening_files;
 mod hardening_server;
 mod hardening_webhooks;
