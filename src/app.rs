@@ -13,88 +13,137 @@ use tokio::sync::watch;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use crate::auth::Auth;
 use crate::catalog::Catalog;
 use crate::config::Config;
+use crate::connections::Connections;
+use crate::demo::Demo;
+use crate::easyappointments::EasyAppointments;
+use crate::inbound::{Inbound, InboundParts, ProviderCalls, ReceiverSettings};
+use crate::jobs::{Queue, WorkerSettings};
+use crate::metrics::Metrics;
+use crate::net::{Agents, TargetPolicy};
+use crate::oauth::{OAuth, OAuthParts, OAuthSettings};
+use crate::outbound::Outbound;
+use crate::ratelimit::RateLimiter;
+use crate::signups::Signups;
 use crate::store::Store;
+use crate::store::group_commit::GroupCommit;
+use crate::tenants::Tenants;
+use crate::time::Clock;
+use crate::usage::Usage;
+use crate::users::Users;
 use crate::vault::Vault;
 
-/// Everything a handler may need. Cheap to clone.
+/// What the HTTP layer sees: the services, built once in [`AppState::open`], and the
+/// shared pieces handlers read directly. Domain code, job handlers and background workers
+/// get only the service they need, never this. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
+    pub started_at: Instant,
+    pub shutdown: watch::Receiver<bool>,
+    /// The time where expiry matters (tokens, sessions, job scheduling).
+    pub clock: Clock,
     pub store: Store,
     pub vault: Arc<Vault>,
     pub catalog: Arc<Catalog>,
-    /// Agent for provider calls (timeouts on, redirects off). Use on blocking threads.
-    pub http: ureq::Agent,
-    pub started_at: Instant,
-    /// The time where expiry matters (tokens, sessions, job scheduling).
-    pub clock: crate::time::Clock,
-    pub shutdown: watch::Receiver<bool>,
-    /// Accepted tokens and resolved tenants; cleared by every token or tenant change.
-    pub auth_cache: Arc<crate::auth::cache::AuthCache>,
-    /// Token cache and per-connection refresh locks.
-    pub oauth: Arc<crate::oauth::TokenBroker>,
-    /// Wakes the job workers after work is committed.
-    pub jobs: crate::jobs::Queue,
     /// The group-commit writer: webhook ingestion, the job queue and processing.
-    pub writer: crate::store::group_commit::GroupCommit,
+    pub writer: GroupCommit,
+    /// Adds jobs and wakes the job workers after work is committed.
+    pub jobs: Queue,
     /// Outbound webhook engine: wake it after writing outbox rows (`state.outbound.wake()`).
-    pub outbound: crate::outbound::Outbound,
-    /// Agent for URLs a tenant's config shapes (`{base_url}`, `{shop}`): every address is
-    /// vetted by the SSRF guard. Pick it with [`AppState::http_for`].
-    pub tenant_http: ureq::Agent,
-    pub limiter: Arc<crate::ratelimit::RateLimiter>,
-    pub usage: Arc<crate::usage::UsageRecorder>,
-    pub metrics: Arc<crate::metrics::Metrics>,
-    pub sandbox: Arc<crate::demo::Sandbox>,
-    /// Failed sign-in counts per account and per IP.
-    pub login_limiter: Arc<crate::users::limiter::LoginLimiter>,
+    pub outbound: Outbound,
+    pub metrics: Arc<Metrics>,
+    pub limiter: Arc<RateLimiter>,
+    pub usage: Usage,
+    pub auth: Auth,
+    pub tenants: Tenants,
+    pub users: Users,
+    pub connections: Connections,
+    pub oauth: OAuth,
+    pub inbound: Inbound,
+    pub easyappointments: EasyAppointments,
+    pub signups: Signups,
+    pub demo: Demo,
 }
 
 impl AppState {
-    /// Opens the data dir and loads the catalog. Blocking.
+    /// Opens the data dir, loads the catalog and builds every service. Blocking.
     pub fn open(config: Config, shutdown: watch::Receiver<bool>) -> anyhow::Result<AppState> {
-        let (store, vault) = crate::setup::open(&config)?;
-        let catalog = Catalog::load(config.providers_file.as_deref())?;
-        let http = crate::net::agent(config.outbound_timeout);
-        let target_policy =
-            crate::net::TargetPolicy::new(config.allow_private_targets, config.allowed_target_cidrs.clone());
-        let tenant_http = crate::net::guarded_agent(config.outbound_timeout, &target_policy);
-        let clock = crate::time::Clock::system();
-        Ok(AppState {
-            config: Arc::new(config),
-            store: store.clone(),
-            vault: Arc::new(vault),
-            catalog: Arc::new(catalog),
-            http,
-            started_at: Instant::now(),
-            clock: clock.clone(),
-            shutdown,
-            auth_cache: Arc::default(),
-            oauth: Arc::default(),
-            jobs: crate::jobs::Queue::new(clock),
-            writer: crate::store::group_commit::GroupCommit::start(&store)?,
-            outbound: crate::outbound::Outbound::default(),
-            tenant_http,
-            limiter: Arc::default(),
-            usage: Arc::default(),
-            metrics: Arc::default(),
-            sandbox: Arc::default(),
-            login_limiter: Arc::default(),
-        })
+        AppState::open_with_clock(config, Clock::system(), shutdown)
     }
-}
 
-impl AppState {
-    /// The agent for a URL built from catalog `template`: the SSRF-guarded one when a
-    /// tenant's config fills a placeholder in it, the shared one for fixed provider URLs.
-    pub fn http_for(&self, template: Option<&str>) -> &ureq::Agent {
-        if template.is_some_and(crate::catalog::is_tenant_shaped) {
-            &self.tenant_http
-        } else {
-            &self.http
-        }
+    /// [`AppState::open`] with the clock every service reads expiry and schedules from.
+    pub fn open_with_clock(config: Config, clock: Clock, shutdown: watch::Receiver<bool>) -> anyhow::Result<AppState> {
+        let (store, vault) = crate::setup::open(&config)?;
+        let (vault, catalog) = (
+            Arc::new(vault),
+            Arc::new(Catalog::load(config.providers_file.as_deref())?),
+        );
+        let policy = TargetPolicy::new(config.allow_private_targets, config.allowed_target_cidrs.clone());
+        let agents = Agents::new(config.outbound_timeout, &policy);
+        let writer = GroupCommit::start(&store)?;
+        let jobs = Queue::new(clock.clone());
+        let outbound = Outbound::default();
+        let metrics = Arc::new(Metrics::default());
+        let connections = Connections::new(store.clone(), vault.clone(), catalog.clone(), agents.clone());
+        let oauth = OAuth::new(OAuthParts {
+            store: store.clone(),
+            vault: vault.clone(),
+            catalog: catalog.clone(),
+            agents: agents.clone(),
+            clock: clock.clone(),
+            settings: OAuthSettings::from_config(&config),
+            metrics: metrics.clone(),
+            outbound: outbound.clone(),
+            connections: connections.clone(),
+        });
+        let calls = ProviderCalls::new(
+            store.clone(),
+            vault.clone(),
+            catalog.clone(),
+            agents.clone(),
+            oauth.clone(),
+        );
+        let auth = Auth::new(store.clone(), clock.clone());
+        let inbound = Inbound::new(InboundParts {
+            store: store.clone(),
+            vault: vault.clone(),
+            catalog: catalog.clone(),
+            writer: writer.clone(),
+            jobs: jobs.clone(),
+            outbound: outbound.clone(),
+            metrics: metrics.clone(),
+            calls: calls.clone(),
+            clock: clock.clone(),
+            auth: auth.clone(),
+            receiver: ReceiverSettings::from_config(&config),
+        });
+        Ok(AppState {
+            started_at: Instant::now(),
+            shutdown,
+            tenants: Tenants::new(store.clone(), vault.clone(), auth.clone()),
+            auth,
+            signups: Signups::new(store.clone(), jobs.clone()),
+            users: Users::new(store.clone(), clock.clone(), &config),
+            easyappointments: EasyAppointments::new(store.clone(), calls, jobs.clone()),
+            demo: Demo::new(store.clone(), agents.fixed().clone(), &config),
+            usage: Usage::new(store.clone()),
+            limiter: Arc::default(),
+            config: Arc::new(config),
+            clock,
+            store,
+            vault,
+            catalog,
+            writer,
+            jobs,
+            outbound,
+            metrics,
+            connections,
+            oauth,
+            inbound,
+        })
     }
 }
 
@@ -170,22 +219,36 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Starts the background workers that live as long as the server.
+/// Starts the background workers that live as long as the server; each gets the service
+/// it works for and the shutdown signal.
 fn spawn_workers(state: &AppState) {
-    crate::oauth::refresher::spawn(state.clone());
+    let shutdown = &state.shutdown;
+    crate::oauth::refresher::spawn(state.oauth.clone(), shutdown.clone());
 
-    state
-        .jobs
-        .start(state, crate::inbound::job_handlers(), state.config.job_workers);
+    let handlers = state
+        .inbound
+        .job_handlers()
+        .merge(state.easyappointments.job_handlers());
+    let settings = WorkerSettings {
+        workers: state.config.job_workers,
+        // Longer than any outside call a job makes.
+        lease: state.config.outbound_timeout * 2 + Duration::from_secs(30),
+        retry_base: state.config.job_retry_base,
+    };
+    state.jobs.start(
+        state.store.clone(),
+        state.writer.clone(),
+        handlers,
+        settings,
+        shutdown.clone(),
+    );
 
     state.outbound.report_to(state.metrics.clone());
     let settings = crate::outbound::engine::EngineSettings::from_config(&state.config);
-    if let Err(e) = state.outbound.start(
-        settings,
-        state.store.clone(),
-        state.vault.clone(),
-        state.shutdown.clone(),
-    ) {
+    if let Err(e) = state
+        .outbound
+        .start(settings, state.store.clone(), state.vault.clone(), shutdown.clone())
+    {
         tracing::error!(error = %e, "outbound webhook engine did not start");
     }
 
@@ -194,13 +257,22 @@ fn spawn_workers(state: &AppState) {
         let key_file = (state.config.master_key_file.clone()).unwrap_or_else(|| state.config.default_master_key_path());
         state.vault.reload_keys_from(key_file);
     }
-    tokio::spawn(crate::usage::run_flusher(state.clone()));
-    tokio::spawn(crate::ops::retention::run_purger(state.clone()));
+    state
+        .usage
+        .spawn_flusher(state.config.usage_flush_interval, shutdown.clone());
+    crate::ops::retention::Retention {
+        store: state.store.clone(),
+        clock: state.clock.clone(),
+        retention_days: state.config.audit_retention_days,
+        rejected_days: state.config.rejected_events_days,
+        interval: state.config.audit_purge_interval,
+    }
+    .spawn_purger(shutdown.clone());
     if state.config.demo {
-        tokio::spawn(crate::demo::seed::run(state.clone()));
+        tokio::spawn(crate::demo::seed::run(state.demo.clone(), shutdown.clone()));
     }
 
-    crate::users::spawn_session_purger(state);
+    state.users.spawn_session_purger(shutdown.clone());
 }
 
 /// A data dir opened and checked — migrations run, master key verified — before any
@@ -211,10 +283,11 @@ pub struct Opened {
 }
 
 impl Opened {
-    /// Opens the data dir (blocking work on a blocking thread).
-    pub async fn open(config: Config) -> anyhow::Result<Opened> {
+    /// Opens the data dir (blocking work on a blocking thread); `clock` is the time every
+    /// service reads expiry and schedules from.
+    pub async fn open(config: Config, clock: Clock) -> anyhow::Result<Opened> {
         let (stop, stop_rx) = watch::channel(false);
-        let state = tokio::task::spawn_blocking(move || AppState::open(config, stop_rx)).await??;
+        let state = tokio::task::spawn_blocking(move || AppState::open_with_clock(config, clock, stop_rx)).await??;
         Ok(Opened { state, stop })
     }
 
@@ -245,8 +318,9 @@ impl Opened {
 /// Opens the data dir and serves on `listener` until `shutdown` resolves.
 pub async fn serve(
     config: Config,
+    clock: Clock,
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    Opened::open(config).await?.serve(listener, shutdown).await
+    Opened::open(config, clock).await?.serve(listener, shutdown).await
 }

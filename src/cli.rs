@@ -158,7 +158,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
         let (listen, public_url) = (config.listen, config.public_url());
         // The data dir and the master key are checked before the port is bound: a start
         // that is going to fail never listens (or says it does).
-        let opened = crate::app::Opened::open(config).await?;
+        let opened = crate::app::Opened::open(config, crate::time::Clock::system()).await?;
         let listener = tokio::net::TcpListener::bind(listen).await?;
         eprintln!(
             "tessera: listening on http://{} (public URL {public_url})",

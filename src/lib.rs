@@ -46,5 +46,16 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    app::serve(config, listener, shutdown).await
+    app::serve(config, time::Clock::system(), listener, shutdown).await
+}
+
+/// [`run`] with the clock the server reads expiry and schedules from: tests hand in a
+/// [`time::Clock::manual`] and move it instead of sleeping.
+pub async fn run_with_clock(
+    config: Config,
+    clock: time::Clock,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    app::serve(config, clock, listener, shutdown).await
 }

@@ -13,11 +13,11 @@ use std::marker::PhantomData;
 
 use super::principal::Principal;
 use super::scopes::RequiredScope;
-use super::tokens::{self, Rejection};
+use super::tokens::Rejection;
 use crate::app::AppState;
 use crate::audit::AuditEntry;
 use crate::error::ApiError;
-use crate::tenants::{Tenant, find_tenant};
+use crate::tenants::Tenant;
 
 /// Where a request came from, for the audit log.
 #[derive(Debug, Clone, Default)]
@@ -102,37 +102,20 @@ struct AuthFailure(ApiError);
 async fn resolve_principal(parts: &mut Parts, state: &AppState) -> Result<Authenticated, ApiError> {
     let ctx = request_context(parts);
     let principal = match bearer(parts)? {
-        Some(token) => {
-            let hash = crate::vault::hash_token(&token);
-            if let Some(principal) = state.auth_cache.principal(&hash, state.clock.now()) {
-                return Ok(Authenticated { principal, ctx });
+        Some(token) => match state.auth.principal_for_token(token).await? {
+            Ok(principal) => principal,
+            Err(Rejection::Unknown) => return Err(ApiError::unauthorized("unknown API token")),
+            Err(Rejection::Revoked) => {
+                return Err(ApiError::unauthorized("this API token has been revoked"));
             }
-            let read_at = state.auth_cache.generation();
-            let now = state.clock.now();
-            let result = state
-                .store
-                .read_async(move |conn| tokens::authenticate(conn, &token, now))
-                .await?;
-            match result {
-                Ok(accepted) => {
-                    state
-                        .auth_cache
-                        .remember_principal(read_at, hash, accepted.principal.clone(), accepted.expires_at);
-                    accepted.principal
-                }
-                Err(Rejection::Unknown) => return Err(ApiError::unauthorized("unknown API token")),
-                Err(Rejection::Revoked) => {
-                    return Err(ApiError::unauthorized("this API token has been revoked"));
-                }
-                Err(Rejection::Inactive) => {
-                    return Err(ApiError::unauthorized("this API token is deactivated"));
-                }
-                Err(Rejection::Expired) => {
-                    return Err(ApiError::unauthorized("this API token has expired"));
-                }
+            Err(Rejection::Inactive) => {
+                return Err(ApiError::unauthorized("this API token is deactivated"));
             }
-        }
-        None => match super::sessions::session_principal(parts, state).await? {
+            Err(Rejection::Expired) => {
+                return Err(ApiError::unauthorized("this API token has expired"));
+            }
+        },
+        None => match super::sessions::session_principal(parts, &state.users).await? {
             Some(principal) => principal,
             None => {
                 return Err(ApiError::unauthorized(
@@ -184,19 +167,8 @@ impl<S> TenantAccess<S> {
 }
 
 /// Resolves the `{tenant}` path segment for an authenticated principal.
-pub async fn resolve_tenant(state: &AppState, principal: &Principal, reference: String) -> Result<Tenant, ApiError> {
-    let found = match state.auth_cache.tenant(&reference) {
-        Some(tenant) => Some(tenant),
-        None => {
-            let read_at = state.auth_cache.generation();
-            let key = reference.clone();
-            let found = state.store.read_async(move |conn| find_tenant(conn, &key)).await?;
-            if let Some(tenant) = &found {
-                state.auth_cache.remember_tenant(read_at, &reference, tenant);
-            }
-            found
-        }
-    };
+pub async fn resolve_tenant(auth: &super::Auth, principal: &Principal, reference: String) -> Result<Tenant, ApiError> {
+    let found = auth.tenant(&reference).await?;
     match (found, principal.tenant_id.as_deref()) {
         (Some(tenant), None) => Ok(tenant),
         (None, None) => Err(ApiError::not_found("no such tenant")),
@@ -218,7 +190,7 @@ impl<S: RequiredScope> FromRequestParts<AppState> for TenantAccess<S> {
             .find(|(name, _)| *name == "tenant")
             .map(|(_, value)| value.to_owned())
             .ok_or_else(|| ApiError::not_found("no tenant in path"))?;
-        let tenant = resolve_tenant(state, &auth.principal, reference).await?;
+        let tenant = resolve_tenant(&state.auth, &auth.principal, reference).await?;
         if !auth.principal.has(S::SCOPE) {
             return Err(ApiError::forbidden(format!(
                 "this token lacks the `{}` scope",

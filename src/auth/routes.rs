@@ -157,7 +157,7 @@ pub async fn patch_token(
             tokens::find_token(tx, Some(tenant), &id)?.ok_or_else(|| ApiError::not_found("no such token"))
         })
         .await?;
-    state.auth_cache.forget_tokens();
+    state.auth.forget_tokens();
     Ok(Json(record))
 }
 
@@ -176,6 +176,6 @@ pub async fn revoke_token(
             Ok(())
         })
         .await?;
-    state.auth_cache.forget_tokens();
+    state.auth.forget_tokens();
     Ok(StatusCode::NO_CONTENT)
 }

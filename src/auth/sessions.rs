@@ -9,20 +9,19 @@ use axum::http::{HeaderMap, Method, header::COOKIE};
 
 use super::principal::Principal;
 use super::scopes::{Scope, ScopeSet};
-use crate::app::AppState;
 use crate::error::ApiError;
-use crate::users::Role;
-use crate::users::sessions::{self, ActiveSession, COOKIE_NAME, Lookup, SessionPolicy};
+use crate::users::sessions::{self, ActiveSession, COOKIE_NAME, Lookup};
+use crate::users::{Role, Users};
 use crate::vault::constant_time_eq;
 
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// The principal of a valid session cookie, when the request carries one.
-pub async fn session_principal(parts: &Parts, state: &AppState) -> Result<Option<Principal>, ApiError> {
+pub async fn session_principal(parts: &Parts, users: &Users) -> Result<Option<Principal>, ApiError> {
     let Some(secret) = session_cookie(&parts.headers) else {
         return Ok(None);
     };
-    let session = current_session(state, &secret).await?;
+    let session = current_session(users, &secret).await?;
     if is_state_changing(&parts.method) {
         check_csrf(&parts.headers, &secret)?;
     }
@@ -46,23 +45,9 @@ pub fn principal_for(session: &ActiveSession) -> Principal {
     }
 }
 
-pub fn session_policy(state: &AppState) -> SessionPolicy {
-    SessionPolicy {
-        idle: state.config.session_idle_timeout,
-        absolute: state.config.session_absolute_timeout,
-    }
-}
-
 /// The valid session for a cookie value; 401 when it is unknown, expired or signed out.
-pub async fn current_session(state: &AppState, secret: &str) -> Result<ActiveSession, ApiError> {
-    let policy = session_policy(state);
-    let secret = secret.to_owned();
-    let now = state.clock.now();
-    let found = state
-        .store
-        .run(move |store| sessions::lookup(store, &secret, policy, now))
-        .await?;
-    match found {
+pub async fn current_session(users: &Users, secret: &str) -> Result<ActiveSession, ApiError> {
+    match users.lookup_session(secret).await? {
         Lookup::Valid(session) => Ok(*session),
         Lookup::Expired => Err(ApiError::unauthorized("your session has expired; sign in again")),
         Lookup::Unknown => Err(ApiError::unauthorized("you are signed out; sign in again")),

@@ -15,12 +15,36 @@ pub use service::{
     ConnectionInput, SaveOutcome, connection_view, delete_connection, open_credentials, save_connection,
     seal_credentials,
 };
-pub use verify::{VerifyOutcome, VerifyResult, verify_connection};
+pub use verify::{VerifyOutcome, VerifyResult};
 
-use crate::catalog::PlaceholderError;
+use std::sync::Arc;
+
+use crate::catalog::{Catalog, PlaceholderError};
 use crate::error::{ApiError, FieldError};
-use crate::store::StoreError;
-use crate::vault::VaultError;
+use crate::net::Agents;
+use crate::store::{Store, StoreError};
+use crate::vault::{Vault, VaultError};
+
+/// A tenant's connections to providers: credentials, settings and verification against
+/// the provider. Cheap to clone.
+#[derive(Clone)]
+pub struct Connections {
+    store: Store,
+    vault: Arc<Vault>,
+    catalog: Arc<Catalog>,
+    agents: Agents,
+}
+
+impl Connections {
+    pub fn new(store: Store, vault: Arc<Vault>, catalog: Arc<Catalog>, agents: Agents) -> Connections {
+        Connections {
+            store,
+            vault,
+            catalog,
+            agents,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -57,7 +57,7 @@ pub async fn put_connection(
         })
         .await?;
     if outcome.credentials_changed {
-        state.oauth.forget(&outcome.connection_id);
+        state.oauth.forget_connection(&outcome.connection_id);
     }
     state.outbound.wake();
     let status = if outcome.created {
@@ -110,7 +110,7 @@ pub async fn delete_connection(
     access: TenantAccess<need::ConnectionsWrite>,
     Path((_, provider)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let revocation = crate::oauth::revoke::before_delete(&state, &access.tenant.id, &provider).await;
+    let revocation = crate::oauth::revoke::before_delete(&state.oauth, &access.tenant.id, &provider).await;
     state
         .store
         .write_async(move |tx| {
@@ -133,13 +133,13 @@ pub async fn verify_connection(
     access: TenantAccess<need::ConnectionsWrite>,
     Path((_, provider)): Path<(String, String)>,
 ) -> ApiResult<Json<VerifyOutcome>> {
-    let app = state.clone();
+    let (oauth, connections) = (state.oauth.clone(), state.connections.clone());
     let entry = access.audit("connection.verified", Some(&provider));
     let outcome = tokio::task::spawn_blocking(move || {
         // Token modes: obtain (or refresh) the access token first; without one the
         // verify reports what is missing.
-        let token = crate::oauth::service::access_token_for(&app, &access.tenant.id, &provider).unwrap_or(None);
-        super::verify_connection(&app, &access.tenant.id, &provider, token, entry)
+        let token = crate::oauth::service::access_token_for(&oauth, &access.tenant.id, &provider).unwrap_or(None);
+        connections.verify(&access.tenant.id, &provider, token, entry)
     })
     .await
     .map_err(|e| ApiError::internal("verify task failed", &e))??;

@@ -5,8 +5,7 @@ use serde_json::json;
 
 use super::request::{RequestError, api_base_url, auth_headers, join_url};
 use super::service::open_credentials;
-use super::{ConnectionError, Status, repo};
-use crate::app::AppState;
+use super::{ConnectionError, Connections, Status, repo};
 use crate::audit::{self, AuditEntry};
 use crate::vault::Secret;
 
@@ -39,10 +38,23 @@ fn classify(status: u16) -> (VerifyResult, String) {
     }
 }
 
-/// Calls the provider's verify request with the tenant's credentials and records the
-/// outcome on the connection. Blocking: run it on a blocking thread.
-pub fn verify_connection(
-    app: &AppState,
+impl Connections {
+    /// Calls the provider's verify request with the tenant's credentials (and, in token
+    /// modes, `access_token`) and records the outcome on the connection. Blocking: run it
+    /// on a blocking thread.
+    pub fn verify(
+        &self,
+        tenant_id: &str,
+        provider_key: &str,
+        access_token: Option<Secret>,
+        audit_entry: AuditEntry,
+    ) -> Result<VerifyOutcome, ConnectionError> {
+        verify_connection(self, tenant_id, provider_key, access_token, audit_entry)
+    }
+}
+
+fn verify_connection(
+    app: &Connections,
     tenant_id: &str,
     provider_key: &str,
     access_token: Option<Secret>,
@@ -85,7 +97,7 @@ pub fn verify_connection(
                             VerifyResult::NotSupported,
                             "the catalog's verify request is malformed".into(),
                         ),
-                        Ok(request) => match app.http_for(provider.api_base_url.as_deref()).run(request) {
+                        Ok(request) => match app.agents.for_template(provider.api_base_url.as_deref()).run(request) {
                             Ok(response) => classify(response.status().as_u16()),
                             Err(e) => (VerifyResult::Unreachable, crate::net::describe_transport_error(&e)),
                         },

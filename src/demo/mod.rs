@@ -11,7 +11,9 @@ mod page;
 pub mod seed;
 pub mod webhooks;
 
-use std::sync::Mutex;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -118,6 +120,37 @@ impl Default for Sandbox {
             inbox: Mutex::new(Vec::new()),
             emitted: Mutex::new(Vec::new()),
         }
+    }
+}
+
+/// The demo: the sandbox provider's state, its seeding and its webhook emitter. Cheap to
+/// clone.
+#[derive(Clone)]
+pub struct Demo {
+    sandbox: Arc<Sandbox>,
+    store: crate::store::Store,
+    /// For calls to tessera's own public API and webhook URL.
+    http: ureq::Agent,
+    public_url: String,
+    listen: SocketAddr,
+    emit_interval: Option<Duration>,
+}
+
+impl Demo {
+    pub fn new(store: crate::store::Store, http: ureq::Agent, config: &Config) -> Demo {
+        Demo {
+            sandbox: Arc::default(),
+            store,
+            http,
+            public_url: config.public_url(),
+            listen: config.listen,
+            emit_interval: config.demo_emit_interval,
+        }
+    }
+
+    /// The sandbox provider's in-memory state.
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
     }
 }
 

@@ -140,7 +140,7 @@ pub async fn authorize_decision(State(state): State<AppState>, body: Bytes) -> R
     };
     if get("decision") == "approve" {
         let code = random("sbc_");
-        if let Ok(mut codes) = state.sandbox.auth.codes.lock() {
+        if let Ok(mut codes) = state.demo.sandbox().auth.codes.lock() {
             codes.retain(|_, g| g.issued.elapsed() < CODE_TTL);
             codes.insert(
                 code.clone(),
@@ -221,7 +221,7 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Byte
             "unknown client or wrong secret",
         );
     }
-    let server = &state.sandbox.auth;
+    let server = &state.demo.sandbox().auth;
     match params.get("grant_type").map(String::as_str) {
         Some("authorization_code") => {
             let code = params.get("code").cloned().unwrap_or_default();
@@ -268,7 +268,8 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
     let valid = state
-        .sandbox
+        .demo
+        .sandbox()
         .auth
         .access
         .lock()

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use super::Demo;
 use super::{CLIENT_ID, CLIENT_SECRET, DEMO_TENANT};
-use crate::app::AppState;
 use crate::auth::tokens::{NewToken, insert_token};
 use crate::vault::Secret;
 
@@ -47,7 +47,7 @@ pub struct SeedReport {
 
 /// Idempotent: an existing tenant, connection or endpoint is kept (and its secrets adopted
 /// by the sandbox). Blocking.
-pub fn seed(state: &AppState, api_base: &str, token: &str) -> Result<SeedReport, String> {
+pub fn seed(state: &Demo, api_base: &str, token: &str) -> Result<SeedReport, String> {
     let api = Api {
         agent: &state.http,
         base: api_base.to_owned(),
@@ -65,7 +65,7 @@ pub fn seed(state: &AppState, api_base: &str, token: &str) -> Result<SeedReport,
         (status, body) => return Err(format!("creating the demo tenant answered {status}: {body}")),
     };
 
-    let sandbox_base = format!("{}/sandbox", state.config.public_url());
+    let sandbox_base = format!("{}/sandbox", state.public_url);
     report.connection = match api.call("GET", &format!("{t}/connections/sandbox/credentials"), None)? {
         (200, body) if body["credentials"]["webhook_secret"].is_string() => {
             let secret = body["credentials"]["webhook_secret"].as_str().unwrap_or_default();
@@ -93,7 +93,7 @@ pub fn seed(state: &AppState, api_base: &str, token: &str) -> Result<SeedReport,
         }
     };
 
-    let inbox = format!("{}/sandbox/inbox", state.config.public_url());
+    let inbox = format!("{}/sandbox/inbox", state.public_url);
     report.outbound_endpoint = match api.call("GET", &format!("{t}/webhook-endpoints?limit=500"), None)? {
         (200, list) => {
             let existing = list["items"]
@@ -124,7 +124,7 @@ pub fn seed(state: &AppState, api_base: &str, token: &str) -> Result<SeedReport,
 }
 
 /// Mints a platform token for seeding that expires in ten minutes.
-fn seeding_token(state: &AppState) -> Result<Secret, crate::store::StoreError> {
+fn seeding_token(state: &Demo) -> Result<Secret, crate::store::StoreError> {
     let expires = crate::time::format_rfc3339(crate::time::now() + time::Duration::minutes(10));
     state.store.write(|tx| {
         insert_token(
@@ -142,8 +142,8 @@ fn seeding_token(state: &AppState) -> Result<Secret, crate::store::StoreError> {
 }
 
 /// Seeds once the server answers, then emits a purchase webhook every interval.
-pub async fn run(state: AppState) {
-    let api_base = format!("http://{}", state.config.listen);
+pub async fn run(state: Demo, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let api_base = format!("http://{}", state.listen);
     let seeded = {
         let state = state.clone();
         tokio::task::spawn_blocking(move || {
@@ -163,10 +163,9 @@ pub async fn run(state: AppState) {
         Ok(Err(error)) => tracing::warn!(%error, "demo seeding failed"),
         Err(error) => tracing::warn!(%error, "demo seeding panicked"),
     }
-    let Some(interval) = state.config.demo_emit_interval else {
+    let Some(interval) = state.emit_interval else {
         return;
     };
-    let mut shutdown = state.shutdown.clone();
     let mut tick = tokio::time::interval(interval);
     tick.tick().await;
     loop {

@@ -106,7 +106,7 @@ pub async fn emit_handler(State(state): State<AppState>, headers: HeaderMap, bod
         first_name: field(&params, &json_body, "first_name").unwrap_or("Ada").to_owned(),
         last_name: field(&params, &json_body, "last_name").unwrap_or("Lovelace").to_owned(),
     };
-    let record = emit(&state, request).await;
+    let record = emit(&state.demo, request).await;
     if is_form {
         return (StatusCode::SEE_OTHER, [(LOCATION, "/sandbox#emitted")]).into_response();
     }
@@ -124,12 +124,12 @@ pub struct EmitRequest {
 
 /// Signs and posts one purchase event to `{public_url}/webhooks/sandbox/{tenant}`;
 /// returns (and remembers) what was sent and how tessera answered.
-pub async fn emit(state: &AppState, request: EmitRequest) -> Value {
+pub async fn emit(state: &super::Demo, request: EmitRequest) -> Value {
     let email = request
         .email
         .unwrap_or_else(|| format!("guest-{}@example.test", &crate::ids::new_id()[28..]));
     let event = purchase_event(&request.kind, &email, &request.first_name, &request.last_name);
-    let url = format!("{}/webhooks/sandbox/{}", state.config.public_url(), request.tenant);
+    let url = format!("{}/webhooks/sandbox/{}", state.public_url, request.tenant);
     let secret = state
         .sandbox
         .webhook_secret
@@ -182,7 +182,8 @@ pub fn standard_signature_valid(secret: &str, id: &str, timestamp: &str, body: &
 pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> StatusCode {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let secret = state
-        .sandbox
+        .demo
+        .sandbox()
         .inbox_secret
         .lock()
         .ok()
@@ -204,7 +205,7 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
         signature_valid,
         body: parsed,
     };
-    if let Ok(mut inbox) = state.sandbox.inbox.lock() {
+    if let Ok(mut inbox) = state.demo.sandbox().inbox.lock() {
         inbox.insert(0, entry);
         inbox.truncate(INBOX_KEEP);
     }
@@ -217,8 +218,14 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
 
 /// `GET /sandbox/inbox`: what the sandbox received, newest first.
 pub async fn list_inbox(State(state): State<AppState>) -> Json<Value> {
-    let items = state.sandbox.inbox.lock().map(|i| i.clone()).unwrap_or_default();
-    let emitted = state.sandbox.emitted.lock().map(|e| e.clone()).unwrap_or_default();
+    let items = state.demo.sandbox().inbox.lock().map(|i| i.clone()).unwrap_or_default();
+    let emitted = state
+        .demo
+        .sandbox()
+        .emitted
+        .lock()
+        .map(|e| e.clone())
+        .unwrap_or_default();
     Json(json!({"items": items, "emitted": emitted}))
 }
 

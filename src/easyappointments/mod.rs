@@ -11,10 +11,11 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::app::AppState;
-use crate::inbound::outside::{Target, call};
-use crate::jobs::{self, Job, JobFailure};
+use crate::inbound::ProviderCalls;
+use crate::inbound::outside::Target;
+use crate::jobs::{self, Job, JobFailure, Queue};
 use crate::signups::{self, Contact, SourceRef};
+use crate::store::Store;
 
 pub const PROVIDER: &str = "easyappointments";
 pub const JOB_IMPORT: &str = "easyappointments.import";
@@ -49,6 +50,26 @@ impl StatusFilter {
     }
 }
 
+/// Imports and booking statistics from a tenant's Easy!Appointments. Cheap to clone.
+#[derive(Clone)]
+pub struct EasyAppointments {
+    store: Store,
+    calls: ProviderCalls,
+    jobs: Queue,
+}
+
+impl EasyAppointments {
+    pub fn new(store: Store, calls: ProviderCalls, jobs: Queue) -> EasyAppointments {
+        EasyAppointments { store, calls, jobs }
+    }
+
+    /// The import job's handler, for the worker pool.
+    pub fn job_handlers(&self) -> crate::jobs::Registry {
+        let importer = self.clone();
+        crate::jobs::Registry::default().with(JOB_IMPORT, move |job| run_import_job(&importer, job))
+    }
+}
+
 /// `YYYY-MM-DD`, checked.
 pub fn valid_date(value: &str) -> bool {
     let format = time::macros::format_description!("[year]-[month]-[day]");
@@ -73,14 +94,21 @@ fn id_text(v: &Value) -> Option<String> {
     }
 }
 
-fn get(state: &AppState, tenant_id: &str, path: &str) -> Result<Value, JobFailure> {
-    call(state, tenant_id, PROVIDER, "GET", Target::Path(path), None, &[])?
+fn get(state: &EasyAppointments, tenant_id: &str, path: &str) -> Result<Value, JobFailure> {
+    state
+        .calls
+        .call(tenant_id, PROVIDER, "GET", Target::Path(path), None, &[])?
         .map(|(v, _)| v)
         .ok_or_else(|| JobFailure::Permanent("this tenant has no easyappointments connection".into()))
 }
 
 /// Every appointment starting between the two dates (inclusive), page by page.
-pub fn appointments(state: &AppState, tenant_id: &str, from: &str, to: &str) -> Result<Vec<Appointment>, JobFailure> {
+pub fn appointments(
+    state: &EasyAppointments,
+    tenant_id: &str,
+    from: &str,
+    to: &str,
+) -> Result<Vec<Appointment>, JobFailure> {
     let mut out = Vec::new();
     for page in 1..=MAX_PAGES {
         let doc = get(
@@ -114,7 +142,7 @@ pub fn appointments(state: &AppState, tenant_id: &str, from: &str, to: &str) -> 
     Ok(out)
 }
 
-fn service_names(state: &AppState, tenant_id: &str) -> Result<HashMap<String, String>, JobFailure> {
+fn service_names(state: &EasyAppointments, tenant_id: &str) -> Result<HashMap<String, String>, JobFailure> {
     let doc = get(state, tenant_id, &format!("/services?length={}", PAGE_LENGTH * 10))?;
     Ok(doc
         .as_array()
@@ -127,7 +155,7 @@ fn service_names(state: &AppState, tenant_id: &str) -> Result<HashMap<String, St
 }
 
 /// Booking counts by day, service and status.
-pub fn stats(state: &AppState, tenant_id: &str, from: &str, to: &str) -> Result<Value, JobFailure> {
+pub fn stats(state: &EasyAppointments, tenant_id: &str, from: &str, to: &str) -> Result<Value, JobFailure> {
     let list = appointments(state, tenant_id, from, to)?;
     let services = service_names(state, tenant_id)?;
     let mut by_day: BTreeMap<String, u64> = BTreeMap::new();
@@ -160,7 +188,7 @@ pub fn stats(state: &AppState, tenant_id: &str, from: &str, to: &str) -> Result<
 
 /// The import job: bookers become pending signups (sources merged by appointment id);
 /// new ones are announced like webhook signups and invited when asked.
-pub fn run_import_job(state: &AppState, job: &Job) -> Result<(), JobFailure> {
+pub fn run_import_job(state: &EasyAppointments, job: &Job) -> Result<(), JobFailure> {
     let tenant_id = job
         .tenant_id
         .clone()
@@ -207,7 +235,7 @@ pub fn run_import_job(state: &AppState, job: &Job) -> Result<(), JobFailure> {
             if outcome.created {
                 queued |= crate::inbound::process::announce_signup(
                     tx,
-                    state,
+                    &state.jobs,
                     &tenant_id,
                     &outcome.signup_id,
                     contact,

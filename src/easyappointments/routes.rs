@@ -77,7 +77,7 @@ pub async fn stats(
     check_range(&query.date_from, &query.date_to)?;
     require_connection(&state, access.tenant.id.clone()).await?;
     let tenant_id = access.tenant.id.clone();
-    let worker = state.clone();
+    let worker = state.easyappointments.clone();
     let result =
         tokio::task::spawn_blocking(move || super::stats(&worker, &tenant_id, &query.date_from, &query.date_to))
             .await

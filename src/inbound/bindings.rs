@@ -12,7 +12,7 @@ use super::InboundError;
 use crate::api::extract::ApiJson;
 use crate::app::AppState;
 use crate::auth::{TenantAccess, need};
-use crate::catalog::{EventHandler, Provider};
+use crate::catalog::{Catalog, EventHandler, Provider};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::store::{OptionalRow, StoreError};
 
@@ -77,9 +77,8 @@ fn view(provider: &Provider, overrides: &Overrides) -> Value {
     Value::Object(effective)
 }
 
-fn provider_with_handlers(state: &AppState, key: &str) -> Result<Provider, InboundError> {
-    let provider = state
-        .catalog
+fn provider_with_handlers(catalog: &Catalog, key: &str) -> Result<Provider, InboundError> {
+    let provider = catalog
         .get(key)
         .ok_or_else(|| InboundError::UnknownProvider(key.to_owned()))?;
     match &provider.webhook {
@@ -93,7 +92,7 @@ pub async fn get_bindings(
     access: TenantAccess<need::WebhooksRead>,
     Path((_, key)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let provider = provider_with_handlers(&state, &key)?;
+    let provider = provider_with_handlers(&state.catalog, &key)?;
     let tenant_id = access.tenant.id.clone();
     let overrides = state.store.read_async(move |conn| load(conn, &tenant_id, &key)).await?;
     Ok(Json(view(&provider, &overrides)))
@@ -144,7 +143,7 @@ pub async fn put_bindings(
     Path((_, key)): Path<(String, String)>,
     ApiJson(input): ApiJson<Map<String, Value>>,
 ) -> ApiResult<Json<Value>> {
-    let provider = provider_with_handlers(&state, &key)?;
+    let provider = provider_with_handlers(&state.catalog, &key)?;
     let overrides = validate(&provider, &input).map_err(ApiError::invalid_fields)?;
     let stored = overrides.clone();
     let entry = access.audit("bindings.update", Some(&key));

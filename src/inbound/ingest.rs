@@ -8,6 +8,7 @@ use axum::http::HeaderMap;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::Inbound;
 use super::InboundError;
 use super::events::{self, Accepted, Rejected, Stored};
 use super::signature::{self, SignatureError, VerifyInput};
@@ -16,8 +17,8 @@ use crate::catalog::{Provider, WebhookSpec};
 use crate::connections::{find_connection, open_credentials, request::api_base_url};
 use crate::error::{ApiError, ApiResult};
 use crate::net::ClientAddr;
-use crate::ratelimit::WebhookBudgets;
-use crate::tenants::{Tenant, find_tenant};
+use crate::tenants::Tenant;
+use crate::vault::Vault;
 
 /// What the checks decided about one delivery.
 enum Verdict {
@@ -38,10 +39,9 @@ fn no_receiver_here() -> ApiError {
     ApiError::not_found("there is no webhook receiver at this URL")
 }
 
-/// Everything the receiver's limits need for one request.
+/// The receiver's limits applied to one request.
 struct Limiting<'a> {
-    state: &'a AppState,
-    budgets: WebhookBudgets,
+    inbound: &'a Inbound,
     source: ClientAddr,
     now_unix: u64,
 }
@@ -49,11 +49,10 @@ struct Limiting<'a> {
 impl Limiting<'_> {
     /// Counts a failure; past the budget the answer is 429 instead of `answer`.
     fn failure(&self, tenant_id: Option<&str>, answer: ApiError) -> ApiError {
-        let decision = self
-            .state
-            .limiter
-            .webhooks
-            .failure(self.budgets, &self.source, tenant_id, self.now_unix);
+        let receiver = &self.inbound.receiver;
+        let decision = receiver
+            .limits
+            .failure(receiver.budgets, &self.source, tenant_id, self.now_unix);
         if decision.allowed {
             answer
         } else {
@@ -62,32 +61,27 @@ impl Limiting<'_> {
     }
 
     fn limited(&self, kind: &str, reset_secs: u64) -> ApiError {
-        self.state.metrics.inc("tessera_rate_limited_total", &[("kind", kind)]);
+        self.inbound
+            .metrics
+            .inc("tessera_rate_limited_total", &[("kind", kind)]);
         ApiError::rate_limited(reset_secs.max(1))
     }
 
     /// The tenant named in the path: from the tenant cache, else the database — unless
     /// this address already spent its budget on unknown tenants, then without a lookup.
     async fn tenant(&self, reference: &str) -> ApiResult<Option<Tenant>> {
-        let cache = &self.state.auth_cache;
-        if let Some(tenant) = cache.tenant(reference) {
+        let auth = &self.inbound.receiver.auth;
+        if let Some(tenant) = auth.cached_tenant(reference) {
             return Ok(Some(tenant));
         }
-        if self
-            .state
-            .limiter
-            .webhooks
-            .unknown_spent(self.budgets, &self.source, self.now_unix)
+        let receiver = &self.inbound.receiver;
+        if receiver
+            .limits
+            .unknown_spent(receiver.budgets, &self.source, self.now_unix)
         {
             return Err(self.limited("webhook_failures", 60 - self.now_unix % 60));
         }
-        let read_at = cache.generation();
-        let key = reference.to_owned();
-        let found = self.state.store.read_async(move |conn| find_tenant(conn, &key)).await?;
-        if let Some(tenant) = &found {
-            cache.remember_tenant(read_at, reference, tenant);
-        }
-        Ok(found)
+        Ok(auth.tenant(reference).await?)
     }
 }
 
@@ -102,13 +96,13 @@ pub async fn receive(
     if body.len() > super::MAX_BODY {
         return Err(ApiError::payload_too_large("webhook bodies are limited to 1 MiB"));
     }
+    let inbound = &state.inbound;
     let limiting = Limiting {
-        state: &state,
-        budgets: WebhookBudgets::from_config(&state.config),
+        inbound,
         source,
-        now_unix: crate::ratelimit::unix_now(),
+        now_unix: inbound.clock.now().unix_timestamp().max(0) as u64,
     };
-    let Some(provider) = state
+    let Some(provider) = inbound
         .catalog
         .get(&provider_key)
         .filter(|p| p.webhook.is_some())
@@ -120,70 +114,79 @@ pub async fn receive(
         return Err(limiting.failure(None, no_receiver_here()));
     };
     let verdict = {
-        let state = state.clone();
-        let tenant = tenant.clone();
-        let body = body.clone();
-        state
+        let (vault, body, tenant) = (inbound.vault.clone(), body.clone(), tenant.clone());
+        let now_unix = inbound.clock.now().unix_timestamp();
+        inbound
             .store
-            .clone()
-            .read_async(move |conn| check_delivery(conn, &state, &provider, &tenant, &headers, &body, &source))
+            .read_async(move |conn| {
+                let remote_ip = source.to_string();
+                let delivery = Delivery {
+                    provider: &provider,
+                    tenant: &tenant,
+                    headers: &headers,
+                    body: &body,
+                    remote_ip: Some(&remote_ip),
+                    now_unix,
+                };
+                check_delivery(conn, &vault, &delivery)
+            })
             .await?
     };
     match verdict {
         Verdict::NoReceiver => Err(limiting.failure(None, no_receiver_here())),
         Verdict::Accept(event) => {
-            if let Some(decision) = state
-                .limiter
-                .webhooks
-                .delivery(limiting.budgets, &tenant.id, limiting.now_unix)
+            let receiver = &inbound.receiver;
+            if let Some(decision) = receiver
+                .limits
+                .delivery(receiver.budgets, &tenant.id, limiting.now_unix)
                 && !decision.allowed
             {
                 return Err(limiting.limited("webhook_deliveries", decision.reset_secs));
             }
-            let jobs = state.jobs.clone();
-            let stored = state
+            let jobs = inbound.jobs.clone();
+            let stored = inbound
                 .writer
                 .write(move |conn| events::store_accepted(conn, &jobs, &event))
                 .await?;
             match stored {
                 Stored::New(id) => {
-                    state.metrics.webhook_received(&provider_key, "accepted");
-                    state.jobs.wake();
+                    inbound.metrics.webhook_received(&provider_key, "accepted");
+                    inbound.jobs.wake();
                     Ok(Json(json!({ "received": true, "event_id": id })))
                 }
                 Stored::Duplicate(id) => {
-                    state.metrics.webhook_received(&provider_key, "duplicate");
+                    inbound.metrics.webhook_received(&provider_key, "duplicate");
                     Ok(Json(json!({ "received": true, "event_id": id, "duplicate": true })))
                 }
             }
         }
         Verdict::Reject { event, answer_ok } => {
-            state.metrics.webhook_received(&provider_key, "rejected");
+            inbound.metrics.webhook_received(&provider_key, "rejected");
             let refusal = ApiError::new(
                 axum::http::StatusCode::UNAUTHORIZED,
                 "invalid_signature",
                 "Invalid signature",
                 format!("the webhook could not be verified ({})", event.reason),
             );
+            let receiver = &inbound.receiver;
             let decision =
-                state
-                    .limiter
-                    .webhooks
-                    .failure(limiting.budgets, &limiting.source, Some(&tenant.id), limiting.now_unix);
+                receiver
+                    .limits
+                    .failure(receiver.budgets, &limiting.source, Some(&tenant.id), limiting.now_unix);
             if !decision.allowed {
                 // Past the budget nothing more is written: only the metrics count it.
-                state
+                inbound
                     .metrics
                     .inc("tessera_webhooks_rejected_total", &[("recorded", "none")]);
                 return Err(limiting.limited("webhook_failures", decision.reset_secs));
             }
             let id = event.id.clone();
-            let max = state.config.rejected_events_max;
-            let recorded = state
+            let max = receiver.rejected_events_max;
+            let recorded = inbound
                 .writer
                 .write(move |conn| super::rejections::record(conn, &event, max))
                 .await?;
-            state
+            inbound
                 .metrics
                 .inc("tessera_webhooks_rejected_total", &[("recorded", recorded.as_str())]);
             if answer_ok {
@@ -195,17 +198,31 @@ pub async fn receive(
     }
 }
 
+/// One delivery as it arrived.
+struct Delivery<'a> {
+    provider: &'a Provider,
+    tenant: &'a Tenant,
+    headers: &'a HeaderMap,
+    body: &'a [u8],
+    remote_ip: Option<&'a str>,
+    now_unix: i64,
+}
+
 /// Finds the tenant's connection, verifies the signature and derives the event's type
 /// and de-duplication key. Blocking (database, crypto).
 fn check_delivery(
     conn: &rusqlite::Connection,
-    state: &AppState,
-    provider: &Provider,
-    tenant: &Tenant,
-    headers: &HeaderMap,
-    body: &[u8],
-    source: &ClientAddr,
+    vault: &Vault,
+    delivery: &Delivery<'_>,
 ) -> Result<Verdict, InboundError> {
+    let Delivery {
+        provider,
+        tenant,
+        headers,
+        body,
+        remote_ip,
+        now_unix,
+    } = *delivery;
     let spec = provider
         .webhook
         .as_ref()
@@ -214,7 +231,7 @@ fn check_delivery(
         return Ok(Verdict::NoReceiver);
     };
     // A connection whose credentials cannot be opened has no usable secret: fail closed.
-    let secret = open_credentials(conn, &state.vault, &connection)
+    let secret = open_credentials(conn, vault, &connection)
         .ok()
         .and_then(|c| c.get("webhook_secret"));
     let base = api_base_url(provider, &connection.config).ok();
@@ -222,14 +239,14 @@ fn check_delivery(
         spec,
         secret: secret.as_ref().map(|s| s.expose()),
         api_base_url: base.as_deref(),
-        now_unix: crate::time::now().unix_timestamp(),
+        now_unix,
     };
     let id = crate::ids::new_id();
     match signature::verify(&input, headers, body) {
         Ok(()) => {
             let doc: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
             // Sealed here, on a blocking thread, so the single writer only inserts.
-            let sealed = events::seal_body(conn, &state.vault, &tenant.id, &id, body)?;
+            let sealed = events::seal_body(conn, vault, &tenant.id, &id, body)?;
             Ok(Verdict::Accept(Accepted {
                 sealed,
                 id,
@@ -243,7 +260,6 @@ fn check_delivery(
         Err(err) => {
             let answer_ok = connection.config.get("invalid_signature").and_then(Value::as_str) == Some("accept");
             tracing::warn!(provider = %provider.key, tenant = %tenant.id, reason = err.reason(), "webhook rejected");
-            let remote_ip = source.to_string();
             Ok(Verdict::Reject {
                 event: Rejected {
                     id,
@@ -251,7 +267,7 @@ fn check_delivery(
                     provider: provider.key.clone(),
                     reason: err.reason().to_owned(),
                     body_bytes: body.len(),
-                    detail: rejection_detail(&err, body, Some(&remote_ip), answer_ok),
+                    detail: rejection_detail(&err, body, remote_ip, answer_ok),
                 },
                 answer_ok,
             })

@@ -11,9 +11,114 @@ pub mod rejections;
 pub mod routes;
 pub mod signature;
 
+use std::sync::Arc;
+
+use crate::auth::Auth;
+use crate::catalog::Catalog;
 use crate::error::ApiError;
-use crate::store::StoreError;
-use crate::vault::VaultError;
+use crate::jobs::Queue;
+use crate::metrics::Metrics;
+use crate::outbound::Outbound;
+use crate::ratelimit::{WebhookBudgets, WebhookLimits};
+use crate::store::group_commit::GroupCommit;
+use crate::store::{Store, StoreError};
+use crate::time::Clock;
+use crate::vault::{Vault, VaultError};
+
+pub use outside::ProviderCalls;
+
+/// Inbound webhooks: verifying and storing deliveries, processing them into signups,
+/// notifications and follow-up jobs, and the calls those jobs make. Cheap to clone.
+#[derive(Clone)]
+pub struct Inbound {
+    store: Store,
+    vault: Arc<Vault>,
+    catalog: Arc<Catalog>,
+    /// Deliveries and processing writes share its batches.
+    writer: GroupCommit,
+    jobs: Queue,
+    /// Woken after processing commits outbox rows.
+    outbound: Outbound,
+    metrics: Arc<Metrics>,
+    calls: ProviderCalls,
+    clock: Clock,
+    /// The public receiver's tenant lookups and limits.
+    receiver: Arc<Receiver>,
+}
+
+/// What the public receiver needs beyond storage: the tenant cache (so most deliveries
+/// cost no lookup) and the limits on failures, verified deliveries and rejected rows.
+pub struct Receiver {
+    auth: Auth,
+    limits: WebhookLimits,
+    budgets: WebhookBudgets,
+    rejected_events_max: u32,
+}
+
+/// The receiver's settings.
+#[derive(Debug, Clone, Copy)]
+pub struct ReceiverSettings {
+    pub budgets: WebhookBudgets,
+    /// Rejected deliveries stored one row each per tenant; beyond, counted per hour.
+    pub rejected_events_max: u32,
+}
+
+impl ReceiverSettings {
+    pub fn from_config(config: &crate::Config) -> Self {
+        ReceiverSettings {
+            budgets: WebhookBudgets::from_config(config),
+            rejected_events_max: config.rejected_events_max.max(1),
+        }
+    }
+}
+
+/// What [`Inbound::new`] is built from.
+pub struct InboundParts {
+    pub store: Store,
+    pub vault: Arc<Vault>,
+    pub catalog: Arc<Catalog>,
+    pub writer: GroupCommit,
+    pub jobs: Queue,
+    pub outbound: Outbound,
+    pub metrics: Arc<Metrics>,
+    pub calls: ProviderCalls,
+    pub clock: Clock,
+    pub auth: Auth,
+    pub receiver: ReceiverSettings,
+}
+
+impl Inbound {
+    pub fn new(parts: InboundParts) -> Inbound {
+        Inbound {
+            store: parts.store,
+            vault: parts.vault,
+            catalog: parts.catalog,
+            writer: parts.writer,
+            jobs: parts.jobs,
+            outbound: parts.outbound,
+            metrics: parts.metrics,
+            calls: parts.calls,
+            clock: parts.clock,
+            receiver: Arc::new(Receiver {
+                auth: parts.auth,
+                limits: WebhookLimits::default(),
+                budgets: parts.receiver.budgets,
+                rejected_events_max: parts.receiver.rejected_events_max,
+            }),
+        }
+    }
+
+    /// The job handlers of inbound processing, for the worker pool.
+    pub fn job_handlers(&self) -> crate::jobs::Registry {
+        let (process, notify, invite, brevo) =
+            (self.clone(), self.calls.clone(), self.calls.clone(), self.calls.clone());
+        crate::jobs::Registry::default()
+            .with(JOB_PROCESS, move |job| process::run_process_job(&process, job))
+            .with(JOB_NOTIFY_EMAIL, move |job| outside::run_notify_email(&notify, job))
+            .with(JOB_INVITE_EMAIL, move |job| outside::run_invite_email(&invite, job))
+            .with(JOB_BREVO_UPSERT, move |job| outside::run_brevo_upsert(&brevo, job))
+    }
+}
 
 /// Job kinds this module runs.
 pub const JOB_PROCESS: &str = "inbound.process";
@@ -63,17 +168,4 @@ impl From<InboundError> for ApiError {
             InboundError::Vault(e) => e.into(),
         }
     }
-}
-
-/// The job handlers of inbound processing, for the worker pool.
-pub fn job_handlers() -> crate::jobs::Registry {
-    crate::jobs::Registry::default()
-        .with(JOB_PROCESS, process::run_process_job)
-        .with(JOB_NOTIFY_EMAIL, outside::run_notify_email)
-        .with(JOB_INVITE_EMAIL, outside::run_invite_email)
-        .with(JOB_BREVO_UPSERT, outside::run_brevo_upsert)
-        .with(
-            crate::easyappointments::JOB_IMPORT,
-            crate::easyappointments::run_import_job,
-        )
 }

@@ -5,14 +5,30 @@
 use rusqlite::Connection;
 use serde_json::{Value, json};
 
+use std::sync::Arc;
+
 use super::{JOB_BREVO_UPSERT, JOB_INVITE_EMAIL, JOB_NOTIFY_EMAIL};
-use crate::app::AppState;
+use crate::catalog::Catalog;
 use crate::connections::request::{api_base_url, auth_headers, join_url};
 use crate::connections::{find_connection, open_credentials};
 use crate::jobs::{self, Job, JobFailure};
-use crate::store::StoreError;
+use crate::net::Agents;
+use crate::oauth::OAuth;
+use crate::store::{Store, StoreError};
 use crate::tenants::find_tenant;
-use crate::vault::Secret;
+use crate::vault::{Secret, Vault};
+
+/// Calls to a tenant's providers with the tenant's own credentials (blocking: run them in
+/// a job or on a blocking thread). Cheap to clone.
+#[derive(Clone)]
+pub struct ProviderCalls {
+    store: Store,
+    vault: Arc<Vault>,
+    catalog: Arc<Catalog>,
+    agents: Agents,
+    /// Hands out fresh access tokens for token-mode connections.
+    oauth: OAuth,
+}
 
 /// Resend's shared test sender, used when the connection names no `from_address`.
 const DEFAULT_FROM: &str = "onboarding@resend.dev";
@@ -28,7 +44,7 @@ fn brevo_list_id(config: &serde_json::Map<String, Value>) -> Option<i64> {
 /// Queues the follow-ups of a new signup that the tenant's connections call for.
 pub fn queue_signup_jobs(
     tx: &Connection,
-    state: &AppState,
+    jobs: &jobs::Queue,
     tenant_id: &str,
     signup_id: &str,
 ) -> Result<bool, StoreError> {
@@ -36,11 +52,11 @@ pub fn queue_signup_jobs(
     let payload = json!({ "signup_id": signup_id });
     let wants_email = find_tenant(tx, tenant_id)?.is_some_and(|t| !t.notification_emails.is_empty());
     if wants_email && find_connection(tx, tenant_id, "resend")?.is_some() {
-        state.jobs.enqueue(tx, Some(tenant_id), JOB_NOTIFY_EMAIL, &payload)?;
+        jobs.enqueue(tx, Some(tenant_id), JOB_NOTIFY_EMAIL, &payload)?;
         queued = true;
     }
     if find_connection(tx, tenant_id, "brevo")?.is_some_and(|c| brevo_list_id(&c.config).is_some()) {
-        state.jobs.enqueue(tx, Some(tenant_id), JOB_BREVO_UPSERT, &payload)?;
+        jobs.enqueue(tx, Some(tenant_id), JOB_BREVO_UPSERT, &payload)?;
         queued = true;
     }
     Ok(queued)
@@ -56,11 +72,41 @@ pub enum Target<'a> {
     Url(&'a str),
 }
 
-/// Calls the tenant's `provider` with its credentials (blocking; run it in a job or on a
-/// blocking thread). `Ok(None)` when the tenant has no
-/// such connection (the work no longer applies).
-pub fn call(
-    state: &AppState,
+impl ProviderCalls {
+    pub fn new(store: Store, vault: Arc<Vault>, catalog: Arc<Catalog>, agents: Agents, oauth: OAuth) -> ProviderCalls {
+        ProviderCalls {
+            store,
+            vault,
+            catalog,
+            agents,
+            oauth,
+        }
+    }
+
+    /// Calls the tenant's `provider` with its credentials. `Ok(None)` when the tenant has
+    /// no such connection (the work no longer applies).
+    pub fn call(
+        &self,
+        tenant_id: &str,
+        provider_key: &str,
+        method: &str,
+        target: Target<'_>,
+        body: Option<&Value>,
+        extra: &[(&str, String)],
+    ) -> Result<Option<Answer>, JobFailure> {
+        call(self, tenant_id, provider_key, method, target, body, extra)
+    }
+
+    /// Fetches a document the webhook pointed at (Eventbrite's `api_url`).
+    pub fn fetch_from_provider(&self, tenant_id: &str, provider: &str, url: &str) -> Result<Value, JobFailure> {
+        self.call(tenant_id, provider, "GET", Target::Url(url), None, &[])?
+            .map(|(doc, _)| doc)
+            .ok_or_else(|| JobFailure::Permanent(format!("this tenant has no `{provider}` connection")))
+    }
+}
+
+fn call(
+    state: &ProviderCalls,
     tenant_id: &str,
     provider_key: &str,
     method: &str,
@@ -87,7 +133,7 @@ pub fn call(
     // expiry, under the connection's lock); key modes inject stored fields.
     let access_token: Option<Secret> = if row.auth_mode.uses_access_token() {
         let grant =
-            crate::oauth::service::ensure_token(state, tenant_id, provider_key, false).map_err(|e| match e {
+            crate::oauth::service::ensure_token(&state.oauth, tenant_id, provider_key, false).map_err(|e| match e {
                 crate::oauth::OAuthError::Upstream(_) | crate::oauth::OAuthError::Store(_) => {
                     JobFailure::Retry(e.to_string())
                 }
@@ -121,7 +167,7 @@ pub fn call(
     request = request.header("accept", "application/json");
     // The shared agent (timeouts on, redirects off) keeps connections to providers warm;
     // a URL a tenant's config shapes goes through the SSRF-guarded one.
-    let agent = state.http_for(provider.api_base_url.as_deref());
+    let agent = state.agents.for_template(provider.api_base_url.as_deref());
     let result = match body {
         Some(body) => request
             .header("content-type", "application/json")
@@ -160,14 +206,7 @@ pub fn call(
     Ok(Some((value, row.config)))
 }
 
-/// Fetches a document the webhook pointed at (Eventbrite's `api_url`).
-pub fn fetch_from_provider(state: &AppState, tenant_id: &str, provider: &str, url: &str) -> Result<Value, JobFailure> {
-    call(state, tenant_id, provider, "GET", Target::Url(url), None, &[])?
-        .map(|(doc, _)| doc)
-        .ok_or_else(|| JobFailure::Permanent(format!("this tenant has no `{provider}` connection")))
-}
-
-fn signup_of(state: &AppState, tenant_id: &str, job: &Job) -> Result<Option<crate::signups::Signup>, JobFailure> {
+fn signup_of(state: &ProviderCalls, tenant_id: &str, job: &Job) -> Result<Option<crate::signups::Signup>, JobFailure> {
     let payload = jobs::payload_of(job);
     let id = payload["signup_id"]
         .as_str()
@@ -182,7 +221,7 @@ fn tenant_of(job: &Job) -> Result<&str, JobFailure> {
         .ok_or_else(|| JobFailure::Permanent("job has no tenant".into()))
 }
 
-fn from_address(state: &AppState, tenant_id: &str) -> Result<String, JobFailure> {
+fn from_address(state: &ProviderCalls, tenant_id: &str) -> Result<String, JobFailure> {
     let row = state.store.read(|conn| find_connection(conn, tenant_id, "resend"))?;
     Ok(row
         .and_then(|r| r.config.get("from_address").and_then(Value::as_str).map(str::to_owned))
@@ -203,7 +242,7 @@ fn display_name(signup: &crate::signups::Signup) -> String {
 }
 
 /// Emails the tenant's `notification_emails` about a new signup through its Resend.
-pub fn run_notify_email(state: &AppState, job: &Job) -> Result<(), JobFailure> {
+pub fn run_notify_email(state: &ProviderCalls, job: &Job) -> Result<(), JobFailure> {
     let tenant_id = tenant_of(job)?;
     let Some(signup) = signup_of(state, tenant_id, job)? else {
         return Ok(());
@@ -235,7 +274,7 @@ pub fn run_notify_email(state: &AppState, job: &Job) -> Result<(), JobFailure> {
 
 /// Sends one email through the tenant's own Resend connection.
 fn send_email(
-    state: &AppState,
+    state: &ProviderCalls,
     tenant_id: &str,
     job: &Job,
     to: Value,
@@ -245,20 +284,12 @@ fn send_email(
     let body = json!({ "from": from_address(state, tenant_id)?, "to": to, "subject": subject, "text": text });
     // Resend de-duplicates on the key, so a re-run after a crash sends one email.
     let key = [("idempotency-key", format!("tessera-{}", job.id))];
-    call(
-        state,
-        tenant_id,
-        "resend",
-        "POST",
-        Target::Path("/emails"),
-        Some(&body),
-        &key,
-    )?;
+    state.call(tenant_id, "resend", "POST", Target::Path("/emails"), Some(&body), &key)?;
     Ok(())
 }
 
 /// Sends an invitation to the signup's own address through the tenant's Resend.
-pub fn run_invite_email(state: &AppState, job: &Job) -> Result<(), JobFailure> {
+pub fn run_invite_email(state: &ProviderCalls, job: &Job) -> Result<(), JobFailure> {
     let tenant_id = tenant_of(job)?;
     let Some(signup) = signup_of(state, tenant_id, job)? else {
         return Ok(());
@@ -278,7 +309,7 @@ pub fn run_invite_email(state: &AppState, job: &Job) -> Result<(), JobFailure> {
 }
 
 /// Upserts the signup into the tenant's Brevo list (`updateEnabled` makes it repeatable).
-pub fn run_brevo_upsert(state: &AppState, job: &Job) -> Result<(), JobFailure> {
+pub fn run_brevo_upsert(state: &ProviderCalls, job: &Job) -> Result<(), JobFailure> {
     let tenant_id = tenant_of(job)?;
     let Some(signup) = signup_of(state, tenant_id, job)? else {
         return Ok(());
@@ -300,8 +331,7 @@ pub fn run_brevo_upsert(state: &AppState, job: &Job) -> Result<(), JobFailure> {
         "listIds": [list_id],
         "updateEnabled": true,
     });
-    call(
-        state,
+    state.call(
         tenant_id,
         "brevo",
         "POST",

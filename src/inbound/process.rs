@@ -6,14 +6,13 @@
 use rusqlite::Connection;
 use serde_json::{Value, json};
 
-use super::{bindings, events, outside};
-use crate::app::AppState;
+use super::{Inbound, bindings, events, outside};
 use crate::catalog::EventHandler;
 use crate::jobs::{self, Job, JobFailure};
 use crate::signups::{self, Contact, SourceRef};
 use crate::store::StoreError;
 
-pub fn run_process_job(state: &AppState, job: &Job) -> Result<(), JobFailure> {
+pub fn run_process_job(inbound: &Inbound, job: &Job) -> Result<(), JobFailure> {
     let payload = jobs::payload_of(job);
     let event_id = payload["event_id"]
         .as_str()
@@ -25,12 +24,12 @@ pub fn run_process_job(state: &AppState, job: &Job) -> Result<(), JobFailure> {
         .ok_or_else(|| JobFailure::Permanent("job has no tenant".into()))?;
     // A replay processes again but does not announce the delivery a second time.
     let first = !payload["replay"].as_bool().unwrap_or(false);
-    let result = process_event(state, &tenant_id, &event_id, first);
+    let result = process_event(inbound, &tenant_id, &event_id, first);
     if let Err(failure) = &result {
         let last = matches!(failure, JobFailure::Permanent(_)) || job.attempts >= job.max_attempts;
         let message = failure.message().to_owned();
         let (tenant_id, event_id) = (tenant_id.clone(), event_id.clone());
-        let _ = state.writer.write_blocking(move |tx| -> Result<(), StoreError> {
+        let _ = inbound.writer.write_blocking(move |tx| -> Result<(), StoreError> {
             events::mark_error(tx, &tenant_id, &event_id, &message, last)?;
             if last && first {
                 announce_received(tx, &tenant_id, &event_id)?;
@@ -39,7 +38,7 @@ pub fn run_process_job(state: &AppState, job: &Job) -> Result<(), JobFailure> {
         });
     }
     // Processing committed outbox rows (`inbound.received`, `signup.created`).
-    state.outbound.wake();
+    inbound.outbound.wake();
     result
 }
 
@@ -53,15 +52,15 @@ fn announce_received(tx: &Connection, tenant_id: &str, event_id: &str) -> Result
     Ok(())
 }
 
-fn process_event(state: &AppState, tenant_id: &str, event_id: &str, first: bool) -> Result<(), JobFailure> {
-    let (event, body, handler) = state.store.read(|conn| -> Result<_, JobFailure> {
+fn process_event(inbound: &Inbound, tenant_id: &str, event_id: &str, first: bool) -> Result<(), JobFailure> {
+    let (event, body, handler) = inbound.store.read(|conn| -> Result<_, JobFailure> {
         let event = events::find(conn, tenant_id, event_id)?
             .ok_or_else(|| JobFailure::Permanent("the event no longer exists".into()))?;
         if event.view.status == "rejected" {
             return Err(JobFailure::Permanent("rejected deliveries are never processed".into()));
         }
-        let body = events::open_payload(conn, &state.vault, &event)?.unwrap_or_default();
-        let provider = state
+        let body = events::open_payload(conn, &inbound.vault, &event)?.unwrap_or_default();
+        let provider = inbound
             .catalog
             .get(&event.view.provider)
             .ok_or_else(|| JobFailure::Permanent(format!("provider `{}` left the catalog", event.view.provider)))?;
@@ -74,7 +73,7 @@ fn process_event(state: &AppState, tenant_id: &str, event_id: &str, first: bool)
     let Some(handler) = handler else {
         // Stored and listed, but nothing to do for this type.
         let (tenant, id) = (tenant_id.to_owned(), event_id.to_owned());
-        state.writer.write_blocking(move |tx| -> Result<(), StoreError> {
+        inbound.writer.write_blocking(move |tx| -> Result<(), StoreError> {
             events::mark_processed(tx, &tenant, &id)?;
             if first {
                 announce_received(tx, &tenant, &id)?;
@@ -91,21 +90,23 @@ fn process_event(state: &AppState, tenant_id: &str, event_id: &str, first: bool)
             .and_then(Value::as_str)
             .ok_or_else(|| JobFailure::Permanent(format!("no URL at {pointer}")))?
             .to_owned();
-        doc = outside::fetch_from_provider(state, tenant_id, &event.view.provider, &url)?;
+        doc = inbound
+            .calls
+            .fetch_from_provider(tenant_id, &event.view.provider, &url)?;
     }
     let provider = event.view.provider.clone();
     // Processing writes go through the group-commit writer too: they share its batches
     // instead of competing with ingestion for SQLite's write lock.
-    let (owned_state, tenant, id) = (state.clone(), tenant_id.to_owned(), event_id.to_owned());
-    let wake = state.writer.write_blocking(move |tx| -> Result<bool, JobFailure> {
-        let queued = apply(tx, &owned_state, &tenant, &id, &provider, &handler, &doc)?;
+    let (jobs, tenant, id) = (inbound.jobs.clone(), tenant_id.to_owned(), event_id.to_owned());
+    let wake = inbound.writer.write_blocking(move |tx| -> Result<bool, JobFailure> {
+        let queued = apply(tx, &jobs, &tenant, &id, &provider, &handler, &doc)?;
         if first {
             announce_received(tx, &tenant, &id)?;
         }
         Ok(queued)
     })?;
     if wake {
-        state.jobs.wake();
+        inbound.jobs.wake();
     }
     Ok(())
 }
@@ -149,7 +150,7 @@ pub fn contact_from(doc: &Value, handler: &EventHandler) -> Result<Contact, JobF
 /// Applies the handler inside one transaction. Returns whether jobs were queued.
 fn apply(
     tx: &Connection,
-    state: &AppState,
+    jobs: &jobs::Queue,
     tenant_id: &str,
     event_id: &str,
     provider: &str,
@@ -168,7 +169,7 @@ fn apply(
             };
             let outcome = signups::upsert_from_source(tx, tenant_id, &contact, &source)?;
             if outcome.created {
-                announce_signup(tx, state, tenant_id, &outcome.signup_id, &contact, &source)?
+                announce_signup(tx, jobs, tenant_id, &outcome.signup_id, &contact, &source)?
             } else {
                 false
             }
@@ -197,7 +198,7 @@ fn apply(
 /// jobs the tenant's connections call for. Returns whether jobs were queued.
 pub fn announce_signup(
     tx: &Connection,
-    state: &AppState,
+    jobs: &jobs::Queue,
     tenant_id: &str,
     signup_id: &str,
     contact: &Contact,
@@ -229,5 +230,5 @@ pub fn announce_signup(
         data.clone(),
     )?;
     crate::outbox::emit(tx, tenant_id, "signup.created", data)?;
-    outside::queue_signup_jobs(tx, state, tenant_id, signup_id)
+    outside::queue_signup_jobs(tx, jobs, tenant_id, signup_id)
 }

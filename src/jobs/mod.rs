@@ -17,7 +17,7 @@ use serde_json::Value;
 pub use repo::{
     Job, JobFilter, claim_batch, claim_next, complete, enqueue_at, find, list, next_due_in, record_failure, recover,
 };
-pub use worker::{Handler, Queue, Registry};
+pub use worker::{Handler, Queue, Registry, WorkerSettings};
 
 /// Attempts before a job is given up.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
@@ -94,6 +94,25 @@ pub fn payload_of(job: &Job) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn jobs_are_due_by_the_queue_clock() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(&dir.path().join("t.db")).unwrap();
+        let clock = crate::time::Clock::manual(crate::time::parse_rfc3339("2030-01-01T00:00:00Z").unwrap());
+        let queue = Queue::new(clock.clone());
+        let conn = store.conn().unwrap();
+        let id = queue.enqueue(&conn, None, "test.kind", &Value::Null).unwrap();
+        let start = clock.now_ms();
+        assert_eq!(next_due_in(&conn, start - 250).unwrap(), Some(250));
+        assert!(
+            claim_next(&conn, start - 1, 1_000).unwrap().is_none(),
+            "not due before the clock's now"
+        );
+        clock.advance(Duration::from_secs(1));
+        let job = claim_next(&conn, clock.now_ms(), 1_000).unwrap().unwrap();
+        assert_eq!(job.id, id);
+    }
 
     #[test]
     fn backoff_grows_and_jitters_within_bounds() {

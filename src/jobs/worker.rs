@@ -11,12 +11,16 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::sync::watch;
+
 use super::repo::{self, Job};
 use super::{JobFailure, backoff};
-use crate::app::AppState;
+use crate::store::Store;
+use crate::store::group_commit::GroupCommit;
 use crate::time::Clock;
 
-pub type Handler = Arc<dyn Fn(&AppState, &Job) -> Result<(), JobFailure> + Send + Sync>;
+/// Runs one job. Handlers are closures over the service they need.
+pub type Handler = Arc<dyn Fn(&Job) -> Result<(), JobFailure> + Send + Sync>;
 
 /// Job kinds and the functions that run them.
 #[derive(Clone, Default)]
@@ -28,7 +32,7 @@ impl Registry {
     pub fn with(
         mut self,
         kind: &str,
-        handler: impl Fn(&AppState, &Job) -> Result<(), JobFailure> + Send + Sync + 'static,
+        handler: impl Fn(&Job) -> Result<(), JobFailure> + Send + Sync + 'static,
     ) -> Self {
         self.handlers.insert(kind.to_owned(), Arc::new(handler));
         self
@@ -53,6 +57,26 @@ impl std::fmt::Debug for Queue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Queue")
     }
+}
+
+/// How the worker pool runs, from the config.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// Worker threads (outside calls block, so a few run side by side).
+    pub workers: usize,
+    /// How long a claimed job is held before another claim may take it.
+    pub lease: Duration,
+    /// First retry delay of a failed job (see [`backoff`]).
+    pub retry_base: Duration,
+}
+
+/// What the scheduler and the workers share.
+struct Pool {
+    store: Store,
+    writer: GroupCommit,
+    registry: Registry,
+    settings: WorkerSettings,
+    shutdown: watch::Receiver<bool>,
 }
 
 /// Longest a worker sleeps without being woken (a safety net, not the mechanism).
@@ -106,9 +130,23 @@ impl Queue {
     /// down. The scheduler alone waits on the wake channel (until woken, or until the
     /// next retry / lease expiry is due), claims jobs while a worker is idle and hands
     /// them over; workers wait only for handed-over jobs.
-    pub fn start(&self, state: &AppState, registry: Registry, count: usize) {
-        let registry = Arc::new(registry);
-        match state
+    pub fn start(
+        &self,
+        store: Store,
+        writer: GroupCommit,
+        registry: Registry,
+        settings: WorkerSettings,
+        shutdown: watch::Receiver<bool>,
+    ) {
+        let count = settings.workers;
+        let pool = Arc::new(Pool {
+            store,
+            writer,
+            registry,
+            settings,
+            shutdown,
+        });
+        match pool
             .store
             .conn()
             .map_err(|e| e.to_string())
@@ -122,8 +160,7 @@ impl Queue {
         let (work_tx, work_rx) = channel::<Job>();
         let work_rx = Arc::new(Mutex::new(work_rx));
         for n in 0..count {
-            let state = state.clone();
-            let registry = registry.clone();
+            let pool = pool.clone();
             let queue = self.clone();
             let idle = idle.clone();
             let work_rx = work_rx.clone();
@@ -136,7 +173,7 @@ impl Queue {
                             Err(_) => return,
                         };
                         let Ok(job) = next else { return };
-                        queue.run_job(&state, &registry, &job);
+                        queue.run_job(&pool, &job);
                         idle.fetch_add(1, Ordering::SeqCst);
                         queue.wake();
                     }
@@ -145,16 +182,16 @@ impl Queue {
                 tracing::error!(error = %e, "could not start a job worker");
             }
         }
-        let scheduler_state = state.clone();
+        let scheduler_pool = pool.clone();
         let queue = self.clone();
         let spawned = std::thread::Builder::new()
             .name("tessera-job-scheduler".into())
-            .spawn(move || queue.schedule(&scheduler_state, &idle, &work_tx));
+            .spawn(move || queue.schedule(&scheduler_pool, &idle, &work_tx));
         if let Err(e) = spawned {
             tracing::error!(error = %e, "could not start the job scheduler");
         }
         // On shutdown, wake the scheduler so it sees the flag and stops the workers.
-        let mut shutdown = state.shutdown.clone();
+        let mut shutdown = pool.shutdown.clone();
         let queue = self.clone();
         tokio::spawn(async move {
             let _ = shutdown.wait_for(|stop| *stop).await;
@@ -163,17 +200,17 @@ impl Queue {
         self.wake();
     }
 
-    fn schedule(&self, state: &AppState, idle: &AtomicUsize, work_tx: &Sender<Job>) {
-        let lease_ms = (state.config.outbound_timeout.as_millis() as i64) * 2 + 30_000;
+    fn schedule(&self, pool: &Pool, idle: &AtomicUsize, work_tx: &Sender<Job>) {
+        let lease_ms = pool.settings.lease.as_millis() as i64;
         loop {
-            if *state.shutdown.borrow() {
+            if *pool.shutdown.borrow() {
                 return;
             }
             let mut failed = false;
             let free = idle.load(Ordering::SeqCst);
             if free > 0 {
                 let now = self.clock.now_ms();
-                let claimed = state
+                let claimed = pool
                     .writer
                     .write_blocking(move |c| repo::claim_batch(c, now, lease_ms, free));
                 match claimed {
@@ -197,7 +234,7 @@ impl Queue {
                 // Every worker is busy; one finishing wakes the scheduler.
                 MAX_IDLE
             } else {
-                let due = state
+                let due = pool
                     .store
                     .conn()
                     .ok()
@@ -208,27 +245,26 @@ impl Queue {
         }
     }
 
-    fn run_job(&self, state: &AppState, registry: &Registry, job: &Job) {
-        let outcome = match registry.handlers.get(&job.kind) {
-            Some(handler) => std::panic::catch_unwind(AssertUnwindSafe(|| handler(state, job)))
+    fn run_job(&self, pool: &Pool, job: &Job) {
+        let outcome = match pool.registry.handlers.get(&job.kind) {
+            Some(handler) => std::panic::catch_unwind(AssertUnwindSafe(|| handler(job)))
                 .unwrap_or_else(|_| Err(JobFailure::Retry("the job handler panicked".into()))),
             None => Err(JobFailure::Permanent(format!("no handler for job kind `{}`", job.kind))),
         };
         let id = job.id.clone();
         let result = match &outcome {
-            Ok(()) => state
+            Ok(()) => pool
                 .writer
                 .write_blocking(move |c| repo::complete(c, &id).map(|_| false)),
             Err(failure) => {
                 let retry_at = match failure {
-                    JobFailure::Retry(_) => Some(
-                        self.clock.now_ms() + backoff(state.config.job_retry_base, job.attempts).as_millis() as i64,
-                    ),
+                    JobFailure::Retry(_) => {
+                        Some(self.clock.now_ms() + backoff(pool.settings.retry_base, job.attempts).as_millis() as i64)
+                    }
                     JobFailure::Permanent(_) => None,
                 };
                 let message = failure.message().to_owned();
-                state
-                    .writer
+                pool.writer
                     .write_blocking(move |c| repo::record_failure(c, &id, &message, retry_at))
             }
         };

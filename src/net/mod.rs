@@ -47,6 +47,46 @@ pub fn guarded_agent_with(timeout: Duration, policy: &TargetPolicy, names: Arc<d
     )
 }
 
+/// The two agents outside calls go through. Cheap to clone.
+#[derive(Clone)]
+pub struct Agents {
+    /// For fixed provider URLs (timeouts on, redirects off): keeps connections warm.
+    fixed: ureq::Agent,
+    /// For URLs a tenant's config shapes (`{base_url}`, `{shop}`): every address is
+    /// vetted by the SSRF guard.
+    tenant_shaped: ureq::Agent,
+}
+
+impl std::fmt::Debug for Agents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Agents")
+    }
+}
+
+impl Agents {
+    pub fn new(timeout: Duration, policy: &TargetPolicy) -> Agents {
+        Agents {
+            fixed: agent(timeout),
+            tenant_shaped: guarded_agent(timeout, policy),
+        }
+    }
+
+    /// The agent for a URL built from catalog `template`: the SSRF-guarded one when a
+    /// tenant's config fills a placeholder in it, the shared one for fixed provider URLs.
+    pub fn for_template(&self, template: Option<&str>) -> &ureq::Agent {
+        if template.is_some_and(crate::catalog::is_tenant_shaped) {
+            &self.tenant_shaped
+        } else {
+            &self.fixed
+        }
+    }
+
+    /// The agent for fixed URLs (tessera's own, a catalog URL without placeholders).
+    pub fn fixed(&self) -> &ureq::Agent {
+        &self.fixed
+    }
+}
+
 /// How an outside call ended, in words safe to show a user (never a secret or a body).
 pub fn describe_transport_error(err: &ureq::Error) -> String {
     match err {

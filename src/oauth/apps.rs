@@ -1,6 +1,8 @@
 //! Platform-level OAuth apps (Level 1): the operator registers the platform's own app per
 //! provider once; a tenant's own `client_id`/`client_secret` in its connection wins.
 
+use std::collections::BTreeMap;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -14,7 +16,7 @@ use crate::app::AppState;
 use crate::audit;
 use crate::auth::PlatformAdmin;
 use crate::catalog::{AuthMode, Catalog};
-use crate::config::{Config, PlatformApp};
+use crate::config::PlatformApp;
 use crate::connections::{Credentials, mask};
 use crate::error::{ApiError, ApiResult};
 use crate::store::{OptionalRow, StoreError};
@@ -52,7 +54,7 @@ fn location(provider: &str) -> Location<'_> {
 pub fn resolve_app(
     conn: &Connection,
     vault: &Vault,
-    config: &Config,
+    platform_apps: &BTreeMap<String, PlatformApp>,
     provider: &str,
     tenant_credentials: &Credentials,
 ) -> Result<ClientApp, OAuthError> {
@@ -70,7 +72,7 @@ pub fn resolve_app(
     if let Some(PlatformApp {
         client_id: Some(client_id),
         client_secret,
-    }) = config.platform_apps.get(provider)
+    }) = platform_apps.get(provider)
     {
         return Ok(ClientApp {
             client_id: client_id.clone(),
@@ -178,7 +180,11 @@ pub fn save_app(
     Ok(existed.is_none())
 }
 
-pub fn list_apps(conn: &Connection, vault: &Vault, config: &Config) -> Result<Vec<AppView>, OAuthError> {
+pub fn list_apps(
+    conn: &Connection,
+    vault: &Vault,
+    platform_apps: &BTreeMap<String, PlatformApp>,
+) -> Result<Vec<AppView>, OAuthError> {
     let mut stmt = conn.prepare(
         "SELECT provider, client_id, client_secret, scopes, created_at, updated_at FROM platform_apps ORDER BY provider",
     )?;
@@ -202,7 +208,7 @@ pub fn list_apps(conn: &Connection, vault: &Vault, config: &Config) -> Result<Ve
             updated_at: Some(updated_at),
         });
     }
-    for (provider, app) in &config.platform_apps {
+    for (provider, app) in platform_apps {
         if let Some(client_id) = &app.client_id
             && !views.iter().any(|v| &v.provider == provider)
         {
@@ -237,7 +243,7 @@ pub async fn put_platform_app(
                 "platform_app.updated"
             };
             audit::record(tx, &auth.audit(None, action, Some(&provider)))?;
-            let view = list_apps(tx, &app.vault, &app.config)?
+            let view = list_apps(tx, &app.vault, &app.oauth.settings.platform_apps)?
                 .into_iter()
                 .find(|v| v.provider == provider)
                 .ok_or_else(|| OAuthError::NotFound(provider.clone()))?;
@@ -255,7 +261,7 @@ pub async fn list_platform_apps(
     let app = state.clone();
     let items = state
         .store
-        .read_async(move |conn| list_apps(conn, &app.vault, &app.config))
+        .read_async(move |conn| list_apps(conn, &app.vault, &app.oauth.settings.platform_apps))
         .await
         .map_err(ApiError::from)?;
     Ok(Json(json!({ "items": items, "next_cursor": null })))

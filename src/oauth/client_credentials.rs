@@ -7,8 +7,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
+use super::OAuth;
 use super::store::NewTokens;
-use crate::app::AppState;
 use crate::catalog::{ClientAuth, Provider};
 use crate::connections::request::expand_url;
 use crate::connections::{ConnectionRow, Credentials};
@@ -45,7 +45,7 @@ fn required(credentials: &Credentials, name: &str) -> Result<Secret, Credentials
 
 /// Requests a new access token from the provider's token endpoint.
 pub fn acquire(
-    app: &AppState,
+    app: &OAuth,
     provider: &Provider,
     row: &ConnectionRow,
     credentials: &Credentials,
@@ -92,7 +92,8 @@ pub fn acquire(
         .body(body.as_bytes().to_vec())
         .map_err(|_| CredentialsFailure::Rejected("the token URL is not valid".into()))?;
     let response = app
-        .http_for(Some(template))
+        .agents
+        .for_template(Some(template))
         .run(request)
         .map_err(|e| CredentialsFailure::Transient(crate::net::describe_transport_error(&e)))?;
     let status = response.status().as_u16();

@@ -15,11 +15,9 @@ use time::{Duration, OffsetDateTime};
 use super::apps::{ClientApp, resolve_app};
 use super::http_client::UreqClient;
 use super::store::{self as tokens, NewTokens};
-use super::{CachedToken, OAuthError};
-use crate::app::AppState;
+use super::{CachedToken, OAuth, OAuthError, OAuthSettings};
 use crate::audit::{self, AuditEntry};
 use crate::catalog::{AuthMode, Provider};
-use crate::config::Config;
 use crate::connections::request::expand_url;
 use crate::connections::{
     ConnectionInput, ConnectionRow, Credentials, Status, find_connection, open_credentials, save_connection, set_status,
@@ -44,13 +42,13 @@ pub struct AuthorizeOutcome {
     pub expires_at: String,
 }
 
-pub fn redirect_uri(config: &Config) -> String {
-    format!("{}/oauth/callback", config.public_url())
+pub fn redirect_uri(settings: &OAuthSettings) -> String {
+    format!("{}/oauth/callback", settings.public_url)
 }
 
 /// `return_to` must stay on the public URL's origin or an allow-listed one: no open redirect.
-pub fn check_return_to(config: &Config, return_to: Option<&str>) -> Result<String, OAuthError> {
-    let public = config.public_url();
+pub fn check_return_to(settings: &OAuthSettings, return_to: Option<&str>) -> Result<String, OAuthError> {
+    let public = &settings.public_url;
     let Some(value) = return_to.map(str::trim).filter(|v| !v.is_empty()) else {
         return Ok(format!("{public}/"));
     };
@@ -63,10 +61,10 @@ pub fn check_return_to(config: &Config, return_to: Option<&str>) -> Result<Strin
         return Err(bad("must be an absolute http(s) URL without credentials"));
     }
     let origin = url.origin().ascii_serialization();
-    let public_origin = url::Url::parse(&public)
+    let public_origin = url::Url::parse(public)
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_default();
-    if origin != public_origin && !config.allowed_return_origins.contains(&origin) {
+    if origin != public_origin && !settings.allowed_return_origins.contains(&origin) {
         return Err(bad(
             "must be on tessera's public URL or an origin listed in allowed_return_origins",
         ));
@@ -83,7 +81,7 @@ fn verifier_location<'a>(scope: &'a KeyScope, id: &'a str) -> Location<'a> {
     }
 }
 
-fn oauth_provider<'a>(app: &'a AppState, key: &str) -> Result<&'a Provider, OAuthError> {
+fn oauth_provider<'a>(app: &'a OAuth, key: &str) -> Result<&'a Provider, OAuthError> {
     let provider = app
         .catalog
         .get(key)
@@ -100,7 +98,7 @@ fn oauth_provider<'a>(app: &'a AppState, key: &str) -> Result<&'a Provider, OAut
 /// The tenant's `oauth2` connection, created `pending` when it has none yet.
 fn oauth_connection(
     conn: &Connection,
-    app: &AppState,
+    app: &OAuth,
     tenant_id: &str,
     provider: &Provider,
 ) -> Result<ConnectionRow, OAuthError> {
@@ -147,7 +145,7 @@ pub(super) fn valid_scopes(scopes: &[String]) -> Result<(), OAuthError> {
 
 /// Starts an authorization: stores the state (hash only) and the sealed PKCE verifier.
 pub fn authorize(
-    app: &AppState,
+    app: &OAuth,
     tenant_id: &str,
     provider_key: &str,
     input: &AuthorizeInput,
@@ -155,11 +153,11 @@ pub fn authorize(
     now: OffsetDateTime,
 ) -> Result<AuthorizeOutcome, OAuthError> {
     let provider = oauth_provider(app, provider_key)?;
-    let return_to = check_return_to(&app.config, input.return_to.as_deref())?;
+    let return_to = check_return_to(&app.settings, input.return_to.as_deref())?;
     app.store.write(|tx| {
         let row = oauth_connection(tx, app, tenant_id, provider)?;
         let credentials = open_credentials(tx, &app.vault, &row)?;
-        let client_app = resolve_app(tx, &app.vault, &app.config, provider_key, &credentials)?;
+        let client_app = resolve_app(tx, &app.vault, &app.settings.platform_apps, provider_key, &credentials)?;
         let scopes = input
             .scopes
             .clone()
@@ -173,7 +171,7 @@ pub fn authorize(
             "authorization URL",
             AuthUrl::new,
         )?;
-        let redirect = RedirectUrl::new(redirect_uri(&app.config))
+        let redirect = RedirectUrl::new(redirect_uri(&app.settings))
             .map_err(|e| OAuthError::Invalid(format!("public_url gives a bad redirect URI: {e}")))?;
         let client = BasicClient::new(ClientId::new(client_app.client_id.clone()))
             .set_auth_uri(auth_url)
@@ -331,7 +329,7 @@ fn with_query(base: &str, pairs: &[(&str, &str)]) -> String {
 }
 
 /// Handles the provider's redirect. Blocking (exchanges the code): run on a blocking thread.
-pub fn callback(app: &AppState, params: &CallbackParams, now: OffsetDateTime) -> Result<CallbackOutcome, OAuthError> {
+pub fn callback(app: &OAuth, params: &CallbackParams, now: OffsetDateTime) -> Result<CallbackOutcome, OAuthError> {
     let state = params
         .state
         .as_deref()
@@ -401,7 +399,7 @@ pub fn callback(app: &AppState, params: &CallbackParams, now: OffsetDateTime) ->
                 )?;
                 Ok::<_, OAuthError>(saved)
             })?;
-            app.oauth.remember(
+            app.broker.remember(
                 &row.id,
                 CachedToken {
                     access_token: saved.access_token,
@@ -432,18 +430,24 @@ pub fn callback(app: &AppState, params: &CallbackParams, now: OffsetDateTime) ->
 }
 
 fn exchange_code(
-    app: &AppState,
+    app: &OAuth,
     provider: &Provider,
     row: &ConnectionRow,
     credentials: &Credentials,
     code: &str,
     pending: &PendingAuthorization,
 ) -> Result<NewTokens, OAuthError> {
-    let client_app: ClientApp = app
-        .store
-        .read(|conn| resolve_app(conn, &app.vault, &app.config, &provider.key, credentials))?;
+    let client_app: ClientApp = app.store.read(|conn| {
+        resolve_app(
+            conn,
+            &app.vault,
+            &app.settings.platform_apps,
+            &provider.key,
+            credentials,
+        )
+    })?;
     let token_url = url_of(provider.token_url.as_deref(), &row.config, "token URL", TokenUrl::new)?;
-    let redirect = RedirectUrl::new(redirect_uri(&app.config))
+    let redirect = RedirectUrl::new(redirect_uri(&app.settings))
         .map_err(|e| OAuthError::Invalid(format!("public_url gives a bad redirect URI: {e}")))?;
     let mut client = BasicClient::new(ClientId::new(client_app.client_id.clone()))
         .set_token_uri(token_url)
@@ -454,7 +458,7 @@ fn exchange_code(
     let response = client
         .exchange_code(AuthorizationCode::new(code.to_owned()))
         .set_pkce_verifier(PkceCodeVerifier::new(pending.verifier.expose().to_owned()))
-        .request(&UreqClient(app.http_for(provider.token_url.as_deref())))
+        .request(&UreqClient(app.agents.for_template(provider.token_url.as_deref())))
         .map_err(|e| match e {
             RequestTokenError::ServerResponse(r) => {
                 OAuthError::Upstream(format!("the provider refused the code: {}", r.error()))

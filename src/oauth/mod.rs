@@ -18,15 +18,110 @@ pub mod routes;
 pub mod service;
 pub mod store;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 pub use service::{TokenGrant, ensure_token};
 
-use crate::connections::ConnectionError;
+use crate::catalog::Catalog;
+use crate::config::{Config, PlatformApp};
+use crate::connections::{ConnectionError, Connections};
 use crate::error::ApiError;
-use crate::store::StoreError;
-use crate::vault::{Secret, VaultError};
+use crate::metrics::Metrics;
+use crate::net::Agents;
+use crate::outbound::Outbound;
+use crate::store::{Store, StoreError};
+use crate::time::Clock;
+use crate::vault::{Secret, Vault, VaultError};
+
+/// The OAuth domain: token broker, authorization flows, refresher, client credentials,
+/// revocation and the proxy. Cheap to clone.
+#[derive(Clone)]
+pub struct OAuth {
+    store: Store,
+    vault: Arc<Vault>,
+    catalog: Arc<Catalog>,
+    agents: Agents,
+    clock: Clock,
+    broker: Arc<TokenBroker>,
+    settings: Arc<OAuthSettings>,
+    metrics: Arc<Metrics>,
+    /// Woken after outbox rows are written (`connection.*` events).
+    outbound: Outbound,
+    /// For the daily check of tokens that never expire.
+    connections: Connections,
+}
+
+/// What the OAuth domain needs from the config.
+#[derive(Debug, Clone)]
+pub struct OAuthSettings {
+    /// `/token` renews first when the token expires within this.
+    pub read_margin: Duration,
+    /// The refresher renews tokens expiring within this.
+    pub refresh_margin: Duration,
+    /// How often the refresher looks.
+    pub refresh_interval: Duration,
+    /// tessera's public base URL: the redirect URI and the default `return_to`.
+    pub public_url: String,
+    /// Origins besides the public URL's that `return_to` may point at.
+    pub allowed_return_origins: Vec<String>,
+    /// Platform apps named in the config (apps stored through the API win).
+    pub platform_apps: BTreeMap<String, PlatformApp>,
+}
+
+impl OAuthSettings {
+    pub fn from_config(config: &Config) -> OAuthSettings {
+        OAuthSettings {
+            read_margin: config.oauth_read_margin,
+            refresh_margin: config.oauth_refresh_margin,
+            refresh_interval: config.oauth_refresh_interval,
+            public_url: config.public_url(),
+            allowed_return_origins: config.allowed_return_origins.clone(),
+            platform_apps: config.platform_apps.clone(),
+        }
+    }
+}
+
+/// What [`OAuth::new`] is built from.
+pub struct OAuthParts {
+    pub store: Store,
+    pub vault: Arc<Vault>,
+    pub catalog: Arc<Catalog>,
+    pub agents: Agents,
+    pub clock: Clock,
+    pub settings: OAuthSettings,
+    pub metrics: Arc<Metrics>,
+    pub outbound: Outbound,
+    pub connections: Connections,
+}
+
+impl OAuth {
+    pub fn new(parts: OAuthParts) -> OAuth {
+        OAuth {
+            store: parts.store,
+            vault: parts.vault,
+            catalog: parts.catalog,
+            agents: parts.agents,
+            clock: parts.clock,
+            broker: Arc::default(),
+            settings: Arc::new(parts.settings),
+            metrics: parts.metrics,
+            outbound: parts.outbound,
+            connections: parts.connections,
+        }
+    }
+
+    /// Drops what is held in memory for a connection whose credentials changed.
+    pub fn forget_connection(&self, connection_id: &str) {
+        self.broker.forget(connection_id);
+    }
+
+    /// Records the audit entry of a hot read (`/token`, the proxy); returns once committed.
+    pub async fn audit_read(&self, entry: crate::audit::AuditEntry) -> Result<(), ApiError> {
+        self.broker.audit(&self.store, entry).await
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum OAuthError {

@@ -10,8 +10,8 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use serde_json::json;
 
-use super::OAuthError;
 use super::service::access_token_for;
+use super::{OAuth, OAuthError};
 use crate::app::AppState;
 use crate::audit::AuditEntry;
 use crate::auth::{TenantAccess, need};
@@ -96,7 +96,7 @@ pub async fn proxy(
         .filter(|(name, _)| FORWARD_REQUEST.contains(&name.as_str()))
         .map(|(n, v)| (n.clone(), v.clone()))
         .collect();
-    let app = state.clone();
+    let app = state.oauth.clone();
     let (method_name, audited_path) = (method.to_string(), path.clone());
     let outcome = tokio::task::spawn_blocking(move || {
         forward(
@@ -117,13 +117,13 @@ pub async fn proxy(
         Err(e) => e.status.as_u16(),
     };
     let entry: AuditEntry = entry.with_detail(json!({"method": method_name, "path": audited_path, "status": status}));
-    state.oauth.audit(&state.store, entry).await?;
+    state.oauth.audit_read(entry).await?;
     outcome
 }
 
 #[allow(clippy::too_many_arguments)]
 fn forward(
-    app: &AppState,
+    app: &OAuth,
     tenant_id: &str,
     provider_key: &str,
     method: &Method,
@@ -164,7 +164,8 @@ fn forward(
         .body(body.to_vec())
         .map_err(|_| ApiError::invalid_input("the proxied request is not valid"))?;
     let response = app
-        .http_for(provider.api_base_url.as_deref())
+        .agents
+        .for_template(provider.api_base_url.as_deref())
         .run(request)
         .map_err(|e| {
             ApiError::bad_gateway(format!(

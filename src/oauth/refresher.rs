@@ -6,10 +6,9 @@ use rusqlite::params;
 use serde_json::json;
 use time::OffsetDateTime;
 
-use super::OAuthError;
 use super::service::{Renew, renew_under_lock};
 use super::store as tokens;
-use crate::app::AppState;
+use super::{OAuth, OAuthError};
 use crate::audit::AuditEntry;
 use crate::connections::{ConnectionRow, find_connection};
 use crate::time::parse_rfc3339;
@@ -23,13 +22,12 @@ struct Candidate {
     has_refresh_token: bool,
 }
 
-/// Runs until `state.shutdown` flips.
-pub fn spawn(state: AppState) {
+/// Runs a pass every `refresh_interval` until `shutdown` flips.
+pub fn spawn(oauth: OAuth, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     tokio::spawn(async move {
-        let mut shutdown = state.shutdown.clone();
         loop {
             tokio::select! {
-                _ = tokio::time::sleep(state.config.oauth_refresh_interval) => {}
+                _ = tokio::time::sleep(oauth.settings.refresh_interval) => {}
                 changed = shutdown.changed() => {
                     // The server is gone (sender dropped) or stopping.
                     if changed.is_err() {
@@ -40,7 +38,7 @@ pub fn spawn(state: AppState) {
             if *shutdown.borrow() {
                 break;
             }
-            let app = state.clone();
+            let app = oauth.clone();
             match tokio::task::spawn_blocking(move || run_once(&app, app.clock.now())).await {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => tracing::warn!(error = %e, "token refresher pass failed"),
@@ -51,7 +49,7 @@ pub fn spawn(state: AppState) {
 }
 
 /// One pass: renews what is due. Returns how many connections it renewed or re-checked.
-pub fn run_once(app: &AppState, now: OffsetDateTime) -> Result<usize, OAuthError> {
+pub fn run_once(app: &OAuth, now: OffsetDateTime) -> Result<usize, OAuthError> {
     let candidates: Vec<Candidate> = app.store.read(|conn| {
         let mut stmt = conn.prepare(
             "SELECT t.tenant_id, c.provider, t.expires_at, t.check_after, t.retry_at, t.refresh_token IS NOT NULL
@@ -73,7 +71,7 @@ pub fn run_once(app: &AppState, now: OffsetDateTime) -> Result<usize, OAuthError
             .collect::<Result<Vec<_>, _>>()?;
         Ok::<_, OAuthError>(rows)
     })?;
-    let margin = app.config.oauth_refresh_margin;
+    let margin = app.settings.refresh_margin;
     let mut done = 0;
     for candidate in candidates {
         if candidate.retry_at.is_some_and(|at| at > now) {
@@ -122,7 +120,7 @@ pub fn run_once(app: &AppState, now: OffsetDateTime) -> Result<usize, OAuthError
 /// A token without expiry is re-verified daily: refreshed when a refresh token exists,
 /// else checked with the provider's verify request.
 fn recheck_non_expiring(
-    app: &AppState,
+    app: &OAuth,
     provider: &crate::catalog::Provider,
     row: &ConnectionRow,
     has_refresh_token: bool,
@@ -148,12 +146,12 @@ fn recheck_non_expiring(
             &Default::default(),
         )
         .with_detail(json!({"reason": "daily check of a non-expiring token"}));
-        crate::connections::verify_connection(app, &row.tenant_id, &row.provider, token, entry)?;
+        app.connections.verify(&row.tenant_id, &row.provider, token, entry)?;
     }
     app.store.write(|tx| tokens::recheck_later(tx, &row.id, now))
 }
 
-fn tokens_access(app: &AppState, row: &ConnectionRow) -> Result<Option<crate::vault::Secret>, OAuthError> {
+fn tokens_access(app: &OAuth, row: &ConnectionRow) -> Result<Option<crate::vault::Secret>, OAuthError> {
     Ok(app
         .store
         .read(|conn| tokens::load(conn, &app.vault, &row.tenant_id, &row.id))?

@@ -6,10 +6,9 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use super::OAuthError;
 use super::apps::{ClientApp, resolve_app};
 use super::store as tokens;
-use crate::app::AppState;
+use super::{OAuth, OAuthError};
 use crate::connections::request::expand_url;
 use crate::connections::{find_connection, open_credentials};
 use crate::vault::Secret;
@@ -27,7 +26,7 @@ pub enum Revocation {
 
 /// Revokes the refresh token (which ends the grant) and the access token. Best effort:
 /// a disconnect must not fail because the provider is down. Blocking.
-pub fn revoke_connection_tokens(app: &AppState, tenant_id: &str, provider_key: &str) -> Result<Revocation, OAuthError> {
+pub fn revoke_connection_tokens(app: &OAuth, tenant_id: &str, provider_key: &str) -> Result<Revocation, OAuthError> {
     let Some(provider) = app.catalog.get(provider_key) else {
         return Ok(Revocation::NotApplicable);
     };
@@ -37,13 +36,20 @@ pub fn revoke_connection_tokens(app: &AppState, tenant_id: &str, provider_key: &
         };
         let stored = tokens::load(conn, &app.vault, tenant_id, &row.id)?;
         let credentials = open_credentials(conn, &app.vault, &row)?;
-        let client = resolve_app(conn, &app.vault, &app.config, provider_key, &credentials).ok();
+        let client = resolve_app(
+            conn,
+            &app.vault,
+            &app.settings.platform_apps,
+            provider_key,
+            &credentials,
+        )
+        .ok();
         Ok(Some((row, stored, client)))
     })?;
     let Some((row, stored, client_app)) = loaded else {
         return Ok(Revocation::NotApplicable);
     };
-    app.oauth.forget(&row.id);
+    app.broker.forget(&row.id);
     let (Some(stored), Some(template)) = (stored, provider.revocation_url.as_deref()) else {
         return Ok(Revocation::NotApplicable);
     };
@@ -82,7 +88,7 @@ pub fn revoke_connection_tokens(app: &AppState, tenant_id: &str, provider_key: &
 
 /// One RFC 7009 request: the token and its type hint, with client authentication.
 fn revoke_one(
-    app: &AppState,
+    app: &OAuth,
     template: &str,
     url: &str,
     client: &ClientApp,
@@ -110,7 +116,8 @@ fn revoke_one(
         .body(body.as_bytes().to_vec())
         .map_err(|_| "bad revocation request".to_owned())?;
     let response = app
-        .http_for(Some(template))
+        .agents
+        .for_template(Some(template))
         .run(request)
         .map_err(|e| crate::net::describe_transport_error(&e))?;
     // RFC 7009 §2.2: 200 also for tokens the server no longer knows.
@@ -126,7 +133,7 @@ fn form_encode(value: &str) -> String {
 }
 
 /// Called by the connection DELETE handler before it deletes. Never fails the delete.
-pub async fn before_delete(app: &AppState, tenant_id: &str, provider_key: &str) -> Revocation {
+pub async fn before_delete(app: &OAuth, tenant_id: &str, provider_key: &str) -> Revocation {
     let (app, tenant_id, provider_key) = (app.clone(), tenant_id.to_owned(), provider_key.to_owned());
     match tokio::task::spawn_blocking(move || revoke_connection_tokens(&app, &tenant_id, &provider_key)).await {
         Ok(Ok(outcome)) => outcome,

@@ -39,8 +39,9 @@ pub async fn authorize(
     };
     let entry = access.audit("oauth.authorize", Some(&provider));
     let tenant_id = access.tenant.id.clone();
+    let oauth = state.oauth.clone();
     let outcome =
-        blocking(move || flow::authorize(&state, &tenant_id, &provider, &input, entry, state.clock.now())).await?;
+        blocking(move || flow::authorize(&oauth, &tenant_id, &provider, &input, entry, oauth.clock.now())).await?;
     Ok(Json(outcome))
 }
 
@@ -49,7 +50,8 @@ pub async fn callback(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<CallbackParams>,
 ) -> ApiResult<Response> {
-    let outcome = blocking(move || flow::callback(&state, &params, state.clock.now())).await?;
+    let oauth = state.oauth.clone();
+    let outcome = blocking(move || flow::callback(&oauth, &params, oauth.clock.now())).await?;
     let location = HeaderValue::from_str(&outcome.redirect_to)
         .map_err(|_| ApiError::invalid_input("the stored return_to is not a valid header value"))?;
     let mut response = StatusCode::SEE_OTHER.into_response();
@@ -79,10 +81,10 @@ pub async fn token(
 ) -> ApiResult<Response> {
     let entry = access.audit("token.read", Some(&provider));
     let tenant_id = access.tenant.id.clone();
-    let margin = state.config.oauth_read_margin;
-    let result = match state
-        .oauth
-        .cached_fresh(&tenant_id, &provider, margin, state.clock.now())
+    let oauth = &state.oauth;
+    let result = match oauth
+        .broker
+        .cached_fresh(&tenant_id, &provider, oauth.settings.read_margin, oauth.clock.now())
     {
         Some(cached) => Ok(TokenGrant {
             access_token: cached.access_token,
@@ -91,7 +93,7 @@ pub async fn token(
             renewed: false,
         }),
         None => {
-            let app = state.clone();
+            let app = oauth.clone();
             tokio::task::spawn_blocking(move || ensure_token(&app, &tenant_id, &provider, false))
                 .await
                 .map_err(|e| ApiError::internal("oauth task failed", &e))?
@@ -102,7 +104,7 @@ pub async fn token(
         Err(e) => json!({"error": e.to_string()}),
     };
     // Group-committed: answered only once the entry is durable.
-    state.oauth.audit(&state.store, entry.with_detail(detail)).await?;
+    oauth.audit_read(entry.with_detail(detail)).await?;
     let result = result?;
     let body = TokenView {
         access_token: result.access_token.expose().to_owned(),
@@ -125,7 +127,7 @@ pub async fn refresh(
 ) -> ApiResult<Json<serde_json::Value>> {
     let entry = access.audit("token.refreshed", Some(&provider));
     let tenant_id = access.tenant.id.clone();
-    let app = state.clone();
+    let app = state.oauth.clone();
     let key = provider.clone();
     let grant = blocking(move || {
         let result = ensure_token(&app, &tenant_id, &key, true);

@@ -11,8 +11,7 @@ use super::client_credentials::{self, CredentialsFailure};
 use super::flow::token_type_name;
 use super::http_client::UreqClient;
 use super::store::{self as tokens, NewTokens, TokenRow};
-use super::{CachedToken, OAuthError};
-use crate::app::AppState;
+use super::{CachedToken, OAuth, OAuthError};
 use crate::catalog::{AuthMode, Provider};
 use crate::connections::request::expand_url;
 use crate::connections::{ConnectionRow, Credentials, Status, find_connection, open_credentials, set_status};
@@ -47,7 +46,7 @@ impl From<CredentialsFailure> for RenewFailure {
     }
 }
 
-fn token_provider<'a>(app: &'a AppState, key: &str) -> Result<&'a Provider, OAuthError> {
+fn token_provider<'a>(app: &'a OAuth, key: &str) -> Result<&'a Provider, OAuthError> {
     app.catalog
         .get(key)
         .ok_or_else(|| OAuthError::UnknownProvider(key.to_owned()))
@@ -55,27 +54,22 @@ fn token_provider<'a>(app: &'a AppState, key: &str) -> Result<&'a Provider, OAut
 
 /// The access token of a tenant's `oauth2` or `client_credentials` connection, renewed
 /// first when it expires within the read margin (or always, with `force`). Blocking.
-pub fn ensure_token(
-    app: &AppState,
-    tenant_id: &str,
-    provider_key: &str,
-    force: bool,
-) -> Result<TokenGrant, OAuthError> {
+pub fn ensure_token(app: &OAuth, tenant_id: &str, provider_key: &str, force: bool) -> Result<TokenGrant, OAuthError> {
     let provider = token_provider(app, provider_key)?;
     let row = app
         .store
         .read(|conn| find_connection(conn, tenant_id, provider_key))?
         .ok_or_else(|| OAuthError::NotFound(provider_key.to_owned()))?;
-    app.oauth.remember_connection(tenant_id, provider_key, &row.id);
+    app.broker.remember_connection(tenant_id, provider_key, &row.id);
     if !row.auth_mode.uses_access_token() {
         return Err(OAuthError::NotSupported(format!(
             "this connection uses auth mode `{}`, which has no access token; read it with /credentials",
             row.auth_mode.as_str()
         )));
     }
-    let margin = app.config.oauth_read_margin;
+    let margin = app.settings.read_margin;
     if !force
-        && let Some(cached) = app.oauth.cached(&row.id)
+        && let Some(cached) = app.broker.cached(&row.id)
         && cached.expires_at.is_none_or(|at| at - app.clock.now() > margin)
     {
         return Ok(TokenGrant {
@@ -110,12 +104,12 @@ pub enum Renew {
 /// Takes the connection's lock, re-reads the stored token (another caller may have just
 /// renewed it), and renews it only if still needed.
 pub fn renew_under_lock(
-    app: &AppState,
+    app: &OAuth,
     provider: &Provider,
     row: &ConnectionRow,
     renew: Renew,
 ) -> Result<TokenGrant, OAuthError> {
-    let lock = app.oauth.lock_for(&row.id);
+    let lock = app.broker.lock_for(&row.id);
     let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
     let Renew::IfExpiring { margin, force_since } = renew;
     let (current, credentials) = app.store.read(|conn| {
@@ -211,8 +205,8 @@ pub fn renew_under_lock(
     }
 }
 
-fn grant(app: &AppState, row: &TokenRow, renewed: bool) -> TokenGrant {
-    app.oauth.remember(
+fn grant(app: &OAuth, row: &TokenRow, renewed: bool) -> TokenGrant {
+    app.broker.remember(
         &row.connection_id,
         CachedToken {
             access_token: row.access_token.clone(),
@@ -230,7 +224,7 @@ fn grant(app: &AppState, row: &TokenRow, renewed: bool) -> TokenGrant {
 
 /// The provider refused for good: `needs_reauth` (client credentials: `invalid`), the
 /// `connection.refresh_failed` event and an admin notification, in one transaction.
-pub fn mark_needs_reauth(app: &AppState, row: &ConnectionRow, reason: &str) -> Result<(), OAuthError> {
+pub fn mark_needs_reauth(app: &OAuth, row: &ConnectionRow, reason: &str) -> Result<(), OAuthError> {
     let status = if row.auth_mode == AuthMode::ClientCredentials {
         Status::Invalid
     } else {
@@ -254,14 +248,14 @@ pub fn mark_needs_reauth(app: &AppState, row: &ConnectionRow, reason: &str) -> R
         )?;
         Ok::<_, OAuthError>(())
     })?;
-    app.oauth.forget(&row.id);
+    app.broker.forget(&row.id);
     app.outbound.wake();
     Ok(())
 }
 
 /// RFC 6749 §6 refresh through the `oauth2` crate.
 fn refresh(
-    app: &AppState,
+    app: &OAuth,
     provider: &Provider,
     row: &ConnectionRow,
     credentials: &Credentials,
@@ -269,7 +263,15 @@ fn refresh(
 ) -> Result<NewTokens, RenewFailure> {
     let client_app = app
         .store
-        .read(|conn| resolve_app(conn, &app.vault, &app.config, &provider.key, credentials))
+        .read(|conn| {
+            resolve_app(
+                conn,
+                &app.vault,
+                &app.settings.platform_apps,
+                &provider.key,
+                credentials,
+            )
+        })
         .map_err(|e| RenewFailure::Rejected(e.to_string()))?;
     let template = provider
         .token_url
@@ -283,7 +285,7 @@ fn refresh(
     }
     let response = client
         .exchange_refresh_token(&RefreshToken::new(refresh_token.expose().to_owned()))
-        .request(&UreqClient(app.http_for(Some(template))))
+        .request(&UreqClient(app.agents.for_template(Some(template))))
         .map_err(|e| match e {
             RequestTokenError::ServerResponse(r) => match r.error() {
                 BasicErrorResponseType::InvalidGrant
@@ -309,7 +311,7 @@ fn refresh(
 }
 
 /// The access token for `verify`/`proxy` in token modes; `None` in key modes.
-pub fn access_token_for(app: &AppState, tenant_id: &str, provider_key: &str) -> Result<Option<Secret>, OAuthError> {
+pub fn access_token_for(app: &OAuth, tenant_id: &str, provider_key: &str) -> Result<Option<Secret>, OAuthError> {
     let mode = app
         .store
         .read(|conn| find_connection(conn, tenant_id, provider_key))?

@@ -4,13 +4,13 @@ use super::flow::check_return_to;
 use super::store::backoff;
 use crate::config::Config;
 
-fn config() -> Config {
+fn config() -> super::OAuthSettings {
     let mut config = Config::with_data_dir("/tmp/tessera-oauth-unit");
     config.apply("public_url", "https://hub.example/").unwrap();
     config
         .apply("allowed_return_origins", "https://app.example, http://localhost:3000")
         .unwrap();
-    config
+    super::OAuthSettings::from_config(&config)
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! Retention: audit entries older than `audit_retention_days` and rejected deliveries
-//! older than `rejected_events_days` are purged periodically.
+//! Retention: audit entries older than `audit_retention_days` and rejected webhook
+//! deliveries older than `rejected_events_days` are purged periodically.
 
 use rusqlite::Connection;
 use time::{Duration, OffsetDateTime};
@@ -12,43 +12,54 @@ pub fn purge_audit(conn: &Connection, now: OffsetDateTime, retention_days: u32) 
     Ok(conn.execute("DELETE FROM audit_log WHERE at < ?1", [cutoff])?)
 }
 
-/// Runs the purge at start and then on an interval until shutdown.
-pub async fn run_purger(state: crate::app::AppState) {
-    let mut shutdown = state.shutdown.clone();
-    let mut tick = tokio::time::interval(state.config.audit_purge_interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = shutdown.changed() => break,
-        }
-        if *shutdown.borrow() {
-            break;
-        }
-        let days = state.config.audit_retention_days;
-        let result = state
-            .store
-            .write_async(move |tx| purge_audit(tx, crate::time::now(), days))
-            .await;
-        match result {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(purged = n, retention_days = days, "audit entries past retention purged"),
-            Err(e) => tracing::warn!(error = %e, "audit purge failed; will retry"),
-        }
-        let days = state.config.rejected_events_days;
-        let result = state
-            .store
-            .write_async(move |tx| crate::inbound::rejections::purge(tx, crate::time::now().unix_timestamp(), days))
-            .await;
-        match result {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(
-                purged = n,
-                retention_days = days,
-                "rejected deliveries past retention purged"
-            ),
-            Err(e) => tracing::warn!(error = %e, "rejected-delivery purge failed; will retry"),
-        }
+/// What the purge needs.
+#[derive(Clone)]
+pub struct Retention {
+    pub store: crate::store::Store,
+    pub clock: crate::time::Clock,
+    pub retention_days: u32,
+    /// Rejected deliveries (rows and hourly counts) are kept this many days.
+    pub rejected_days: u32,
+    pub interval: std::time::Duration,
+}
+
+impl Retention {
+    /// Runs the purge on an interval until shutdown.
+    pub fn spawn_purger(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(self.interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = shutdown.changed() => break,
+                }
+                if *shutdown.borrow() {
+                    break;
+                }
+                let (days, now) = (self.retention_days, self.clock.now());
+                let result = self.store.write_async(move |tx| purge_audit(tx, now, days)).await;
+                match result {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(purged = n, retention_days = days, "audit entries past retention purged"),
+                    Err(e) => tracing::warn!(error = %e, "audit purge failed; will retry"),
+                }
+                let (days, now_unix) = (self.rejected_days, now.unix_timestamp());
+                let result = self
+                    .store
+                    .write_async(move |tx| crate::inbound::rejections::purge(tx, now_unix, days))
+                    .await;
+                match result {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(
+                        purged = n,
+                        retention_days = days,
+                        "rejected deliveries past retention purged"
+                    ),
+                    Err(e) => tracing::warn!(error = %e, "rejected-delivery purge failed; will retry"),
+                }
+            }
+        });
     }
 }
 

@@ -62,7 +62,8 @@ impl EngineSettings {
     }
 }
 
-/// Handle kept in `AppState`: wakes the scheduler and tells it about endpoint changes.
+/// The engine's handle, held by the services that write outbox rows: wakes the scheduler
+/// and tells it about endpoint changes.
 /// Configured when the server starts its workers ([`Outbound::start`]); before that every
 /// call is a no-op and URLs are judged by the strictest policy.
 #[derive(Clone, Default)]

@@ -1,5 +1,7 @@
 //! Rate limits: a fixed one-minute window per key (token, session or client address),
-//! sized by the tenant's tier. The webhook receiver's limits are in [`webhooks`]. Every `/api` answer carries `RateLimit-Limit`,
+//! sized by the tenant's tier. The webhook receiver's limits are in [`webhooks`] (the
+//! receiver resolves the tenant first, so it applies them itself). Every `/api` answer
+//! carries `RateLimit-Limit`,
 //! `RateLimit-Remaining` and `RateLimit-Reset`; over the limit the answer is 429 with
 //! `Retry-After`. The same layer feeds usage counters and request metrics, so each request
 //! is authenticated once (the principal is cached in the request's extensions).
@@ -16,7 +18,7 @@ pub use webhooks::{WebhookBudgets, WebhookLimits};
 pub use window::{Decision, Windows};
 
 use crate::app::AppState;
-use crate::auth::authenticate_parts;
+use crate::auth::{Auth, authenticate_parts};
 use crate::error::ApiError;
 use crate::tenants::Tier;
 
@@ -24,9 +26,6 @@ use crate::tenants::Tier;
 #[derive(Default)]
 pub struct RateLimiter {
     windows: Windows,
-    /// The public webhook receiver's budgets (used by the receiver, which resolves the
-    /// tenant first).
-    pub webhooks: WebhookLimits,
 }
 
 /// What a request is counted against.
@@ -45,23 +44,8 @@ impl RateLimiter {
 
     /// The tenant's tier, from the tenant cache that every tenant change clears, so a new
     /// tier applies from the next request.
-    async fn tier(&self, state: &AppState, tenant_id: &str) -> Result<Tier, ApiError> {
-        if let Some(tenant) = state.auth_cache.tenant(tenant_id) {
-            return Ok(tenant.tier);
-        }
-        let read_at = state.auth_cache.generation();
-        let id = tenant_id.to_owned();
-        let found = state
-            .store
-            .read_async(move |conn| crate::tenants::find_tenant(conn, &id))
-            .await?;
-        Ok(match found {
-            Some(tenant) => {
-                state.auth_cache.remember_tenant(read_at, tenant_id, &tenant);
-                tenant.tier
-            }
-            None => Tier::Free,
-        })
+    async fn tier(&self, auth: &Auth, tenant_id: &str) -> Result<Tier, ApiError> {
+        Ok(auth.tenant(tenant_id).await?.map_or(Tier::Free, |tenant| tenant.tier))
     }
 }
 
@@ -119,7 +103,7 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
                         limit: state.config.rate_limit_session,
                         kind: "session",
                     },
-                    Some(tenant_id) => match state.limiter.tier(&state, tenant_id).await {
+                    Some(tenant_id) => match state.limiter.tier(&state.auth, tenant_id).await {
                         Ok(tier) => Bucket {
                             key: principal.actor.clone(),
                             limit: tier_limit(&state.config, tier),

@@ -6,6 +6,10 @@ pub mod routes;
 
 use serde::Serialize;
 
+use crate::audit::AuditEntry;
+use crate::jobs::Queue;
+use crate::store::{Store, StoreError};
+
 pub use repo::{Contact, SourceRef, Upsert, find, list, mark_sources, set_status, upsert_from_source};
 
 #[derive(Debug, Clone, Serialize)]
@@ -32,6 +36,60 @@ pub struct Source {
 }
 
 pub const STATUSES: &[&str] = &["pending", "approved", "rejected", "invited"];
+
+/// A tenant's signup queue: status changes and the invitations they send. Cheap to clone.
+#[derive(Clone)]
+pub struct Signups {
+    store: Store,
+    /// Invitations are emailed by a job.
+    jobs: Queue,
+}
+
+/// What a status change did.
+pub enum StatusChange {
+    /// No such signup for this tenant.
+    Missing,
+    /// The signup as it is now, and the invitation job when one was queued.
+    Done(Box<Signup>, Option<String>),
+}
+
+impl Signups {
+    pub fn new(store: Store, jobs: Queue) -> Signups {
+        Signups { store, jobs }
+    }
+
+    /// Sets a signup's status, audited; `invited` also queues the invitation email when
+    /// the tenant has a Resend connection.
+    pub async fn set_status(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        status: &'static str,
+        entry: AuditEntry,
+    ) -> Result<StatusChange, StoreError> {
+        let (tenant_id, id, jobs) = (tenant_id.to_owned(), id.to_owned(), self.jobs.clone());
+        let change = self
+            .store
+            .write_async(move |tx| -> Result<StatusChange, StoreError> {
+                if !repo::set_status(tx, &tenant_id, &id, status)? {
+                    return Ok(StatusChange::Missing);
+                }
+                let job = if status == "invited" {
+                    crate::inbound::outside::queue_invite(tx, &jobs, &tenant_id, &id)?
+                } else {
+                    None
+                };
+                crate::audit::record(tx, &entry)?;
+                let signup = repo::find(tx, &tenant_id, &id)?.ok_or(StoreError::Task("signup vanished".into()))?;
+                Ok(StatusChange::Done(Box::new(signup), job))
+            })
+            .await?;
+        if let StatusChange::Done(_, Some(_)) = &change {
+            self.jobs.wake();
+        }
+        Ok(change)
+    }
+}
 
 /// A plausible email address, normalised (trimmed, lower-case), or `None`.
 pub fn normalise_email(raw: &str) -> Option<String> {

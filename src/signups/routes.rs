@@ -6,13 +6,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::repo::{self, SignupFilter};
-use super::{STATUSES, Signup};
+use super::{STATUSES, Signup, StatusChange};
 use crate::api::extract::ApiQuery;
 use crate::api::pagination::{Page, PageQuery};
 use crate::app::AppState;
 use crate::auth::{TenantAccess, need};
 use crate::error::{ApiError, ApiResult};
-use crate::store::StoreError;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct SignupQuery {
@@ -63,12 +62,6 @@ pub async fn get_signup(
     found.map(Json).ok_or_else(|| ApiError::not_found("no such signup"))
 }
 
-/// What a status change did.
-enum Change {
-    Missing,
-    Done(Box<Signup>, Option<String>),
-}
-
 async fn change_status(
     state: &AppState,
     access: TenantAccess<need::SignupsWrite>,
@@ -81,30 +74,10 @@ async fn change_status(
         _ => "signup.invite",
     };
     let entry = access.audit(action, Some(&id));
-    let tenant_id = access.tenant.id.clone();
-    let jobs = state.jobs.clone();
-    let change = state
-        .store
-        .write_async(move |tx| -> Result<Change, StoreError> {
-            if !repo::set_status(tx, &tenant_id, &id, status)? {
-                return Ok(Change::Missing);
-            }
-            let job = if status == "invited" {
-                crate::inbound::outside::queue_invite(tx, &jobs, &tenant_id, &id)?
-            } else {
-                None
-            };
-            crate::audit::record(tx, &entry)?;
-            let signup = repo::find(tx, &tenant_id, &id)?.ok_or(StoreError::Task("signup vanished".into()))?;
-            Ok(Change::Done(Box::new(signup), job))
-        })
-        .await?;
+    let change = state.signups.set_status(&access.tenant.id, &id, status, entry).await?;
     match change {
-        Change::Missing => Err(ApiError::not_found("no such signup")),
-        Change::Done(signup, job) => {
-            if job.is_some() {
-                state.jobs.wake();
-            }
+        StatusChange::Missing => Err(ApiError::not_found("no such signup")),
+        StatusChange::Done(signup, job) => {
             let mut value = serde_json::to_value(*signup).unwrap_or(Value::Null);
             if status == "invited" {
                 value["email_queued"] = json!(job.is_some());

@@ -2,10 +2,12 @@
 
 mod repo;
 pub mod routes;
+mod service;
 
 use serde::Serialize;
 
 pub use repo::{delete_tenant, find_tenant, insert_tenant, list_tenants, update_tenant};
+pub use service::Tenants;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -3,17 +3,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 
-use super::{
-    Tenant, TenantError, Tier, delete_tenant, insert_tenant, list_tenants, slugify, update_tenant, validate_emails,
-    validate_name, validate_slug,
-};
+use super::{Tenant, Tier, list_tenants, slugify, validate_emails, validate_name, validate_slug};
 use crate::api::extract::{ApiJson, ApiQuery};
 use crate::api::pagination::{Page, PageQuery};
 use crate::app::AppState;
-use crate::audit;
 use crate::auth::{Authenticated, PlatformAdmin, TenantAccess, need};
 use crate::error::{ApiError, ApiResult};
-use crate::vault::KeyScope;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -59,16 +54,8 @@ pub async fn create_tenant(
         created_at: now.clone(),
         updated_at: now,
     };
-    let vault = state.vault.clone();
-    let created = state
-        .store
-        .write_async(move |tx| {
-            insert_tenant(tx, &tenant)?;
-            vault.create_data_key(tx, &KeyScope::Tenant(tenant.id.clone()))?;
-            audit::record(tx, &auth.audit(Some(&tenant.id), "tenant.created", Some(&tenant.id)))?;
-            Ok::<_, TenantError>(tenant)
-        })
-        .await?;
+    let entry = auth.audit(Some(&tenant.id), "tenant.created", Some(&tenant.id));
+    let created = state.tenants.create(tenant, entry).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -122,15 +109,8 @@ pub async fn patch_tenant(
         tenant.notification_emails = validate_emails(emails)?;
     }
     tenant.updated_at = crate::time::now_rfc3339();
-    let updated = state
-        .store
-        .write_async(move |tx| {
-            update_tenant(tx, &tenant)?;
-            audit::record(tx, &access.audit("tenant.updated", Some(&tenant.id)))?;
-            Ok::<_, TenantError>(tenant)
-        })
-        .await?;
-    state.auth_cache.forget_tenants();
+    let entry = access.audit("tenant.updated", Some(&tenant.id));
+    let updated = state.tenants.update(tenant, entry).await?;
     Ok(Json(updated))
 }
 
@@ -139,17 +119,8 @@ pub async fn delete(
     PlatformAdmin(auth): PlatformAdmin,
     access: TenantAccess<need::Admin>,
 ) -> ApiResult<StatusCode> {
-    let id = access.tenant.id.clone();
-    let deleted_id = id.clone();
-    state
-        .store
-        .write_async(move |tx| {
-            delete_tenant(tx, &id)?;
-            audit::record(tx, &auth.audit(Some(&id), "tenant.deleted", Some(&id)))?;
-            Ok::<_, TenantError>(())
-        })
-        .await?;
-    state.vault.forget(&KeyScope::Tenant(deleted_id));
-    state.auth_cache.forget_tenants();
+    let id = &access.tenant.id;
+    let entry = auth.audit(Some(id), "tenant.deleted", Some(id));
+    state.tenants.delete(id, entry).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,7 +4,7 @@
 pub mod routes;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, params};
 use serde::Serialize;
@@ -129,29 +129,53 @@ pub fn usage_between(conn: &Connection, tenant_id: &str, from: &str, to: &str) -
     Ok(rows)
 }
 
-/// Flushes usage on an interval until shutdown, then once more.
-pub async fn run_flusher(state: crate::app::AppState) {
-    let mut shutdown = state.shutdown.clone();
-    let mut tick = tokio::time::interval(state.config.usage_flush_interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = shutdown.changed() => break,
-        }
-        flush_now(&state).await;
-        if *shutdown.borrow() {
-            break;
-        }
-    }
-    flush_now(&state).await;
+/// Usage counting: the in-memory counters and their periodic flush. Cheap to clone.
+#[derive(Clone)]
+pub struct Usage {
+    store: Store,
+    recorder: Arc<UsageRecorder>,
 }
 
-pub async fn flush_now(state: &crate::app::AppState) {
-    let usage = state.usage.clone();
-    let result = state.store.run(move |store| usage.flush(store)).await;
-    if let Err(e) = result {
-        tracing::warn!(error = %e, "usage flush failed; counts kept for the next try");
+impl Usage {
+    pub fn new(store: Store) -> Usage {
+        Usage {
+            store,
+            recorder: Arc::default(),
+        }
+    }
+
+    /// Counts one answered request. `tenant_id` is `None` for platform principals.
+    pub fn record(&self, tenant_id: Option<&str>, actor: &str, route: &str, status: u16) {
+        self.recorder.record(tenant_id, actor, route, status);
+    }
+
+    /// Writes what has been counted so far; a failure keeps the counts for the next try.
+    pub async fn flush_now(&self) {
+        let recorder = self.recorder.clone();
+        let result = self.store.run(move |store| recorder.flush(store)).await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "usage flush failed; counts kept for the next try");
+        }
+    }
+
+    /// Flushes every `interval` until shutdown, then once more.
+    pub fn spawn_flusher(&self, interval: std::time::Duration, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let usage = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = shutdown.changed() => break,
+                }
+                usage.flush_now().await;
+                if *shutdown.borrow() {
+                    break;
+                }
+            }
+            usage.flush_now().await;
+        });
     }
 }
 

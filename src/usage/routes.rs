@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime};
 
-use super::{flush_now, usage_between};
+use super::usage_between;
 use crate::api::extract::ApiQuery;
 use crate::app::AppState;
 use crate::auth::{TenantAccess, need};
@@ -49,7 +49,7 @@ pub async fn get_usage(
         return Err(ApiError::invalid_field("from", "must be before `to`"));
     }
     // Answer with what has been counted so far, not just what the last batch wrote.
-    flush_now(&state).await;
+    state.usage.flush_now().await;
     let (from_s, to_s) = (
         crate::time::format_rfc3339(hour_floor(from)),
         crate::time::format_rfc3339(to),

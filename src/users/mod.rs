@@ -5,14 +5,21 @@ pub mod cli;
 pub mod limiter;
 pub mod routes;
 pub mod sessions;
+mod signin;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use rusqlite::{Connection, Row, params};
 use serde::Serialize;
 
-use crate::store::{OptionalRow, StoreError, is_unique_violation};
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::store::{OptionalRow, Store, StoreError, is_unique_violation};
 use crate::tenants::find_tenant;
+use crate::time::Clock;
+use limiter::{Limits, LoginLimiter};
+use sessions::SessionPolicy;
 
 pub const MIN_PASSWORD_LEN: usize = 12;
 
@@ -256,17 +263,59 @@ pub fn mark_login(conn: &Connection, user_id: &str, at: &str) -> Result<(), Stor
     Ok(())
 }
 
-/// Deletes sessions past their absolute expiry every ten minutes until shutdown.
-pub fn spawn_session_purger(state: &crate::app::AppState) {
-    let store = state.store.clone();
-    let mut shutdown = state.shutdown.clone();
+/// People who sign in to the admin UI: their sessions and the sign-in limits. Cheap to
+/// clone.
+#[derive(Clone)]
+pub struct Users {
+    store: Store,
+    /// Session expiry is judged by this clock.
+    clock: Clock,
+    policy: SessionPolicy,
+    limits: Limits,
+    limiter: Arc<LoginLimiter>,
+}
+
+impl Users {
+    pub fn new(store: Store, clock: Clock, config: &Config) -> Users {
+        Users {
+            store,
+            clock,
+            policy: SessionPolicy {
+                idle: config.session_idle_timeout,
+                absolute: config.session_absolute_timeout,
+            },
+            limits: Limits::from_config(config),
+            limiter: Arc::default(),
+        }
+    }
+
+    pub fn session_policy(&self) -> SessionPolicy {
+        self.policy
+    }
+
+    /// The session a cookie value names, judged now.
+    pub async fn lookup_session(&self, secret: &str) -> Result<sessions::Lookup, StoreError> {
+        let (secret, policy, now) = (secret.to_owned(), self.policy, self.clock.now());
+        self.store
+            .run(move |store| sessions::lookup(store, &secret, policy, now))
+            .await
+    }
+
+    /// Deletes sessions past their absolute expiry every ten minutes until shutdown.
+    pub fn spawn_session_purger(&self, shutdown: tokio::sync::watch::Receiver<bool>) {
+        spawn_session_purger(self.store.clone(), self.clock.clone(), shutdown);
+    }
+}
+
+fn spawn_session_purger(store: Store, clock: Clock, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
         loop {
             tokio::select! {
                 _ = tick.tick() => {
+                    let now = clock.now();
                     let result = store
-                        .write_async(move |tx| sessions::purge_expired(tx, crate::time::now()))
+                        .write_async(move |tx| sessions::purge_expired(tx, now))
                         .await;
                     if let Err(e) = result {
                         tracing::warn!(error = %e, "purging expired sessions failed");
@@ -297,6 +346,35 @@ mod tests {
         for bad in ["", "ada", "ada@", "@example.com", "ada@localhost", "a da@example.com"] {
             assert!(normalize_email(bad).is_err(), "{bad}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_session_ends_when_the_clock_passes_its_idle_timeout() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(&dir.path().join("t.db")).expect("store");
+        let clock = Clock::manual(crate::time::parse_rfc3339("2030-01-01T00:00:00Z").expect("time"));
+        let mut config = Config::with_data_dir(dir.path());
+        config.session_idle_timeout = std::time::Duration::from_secs(600);
+        let users = Users::new(store.clone(), clock.clone(), &config);
+        let (now, policy) = (clock.now(), users.session_policy());
+        let secret = store
+            .write(|tx| {
+                let user = create_user(
+                    tx,
+                    &NewUser {
+                        email: "ada@example.test",
+                        password: "correct horse battery",
+                        tenant: None,
+                    },
+                )?;
+                Ok::<_, UserError>(sessions::create_session(tx, &user.id, None, policy, now)?.0)
+            })
+            .expect("session");
+        let valid = users.lookup_session(secret.expose()).await.expect("lookup");
+        assert!(matches!(valid, sessions::Lookup::Valid(_)));
+        clock.advance(std::time::Duration::from_secs(601));
+        let expired = users.lookup_session(secret.expose()).await.expect("lookup");
+        assert!(matches!(expired, sessions::Lookup::Expired));
     }
 
     #[test]

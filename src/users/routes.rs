@@ -1,7 +1,5 @@
 //! `POST/GET/DELETE /api/v1/session`: sign in, who am I (+ CSRF token), sign out.
 
-use std::time::Instant;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::header::SET_COOKIE;
@@ -11,17 +9,16 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use super::limiter::{AttemptKeys, DEVICE_COOKIE, DEVICE_LIFETIME, Limits};
+use super::User;
+use super::limiter::{DEVICE_COOKIE, DEVICE_LIFETIME};
 use super::sessions::{self as repo, ActiveSession, COOKIE_NAME};
-use super::{User, dummy_hash, find_for_login, mark_login, verify_password};
+use super::signin::{Attempt, SignIn};
 use crate::api::extract::ApiJson;
 use crate::app::AppState;
-use crate::audit::{self, AuditEntry};
 use crate::auth::RequestContext;
-use crate::auth::sessions::{check_csrf, cookie_value, current_session, session_cookie, session_policy};
+use crate::auth::sessions::{check_csrf, cookie_value, current_session, session_cookie};
 use crate::error::{ApiError, ApiResult};
 use crate::net::ClientAddr;
-use crate::store::StoreError;
 use crate::tenants::find_tenant;
 
 #[derive(Deserialize)]
@@ -29,11 +26,6 @@ use crate::tenants::find_tenant;
 pub struct Login {
     email: String,
     password: String,
-}
-
-enum Outcome {
-    SignedIn(Box<ActiveSession>, String),
-    Refused,
 }
 
 pub async fn create_session(
@@ -50,74 +42,18 @@ pub async fn create_session(
     if body.password.is_empty() {
         return Err(ApiError::invalid_field("password", "is required"));
     }
-    let keys = AttemptKeys {
-        account: email.clone(),
-        ip: Some(client.budget_key()),
+    let attempt = Attempt {
+        address: client.budget_key(),
         device: cookie_value(&headers, DEVICE_COOKIE),
     };
-    let limits = Limits::from_config(&state.config);
-    if let Err(wait) = state.login_limiter.check(&limits, &keys, Instant::now()) {
-        return Err(ApiError::rate_limited(wait));
-    }
-    let policy = session_policy(&state);
-    let clock = state.clock.clone();
-    let password = Zeroizing::new(body.password);
     let outcome = state
-        .store
-        .run(move |store| {
-            let found = store.read(|conn| find_for_login(conn, &email))?;
-            let refused_user = match found {
-                Some((user, hash)) if verify_password(&password, &hash) => Ok(user),
-                Some((user, _)) => Err(Some(user)),
-                None => {
-                    // Same Argon2 work for an unknown email as for a wrong password.
-                    let _ = verify_password(&password, dummy_hash());
-                    Err(None)
-                }
-            };
-            let user = match refused_user {
-                Ok(user) => user,
-                Err(known) => {
-                    let entry = AuditEntry::new(
-                        known.as_ref().and_then(|u| u.tenant_id.as_deref()),
-                        &known
-                            .as_ref()
-                            .map_or("anonymous".to_owned(), |u| format!("user:{}", u.id)),
-                        "session.login_failed",
-                        Some(&email),
-                        &ctx,
-                    );
-                    store.write(|tx| audit::record(tx, &entry))?;
-                    return Ok::<_, StoreError>(Outcome::Refused);
-                }
-            };
-            let now = clock.now();
-            let secret = store.write(|tx| {
-                let (secret, _) = repo::create_session(tx, &user.id, ctx.ip.as_deref(), policy, now)?;
-                mark_login(tx, &user.id, &crate::time::format_rfc3339(now))?;
-                let entry = AuditEntry::new(
-                    user.tenant_id.as_deref(),
-                    &format!("user:{}", user.id),
-                    "session.created",
-                    Some(&user.email),
-                    &ctx,
-                );
-                audit::record(tx, &entry)?;
-                Ok::<_, StoreError>(secret)
-            })?;
-            match repo::lookup(store, secret.expose(), policy, now)? {
-                repo::Lookup::Valid(session) => Ok(Outcome::SignedIn(session, secret.expose().to_owned())),
-                _ => Ok(Outcome::Refused),
-            }
-        })
+        .users
+        .sign_in(email, Zeroizing::new(body.password), attempt, ctx)
         .await?;
     match outcome {
-        Outcome::Refused => {
-            state.login_limiter.record_failure(&limits, &keys, Instant::now());
-            Err(ApiError::unauthorized("wrong email or password"))
-        }
-        Outcome::SignedIn(session, secret) => {
-            let device = state.login_limiter.record_success(&keys, Instant::now());
+        SignIn::Limited(wait) => Err(ApiError::rate_limited(wait)),
+        SignIn::Refused => Err(ApiError::unauthorized("wrong email or password")),
+        SignIn::SignedIn(session, secret, device) => {
             let body = session_view(&state, &session, &secret).await?;
             let cookie = session_cookie_header(&state, &secret, state.config.session_absolute_timeout.as_secs());
             let mut response = (StatusCode::CREATED, Json(body)).into_response();
@@ -132,7 +68,7 @@ pub async fn create_session(
 
 pub async fn get_session(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
     let secret = session_cookie(&headers).ok_or_else(|| ApiError::unauthorized("you are not signed in"))?;
-    let session = current_session(&state, &secret).await?;
+    let session = current_session(&state.users, &secret).await?;
     Ok(Json(session_view(&state, &session, &secret).await?))
 }
 
@@ -143,24 +79,10 @@ pub async fn delete_session(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     if let Some(secret) = session_cookie(&headers)
-        && let Ok(session) = current_session(&state, &secret).await
+        && let Ok(session) = current_session(&state.users, &secret).await
     {
         check_csrf(&headers, &secret)?;
-        state
-            .store
-            .write_async(move |tx| {
-                repo::delete_session(tx, &secret)?;
-                let user = &session.user;
-                let entry = AuditEntry::new(
-                    user.tenant_id.as_deref(),
-                    &format!("user:{}", user.id),
-                    "session.deleted",
-                    Some(&user.email),
-                    &ctx,
-                );
-                audit::record(tx, &entry)
-            })
-            .await?;
+        state.users.sign_out(secret, session, ctx).await?;
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
     response

@@ -103,7 +103,9 @@ fn unknown_routes_and_methods_are_problems() {
 
 #[test]
 fn token_lifecycle_scopes_revocation_and_expiry() {
-    let server = TestServer::start();
+    // The server's clock is the test's: expiry is tested by moving it, not by sleeping.
+    let clock = tessera::time::Clock::manual(tessera::time::now());
+    let server = TestServer::start_with_clock(clock.clone());
     server.create_tenant("acme");
     let admin = server.admin();
     let created = admin.post(
@@ -167,10 +169,7 @@ fn token_lifecycle_scopes_revocation_and_expiry() {
     assert_eq!(past.status, 400);
     assert_eq!(past.json["errors"][0]["field"], "expires_at");
     // A token that expires in two seconds works, then (cached or not) stops working.
-    let expires_at = time::OffsetDateTime::now_utc() + time::Duration::seconds(2);
-    let expires_at = expires_at
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap();
+    let expires_at = tessera::time::format_rfc3339(clock.now() + time::Duration::seconds(2));
     let soon = admin.post(
         "/api/v1/tenants/acme/tokens",
         &json!({"name": "soon", "scopes": ["admin"], "expires_at": expires_at}),
@@ -178,7 +177,7 @@ fn token_lifecycle_scopes_revocation_and_expiry() {
     assert_eq!(soon.status, 201, "{}", soon.text);
     let soon_token = soon.json["token"].as_str().unwrap().to_owned();
     assert_eq!(server.with_token(&soon_token).get("/api/v1/tenants/acme").status, 200);
-    std::thread::sleep(std::time::Duration::from_millis(2500));
+    clock.advance(std::time::Duration::from_millis(2500));
     let expired = server.with_token(&soon_token).get("/api/v1/tenants/acme");
     assert_eq!(expired.status, 401);
     assert!(expired.json["detail"].as_str().unwrap().contains("expired"));

@@ -30,6 +30,8 @@ pub struct TestServer {
     pub admin_token: String,
     pub config: Config,
     pub dir: tempfile::TempDir,
+    /// The server's clock: the system's unless the test holds a manual one.
+    pub clock: tessera::time::Clock,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -39,8 +41,17 @@ impl TestServer {
         Self::start_with(|_| {})
     }
 
+    /// Starts a server on `clock` (a manual clock the test moves instead of sleeping).
+    pub fn start_with_clock(clock: tessera::time::Clock) -> TestServer {
+        Self::start_on(clock, |_| {})
+    }
+
     /// Starts a server after `configure` has adjusted its config.
     pub fn start_with(configure: impl FnOnce(&mut Config)) -> TestServer {
+        Self::start_on(tessera::time::Clock::system(), configure)
+    }
+
+    fn start_on(clock: tessera::time::Clock, configure: impl FnOnce(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = Config::with_data_dir(dir.path().join("data"));
         config.allow_private_targets = true;
@@ -54,7 +65,7 @@ impl TestServer {
         configure(&mut config);
         let report = tessera::setup::initialise(&config).expect("initialise data dir");
         let admin_token = report.admin_token.expose().to_owned();
-        Self::launch(config, dir, admin_token)
+        Self::launch(config, dir, admin_token, clock)
     }
 
     /// Starts a server on an existing, initialised data dir.
@@ -63,10 +74,15 @@ impl TestServer {
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
         let config = self.config.clone();
         let token = self.admin_token.clone();
-        Self::launch(config, dir, token)
+        Self::launch(config, dir, token, self.clock.clone())
     }
 
-    fn launch(mut config: Config, dir: tempfile::TempDir, admin_token: String) -> TestServer {
+    fn launch(
+        mut config: Config,
+        dir: tempfile::TempDir,
+        admin_token: String,
+        clock: tessera::time::Clock,
+    ) -> TestServer {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.set_nonblocking(true).expect("nonblocking");
         let addr = listener.local_addr().expect("addr");
@@ -76,7 +92,7 @@ impl TestServer {
         }
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (ready_tx, ready_rx) = mpsc::channel();
-        let run_config = config.clone();
+        let (run_config, run_clock) = (config.clone(), clock.clone());
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -86,7 +102,7 @@ impl TestServer {
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
                 let _ = ready_tx.send(());
-                if let Err(e) = tessera::run(run_config, listener, async {
+                if let Err(e) = tessera::run_with_clock(run_config, run_clock, listener, async {
                     let _ = stop_rx.await;
                 })
                 .await
@@ -103,6 +119,7 @@ impl TestServer {
             admin_token,
             config,
             dir,
+            clock,
             stop: Some(stop_tx),
             thread: Some(thread),
         };
