@@ -9,7 +9,7 @@ use super::{ConnectionError, ConnectionInput, VerifyOutcome, repo, service};
 use crate::api::extract::ApiJson;
 use crate::app::AppState;
 use crate::audit;
-use crate::auth::{TenantAccess, need};
+use crate::auth::{Scope, TenantAccess, need};
 use crate::error::{ApiError, ApiResult};
 
 #[derive(Serialize)]
@@ -40,7 +40,20 @@ pub async fn put_connection(
     let outcome = state
         .store
         .write_async(move |tx| {
-            let outcome = service::save_connection(tx, &app.vault, &app.catalog, &access.tenant.id, &provider, &input)?;
+            let secrets = if access.principal.has(Scope::CredentialsReveal) {
+                service::SecretsAccess::MayReveal
+            } else {
+                service::SecretsAccess::WriteOnly
+            };
+            let outcome = service::save_connection(
+                tx,
+                &app.vault,
+                &app.catalog,
+                &access.tenant.id,
+                &provider,
+                &input,
+                secrets,
+            )?;
             let action = if outcome.created {
                 "connection.created"
             } else {

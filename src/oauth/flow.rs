@@ -20,7 +20,8 @@ use crate::audit::{self, AuditEntry};
 use crate::catalog::{AuthMode, Provider};
 use crate::connections::request::expand_url;
 use crate::connections::{
-    ConnectionInput, ConnectionRow, Credentials, Status, find_connection, open_credentials, save_connection, set_status,
+    ConnectionInput, ConnectionRow, Credentials, SecretsAccess, Status, find_connection, open_credentials,
+    save_connection, set_status,
 };
 use crate::store::OptionalRow;
 use crate::time::{format_rfc3339, parse_rfc3339};
@@ -116,7 +117,16 @@ fn oauth_connection(
         credentials: Map::new(),
         config: None,
     };
-    save_connection(conn, &app.vault, &app.catalog, tenant_id, &provider.key, &input)?;
+    // A new connection: there are no stored secrets to move.
+    save_connection(
+        conn,
+        &app.vault,
+        &app.catalog,
+        tenant_id,
+        &provider.key,
+        &input,
+        SecretsAccess::WriteOnly,
+    )?;
     find_connection(conn, tenant_id, &provider.key)?.ok_or_else(|| OAuthError::NotFound(provider.key.clone()))
 }
 

@@ -37,6 +37,7 @@ mod ui_sessions;
 mod ui_static;
 
 mod hardening_auth;
+mod hardening_connections;
 mod hardening_files;
 mod hardening_server;
 mod hardening_webhooks;
