@@ -10,8 +10,16 @@ import { renderEvents, renderEvent } from './views/events.js';
 import { renderSignups } from './views/signups.js';
 import { renderEndpoints, renderEndpoint } from './views/endpoints.js';
 import { renderTokens } from './views/tokens.js';
-import { renderAudit } from './views/audit.js';
+import { renderAudit, renderPlatformAudit } from './views/audit.js';
 import { renderTenants, renderPlatformApps } from './views/platform.js';
+import { renderKeys } from './views/keys.js';
+import { renderNotifications, notificationBell } from './views/notifications.js';
+import { renderJobs } from './views/jobs.js';
+import { renderUsage } from './views/usage.js';
+import { renderConsents } from './views/consents.js';
+import { renderMappings, renderMapping } from './views/mappings.js';
+import { renderEasyAppointments } from './views/easyappointments.js';
+import { renderSettings } from './views/settings.js';
 
 const root = document.getElementById('app');
 const TENANT_KEY = 'tessera.tenant';
@@ -27,22 +35,49 @@ const ROUTES = [
   { path: /^\/ui\/endpoints\/([^/]+)\/?$/, view: renderEndpoint, nav: 'endpoints', title: 'Endpoint' },
   { path: /^\/ui\/tokens\/?$/, view: renderTokens, nav: 'tokens', title: 'API tokens' },
   { path: /^\/ui\/audit\/?$/, view: renderAudit, nav: 'audit', title: 'Audit log' },
+  { path: /^\/ui\/notifications\/?$/, view: renderNotifications, nav: 'notifications', title: 'Notifications' },
+  { path: /^\/ui\/jobs\/?$/, view: renderJobs, nav: 'jobs', title: 'Jobs' },
+  { path: /^\/ui\/usage\/?$/, view: renderUsage, nav: 'usage', title: 'Usage' },
+  { path: /^\/ui\/consents\/?$/, view: renderConsents, nav: 'consents', title: 'Consents' },
+  { path: /^\/ui\/mappings\/?$/, view: renderMappings, nav: 'mappings', title: 'Field mappings' },
+  { path: /^\/ui\/mappings\/([a-z0-9_-]+)\/?$/, view: renderMapping, nav: 'mappings', title: 'Field mappings' },
+  { path: /^\/ui\/easyappointments\/?$/, view: renderEasyAppointments, nav: 'easyappointments', title: 'Easy!Appointments' },
+  { path: /^\/ui\/settings\/?$/, view: renderSettings, nav: 'settings', title: 'Settings' },
   { path: /^\/ui\/platform\/tenants\/?$/, view: renderTenants, nav: 'tenants', title: 'Tenants', platform: true, global: true },
   { path: /^\/ui\/platform\/apps\/?$/, view: renderPlatformApps, nav: 'apps', title: 'Platform OAuth apps', platform: true, global: true },
+  { path: /^\/ui\/platform\/keys\/?$/, view: renderKeys, nav: 'keys', title: 'Keys and backups', platform: true, global: true },
+  { path: /^\/ui\/platform\/audit\/?$/, view: renderPlatformAudit, nav: 'platform-audit', title: 'Platform audit log', platform: true, global: true },
 ];
 
+// The tenant's pages, in sections; the first has no heading.
 const NAV = [
-  { key: 'overview', href: '/ui/', label: 'Overview' },
-  { key: 'integrations', href: '/ui/integrations', label: 'Integrations' },
-  { key: 'events', href: '/ui/events', label: 'Events' },
-  { key: 'signups', href: '/ui/signups', label: 'Signups' },
-  { key: 'endpoints', href: '/ui/endpoints', label: 'Outbound endpoints' },
-  { key: 'tokens', href: '/ui/tokens', label: 'API tokens' },
-  { key: 'audit', href: '/ui/audit', label: 'Audit log' },
+  [null, [
+    { key: 'overview', href: '/ui/', label: 'Overview' },
+    { key: 'integrations', href: '/ui/integrations', label: 'Integrations' },
+    { key: 'events', href: '/ui/events', label: 'Events' },
+    { key: 'signups', href: '/ui/signups', label: 'Signups' },
+    { key: 'endpoints', href: '/ui/endpoints', label: 'Outbound endpoints' },
+  ]],
+  ['Data', [
+    { key: 'mappings', href: '/ui/mappings', label: 'Field mappings' },
+    { key: 'easyappointments', href: '/ui/easyappointments', label: 'Easy!Appointments' },
+    { key: 'consents', href: '/ui/consents', label: 'Consents' },
+  ]],
+  ['Activity', [
+    { key: 'jobs', href: '/ui/jobs', label: 'Jobs' },
+    { key: 'usage', href: '/ui/usage', label: 'Usage' },
+    { key: 'audit', href: '/ui/audit', label: 'Audit log' },
+  ]],
+  ['Access', [
+    { key: 'tokens', href: '/ui/tokens', label: 'API tokens' },
+    { key: 'settings', href: '/ui/settings', label: 'Settings' },
+  ]],
 ];
 const PLATFORM_NAV = [
   { key: 'tenants', href: '/ui/platform/tenants', label: 'Tenants' },
   { key: 'apps', href: '/ui/platform/apps', label: 'Platform OAuth apps' },
+  { key: 'keys', href: '/ui/platform/keys', label: 'Keys and backups' },
+  { key: 'platform-audit', href: '/ui/platform/audit', label: 'Platform audit log' },
 ];
 
 const ctx = {
@@ -52,6 +87,7 @@ const ctx = {
   isPlatform: false,
   navigate,
   refreshTenants,
+  refreshBell: () => {},
 };
 
 function navigate(path, { replace = false } = {}) {
@@ -78,12 +114,9 @@ api.whenSignedOut(() => {
 });
 
 async function refreshTenants() {
-  if (!ctx.isPlatform) {
-    ctx.tenants = ctx.session.tenant ? [ctx.session.tenant] : [];
-  } else {
-    const page = await api.get('/api/v1/tenants?limit=500');
-    ctx.tenants = page.items || [];
-  }
+  // A tenant admin's list holds its own tenant only, as it is now (after a rename too).
+  const page = await api.get('/api/v1/tenants?limit=500');
+  ctx.tenants = page.items || [];
   const saved = localStorage.getItem(TENANT_KEY);
   ctx.tenant = ctx.tenants.find((t) => t.id === ctx.tenant?.id)
     || ctx.tenants.find((t) => t.slug === saved)
@@ -154,13 +187,17 @@ function layout(active) {
   }
 
   const user = ctx.session.user;
+  const bell = notificationBell(ctx);
+  ctx.refreshBell = bell.refresh;
+  const section = (title, items) => [title ? h('div', { class: 'nav-section' }, title) : null, items.map(link)];
   append(sidebar,
     h('div', { class: 'sidebar-head' },
       h('a', { class: 'brand', href: '/ui/' }, h('img', { src: '/assets/favicon.svg', alt: '' }), 'tessera'),
-      toggle),
+      h('div', { class: 'head-actions' }, bell.element, toggle)),
     switcher,
-    h('div', { class: 'nav' }, NAV.map(link),
-      ctx.isPlatform ? [h('div', { class: 'nav-section' }, 'Platform'), PLATFORM_NAV.map(link)] : null),
+    h('div', { class: 'nav' },
+      NAV.map(([title, items]) => section(title, items)),
+      ctx.isPlatform ? section('Platform', PLATFORM_NAV) : null),
     h('div', { class: 'who' },
       h('strong', {}, user.email),
       ctx.isPlatform ? 'Platform admin' : 'Tenant admin',
@@ -170,6 +207,7 @@ function layout(active) {
   clear(root).append(
     h('a', { class: 'skip-link', href: '#main' }, 'Skip to content'),
     h('div', { class: 'layout' }, sidebar, main));
+  bell.refresh();
   return main;
 }
 

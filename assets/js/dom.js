@@ -54,6 +54,7 @@ const STATUS_TONES = {
   active: 'ok', processed: 'ok', succeeded: 'ok', approved: 'ok', ok: 'ok', invited: 'info',
   pending: 'warn', received: 'info', needs_reauth: 'warn', failing: 'warn',
   invalid: 'bad', failed: 'bad', rejected: 'bad', exhausted: 'bad', disabled: 'bad', revoked: 'bad',
+  expired: 'bad', running: 'info', granted: 'ok', missing: 'warn',
 };
 
 const STATUS_LABELS = {
@@ -61,6 +62,7 @@ const STATUS_LABELS = {
   not_connected: 'Not connected', received: 'Received', processed: 'Processed', failed: 'Failed',
   rejected: 'Rejected', succeeded: 'Succeeded', exhausted: 'Exhausted', approved: 'Approved',
   invited: 'Invited', disabled: 'Disabled', revoked: 'Revoked', inactive: 'Inactive', failing: 'Failing',
+  expired: 'Expired', running: 'Running', granted: 'Granted', missing: 'Not granted',
 };
 
 export function badge(status, label) {

@@ -88,5 +88,11 @@ pub fn routes() -> Vec<ApiRoute> {
         post("/api/v1/session", "Sign in (sets the session cookie)", Public, crate::users::routes::create_session),
         get("/api/v1/session", "The signed-in user and the CSRF token", Public, crate::users::routes::get_session),
         delete("/api/v1/session", "Sign out", Public, crate::users::routes::delete_session),
+
+        // --- admin UI: what the screens need beyond the areas' own routes ---
+        post("/api/v1/tenants/{tenant}/jobs/{id}/retry", "Retry a failed job now", Tenant(EventsWrite), crate::jobs::routes::retry_job),
+        get("/api/v1/platform/audit", "The platform's audit log: platform apps, tenants, backups, platform actions", Platform, audit::list_platform_audit),
+        get("/api/v1/platform/keys", "Master key versions and the data keys each wraps", Platform, crate::ops::routes::keys_status),
+        get("/api/v1/platform/backups", "Backups recorded by `tessera backup`", Platform, crate::ops::routes::list_backups),
     ]
 }

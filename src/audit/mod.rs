@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::extract::ApiQuery;
 use crate::api::pagination::{Page, PageQuery};
 use crate::app::AppState;
-use crate::auth::{RequestContext, TenantAccess, need};
+use crate::auth::{PlatformAdmin, RequestContext, TenantAccess, need};
 use crate::error::ApiResult;
 use crate::store::StoreError;
 
@@ -67,11 +67,25 @@ pub struct AuditView {
     pub id: String,
     pub at: String,
     pub actor: String,
+    /// Who the actor is in words: the user's email or the token's name (`None` for
+    /// tessera's own actors, or when the user or token is gone).
+    pub actor_name: Option<String>,
     pub action: String,
     pub target: Option<String>,
     pub ip: Option<String>,
     pub request_id: Option<String>,
     pub detail: Option<serde_json::Value>,
+    /// In the platform's log only: the tenant the entry is about, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<TenantRef>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TenantRef {
+    pub id: String,
+    /// Once the tenant is deleted, the slug it had (kept by its `tenant.deleted` entry).
+    pub slug: Option<String>,
+    pub deleted: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -79,6 +93,44 @@ pub struct AuditQuery {
     #[serde(flatten)]
     page: PageQuery,
     action: Option<String>,
+}
+
+/// The log joined with who its actors are (`user:<id>` → email, `token:<id>` → name) and
+/// the tenant's slug (for a deleted tenant, from its deletion: the newest of its entries,
+/// so the backwards index walk finds it first).
+const SELECT: &str = "SELECT a.id, a.at, a.actor, a.action, a.target, a.ip, a.request_id, a.detail,
+        COALESCE(u.email, t.name), a.tenant_id,
+        COALESCE(tn.slug, (SELECT json_extract(d.detail, '$.slug') FROM audit_log d
+                           WHERE d.tenant_id = a.tenant_id AND d.action = 'tenant.deleted'
+                           ORDER BY d.id DESC LIMIT 1)),
+        tn.id IS NULL
+    FROM audit_log a
+    LEFT JOIN users u ON substr(a.actor, 1, 5) = 'user:' AND u.id = substr(a.actor, 6)
+    LEFT JOIN api_tokens t ON substr(a.actor, 1, 6) = 'token:' AND t.id = substr(a.actor, 7)
+    LEFT JOIN tenants tn ON tn.id = a.tenant_id";
+
+fn view_from_row(r: &rusqlite::Row<'_>, with_tenant: bool) -> rusqlite::Result<AuditView> {
+    let detail: Option<String> = r.get(7)?;
+    let tenant_id: Option<String> = r.get(9)?;
+    Ok(AuditView {
+        id: r.get(0)?,
+        at: r.get(1)?,
+        actor: r.get(2)?,
+        actor_name: r.get(8)?,
+        action: r.get(3)?,
+        target: r.get(4)?,
+        ip: r.get(5)?,
+        request_id: r.get(6)?,
+        detail: detail.and_then(|d| serde_json::from_str(&d).ok()),
+        tenant: match (with_tenant, tenant_id) {
+            (true, Some(id)) => Some(TenantRef {
+                id,
+                slug: r.get(10)?,
+                deleted: r.get(11)?,
+            }),
+            _ => None,
+        },
+    })
 }
 
 /// Newest first; the cursor is the last id seen.
@@ -89,25 +141,34 @@ pub fn list(
     before: Option<&str>,
     limit: u32,
 ) -> Result<Vec<AuditView>, StoreError> {
-    let mut stmt = conn.prepare(
-        "SELECT id, at, actor, action, target, ip, request_id, detail FROM audit_log
-         WHERE tenant_id = ?1 AND (?2 IS NULL OR action = ?2) AND (?3 IS NULL OR id < ?3)
-         ORDER BY id DESC LIMIT ?4",
-    )?;
+    let mut stmt = conn.prepare(&format!(
+        "{SELECT} WHERE a.tenant_id = ?1 AND (?2 IS NULL OR a.action = ?2) AND (?3 IS NULL OR a.id < ?3)
+         ORDER BY a.id DESC LIMIT ?4"
+    ))?;
     let rows = stmt
         .query_map(params![tenant_id, action, before, limit + 1], |r| {
-            let detail: Option<String> = r.get(7)?;
-            Ok(AuditView {
-                id: r.get(0)?,
-                at: r.get(1)?,
-                actor: r.get(2)?,
-                action: r.get(3)?,
-                target: r.get(4)?,
-                ip: r.get(5)?,
-                request_id: r.get(6)?,
-                detail: detail.and_then(|d| serde_json::from_str(&d).ok()),
-            })
+            view_from_row(r, false)
         })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// The platform's own log: what is recorded without a tenant (platform OAuth apps,
+/// backups) and whatever a platform principal did (tenants created and deleted, and
+/// its actions inside tenants). Newest first.
+pub fn list_platform(
+    conn: &Connection,
+    action: Option<&str>,
+    before: Option<&str>,
+    limit: u32,
+) -> Result<Vec<AuditView>, StoreError> {
+    let mut stmt = conn.prepare(&format!(
+        "{SELECT} WHERE (a.tenant_id IS NULL OR u.role = 'platform_admin' OR (t.id IS NOT NULL AND t.tenant_id IS NULL))
+         AND (?1 IS NULL OR a.action = ?1) AND (?2 IS NULL OR a.id < ?2)
+         ORDER BY a.id DESC LIMIT ?3"
+    ))?;
+    let rows = stmt
+        .query_map(params![action, before, limit + 1], |r| view_from_row(r, true))?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
@@ -130,6 +191,19 @@ pub async fn list_audit(
                 limit,
             )
         })
+        .await?;
+    Ok(Json(Page::from_rows(rows, limit, |a| a.id.clone())))
+}
+
+pub async fn list_platform_audit(
+    State(state): State<AppState>,
+    _platform: PlatformAdmin,
+    ApiQuery(query): ApiQuery<AuditQuery>,
+) -> ApiResult<Json<Page<AuditView>>> {
+    let limit = query.page.limit();
+    let rows = state
+        .store
+        .read_async(move |conn| list_platform(conn, query.action.as_deref(), query.page.cursor.as_deref(), limit))
         .await?;
     Ok(Json(Page::from_rows(rows, limit, |a| a.id.clone())))
 }

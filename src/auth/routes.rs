@@ -121,10 +121,12 @@ pub async fn list_tokens(
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<TokenRecord>>> {
     let limit = page.limit();
+    let now = state.clock.now();
     let rows = state
         .store
         .read_async(move |conn| tokens::list_tokens(conn, &access.tenant.id, page.cursor.as_deref(), limit))
         .await?;
+    let rows = rows.into_iter().map(|t| t.at(now)).collect();
     Ok(Json(Page::from_rows(rows, limit, |t| t.id.clone())))
 }
 
@@ -158,7 +160,7 @@ pub async fn patch_token(
         })
         .await?;
     state.auth.forget_tokens();
-    Ok(Json(record))
+    Ok(Json(record.at(state.clock.now())))
 }
 
 pub async fn revoke_token(

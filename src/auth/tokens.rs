@@ -20,6 +20,8 @@ pub struct TokenRecord {
     pub prefix: String,
     pub scopes: Vec<Scope>,
     pub active: bool,
+    /// Whether the token works now: `active`, `expired`, `revoked` or `inactive`.
+    pub status: TokenStatus,
     pub created_by: String,
     pub created_at: String,
     pub expires_at: Option<String>,
@@ -30,19 +32,60 @@ pub struct TokenRecord {
 const COLUMNS: &str =
     "id, tenant_id, name, prefix, scopes, active, created_by, created_at, expires_at, revoked_at, last_used_at";
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenStatus {
+    Active,
+    Expired,
+    Revoked,
+    Inactive,
+}
+
+impl TokenRecord {
+    /// Judges the status against `now` (the service's clock); rows are read with the
+    /// system clock's.
+    pub fn at(mut self, now: time::OffsetDateTime) -> Self {
+        self.status = TokenStatus::of(self.active, self.expires_at.as_deref(), self.revoked_at.as_deref(), now);
+        self
+    }
+}
+
+impl TokenStatus {
+    /// The most lasting reason wins: a revoked token never works again, and an expired
+    /// one not even when it is re-activated.
+    fn of(active: bool, expires_at: Option<&str>, revoked_at: Option<&str>, now: time::OffsetDateTime) -> Self {
+        if revoked_at.is_some() {
+            TokenStatus::Revoked
+        } else if expires_at
+            .and_then(crate::time::parse_rfc3339)
+            .is_some_and(|at| at <= now)
+        {
+            TokenStatus::Expired
+        } else if !active {
+            TokenStatus::Inactive
+        } else {
+            TokenStatus::Active
+        }
+    }
+}
+
 fn from_row(row: &Row<'_>) -> rusqlite::Result<TokenRecord> {
     let scopes: String = row.get(4)?;
+    let active: bool = row.get(5)?;
+    let expires_at: Option<String> = row.get(8)?;
+    let revoked_at: Option<String> = row.get(9)?;
     Ok(TokenRecord {
         id: row.get(0)?,
         tenant_id: row.get(1)?,
         name: row.get(2)?,
         prefix: row.get(3)?,
         scopes: serde_json::from_str(&scopes).unwrap_or_default(),
-        active: row.get(5)?,
+        active,
+        status: TokenStatus::of(active, expires_at.as_deref(), revoked_at.as_deref(), crate::time::now()),
         created_by: row.get(6)?,
         created_at: row.get(7)?,
-        expires_at: row.get(8)?,
-        revoked_at: row.get(9)?,
+        expires_at,
+        revoked_at,
         last_used_at: row.get(10)?,
     })
 }
@@ -214,5 +257,21 @@ mod tests {
         clock.advance(std::time::Duration::from_secs(60));
         let refused = authenticate(&conn, plaintext.expose(), clock.now()).unwrap();
         assert_eq!(refused.err(), Some(Rejection::Expired));
+    }
+
+    #[test]
+    fn status_names_the_most_lasting_reason() {
+        let now = crate::time::parse_rfc3339("2026-06-01T12:00:00Z").expect("a valid time");
+        let past = Some("2026-06-01T12:00:00Z");
+        let future = Some("2026-06-01T12:00:01Z");
+        assert_eq!(TokenStatus::of(true, None, None, now), TokenStatus::Active);
+        assert_eq!(TokenStatus::of(true, future, None, now), TokenStatus::Active);
+        assert_eq!(TokenStatus::of(true, past, None, now), TokenStatus::Expired);
+        assert_eq!(TokenStatus::of(false, future, None, now), TokenStatus::Inactive);
+        assert_eq!(TokenStatus::of(false, past, None, now), TokenStatus::Expired);
+        assert_eq!(
+            TokenStatus::of(false, past, Some("2026-01-01T00:00:00Z"), now),
+            TokenStatus::Revoked
+        );
     }
 }

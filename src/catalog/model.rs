@@ -349,6 +349,7 @@ impl Provider {
                     header: &w.header,
                 },
                 events: &w.events,
+                handlers: &w.handlers,
             }),
             verify: self.verify.is_some(),
             scopes: &self.scopes,
@@ -400,6 +401,9 @@ pub struct ProviderSummary<'a> {
 pub struct WebhookSummary<'a> {
     pub signature: SignatureSummary<'a>,
     pub events: &'a [String],
+    /// The event types tessera processes, with their default field mappings (what the
+    /// tenant's bindings override).
+    pub handlers: &'a BTreeMap<String, EventHandler>,
 }
 
 #[derive(Debug, Serialize)]

@@ -15,7 +15,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use repo::{
-    Job, JobFilter, claim_batch, claim_next, complete, enqueue_at, find, list, next_due_in, record_failure, recover,
+    Job, JobFilter, RetryRefused, claim_batch, claim_next, complete, enqueue_at, find, list, next_due_in,
+    record_failure, recover, retry_failed,
 };
 pub use worker::{Handler, Queue, Registry, WorkerSettings};
 

@@ -156,6 +156,49 @@ pub fn find(conn: &Connection, id: &str) -> Result<Option<Job>, StoreError> {
         .optional_row()
 }
 
+/// Why a manual retry did not queue the job.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RetryRefused {
+    NotFailed(JobStatus),
+    NotFound,
+}
+
+/// Puts a tenant's failed job back in the queue, due at `now_ms`, with one more attempt
+/// than it has used (its last error stays until the attempt replaces it).
+pub fn retry_failed(
+    conn: &Connection,
+    tenant_id: &str,
+    id: &str,
+    now_ms: i64,
+) -> Result<Result<Job, RetryRefused>, StoreError> {
+    let queued = conn
+        .query_row(
+            &format!(
+                "UPDATE jobs SET status = 'pending', run_at = ?3, max_attempts = MAX(max_attempts, attempts + 1),
+                        lease_until = NULL, finished_at = NULL, updated_at = ?4
+                 WHERE id = ?1 AND tenant_id = ?2 AND status = 'failed'
+                 RETURNING {COLUMNS}"
+            ),
+            params![id, tenant_id, now_ms, crate::time::now_rfc3339()],
+            from_row,
+        )
+        .optional_row()?;
+    if let Some(job) = queued {
+        return Ok(Ok(job));
+    }
+    let status: Option<String> = conn
+        .query_row(
+            "SELECT status FROM jobs WHERE id = ?1 AND tenant_id = ?2",
+            params![id, tenant_id],
+            |r| r.get(0),
+        )
+        .optional_row()?;
+    Ok(Err(match status.as_deref().and_then(JobStatus::parse) {
+        Some(status) => RetryRefused::NotFailed(status),
+        None => RetryRefused::NotFound,
+    }))
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct JobFilter {
     pub kind: Option<String>,
@@ -208,6 +251,43 @@ mod tests {
         assert_eq!(job.status, JobStatus::Failed);
         assert_eq!(job.last_error.as_deref(), Some("boom"));
         assert_eq!(next_due_in(&conn, 0).unwrap(), None);
+    }
+
+    #[test]
+    fn a_failed_job_is_retried_once_more_and_only_in_its_tenant() {
+        let (_dir, store) = store();
+        let conn = store.conn().unwrap();
+        conn.execute(
+            "INSERT INTO tenants (id, slug, name, tier, created_at, updated_at) VALUES ('t1', 'a', 'A', 'free', 'x', 'x')",
+            [],
+        )
+        .unwrap();
+        let id = enqueue_at(&conn, Some("t1"), "k", &Value::Null, 0, 1).unwrap();
+        assert_eq!(
+            retry_failed(&conn, "t1", &id, 30).unwrap().unwrap_err(),
+            RetryRefused::NotFailed(JobStatus::Pending)
+        );
+        claim_next(&conn, 10, 100).unwrap().unwrap();
+        assert!(
+            record_failure(&conn, &id, "boom", Some(20)).unwrap(),
+            "one attempt allowed"
+        );
+        assert_eq!(
+            retry_failed(&conn, "other", &id, 30).unwrap().unwrap_err(),
+            RetryRefused::NotFound
+        );
+        let job = retry_failed(&conn, "t1", &id, 30)
+            .unwrap()
+            .expect("a failed job is queued again");
+        assert_eq!((job.status, job.attempts, job.max_attempts), (JobStatus::Pending, 1, 2));
+        assert_eq!(job.last_error.as_deref(), Some("boom"));
+        assert_eq!(job.finished_at, None);
+        let again = claim_next(&conn, 30, 100).unwrap().unwrap();
+        assert_eq!((again.id.as_str(), again.attempts), (id.as_str(), 2));
+        assert!(
+            record_failure(&conn, &id, "boom again", Some(40)).unwrap(),
+            "given up after it"
+        );
     }
 
     #[test]

@@ -1,10 +1,11 @@
-//! `GET /api/v1/tenants/{tenant}/jobs?kind&status`.
+//! `GET /api/v1/tenants/{tenant}/jobs?kind&status` and `POST .../jobs/{id}/retry`.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use serde::Deserialize;
 
-use super::repo::{self, Job, JobFilter};
+use super::repo::{self, Job, JobFilter, RetryRefused};
 use crate::api::extract::ApiQuery;
 use crate::api::pagination::{Page, PageQuery};
 use crate::app::AppState;
@@ -44,4 +45,31 @@ pub async fn list_jobs(
         .read_async(move |conn| repo::list(conn, &access.tenant.id, &filter, limit))
         .await?;
     Ok(Json(Page::from_rows(rows, limit, |j| j.id.clone())))
+}
+
+/// Queues a failed job again, due now, for one more attempt.
+pub async fn retry_job(
+    State(state): State<AppState>,
+    access: TenantAccess<need::EventsWrite>,
+    Path((_, id)): Path<(String, String)>,
+) -> ApiResult<(StatusCode, Json<Job>)> {
+    let entry = access.audit("job.retried", Some(&id));
+    let tenant_id = access.tenant.id.clone();
+    let queue = state.jobs.clone();
+    let job = state
+        .store
+        .write_async(move |tx| match queue.retry_failed(tx, &tenant_id, &id)? {
+            Ok(job) => {
+                crate::audit::record(tx, &entry)?;
+                Ok(job)
+            }
+            Err(RetryRefused::NotFailed(status)) => Err(ApiError::conflict(format!(
+                "only a failed job can be retried; this one is {}",
+                status.as_str()
+            ))),
+            Err(RetryRefused::NotFound) => Err(ApiError::not_found("no such job")),
+        })
+        .await?;
+    state.jobs.wake();
+    Ok((StatusCode::ACCEPTED, Json(job)))
 }

@@ -111,6 +111,17 @@ impl Queue {
         )
     }
 
+    /// Puts a tenant's failed job back in the queue, due now, for one more attempt, inside
+    /// the caller's transaction; [`Queue::wake`] the workers after the commit.
+    pub fn retry_failed(
+        &self,
+        conn: &rusqlite::Connection,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<Result<Job, repo::RetryRefused>, crate::store::StoreError> {
+        repo::retry_failed(conn, tenant_id, id, self.clock.now_ms())
+    }
+
     /// Tells the workers that new work was committed.
     pub fn wake(&self) {
         let _ = self.tx.send(());

@@ -1,5 +1,7 @@
 //! `tessera backup FILE`: a consistent copy of the live database with `VACUUM INTO`,
 //! safe while the server runs (it reads one snapshot under WAL; writers carry on).
+//! Each backup is then recorded in the platform's audit log (`backup.created`), which is
+//! where the operator's UI reads the time of the last one.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -19,6 +21,8 @@ pub enum BackupError {
     Sqlite(#[from] rusqlite::Error),
     #[error("the backup at {0} failed its integrity check: {1}")]
     Corrupt(PathBuf, String),
+    #[error("the backup could not be recorded: {0}")]
+    Record(String),
 }
 
 #[derive(Debug, Serialize)]
@@ -81,6 +85,64 @@ fn copy_and_check(database: &Path, target: &Path) -> Result<BackupReport, Backup
     })
 }
 
+pub const BACKUP_ACTION: &str = "backup.created";
+
+/// Records a finished backup in `database`'s audit log, without a tenant. The copy
+/// itself cannot hold the entry (it was taken just before).
+pub fn record(database: &Path, report: &BackupReport) -> Result<(), BackupError> {
+    let conn = Connection::open_with_flags(database, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+    conn.busy_timeout(Duration::from_secs(30))?;
+    let entry = crate::audit::AuditEntry::new(None, "cli", BACKUP_ACTION, Some(&report.file), &Default::default())
+        .with_detail(serde_json::json!({
+            "bytes": report.bytes,
+            "tenants": report.tenants,
+            "connections": report.connections,
+        }));
+    crate::audit::record(&conn, &entry).map_err(|e| match e {
+        crate::store::StoreError::Sqlite(e) => BackupError::Sqlite(e),
+        other => BackupError::Record(other.to_string()),
+    })
+}
+
+#[derive(Debug, Serialize)]
+pub struct BackupRecord {
+    /// The audit entry's id.
+    pub id: String,
+    pub at: String,
+    pub file: Option<String>,
+    pub bytes: Option<u64>,
+    pub tenants: Option<i64>,
+    pub connections: Option<i64>,
+}
+
+/// Recorded backups, newest first, up to `limit + 1` (for a page) before the id `before`.
+pub fn recorded(
+    conn: &Connection,
+    before: Option<&str>,
+    limit: u32,
+) -> Result<Vec<BackupRecord>, crate::store::StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT id, at, target, detail FROM audit_log
+         WHERE tenant_id IS NULL AND action = ?1 AND (?2 IS NULL OR id < ?2)
+         ORDER BY id DESC LIMIT ?3",
+    )?;
+    let rows = stmt
+        .query_map(rusqlite::params![BACKUP_ACTION, before, limit + 1], |r| {
+            let detail: Option<String> = r.get(3)?;
+            let detail: serde_json::Value = detail.and_then(|d| serde_json::from_str(&d).ok()).unwrap_or_default();
+            Ok(BackupRecord {
+                id: r.get(0)?,
+                at: r.get(1)?,
+                file: r.get(2)?,
+                bytes: detail["bytes"].as_u64(),
+                tenants: detail["tenants"].as_i64(),
+                connections: detail["connections"].as_i64(),
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +163,11 @@ mod tests {
         let target = dir.path().join("copy.db");
         let report = backup(&db, &target).unwrap();
         assert_eq!(report.tenants, 1);
+        record(&db, &report).unwrap();
+        let listed = recorded(&store.conn().unwrap(), None, 10).unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].file.as_deref(), Some(report.file.as_str()));
+        assert_eq!((listed[0].bytes, listed[0].tenants), (Some(report.bytes), Some(1)));
         assert!(matches!(backup(&db, &target), Err(BackupError::Exists(_))));
         #[cfg(unix)]
         {

@@ -64,6 +64,10 @@ pub fn keys_status(config: &Config) -> anyhow::Result<()> {
 
 pub fn backup(config: &Config, file: &Path) -> anyhow::Result<()> {
     let report = crate::ops::backup::backup(&config.database_path(), file)?;
+    // The backup is good either way; only the operator's "last backup" would be stale.
+    if let Err(e) = crate::ops::backup::record(&config.database_path(), &report) {
+        eprintln!("tessera: warning: {e}");
+    }
     println!("{}", serde_json::to_string(&report)?);
     eprintln!(
         "tessera: backup written. It holds sealed secrets: restore it together with the master key \

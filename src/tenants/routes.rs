@@ -120,7 +120,10 @@ pub async fn delete(
     access: TenantAccess<need::Admin>,
 ) -> ApiResult<StatusCode> {
     let id = &access.tenant.id;
-    let entry = auth.audit(Some(id), "tenant.deleted", Some(id));
+    // The tenant row goes: the entry keeps what names it for the platform's log.
+    let entry = auth
+        .audit(Some(id), "tenant.deleted", Some(id))
+        .with_detail(serde_json::json!({"slug": access.tenant.slug, "name": access.tenant.name}));
     state.tenants.delete(id, entry).await?;
     Ok(StatusCode::NO_CONTENT)
 }

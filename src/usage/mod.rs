@@ -129,6 +129,59 @@ pub fn usage_between(conn: &Connection, tenant_id: &str, from: &str, to: &str) -
     Ok(rows)
 }
 
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ActorUsage {
+    pub actor: String,
+    pub token_id: Option<String>,
+    /// The token's name or the user's email, while they exist.
+    pub name: Option<String>,
+    pub count: u64,
+}
+
+/// Counts per actor between `from` and `to`, with who the actor is in words.
+pub fn usage_by_actor(conn: &Connection, tenant_id: &str, from: &str, to: &str) -> Result<Vec<ActorUsage>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT c.actor, MAX(COALESCE(u.email, t.name)), SUM(c.count) FROM usage_counters c
+         LEFT JOIN users u ON substr(c.actor, 1, 5) = 'user:' AND u.id = substr(c.actor, 6)
+         LEFT JOIN api_tokens t ON substr(c.actor, 1, 6) = 'token:' AND t.id = substr(c.actor, 7)
+         WHERE c.tenant_id = ?1 AND c.hour >= ?2 AND c.hour < ?3
+         GROUP BY c.actor ORDER BY c.actor",
+    )?;
+    let rows = stmt
+        .query_map(params![tenant_id, from, to], |r| {
+            let actor: String = r.get(0)?;
+            Ok(ActorUsage {
+                token_id: actor.strip_prefix("token:").map(str::to_owned),
+                actor,
+                name: r.get(1)?,
+                count: r.get::<_, i64>(2)?.max(0) as u64,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Counts per hour and status class between `from` and `to`: `(hour, status_class, count)`,
+/// hours without requests left out.
+pub fn usage_by_hour(
+    conn: &Connection,
+    tenant_id: &str,
+    from: &str,
+    to: &str,
+) -> Result<Vec<(String, String, u64)>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT hour, status_class, SUM(count) FROM usage_counters
+         WHERE tenant_id = ?1 AND hour >= ?2 AND hour < ?3
+         GROUP BY hour, status_class ORDER BY hour, status_class",
+    )?;
+    let rows = stmt
+        .query_map(params![tenant_id, from, to], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)?.max(0) as u64))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
 /// Usage counting: the in-memory counters and their periodic flush. Cheap to clone.
 #[derive(Clone)]
 pub struct Usage {

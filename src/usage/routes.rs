@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime};
 
-use super::usage_between;
+use super::{usage_between, usage_by_actor, usage_by_hour};
 use crate::api::extract::ApiQuery;
 use crate::app::AppState;
 use crate::auth::{TenantAccess, need};
@@ -56,18 +56,28 @@ pub async fn get_usage(
     );
     let tenant_id = access.tenant.id.clone();
     let (f, t) = (from_s.clone(), to_s.clone());
-    let rows = state
+    let (rows, by_token, hourly) = state
         .store
-        .read_async(move |conn| usage_between(conn, &tenant_id, &f, &t))
+        .read_async(move |conn| {
+            Ok::<_, crate::store::StoreError>((
+                usage_between(conn, &tenant_id, &f, &t)?,
+                usage_by_actor(conn, &tenant_id, &f, &t)?,
+                usage_by_hour(conn, &tenant_id, &f, &t)?,
+            ))
+        })
         .await?;
 
-    let mut by_token: BTreeMap<&str, u64> = BTreeMap::new();
     let mut by_route: BTreeMap<&str, u64> = BTreeMap::new();
     let mut by_class: BTreeMap<&str, u64> = BTreeMap::new();
     for row in &rows {
-        *by_token.entry(&row.actor).or_default() += row.count;
         *by_route.entry(&row.route).or_default() += row.count;
         *by_class.entry(&row.status_class).or_default() += row.count;
+    }
+    let mut by_hour: BTreeMap<&str, (u64, BTreeMap<&str, u64>)> = BTreeMap::new();
+    for (hour, class, count) in &hourly {
+        let bucket = by_hour.entry(hour).or_default();
+        bucket.0 += count;
+        bucket.1.insert(class, *count);
     }
     let total: u64 = rows.iter().map(|r| r.count).sum();
     Ok(Json(json!({
@@ -76,10 +86,11 @@ pub async fn get_usage(
         "to": to_s,
         "granularity": "hour",
         "total": total,
-        "by_token": by_token.iter().map(|(actor, count)| json!({
-            "actor": actor,
-            "token_id": actor.strip_prefix("token:"),
+        "by_token": by_token,
+        "by_hour": by_hour.iter().map(|(hour, (count, classes))| json!({
+            "hour": hour,
             "count": count,
+            "by_status_class": classes,
         })).collect::<Vec<_>>(),
         "by_route": by_route.iter().map(|(route, count)| json!({"route": route, "count": count})).collect::<Vec<_>>(),
         "by_status_class": by_class,

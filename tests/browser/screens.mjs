@@ -56,6 +56,8 @@ try {
   const shot = async (name) => {
     if (!SHOTS) return;
     mkdirSync(SHOTS, { recursive: true });
+    // From the top, so the sticky sidebar sits where a reader expects it.
+    await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
   };
   const main = () => page.locator('main');

@@ -14,7 +14,7 @@ fn authorised(headers: &HeaderMap) -> bool {
 }
 
 /// Imitates the documented `/index.php/api/v1` endpoints.
-fn fake_easyappointments() -> FakeServer {
+pub fn fake_easyappointments() -> FakeServer {
     let appointments = json!([
         {"id": 1, "start": "2026-11-01 10:00:00", "end": "2026-11-01 11:00:00", "status": "Booked", "customerId": 10, "serviceId": 1},
         {"id": 2, "start": "2026-11-01 12:00:00", "end": "2026-11-01 13:00:00", "status": "Cancelled", "customerId": 11, "serviceId": 2},

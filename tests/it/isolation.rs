@@ -36,6 +36,7 @@ fn tenant_routes(tenant: &str) -> Vec<(&'static str, String, Option<serde_json::
         ("DELETE", format!("/api/v1/tenants/{t}/connections/openai"), None),
         ("GET", format!("/api/v1/tenants/{t}/audit"), None),
         ("GET", format!("/api/v1/tenants/{t}/notifications"), None),
+        ("POST", format!("/api/v1/tenants/{t}/jobs/x/retry"), Some(json!({}))),
     ]
 }
 

@@ -32,6 +32,7 @@ mod ops_observability;
 mod ops_ratelimit;
 mod ops_shredding;
 
+mod ui_admin_api;
 mod ui_browser;
 mod ui_sessions;
 mod ui_static;

@@ -211,3 +211,215 @@ fn seed_failures(server: &TestServer, failing_url: &str) {
     ));
     assert_eq!(history.status, 200, "{}", history.text);
 }
+
+/// Brevo refuses the first contact upsert (400, so the job fails for good) and accepts
+/// the next: the browser retries the failed job and sees it succeed.
+fn brevo_refusing_once() -> FakeServer {
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    FakeServer::start(Router::new().route(
+        "/v3/contacts",
+        post(move || {
+            let first = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
+            async move {
+                if first {
+                    (StatusCode::BAD_REQUEST, r#"{"code":"invalid_parameter"}"#)
+                } else {
+                    (StatusCode::CREATED, r#"{"id":17}"#)
+                }
+            }
+        }),
+    ))
+}
+
+/// A tenant admin's screens beyond the first walk, on data made through the real APIs:
+/// a signup (and its notification) from a signed webhook, a failed Brevo job, an
+/// Easy!Appointments server, an outbound endpoint and an expired token. What the browser
+/// changed is then checked through the API.
+#[test]
+fn tenant_admin_drives_notifications_jobs_usage_consents_mappings_and_more_in_chromium() {
+    let brevo = brevo_refusing_once();
+    let easyappointments = crate::inbound_easyappointments::fake_easyappointments();
+    let hooks = receiver(StatusCode::NO_CONTENT);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let providers = providers_file(
+        dir.path(),
+        &format!("[providers.brevo]\napi_base_url = \"{}\"\n", brevo.base),
+    );
+    let server = TestServer::start_with(|config| config.providers_file = Some(providers));
+    server.create_tenant("acme");
+    create_user(&server, "ada@acme.test", PASSWORD, Some("acme"));
+    let admin = server.admin();
+
+    connect_posh(&server, "acme", "posh-secret-tenant-screens");
+    let brevo_conn = admin.put(
+        "/api/v1/tenants/acme/connections/brevo",
+        &json!({"credentials": {"api_key": "xkeysib-browser"}, "config": {"list_id": 7}}),
+    );
+    assert_eq!(brevo_conn.status, 201, "{}", brevo_conn.text);
+    let ea = admin.put(
+        "/api/v1/tenants/acme/connections/easyappointments",
+        &json!({"credentials": {"api_key": "ea-token"}, "config": {"base_url": easyappointments.base}}),
+    );
+    assert_eq!(ea.status, 201, "{}", ea.text);
+    let sent = post_posh(
+        &server,
+        "acme",
+        "posh-secret-tenant-screens",
+        &json!({"type": "purchase.created", "data": {
+            "purchase_id": "ts-1", "event": {"id": "ev_1", "name": "Launch Party"},
+            "customer": {"email": "grace@example.test", "first_name": "Grace", "last_name": "Hopper"}}}),
+    );
+    assert_eq!(sent.status, 200, "{}", sent.text);
+    wait_for("the Brevo job fails", || {
+        let jobs = admin.get("/api/v1/tenants/acme/jobs?kind=brevo.upsert_contact&status=failed");
+        (jobs.json["items"].as_array().map(Vec::len) == Some(1)).then_some(())
+    });
+    let endpoint_url = format!("{}/hooks", hooks.base);
+    let endpoint = admin.post(
+        "/api/v1/tenants/acme/webhook-endpoints",
+        &json!({"url": endpoint_url, "events": ["*"], "description": "Seeded endpoint"}),
+    );
+    assert_eq!(endpoint.status, 201, "{}", endpoint.text);
+    let endpoint_id = endpoint.json["id"].as_str().expect("endpoint id").to_owned();
+    let seed = admin.post(
+        "/api/v1/tenants/acme/tokens",
+        &json!({"name": "Seed token", "scopes": ["events:read"]}),
+    );
+    assert_eq!(seed.status, 201, "{}", seed.text);
+    let soon = time::OffsetDateTime::now_utc() + time::Duration::seconds(1);
+    let old = admin.post(
+        "/api/v1/tenants/acme/tokens",
+        &json!({"name": "Old integration", "scopes": ["events:read"],
+                "expires_at": soon.format(&time::format_description::well_known::Rfc3339).expect("RFC 3339")}),
+    );
+    assert_eq!(old.status, 201, "{}", old.text);
+    wait_for("the old token expires", || {
+        let tokens = admin.get("/api/v1/tenants/acme/tokens");
+        tokens.json["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|t| t["name"] == "Old integration"))
+            .filter(|t| t["status"] == "expired")
+            .map(|_| ())
+    });
+
+    run_script(&server, "tenant_screens.mjs", &[("ENDPOINT_URL", endpoint_url.clone())]);
+
+    let jobs = admin.get("/api/v1/tenants/acme/jobs?kind=brevo.upsert_contact&limit=100");
+    let retried = jobs.json["items"]
+        .as_array()
+        .is_some_and(|items| items.iter().any(|j| j["status"] == "succeeded" && j["attempts"] == 2));
+    assert!(retried, "the failed job ran again and succeeded: {}", jobs.text);
+    let consents = admin.get("/api/v1/tenants/acme/consents?resource_id=c_42");
+    assert_eq!(
+        consents.json["items"][0]["consent_type"], "THIRD_PARTY",
+        "{}",
+        consents.text
+    );
+    assert!(consents.json["items"][0]["revoked_at"].is_string(), "{}", consents.text);
+    let bindings = admin.get("/api/v1/tenants/acme/bindings/poshvip");
+    assert_eq!(
+        bindings.json["purchase.created"]["email"], "/data/customer/email",
+        "{}",
+        bindings.text
+    );
+    assert_eq!(
+        bindings.json["purchase.created"]["name"], "/data/customer/last_name",
+        "{}",
+        bindings.text
+    );
+    let signups = admin.get("/api/v1/tenants/acme/signups?limit=100");
+    let emails: Vec<&str> = signups.json["items"]
+        .as_array()
+        .map(|items| items.iter().filter_map(|s| s["email"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        emails.contains(&"ines@example.com")
+            && emails.contains(&"kim@example.com")
+            && !emails.contains(&"joao@example.com"),
+        "the Booked bookers were imported: {emails:?}"
+    );
+    let edited = admin.get(&format!("/api/v1/tenants/acme/webhook-endpoints/{endpoint_id}"));
+    assert_eq!(edited.json["description"], "CRM sync", "{}", edited.text);
+    assert_eq!(edited.json["url"], format!("{endpoint_url}?v=2"), "{}", edited.text);
+    assert_eq!(edited.json["events"], json!(["signup.created"]), "{}", edited.text);
+    assert_eq!(edited.json["retry_policy"], "none", "{}", edited.text);
+    assert!(
+        edited.json["previous_secret_expires_at"].is_string(),
+        "the secret was rotated: {}",
+        edited.text
+    );
+    let tenant = admin.get("/api/v1/tenants/acme");
+    assert_eq!(tenant.json["name"], "Acme Live", "{}", tenant.text);
+    assert_eq!(
+        tenant.json["notification_emails"],
+        json!(["ops@acme.test"]),
+        "{}",
+        tenant.text
+    );
+    let unread = admin.get("/api/v1/tenants/acme/notifications?unread=true");
+    assert!(
+        !unread.text.contains("New signup: grace@example.test"),
+        "the walk marked it read: {}",
+        unread.text
+    );
+}
+
+/// The operator's screens: the platform audit log, keys and the last backup (made with
+/// the real CLI first), deleting a tenant behind its typed slug, and a tenant without
+/// data (its Easy!Appointments server down) for the empty and error states.
+#[test]
+fn operator_drives_audit_keys_backups_and_tenant_deletion_in_chromium() {
+    let server = TestServer::start();
+    server.create_tenant("acme");
+    server.create_tenant("doomed");
+    server.create_tenant("empty");
+    create_user(&server, "root@example.test", PASSWORD, None);
+    let admin = server.admin();
+    let secret = admin.put(
+        "/api/v1/tenants/doomed/connections/resend",
+        &json!({"credentials": {"api_key": "re_doomed_secret_value_0001"}}),
+    );
+    assert_eq!(secret.status, 201, "{}", secret.text);
+    let app = admin.put(
+        "/api/v1/platform/apps/eventbrite",
+        &json!({"client_id": "platform-client", "client_secret": "platform-secret-browser-0001"}),
+    );
+    assert_eq!(app.status, 201, "{}", app.text);
+    // A port nobody listens on: the stats call fails, and the page says so.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let ea = admin.put(
+        "/api/v1/tenants/empty/connections/easyappointments",
+        &json!({"credentials": {"api_key": "ea-token"}, "config": {"base_url": format!("http://{closed}")}}),
+    );
+    assert_eq!(ea.status, 201, "{}", ea.text);
+    let backup_file = server.dir.path().join("before-delete.db");
+    let out = crate::cli::tessera()
+        .arg("--data-dir")
+        .arg(server.data_dir())
+        .arg("backup")
+        .arg(&backup_file)
+        .output()
+        .expect("run tessera backup");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    run_script(
+        &server,
+        "platform_screens.mjs",
+        &[
+            ("BACKUP_FILE", backup_file.display().to_string()),
+            ("DOOMED", "doomed".to_owned()),
+            ("EMPTY", "empty".to_owned()),
+        ],
+    );
+
+    assert_eq!(
+        admin.get("/api/v1/tenants/doomed").status,
+        404,
+        "the browser deleted it"
+    );
+    assert_eq!(admin.get("/api/v1/tenants/empty").status, 200);
+    let log = admin.get("/api/v1/platform/audit?action=tenant.deleted");
+    assert_eq!(log.json["items"][0]["detail"]["slug"], "doomed", "{}", log.text);
+}

@@ -1,5 +1,5 @@
 import * as api from '../api.js';
-import { h, clear, act, badge, notice, when, empty, table, errorNotice, loading, field, copyField, nextId } from '../dom.js';
+import { h, append, clear, act, badge, notice, when, empty, table, errorNotice, loading, field, copyField, nextId } from '../dom.js';
 import { page, panel, possessive } from './common.js';
 
 export async function renderEndpoints(ctx, main) {
@@ -13,13 +13,7 @@ export async function renderEndpoints(ctx, main) {
   const output = h('div', { 'aria-live': 'polite' });
   const url = h('input', { type: 'url', name: 'url', required: true, placeholder: 'https://example.com/hooks/tessera' });
   const description = h('input', { type: 'text', name: 'description', placeholder: 'optional' });
-  const all = h('input', { type: 'checkbox', id: nextId('ev'), checked: true, value: '*' });
-  const typeBoxes = ((types && types.items) || []).map((t) => {
-    const name = typeof t === 'string' ? t : (t.type || t.name);
-    const id = nextId('ev');
-    const input = h('input', { type: 'checkbox', id, value: name });
-    return { input, label: h('label', { for: id }, input, h('code', {}, name)) };
-  });
+  const chooser = eventChooser(types, ['*']);
   const create = h('button', { type: 'submit' }, 'Create endpoint');
   const form = h('form', {
     novalidate: true,
@@ -27,7 +21,7 @@ export async function renderEndpoints(ctx, main) {
       event.preventDefault();
       clear(output);
       if (!url.value.trim()) { output.append(notice('error', 'Enter the URL to send events to.')); url.focus(); return; }
-      const events = all.checked ? ['*'] : typeBoxes.filter((b) => b.input.checked).map((b) => b.input.value);
+      const events = chooser.chosen();
       if (!events.length) { output.append(notice('error', 'Choose the events to send, or all events.')); return; }
       const body = { url: url.value.trim(), events };
       if (description.value.trim()) body.description = description.value.trim();
@@ -42,8 +36,7 @@ export async function renderEndpoints(ctx, main) {
     },
   },
   h('div', { class: 'grid two' }, field('URL', url), field('Description', description)),
-  h('fieldset', { class: 'field' }, h('legend', {}, 'Events'),
-    h('div', { class: 'checks' }, h('label', { for: all.id }, all, 'All events'), typeBoxes.map((b) => b.label))),
+  chooser.element,
   create, output);
 
   const listArea = h('div', {});
@@ -73,21 +66,84 @@ export async function renderEndpoints(ctx, main) {
   await drawList(list || null);
 }
 
+const RETRY_POLICIES = [
+  { value: 'exponential', label: 'Growing', help: 'waits longer each time (by default 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h)' },
+  { value: 'linear', label: 'Even', help: 'as many attempts, evenly spaced' },
+  { value: 'none', label: 'None', help: 'one attempt only' },
+];
+
+// Checkboxes for "all events" or chosen event types; `chosen()` reads them back.
+function eventChooser(types, current) {
+  const all = h('input', { type: 'checkbox', id: nextId('ev'), checked: current.includes('*'), value: '*' });
+  const names = ((types && types.items) || []).map((t) => (typeof t === 'string' ? t : (t.type || t.name)));
+  // Keep a subscribed type the server no longer lists, so saving does not drop it.
+  for (const name of current) if (name !== '*' && !names.includes(name)) names.push(name);
+  const boxes = names.map((name) => {
+    const id = nextId('ev');
+    const input = h('input', { type: 'checkbox', id, value: name, checked: current.includes(name) });
+    return { input, label: h('label', { for: id }, input, h('code', {}, name)) };
+  });
+  const sync = () => boxes.forEach((b) => { b.input.disabled = all.checked; });
+  all.addEventListener('change', sync);
+  sync();
+  return {
+    element: h('fieldset', { class: 'field' }, h('legend', {}, 'Events'),
+      h('div', { class: 'checks' }, h('label', { for: all.id }, all, 'All events'), boxes.map((b) => b.label))),
+    chosen: () => (all.checked ? ['*'] : boxes.filter((b) => b.input.checked).map((b) => b.input.value)),
+  };
+}
+
 export async function renderEndpoint(ctx, main) {
   const [id] = ctx.params;
   const path = api.tenantPath(ctx.tenant.slug, `/webhook-endpoints/${encodeURIComponent(id)}`);
-  const endpoint = await api.get(path);
+  const [endpoint, types] = await Promise.all([api.get(path), api.get('/api/v1/event-types').catch(() => null)]);
   page(main, endpoint.description || 'Endpoint', endpoint.url, h('a', { href: '/ui/endpoints' }, '← All endpoints'));
-  const output = h('div', { 'aria-live': 'polite' });
+  const retitle = () => {
+    main.querySelector('.page-head h1').textContent = endpoint.description || 'Endpoint';
+    main.querySelector('.page-head p').textContent = endpoint.url;
+  };
+  const output = h('div', { 'aria-live': 'polite', id: 'endpoint-result' });
   const secretArea = h('div', { class: 'reveal-area' });
-  const statusCell = h('dd', { id: 'endpoint-status' }, endpointBadge(endpoint));
+  const details = h('dl', { class: 'kv', id: 'endpoint-details' });
+  const drawDetails = () => {
+    append(clear(details), [
+      h('dt', {}, 'Status'), h('dd', { id: 'endpoint-status' }, endpointBadge(endpoint)),
+      endpoint.disabled_reason ? [h('dt', {}, 'Disabled because'), h('dd', {}, endpoint.disabled_reason)] : null,
+      endpoint.failing_since ? [h('dt', {}, 'Failing since'), h('dd', {}, when(endpoint.failing_since))] : null,
+      h('dt', {}, 'Events'), h('dd', {}, h('div', { class: 'tags' }, (endpoint.events || []).map((x) => h('span', { class: 'tag' }, x === '*' ? 'all events' : x)))),
+      h('dt', {}, 'Retries'), h('dd', {}, RETRY_POLICIES.find((p) => p.value === endpoint.retry_policy)?.label || endpoint.retry_policy || '—'),
+      endpoint.previous_secret_expires_at ? [h('dt', {}, 'Previous secret'), h('dd', {}, `still signs until ${when(endpoint.previous_secret_expires_at)}`)] : null,
+      h('dt', {}, 'Created'), h('dd', {}, when(endpoint.created_at))]);
+  };
+  drawDetails();
+  const changed = (updated) => { Object.assign(endpoint, updated); drawDetails(); };
+
   const reveal = h('button', {
     type: 'button', class: 'secondary',
     onclick: () => act(reveal, output, async () => {
       const res = await api.get(`${path}/secret`);
-      clear(secretArea).append(copyField(res.secret, 'Signing secret'));
+      append(clear(secretArea), [copyField(res.secret, 'Signing secret'),
+        res.previous_secret ? copyField(res.previous_secret, `Previous secret (signs until ${when(res.previous_secret_expires_at)})`) : null]);
     }),
   }, 'Reveal signing secret');
+  let rotateArmed = false;
+  const rotate = h('button', {
+    type: 'button', class: 'secondary',
+    onclick: () => {
+      if (!rotateArmed) { rotateArmed = true; rotate.textContent = 'Confirm: rotate the secret'; return; }
+      act(rotate, output, async () => {
+        const updated = await api.patch(path, { rotate_secret: true });
+        const secret = updated.secret;
+        delete updated.secret;
+        changed(updated);
+        rotateArmed = false;
+        rotate.textContent = 'Rotate secret';
+        clear(secretArea).append(h('div', { class: 'secret-once', id: 'rotated-secret' },
+          h('strong', {}, `New signing secret. Deliveries carry both signatures until ${when(endpoint.previous_secret_expires_at)}; update your receiver before then.`),
+          copyField(secret, 'New signing secret')));
+      });
+    },
+  }, 'Rotate secret');
   const ping = h('button', {
     type: 'button', class: 'secondary',
     onclick: () => act(ping, output, async () => {
@@ -100,10 +156,12 @@ export async function renderEndpoint(ctx, main) {
     type: 'button', class: 'secondary',
     onclick: () => act(toggle, output, async () => {
       const updated = await api.patch(path, { active: endpoint.active === false });
-      Object.assign(endpoint, updated);
-      clear(statusCell).append(endpointBadge(endpoint));
+      const missed = updated.missed;
+      delete updated.missed;
+      changed(updated);
       toggle.textContent = endpoint.active === false ? 'Enable' : 'Disable';
       output.append(notice('ok', endpoint.active === false ? 'Endpoint disabled.' : 'Endpoint enabled.'));
+      if (missed && missed.events > 0) offerMissed(missed);
     }),
   }, endpoint.active === false ? 'Enable' : 'Disable');
   let armed = false;
@@ -115,14 +173,25 @@ export async function renderEndpoint(ctx, main) {
     },
   }, 'Delete');
 
-  main.append(panel('Endpoint',
-    h('dl', { class: 'kv' },
-      h('dt', {}, 'Status'), statusCell,
-      endpoint.disabled_reason ? [h('dt', {}, 'Disabled because'), h('dd', {}, endpoint.disabled_reason)] : null,
-      endpoint.failing_since ? [h('dt', {}, 'Failing since'), h('dd', {}, when(endpoint.failing_since))] : null,
-      h('dt', {}, 'Events'), h('dd', {}, h('div', { class: 'tags' }, (endpoint.events || []).map((x) => h('span', { class: 'tag' }, x === '*' ? 'all events' : x)))),
-      h('dt', {}, 'Created'), h('dd', {}, when(endpoint.created_at))),
-    h('div', { class: 'row' }, reveal, ping, toggle, remove), secretArea, output));
+  // Re-enabling tells what the endpoint missed; one click sends it.
+  function offerMissed(missed) {
+    const send = h('button', {
+      type: 'button',
+      onclick: () => act(send, output, async () => {
+        const res = await api.post(`${path}/replay`, missed.replay);
+        output.append(notice('ok', `${res.scheduled} deliver${res.scheduled === 1 ? 'y' : 'ies'} scheduled.`));
+        send.remove();
+        setTimeout(() => loadDeliveries(), 1500);
+      }),
+    }, `Send the ${missed.events} missed event${missed.events === 1 ? '' : 's'}`);
+    output.append(notice('warn', `${missed.events} event${missed.events === 1 ? ' was' : 's were'} not delivered while the endpoint was disabled.`), h('div', { class: 'row' }, send));
+  }
+
+  main.append(
+    h('div', { class: 'grid two top' },
+      panel('Endpoint', details, h('div', { class: 'row' }, reveal, rotate, ping, toggle, remove), secretArea, output),
+      editPanel(path, endpoint, types, (updated) => { changed(updated); retitle(); })),
+    replayPanel(path, () => loadDeliveries()));
 
   const deliveries = h('div', {});
   main.append(panel('Delivery history', deliveries));
@@ -145,6 +214,83 @@ export async function renderEndpoint(ctx, main) {
       }));
   }
   await loadDeliveries();
+}
+
+function editPanel(path, endpoint, types, onSaved) {
+  const url = h('input', { type: 'url', id: 'edit-url', value: endpoint.url, required: true, spellcheck: 'false' });
+  const description = h('input', { type: 'text', id: 'edit-description', value: endpoint.description || '', placeholder: 'optional' });
+  const chooser = eventChooser(types, endpoint.events || ['*']);
+  const policyName = nextId('policy');
+  const policies = RETRY_POLICIES.map((p) => {
+    const id = nextId('policy');
+    const input = h('input', { type: 'radio', id, name: policyName, value: p.value, checked: p.value === endpoint.retry_policy });
+    return { input, label: h('label', { for: id }, input, h('span', {}, p.label, ' ', h('span', { class: 'help' }, p.help))) };
+  });
+  const output = h('div', { 'aria-live': 'polite', id: 'edit-result' });
+  const save = h('button', { type: 'submit' }, 'Save changes');
+  const form = h('form', {
+    novalidate: true, id: 'endpoint-edit',
+    onsubmit: async (event) => {
+      event.preventDefault();
+      clear(output);
+      if (!url.value.trim()) { output.append(notice('error', 'Enter the URL to send events to.')); url.focus(); return; }
+      const events = chooser.chosen();
+      if (!events.length) { output.append(notice('error', 'Choose the events to send, or all events.')); return; }
+      const body = {};
+      if (url.value.trim() !== endpoint.url) body.url = url.value.trim();
+      if (description.value.trim() !== (endpoint.description || '')) body.description = description.value.trim();
+      if (events.join(' ') !== (endpoint.events || []).join(' ')) body.events = events;
+      const policy = policies.find((p) => p.input.checked)?.input.value;
+      if (policy && policy !== endpoint.retry_policy) body.retry_policy = policy;
+      if (!Object.keys(body).length) { output.append(notice('info', 'Nothing changed.')); return; }
+      await act(save, output, async () => {
+        const updated = await api.patch(path, body);
+        onSaved(updated);
+        const names = { url: 'URL', description: 'description', events: 'events', retry_policy: 'retries' };
+        output.append(notice('ok', `Saved: ${Object.keys(body).map((k) => names[k]).join(', ')}.`));
+      });
+    },
+  },
+  field('URL', url), field('Description', description),
+  chooser.element,
+  h('fieldset', { class: 'field' }, h('legend', {}, 'Retries'), h('div', { class: 'checks' }, policies.map((p) => p.label))),
+  save, output);
+  return panel('Edit', form);
+}
+
+const toIso = (local) => new Date(local).toISOString().replace(/\.\d{3}Z$/, 'Z');
+const localInput = (ms) => {
+  const d = new Date(ms - new Date().getTimezoneOffset() * 60000);
+  return d.toISOString().slice(0, 16);
+};
+
+function replayPanel(path, onScheduled) {
+  const since = h('input', { type: 'datetime-local', id: 'replay-since', value: localInput(Date.now() - 86400000) });
+  const until = h('input', { type: 'datetime-local', id: 'replay-until', value: localInput(Date.now()) });
+  const onlyMissed = h('input', { type: 'checkbox', id: 'replay-undelivered', checked: true });
+  const output = h('div', { 'aria-live': 'polite', id: 'replay-result' });
+  const send = h('button', { type: 'submit', class: 'secondary' }, 'Replay');
+  const form = h('form', {
+    class: 'inline-form', novalidate: true,
+    onsubmit: async (event) => {
+      event.preventDefault();
+      clear(output);
+      if (!since.value || Number.isNaN(new Date(since.value).getTime())) { output.append(notice('error', 'Choose when the replay starts.')); return; }
+      const body = { since: toIso(since.value), only_undelivered: onlyMissed.checked };
+      if (until.value) body.until = toIso(until.value);
+      await act(send, output, async () => {
+        const res = await api.post(`${path}/replay`, body);
+        output.append(notice(res.scheduled ? 'ok' : 'info', res.scheduled
+          ? `${res.scheduled} deliver${res.scheduled === 1 ? 'y' : 'ies'} scheduled.`
+          : 'Nothing to replay in that range.'));
+        if (res.scheduled) setTimeout(onScheduled, 1500);
+      });
+    },
+  },
+  field('From', since), field('Until', until),
+  h('div', { class: 'field' }, h('label', { for: onlyMissed.id, class: 'check' }, onlyMissed, 'Only events it did not receive')),
+  send);
+  return panel('Replay events', h('p', { class: 'help' }, 'Send this endpoint again the events of a time range, e.g. after an outage on your side.'), form, output);
 }
 
 // Disabled (by hand or after too many failures), inactive, failing (deliveries fail but

@@ -39,7 +39,7 @@ export async function renderTenants(ctx, main) {
     if (!ctx.tenants.length) { listArea.append(empty('No tenants yet', 'Create the first one above.')); return; }
     const rowOutput = h('div', { 'aria-live': 'polite' });
     listArea.append(rowOutput, table(
-      [{ label: 'Name' }, { label: 'Slug' }, { label: 'Tier' }, { label: 'Created', optional: true }],
+      [{ label: 'Name' }, { label: 'Slug', optional: true }, { label: 'Tier' }, { label: 'Created', optional: true }, { label: '', actions: true }],
       ctx.tenants,
       (t) => {
         const select = h('select', {
@@ -50,10 +50,55 @@ export async function renderTenants(ctx, main) {
             rowOutput.append(notice('ok', `${t.name} is now on the ${updated.tier} tier.`));
           }),
         }, TIERS.map((x) => h('option', { value: x, selected: x === t.tier }, x[0].toUpperCase() + x.slice(1))));
-        return [t.name, h('code', {}, t.slug), select, when(t.created_at)];
+        const remove = h('button', {
+          type: 'button', class: 'danger', 'aria-label': `Delete ${t.name}`,
+          onclick: () => confirmDelete(ctx, t, remove),
+        }, 'Delete');
+        return [h('span', {}, t.name, h('div', { class: 'help only-phone' }, h('code', {}, t.slug))), h('code', {}, t.slug), select, when(t.created_at), remove];
       }));
   }
   draw();
+  const deleted = ctx.search.get('deleted');
+  if (deleted) output.append(notice('ok', `Tenant ${deleted} is deleted, and its key with it: its ciphertext can no longer be read.`));
+}
+
+// Deleting a tenant destroys its data key, so the confirmation names the consequence
+// and asks for the slug typed out. A modal <dialog> keeps focus inside until it closes.
+function confirmDelete(ctx, tenant, opener) {
+  const typed = h('input', { type: 'text', id: 'delete-confirm', autocomplete: 'off', spellcheck: 'false', 'aria-describedby': 'delete-warning' });
+  const output = h('div', { 'aria-live': 'polite' });
+  const confirm = h('button', { type: 'submit', class: 'danger-solid', disabled: true }, `Delete ${tenant.name}`);
+  const cancel = h('button', { type: 'button', class: 'secondary', onclick: () => dialog.close() }, 'Cancel');
+  typed.addEventListener('input', () => { confirm.disabled = typed.value.trim() !== tenant.slug; });
+  const form = h('form', {
+    method: 'dialog', novalidate: true,
+    onsubmit: async (event) => {
+      event.preventDefault();
+      if (typed.value.trim() !== tenant.slug) return;
+      await act(confirm, output, async () => {
+        await api.del(`/api/v1/tenants/${encodeURIComponent(tenant.id)}`);
+        dialog.close();
+        await ctx.refreshTenants();
+        ctx.navigate(`/ui/platform/tenants?deleted=${encodeURIComponent(tenant.slug)}`, { replace: true });
+      });
+    },
+  },
+  h('h2', { id: 'delete-title' }, `Delete ${tenant.name}?`),
+  h('div', { class: 'notice error', id: 'delete-warning' },
+    h('p', {}, h('strong', {}, 'This cannot be undone. '),
+      `Deleting the tenant destroys its encryption key: every credential, token and stored webhook payload it holds becomes unreadable ciphertext, `,
+      'and its connections, endpoints, signups, API tokens and admins are removed.'),
+    h('p', {}, 'A backup taken before now still holds the key; the audit log keeps the record of what happened.')),
+  h('div', { class: 'field' },
+    h('label', { for: typed.id }, 'Type ', h('code', {}, tenant.slug), ' to confirm'),
+    typed),
+  output,
+  h('div', { class: 'row end' }, cancel, confirm));
+  const dialog = h('dialog', { class: 'confirm-dialog', 'aria-labelledby': 'delete-title' }, form);
+  dialog.addEventListener('close', () => { dialog.remove(); opener.focus(); });
+  document.body.append(dialog);
+  dialog.showModal();
+  typed.focus();
 }
 
 export async function renderPlatformApps(ctx, main) {

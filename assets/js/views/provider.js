@@ -43,6 +43,10 @@ export async function renderProvider(ctx, main) {
   }
 
   left.append(credentialsPanel(ctx, provider, connection, base));
+  if (provider.key === 'easyappointments' && connection) {
+    left.append(panel('Bookings', h('p', {}, 'Import the people who booked as signups and see bookings by day, service and status: ',
+      h('a', { href: '/ui/easyappointments' }, 'open Easy!Appointments'), '.')));
+  }
   if (connection) right.append(connectionPanel(provider, connection));
   if (provider.webhook) right.append(await webhookPanel(ctx, provider));
 }
@@ -229,6 +233,10 @@ async function webhookPanel(ctx, provider) {
     section.append(h('dl', { class: 'kv' },
       h('dt', {}, 'Signature'), h('dd', {}, `${sig.scheme || ''}${sig.header ? ` in ${sig.header}` : ''}`),
       info ? [h('dt', {}, 'Secret saved'), h('dd', {}, info.secret_configured ? 'Yes' : 'Not yet — save the webhook secret on this page')] : null));
+  }
+  if (Object.keys(provider.webhook?.handlers || {}).length) {
+    section.append(h('p', {}, 'Where tessera finds the email and name in these events: ',
+      h('a', { href: `/ui/mappings/${encodeURIComponent(provider.key)}` }, 'field mappings'), '.'));
   }
   const events = info?.supported_events || provider.webhook?.events || [];
   if (events.length) {

@@ -16,6 +16,17 @@ export async function renderSignups(ctx, main) {
     h('div', { class: 'inline-form' }, h('div', { class: 'field' }, h('label', { for: 'signups-status' }, 'Show'), status)),
     output, area));
 
+  // Opened from a notification: show the list that holds this signup, and point it out.
+  const wanted = ctx.search.get('signup');
+  if (wanted) {
+    try {
+      const signup = await api.get(`${base}/${encodeURIComponent(wanted)}`);
+      status.value = signup.status;
+    } catch (err) {
+      output.append(errorNotice(err));
+    }
+  }
+
   async function load() {
     clear(area).append(loading());
     const result = await api.get(`${base}${api.query({ status: status.value, limit: 100 })}`);
@@ -39,7 +50,7 @@ export async function renderSignups(ctx, main) {
           return b;
         };
         return [
-          h('div', {}, h('strong', {}, name || s.email), name ? h('div', { class: 'help' }, s.email) : null),
+          h('div', { dataset: { signup: s.id } }, h('strong', {}, name || s.email), name ? h('div', { class: 'help' }, s.email) : null),
           (s.sources || []).map((src) => h('div', { class: 'help' }, `${src.provider}${src.event_name ? ` · ${src.event_name}` : ''}`)),
           badge(s.status),
           when(s.created_at),
@@ -47,5 +58,12 @@ export async function renderSignups(ctx, main) {
         ];
       }));
   }
-  try { await load(); } catch (err) { clear(area).append(errorNotice(err)); }
+  try {
+    await load();
+    const row = wanted ? area.querySelector(`[data-signup="${CSS.escape(wanted)}"]`)?.closest('tr') : null;
+    if (row) {
+      row.classList.add('highlight');
+      row.scrollIntoView({ block: 'center' });
+    }
+  } catch (err) { clear(area).append(errorNotice(err)); }
 }

@@ -62,11 +62,12 @@ export async function renderTokens(ctx, main) {
       [{ label: 'Name' }, { label: 'Prefix', optional: true }, { label: 'Scopes', optional: true }, { label: 'Status' }, { label: 'Last used', optional: true }, { label: '', actions: true }],
       items,
       (t) => {
-        const status = t.revoked_at ? 'revoked' : (t.active ? 'active' : 'inactive');
+        const status = t.status || (t.revoked_at ? 'revoked' : (t.active ? 'active' : 'inactive'));
         const actions = [];
-        if (!t.revoked_at) {
-          const toggle = h('button', {
-            type: 'button', class: 'secondary',
+        if (status !== 'revoked') {
+          // An expired token stays expired whatever its switch says: only revoking is left.
+          const toggle = status === 'expired' ? null : h('button', {
+            type: 'button', class: 'secondary', 'aria-label': `${t.active ? 'Deactivate' : 'Activate'} ${t.name}`,
             onclick: () => act(toggle, rowOutput, async () => { await api.patch(`${base}/${t.id}`, { active: !t.active }); await drawList(); }),
           }, t.active ? 'Deactivate' : 'Activate');
           let armed = false;
@@ -85,7 +86,7 @@ export async function renderTokens(ctx, main) {
           actions.push(h('div', { class: 'row end' }, toggle, revoke));
         }
         return [
-          h('span', {}, t.name, t.expires_at ? h('div', { class: 'help' }, `Expires ${when(t.expires_at)}`) : null),
+          h('span', {}, t.name, t.expires_at ? h('div', { class: 'help' }, `${status === 'expired' ? 'Expired' : 'Expires'} ${when(t.expires_at)}`) : null),
           h('code', {}, `${t.prefix}…`),
           h('div', { class: 'tags' }, (t.scopes || []).map((s) => h('span', { class: 'tag' }, s))),
           badge(status),
