@@ -25,6 +25,7 @@ use crate::metrics::Metrics;
 use crate::net::{Agents, TargetPolicy};
 use crate::oauth::{OAuth, OAuthParts, OAuthSettings};
 use crate::outbound::Outbound;
+use crate::pause::PauseControl;
 use crate::ratelimit::RateLimiter;
 use crate::signups::Signups;
 use crate::store::Store;
@@ -66,6 +67,8 @@ pub struct AppState {
     pub easyappointments: EasyAppointments,
     pub signups: Signups,
     pub demo: Demo,
+    /// Paused mode: the stored state and the switch every outside-facing worker consults.
+    pub pause: PauseControl,
 }
 
 impl AppState {
@@ -107,6 +110,7 @@ impl AppState {
             oauth.clone(),
         );
         let auth = Auth::new(store.clone(), clock.clone());
+        let pause = PauseControl::open(store.clone(), clock.clone(), config.paused)?;
         let inbound = Inbound::new(InboundParts {
             store: store.clone(),
             vault: vault.clone(),
@@ -131,6 +135,7 @@ impl AppState {
             demo: Demo::new(store.clone(), agents.fixed().clone(), &config),
             usage: Usage::new(store.clone()),
             limiter: Arc::default(),
+            pause,
             config: Arc::new(config),
             clock,
             store,
@@ -223,7 +228,10 @@ pub fn router(state: AppState) -> Router {
 /// it works for and the shutdown signal.
 fn spawn_workers(state: &AppState) {
     let shutdown = &state.shutdown;
-    crate::oauth::refresher::spawn(state.oauth.clone(), shutdown.clone());
+    // Every worker below that acts on the outside world consults this one switch.
+    let hold = state.pause.pause().clone();
+    state.pause.spawn_watcher(shutdown.clone());
+    crate::oauth::refresher::spawn(state.oauth.clone(), shutdown.clone(), hold.clone());
 
     let handlers = state
         .inbound
@@ -241,14 +249,18 @@ fn spawn_workers(state: &AppState) {
         handlers,
         settings,
         shutdown.clone(),
+        hold.clone(),
     );
 
     state.outbound.report_to(state.metrics.clone());
     let settings = crate::outbound::engine::EngineSettings::from_config(&state.config);
-    if let Err(e) = state
-        .outbound
-        .start(settings, state.store.clone(), state.vault.clone(), shutdown.clone())
-    {
+    if let Err(e) = state.outbound.start(
+        settings,
+        state.store.clone(),
+        state.vault.clone(),
+        shutdown.clone(),
+        hold.clone(),
+    ) {
         tracing::error!(error = %e, "outbound webhook engine did not start");
     }
 
@@ -269,7 +281,7 @@ fn spawn_workers(state: &AppState) {
     }
     .spawn_purger(shutdown.clone());
     if state.config.demo {
-        tokio::spawn(crate::demo::seed::run(state.demo.clone(), shutdown.clone()));
+        tokio::spawn(crate::demo::seed::run(state.demo.clone(), shutdown.clone(), hold));
     }
 
     state.users.spawn_session_purger(shutdown.clone());

@@ -26,6 +26,7 @@ pub mod openapi;
 pub mod ops;
 pub mod outbound;
 pub mod outbox;
+pub mod pause;
 pub mod ratelimit;
 pub mod setup;
 pub mod signups;

@@ -34,11 +34,16 @@ where
             return Err(crate::error::missing_json_content_type());
         }
         let bytes = Bytes::from_request(req, state).await.map_err(ApiError::from)?;
-        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
-        let value = serde_path_to_error::deserialize(&mut deserializer).map_err(input::json_error)?;
-        deserializer.end().map_err(|e| input::malformed_json(&e))?;
-        Ok(ApiJson(value))
+        parse_json(&bytes).map(ApiJson)
     }
+}
+
+/// A JSON document already read (an optional body), with [`ApiJson`]'s rejections.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(input::json_error)?;
+    deserializer.end().map_err(|e| input::malformed_json(&e))?;
+    Ok(value)
 }
 
 /// A query string, with the same kind of rejection.

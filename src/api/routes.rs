@@ -43,6 +43,9 @@ pub fn routes() -> Vec<ApiRoute> {
         put("/api/v1/platform/apps/{provider}", "Register the platform's OAuth app", Platform, crate::oauth::apps::put_platform_app),
         get("/api/v1/platform/apps", "List platform OAuth apps (masked)", Platform, crate::oauth::apps::list_platform_apps),
         delete("/api/v1/platform/apps/{provider}", "Remove a platform OAuth app", Platform, crate::oauth::apps::delete_platform_app),
+        get("/api/v1/platform/pause", "Whether outside effects are held (paused mode)", Platform, crate::pause::routes::get_pause),
+        post("/api/v1/platform/pause", "Hold every outside effect: jobs, deliveries, refreshes, emails", Platform, crate::pause::routes::pause),
+        post("/api/v1/platform/resume", "Release the hold; held work starts at once", Platform, crate::pause::routes::resume),
 
         post("/webhooks/{provider}/{tenant}", "Receive a provider's webhook (signature-checked)", Public, crate::inbound::ingest::receive),
         get("/api/v1/tenants/{tenant}/webhooks/{provider}", "Webhook URL and set-up for a provider", Tenant(WebhooksRead), crate::inbound::routes::webhook_info),

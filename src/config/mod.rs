@@ -107,6 +107,9 @@ pub struct Config {
     pub audit_purge_interval: Duration,
     /// Serve `/metrics` without a token (default: a platform token is required).
     pub metrics_public: bool,
+    /// Start with every outside effect held (`paused`, `serve --paused`); resume with
+    /// `tessera resume` or `POST /api/v1/platform/resume`.
+    pub paused: bool,
     /// Demo mode (`tessera demo`): the sandbox provider under `/sandbox`.
     pub demo: bool,
     /// In demo mode, how often the sandbox emits a purchase webhook (`None`: never).
@@ -199,6 +202,7 @@ impl Config {
             audit_retention_days: 7 * 365 + 2,
             audit_purge_interval: Duration::from_secs(3600),
             metrics_public: false,
+            paused: false,
             demo: false,
             demo_emit_interval: None,
 
@@ -395,6 +399,7 @@ impl Config {
                 self.audit_purge_interval = Duration::from_secs(parse::positive_count(value).map_err(invalid)?.into())
             }
             "metrics_public" => self.metrics_public = parse::flag(value).map_err(invalid)?,
+            "paused" => self.paused = parse::flag(value).map_err(invalid)?,
             "demo" => self.demo = parse::flag(value).map_err(invalid)?,
             "demo_emit_interval_secs" => {
                 let every = parse::whole_seconds(value).map_err(invalid)?;

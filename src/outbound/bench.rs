@@ -228,7 +228,13 @@ fn start_engine(sb: &Sandbox) -> anyhow::Result<(Outbound, tokio::sync::watch::S
     let settings = EngineSettings::from_config(&sb.config);
     let outbound = Outbound::configured(settings.clone(), Arc::new(SystemResolver));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    outbound.start(settings, sb.store.clone(), sb.vault.clone(), stop_rx)?;
+    outbound.start(
+        settings,
+        sb.store.clone(),
+        sb.vault.clone(),
+        stop_rx,
+        Default::default(),
+    )?;
     Ok((outbound, stop_tx))
 }
 

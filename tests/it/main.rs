@@ -40,6 +40,7 @@ mod ui_static;
 mod hardening_auth;
 mod hardening_connections;
 mod hardening_files;
+mod hardening_paused;
 mod hardening_server;
 mod hardening_webhooks;
 

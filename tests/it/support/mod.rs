@@ -68,6 +68,22 @@ impl TestServer {
         Self::launch(config, dir, admin_token, clock)
     }
 
+    /// Starts a server on a data dir prepared by the test (a restored backup) inside
+    /// `dir`, whose platform token `admin_token` is known.
+    pub fn start_on_data_dir(
+        dir: tempfile::TempDir,
+        data_dir: PathBuf,
+        admin_token: String,
+        configure: impl FnOnce(&mut Config),
+    ) -> TestServer {
+        let mut config = Config::with_data_dir(data_dir);
+        config.allow_private_targets = true;
+        config.rate_limit_anonymous = 1_000_000;
+        config.rate_limit_platform = 1_000_000;
+        configure(&mut config);
+        Self::launch(config, dir, admin_token, tessera::time::Clock::system())
+    }
+
     /// Starts a server on an existing, initialised data dir.
     pub fn restart(mut self) -> TestServer {
         self.stop_now();

@@ -15,3 +15,15 @@ CREATE INDEX inbound_rejection_counts_time ON inbound_rejection_counts(hour_epoc
 
 -- Counting and purging the rejected rows of a tenant reads only rejected rows.
 CREATE INDEX inbound_events_rejected ON inbound_events(tenant_id, received_epoch) WHERE status = 'rejected';
+
+-- Paused mode: while paused, no background worker acts on the outside world (jobs,
+-- outbound deliveries, token refreshes, emails). One row; `version` increases with every
+-- change so a running server picks up a change made by the CLI.
+CREATE TABLE platform_pause (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    paused INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    changed_at TEXT NOT NULL,
+    changed_by TEXT NOT NULL,
+    reason TEXT
+);
