@@ -1,6 +1,5 @@
 //! Application state, router assembly and the server's lifetime.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,12 +19,13 @@ use crate::config::Config;
 use crate::connections::Connections;
 use crate::demo::Demo;
 use crate::easyappointments::EasyAppointments;
-use crate::inbound::{Inbound, InboundParts, ProviderCalls};
+use crate::inbound::{Inbound, InboundParts, ProviderCalls, ReceiverSettings};
 use crate::jobs::{Queue, WorkerSettings};
 use crate::metrics::Metrics;
 use crate::net::{Agents, TargetPolicy};
 use crate::oauth::{OAuth, OAuthParts, OAuthSettings};
 use crate::outbound::Outbound;
+use crate::pause::PauseControl;
 use crate::plugins::{PluginLimits, Plugins, PluginsParts};
 use crate::ratelimit::RateLimiter;
 use crate::signups::Signups;
@@ -70,6 +70,8 @@ pub struct AppState {
     pub signups: Signups,
     pub demo: Demo,
     pub plugins: Plugins,
+    /// Paused mode: the stored state and the switch every outside-facing worker consults.
+    pub pause: PauseControl,
 }
 
 impl AppState {
@@ -120,6 +122,8 @@ impl AppState {
             agents.clone(),
             oauth.clone(),
         );
+        let auth = Auth::new(store.clone(), clock.clone());
+        let pause = PauseControl::open(store.clone(), clock.clone(), config.paused)?;
         let inbound = Inbound::new(InboundParts {
             store: store.clone(),
             vault: vault.clone(),
@@ -131,8 +135,9 @@ impl AppState {
             metrics: metrics.clone(),
             calls: calls.clone(),
             clock: clock.clone(),
+            auth: auth.clone(),
+            receiver: ReceiverSettings::from_config(&config),
         });
-        let auth = Auth::new(store.clone(), clock.clone());
         Ok(AppState {
             started_at: Instant::now(),
             shutdown,
@@ -144,6 +149,7 @@ impl AppState {
             demo: Demo::new(store.clone(), agents.fixed().clone(), &config),
             usage: Usage::new(store.clone()),
             limiter: Arc::default(),
+            pause,
             config: Arc::new(config),
             clock,
             store,
@@ -192,6 +198,7 @@ async fn log_requests(request: Request, next: Next) -> Response {
 
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.body_limit_bytes;
+    let trusted_proxies = Arc::new(state.config.server.trusted_proxies.clone());
     let router = crate::api::router(crate::api::routes());
 
     // The demo's sandbox provider, only in demo mode.
@@ -225,6 +232,10 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
+        .layer(middleware::from_fn_with_state(
+            trusted_proxies,
+            crate::net::client_addr::record_client_addr,
+        ))
         .with_state(state)
 }
 
@@ -232,7 +243,10 @@ pub fn router(state: AppState) -> Router {
 /// it works for and the shutdown signal.
 fn spawn_workers(state: &AppState) {
     let shutdown = &state.shutdown;
-    crate::oauth::refresher::spawn(state.oauth.clone(), shutdown.clone());
+    // Every worker below that acts on the outside world consults this one switch.
+    let hold = state.pause.pause().clone();
+    state.pause.spawn_watcher(shutdown.clone());
+    crate::oauth::refresher::spawn(state.oauth.clone(), shutdown.clone(), hold.clone());
 
     let handlers = state
         .inbound
@@ -250,6 +264,7 @@ fn spawn_workers(state: &AppState) {
         handlers,
         settings,
         shutdown.clone(),
+        hold.clone(),
     );
 
     state.outbound.report_to(state.metrics.clone());
@@ -260,6 +275,7 @@ fn spawn_workers(state: &AppState) {
         state.vault.clone(),
         state.plugins.clone(),
         shutdown.clone(),
+        hold.clone(),
     ) {
         tracing::error!(error = %e, "outbound webhook engine did not start");
     }
@@ -276,36 +292,63 @@ fn spawn_workers(state: &AppState) {
         store: state.store.clone(),
         clock: state.clock.clone(),
         retention_days: state.config.audit_retention_days,
+        rejected_days: state.config.rejected_events_days,
         interval: state.config.audit_purge_interval,
     }
     .spawn_purger(shutdown.clone());
     if state.config.demo {
-        tokio::spawn(crate::demo::seed::run(state.demo.clone(), shutdown.clone()));
+        tokio::spawn(crate::demo::seed::run(state.demo.clone(), shutdown.clone(), hold));
     }
 
     state.users.spawn_session_purger(shutdown.clone());
 }
 
-/// Serves until `shutdown` resolves, then drains in-flight requests.
+/// A data dir opened and checked — migrations run, master key verified — before any
+/// listener is bound, so a wrong key is refused without the server ever listening.
+pub struct Opened {
+    state: AppState,
+    stop: watch::Sender<bool>,
+}
+
+impl Opened {
+    /// Opens the data dir (blocking work on a blocking thread); `clock` is the time every
+    /// service reads expiry and schedules from.
+    pub async fn open(config: Config, clock: Clock) -> anyhow::Result<Opened> {
+        let (stop, stop_rx) = watch::channel(false);
+        let state = tokio::task::spawn_blocking(move || AppState::open_with_clock(config, clock, stop_rx)).await??;
+        Ok(Opened { state, stop })
+    }
+
+    /// Starts the workers and serves until `shutdown` resolves, then drains open
+    /// connections.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Opened { state, stop } = self;
+        spawn_workers(&state);
+        let settings = state.config.server.clone();
+        let app = router(state);
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, "tessera listening");
+        crate::listener::serve(listener, app, &settings, async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        })
+        .await?;
+        // Give workers a moment to finish the job they hold; leases cover the rest.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        Ok(())
+    }
+}
+
+/// Opens the data dir and serves on `listener` until `shutdown` resolves.
 pub async fn serve(
     config: Config,
     clock: Clock,
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let state = tokio::task::spawn_blocking(move || AppState::open_with_clock(config, clock, stop_rx)).await??;
-    spawn_workers(&state);
-    let app = router(state);
-    let addr = listener.local_addr()?;
-    tracing::info!(%addr, "tessera listening");
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stop_tx.send(true);
-        })
-        .await?;
-    // Give workers a moment to finish the job they hold; leases cover the rest.
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    Ok(())
+    Opened::open(config, clock).await?.serve(listener, shutdown).await
 }

@@ -211,9 +211,31 @@ function layout(active) {
   const main = h('main', { class: 'main', id: 'main', tabindex: '-1' });
   clear(root).append(
     h('a', { class: 'skip-link', href: '#main' }, 'Skip to content'),
-    h('div', { class: 'layout' }, sidebar, main));
+    h('div', { class: 'layout' }, sidebar, h('div', { class: 'content' }, pausedBanner(), main)));
   bell.refresh();
   return main;
+}
+
+// Paused mode (GET /api/v1/status says so to every principal): a banner above every
+// page, with a Resume button for the operator.
+function pausedBanner() {
+  const banner = h('div', { class: 'paused-banner', role: 'status', hidden: true });
+  api.get('/api/v1/status').then((status) => {
+    if (!status || !status.paused) return;
+    append(banner,
+      h('p', {}, h('strong', {}, 'tessera is paused. '),
+        'No job, outbound webhook, email or token refresh leaves it until an operator resumes it (',
+        h('code', {}, 'tessera resume'), ').'),
+      ctx.isPlatform ? h('button', {
+        type: 'button',
+        onclick: async (event) => {
+          event.currentTarget.disabled = true;
+          try { await api.post('/api/v1/platform/resume', {}); } finally { route(); }
+        },
+      }, 'Resume') : null);
+    banner.hidden = false;
+  }).catch(() => { /* the page itself shows the error */ });
+  return banner;
 }
 
 function append(el, ...children) {

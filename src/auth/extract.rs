@@ -6,12 +6,10 @@
 //!   principal may act on, holding scope X. A tenant principal naming another tenant gets
 //!   403 `tenant_mismatch`; a platform principal naming no tenant gets 404.
 
-use std::marker::PhantomData;
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams};
+use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use std::marker::PhantomData;
 
 use super::principal::Principal;
 use super::scopes::RequiredScope;
@@ -38,10 +36,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
 
 pub fn request_context(parts: &Parts) -> RequestContext {
     RequestContext {
-        ip: parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string()),
+        ip: crate::net::client_addr::client_addr_of(&parts.extensions).map(|addr| addr.to_string()),
         request_id: parts
             .headers
             .get("x-request-id")

@@ -61,6 +61,11 @@ impl Auth {
         }))
     }
 
+    /// A tenant by id or slug if the cache holds it: no database trip either way.
+    pub fn cached_tenant(&self, reference: &str) -> Option<Tenant> {
+        self.cache.tenant(reference)
+    }
+
     /// A tenant by id or slug, from the cache or the database.
     pub async fn tenant(&self, reference: &str) -> Result<Option<Tenant>, StoreError> {
         if let Some(tenant) = self.cache.tenant(reference) {

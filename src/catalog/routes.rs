@@ -52,6 +52,6 @@ pub async fn get_provider(
     let catalog = catalog_for(&state, &auth, query.tenant).await?;
     let provider = catalog
         .get(&key)
-        .ok_or_else(|| ApiError::not_found(format!("unknown provider `{key}`")))?;
+        .ok_or_else(|| ApiError::not_found("no such provider in the catalog"))?;
     Ok(Json(json!(provider.summary())))
 }

@@ -12,7 +12,7 @@ use serde::Serialize;
 pub use credentials::{Credentials, mask};
 pub use repo::{ConnectionRow, find_connection, list_connections, set_status};
 pub use service::{
-    ConnectionInput, SaveOutcome, connection_view, delete_connection, open_credentials, save_connection,
+    ConnectionInput, SaveOutcome, SecretsAccess, connection_view, delete_connection, open_credentials, save_connection,
     seal_credentials,
 };
 pub use verify::{VerifyOutcome, VerifyResult};

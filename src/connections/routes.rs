@@ -9,7 +9,7 @@ use super::{ConnectionError, ConnectionInput, VerifyOutcome, repo, service};
 use crate::api::extract::ApiJson;
 use crate::app::AppState;
 use crate::audit;
-use crate::auth::{TenantAccess, need};
+use crate::auth::{Scope, TenantAccess, need};
 use crate::error::{ApiError, ApiResult};
 
 #[derive(Serialize)]
@@ -42,6 +42,11 @@ pub async fn put_connection(
     let outcome = state
         .store
         .write_async(move |tx| {
+            let secrets = if access.principal.has(Scope::CredentialsReveal) {
+                service::SecretsAccess::MayReveal
+            } else {
+                service::SecretsAccess::WriteOnly
+            };
             let outcome = service::save_connection(
                 tx,
                 &app.vault,
@@ -49,6 +54,7 @@ pub async fn put_connection(
                 &access.tenant.id,
                 &provider,
                 &input,
+                secrets,
             )?;
             let action = if outcome.created {
                 "connection.created"

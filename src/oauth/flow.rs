@@ -20,7 +20,8 @@ use crate::audit::{self, AuditEntry};
 use crate::catalog::{AuthMode, Provider};
 use crate::connections::request::expand_url;
 use crate::connections::{
-    ConnectionInput, ConnectionRow, Credentials, Status, find_connection, open_credentials, save_connection, set_status,
+    ConnectionInput, ConnectionRow, Credentials, SecretsAccess, Status, find_connection, open_credentials,
+    save_connection, set_status,
 };
 use crate::store::OptionalRow;
 use crate::time::{format_rfc3339, parse_rfc3339};
@@ -116,6 +117,7 @@ fn oauth_connection(
         credentials: Map::new(),
         config: None,
     };
+    // A new connection: there are no stored secrets to move.
     save_connection(
         conn,
         &app.vault,
@@ -123,6 +125,7 @@ fn oauth_connection(
         tenant_id,
         &provider.key,
         &input,
+        SecretsAccess::WriteOnly,
     )?;
     find_connection(conn, tenant_id, &provider.key)?.ok_or_else(|| OAuthError::NotFound(provider.key.clone()))
 }
@@ -139,11 +142,11 @@ fn url_of<T>(
 }
 
 pub(super) fn valid_scopes(scopes: &[String]) -> Result<(), OAuthError> {
-    for scope in scopes {
+    for (i, scope) in scopes.iter().enumerate() {
         if scope.is_empty() || scope.len() > 200 || scope.chars().any(|c| c.is_whitespace() || c == '"' || c == '\\') {
             return Err(OAuthError::InvalidField {
-                field: "scopes".into(),
-                message: format!("`{scope}` is not a valid OAuth scope"),
+                field: format!("scopes[{i}]"),
+                message: "is not a valid OAuth scope".into(),
             });
         }
     }

@@ -230,7 +230,14 @@ fn start_engine(sb: &Sandbox) -> anyhow::Result<(Outbound, tokio::sync::watch::S
     let outbound = Outbound::configured(settings.clone(), Arc::new(SystemResolver));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let plugins = crate::plugins::Plugins::standalone(sb.store.clone(), sb.vault.clone(), Default::default())?;
-    outbound.start(settings, sb.store.clone(), sb.vault.clone(), plugins, stop_rx)?;
+    outbound.start(
+        settings,
+        sb.store.clone(),
+        sb.vault.clone(),
+        plugins,
+        stop_rx,
+        Default::default(),
+    )?;
     Ok((outbound, stop_tx))
 }
 

@@ -131,12 +131,12 @@ pub fn validate_events(events: &[String]) -> Result<Vec<String>, OutboundError> 
         ));
     }
     let mut out: Vec<String> = Vec::new();
-    for event in events {
+    for (i, event) in events.iter().enumerate() {
         let event = event.trim();
         if event != "*" && !is_known_event_type(event) {
             return Err(OutboundError::invalid(
                 "events",
-                format!("unknown event type `{event}` (see GET /api/v1/event-types)"),
+                format!("entry {i} is not an event type (see GET /api/v1/event-types)"),
             ));
         }
         if !out.iter().any(|e| e == event) {

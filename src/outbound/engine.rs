@@ -21,6 +21,7 @@ use super::outcome::{self, AttemptReport, HealthRules, Target, WorkItem};
 use super::queues::Queues;
 use super::schedule::RetrySchedule;
 use crate::net::{NameResolver, SystemResolver, TargetPolicy};
+use crate::pause::Pause;
 use crate::plugins::Plugins;
 use crate::store::Store;
 use crate::time::now_ms;
@@ -188,6 +189,7 @@ impl Outbound {
         vault: Arc<Vault>,
         plugins: Plugins,
         shutdown: watch::Receiver<bool>,
+        hold: Pause,
     ) -> anyhow::Result<()> {
         let inner = self
             .engine
@@ -197,15 +199,23 @@ impl Outbound {
             return Ok(());
         }
         store.write(|tx| dispatch::release_orphaned_leases(tx))?;
-        let (s, v, p, i) = (store.clone(), vault.clone(), plugins.clone(), inner.clone());
+        let woken = self.clone();
+        hold.on_resume(move || woken.claim_soon());
+        let (s, v, p, i, h) = (
+            store.clone(),
+            vault.clone(),
+            plugins.clone(),
+            inner.clone(),
+            hold.clone(),
+        );
         std::thread::Builder::new()
             .name("webhook-scheduler".into())
-            .spawn(move || scheduler(&i, &s, &v, &p, shutdown))?;
+            .spawn(move || scheduler(&i, &s, &v, &p, shutdown, &h))?;
         for n in 0..inner.settings.workers {
-            let (i, p) = (inner.clone(), plugins.clone());
+            let (i, p, h) = (inner.clone(), plugins.clone(), hold.clone());
             std::thread::Builder::new()
                 .name(format!("webhook-worker-{n}"))
-                .spawn(move || worker(&i, &p))?;
+                .spawn(move || worker(&i, &p, &h))?;
         }
         let (i, metrics) = (inner.clone(), self.metrics.get().cloned());
         std::thread::Builder::new()
@@ -271,12 +281,24 @@ const CLAIM_BATCH: u32 = 512;
 const IDLE_WAIT: Duration = Duration::from_secs(1);
 const CLAIM_EVERY: Duration = Duration::from_millis(100);
 
-fn scheduler(inner: &Inner, store: &Store, vault: &Vault, plugins: &Plugins, shutdown: watch::Receiver<bool>) {
+fn scheduler(
+    inner: &Inner,
+    store: &Store,
+    vault: &Vault,
+    plugins: &Plugins,
+    shutdown: watch::Receiver<bool>,
+    hold: &Pause,
+) {
     let mut db = EngineDb::open(store, inner.settings.database.as_deref());
     let mut last_claim = Instant::now() - CLAIM_EVERY;
     let mut backlog = true;
     let mut targets: HashMap<String, Arc<Target>> = HashMap::new();
     while !*shutdown.borrow() {
+        if hold.is_paused() {
+            // Nothing is fanned out or claimed; the release wakes the scheduler.
+            inner.wake.wait(IDLE_WAIT);
+            continue;
+        }
         let changed: Vec<String> = inner
             .changed
             .lock()
@@ -354,7 +376,7 @@ fn schedule_once(
     Ok(fanned.events > 0 || claimed as u32 == CLAIM_BATCH)
 }
 
-fn worker(inner: &Inner, plugins: &Plugins) {
+fn worker(inner: &Inner, plugins: &Plugins, hold: &Pause) {
     let cap = inner.settings.endpoint_concurrency;
     loop {
         let item = {
@@ -374,7 +396,8 @@ fn worker(inner: &Inner, plugins: &Plugins) {
         };
         let now = now_ms();
         let must_end_by = item.lease_until_ms - inner.settings.timeout.as_millis() as i64;
-        let finished = if item.target.is_stale() || now >= must_end_by {
+        // Work queued before a pause goes back to the table unsent.
+        let finished = if item.target.is_stale() || now >= must_end_by || hold.is_paused() {
             Finished::NotAttempted(item)
         } else {
             let report = outcome::attempt(&inner.agent, plugins, &item, now);

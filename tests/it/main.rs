@@ -37,6 +37,13 @@ mod ui_browser;
 mod ui_sessions;
 mod ui_static;
 
+mod hardening_auth;
+mod hardening_connections;
+mod hardening_files;
+mod hardening_paused;
+mod hardening_server;
+mod hardening_webhooks;
+
 mod wiring_flows;
 mod wiring_ssrf;
 

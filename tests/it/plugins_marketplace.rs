@@ -45,7 +45,7 @@ fn publishing_validates_and_names_fields_and_lines() {
         &json!({"manifest": {"id": "a", "name": "a", "version": "1.0.0", "description": "d", "colour": "red"}}),
     );
     assert_eq!(unknown.status, 400);
-    assert_eq!(unknown.json["errors"][0]["field"], "colour");
+    assert_eq!(unknown.json["errors"][0]["field"], "manifest.colour");
 
     // A provider key another plugin defines is refused.
     let clash = publish(&server, &calendly_package("calendly", "9.0.0"));

@@ -15,7 +15,7 @@ use crate::support::inbound::{connect_posh, post_posh, purchase, wait_for};
 use crate::support::ui::create_user;
 use crate::support::{FakeServer, TestServer, providers_file};
 
-const PASSWORD: &str = "correct horse battery staple";
+pub const PASSWORD: &str = "correct horse battery staple";
 const STRIPE_KEY: &str = "sk_test_tessera_browser_walk_4242";
 
 fn browser_dir() -> PathBuf {
@@ -55,7 +55,7 @@ fn server_with_users(stripe: &FakeServer) -> TestServer {
 
 /// Runs one browser script against the server; panics with its output when any step
 /// or browser check fails.
-fn run_script(server: &TestServer, script: &str, extra_env: &[(&str, String)]) {
+pub fn run_script(server: &TestServer, script: &str, extra_env: &[(&str, String)]) {
     assert!(
         Path::new("/usr/bin/chromium").exists(),
         "Chromium is missing: run `.ci/install-deps` (apt-get install chromium)"
