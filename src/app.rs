@@ -1,6 +1,5 @@
 //! Application state, router assembly and the server's lifetime.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,17 +14,19 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::auth::Auth;
 use crate::background::Background;
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, Catalogs};
 use crate::config::Config;
 use crate::connections::Connections;
 use crate::demo::Demo;
 use crate::easyappointments::EasyAppointments;
-use crate::inbound::{Inbound, InboundParts, ProviderCalls};
+use crate::inbound::{Inbound, InboundParts, ProviderCalls, ReceiverSettings};
 use crate::jobs::{Queue, WorkerSettings};
 use crate::metrics::Metrics;
 use crate::net::{Agents, TargetPolicy};
 use crate::oauth::{OAuth, OAuthParts, OAuthSettings};
 use crate::outbound::Outbound;
+use crate::pause::PauseControl;
+use crate::plugins::{PluginLimits, Plugins, PluginsParts};
 use crate::ratelimit::RateLimiter;
 use crate::signups::Signups;
 use crate::store::Store;
@@ -47,7 +48,8 @@ pub struct AppState {
     pub clock: Clock,
     pub store: Store,
     pub vault: Arc<Vault>,
-    pub catalog: Arc<Catalog>,
+    /// Every tenant's effective provider catalog (built-ins, providers file, plugins).
+    pub catalogs: Arc<Catalogs>,
     /// The one writer: webhook ingestion, the job queue, processing, delivery records,
     /// read-audit entries and usage counts.
     pub writer: Writer,
@@ -67,6 +69,9 @@ pub struct AppState {
     pub easyappointments: EasyAppointments,
     pub signups: Signups,
     pub demo: Demo,
+    pub plugins: Plugins,
+    /// Paused mode: the stored state and the switch every outside-facing worker consults.
+    pub pause: PauseControl,
 }
 
 impl AppState {
@@ -78,9 +83,9 @@ impl AppState {
     /// [`AppState::open`] with the clock every service reads expiry and schedules from.
     pub fn open_with_clock(config: Config, clock: Clock) -> anyhow::Result<AppState> {
         let (store, vault) = crate::setup::open(&config)?;
-        let (vault, catalog) = (
+        let (vault, catalogs) = (
             Arc::new(vault),
-            Arc::new(Catalog::load(config.providers_file.as_deref())?),
+            Arc::new(Catalogs::new(Catalog::load(config.providers_file.as_deref())?)),
         );
         let policy = TargetPolicy::new(config.allow_private_targets, config.allowed_target_cidrs.clone());
         let agents = Agents::new(config.outbound_timeout, &policy);
@@ -88,12 +93,22 @@ impl AppState {
         let jobs = Queue::new(clock.clone());
         let outbound = Outbound::default();
         let metrics = Arc::new(Metrics::default());
-        let connections = Connections::new(store.clone(), vault.clone(), catalog.clone(), agents.clone());
+        let plugins = Plugins::new(PluginsParts {
+            store: store.clone(),
+            vault: vault.clone(),
+            catalogs: catalogs.clone(),
+            outbound: outbound.clone(),
+            limits: PluginLimits::from_config(&config),
+            clock: clock.clone(),
+        });
+        // Publishes the built-in plugins and loads the overlays before anything reads a catalog.
+        plugins.start()?;
+        let connections = Connections::new(store.clone(), vault.clone(), catalogs.clone(), agents.clone());
         let oauth = OAuth::new(OAuthParts {
             store: store.clone(),
             writer: writer.clone(),
             vault: vault.clone(),
-            catalog: catalog.clone(),
+            catalogs: catalogs.clone(),
             agents: agents.clone(),
             clock: clock.clone(),
             settings: OAuthSettings::from_config(&config),
@@ -104,22 +119,26 @@ impl AppState {
         let calls = ProviderCalls::new(
             store.clone(),
             vault.clone(),
-            catalog.clone(),
+            catalogs.clone(),
             agents.clone(),
             oauth.clone(),
         );
+        let auth = Auth::new(store.clone(), clock.clone());
+        let pause = PauseControl::open(store.clone(), clock.clone(), config.paused)?;
         let inbound = Inbound::new(InboundParts {
             store: store.clone(),
             vault: vault.clone(),
-            catalog: catalog.clone(),
+            catalogs: catalogs.clone(),
+            plugins: plugins.clone(),
             writer: writer.clone(),
             jobs: jobs.clone(),
             outbound: outbound.clone(),
             metrics: metrics.clone(),
             calls: calls.clone(),
             clock: clock.clone(),
+            auth: auth.clone(),
+            receiver: ReceiverSettings::from_config(&config),
         });
-        let auth = Auth::new(store.clone(), clock.clone());
         Ok(AppState {
             started_at: Instant::now(),
             tenants: Tenants::new(store.clone(), vault.clone(), auth.clone()),
@@ -130,11 +149,12 @@ impl AppState {
             demo: Demo::new(store.clone(), agents.fixed().clone(), &config),
             usage: Usage::new(writer.clone()),
             limiter: Arc::default(),
+            pause,
             config: Arc::new(config),
             clock,
             store,
             vault,
-            catalog,
+            catalogs,
             writer,
             jobs,
             outbound,
@@ -142,6 +162,7 @@ impl AppState {
             connections,
             oauth,
             inbound,
+            plugins,
         })
     }
 }
@@ -177,6 +198,7 @@ async fn log_requests(request: Request, next: Next) -> Response {
 
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.body_limit_bytes;
+    let trusted_proxies = Arc::new(state.config.server.trusted_proxies.clone());
     let router = crate::api::router(crate::api::routes());
 
     // The demo's sandbox provider, only in demo mode.
@@ -210,6 +232,10 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
+        .layer(middleware::from_fn_with_state(
+            trusted_proxies,
+            crate::net::client_addr::record_client_addr,
+        ))
         .with_state(state)
 }
 
@@ -217,10 +243,23 @@ pub fn router(state: AppState) -> Router {
 /// it works for, all registered with `background` so a graceful stop joins them.
 fn spawn_workers(state: &AppState, background: &Background) -> anyhow::Result<()> {
     let config = &state.config;
-    let oauth = state.oauth.clone();
+    // Every worker below that acts on the outside world consults this one switch.
+    let hold = state.pause.pause().clone();
+    let pause = state.pause.clone();
+    background
+        .every("pause watcher", crate::pause::WATCH_EVERY)
+        .run(move || {
+            let pause = pause.clone();
+            async move { pause.apply_stored().await }
+        });
+    let (oauth, held) = (state.oauth.clone(), hold.clone());
     background
         .every("oauth refresher", config.oauth_refresh_interval)
-        .run_blocking(move || crate::oauth::refresher::pass(&oauth));
+        .run_blocking(move || {
+            if !held.is_paused() {
+                crate::oauth::refresher::pass(&oauth);
+            }
+        });
 
     let handlers = state
         .inbound
@@ -237,6 +276,7 @@ fn spawn_workers(state: &AppState, background: &Background) -> anyhow::Result<()
         state.writer.clone(),
         handlers,
         settings,
+        &hold,
         background,
     )?;
 
@@ -244,9 +284,13 @@ fn spawn_workers(state: &AppState, background: &Background) -> anyhow::Result<()
     let settings = crate::outbound::engine::EngineSettings::from_config(config);
     state.outbound.start(
         settings,
-        state.store.clone(),
-        state.writer.clone(),
-        state.vault.clone(),
+        crate::outbound::engine::EngineParts {
+            store: state.store.clone(),
+            writer: state.writer.clone(),
+            vault: state.vault.clone(),
+            plugins: state.plugins.clone(),
+            hold: hold.clone(),
+        },
         background,
     )?;
 
@@ -267,10 +311,10 @@ fn spawn_workers(state: &AppState, background: &Background) -> anyhow::Result<()
         store: state.store.clone(),
         clock: state.clock.clone(),
         retention_days: config.audit_retention_days,
-        interval: config.audit_purge_interval,
+        rejected_days: config.rejected_events_days,
     };
     background
-        .every("audit retention", retention.interval)
+        .every("retention", config.audit_purge_interval)
         .starting_now()
         .run(move || {
             let retention = retention.clone();
@@ -289,44 +333,73 @@ fn spawn_workers(state: &AppState, background: &Background) -> anyhow::Result<()
         if let Some(interval) = state.demo.emit_interval() {
             let demo = state.demo.clone();
             background.every("demo webhooks", interval).run(move || {
-                let demo = demo.clone();
-                async move { crate::demo::seed::emit_purchase(demo).await }
+                let (demo, hold) = (demo.clone(), hold.clone());
+                async move {
+                    if !hold.is_paused() {
+                        crate::demo::seed::emit_purchase(demo).await;
+                    }
+                }
             });
         }
     }
     Ok(())
 }
 
-/// Serves until `shutdown` resolves: drains in-flight requests, then stops and joins the
-/// background workers (waiting up to `shutdown_grace` for work in flight) and finally the
-/// writer, once nothing can write any more.
+/// A data dir opened and checked — migrations run, master key verified — before any
+/// listener is bound, so a wrong key is refused without the server ever listening.
+pub struct Opened {
+    state: AppState,
+}
+
+impl Opened {
+    /// Opens the data dir (blocking work on a blocking thread); `clock` is the time every
+    /// service reads expiry and schedules from.
+    pub async fn open(config: Config, clock: Clock) -> anyhow::Result<Opened> {
+        let state = tokio::task::spawn_blocking(move || AppState::open_with_clock(config, clock)).await??;
+        Ok(Opened { state })
+    }
+
+    /// Starts the workers and serves until `shutdown` resolves: drains open connections,
+    /// then stops and joins the background workers (waiting up to `shutdown_grace` for
+    /// work in flight) and finally the writer, once nothing can write any more.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Opened { state } = self;
+        let background = Arc::new(Background::default());
+        let grace = state.config.shutdown_grace;
+        let writer = state.writer.clone();
+        if let Err(e) = spawn_workers(&state, &background) {
+            background.stop(grace).await;
+            tokio::task::spawn_blocking(move || writer.close()).await?;
+            return Err(e);
+        }
+        let settings = state.config.server.clone();
+        let app = router(state);
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, "tessera listening");
+        let stopping = background.clone();
+        let served = crate::listener::serve(listener, app, &settings, async move {
+            shutdown.await;
+            // Workers stop claiming while the last requests are answered.
+            stopping.stop_signal();
+        })
+        .await;
+        background.stop(grace).await;
+        tokio::task::spawn_blocking(move || writer.close()).await?;
+        served?;
+        Ok(())
+    }
+}
+
+/// Opens the data dir and serves on `listener` until `shutdown` resolves.
 pub async fn serve(
     config: Config,
     clock: Clock,
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let state = tokio::task::spawn_blocking(move || AppState::open_with_clock(config, clock)).await??;
-    let background = std::sync::Arc::new(Background::default());
-    let grace = state.config.shutdown_grace;
-    let writer = state.writer.clone();
-    if let Err(e) = spawn_workers(&state, &background) {
-        background.stop(grace).await;
-        return Err(e);
-    }
-    let app = router(state);
-    let addr = listener.local_addr()?;
-    tracing::info!(%addr, "tessera listening");
-    let stopping = background.clone();
-    let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            // Workers stop claiming while the last requests are answered.
-            stopping.stop_signal();
-        })
-        .await;
-    background.stop(grace).await;
-    tokio::task::spawn_blocking(move || writer.close()).await?;
-    served?;
-    Ok(())
+    Opened::open(config, clock).await?.serve(listener, shutdown).await
 }

@@ -9,7 +9,7 @@ use super::{ConnectionError, ConnectionInput, VerifyOutcome, repo, service};
 use crate::api::extract::ApiJson;
 use crate::app::AppState;
 use crate::audit;
-use crate::auth::{TenantAccess, need};
+use crate::auth::{Scope, TenantAccess, need};
 use crate::error::{ApiError, ApiResult};
 
 #[derive(Serialize)]
@@ -24,9 +24,11 @@ pub async fn put_connection(
     Path((_, provider)): Path<(String, String)>,
     ApiJson(input): ApiJson<ConnectionInput>,
 ) -> ApiResult<(StatusCode, Json<ConnectionView>)> {
-    if let (Some(provider), Some(config)) = (state.catalog.get(&provider), input.config.clone()) {
+    if let (Some(provider), Some(config)) = (
+        state.catalogs.provider(&access.tenant.id, &provider),
+        input.config.clone(),
+    ) {
         let app = state.clone();
-        let provider = provider.clone();
         let errors = tokio::task::spawn_blocking(move || {
             service::refuse_internal_targets(&provider, &config, app.outbound.policy(), app.outbound.names())
         })
@@ -40,7 +42,20 @@ pub async fn put_connection(
     let outcome = state
         .store
         .write_async(move |tx| {
-            let outcome = service::save_connection(tx, &app.vault, &app.catalog, &access.tenant.id, &provider, &input)?;
+            let secrets = if access.principal.has(Scope::CredentialsReveal) {
+                service::SecretsAccess::MayReveal
+            } else {
+                service::SecretsAccess::WriteOnly
+            };
+            let outcome = service::save_connection(
+                tx,
+                &app.vault,
+                &app.catalogs.for_tenant(&access.tenant.id),
+                &access.tenant.id,
+                &provider,
+                &input,
+                secrets,
+            )?;
             let action = if outcome.created {
                 "connection.created"
             } else {
@@ -76,9 +91,10 @@ pub async fn list_connections(
     let items = state
         .store
         .read_async(move |conn| {
+            let catalog = app.catalogs.for_tenant(&access.tenant.id);
             repo::list_connections(conn, &access.tenant.id)?
                 .iter()
-                .map(|row| service::connection_view(conn, &app.vault, &app.catalog, row))
+                .map(|row| service::connection_view(conn, &app.vault, &catalog, row))
                 .collect::<Result<Vec<_>, ConnectionError>>()
         })
         .await?;
@@ -99,7 +115,7 @@ pub async fn get_connection(
         .read_async(move |conn| {
             let row = repo::find_connection(conn, &access.tenant.id, &provider)?
                 .ok_or_else(|| ConnectionError::NotFound(provider.clone()))?;
-            service::connection_view(conn, &app.vault, &app.catalog, &row)
+            service::connection_view(conn, &app.vault, &app.catalogs.for_tenant(&access.tenant.id), &row)
         })
         .await?;
     Ok(Json(view))

@@ -92,7 +92,7 @@ pub async fn get_bindings(
     access: TenantAccess<need::WebhooksRead>,
     Path((_, key)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let provider = provider_with_handlers(&state.catalog, &key)?;
+    let provider = provider_with_handlers(&state.catalogs.for_tenant(&access.tenant.id), &key)?;
     let tenant_id = access.tenant.id.clone();
     let overrides = state.store.read_async(move |conn| load(conn, &tenant_id, &key)).await?;
     Ok(Json(view(&provider, &overrides)))
@@ -143,7 +143,7 @@ pub async fn put_bindings(
     Path((_, key)): Path<(String, String)>,
     ApiJson(input): ApiJson<Map<String, Value>>,
 ) -> ApiResult<Json<Value>> {
-    let provider = provider_with_handlers(&state.catalog, &key)?;
+    let provider = provider_with_handlers(&state.catalogs.for_tenant(&access.tenant.id), &key)?;
     let overrides = validate(&provider, &input).map_err(ApiError::invalid_fields)?;
     let stored = overrides.clone();
     let entry = access.audit("bindings.update", Some(&key));

@@ -7,16 +7,20 @@ pub mod events;
 pub mod ingest;
 pub mod outside;
 pub mod process;
+pub mod rejections;
 pub mod routes;
 pub mod signature;
 
 use std::sync::Arc;
 
-use crate::catalog::Catalog;
+use crate::auth::Auth;
+use crate::catalog::Catalogs;
 use crate::error::ApiError;
 use crate::jobs::Queue;
 use crate::metrics::Metrics;
 use crate::outbound::Outbound;
+use crate::plugins::Plugins;
+use crate::ratelimit::{WebhookBudgets, WebhookLimits};
 use crate::store::writer::Writer;
 use crate::store::{Store, StoreError};
 use crate::time::Clock;
@@ -30,7 +34,10 @@ pub use outside::ProviderCalls;
 pub struct Inbound {
     store: Store,
     vault: Arc<Vault>,
-    catalog: Arc<Catalog>,
+    /// Every tenant's providers (built-ins, providers file, its plugins).
+    catalogs: Arc<Catalogs>,
+    /// Runs the `onInbound` transformations of the plugins a tenant installed.
+    plugins: Plugins,
     /// Deliveries and processing writes share its batches.
     writer: Writer,
     jobs: Queue,
@@ -39,19 +46,50 @@ pub struct Inbound {
     metrics: Arc<Metrics>,
     calls: ProviderCalls,
     clock: Clock,
+    /// The public receiver's tenant lookups and limits.
+    receiver: Arc<Receiver>,
+}
+
+/// What the public receiver needs beyond storage: the tenant cache (so most deliveries
+/// cost no lookup) and the limits on failures, verified deliveries and rejected rows.
+pub struct Receiver {
+    auth: Auth,
+    limits: WebhookLimits,
+    budgets: WebhookBudgets,
+    rejected_events_max: u32,
+}
+
+/// The receiver's settings.
+#[derive(Debug, Clone, Copy)]
+pub struct ReceiverSettings {
+    pub budgets: WebhookBudgets,
+    /// Rejected deliveries stored one row each per tenant; beyond, counted per hour.
+    pub rejected_events_max: u32,
+}
+
+impl ReceiverSettings {
+    pub fn from_config(config: &crate::Config) -> Self {
+        ReceiverSettings {
+            budgets: WebhookBudgets::from_config(config),
+            rejected_events_max: config.rejected_events_max.max(1),
+        }
+    }
 }
 
 /// What [`Inbound::new`] is built from.
 pub struct InboundParts {
     pub store: Store,
     pub vault: Arc<Vault>,
-    pub catalog: Arc<Catalog>,
+    pub catalogs: Arc<Catalogs>,
+    pub plugins: Plugins,
     pub writer: Writer,
     pub jobs: Queue,
     pub outbound: Outbound,
     pub metrics: Arc<Metrics>,
     pub calls: ProviderCalls,
     pub clock: Clock,
+    pub auth: Auth,
+    pub receiver: ReceiverSettings,
 }
 
 impl Inbound {
@@ -59,13 +97,20 @@ impl Inbound {
         Inbound {
             store: parts.store,
             vault: parts.vault,
-            catalog: parts.catalog,
+            catalogs: parts.catalogs,
+            plugins: parts.plugins,
             writer: parts.writer,
             jobs: parts.jobs,
             outbound: parts.outbound,
             metrics: parts.metrics,
             calls: parts.calls,
             clock: parts.clock,
+            receiver: Arc::new(Receiver {
+                auth: parts.auth,
+                limits: WebhookLimits::default(),
+                budgets: parts.receiver.budgets,
+                rejected_events_max: parts.receiver.rejected_events_max,
+            }),
         }
     }
 

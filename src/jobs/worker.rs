@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use super::repo::{self, Job};
 use super::{JobFailure, backoff};
 use crate::background::Background;
+use crate::pause::Pause;
 use crate::queue::{self, Claimed, Finished, QueueStore, Settled};
 use crate::store::Store;
 use crate::store::writer::{Durability, Writer};
@@ -122,13 +123,15 @@ impl Queue {
     }
 
     /// Starts the engine's threads, registered with `background`: jobs left running by a
-    /// previous process are re-queued first.
+    /// previous process are re-queued first. While `hold` is paused no job is claimed:
+    /// every job may call outside.
     pub fn start(
         &self,
         store: Store,
         writer: Writer,
         registry: Registry,
         settings: WorkerSettings,
+        hold: &Pause,
         background: &Background,
     ) -> std::io::Result<()> {
         let workers = settings.workers.max(1);
@@ -149,6 +152,7 @@ impl Queue {
             claim_batch: workers * 2,
             settle_batch: 256,
             poll: None,
+            hold: hold.clone(),
         };
         let run = move |job: &LeasedJob| registry.run(&job.job);
         queue::start(jobs, run, engine, &self.engine, background)

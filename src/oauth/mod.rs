@@ -23,7 +23,7 @@ use std::time::Duration;
 
 pub use service::{TokenGrant, ensure_token};
 
-use crate::catalog::Catalog;
+use crate::catalog::Catalogs;
 use crate::config::{Config, PlatformApp};
 use crate::connections::{ConnectionError, Connections};
 use crate::error::ApiError;
@@ -43,7 +43,8 @@ pub struct OAuth {
     /// Hot-read audit entries (`/token`, the proxy) commit through it, relaxed.
     writer: Writer,
     vault: Arc<Vault>,
-    catalog: Arc<Catalog>,
+    /// Every tenant's providers (built-ins, providers file, its plugins).
+    catalogs: Arc<Catalogs>,
     agents: Agents,
     clock: Clock,
     broker: Arc<TokenBroker>,
@@ -90,7 +91,7 @@ pub struct OAuthParts {
     pub store: Store,
     pub writer: Writer,
     pub vault: Arc<Vault>,
-    pub catalog: Arc<Catalog>,
+    pub catalogs: Arc<Catalogs>,
     pub agents: Agents,
     pub clock: Clock,
     pub settings: OAuthSettings,
@@ -105,7 +106,7 @@ impl OAuth {
             store: parts.store,
             writer: parts.writer,
             vault: parts.vault,
-            catalog: parts.catalog,
+            catalogs: parts.catalogs,
             agents: parts.agents,
             clock: parts.clock,
             broker: Arc::default(),

@@ -65,9 +65,10 @@ pub fn run_once(app: &OAuth, now: OffsetDateTime) -> Result<usize, OAuthError> {
         if !due {
             continue;
         }
-        let Some(provider) = app.catalog.get(&candidate.provider) else {
+        let Some(provider) = app.catalogs.provider(&candidate.tenant_id, &candidate.provider) else {
             continue;
         };
+        let provider = &*provider;
         let Some(row) = app
             .store
             .read(|conn| find_connection(conn, &candidate.tenant_id, &candidate.provider))?

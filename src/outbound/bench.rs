@@ -179,6 +179,7 @@ fn add_endpoints(sb: &Sandbox, url: &str, n: u32) -> anyhow::Result<()> {
                 failing_since: None,
                 created_at: now.clone(),
                 updated_at: now,
+                transform_plugin: None,
             };
             endpoints::insert(tx, &row)?;
         }
@@ -240,8 +241,15 @@ fn start_engine(sb: &Sandbox) -> anyhow::Result<(Outbound, Running)> {
     let settings = EngineSettings::from_config(&sb.config);
     let outbound = Outbound::configured(settings.clone(), Arc::new(SystemResolver));
     let background = Background::default();
-    let writer = crate::store::writer::Writer::start(&sb.store)?;
-    outbound.start(settings, sb.store.clone(), writer, sb.vault.clone(), &background)?;
+    let plugins = crate::plugins::Plugins::standalone(sb.store.clone(), sb.vault.clone(), Default::default())?;
+    let parts = super::engine::EngineParts {
+        store: sb.store.clone(),
+        writer: crate::store::writer::Writer::start(&sb.store)?,
+        vault: sb.vault.clone(),
+        plugins,
+        hold: Default::default(),
+    };
+    outbound.start(settings, parts, &background)?;
     Ok((outbound, Running(background)))
 }
 

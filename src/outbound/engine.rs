@@ -19,6 +19,8 @@ use super::outcome::{self, AttemptReport, HealthRules, Target, WorkItem};
 use super::schedule::RetrySchedule;
 use crate::background::Background;
 use crate::net::{NameResolver, SystemResolver, TargetPolicy};
+use crate::pause::Pause;
+use crate::plugins::Plugins;
 use crate::queue::{self, Claimed, Finished, QueueStore, Settled};
 use crate::store::Store;
 use crate::store::writer::{Durability, Writer};
@@ -132,14 +134,7 @@ impl Outbound {
 
     /// Configures (unless [`Outbound::configured`] did) and starts the engine, registered
     /// with `background`, which stops it.
-    pub fn start(
-        &self,
-        settings: EngineSettings,
-        store: Store,
-        writer: Writer,
-        vault: Arc<Vault>,
-        background: &Background,
-    ) -> anyhow::Result<()> {
+    pub fn start(&self, settings: EngineSettings, parts: EngineParts, background: &Background) -> anyhow::Result<()> {
         let configured = self
             .configured
             .get_or_init(|| {
@@ -152,9 +147,10 @@ impl Outbound {
         let settings = &configured.settings;
         let agent = crate::net::guarded_agent_with(settings.timeout, &settings.policy, configured.names.clone());
         let deliveries = Arc::new(Deliveries {
-            store,
-            writer,
-            vault,
+            store: parts.store,
+            writer: parts.writer,
+            vault: parts.vault,
+            plugins: parts.plugins.clone(),
             targets: Arc::default(),
             changed: self.changed.clone(),
             lease: settings.lease,
@@ -171,11 +167,24 @@ impl Outbound {
             claim_batch: CLAIM_BATCH as usize,
             settle_batch: 1024,
             poll: Some(settings.poll),
+            hold: parts.hold,
         };
-        let run = move |item: &Delivery| outcome::send(&agent, &item.0, now_ms());
+        let plugins = parts.plugins;
+        let run = move |item: &Delivery| outcome::attempt(&agent, &plugins, &item.0, now_ms());
         queue::start(deliveries, run, engine, &self.engine, background)?;
         Ok(())
     }
+}
+
+/// What the engine works with besides its settings.
+pub struct EngineParts {
+    pub store: Store,
+    pub writer: Writer,
+    pub vault: Arc<Vault>,
+    /// Endpoints' outbound transformations run through it.
+    pub plugins: Plugins,
+    /// Paused mode: nothing is claimed or sent while it holds.
+    pub hold: Pause,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -209,6 +218,7 @@ struct Deliveries {
     store: Store,
     writer: Writer,
     vault: Arc<Vault>,
+    plugins: Plugins,
     /// Each endpoint's signing view, built once per endpoint version.
     targets: Arc<Mutex<HashMap<String, Arc<Target>>>>,
     changed: Arc<Mutex<Vec<String>>>,
@@ -274,16 +284,28 @@ impl QueueStore for Deliveries {
         let mut more = false;
         // Cheap reads first, so an idle engine never takes the write lock.
         if self.store.read(dispatch::has_undispatched)? {
-            let (vault, targets, lease) = (self.vault.clone(), self.targets.clone(), lease.clone());
-            let fanned =
-                self.relaxed(move |tx| dispatch::fan_out(tx, &vault, &mut lock(&targets), &lease, FAN_OUT_BATCH))?;
+            let (vault, plugins, targets, lease) = (
+                self.vault.clone(),
+                self.plugins.clone(),
+                self.targets.clone(),
+                lease.clone(),
+            );
+            let fanned = self.relaxed(move |tx| {
+                dispatch::fan_out(tx, &vault, &plugins, &mut lock(&targets), &lease, FAN_OUT_BATCH)
+            })?;
             more |= fanned.events as u32 == FAN_OUT_BATCH || fanned.deferred > 0;
             tasks.extend(self.timed(fanned.work, timeout_ms));
         }
         let room = limit.saturating_sub(tasks.len()).min(CLAIM_BATCH as usize) as u32;
         if room > 0 && self.store.read(|conn| dispatch::has_due(conn, now_ms()))? {
-            let (vault, targets, lease) = (self.vault.clone(), self.targets.clone(), lease.clone());
-            let claimed = self.relaxed(move |tx| dispatch::claim_due(tx, &vault, &mut lock(&targets), &lease, room))?;
+            let (vault, plugins, targets, lease) = (
+                self.vault.clone(),
+                self.plugins.clone(),
+                self.targets.clone(),
+                lease.clone(),
+            );
+            let claimed =
+                self.relaxed(move |tx| dispatch::claim_due(tx, &vault, &plugins, &mut lock(&targets), &lease, room))?;
             more |= claimed.len() as u32 == room;
             tasks.extend(self.timed(claimed, timeout_ms));
         }

@@ -9,6 +9,9 @@
 //!   a slow partition holds only its own slots) and run them;
 //! - the settler records what finished, many at a time, through the store.
 //!
+//! Paused mode ([`Pause`]) is honoured here, once for both: while paused nothing is
+//! claimed and nothing claimed is started.
+//!
 //! What the database knows decides: a task whose lease could run out before it ends is
 //! not started (`Task::may_start`), so a deep queue cannot cause a second run. On a stop
 //! the scheduler stops claiming, workers finish the task they hold, and the settler
@@ -21,6 +24,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::background::Background;
+use crate::pause::Pause;
 
 /// A unit of leased work as a worker holds it.
 pub trait Task: Send + 'static {
@@ -93,6 +97,9 @@ pub struct Settings {
     pub settle_batch: usize,
     /// Look for work this often even without a wake-up (`None`: only when woken or due).
     pub poll: Option<Duration>,
+    /// Paused mode: while paused nothing is claimed and claimed work is handed back
+    /// unstarted; the release wakes the engine.
+    pub hold: Pause,
 }
 
 /// Longest the scheduler sleeps without a reason (a safety net, not the mechanism).
@@ -202,6 +209,8 @@ where
     }
     let s = shared.clone();
     background.thread(&format!("{name}-settler"), move || settle(&s), || {})?;
+    let woken = handle.clone();
+    shared.settings.hold.on_resume(move || woken.wake());
     let (s, stopper) = (shared.clone(), shared.clone());
     background.thread(
         &format!("{name}-scheduler"),
@@ -224,6 +233,11 @@ fn schedule<S: QueueStore>(shared: &Shared<S>) {
         Err(e) => tracing::error!(engine = settings.name, error = %e, "could not hand back interrupted work"),
     }
     while !shared.is_stopping() {
+        if settings.hold.is_paused() {
+            // Work waits in the database; the release wakes the scheduler.
+            shared.wake.wait(IDLE_WAIT);
+            continue;
+        }
         let (room, full) = {
             let fair = lock(&shared.fair);
             (
@@ -302,7 +316,8 @@ fn work<S: QueueStore>(shared: &Shared<S>, run: &(dyn Fn(&S::Task) -> S::Done + 
             }
         };
         let partition = task.partition().to_owned();
-        let finished = if task.may_start() {
+        // Work claimed before a pause goes back unstarted.
+        let finished = if task.may_start() && !shared.settings.hold.is_paused() {
             let done = run(&task);
             Finished::Ran(task, done)
         } else {

@@ -79,6 +79,7 @@ fn settings() -> Settings {
         claim_batch: 16,
         settle_batch: 64,
         poll: None,
+        hold: Pause::default(),
     }
 }
 
@@ -158,5 +159,30 @@ async fn work_added_later_runs_after_a_wake_up() {
     }
     handle.wake();
     wait_until("three tasks done", || lock(&store.done).len() == 3);
+    assert!(background.stop(Duration::from_secs(20)).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_engine_claims_nothing_until_released() {
+    let store = Arc::new(Memory::default());
+    lock(&store.due).push_back(Item { id: 1, partition: "p" });
+    let hold = Pause::new(true);
+    let background = Background::default();
+    let handle = Handle::default();
+    let settings = Settings {
+        hold: hold.clone(),
+        ..settings()
+    };
+    start(store.clone(), |_: &Item| (), settings, &handle, &background).unwrap();
+    // Give a paused engine every chance to claim: it is woken and waits several rounds.
+    for _ in 0..5 {
+        handle.wake();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(lock(&store.due).len(), 1, "still waiting in the store");
+    hold.apply(false, 1);
+    wait_until("the held task to run after the release", || {
+        lock(&store.done).len() == 1
+    });
     assert!(background.stop(Duration::from_secs(20)).await.is_empty());
 }
