@@ -117,6 +117,8 @@ impl AppState {
             metrics: metrics.clone(),
             calls: calls.clone(),
             clock: clock.clone(),
+            own_url: crate::net::own_base_url(config.listen),
+            own_agent: crate::net::own_agent(config.outbound_timeout),
         });
         let auth = Auth::new(store.clone(), clock.clone());
         Ok(AppState {
@@ -276,6 +278,10 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
+    // The address really bound (`--listen 127.0.0.1:0` picks a port): webhook URLs, the
+    // redirect URI and test deliveries are built from it.
+    let mut config = config;
+    config.listen = listener.local_addr()?;
     let state = tokio::task::spawn_blocking(move || AppState::open_with_clock(config, clock, stop_rx)).await??;
     spawn_workers(&state);
     let app = router(state);

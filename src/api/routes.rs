@@ -46,6 +46,7 @@ pub fn routes() -> Vec<ApiRoute> {
 
         post("/webhooks/{provider}/{tenant}", "Receive a provider's webhook (signature-checked)", Public, crate::inbound::ingest::receive),
         get("/api/v1/tenants/{tenant}/webhooks/{provider}", "Webhook URL and set-up for a provider", Tenant(WebhooksRead), crate::inbound::routes::webhook_info),
+        post("/api/v1/tenants/{tenant}/webhooks/{provider}/test", "Send the provider's sample event through the tenant's webhook URL", Tenant(WebhooksWrite), crate::inbound::routes::send_test),
         get("/api/v1/tenants/{tenant}/events", "List received webhook events", Tenant(EventsRead), crate::inbound::routes::list_events),
         get("/api/v1/tenants/{tenant}/events/stats", "Accepted/rejected deliveries per hour", Tenant(EventsRead), crate::inbound::routes::event_stats),
         get("/api/v1/tenants/{tenant}/events/{id}", "Get an event with its payload", Tenant(EventsRead), crate::inbound::routes::get_event),

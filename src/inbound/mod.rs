@@ -8,6 +8,7 @@ pub mod ingest;
 pub mod outside;
 pub mod process;
 pub mod routes;
+pub mod sample;
 pub mod signature;
 
 use std::sync::Arc;
@@ -39,6 +40,9 @@ pub struct Inbound {
     metrics: Arc<Metrics>,
     calls: ProviderCalls,
     clock: Clock,
+    /// This server's own base URL as reached from itself, for test deliveries.
+    own_url: String,
+    own_agent: ureq::Agent,
 }
 
 /// What [`Inbound::new`] is built from.
@@ -52,6 +56,10 @@ pub struct InboundParts {
     pub metrics: Arc<Metrics>,
     pub calls: ProviderCalls,
     pub clock: Clock,
+    /// Where this server listens, as reached from itself (`http://127.0.0.1:7700`).
+    pub own_url: String,
+    /// An agent for calls to this server itself.
+    pub own_agent: ureq::Agent,
 }
 
 impl Inbound {
@@ -66,6 +74,8 @@ impl Inbound {
             metrics: parts.metrics,
             calls: parts.calls,
             clock: parts.clock,
+            own_url: parts.own_url,
+            own_agent: parts.own_agent,
         }
     }
 
@@ -102,6 +112,8 @@ pub enum InboundError {
     NoConnection(String),
     #[error("no such event")]
     EventNotFound,
+    #[error("the catalog has no sample event for {0}")]
+    NoSample(String),
     #[error("{0}")]
     Invalid(String),
     #[error(transparent)]
@@ -123,7 +135,8 @@ impl From<InboundError> for ApiError {
             | InboundError::NoWebhooks(_)
             | InboundError::UnknownTenant
             | InboundError::NoConnection(_)
-            | InboundError::EventNotFound => ApiError::not_found(err.to_string()),
+            | InboundError::EventNotFound
+            | InboundError::NoSample(_) => ApiError::not_found(err.to_string()),
             InboundError::Invalid(message) => ApiError::invalid_input(message),
             InboundError::Store(e) => e.into(),
             InboundError::Vault(e) => e.into(),

@@ -90,6 +90,11 @@ fn process_event(inbound: &Inbound, tenant_id: &str, event_id: &str, first: bool
             .and_then(Value::as_str)
             .ok_or_else(|| JobFailure::Permanent(format!("no URL at {pointer}")))?
             .to_owned();
+        let url = match &handler.fetch_query {
+            Some(query) if url.contains('?') => format!("{url}&{query}"),
+            Some(query) => format!("{url}?{query}"),
+            None => url,
+        };
         doc = inbound
             .calls
             .fetch_from_provider(tenant_id, &event.view.provider, &url)?;

@@ -124,18 +124,18 @@ await run('tenant screens', allowed, async ({ page, main, step, shot, bothWidths
     const email = section.getByLabel('purchase.created Email pointer');
     const preview = section.locator('.preview[data-field="email"]');
     await preview.getByText('grace@example.test', { exact: true }).waitFor();
-    await email.fill('/data/customer/first_name');
+    await email.fill('/purchase/customer/first_name');
     await preview.getByText('Grace', { exact: true }).waitFor();
-    await email.fill('/data/nowhere');
+    await email.fill('/purchase/nowhere');
     await preview.getByText('Nothing at this pointer').waitFor();
-    await email.fill('data/customer/email');
+    await email.fill('purchase/customer/email');
     await preview.getByText('Start with “/”').waitFor();
     await page.getByRole('button', { name: 'Save mappings' }).click();
     await page.locator('#mapping-result').getByText('A pointer starts with “/”').waitFor();
-    await email.fill('/data/customer/first_name');
+    await email.fill('/purchase/customer/first_name');
     await page.getByRole('button', { name: 'Save mappings' }).click();
     await page.locator('#mapping-result').getByText('Saved.').waitFor();
-    await section.getByText('Catalog default: /data/customer/email').waitFor();
+    await section.getByText('Catalog default: /purchase/customer/email').waitFor();
     await shot('mapping-poshvip-1280');
     await page.getByRole('link', { name: '← All mappings' }).click();
     await main().locator('a.card[data-provider="poshvip"]').getByText('Customised').waitFor();
@@ -143,9 +143,9 @@ await run('tenant screens', allowed, async ({ page, main, step, shot, bothWidths
     await page.getByRole('button', { name: 'Reset to catalog defaults' }).click();
     await page.getByRole('button', { name: 'Confirm: use the catalog defaults' }).click();
     await page.locator('#mapping-result').getByText('use the catalog\'s mappings again').waitFor();
-    check(await email.inputValue() === '/data/customer/email', 'the default is back');
+    check(await email.inputValue() === '/purchase/customer/email', 'the default is back');
     // Leave one override for the server-side check: the name from the full name field.
-    await section.getByLabel('purchase.created Full name pointer').fill('/data/customer/last_name');
+    await section.getByLabel('purchase.created Full name pointer').fill('/purchase/customer/last_name');
     await section.locator('.preview[data-field="name"]').getByText('Hopper', { exact: true }).waitFor();
     await page.getByRole('button', { name: 'Save mappings' }).click();
     await page.locator('#mapping-result').getByText('Saved.').waitFor();

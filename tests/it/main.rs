@@ -14,6 +14,7 @@ mod oauth_hygiene;
 mod oauth_proxy;
 
 mod inbound_crash;
+mod inbound_documented;
 mod inbound_easyappointments;
 mod inbound_ingress;
 mod inbound_processing;

@@ -265,9 +265,10 @@ fn tenant_admin_drives_notifications_jobs_usage_consents_mappings_and_more_in_ch
         &server,
         "acme",
         "posh-secret-tenant-screens",
-        &json!({"type": "purchase.created", "data": {
-            "purchase_id": "ts-1", "event": {"id": "ev_1", "name": "Launch Party"},
-            "customer": {"email": "grace@example.test", "first_name": "Grace", "last_name": "Hopper"}}}),
+        &json!({"event": "purchase.created", "purchase": {
+            "id": "ts-1", "event_id": "ev_1", "event_name": "Launch Party",
+            "customer": {"email": "grace@example.test", "first_name": "Grace", "last_name": "Hopper"},
+            "total_amount": 25.00, "currency": "USD", "tickets": []}}),
     );
     assert_eq!(sent.status, 200, "{}", sent.text);
     wait_for("the Brevo job fails", || {
@@ -318,12 +319,12 @@ fn tenant_admin_drives_notifications_jobs_usage_consents_mappings_and_more_in_ch
     assert!(consents.json["items"][0]["revoked_at"].is_string(), "{}", consents.text);
     let bindings = admin.get("/api/v1/tenants/acme/bindings/poshvip");
     assert_eq!(
-        bindings.json["purchase.created"]["email"], "/data/customer/email",
+        bindings.json["purchase.created"]["email"], "/purchase/customer/email",
         "{}",
         bindings.text
     );
     assert_eq!(
-        bindings.json["purchase.created"]["name"], "/data/customer/last_name",
+        bindings.json["purchase.created"]["name"], "/purchase/customer/last_name",
         "{}",
         bindings.text
     );
