@@ -128,7 +128,7 @@ impl AppState {
             auth,
             signups: Signups::new(store.clone(), jobs.clone()),
             users: Users::new(store.clone(), clock.clone(), &config),
-            easyappointments: EasyAppointments::new(store.clone(), calls, jobs.clone()),
+            easyappointments: EasyAppointments::new(store.clone(), calls, jobs.clone(), clock.clone()),
             demo: Demo::new(store.clone(), agents.fixed().clone(), &config),
             usage: Usage::new(store.clone()),
             limiter: Arc::default(),

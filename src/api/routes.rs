@@ -55,6 +55,8 @@ pub fn routes() -> Vec<ApiRoute> {
         put("/api/v1/tenants/{tenant}/bindings/{provider}", "Set field mappings for a provider's events", Tenant(WebhooksWrite), crate::inbound::bindings::put_bindings),
         post("/api/v1/tenants/{tenant}/easyappointments/import", "Import Easy!Appointments bookers as signups", Tenant(SignupsWrite), crate::easyappointments::routes::import),
         get("/api/v1/tenants/{tenant}/easyappointments/stats", "Booking counts by day, service and status", Tenant(SignupsRead), crate::easyappointments::routes::stats),
+        post("/api/v1/tenants/{tenant}/easyappointments/sync-to-email-list", "Sync a range's bookers into the tenant's Brevo list", Tenant(SignupsWrite), crate::easyappointments::routes::sync_to_email_list),
+        get("/api/v1/tenants/{tenant}/easyappointments/insights", "Booking figures by analysis type, optionally with a written summary", Tenant(SignupsRead), crate::easyappointments::routes::insights),
         get("/api/v1/tenants/{tenant}/jobs", "List background jobs", Tenant(EventsRead), crate::jobs::routes::list_jobs),
         get("/api/v1/tenants/{tenant}/signups", "List signups", Tenant(SignupsRead), crate::signups::routes::list_signups),
         get("/api/v1/tenants/{tenant}/signups/{id}", "Get a signup", Tenant(SignupsRead), crate::signups::routes::get_signup),

@@ -21,6 +21,8 @@ const GENERIC_CONFIG: &[(&str, &[&str])] = &[("invalid_signature", &["reject", "
 #[serde(deny_unknown_fields)]
 pub struct ConnectionInput {
     pub auth_mode: Option<String>,
+    /// Omitted (e.g. a change of `config` only): the stored credentials stay.
+    #[serde(default)]
     pub credentials: Map<String, Value>,
     pub config: Option<Map<String, Value>>,
 }
