@@ -40,7 +40,21 @@ pub async fn put_connection(
     let outcome = state
         .store
         .write_async(move |tx| {
-            let outcome = service::save_connection(tx, &app.vault, &app.catalog, &access.tenant.id, &provider, &input)?;
+            let mut outcome =
+                service::save_connection(tx, &app.vault, &app.catalog, &access.tenant.id, &provider, &input)?;
+            if let Some(token) = outcome.provided_token.take() {
+                crate::oauth::store::adopt(
+                    tx,
+                    &app.vault,
+                    &access.tenant.id,
+                    &outcome.connection_id,
+                    &token,
+                    app.clock.now(),
+                )?;
+                let row = repo::find_connection(tx, &access.tenant.id, &provider)?
+                    .ok_or_else(|| ConnectionError::NotFound(provider.clone()))?;
+                outcome.view = service::connection_view(tx, &app.vault, &app.catalog, &row)?;
+            }
             let action = if outcome.created {
                 "connection.created"
             } else {
@@ -133,16 +147,11 @@ pub async fn verify_connection(
     access: TenantAccess<need::ConnectionsWrite>,
     Path((_, provider)): Path<(String, String)>,
 ) -> ApiResult<Json<VerifyOutcome>> {
-    let (oauth, connections) = (state.oauth.clone(), state.connections.clone());
+    let oauth = state.oauth.clone();
     let entry = access.audit("connection.verified", Some(&provider));
-    let outcome = tokio::task::spawn_blocking(move || {
-        // Token modes: obtain (or refresh) the access token first; without one the
-        // verify reports what is missing.
-        let token = crate::oauth::service::access_token_for(&oauth, &access.tenant.id, &provider).unwrap_or(None);
-        connections.verify(&access.tenant.id, &provider, token, entry)
-    })
-    .await
-    .map_err(|e| ApiError::internal("verify task failed", &e))??;
+    let outcome = tokio::task::spawn_blocking(move || oauth.verify(&access.tenant.id, &provider, entry))
+        .await
+        .map_err(|e| ApiError::internal("verify task failed", &e))??;
     state.outbound.wake();
     Ok(Json(outcome))
 }

@@ -11,7 +11,9 @@ mod tenants_and_tokens;
 mod oauth_client_credentials;
 mod oauth_flow;
 mod oauth_hygiene;
+mod oauth_provided_tokens;
 mod oauth_proxy;
+mod oauth_refusals;
 
 mod inbound_crash;
 mod inbound_documented;
