@@ -53,6 +53,7 @@ pub fn routes() -> Vec<ApiRoute> {
         post("/api/v1/tenants/{tenant}/events/{id}/replay", "Process an event again", Tenant(EventsWrite), crate::inbound::routes::replay_event),
         get("/api/v1/tenants/{tenant}/bindings/{provider}", "Field mappings for a provider's events", Tenant(WebhooksRead), crate::inbound::bindings::get_bindings),
         put("/api/v1/tenants/{tenant}/bindings/{provider}", "Set field mappings for a provider's events", Tenant(WebhooksWrite), crate::inbound::bindings::put_bindings),
+        post("/api/v1/tenants/{tenant}/bindings/{provider}/sync", "Process the provider's stored events again with the current mapping", Tenant(WebhooksWrite), crate::inbound::bindings::sync_bindings),
         post("/api/v1/tenants/{tenant}/easyappointments/import", "Import Easy!Appointments bookers as signups", Tenant(SignupsWrite), crate::easyappointments::routes::import),
         get("/api/v1/tenants/{tenant}/easyappointments/stats", "Booking counts by day, service and status", Tenant(SignupsRead), crate::easyappointments::routes::stats),
         post("/api/v1/tenants/{tenant}/easyappointments/sync-to-email-list", "Sync a range's bookers into the tenant's Brevo list", Tenant(SignupsWrite), crate::easyappointments::routes::sync_to_email_list),

@@ -270,6 +270,26 @@ pub fn list(
     Ok(rows)
 }
 
+/// Ids of a provider's accepted events, oldest first, after `after` and received at or
+/// after `since_unix` — what a binding sync processes again, page by page.
+pub fn ids_for_sync(
+    conn: &Connection,
+    tenant_id: &str,
+    provider: &str,
+    since_unix: Option<i64>,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id FROM inbound_events WHERE tenant_id = ?1 AND provider = ?2 AND status != 'rejected'
+         AND (?3 IS NULL OR received_epoch >= ?3) AND (?4 IS NULL OR id > ?4) ORDER BY id LIMIT ?5",
+    )?;
+    let rows = stmt
+        .query_map(params![tenant_id, provider, since_unix, after, limit], |r| r.get(0))?
+        .collect::<Result<Vec<String>, _>>()?;
+    Ok(rows)
+}
+
 pub fn mark_processed(conn: &Connection, tenant_id: &str, id: &str) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE inbound_events SET status = 'processed', processed_at = ?3, error = NULL

@@ -10,6 +10,7 @@ pub mod process;
 pub mod routes;
 pub mod sample;
 pub mod signature;
+pub mod sync;
 
 use std::sync::Arc;
 
@@ -83,8 +84,10 @@ impl Inbound {
     pub fn job_handlers(&self) -> crate::jobs::Registry {
         let (process, notify, invite, brevo) =
             (self.clone(), self.calls.clone(), self.calls.clone(), self.calls.clone());
+        let syncer = self.clone();
         crate::jobs::Registry::default()
             .with(JOB_PROCESS, move |job| process::run_process_job(&process, job))
+            .with(JOB_SYNC_BINDING, move |job| sync::run_sync_job(&syncer, job))
             .with(JOB_NOTIFY_EMAIL, move |job| outside::run_notify_email(&notify, job))
             .with(JOB_INVITE_EMAIL, move |job| outside::run_invite_email(&invite, job))
             .with(JOB_BREVO_UPSERT, move |job| outside::run_brevo_upsert(&brevo, job))
@@ -93,6 +96,7 @@ impl Inbound {
 
 /// Job kinds this module runs.
 pub const JOB_PROCESS: &str = "inbound.process";
+pub const JOB_SYNC_BINDING: &str = "inbound.sync_binding";
 pub const JOB_NOTIFY_EMAIL: &str = "resend.signup_notification";
 pub const JOB_INVITE_EMAIL: &str = "resend.signup_invite";
 pub const JOB_BREVO_UPSERT: &str = "brevo.upsert_contact";

@@ -24,7 +24,7 @@ pub fn run_process_job(inbound: &Inbound, job: &Job) -> Result<(), JobFailure> {
         .ok_or_else(|| JobFailure::Permanent("job has no tenant".into()))?;
     // A replay processes again but does not announce the delivery a second time.
     let first = !payload["replay"].as_bool().unwrap_or(false);
-    let result = process_event(inbound, &tenant_id, &event_id, first);
+    let result = process_event(inbound, &tenant_id, &event_id, first).map(|_| ());
     if let Err(failure) = &result {
         let last = matches!(failure, JobFailure::Permanent(_)) || job.attempts >= job.max_attempts;
         let message = failure.message().to_owned();
@@ -52,7 +52,18 @@ fn announce_received(tx: &Connection, tenant_id: &str, event_id: &str) -> Result
     Ok(())
 }
 
-fn process_event(inbound: &Inbound, tenant_id: &str, event_id: &str, first: bool) -> Result<(), JobFailure> {
+/// What processing did with an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    /// The catalog's handler for its type ran (with the tenant's mapping).
+    Applied,
+    /// Stored and listed, but tessera does nothing with this type.
+    NoHandler,
+}
+
+/// Processes one stored event; `first` announces it (`inbound.received`) — a replay or a
+/// sync does not announce it again.
+pub fn process_event(inbound: &Inbound, tenant_id: &str, event_id: &str, first: bool) -> Result<Handled, JobFailure> {
     let (event, body, handler) = inbound.store.read(|conn| -> Result<_, JobFailure> {
         let event = events::find(conn, tenant_id, event_id)?
             .ok_or_else(|| JobFailure::Permanent("the event no longer exists".into()))?;
@@ -80,7 +91,7 @@ fn process_event(inbound: &Inbound, tenant_id: &str, event_id: &str, first: bool
             }
             Ok(())
         })?;
-        return Ok(());
+        return Ok(Handled::NoHandler);
     };
     let mut doc: Value =
         serde_json::from_slice(&body).map_err(|_| JobFailure::Permanent("the body is not JSON".into()))?;
@@ -113,7 +124,7 @@ fn process_event(inbound: &Inbound, tenant_id: &str, event_id: &str, first: bool
     if wake {
         inbound.jobs.wake();
     }
-    Ok(())
+    Ok(Handled::Applied)
 }
 
 fn text_at(doc: &Value, handler: &EventHandler, field: &str) -> Option<String> {

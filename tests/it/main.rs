@@ -15,6 +15,7 @@ mod oauth_provided_tokens;
 mod oauth_proxy;
 mod oauth_refusals;
 
+mod inbound_binding_sync;
 mod inbound_crash;
 mod inbound_documented;
 mod inbound_easyappointments;
