@@ -286,7 +286,8 @@ pub async fn serve(
     spawn_workers(&state);
     let app = router(state);
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, "tessera listening");
+    // The command line says it in words; this is for structured logs and debugging.
+    tracing::debug!(%addr, "tessera listening");
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown.await;

@@ -155,10 +155,13 @@ fn serve(config: Config) -> anyhow::Result<()> {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
+        let mut config = config;
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        // The address really bound (`--listen 127.0.0.1:0` picks a port).
+        config.listen = listener.local_addr()?;
         eprintln!(
             "tessera: listening on http://{} (public URL {})",
-            listener.local_addr()?,
+            config.listen,
             config.public_url()
         );
         crate::run(config, listener, shutdown_signal()).await
