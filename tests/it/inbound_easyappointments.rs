@@ -143,7 +143,7 @@ fn fake_brevo() -> FakeServer {
 
 /// Anthropic's Messages API (`POST /v1/messages`, `x-api-key`, `anthropic-version`):
 /// answers a text block, or 401 `authentication_error` for another key.
-fn fake_anthropic() -> FakeServer {
+pub fn fake_anthropic() -> FakeServer {
     FakeServer::start(Router::new().route(
         "/v1/messages",
         post(|headers: HeaderMap, axum::Json(request): axum::Json<Value>| async move {

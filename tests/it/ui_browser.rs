@@ -239,11 +239,15 @@ fn brevo_refusing_once() -> FakeServer {
 fn tenant_admin_drives_notifications_jobs_usage_consents_mappings_and_more_in_chromium() {
     let brevo = brevo_refusing_once();
     let easyappointments = crate::inbound_easyappointments::fake_easyappointments();
+    let anthropic = crate::inbound_easyappointments::fake_anthropic();
     let hooks = receiver(StatusCode::NO_CONTENT);
     let dir = tempfile::tempdir().expect("temp dir");
     let providers = providers_file(
         dir.path(),
-        &format!("[providers.brevo]\napi_base_url = \"{}\"\n", brevo.base),
+        &format!(
+            "[providers.brevo]\napi_base_url = \"{}\"\n[providers.anthropic]\napi_base_url = \"{}\"\n",
+            brevo.base, anthropic.base
+        ),
     );
     let server = TestServer::start_with(|config| config.providers_file = Some(providers));
     server.create_tenant("acme");
@@ -261,6 +265,11 @@ fn tenant_admin_drives_notifications_jobs_usage_consents_mappings_and_more_in_ch
         &json!({"credentials": {"api_key": "ea-token"}, "config": {"base_url": easyappointments.base}}),
     );
     assert_eq!(ea.status, 201, "{}", ea.text);
+    let claude = admin.put(
+        "/api/v1/tenants/acme/connections/anthropic",
+        &json!({"credentials": {"api_key": "sk-ant-tenant"}}),
+    );
+    assert_eq!(claude.status, 201, "{}", claude.text);
     let sent = post_posh(
         &server,
         "acme",
@@ -356,6 +365,19 @@ fn tenant_admin_drives_notifications_jobs_usage_consents_mappings_and_more_in_ch
         json!(["ops@acme.test"]),
         "{}",
         tenant.text
+    );
+    let tested = admin.get("/api/v1/tenants/acme/signups?email=test@example.com");
+    assert_eq!(
+        tested.json["items"][0]["sources"][0]["event_name"], "Test Event",
+        "the sample event became a signup: {}",
+        tested.text
+    );
+    let asked = anthropic.recorded();
+    assert_eq!(asked.len(), 1, "one summary was asked for");
+    let sent = String::from_utf8_lossy(&asked[0].body);
+    assert!(
+        !sent.contains("Ines") && !sent.contains("@example.com"),
+        "only figures reach Anthropic: {sent}"
     );
     let unread = admin.get("/api/v1/tenants/acme/notifications?unread=true");
     assert!(
