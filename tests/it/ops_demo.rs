@@ -458,3 +458,16 @@ fn demo_walk_through_over_http() {
         "{inbox}"
     );
 }
+
+#[test]
+fn the_sandbox_webhook_can_be_tested_with_its_sample_event() {
+    let server = demo_server();
+    let resp = server
+        .admin()
+        .post("/api/v1/tenants/demo/webhooks/sandbox/test", &json!({}));
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(resp.json["status"], "processed", "{}", resp.text);
+    let signup_id = resp.json["signup_id"].as_str().expect("a signup");
+    let signup = server.admin().get(&format!("/api/v1/tenants/demo/signups/{signup_id}"));
+    assert_eq!(signup.json["email"], "ada@example.test", "{}", signup.text);
+}
