@@ -1,6 +1,5 @@
 //! Application state, router assembly and the server's lifetime.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,17 +14,19 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::auth::Auth;
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, Catalogs};
 use crate::config::Config;
 use crate::connections::Connections;
 use crate::demo::Demo;
 use crate::easyappointments::EasyAppointments;
-use crate::inbound::{Inbound, InboundParts, ProviderCalls};
+use crate::inbound::{Inbound, InboundParts, ProviderCalls, ReceiverSettings};
 use crate::jobs::{Queue, WorkerSettings};
 use crate::metrics::Metrics;
 use crate::net::{Agents, TargetPolicy};
 use crate::oauth::{OAuth, OAuthParts, OAuthSettings};
 use crate::outbound::Outbound;
+use crate::pause::PauseControl;
+use crate::plugins::{PluginLimits, Plugins, PluginsParts};
 use crate::ratelimit::RateLimiter;
 use crate::signups::Signups;
 use crate::store::Store;
@@ -48,7 +49,8 @@ pub struct AppState {
     pub clock: Clock,
     pub store: Store,
     pub vault: Arc<Vault>,
-    pub catalog: Arc<Catalog>,
+    /// Every tenant's effective provider catalog (built-ins, providers file, plugins).
+    pub catalogs: Arc<Catalogs>,
     /// The group-commit writer: webhook ingestion, the job queue and processing.
     pub writer: GroupCommit,
     /// Adds jobs and wakes the job workers after work is committed.
@@ -67,6 +69,9 @@ pub struct AppState {
     pub easyappointments: EasyAppointments,
     pub signups: Signups,
     pub demo: Demo,
+    pub plugins: Plugins,
+    /// Paused mode: the stored state and the switch every outside-facing worker consults.
+    pub pause: PauseControl,
 }
 
 impl AppState {
@@ -78,9 +83,9 @@ impl AppState {
     /// [`AppState::open`] with the clock every service reads expiry and schedules from.
     pub fn open_with_clock(config: Config, clock: Clock, shutdown: watch::Receiver<bool>) -> anyhow::Result<AppState> {
         let (store, vault) = crate::setup::open(&config)?;
-        let (vault, catalog) = (
+        let (vault, catalogs) = (
             Arc::new(vault),
-            Arc::new(Catalog::load(config.providers_file.as_deref())?),
+            Arc::new(Catalogs::new(Catalog::load(config.providers_file.as_deref())?)),
         );
         let policy = TargetPolicy::new(config.allow_private_targets, config.allowed_target_cidrs.clone());
         let agents = Agents::new(config.outbound_timeout, &policy);
@@ -88,11 +93,21 @@ impl AppState {
         let jobs = Queue::new(clock.clone());
         let outbound = Outbound::default();
         let metrics = Arc::new(Metrics::default());
-        let connections = Connections::new(store.clone(), vault.clone(), catalog.clone(), agents.clone());
+        let plugins = Plugins::new(PluginsParts {
+            store: store.clone(),
+            vault: vault.clone(),
+            catalogs: catalogs.clone(),
+            outbound: outbound.clone(),
+            limits: PluginLimits::from_config(&config),
+            clock: clock.clone(),
+        });
+        // Publishes the built-in plugins and loads the overlays before anything reads a catalog.
+        plugins.start()?;
+        let connections = Connections::new(store.clone(), vault.clone(), catalogs.clone(), agents.clone());
         let oauth = OAuth::new(OAuthParts {
             store: store.clone(),
             vault: vault.clone(),
-            catalog: catalog.clone(),
+            catalogs: catalogs.clone(),
             agents: agents.clone(),
             clock: clock.clone(),
             settings: OAuthSettings::from_config(&config),
@@ -103,24 +118,28 @@ impl AppState {
         let calls = ProviderCalls::new(
             store.clone(),
             vault.clone(),
-            catalog.clone(),
+            catalogs.clone(),
             agents.clone(),
             oauth.clone(),
         );
+        let auth = Auth::new(store.clone(), clock.clone());
+        let pause = PauseControl::open(store.clone(), clock.clone(), config.paused)?;
         let inbound = Inbound::new(InboundParts {
             store: store.clone(),
             vault: vault.clone(),
-            catalog: catalog.clone(),
+            catalogs: catalogs.clone(),
+            plugins: plugins.clone(),
             writer: writer.clone(),
             jobs: jobs.clone(),
             outbound: outbound.clone(),
             metrics: metrics.clone(),
             calls: calls.clone(),
             clock: clock.clone(),
+            auth: auth.clone(),
+            receiver: ReceiverSettings::from_config(&config),
             own_url: crate::net::own_base_url(config.listen),
             own_agent: crate::net::own_agent(config.outbound_timeout),
         });
-        let auth = Auth::new(store.clone(), clock.clone());
         Ok(AppState {
             started_at: Instant::now(),
             shutdown,
@@ -132,11 +151,12 @@ impl AppState {
             demo: Demo::new(store.clone(), agents.fixed().clone(), &config),
             usage: Usage::new(store.clone()),
             limiter: Arc::default(),
+            pause,
             config: Arc::new(config),
             clock,
             store,
             vault,
-            catalog,
+            catalogs,
             writer,
             jobs,
             outbound,
@@ -144,6 +164,7 @@ impl AppState {
             connections,
             oauth,
             inbound,
+            plugins,
         })
     }
 }
@@ -179,6 +200,7 @@ async fn log_requests(request: Request, next: Next) -> Response {
 
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.body_limit_bytes;
+    let trusted_proxies = Arc::new(state.config.server.trusted_proxies.clone());
     let router = crate::api::router(crate::api::routes());
 
     // The demo's sandbox provider, only in demo mode.
@@ -212,6 +234,10 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
+        .layer(middleware::from_fn_with_state(
+            trusted_proxies,
+            crate::net::client_addr::record_client_addr,
+        ))
         .with_state(state)
 }
 
@@ -219,7 +245,10 @@ pub fn router(state: AppState) -> Router {
 /// it works for and the shutdown signal.
 fn spawn_workers(state: &AppState) {
     let shutdown = &state.shutdown;
-    crate::oauth::refresher::spawn(state.oauth.clone(), shutdown.clone());
+    // Every worker below that acts on the outside world consults this one switch.
+    let hold = state.pause.pause().clone();
+    state.pause.spawn_watcher(shutdown.clone());
+    crate::oauth::refresher::spawn(state.oauth.clone(), shutdown.clone(), hold.clone());
 
     let handlers = state
         .inbound
@@ -237,14 +266,19 @@ fn spawn_workers(state: &AppState) {
         handlers,
         settings,
         shutdown.clone(),
+        hold.clone(),
     );
 
     state.outbound.report_to(state.metrics.clone());
     let settings = crate::outbound::engine::EngineSettings::from_config(&state.config);
-    if let Err(e) = state
-        .outbound
-        .start(settings, state.store.clone(), state.vault.clone(), shutdown.clone())
-    {
+    if let Err(e) = state.outbound.start(
+        settings,
+        state.store.clone(),
+        state.vault.clone(),
+        state.plugins.clone(),
+        shutdown.clone(),
+        hold.clone(),
+    ) {
         tracing::error!(error = %e, "outbound webhook engine did not start");
     }
 
@@ -260,41 +294,68 @@ fn spawn_workers(state: &AppState) {
         store: state.store.clone(),
         clock: state.clock.clone(),
         retention_days: state.config.audit_retention_days,
+        rejected_days: state.config.rejected_events_days,
         interval: state.config.audit_purge_interval,
     }
     .spawn_purger(shutdown.clone());
     if state.config.demo {
-        tokio::spawn(crate::demo::seed::run(state.demo.clone(), shutdown.clone()));
+        tokio::spawn(crate::demo::seed::run(state.demo.clone(), shutdown.clone(), hold));
     }
 
     state.users.spawn_session_purger(shutdown.clone());
 }
 
-/// Serves until `shutdown` resolves, then drains in-flight requests.
+/// A data dir opened and checked — migrations run, master key verified — before any
+/// listener is bound, so a wrong key is refused without the server ever listening.
+pub struct Opened {
+    state: AppState,
+    stop: watch::Sender<bool>,
+}
+
+impl Opened {
+    /// Opens the data dir (blocking work on a blocking thread); `clock` is the time every
+    /// service reads expiry and schedules from.
+    pub async fn open(config: Config, clock: Clock) -> anyhow::Result<Opened> {
+        let (stop, stop_rx) = watch::channel(false);
+        let state = tokio::task::spawn_blocking(move || AppState::open_with_clock(config, clock, stop_rx)).await??;
+        Ok(Opened { state, stop })
+    }
+
+    /// Starts the workers and serves until `shutdown` resolves, then drains open
+    /// connections.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Opened { state, stop } = self;
+        spawn_workers(&state);
+        let settings = state.config.server.clone();
+        let app = router(state);
+        let addr = listener.local_addr()?;
+        // The command line says it in words; this is for structured logs and debugging.
+        tracing::debug!(%addr, "tessera listening");
+        crate::listener::serve(listener, app, &settings, async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        })
+        .await?;
+        // Give workers a moment to finish the job they hold; leases cover the rest.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        Ok(())
+    }
+}
+
+/// Opens the data dir and serves on `listener` until `shutdown` resolves.
 pub async fn serve(
     config: Config,
     clock: Clock,
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let (stop_tx, stop_rx) = watch::channel(false);
-    // The address really bound (`--listen 127.0.0.1:0` picks a port): webhook URLs, the
-    // redirect URI and test deliveries are built from it.
+    // The address really bound (`127.0.0.1:0` picks a port): webhook URLs, the redirect
+    // URI and test deliveries are built from it.
     let mut config = config;
     config.listen = listener.local_addr()?;
-    let state = tokio::task::spawn_blocking(move || AppState::open_with_clock(config, clock, stop_rx)).await??;
-    spawn_workers(&state);
-    let app = router(state);
-    let addr = listener.local_addr()?;
-    // The command line says it in words; this is for structured logs and debugging.
-    tracing::debug!(%addr, "tessera listening");
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stop_tx.send(true);
-        })
-        .await?;
-    // Give workers a moment to finish the job they hold; leases cover the rest.
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    Ok(())
+    Opened::open(config, clock).await?.serve(listener, shutdown).await
 }

@@ -31,7 +31,20 @@ pub enum Command {
         /// Address to listen on (default 127.0.0.1:7700).
         #[arg(long)]
         listen: Option<SocketAddr>,
+        /// Start with every outside effect held (job workers, outbound deliveries, token
+        /// refreshes, emails) until `tessera resume` or POST /api/v1/platform/resume.
+        #[arg(long)]
+        paused: bool,
     },
+    /// Hold every outside effect of the server on this data dir (it notices within a
+    /// second): job workers, outbound deliveries, token refreshes, emails.
+    Pause {
+        /// Why, for whoever looks at the pause later.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Release what `pause` (or `serve --paused`) holds.
+    Resume,
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -91,7 +104,7 @@ pub struct TokenCreate {
 impl Cli {
     pub fn overrides(&self) -> Overrides {
         let listen = match &self.command {
-            Command::Serve { listen } => *listen,
+            Command::Serve { listen, .. } => *listen,
             _ => None,
         };
         Overrides {
@@ -115,7 +128,13 @@ pub fn execute(cli: Cli, config: Config) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Serve { .. } => serve(config),
+        Command::Serve { paused, .. } => {
+            let mut config = config;
+            config.paused |= paused;
+            serve(config)
+        }
+        Command::Pause { reason } => set_paused(&config, true, reason.as_deref()),
+        Command::Resume => set_paused(&config, false, None),
         Command::Token {
             command: TokenCommand::Create(args),
         } => {
@@ -156,16 +175,41 @@ fn serve(config: Config) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let mut config = config;
-        let listener = tokio::net::TcpListener::bind(config.listen).await?;
-        // The address really bound (`--listen 127.0.0.1:0` picks a port).
-        config.listen = listener.local_addr()?;
-        eprintln!(
-            "tessera: listening on http://{} (public URL {})",
-            config.listen,
-            config.public_url()
-        );
-        crate::run(config, listener, shutdown_signal()).await
+        // The port is bound (not yet listened on) first, so that `--listen 127.0.0.1:0`
+        // has its real port in the config; the data dir and the master key are checked
+        // before anything listens: a start that is going to fail never listens (or says
+        // it does).
+        let socket = if config.listen.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        #[cfg(unix)]
+        socket.set_reuseaddr(true)?;
+        socket.bind(config.listen)?;
+        config.listen = socket.local_addr()?;
+        let (listen, public_url) = (config.listen, config.public_url());
+        let opened = crate::app::Opened::open(config, crate::time::Clock::system()).await?;
+        let listener = socket.listen(1024)?;
+        eprintln!("tessera: listening on http://{listen} (public URL {public_url})");
+        opened.serve(listener, shutdown_signal()).await
     })
+}
+
+/// `tessera pause` / `tessera resume`: the stored state a running server watches.
+fn set_paused(config: &Config, paused: bool, reason: Option<&str>) -> anyhow::Result<()> {
+    let (store, _vault) = setup::open(config)?;
+    let now = crate::time::format_rfc3339(crate::time::now());
+    let state = store.write(|tx| {
+        let state = crate::pause::write_state(tx, paused, "cli", reason, &now)?;
+        let action = if paused { "platform.paused" } else { "platform.resumed" };
+        let entry = crate::audit::AuditEntry::new(None, "cli", action, None, &Default::default())
+            .with_detail(serde_json::json!({"reason": reason}));
+        crate::audit::record(tx, &entry)?;
+        Ok::<_, crate::store::StoreError>(state)
+    })?;
+    println!("{}", serde_json::to_string(&state)?);
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -13,6 +13,8 @@ use serde::Serialize;
 use crate::store::StoreError;
 use crate::vault::VaultError;
 
+pub mod input;
+
 #[derive(Debug, Clone, Serialize)]
 pub struct FieldError {
     pub field: String,
@@ -167,6 +169,10 @@ impl IntoResponse for ApiError {
         if let Some(secs) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
+        if self.status == StatusCode::REQUEST_TIMEOUT {
+            // The rest of the body may still be trickling in: this connection is done.
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         response
     }
 }
@@ -192,17 +198,16 @@ impl From<VaultError> for ApiError {
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {
-            JsonRejection::MissingJsonContentType(_) => {
-                ApiError::invalid_input("expected a JSON body with Content-Type: application/json")
-            }
-            JsonRejection::JsonSyntaxError(e) => {
-                ApiError::invalid_input(format!("malformed JSON: {}", source_text(&e)))
-            }
-            JsonRejection::JsonDataError(e) => json_data_error(&source_text(&e)),
+            JsonRejection::MissingJsonContentType(_) => missing_json_content_type(),
             JsonRejection::BytesRejection(e) => bytes_rejection(e),
-            other => ApiError::invalid_input(other.body_text()),
+            // axum's own messages quote the value; ApiJson describes these itself.
+            _ => ApiError::invalid_input("the JSON body does not fit this request"),
         }
     }
+}
+
+pub fn missing_json_content_type() -> ApiError {
+    ApiError::invalid_input("expected a JSON body with Content-Type: application/json")
 }
 
 impl From<BytesRejection> for ApiError {
@@ -212,6 +217,14 @@ impl From<BytesRejection> for ApiError {
 }
 
 fn bytes_rejection(rejection: BytesRejection) -> ApiError {
+    if caused_by::<crate::listener::BodyDeadlineExceeded>(&rejection) {
+        return ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "Request timeout",
+            "the request body did not arrive in time",
+        );
+    }
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::payload_too_large("the request body is larger than this server accepts")
     } else {
@@ -220,38 +233,28 @@ fn bytes_rejection(rejection: BytesRejection) -> ApiError {
 }
 
 impl From<PathRejection> for ApiError {
-    fn from(rejection: PathRejection) -> Self {
-        ApiError::invalid_input(rejection.body_text())
+    fn from(_: PathRejection) -> Self {
+        // axum's message repeats the segment; say only that the path does not fit.
+        ApiError::invalid_input("a path parameter is not valid here")
     }
 }
 
 impl From<QueryRejection> for ApiError {
-    fn from(rejection: QueryRejection) -> Self {
-        ApiError::invalid_input(rejection.body_text())
+    fn from(_: QueryRejection) -> Self {
+        ApiError::invalid_input("the query string does not fit this request")
     }
 }
 
-/// The innermost message of a rejection (serde's own words, which name the field).
-fn source_text(err: &dyn std::error::Error) -> String {
-    let mut current: &dyn std::error::Error = err;
-    while let Some(next) = current.source() {
-        current = next;
+/// Whether `E` is somewhere in the chain of `err`'s causes.
+fn caused_by<E: std::error::Error + 'static>(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if e.is::<E>() {
+            return true;
+        }
+        current = e.source();
     }
-    current.to_string()
-}
-
-/// Turns serde's "missing field `x`" / "unknown field `y`" into a field error.
-fn json_data_error(message: &str) -> ApiError {
-    let field = ["missing field `", "unknown field `"].iter().find_map(|marker| {
-        let start = message.find(marker)? + marker.len();
-        let end = message[start..].find('`')? + start;
-        Some(message[start..end].to_owned())
-    });
-    let message = message.split(" at line ").next().unwrap_or(message).to_owned();
-    match field {
-        Some(field) => ApiError::invalid_field(field, message),
-        None => ApiError::invalid_input(format!("invalid JSON body: {message}")),
-    }
+    false
 }
 
 /// Answer for a route that does not exist.

@@ -67,6 +67,10 @@ fn operation(route: &ApiRoute) -> Value {
             json!([{"bearer": [scope.as_str()]}, {"session": [scope.as_str()]}]),
             format!("scope `{}` on the tenant", scope.as_str()),
         ),
+        Access::Scoped(scope) => (
+            json!([{"bearer": [scope.as_str()]}, {"session": [scope.as_str()]}]),
+            format!("scope `{}` (platform tokens hold it)", scope.as_str()),
+        ),
     };
     let segments: Vec<&str> = route
         .path

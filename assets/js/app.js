@@ -12,6 +12,7 @@ import { renderEndpoints, renderEndpoint } from './views/endpoints.js';
 import { renderTokens } from './views/tokens.js';
 import { renderAudit, renderPlatformAudit } from './views/audit.js';
 import { renderTenants, renderPlatformApps } from './views/platform.js';
+import { renderPlugins, renderMarketplace } from './views/plugins.js';
 import { renderKeys } from './views/keys.js';
 import { renderNotifications, notificationBell } from './views/notifications.js';
 import { renderJobs } from './views/jobs.js';
@@ -35,6 +36,7 @@ const ROUTES = [
   { path: /^\/ui\/endpoints\/([^/]+)\/?$/, view: renderEndpoint, nav: 'endpoints', title: 'Endpoint' },
   { path: /^\/ui\/tokens\/?$/, view: renderTokens, nav: 'tokens', title: 'API tokens' },
   { path: /^\/ui\/audit\/?$/, view: renderAudit, nav: 'audit', title: 'Audit log' },
+  { path: /^\/ui\/plugins\/?$/, view: renderPlugins, nav: 'plugins', title: 'Plugins' },
   { path: /^\/ui\/notifications\/?$/, view: renderNotifications, nav: 'notifications', title: 'Notifications' },
   { path: /^\/ui\/jobs\/?$/, view: renderJobs, nav: 'jobs', title: 'Jobs' },
   { path: /^\/ui\/usage\/?$/, view: renderUsage, nav: 'usage', title: 'Usage' },
@@ -45,6 +47,7 @@ const ROUTES = [
   { path: /^\/ui\/settings\/?$/, view: renderSettings, nav: 'settings', title: 'Settings' },
   { path: /^\/ui\/platform\/tenants\/?$/, view: renderTenants, nav: 'tenants', title: 'Tenants', platform: true, global: true },
   { path: /^\/ui\/platform\/apps\/?$/, view: renderPlatformApps, nav: 'apps', title: 'Platform OAuth apps', platform: true, global: true },
+  { path: /^\/ui\/platform\/plugins\/?$/, view: renderMarketplace, nav: 'marketplace', title: 'Plugin marketplace', platform: true, global: true },
   { path: /^\/ui\/platform\/keys\/?$/, view: renderKeys, nav: 'keys', title: 'Keys and backups', platform: true, global: true },
   { path: /^\/ui\/platform\/audit\/?$/, view: renderPlatformAudit, nav: 'platform-audit', title: 'Platform audit log', platform: true, global: true },
 ];
@@ -57,6 +60,7 @@ const NAV = [
     { key: 'events', href: '/ui/events', label: 'Events' },
     { key: 'signups', href: '/ui/signups', label: 'Signups' },
     { key: 'endpoints', href: '/ui/endpoints', label: 'Outbound endpoints' },
+    { key: 'plugins', href: '/ui/plugins', label: 'Plugins' },
   ]],
   ['Data', [
     { key: 'mappings', href: '/ui/mappings', label: 'Field mappings' },
@@ -76,6 +80,7 @@ const NAV = [
 const PLATFORM_NAV = [
   { key: 'tenants', href: '/ui/platform/tenants', label: 'Tenants' },
   { key: 'apps', href: '/ui/platform/apps', label: 'Platform OAuth apps' },
+  { key: 'marketplace', href: '/ui/platform/plugins', label: 'Plugin marketplace' },
   { key: 'keys', href: '/ui/platform/keys', label: 'Keys and backups' },
   { key: 'platform-audit', href: '/ui/platform/audit', label: 'Platform audit log' },
 ];
@@ -206,9 +211,31 @@ function layout(active) {
   const main = h('main', { class: 'main', id: 'main', tabindex: '-1' });
   clear(root).append(
     h('a', { class: 'skip-link', href: '#main' }, 'Skip to content'),
-    h('div', { class: 'layout' }, sidebar, main));
+    h('div', { class: 'layout' }, sidebar, h('div', { class: 'content' }, pausedBanner(), main)));
   bell.refresh();
   return main;
+}
+
+// Paused mode (GET /api/v1/status says so to every principal): a banner above every
+// page, with a Resume button for the operator.
+function pausedBanner() {
+  const banner = h('div', { class: 'paused-banner', role: 'status', hidden: true });
+  api.get('/api/v1/status').then((status) => {
+    if (!status || !status.paused) return;
+    append(banner,
+      h('p', {}, h('strong', {}, 'tessera is paused. '),
+        'No job, outbound webhook, email or token refresh leaves it until an operator resumes it (',
+        h('code', {}, 'tessera resume'), ').'),
+      ctx.isPlatform ? h('button', {
+        type: 'button',
+        onclick: async (event) => {
+          event.currentTarget.disabled = true;
+          try { await api.post('/api/v1/platform/resume', {}); } finally { route(); }
+        },
+      }, 'Resume') : null);
+    banner.hidden = false;
+  }).catch(() => { /* the page itself shows the error */ });
+  return banner;
 }
 
 function append(el, ...children) {

@@ -1,16 +1,26 @@
-//! Body and query extractors whose rejections are problem documents.
+//! Body and query extractors whose rejections are problem documents that name the field
+//! and the problem, never the value sent (see [`crate::error::input`]).
 
-use axum::Json;
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, input};
 
-/// `Json<T>`, answering malformed / missing / unknown fields with a clear 400 (and an
-/// oversized body with 413).
+/// A JSON body: malformed JSON, missing, unknown or mistyped fields answer a clear 400
+/// (and an oversized body 413, a body that does not arrive in time 408).
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
+
+fn is_json(parts: &axum::http::HeaderMap) -> bool {
+    let Some(value) = parts.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
 
 impl<S, T> FromRequest<S> for ApiJson<T>
 where
@@ -20,14 +30,23 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        Json::<T>::from_request(req, state)
-            .await
-            .map(|Json(value)| ApiJson(value))
-            .map_err(ApiError::from)
+        if !is_json(req.headers()) {
+            return Err(crate::error::missing_json_content_type());
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(ApiError::from)?;
+        parse_json(&bytes).map(ApiJson)
     }
 }
 
-/// `Query<T>` with a problem-document rejection.
+/// A JSON document already read (an optional body), with [`ApiJson`]'s rejections.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(input::json_error)?;
+    deserializer.end().map_err(|e| input::malformed_json(&e))?;
+    Ok(value)
+}
+
+/// A query string, with the same kind of rejection.
 #[derive(Debug)]
 pub struct ApiQuery<T>(pub T);
 
@@ -38,10 +57,11 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|Query(value)| ApiQuery(value))
-            .map_err(ApiError::from)
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(ApiQuery)
+            .map_err(input::query_error)
     }
 }

@@ -24,6 +24,9 @@ pub enum Access {
     Platform,
     /// A principal of the `{tenant}` in the path holding this scope.
     Tenant(Scope),
+    /// Any principal holding this scope (the platform holds every scope), on a route
+    /// outside any tenant (the plugin marketplace).
+    Scoped(Scope),
 }
 
 /// One row of the route table: what the router serves and what the API description lists.

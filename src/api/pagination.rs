@@ -31,7 +31,7 @@ where
             .trim()
             .parse()
             .map(Some)
-            .map_err(|_| serde::de::Error::custom(format!("limit: `{text}` is not a whole number"))),
+            .map_err(|_| serde::de::Error::custom("limit: expected a whole number")),
     }
 }
 

@@ -1,6 +1,6 @@
 //! Every route tessera serves, in one table you can read on one screen.
 
-use super::Access::{Authenticated, Platform, Public, Tenant};
+use super::Access::{Authenticated, Platform, Public, Scoped, Tenant};
 use super::{ApiRoute, delete, get, patch, post, put};
 use crate::auth::Scope::*;
 use crate::{audit, auth, catalog, connections, health, notifications, outbox, tenants};
@@ -9,6 +9,7 @@ use crate::{audit, auth, catalog, connections, health, notifications, outbox, te
 pub fn routes() -> Vec<ApiRoute> {
     use connections::routes as conn;
     use crate::outbound::routes as out;
+    use crate::plugins::routes as plug;
     vec![
         get("/healthz", "Liveness", Public, health::healthz),
         get("/readyz", "Readiness: the database accepts writes", Public, health::readyz),
@@ -43,12 +44,16 @@ pub fn routes() -> Vec<ApiRoute> {
         put("/api/v1/platform/apps/{provider}", "Register the platform's OAuth app", Platform, crate::oauth::apps::put_platform_app),
         get("/api/v1/platform/apps", "List platform OAuth apps (masked)", Platform, crate::oauth::apps::list_platform_apps),
         delete("/api/v1/platform/apps/{provider}", "Remove a platform OAuth app", Platform, crate::oauth::apps::delete_platform_app),
+        get("/api/v1/platform/pause", "Whether outside effects are held (paused mode)", Platform, crate::pause::routes::get_pause),
+        post("/api/v1/platform/pause", "Hold every outside effect: jobs, deliveries, refreshes, emails", Platform, crate::pause::routes::pause),
+        post("/api/v1/platform/resume", "Release the hold; held work starts at once", Platform, crate::pause::routes::resume),
 
         post("/webhooks/{provider}/{tenant}", "Receive a provider's webhook (signature-checked)", Public, crate::inbound::ingest::receive),
         get("/api/v1/tenants/{tenant}/webhooks/{provider}", "Webhook URL and set-up for a provider", Tenant(WebhooksRead), crate::inbound::routes::webhook_info),
         post("/api/v1/tenants/{tenant}/webhooks/{provider}/test", "Send the provider's sample event through the tenant's webhook URL", Tenant(WebhooksWrite), crate::inbound::routes::send_test),
         get("/api/v1/tenants/{tenant}/events", "List received webhook events", Tenant(EventsRead), crate::inbound::routes::list_events),
         get("/api/v1/tenants/{tenant}/events/stats", "Accepted/rejected deliveries per hour", Tenant(EventsRead), crate::inbound::routes::event_stats),
+        get("/api/v1/tenants/{tenant}/events/rejections", "Rejected deliveries: rows kept and hourly counts beyond the bound", Tenant(EventsRead), crate::inbound::routes::rejections),
         get("/api/v1/tenants/{tenant}/events/{id}", "Get an event with its payload", Tenant(EventsRead), crate::inbound::routes::get_event),
         post("/api/v1/tenants/{tenant}/events/{id}/replay", "Process an event again", Tenant(EventsWrite), crate::inbound::routes::replay_event),
         get("/api/v1/tenants/{tenant}/bindings/{provider}", "Field mappings for a provider's events", Tenant(WebhooksRead), crate::inbound::bindings::get_bindings),
@@ -92,6 +97,15 @@ pub fn routes() -> Vec<ApiRoute> {
         get("/api/v1/session", "The signed-in user and the CSRF token", Public, crate::users::routes::get_session),
         delete("/api/v1/session", "Sign out", Public, crate::users::routes::delete_session),
 
+        post("/api/v1/plugins", "Publish a plugin package (a higher version upgrades it)", Platform, plug::publish),
+        get("/api/v1/plugins", "The plugin marketplace", Scoped(PluginsRead), plug::list),
+        get("/api/v1/plugins/{id}", "A plugin with its package and versions", Scoped(PluginsRead), plug::get_one),
+        delete("/api/v1/plugins/{id}", "Remove a plugin (refused while installed unless ?force=true)", Platform, plug::delete),
+        get("/api/v1/tenants/{tenant}/plugins", "Installed plugins (configuration masked)", Tenant(PluginsRead), plug::list_installed),
+        post("/api/v1/tenants/{tenant}/plugins/{id}/install", "Install a plugin with a configuration", Tenant(PluginsWrite), plug::install),
+        get("/api/v1/tenants/{tenant}/plugins/{id}", "One installed plugin (configuration masked)", Tenant(PluginsRead), plug::get_installed),
+        patch("/api/v1/tenants/{tenant}/plugins/{id}", "Change an installed plugin's configuration", Tenant(PluginsWrite), plug::configure),
+        delete("/api/v1/tenants/{tenant}/plugins/{id}", "Uninstall a plugin", Tenant(PluginsWrite), plug::uninstall),
         // --- admin UI: what the screens need beyond the areas' own routes ---
         post("/api/v1/tenants/{tenant}/jobs/{id}/retry", "Retry a failed job now", Tenant(EventsWrite), crate::jobs::routes::retry_job),
         get("/api/v1/platform/audit", "The platform's audit log: platform apps, tenants, backups, platform actions", Platform, audit::list_platform_audit),

@@ -125,6 +125,7 @@ mod tests {
             token_id: Some("t".into()),
             tenant_id: Some("x".into()),
             scopes: Default::default(),
+            expires_at: None,
         }
     }
 

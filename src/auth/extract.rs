@@ -6,12 +6,10 @@
 //!   principal may act on, holding scope X. A tenant principal naming another tenant gets
 //!   403 `tenant_mismatch`; a platform principal naming no tenant gets 404.
 
-use std::marker::PhantomData;
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams};
+use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use std::marker::PhantomData;
 
 use super::principal::Principal;
 use super::scopes::RequiredScope;
@@ -38,10 +36,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
 
 pub fn request_context(parts: &Parts) -> RequestContext {
     RequestContext {
-        ip: parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string()),
+        ip: crate::net::client_addr::client_addr_of(&parts.extensions).map(|addr| addr.to_string()),
         request_id: parts
             .headers
             .get("x-request-id")
@@ -206,6 +201,32 @@ impl<S: RequiredScope> FromRequestParts<AppState> for TenantAccess<S> {
             principal: auth.principal,
             tenant,
             ctx: auth.ctx,
+            _scope: PhantomData,
+        })
+    }
+}
+
+/// Any principal holding scope `S` (platform principals hold every scope), for routes
+/// outside any tenant that tenants may use too.
+#[derive(Debug)]
+pub struct HoldsScope<S> {
+    pub auth: Authenticated,
+    _scope: PhantomData<S>,
+}
+
+impl<S: RequiredScope> FromRequestParts<AppState> for HoldsScope<S> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let auth = authenticate_parts(parts, state).await?;
+        if !auth.principal.has(S::SCOPE) {
+            return Err(ApiError::forbidden(format!(
+                "this token lacks the `{}` scope",
+                S::SCOPE.as_str()
+            )));
+        }
+        Ok(HoldsScope {
+            auth,
             _scope: PhantomData,
         })
     }

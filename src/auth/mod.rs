@@ -9,7 +9,8 @@ pub mod sessions;
 pub mod tokens;
 
 pub use extract::{
-    Authenticated, PlatformAdmin, RequestContext, TenantAccess, authenticate_parts, request_context, resolve_tenant,
+    Authenticated, HoldsScope, PlatformAdmin, RequestContext, TenantAccess, authenticate_parts, request_context,
+    resolve_tenant,
 };
 pub use principal::Principal;
 pub use scopes::{RequiredScope, Scope, ScopeSet, need, parse_scopes};
@@ -58,6 +59,11 @@ impl Auth {
                 .remember_principal(read_at, hash, accepted.principal.clone(), accepted.expires_at);
             accepted.principal
         }))
+    }
+
+    /// A tenant by id or slug if the cache holds it: no database trip either way.
+    pub fn cached_tenant(&self, reference: &str) -> Option<Tenant> {
+        self.cache.tenant(reference)
     }
 
     /// A tenant by id or slug, from the cache or the database.

@@ -9,6 +9,10 @@ pub struct Principal {
     /// `None` for the platform (operator); otherwise the one tenant it may act on.
     pub tenant_id: Option<String>,
     pub scopes: ScopeSet,
+    /// When the credential behind this principal stops working (a token's expiry); a
+    /// token this principal creates may not outlive it. `None` for sessions and tokens
+    /// without an expiry.
+    pub expires_at: Option<time::OffsetDateTime>,
 }
 
 impl Principal {

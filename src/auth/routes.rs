@@ -50,24 +50,39 @@ fn validate_new_token(
     if body.scopes.is_empty() {
         return Err(ApiError::invalid_field("scopes", "name at least one scope"));
     }
-    let scopes = parse_scopes(&body.scopes).map_err(|m| ApiError::invalid_field("scopes", m))?;
+    let scopes = parse_scopes(&body.scopes)
+        .map_err(|i| ApiError::invalid_field(format!("scopes[{i}]"), "is not a scope; see GET /api/v1/scopes"))?;
     if let Some(missing) = scopes.iter().find(|s| !principal.can_grant(**s)) {
         return Err(ApiError::forbidden(format!(
             "a token cannot grant the `{}` scope its creator lacks",
             missing.as_str()
         )));
     }
-    let expires_at = match body.expires_at.as_deref() {
-        None => None,
-        Some(text) => {
+    // A token cannot outlive its creator: by default it inherits the creator's expiry,
+    // and a later one is refused (a short-lived token must not mint a permanent one).
+    let expires_at = match (body.expires_at.as_deref(), principal.expires_at) {
+        (None, inherited) => inherited,
+        (Some(text), cap) => {
             let at = crate::time::parse_rfc3339(text)
                 .ok_or_else(|| ApiError::invalid_field("expires_at", "expected an RFC 3339 timestamp"))?;
             if at <= now {
                 return Err(ApiError::invalid_field("expires_at", "must be in the future"));
             }
-            Some(crate::time::format_rfc3339(at))
+            if let Some(cap) = cap
+                && at > cap
+            {
+                return Err(ApiError::invalid_field(
+                    "expires_at",
+                    format!(
+                        "must not be later than the expiry of the token creating it ({})",
+                        crate::time::format_rfc3339(cap)
+                    ),
+                ));
+            }
+            Some(at)
         }
-    };
+    }
+    .map(crate::time::format_rfc3339);
     Ok((name.to_owned(), scopes, expires_at))
 }
 

@@ -59,14 +59,19 @@ scopes! {
     ConsentsWrite => "consents:write", "Grant and revoke consents";
     AuditRead => "audit:read", "Read the audit log";
     Proxy => "proxy", "Call provider APIs through the authenticated proxy";
+    PluginsRead => "plugins:read", "Browse the plugin marketplace and read installed plugins";
+    PluginsWrite => "plugins:write", "Install, configure and uninstall plugins";
 }
 
 pub type ScopeSet = BTreeSet<Scope>;
 
 /// Parses scope names, naming the first unknown one.
-pub fn parse_scopes(names: &[String]) -> Result<ScopeSet, String> {
+/// The scopes named; `Err(i)` names the position of the first unknown one (never its
+/// text: a caller may have pasted a secret into the wrong field).
+pub fn parse_scopes(names: &[String]) -> Result<ScopeSet, usize> {
     names
         .iter()
-        .map(|n| Scope::parse(n.trim()).ok_or_else(|| format!("unknown scope `{n}`")))
+        .enumerate()
+        .map(|(i, n)| Scope::parse(n.trim()).ok_or(i))
         .collect()
 }

@@ -41,6 +41,7 @@ pub fn principal_for(session: &ActiveSession) -> Principal {
         token_id: None,
         tenant_id,
         scopes,
+        expires_at: None,
     }
 }
 
@@ -72,13 +73,18 @@ pub fn check_csrf(headers: &HeaderMap, secret: &str) -> Result<(), ApiError> {
 
 /// The session cookie's value, if the request has one.
 pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    cookie_value(headers, COOKIE_NAME)
+}
+
+/// The value of the cookie `cookie_name`, when the request carries a non-empty one.
+pub fn cookie_value(headers: &HeaderMap, cookie_name: &str) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, value)| *name == COOKIE_NAME && !value.is_empty())
+        .find(|(name, value)| *name == cookie_name && !value.is_empty())
         .map(|(_, value)| value.trim_matches('"').to_owned())
 }
 

@@ -224,6 +224,7 @@ pub fn authenticate(
             token_id: Some(token.id),
             tenant_id: token.tenant_id,
             scopes: token.scopes.into_iter().collect(),
+            expires_at,
         },
         expires_at,
     }))

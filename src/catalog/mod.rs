@@ -1,13 +1,16 @@
 //! The provider catalog: declarative TOML embedded in the binary, optionally extended or
 //! overridden by `TESSERA_PROVIDERS_FILE`. Provider knowledge lives here, not in code.
 
+mod effective;
 mod model;
 mod placeholders;
 pub mod routes;
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
+pub use effective::{Catalogs, Overlay};
 pub use model::*;
 pub use placeholders::{PlaceholderError, expand, is_tenant_shaped};
 
@@ -23,10 +26,14 @@ pub enum CatalogError {
     Invalid { key: String, message: String },
 }
 
-/// All providers, by key. Read once at start-up, shared read-only.
+/// All providers, by key. Read once at start-up, shared read-only; a tenant's effective
+/// catalog ([`Catalogs::for_tenant`]) is this one with its plugins' providers merged over.
 #[derive(Debug, Clone)]
 pub struct Catalog {
-    providers: BTreeMap<String, Provider>,
+    providers: BTreeMap<String, Arc<Provider>>,
+    /// The merged TOML tables the providers were read from, so overlays can be merged
+    /// over them the same way the providers file is.
+    tables: toml::Table,
 }
 
 impl Catalog {
@@ -44,17 +51,22 @@ impl Catalog {
                 path: shown.clone(),
                 message: e.to_string(),
             })?;
-            for (key, table) in parse_providers(&text, &shown)? {
-                match merged.get_mut(&key) {
-                    Some(existing) => deep_merge(existing, table),
-                    None => {
-                        merged.insert(key, table);
-                    }
-                }
-            }
+            merge_tables(&mut merged, parse_providers(&text, &shown)?);
         }
+        Self::from_tables(merged)
+    }
+
+    /// This catalog with `overlay` (providers in the catalog's format, e.g. a plugin's)
+    /// merged over it the way a providers file is.
+    pub fn extended(&self, overlay: &toml::Table) -> Result<Catalog, CatalogError> {
+        let mut merged = self.tables.clone();
+        merge_tables(&mut merged, overlay.clone());
+        Self::from_tables(merged)
+    }
+
+    fn from_tables(merged: toml::Table) -> Result<Catalog, CatalogError> {
         let mut providers = BTreeMap::new();
-        for (key, table) in merged {
+        for (key, table) in merged.clone() {
             let mut provider: Provider = table.try_into().map_err(|e: toml::de::Error| CatalogError::Invalid {
                 key: key.clone(),
                 message: e.message().to_owned(),
@@ -64,24 +76,37 @@ impl Catalog {
                 key: key.clone(),
                 message,
             })?;
-            providers.insert(key, provider);
+            providers.insert(key, Arc::new(provider));
         }
-        Ok(Catalog { providers })
+        Ok(Catalog {
+            providers,
+            tables: merged,
+        })
     }
 
     pub fn get(&self, key: &str) -> Option<&Provider> {
-        self.providers.get(key)
+        self.providers.get(key).map(|p| &**p)
+    }
+
+    /// A provider to keep beyond a borrow of the catalog.
+    pub fn shared(&self, key: &str) -> Option<Arc<Provider>> {
+        self.providers.get(key).cloned()
     }
 
     pub fn all(&self) -> impl Iterator<Item = &Provider> {
-        self.providers.values()
+        self.providers.values().map(|p| &**p)
     }
 }
 
-fn parse_providers(text: &str, origin: &str) -> Result<toml::Table, CatalogError> {
+/// Parses providers text in the catalog's format (`[providers.<key>]` tables) without
+/// merging it anywhere; parse errors name the line.
+pub fn parse_providers(text: &str, origin: &str) -> Result<toml::Table, CatalogError> {
     let mut root: toml::Table = text.parse().map_err(|e: toml::de::Error| CatalogError::Parse {
         path: origin.to_owned(),
-        message: e.message().to_owned(),
+        message: match e.span() {
+            Some(span) => format!("line {}: {}", line_of(text, span.start), e.message()),
+            None => e.message().to_owned(),
+        },
     })?;
     let providers = root
         .remove("providers")
@@ -119,6 +144,25 @@ fn parse_providers(text: &str, origin: &str) -> Result<toml::Table, CatalogError
         }
     }
     Ok(out)
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
+}
+
+fn merge_tables(base: &mut toml::Table, over: toml::Table) {
+    for (key, table) in over {
+        match base.get_mut(&key) {
+            Some(existing) => deep_merge(existing, table),
+            None => {
+                base.insert(key, table);
+            }
+        }
+    }
 }
 
 fn is_valid_key(key: &str) -> bool {

@@ -61,6 +61,11 @@ pub struct Field {
     /// The auth modes this field belongs to; all of them when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modes: Option<Vec<AuthMode>>,
+    /// For a config field that shapes a URL: the hosts its value may name, exactly
+    /// (`mypurecloud.de`) or as `*.suffix` (`*.myshopify.com`); any host when empty.
+    /// An operator's providers file adds more with `[providers.<key>.allow]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed: Vec<String>,
 }
 
 impl Field {
@@ -256,6 +261,10 @@ pub struct Provider {
     #[serde(default)]
     pub setup_steps: Vec<String>,
     pub docs_url: Option<String>,
+    /// More host patterns per config field, beside the field's own `allowed` (how an
+    /// operator or a test admits its own hosts without restating the catalog's list).
+    #[serde(default, skip_serializing)]
+    pub allow: BTreeMap<String, Vec<String>>,
 }
 
 impl Provider {
@@ -268,6 +277,21 @@ impl Provider {
             if !seen.insert(field.name.as_str()) {
                 return Err(format!("field `{}` is declared twice", field.name));
             }
+        }
+        for (name, patterns) in &self.allow {
+            if self.config_field(name).is_none() {
+                return Err(format!("allow names unknown config field `{name}`"));
+            }
+            if let Some(bad) = patterns.iter().find(|p| !is_host_pattern(p)) {
+                return Err(format!("allow.{name}: `{bad}` is not a host or *.suffix"));
+            }
+        }
+        if let Some((field, bad)) = self
+            .config_fields
+            .iter()
+            .find_map(|f| f.allowed.iter().find(|p| !is_host_pattern(p)).map(|p| (&f.name, p)))
+        {
+            return Err(format!("config field `{field}`: `{bad}` is not a host or *.suffix"));
         }
         if self.verify.is_some() && self.api_base_url.is_none() {
             return Err("verify needs api_base_url".into());
@@ -304,6 +328,51 @@ impl Provider {
 
     pub fn config_field(&self, name: &str) -> Option<&Field> {
         self.config_fields.iter().find(|f| f.name == name)
+    }
+
+    /// The config fields whose values fill a placeholder in any of the provider's URLs
+    /// (and `base_url`): changing one sends the credentials to another host.
+    pub fn url_shaping_fields(&self) -> Vec<&str> {
+        let urls = [
+            &self.api_base_url,
+            &self.authorization_url,
+            &self.token_url,
+            &self.revocation_url,
+        ];
+        let mut names: Vec<&str> = urls
+            .into_iter()
+            .flatten()
+            .flat_map(|url| super::placeholders::names(url))
+            .collect();
+        if self.config_field("base_url").is_some() {
+            names.push("base_url");
+        }
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
+    /// Whether `value` of config field `name` names a host the catalog allows there
+    /// (always, when neither the field nor the operator restricts it).
+    pub fn allows_host(&self, name: &str, value: &str) -> bool {
+        let own = self
+            .config_field(name)
+            .map(|f| f.allowed.as_slice())
+            .unwrap_or_default();
+        let extra = self.allow.get(name).map(Vec::as_slice).unwrap_or_default();
+        if own.is_empty() && extra.is_empty() {
+            return true;
+        }
+        // A whole base URL is judged by its host (and port, when it has one).
+        let host = match url::Url::parse(value) {
+            Ok(url) if url.has_host() => match (url.host_str(), url.port()) {
+                (Some(h), Some(p)) => format!("{h}:{p}"),
+                (Some(h), None) => h.to_owned(),
+                _ => return false,
+            },
+            _ => value.trim().to_ascii_lowercase(),
+        };
+        own.iter().chain(extra).any(|pattern| host_matches(pattern, &host))
     }
 
     /// The mode used when a connection does not name one.
@@ -343,6 +412,28 @@ impl Provider {
             setup_steps: &self.setup_steps,
             docs_url: self.docs_url.as_deref(),
         }
+    }
+}
+
+/// `example.com`, `*.example.com`, `127.0.0.1:9300`.
+fn is_host_pattern(pattern: &str) -> bool {
+    let host = pattern.strip_prefix("*.").unwrap_or(pattern);
+    !host.is_empty()
+        && !host.starts_with('.')
+        && !host.contains("..")
+        && host
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.' || c == ':')
+}
+
+/// `*.suffix` matches one or more labels before `.suffix`; anything else matches itself.
+fn host_matches(pattern: &str, host: &str) -> bool {
+    match pattern.strip_prefix("*.") {
+        Some(suffix) => host
+            .strip_suffix(suffix)
+            .and_then(|rest| rest.strip_suffix('.'))
+            .is_some_and(|label| !label.is_empty() && !label.starts_with('.')),
+        None => host == pattern,
     }
 }
 

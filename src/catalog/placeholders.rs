@@ -20,6 +20,19 @@ pub fn is_tenant_shaped(template: &str) -> bool {
     template.contains('{')
 }
 
+/// The names of the placeholders in `template`, in order.
+pub fn names(template: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        let after = &rest[start + 1..];
+        let Some(end) = after.find('}') else { break };
+        out.push(&after[..end]);
+        rest = &after[end + 1..];
+    }
+    out
+}
+
 pub fn expand<'a>(template: &str, lookup: impl Fn(&str) -> Option<&'a str>) -> Result<String, PlaceholderError> {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;

@@ -1,24 +1,57 @@
 use axum::Json;
 use axum::extract::{Path, State};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::Catalog;
+use crate::api::extract::ApiQuery;
 use crate::app::AppState;
-use crate::auth::Authenticated;
+use crate::auth::{Authenticated, resolve_tenant};
 use crate::error::{ApiError, ApiResult};
 
-pub async fn list_providers(State(state): State<AppState>, _auth: Authenticated) -> Json<Value> {
-    let items: Vec<_> = state.catalog.all().map(|p| p.summary()).collect();
-    Json(json!({ "items": items, "next_cursor": null }))
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogQuery {
+    /// A platform principal may ask for one tenant's catalog (its plugins included).
+    tenant: Option<String>,
+}
+
+/// A tenant principal sees its tenant's catalog; a platform principal the platform's
+/// (built-ins, providers file, platform-wide plugins), or a named tenant's.
+async fn catalog_for(
+    state: &AppState,
+    auth: &Authenticated,
+    tenant: Option<String>,
+) -> ApiResult<std::sync::Arc<Catalog>> {
+    match (tenant, auth.principal.tenant_id.as_deref()) {
+        (Some(reference), _) => {
+            let tenant = resolve_tenant(&state.auth, &auth.principal, reference).await?;
+            Ok(state.catalogs.for_tenant(&tenant.id))
+        }
+        (None, Some(own)) => Ok(state.catalogs.for_tenant(own)),
+        (None, None) => Ok(state.catalogs.platform()),
+    }
+}
+
+pub async fn list_providers(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiQuery(query): ApiQuery<CatalogQuery>,
+) -> ApiResult<Json<Value>> {
+    let catalog = catalog_for(&state, &auth, query.tenant).await?;
+    let items: Vec<_> = catalog.all().map(|p| p.summary()).collect();
+    Ok(Json(json!({ "items": items, "next_cursor": null })))
 }
 
 pub async fn get_provider(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    auth: Authenticated,
     Path(key): Path<String>,
+    ApiQuery(query): ApiQuery<CatalogQuery>,
 ) -> ApiResult<Json<Value>> {
-    let provider = state
-        .catalog
+    let catalog = catalog_for(&state, &auth, query.tenant).await?;
+    let provider = catalog
         .get(&key)
-        .ok_or_else(|| ApiError::not_found(format!("unknown provider `{key}`")))?;
+        .ok_or_else(|| ApiError::not_found("no such provider in the catalog"))?;
     Ok(Json(json!(provider.summary())))
 }

@@ -109,3 +109,52 @@ fn bad_providers_files_are_refused_with_the_reason() {
         assert!(err.contains(needle), "{err}");
     }
 }
+
+#[test]
+fn url_shaping_fields_and_their_allowed_hosts() {
+    let catalog = Catalog::built_in().unwrap();
+    let shopify = catalog.get("shopify").unwrap();
+    assert_eq!(shopify.url_shaping_fields(), ["shop"]);
+    assert!(shopify.allows_host("shop", "brand.myshopify.com"));
+    for bad in [
+        "myshopify.com",
+        "evil.example",
+        "brand.myshopify.com.evil.example",
+        ".myshopify.com",
+    ] {
+        assert!(!shopify.allows_host("shop", bad), "{bad}");
+    }
+    let genesys = catalog.get("genesys").unwrap();
+    assert_eq!(genesys.url_shaping_fields(), ["region"]);
+    assert!(genesys.allows_host("region", "mypurecloud.de"));
+    assert!(!genesys.allows_host("region", "x.mypurecloud.de"));
+    let ea = catalog.get("easyappointments").unwrap();
+    assert_eq!(ea.url_shaping_fields(), ["base_url"]);
+    assert!(
+        ea.allows_host("base_url", "https://booking.brand.example"),
+        "unrestricted"
+    );
+    assert!(catalog.get("stripe").unwrap().url_shaping_fields().is_empty());
+
+    // An operator's file adds hosts (a base URL is judged by host and port).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.toml");
+    std::fs::write(
+        &path,
+        "[providers.genesys.allow]\nregion = [\"genesys.test\"]\n[providers.shopify.allow]\nshop = [\"*.shops.test\"]\n",
+    )
+    .unwrap();
+    let extended = Catalog::load(Some(&path)).unwrap();
+    assert!(extended.get("genesys").unwrap().allows_host("region", "genesys.test"));
+    assert!(
+        extended
+            .get("genesys")
+            .unwrap()
+            .allows_host("region", "mypurecloud.com")
+    );
+    assert!(extended.get("shopify").unwrap().allows_host("shop", "a.shops.test"));
+    std::fs::write(&path, "[providers.genesys.allow]\nnope = [\"x.test\"]\n").unwrap();
+    assert!(Catalog::load(Some(&path)).unwrap_err().to_string().contains("nope"));
+    std::fs::write(&path, "[providers.genesys.allow]\nregion = [\"Bad Host/\"]\n").unwrap();
+    assert!(Catalog::load(Some(&path)).is_err());
+}

@@ -19,6 +19,9 @@ pub use parse::IpNet;
 
 use crate::vault::Secret;
 
+mod server;
+pub use server::ServerSettings;
+
 pub const CONFIG_FILE_NAME: &str = "tessera.toml";
 const ENV_PREFIX: &str = "TESSERA_";
 
@@ -61,6 +64,14 @@ pub struct Config {
 
     /// Job worker threads (outside calls block, so a few run side by side).
     pub job_workers: usize,
+    /// Failed webhook deliveries (bad signatures, unknown tenants) answered per minute per
+    /// source address and tenant before the rest are refused with 429.
+    pub webhook_failure_limit: u32,
+    /// Rejected deliveries stored one row each per tenant; beyond this they are counted
+    /// per hour, provider and reason instead.
+    pub rejected_events_max: u32,
+    /// Rejected deliveries (rows and hourly counts) are kept this many days.
+    pub rejected_events_days: u32,
     /// First retry delay of a failed job; doubles per attempt (capped at an hour), ±25 % jitter.
     pub job_retry_base: Duration,
 
@@ -85,7 +96,8 @@ pub struct Config {
     pub rate_limit_session: u32,
     /// Requests per minute per client address for API calls without valid credentials.
     pub rate_limit_anonymous: u32,
-    /// Inbound webhook requests per tenant per minute (`/webhooks/{provider}/{tenant}`).
+    /// Verified webhook deliveries per tenant per minute; 0 (the default): no limit, so a
+    /// provider's burst is never refused. Failures are limited by `webhook_failure_limit`.
     pub rate_limit_webhooks: u32,
     /// How often in-memory usage counters are written to the database.
     pub usage_flush_interval: Duration,
@@ -95,6 +107,9 @@ pub struct Config {
     pub audit_purge_interval: Duration,
     /// Serve `/metrics` without a token (default: a platform token is required).
     pub metrics_public: bool,
+    /// Start with every outside effect held (`paused`, `serve --paused`); resume with
+    /// `tessera resume` or `POST /api/v1/platform/resume`.
+    pub paused: bool,
     /// Demo mode (`tessera demo`): the sandbox provider under `/sandbox`.
     pub demo: bool,
     /// In demo mode, how often the sandbox emits a purchase webhook (`None`: never).
@@ -110,6 +125,17 @@ pub struct Config {
     pub login_max_failures_per_ip: usize,
     /// The sliding window for sign-in limits (`login_window_secs`, default 900).
     pub login_window: Duration,
+
+    /// Largest plugin package (manifest + providers + script), bytes (`plugin_max_size_bytes`).
+    pub plugin_max_size_bytes: usize,
+    /// Installed plugins per tenant at most (`plugin_max_installs_per_tenant`, default 100).
+    pub plugin_max_installs_per_tenant: u64,
+    /// Time limit of one script call (`plugin_execution_timeout_ms`, default 1000, at most 30 s).
+    pub plugin_execution_timeout: Duration,
+    /// Memory limit of one script call (`plugin_memory_limit_bytes`, default 32 MiB).
+    pub plugin_memory_limit_bytes: usize,
+    /// The listener: timeouts, connection cap, trusted proxies.
+    pub server: ServerSettings,
     /// Settings that were named but not understood, reported once logging is up.
     pub warnings: Vec<String>,
 }
@@ -164,6 +190,9 @@ impl Config {
 
             job_workers: 4,
             job_retry_base: Duration::from_secs(5),
+            webhook_failure_limit: 120,
+            rejected_events_max: 10_000,
+            rejected_events_days: 30,
 
             allowed_target_cidrs: Vec::new(),
             webhook_workers: 32,
@@ -177,11 +206,12 @@ impl Config {
             rate_limit_platform: 20_000,
             rate_limit_session: 1200,
             rate_limit_anonymous: 120,
-            rate_limit_webhooks: 6000,
+            rate_limit_webhooks: 0,
             usage_flush_interval: Duration::from_secs(10),
             audit_retention_days: 7 * 365 + 2,
             audit_purge_interval: Duration::from_secs(3600),
             metrics_public: false,
+            paused: false,
             demo: false,
             demo_emit_interval: None,
 
@@ -190,6 +220,12 @@ impl Config {
             login_max_failures: 5,
             login_max_failures_per_ip: 20,
             login_window: Duration::from_secs(900),
+
+            plugin_max_size_bytes: 512 * 1024,
+            plugin_max_installs_per_tenant: 100,
+            plugin_execution_timeout: Duration::from_millis(1000),
+            plugin_memory_limit_bytes: 32 * 1024 * 1024,
+            server: ServerSettings::default(),
             warnings: Vec::new(),
         }
     }
@@ -332,6 +368,9 @@ impl Config {
                     .map_err(invalid)?
                     .max(Duration::from_millis(1));
             }
+            "webhook_failure_limit" => self.webhook_failure_limit = parse::positive_count(value).map_err(invalid)?,
+            "rejected_events_max" => self.rejected_events_max = parse::positive_count(value).map_err(invalid)?,
+            "rejected_events_days" => self.rejected_events_days = parse::positive_count(value).map_err(invalid)?,
 
             "allowed_target_cidrs" => self.allowed_target_cidrs = parse::networks(value).map_err(invalid)?,
             "webhook_workers" | "webhook_endpoint_concurrency" => {
@@ -363,7 +402,9 @@ impl Config {
             "rate_limit_platform" => self.rate_limit_platform = parse::positive_count(value).map_err(invalid)?,
             "rate_limit_session" => self.rate_limit_session = parse::positive_count(value).map_err(invalid)?,
             "rate_limit_anonymous" => self.rate_limit_anonymous = parse::positive_count(value).map_err(invalid)?,
-            "rate_limit_webhooks" => self.rate_limit_webhooks = parse::positive_count(value).map_err(invalid)?,
+            "rate_limit_webhooks" => {
+                self.rate_limit_webhooks = parse::number(value, "deliveries (0: no limit)").map_err(invalid)?
+            }
             "usage_flush_interval_secs" => {
                 self.usage_flush_interval = Duration::from_secs(parse::positive_count(value).map_err(invalid)?.into())
             }
@@ -372,6 +413,7 @@ impl Config {
                 self.audit_purge_interval = Duration::from_secs(parse::positive_count(value).map_err(invalid)?.into())
             }
             "metrics_public" => self.metrics_public = parse::flag(value).map_err(invalid)?,
+            "paused" => self.paused = parse::flag(value).map_err(invalid)?,
             "demo" => self.demo = parse::flag(value).map_err(invalid)?,
             "demo_emit_interval_secs" => {
                 let every = parse::whole_seconds(value).map_err(invalid)?;
@@ -397,7 +439,33 @@ impl Config {
             "login_max_failures_per_ip" => {
                 self.login_max_failures_per_ip = parse::number(value, "failures").map_err(invalid)?;
             }
-            _ => return Ok(false),
+
+            "plugin_max_size_bytes" => {
+                self.plugin_max_size_bytes = value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1024..=64 * 1024 * 1024).contains(n))
+                    .ok_or_else(|| invalid("expected a number of bytes from 1024 to 67108864".into()))?;
+            }
+            "plugin_max_installs_per_tenant" => {
+                self.plugin_max_installs_per_tenant = value.parse().map_err(|_| invalid("expected a number".into()))?;
+            }
+            "plugin_execution_timeout_ms" => {
+                let ms: u64 = value
+                    .parse()
+                    .ok()
+                    .filter(|ms| (1..=crate::plugins::MAX_EXECUTION_TIMEOUT.as_millis() as u64).contains(ms))
+                    .ok_or_else(|| invalid("expected milliseconds from 1 to 30000".into()))?;
+                self.plugin_execution_timeout = Duration::from_millis(ms);
+            }
+            "plugin_memory_limit_bytes" => {
+                self.plugin_memory_limit_bytes = value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1024 * 1024..=1024 * 1024 * 1024).contains(n))
+                    .ok_or_else(|| invalid("expected a number of bytes from 1 MiB to 1 GiB".into()))?;
+            }
+            other => return self.server.apply(other, value).map_err(invalid),
         }
         Ok(true)
     }

@@ -81,3 +81,16 @@ fn governance_settings_parse_and_reject_nonsense() {
         assert!(err.contains(name), "{err}");
     }
 }
+
+#[test]
+fn the_packaged_example_config_is_all_known_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(CONFIG_FILE_NAME);
+    std::fs::write(&path, include_str!("../../packaging/tessera.toml")).unwrap();
+    let mut config = Config::with_data_dir(dir.path());
+    config.apply_file(&path).unwrap();
+    assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+    assert_eq!(config.server.trusted_proxies.len(), 2);
+    assert_eq!(config.webhook_failure_limit, 120);
+    assert!(!config.paused);
+}

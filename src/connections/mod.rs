@@ -13,14 +13,14 @@ use serde::Serialize;
 pub use credentials::{Credentials, mask};
 pub use repo::{ConnectionRow, find_connection, list_connections, set_status};
 pub use service::{
-    ConnectionInput, SaveOutcome, connection_view, delete_connection, open_credentials, save_connection,
+    ConnectionInput, SaveOutcome, SecretsAccess, connection_view, delete_connection, open_credentials, save_connection,
     seal_credentials,
 };
 pub use verify::{VerifyOutcome, VerifyResult};
 
 use std::sync::Arc;
 
-use crate::catalog::{Catalog, PlaceholderError};
+use crate::catalog::{Catalogs, PlaceholderError};
 use crate::error::{ApiError, FieldError};
 use crate::net::Agents;
 use crate::store::{Store, StoreError};
@@ -32,16 +32,17 @@ use crate::vault::{Vault, VaultError};
 pub struct Connections {
     store: Store,
     vault: Arc<Vault>,
-    catalog: Arc<Catalog>,
+    /// Every tenant's providers (built-ins, providers file, its plugins).
+    catalogs: Arc<Catalogs>,
     agents: Agents,
 }
 
 impl Connections {
-    pub fn new(store: Store, vault: Arc<Vault>, catalog: Arc<Catalog>, agents: Agents) -> Connections {
+    pub fn new(store: Store, vault: Arc<Vault>, catalogs: Arc<Catalogs>, agents: Agents) -> Connections {
         Connections {
             store,
             vault,
-            catalog,
+            catalogs,
             agents,
         }
     }

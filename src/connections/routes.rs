@@ -9,7 +9,7 @@ use super::{ConnectionError, ConnectionInput, VerifyOutcome, repo, service};
 use crate::api::extract::ApiJson;
 use crate::app::AppState;
 use crate::audit;
-use crate::auth::{TenantAccess, need};
+use crate::auth::{Scope, TenantAccess, need};
 use crate::error::{ApiError, ApiResult};
 
 #[derive(Serialize)]
@@ -24,9 +24,11 @@ pub async fn put_connection(
     Path((_, provider)): Path<(String, String)>,
     ApiJson(input): ApiJson<ConnectionInput>,
 ) -> ApiResult<(StatusCode, Json<ConnectionView>)> {
-    if let (Some(provider), Some(config)) = (state.catalog.get(&provider), input.config.clone()) {
+    if let (Some(provider), Some(config)) = (
+        state.catalogs.provider(&access.tenant.id, &provider),
+        input.config.clone(),
+    ) {
         let app = state.clone();
-        let provider = provider.clone();
         let errors = tokio::task::spawn_blocking(move || {
             service::refuse_internal_targets(&provider, &config, app.outbound.policy(), app.outbound.names())
         })
@@ -40,8 +42,14 @@ pub async fn put_connection(
     let outcome = state
         .store
         .write_async(move |tx| {
+            let secrets = if access.principal.has(Scope::CredentialsReveal) {
+                service::SecretsAccess::MayReveal
+            } else {
+                service::SecretsAccess::WriteOnly
+            };
+            let catalog = app.catalogs.for_tenant(&access.tenant.id);
             let mut outcome =
-                service::save_connection(tx, &app.vault, &app.catalog, &access.tenant.id, &provider, &input)?;
+                service::save_connection(tx, &app.vault, &catalog, &access.tenant.id, &provider, &input, secrets)?;
             if let Some(token) = outcome.provided_token.take() {
                 crate::oauth::store::adopt(
                     tx,
@@ -53,7 +61,7 @@ pub async fn put_connection(
                 )?;
                 let row = repo::find_connection(tx, &access.tenant.id, &provider)?
                     .ok_or_else(|| ConnectionError::NotFound(provider.clone()))?;
-                outcome.view = service::connection_view(tx, &app.vault, &app.catalog, &row)?;
+                outcome.view = service::connection_view(tx, &app.vault, &catalog, &row)?;
             }
             let action = if outcome.created {
                 "connection.created"
@@ -90,9 +98,10 @@ pub async fn list_connections(
     let items = state
         .store
         .read_async(move |conn| {
+            let catalog = app.catalogs.for_tenant(&access.tenant.id);
             repo::list_connections(conn, &access.tenant.id)?
                 .iter()
-                .map(|row| service::connection_view(conn, &app.vault, &app.catalog, row))
+                .map(|row| service::connection_view(conn, &app.vault, &catalog, row))
                 .collect::<Result<Vec<_>, ConnectionError>>()
         })
         .await?;
@@ -113,7 +122,7 @@ pub async fn get_connection(
         .read_async(move |conn| {
             let row = repo::find_connection(conn, &access.tenant.id, &provider)?
                 .ok_or_else(|| ConnectionError::NotFound(provider.clone()))?;
-            service::connection_view(conn, &app.vault, &app.catalog, &row)
+            service::connection_view(conn, &app.vault, &app.catalogs.for_tenant(&access.tenant.id), &row)
         })
         .await?;
     Ok(Json(view))

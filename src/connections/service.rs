@@ -167,7 +167,15 @@ fn merge_values(
         let known = fields.iter().any(|f| &f.name == name);
         let generic_allowed = generic.iter().find(|(g, _)| g == name).map(|(_, allowed)| *allowed);
         if !known && generic_allowed.is_none() {
-            errors.push(field_error(path, "unknown field for this provider and auth mode"));
+            // Named only when it looks like a field name: a pasted secret is not repeated.
+            if crate::error::input::is_field_name(name) {
+                errors.push(field_error(path, "unknown field for this provider and auth mode"));
+            } else {
+                errors.push(field_error(
+                    group.to_owned(),
+                    "has a field this provider and auth mode do not know",
+                ));
+            }
             continue;
         }
         let text = match value {
@@ -276,6 +284,70 @@ pub fn refuse_internal_targets(
     errors
 }
 
+/// Who is saving: a caller that may read the stored secrets (`credentials:reveal`) may
+/// also move them to another host; anyone else must send them again to do so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretsAccess {
+    MayReveal,
+    WriteOnly,
+}
+
+/// Each secret the connection keeps from its stored values while a URL-shaping config
+/// field changes: the stored secret would go to the new host without the caller ever
+/// having known it.
+fn secrets_that_would_move(
+    provider: &Provider,
+    stored: &ConnectionRow,
+    config: &Map<String, Value>,
+    stored_secrets: &[String],
+    given: &Map<String, Value>,
+) -> Vec<FieldError> {
+    let Some(moved) = provider
+        .url_shaping_fields()
+        .into_iter()
+        .find(|name| stored.config.get(*name) != config.get(*name))
+    else {
+        return Vec::new();
+    };
+    let sent_again = |name: &str| {
+        given
+            .get(name)
+            .and_then(Value::as_str)
+            .is_some_and(|v| !v.trim().is_empty() && !v.trim().starts_with("****"))
+    };
+    stored_secrets
+        .iter()
+        .filter(|name| !sent_again(name))
+        .map(|name| {
+            field_error(
+                format!("credentials.{name}"),
+                format!(
+                    "must be sent again when config.{moved} changes (a stored secret is not sent to another host), \
+                     unless the caller holds credentials:reveal"
+                ),
+            )
+        })
+        .collect()
+}
+
+/// Config values outside the hosts the catalog allows for their field.
+fn check_allowed_hosts(provider: &Provider, given: &Map<String, Value>, errors: &mut Vec<FieldError>) {
+    for (name, value) in given {
+        if let Some(text) = value.as_str()
+            && !text.trim().is_empty()
+            && !provider.allows_host(name, text.trim())
+        {
+            errors.push(field_error(
+                format!("config.{name}"),
+                format!(
+                    "is not a host {} uses (see `allowed` in GET /api/v1/providers/{})",
+                    provider.name, provider.key
+                ),
+            ));
+        }
+    }
+}
+
 /// Creates or replaces a tenant's connection to `provider_key`.
 pub fn save_connection(
     conn: &Connection,
@@ -284,6 +356,7 @@ pub fn save_connection(
     tenant_id: &str,
     provider_key: &str,
     input: &ConnectionInput,
+    access: SecretsAccess,
 ) -> Result<SaveOutcome, ConnectionError> {
     let provider = catalog
         .get(provider_key)
@@ -298,11 +371,7 @@ pub fn save_connection(
                 let modes: Vec<&str> = provider.auth_modes.iter().map(|m| m.as_str()).collect();
                 return Err(ConnectionError::Invalid(vec![field_error(
                     "auth_mode".into(),
-                    format!(
-                        "`{text}` is not supported by {}; use one of: {}",
-                        provider.name,
-                        modes.join(", ")
-                    ),
+                    format!("{} supports only: {}", provider.name, modes.join(", ")),
                 )]));
             }
         },
@@ -333,6 +402,11 @@ pub fn save_connection(
         (input.credentials.clone(), None)
     };
     let credential_fields: Vec<&Field> = provider.fields.iter().filter(|f| f.applies_to(mode)).collect();
+    let stored_secrets: Vec<String> = credential_fields
+        .iter()
+        .filter(|f| f.secret && old_credentials.contains_key(&f.name))
+        .map(|f| f.name.clone())
+        .collect();
     let merged_credentials = merge_values(
         "credentials",
         &credential_fields,
@@ -353,6 +427,18 @@ pub fn save_connection(
     );
     let config: Map<String, Value> = merged_config.into_iter().collect();
     check_urls(provider, &config, &mut errors);
+    check_allowed_hosts(provider, &given_config, &mut errors);
+    if access == SecretsAccess::WriteOnly
+        && let Some(row) = existing.as_ref().filter(|row| row.auth_mode == mode)
+    {
+        errors.extend(secrets_that_would_move(
+            provider,
+            row,
+            &config,
+            &stored_secrets,
+            &input.credentials,
+        ));
+    }
     if !errors.is_empty() {
         return Err(ConnectionError::Invalid(errors));
     }

@@ -90,9 +90,10 @@ fn verify_connection(
 ) -> Result<VerifyOutcome, ConnectionError> {
     let (store, vault) = (&app.store, &app.vault);
     let provider = app
-        .catalog
-        .get(provider_key)
+        .catalogs
+        .provider(tenant_id, provider_key)
         .ok_or_else(|| ConnectionError::UnknownProvider(provider_key.to_owned()))?;
+    let provider = &*provider;
     let (row, credentials) = store.read(|conn| {
         let row = repo::find_connection(conn, tenant_id, provider_key)?
             .ok_or_else(|| ConnectionError::NotFound(provider_key.to_owned()))?;

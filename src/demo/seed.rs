@@ -142,7 +142,7 @@ fn seeding_token(state: &Demo) -> Result<Secret, crate::store::StoreError> {
 }
 
 /// Seeds once the server answers, then emits a purchase webhook every interval.
-pub async fn run(state: Demo, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+pub async fn run(state: Demo, mut shutdown: tokio::sync::watch::Receiver<bool>, hold: crate::pause::Pause) {
     let api_base = format!("http://{}", state.listen);
     let seeded = {
         let state = state.clone();
@@ -172,6 +172,9 @@ pub async fn run(state: Demo, mut shutdown: tokio::sync::watch::Receiver<bool>) 
         tokio::select! {
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
+        }
+        if hold.is_paused() {
+            continue;
         }
         let request = super::webhooks::EmitRequest {
             tenant: DEMO_TENANT.to_owned(),

@@ -92,7 +92,7 @@ pub async fn get_bindings(
     access: TenantAccess<need::WebhooksRead>,
     Path((_, key)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let provider = provider_with_handlers(&state.catalog, &key)?;
+    let provider = provider_with_handlers(&state.catalogs.for_tenant(&access.tenant.id), &key)?;
     let tenant_id = access.tenant.id.clone();
     let overrides = state.store.read_async(move |conn| load(conn, &tenant_id, &key)).await?;
     Ok(Json(view(&provider, &overrides)))
@@ -143,7 +143,7 @@ pub async fn put_bindings(
     Path((_, key)): Path<(String, String)>,
     ApiJson(input): ApiJson<Map<String, Value>>,
 ) -> ApiResult<Json<Value>> {
-    let provider = provider_with_handlers(&state.catalog, &key)?;
+    let provider = provider_with_handlers(&state.catalogs.for_tenant(&access.tenant.id), &key)?;
     let overrides = validate(&provider, &input).map_err(ApiError::invalid_fields)?;
     let stored = overrides.clone();
     let entry = access.audit("bindings.update", Some(&key));
@@ -186,7 +186,14 @@ pub async fn sync_bindings(
     Path((_, key)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> ApiResult<(axum::http::StatusCode, Json<Value>)> {
-    provider_with_handlers(&state.catalog, &key)?;
+    // Any provider whose webhooks tessera receives (a plugin's too: its onInbound decides).
+    let provider = state
+        .catalogs
+        .provider(&access.tenant.id, &key)
+        .ok_or_else(|| InboundError::UnknownProvider(key.clone()))?;
+    if provider.webhook.is_none() {
+        return Err(InboundError::NoWebhooks(provider.name.clone()).into());
+    }
     // The body is optional: nothing or `{}` means every stored event.
     let request: SyncRequest = if body.iter().all(u8::is_ascii_whitespace) {
         SyncRequest::default()

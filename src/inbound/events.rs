@@ -89,6 +89,7 @@ pub struct Rejected {
     pub tenant_id: String,
     pub provider: String,
     pub reason: String,
+    pub body_bytes: usize,
     pub detail: Value,
 }
 
@@ -176,24 +177,6 @@ pub fn emit_received(conn: &Connection, tenant_id: &str, event: &EventView) -> R
             "external_id": event.external_id,
         }),
     )?;
-    Ok(())
-}
-
-pub fn store_rejected(conn: &Connection, event: &Rejected) -> Result<(), StoreError> {
-    let now = crate::time::now();
-    conn.prepare_cached(
-        "INSERT INTO inbound_events (id, tenant_id, provider, status, detail, error, received_at, received_epoch)
-         VALUES (?1, ?2, ?3, 'rejected', ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![
-        event.id,
-        event.tenant_id,
-        event.provider,
-        event.detail.to_string(),
-        event.reason,
-        crate::time::format_rfc3339(now),
-        now.unix_timestamp()
-    ])?;
     Ok(())
 }
 
@@ -347,6 +330,11 @@ pub fn hourly_stats(conn: &Connection, tenant_id: &str, now_unix: i64, hours: i6
         let (hour, accepted, rejected) = row?;
         if let Some(slot) = counts.get_mut((hour - start_hour) as usize) {
             *slot = (accepted, rejected);
+        }
+    }
+    for (hour, summarised) in super::rejections::counts_by_hour(conn, tenant_id, start_hour * 3600)? {
+        if let Some(slot) = counts.get_mut((hour - start_hour) as usize) {
+            slot.1 += summarised;
         }
     }
     Ok(counts

@@ -8,15 +8,16 @@ use axum::http::HeaderMap;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::Inbound;
 use super::InboundError;
 use super::events::{self, Accepted, Rejected, Stored};
 use super::signature::{self, SignatureError, VerifyInput};
 use crate::app::AppState;
-use crate::auth::RequestContext;
 use crate::catalog::{Provider, WebhookSpec};
 use crate::connections::{find_connection, open_credentials, request::api_base_url};
 use crate::error::{ApiError, ApiResult};
-use crate::tenants::find_tenant;
+use crate::net::ClientAddr;
+use crate::tenants::Tenant;
 use crate::vault::Vault;
 
 /// What the checks decided about one delivery.
@@ -27,12 +28,67 @@ enum Verdict {
         event: Rejected,
         answer_ok: bool,
     },
+    /// The tenant has no connection to this provider: answered like an unknown tenant.
+    NoReceiver,
+}
+
+/// The one answer for every URL that receives nothing (unknown provider, a provider
+/// without webhooks, unknown tenant, no connection), so a stranger cannot tell which
+/// tenants exist or what they use.
+fn no_receiver_here() -> ApiError {
+    ApiError::not_found("there is no webhook receiver at this URL")
+}
+
+/// The receiver's limits applied to one request.
+struct Limiting<'a> {
+    inbound: &'a Inbound,
+    source: ClientAddr,
+    now_unix: u64,
+}
+
+impl Limiting<'_> {
+    /// Counts a failure; past the budget the answer is 429 instead of `answer`.
+    fn failure(&self, tenant_id: Option<&str>, answer: ApiError) -> ApiError {
+        let receiver = &self.inbound.receiver;
+        let decision = receiver
+            .limits
+            .failure(receiver.budgets, &self.source, tenant_id, self.now_unix);
+        if decision.allowed {
+            answer
+        } else {
+            self.limited("webhook_failures", decision.reset_secs)
+        }
+    }
+
+    fn limited(&self, kind: &str, reset_secs: u64) -> ApiError {
+        self.inbound
+            .metrics
+            .inc("tessera_rate_limited_total", &[("kind", kind)]);
+        ApiError::rate_limited(reset_secs.max(1))
+    }
+
+    /// The tenant named in the path: from the tenant cache, else the database — unless
+    /// this address already spent its budget on unknown tenants, then without a lookup.
+    async fn tenant(&self, reference: &str) -> ApiResult<Option<Tenant>> {
+        let auth = &self.inbound.receiver.auth;
+        if let Some(tenant) = auth.cached_tenant(reference) {
+            return Ok(Some(tenant));
+        }
+        let receiver = &self.inbound.receiver;
+        if receiver
+            .limits
+            .unknown_spent(receiver.budgets, &self.source, self.now_unix)
+        {
+            return Err(self.limited("webhook_failures", 60 - self.now_unix % 60));
+        }
+        Ok(auth.tenant(reference).await?)
+    }
 }
 
 pub async fn receive(
     State(state): State<AppState>,
     Path((provider_key, tenant_ref)): Path<(String, String)>,
-    ctx: RequestContext,
+    source: ClientAddr,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
@@ -41,26 +97,35 @@ pub async fn receive(
         return Err(ApiError::payload_too_large("webhook bodies are limited to 1 MiB"));
     }
     let inbound = &state.inbound;
-    let provider = inbound
-        .catalog
-        .get(&provider_key)
-        .ok_or_else(|| InboundError::UnknownProvider(provider_key.clone()))?
-        .clone();
-    if provider.webhook.is_none() {
-        return Err(InboundError::NoWebhooks(provider.name.clone()).into());
-    }
+    let limiting = Limiting {
+        inbound,
+        source,
+        now_unix: inbound.clock.now().unix_timestamp().max(0) as u64,
+    };
+    // The tenant first: which providers exist depends on its plugins.
+    let Some(tenant) = limiting.tenant(&tenant_ref).await? else {
+        return Err(limiting.failure(None, no_receiver_here()));
+    };
+    let Some(provider) = inbound
+        .catalogs
+        .provider(&tenant.id, &provider_key)
+        .filter(|p| p.webhook.is_some())
+    else {
+        return Err(limiting.failure(None, no_receiver_here()));
+    };
     let verdict = {
-        let (vault, body) = (inbound.vault.clone(), body.clone());
+        let (vault, body, tenant) = (inbound.vault.clone(), body.clone(), tenant.clone());
         let now_unix = inbound.clock.now().unix_timestamp();
         inbound
             .store
             .read_async(move |conn| {
+                let remote_ip = source.to_string();
                 let delivery = Delivery {
                     provider: &provider,
-                    tenant_ref: &tenant_ref,
+                    tenant: &tenant,
                     headers: &headers,
                     body: &body,
-                    remote_ip: ctx.ip.as_deref(),
+                    remote_ip: Some(&remote_ip),
                     now_unix,
                 };
                 check_delivery(conn, &vault, &delivery)
@@ -68,7 +133,16 @@ pub async fn receive(
             .await?
     };
     match verdict {
+        Verdict::NoReceiver => Err(limiting.failure(None, no_receiver_here())),
         Verdict::Accept(event) => {
+            let receiver = &inbound.receiver;
+            if let Some(decision) = receiver
+                .limits
+                .delivery(receiver.budgets, &tenant.id, limiting.now_unix)
+                && !decision.allowed
+            {
+                return Err(limiting.limited("webhook_deliveries", decision.reset_secs));
+            }
             let jobs = inbound.jobs.clone();
             let stored = inbound
                 .writer
@@ -87,22 +161,38 @@ pub async fn receive(
             }
         }
         Verdict::Reject { event, answer_ok } => {
-            let id = event.id.clone();
-            let reason = event.reason.clone();
-            inbound
-                .writer
-                .write(move |conn| events::store_rejected(conn, &event))
-                .await?;
             inbound.metrics.webhook_received(&provider_key, "rejected");
+            let refusal = ApiError::new(
+                axum::http::StatusCode::UNAUTHORIZED,
+                "invalid_signature",
+                "Invalid signature",
+                format!("the webhook could not be verified ({})", event.reason),
+            );
+            let receiver = &inbound.receiver;
+            let decision =
+                receiver
+                    .limits
+                    .failure(receiver.budgets, &limiting.source, Some(&tenant.id), limiting.now_unix);
+            if !decision.allowed {
+                // Past the budget nothing more is written: only the metrics count it.
+                inbound
+                    .metrics
+                    .inc("tessera_webhooks_rejected_total", &[("recorded", "none")]);
+                return Err(limiting.limited("webhook_failures", decision.reset_secs));
+            }
+            let id = event.id.clone();
+            let max = receiver.rejected_events_max;
+            let recorded = inbound
+                .writer
+                .write(move |conn| super::rejections::record(conn, &event, max))
+                .await?;
+            inbound
+                .metrics
+                .inc("tessera_webhooks_rejected_total", &[("recorded", recorded.as_str())]);
             if answer_ok {
                 Ok(Json(json!({ "received": true, "event_id": id })))
             } else {
-                Err(ApiError::new(
-                    axum::http::StatusCode::UNAUTHORIZED,
-                    "invalid_signature",
-                    "Invalid signature",
-                    format!("the webhook could not be verified ({reason})"),
-                ))
+                Err(refusal)
             }
         }
     }
@@ -111,14 +201,14 @@ pub async fn receive(
 /// One delivery as it arrived.
 struct Delivery<'a> {
     provider: &'a Provider,
-    tenant_ref: &'a str,
+    tenant: &'a Tenant,
     headers: &'a HeaderMap,
     body: &'a [u8],
     remote_ip: Option<&'a str>,
     now_unix: i64,
 }
 
-/// Resolves tenant and connection, verifies the signature and derives the event's type
+/// Finds the tenant's connection, verifies the signature and derives the event's type
 /// and de-duplication key. Blocking (database, crypto).
 fn check_delivery(
     conn: &rusqlite::Connection,
@@ -127,7 +217,7 @@ fn check_delivery(
 ) -> Result<Verdict, InboundError> {
     let Delivery {
         provider,
-        tenant_ref,
+        tenant,
         headers,
         body,
         remote_ip,
@@ -137,9 +227,9 @@ fn check_delivery(
         .webhook
         .as_ref()
         .ok_or_else(|| InboundError::NoWebhooks(provider.name.clone()))?;
-    let tenant = find_tenant(conn, tenant_ref)?.ok_or(InboundError::UnknownTenant)?;
-    let connection = find_connection(conn, &tenant.id, &provider.key)?
-        .ok_or_else(|| InboundError::NoConnection(provider.key.clone()))?;
+    let Some(connection) = find_connection(conn, &tenant.id, &provider.key)? else {
+        return Ok(Verdict::NoReceiver);
+    };
     // A connection whose credentials cannot be opened has no usable secret: fail closed.
     let secret = open_credentials(conn, vault, &connection)
         .ok()
@@ -160,7 +250,7 @@ fn check_delivery(
             Ok(Verdict::Accept(Accepted {
                 sealed,
                 id,
-                tenant_id: tenant.id,
+                tenant_id: tenant.id.clone(),
                 provider: provider.key.clone(),
                 event_type: event_type(spec, headers, &doc),
                 external_id: external_id(spec, headers, &doc, body),
@@ -173,9 +263,10 @@ fn check_delivery(
             Ok(Verdict::Reject {
                 event: Rejected {
                     id,
-                    tenant_id: tenant.id,
+                    tenant_id: tenant.id.clone(),
                     provider: provider.key.clone(),
                     reason: err.reason().to_owned(),
+                    body_bytes: body.len(),
                     detail: rejection_detail(&err, body, remote_ip, answer_ok),
                 },
                 answer_ok,

@@ -7,6 +7,7 @@ pub mod events;
 pub mod ingest;
 pub mod outside;
 pub mod process;
+pub mod rejections;
 pub mod routes;
 pub mod sample;
 pub mod signature;
@@ -14,11 +15,14 @@ pub mod sync;
 
 use std::sync::Arc;
 
-use crate::catalog::Catalog;
+use crate::auth::Auth;
+use crate::catalog::Catalogs;
 use crate::error::ApiError;
 use crate::jobs::Queue;
 use crate::metrics::Metrics;
 use crate::outbound::Outbound;
+use crate::plugins::Plugins;
+use crate::ratelimit::{WebhookBudgets, WebhookLimits};
 use crate::store::group_commit::GroupCommit;
 use crate::store::{Store, StoreError};
 use crate::time::Clock;
@@ -32,7 +36,10 @@ pub use outside::ProviderCalls;
 pub struct Inbound {
     store: Store,
     vault: Arc<Vault>,
-    catalog: Arc<Catalog>,
+    /// Every tenant's providers (built-ins, providers file, its plugins).
+    catalogs: Arc<Catalogs>,
+    /// Runs the `onInbound` transformations of the plugins a tenant installed.
+    plugins: Plugins,
     /// Deliveries and processing writes share its batches.
     writer: GroupCommit,
     jobs: Queue,
@@ -44,13 +51,42 @@ pub struct Inbound {
     /// This server's own base URL as reached from itself, for test deliveries.
     own_url: String,
     own_agent: ureq::Agent,
+    /// The public receiver's tenant lookups and limits.
+    receiver: Arc<Receiver>,
+}
+
+/// What the public receiver needs beyond storage: the tenant cache (so most deliveries
+/// cost no lookup) and the limits on failures, verified deliveries and rejected rows.
+pub struct Receiver {
+    auth: Auth,
+    limits: WebhookLimits,
+    budgets: WebhookBudgets,
+    rejected_events_max: u32,
+}
+
+/// The receiver's settings.
+#[derive(Debug, Clone, Copy)]
+pub struct ReceiverSettings {
+    pub budgets: WebhookBudgets,
+    /// Rejected deliveries stored one row each per tenant; beyond, counted per hour.
+    pub rejected_events_max: u32,
+}
+
+impl ReceiverSettings {
+    pub fn from_config(config: &crate::Config) -> Self {
+        ReceiverSettings {
+            budgets: WebhookBudgets::from_config(config),
+            rejected_events_max: config.rejected_events_max.max(1),
+        }
+    }
 }
 
 /// What [`Inbound::new`] is built from.
 pub struct InboundParts {
     pub store: Store,
     pub vault: Arc<Vault>,
-    pub catalog: Arc<Catalog>,
+    pub catalogs: Arc<Catalogs>,
+    pub plugins: Plugins,
     pub writer: GroupCommit,
     pub jobs: Queue,
     pub outbound: Outbound,
@@ -61,6 +97,8 @@ pub struct InboundParts {
     pub own_url: String,
     /// An agent for calls to this server itself.
     pub own_agent: ureq::Agent,
+    pub auth: Auth,
+    pub receiver: ReceiverSettings,
 }
 
 impl Inbound {
@@ -68,7 +106,8 @@ impl Inbound {
         Inbound {
             store: parts.store,
             vault: parts.vault,
-            catalog: parts.catalog,
+            catalogs: parts.catalogs,
+            plugins: parts.plugins,
             writer: parts.writer,
             jobs: parts.jobs,
             outbound: parts.outbound,
@@ -77,6 +116,12 @@ impl Inbound {
             clock: parts.clock,
             own_url: parts.own_url,
             own_agent: parts.own_agent,
+            receiver: Arc::new(Receiver {
+                auth: parts.auth,
+                limits: WebhookLimits::default(),
+                budgets: parts.receiver.budgets,
+                rejected_events_max: parts.receiver.rejected_events_max,
+            }),
         }
     }
 

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 use super::{JOB_BREVO_UPSERT, JOB_INVITE_EMAIL, JOB_NOTIFY_EMAIL};
-use crate::catalog::Catalog;
+use crate::catalog::Catalogs;
 use crate::connections::request::{api_base_url, auth_headers, join_url};
 use crate::connections::{find_connection, open_credentials};
 use crate::jobs::{self, Job, JobFailure};
@@ -24,7 +24,8 @@ use crate::vault::{Secret, Vault};
 pub struct ProviderCalls {
     store: Store,
     vault: Arc<Vault>,
-    catalog: Arc<Catalog>,
+    /// Every tenant's providers (built-ins, providers file, its plugins).
+    catalogs: Arc<Catalogs>,
     agents: Agents,
     /// Hands out fresh access tokens for token-mode connections.
     oauth: OAuth,
@@ -73,11 +74,17 @@ pub enum Target<'a> {
 }
 
 impl ProviderCalls {
-    pub fn new(store: Store, vault: Arc<Vault>, catalog: Arc<Catalog>, agents: Agents, oauth: OAuth) -> ProviderCalls {
+    pub fn new(
+        store: Store,
+        vault: Arc<Vault>,
+        catalogs: Arc<Catalogs>,
+        agents: Agents,
+        oauth: OAuth,
+    ) -> ProviderCalls {
         ProviderCalls {
             store,
             vault,
-            catalog,
+            catalogs,
             agents,
             oauth,
         }
@@ -114,10 +121,9 @@ impl ProviderCalls {
             _ => None,
         };
         Ok(configured.or_else(|| {
-            self.catalog
-                .get(provider_key)
-                .and_then(|p| p.config_field(field))
-                .and_then(|f| f.default.clone())
+            self.catalogs
+                .provider(tenant_id, provider_key)
+                .and_then(|p| p.config_field(field).and_then(|f| f.default.clone()))
         }))
     }
 
@@ -139,9 +145,10 @@ fn call(
     extra: &[(&str, String)],
 ) -> Result<Option<Answer>, JobFailure> {
     let provider = state
-        .catalog
-        .get(provider_key)
+        .catalogs
+        .provider(tenant_id, provider_key)
         .ok_or_else(|| JobFailure::Permanent(format!("provider `{provider_key}` is not in the catalog")))?;
+    let provider = &*provider;
     let found = state.store.read(|conn| -> Result<_, JobFailure> {
         let Some(row) = find_connection(conn, tenant_id, provider_key)? else {
             return Ok(None);

@@ -52,19 +52,33 @@ fn announce_received(tx: &Connection, tenant_id: &str, event_id: &str) -> Result
     Ok(())
 }
 
+/// What processing an event comes down to, from the catalog's handler or a plugin.
+enum Outcome {
+    StoreOnly,
+    Contact {
+        contact: Contact,
+        reference: Option<String>,
+        event_name: Option<String>,
+    },
+    Mark {
+        action: String,
+        reference: String,
+    },
+}
+
 /// What processing did with an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Handled {
-    /// The catalog's handler for its type ran (with the tenant's mapping).
+    /// A handler (the catalog's, with the tenant's mapping, or a plugin's) acted on it.
     Applied,
-    /// Stored and listed, but tessera does nothing with this type.
+    /// Stored and listed, but nothing is done with this type.
     NoHandler,
 }
 
 /// Processes one stored event; `first` announces it (`inbound.received`) — a replay or a
 /// sync does not announce it again.
 pub fn process_event(inbound: &Inbound, tenant_id: &str, event_id: &str, first: bool) -> Result<Handled, JobFailure> {
-    let (event, body, handler) = inbound.store.read(|conn| -> Result<_, JobFailure> {
+    let (event, body, handler, plugin) = inbound.store.read(|conn| -> Result<_, JobFailure> {
         let event = events::find(conn, tenant_id, event_id)?
             .ok_or_else(|| JobFailure::Permanent("the event no longer exists".into()))?;
         if event.view.status == "rejected" {
@@ -72,50 +86,56 @@ pub fn process_event(inbound: &Inbound, tenant_id: &str, event_id: &str, first: 
         }
         let body = events::open_payload(conn, &inbound.vault, &event)?.unwrap_or_default();
         let provider = inbound
-            .catalog
-            .get(&event.view.provider)
+            .catalogs
+            .provider(tenant_id, &event.view.provider)
             .ok_or_else(|| JobFailure::Permanent(format!("provider `{}` left the catalog", event.view.provider)))?;
         let handler = match &event.view.event_type {
-            Some(t) => bindings::effective_handler(conn, tenant_id, provider, t)?,
+            Some(t) => bindings::effective_handler(conn, tenant_id, &provider, t)?,
             None => None,
         };
-        Ok((event, body, handler))
+        let plugin = inbound.plugins.inbound_for(conn, tenant_id, &event.view.provider)?;
+        Ok((event, body, handler, plugin))
     })?;
-    let Some(handler) = handler else {
-        // Stored and listed, but nothing to do for this type.
-        let (tenant, id) = (tenant_id.to_owned(), event_id.to_owned());
-        inbound.writer.write_blocking(move |tx| -> Result<(), StoreError> {
-            events::mark_processed(tx, &tenant, &id)?;
-            if first {
-                announce_received(tx, &tenant, &id)?;
+    let outcome = match (plugin, handler) {
+        // A plugin's onInbound decides for its providers' events, before any mapping.
+        (Some(plugin), _) => {
+            let doc: Value = serde_json::from_slice(&body)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
+            run_plugin(&inbound.plugins, &plugin, &event.view, doc)?
+        }
+        (None, None) => Outcome::StoreOnly,
+        (None, Some(handler)) => {
+            let mut doc: Value =
+                serde_json::from_slice(&body).map_err(|_| JobFailure::Permanent("the body is not JSON".into()))?;
+            if let Some(pointer) = &handler.fetch {
+                let url = doc
+                    .pointer(pointer)
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| JobFailure::Permanent(format!("no URL at {pointer}")))?
+                    .to_owned();
+                let url = match &handler.fetch_query {
+                    Some(query) if url.contains('?') => format!("{url}&{query}"),
+                    Some(query) => format!("{url}?{query}"),
+                    None => url,
+                };
+                doc = inbound
+                    .calls
+                    .fetch_from_provider(tenant_id, &event.view.provider, &url)?;
             }
-            Ok(())
-        })?;
-        return Ok(Handled::NoHandler);
+            mapped(&doc, &handler)?
+        }
     };
-    let mut doc: Value =
-        serde_json::from_slice(&body).map_err(|_| JobFailure::Permanent("the body is not JSON".into()))?;
-    if let Some(pointer) = &handler.fetch {
-        let url = doc
-            .pointer(pointer)
-            .and_then(Value::as_str)
-            .ok_or_else(|| JobFailure::Permanent(format!("no URL at {pointer}")))?
-            .to_owned();
-        let url = match &handler.fetch_query {
-            Some(query) if url.contains('?') => format!("{url}&{query}"),
-            Some(query) => format!("{url}?{query}"),
-            None => url,
-        };
-        doc = inbound
-            .calls
-            .fetch_from_provider(tenant_id, &event.view.provider, &url)?;
-    }
+    let handled = if matches!(outcome, Outcome::StoreOnly) {
+        Handled::NoHandler
+    } else {
+        Handled::Applied
+    };
     let provider = event.view.provider.clone();
     // Processing writes go through the group-commit writer too: they share its batches
     // instead of competing with ingestion for SQLite's write lock.
     let (jobs, tenant, id) = (inbound.jobs.clone(), tenant_id.to_owned(), event_id.to_owned());
     let wake = inbound.writer.write_blocking(move |tx| -> Result<bool, JobFailure> {
-        let queued = apply(tx, &jobs, &tenant, &id, &provider, &handler, &doc)?;
+        let queued = apply(tx, &jobs, &tenant, &id, &provider, outcome)?;
         if first {
             announce_received(tx, &tenant, &id)?;
         }
@@ -124,7 +144,35 @@ pub fn process_event(inbound: &Inbound, tenant_id: &str, event_id: &str, first: 
     if wake {
         inbound.jobs.wake();
     }
-    Ok(Handled::Applied)
+    Ok(handled)
+}
+
+/// Runs a plugin's `onInbound` on this (job worker) thread. Its clock is the moment the
+/// event was received and its `Math.random` is seeded by the event id, so a retry
+/// computes the same. A script failure fails this event's processing only, retried by
+/// the job rules.
+fn run_plugin(
+    plugins: &crate::plugins::Plugins,
+    plugin: &crate::plugins::Runnable,
+    event: &events::EventView,
+    payload: Value,
+) -> Result<Outcome, JobFailure> {
+    let input = json!({
+        "id": event.id,
+        "provider": event.provider,
+        "type": event.event_type,
+        "received_at": event.received_at,
+        "headers": event.headers.clone().unwrap_or_else(|| json!({})),
+        "payload": payload,
+    });
+    let now_ms = crate::time::rfc3339_to_ms(&event.received_at).unwrap_or(0);
+    let action = plugins.run_inbound(plugin, &input, &event.id, now_ms).map_err(|e| {
+        JobFailure::Retry(format!(
+            "plugin `{}` {} onInbound: {e}",
+            plugin.plugin_id, plugin.version
+        ))
+    })?;
+    Outcome::from_plugin(action)
 }
 
 fn text_at(doc: &Value, handler: &EventHandler, field: &str) -> Option<String> {
@@ -144,13 +192,27 @@ pub fn contact_from(doc: &Value, handler: &EventHandler) -> Result<Contact, JobF
             handler.mapping.get("email").map_or("(unmapped)", String::as_str)
         ))
     })?;
-    let email =
-        signups::normalise_email(&raw).ok_or_else(|| JobFailure::Permanent("the email address is not valid".into()))?;
-    let mut first_name = text_at(doc, handler, "first_name");
-    let mut last_name = text_at(doc, handler, "last_name");
+    contact_of(
+        &raw,
+        text_at(doc, handler, "first_name"),
+        text_at(doc, handler, "last_name"),
+        text_at(doc, handler, "name"),
+    )
+}
+
+/// A contact from its parts: the email normalised, `name` split when first and last
+/// names are absent.
+pub fn contact_of(
+    email: &str,
+    mut first_name: Option<String>,
+    mut last_name: Option<String>,
+    name: Option<String>,
+) -> Result<Contact, JobFailure> {
+    let email = signups::normalise_email(email)
+        .ok_or_else(|| JobFailure::Permanent("the email address is not valid".into()))?;
     if first_name.is_none()
         && last_name.is_none()
-        && let Some(name) = text_at(doc, handler, "name")
+        && let Some(name) = name
     {
         let mut parts = name.splitn(2, ' ');
         first_name = parts.next().map(str::to_owned);
@@ -163,25 +225,61 @@ pub fn contact_from(doc: &Value, handler: &EventHandler) -> Result<Contact, JobF
     })
 }
 
-/// Applies the handler inside one transaction. Returns whether jobs were queued.
+/// What the catalog's handler (with the tenant's bindings) makes of a document.
+fn mapped(doc: &Value, handler: &EventHandler) -> Result<Outcome, JobFailure> {
+    match handler.action.as_str() {
+        "contact" => Ok(Outcome::Contact {
+            contact: contact_from(doc, handler)?,
+            reference: text_at(doc, handler, "reference"),
+            event_name: text_at(doc, handler, "event_name"),
+        }),
+        "refunded" | "attended" => Ok(Outcome::Mark {
+            action: handler.action.clone(),
+            reference: text_at(doc, handler, "reference").unwrap_or_default(),
+        }),
+        other => Err(JobFailure::Permanent(format!(
+            "unknown action `{other}` in the catalog"
+        ))),
+    }
+}
+
+impl Outcome {
+    /// What a plugin's `onInbound` asked for, in processing's terms.
+    pub fn from_plugin(action: crate::plugins::transform::InboundAction) -> Result<Outcome, JobFailure> {
+        use crate::plugins::transform::InboundAction;
+        Ok(match action {
+            InboundAction::StoreOnly => Outcome::StoreOnly,
+            InboundAction::Contact(c) => Outcome::Contact {
+                contact: contact_of(&c.email, c.first_name, c.last_name, c.name)?,
+                reference: c.reference,
+                event_name: c.event_name,
+            },
+            InboundAction::Mark { action, reference } => Outcome::Mark { action, reference },
+        })
+    }
+}
+
+/// Applies the outcome inside one transaction. Returns whether jobs were queued.
 fn apply(
     tx: &Connection,
     jobs: &jobs::Queue,
     tenant_id: &str,
     event_id: &str,
     provider: &str,
-    handler: &EventHandler,
-    doc: &Value,
+    outcome: Outcome,
 ) -> Result<bool, JobFailure> {
-    let reference = text_at(doc, handler, "reference").unwrap_or_else(|| event_id.to_owned());
-    let queued = match handler.action.as_str() {
-        "contact" => {
-            let contact = contact_from(doc, handler)?;
+    let queued = match outcome {
+        Outcome::StoreOnly => false,
+        Outcome::Contact {
+            contact,
+            reference,
+            event_name,
+        } => {
             let source = SourceRef {
                 provider: provider.to_owned(),
-                reference,
+                reference: reference.unwrap_or_else(|| event_id.to_owned()),
                 event_id: Some(event_id.to_owned()),
-                event_name: text_at(doc, handler, "event_name"),
+                event_name,
             };
             let outcome = signups::upsert_from_source(tx, tenant_id, &contact, &source)?;
             if outcome.created {
@@ -190,8 +288,13 @@ fn apply(
                 false
             }
         }
-        "refunded" | "attended" => {
-            let changed = signups::mark_sources(tx, tenant_id, provider, &reference, &handler.action)?;
+        Outcome::Mark { action, reference } => {
+            let reference = if reference.is_empty() {
+                event_id.to_owned()
+            } else {
+                reference
+            };
+            let changed = signups::mark_sources(tx, tenant_id, provider, &reference, &action)?;
             if changed == 0 {
                 // The purchase may simply not have arrived yet: retry later.
                 return Err(JobFailure::Retry(format!(
@@ -199,11 +302,6 @@ fn apply(
                 )));
             }
             false
-        }
-        other => {
-            return Err(JobFailure::Permanent(format!(
-                "unknown action `{other}` in the catalog"
-            )));
         }
     };
     events::mark_processed(tx, tenant_id, event_id)?;

@@ -132,6 +132,29 @@ pub async fn event_stats(
     Ok(Json(json!({ "buckets": buckets })))
 }
 
+/// Rejected deliveries of the tenant: how many rows are stored (up to the bound) and the
+/// hourly counts of those summarised beyond it.
+pub async fn rejections(
+    State(state): State<AppState>,
+    access: TenantAccess<need::EventsRead>,
+) -> ApiResult<Json<Value>> {
+    let max = state.config.rejected_events_max;
+    let (stored, summarised) = state
+        .store
+        .read_async(move |conn| -> Result<_, InboundError> {
+            let stored = super::rejections::stored_count(conn, &access.tenant.id, max)?;
+            let summarised = super::rejections::summarised(conn, &access.tenant.id, 1000)?;
+            Ok((stored, summarised))
+        })
+        .await?;
+    Ok(Json(json!({
+        "stored": stored,
+        "max_stored": max,
+        "retention_days": state.config.rejected_events_days,
+        "summarised": summarised,
+    })))
+}
+
 /// Everything a tenant admin needs to point a provider at tessera.
 pub async fn webhook_info(
     State(state): State<AppState>,
@@ -139,10 +162,9 @@ pub async fn webhook_info(
     Path((_, key)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let provider = state
-        .catalog
-        .get(&key)
-        .ok_or_else(|| InboundError::UnknownProvider(key.clone()))?
-        .clone();
+        .catalogs
+        .provider(&access.tenant.id, &key)
+        .ok_or_else(|| InboundError::UnknownProvider(key.clone()))?;
     let spec = provider
         .webhook
         .clone()

@@ -41,10 +41,9 @@ impl Inbound {
     /// waits a short, bounded time for it to be processed.
     pub async fn send_sample(&self, tenant: &Tenant, provider_key: &str) -> Result<SampleOutcome, InboundError> {
         let provider = self
-            .catalog
-            .get(provider_key)
-            .ok_or_else(|| InboundError::UnknownProvider(provider_key.to_owned()))?
-            .clone();
+            .catalogs
+            .provider(&tenant.id, provider_key)
+            .ok_or_else(|| InboundError::UnknownProvider(provider_key.to_owned()))?;
         let spec = provider
             .webhook
             .clone()

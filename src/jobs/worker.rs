@@ -15,6 +15,7 @@ use tokio::sync::watch;
 
 use super::repo::{self, Job};
 use super::{JobFailure, backoff};
+use crate::pause::Pause;
 use crate::store::Store;
 use crate::store::group_commit::GroupCommit;
 use crate::time::Clock;
@@ -77,6 +78,8 @@ struct Pool {
     registry: Registry,
     settings: WorkerSettings,
     shutdown: watch::Receiver<bool>,
+    /// While paused no job is claimed: every job may call outside.
+    hold: Pause,
 }
 
 /// Longest a worker sleeps without being woken (a safety net, not the mechanism).
@@ -148,14 +151,18 @@ impl Queue {
         registry: Registry,
         settings: WorkerSettings,
         shutdown: watch::Receiver<bool>,
+        hold: Pause,
     ) {
         let count = settings.workers;
+        let queue = self.clone();
+        hold.on_resume(move || queue.wake());
         let pool = Arc::new(Pool {
             store,
             writer,
             registry,
             settings,
             shutdown,
+            hold,
         });
         match pool
             .store
@@ -216,6 +223,11 @@ impl Queue {
         loop {
             if *pool.shutdown.borrow() {
                 return;
+            }
+            if pool.hold.is_paused() {
+                // Woken by the release (or shutdown); jobs wait in the table meanwhile.
+                self.wait(MAX_IDLE);
+                continue;
             }
             let mut failed = false;
             let free = idle.load(Ordering::SeqCst);

@@ -23,6 +23,10 @@ pub const COUNTERS: &[(&str, &str)] = &[
         "Inbound webhooks, by provider and outcome (accepted, rejected, duplicate)",
     ),
     (
+        "tessera_webhooks_rejected_total",
+        "Rejected inbound webhooks by how they were recorded (event row, hourly summary, none past the failure limit)",
+    ),
+    (
         "tessera_deliveries_total",
         "Outbound webhook delivery attempts, by outcome",
     ),

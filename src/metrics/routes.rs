@@ -78,6 +78,8 @@ pub async fn status(State(state): State<AppState>, auth: Authenticated) -> ApiRe
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_seconds": state.started_at.elapsed().as_secs(),
         "scope": if auth.principal.is_platform() { "platform" } else { "tenant" },
+        // Paused mode: no job, delivery, refresh or email goes out until resumed.
+        "paused": state.pause.pause().is_paused(),
     });
     if let (Some(body), Value::Object(counts)) = (body.as_object_mut(), counts) {
         body.extend(counts);

@@ -1,11 +1,13 @@
 //! Calls to the outside world: one way to build an HTTP agent (timeouts on, redirects
 //! off, HTTP statuses as values), used on blocking threads only.
 
+pub mod client_addr;
 pub mod ssrf;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use client_addr::ClientAddr;
 pub use ssrf::{NameResolver, SystemResolver, TargetError, TargetPolicy};
 
 /// A blocking HTTP agent for provider APIs named by the catalog.

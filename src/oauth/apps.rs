@@ -236,7 +236,7 @@ pub async fn put_platform_app(
     let (created, view) = state
         .store
         .write_async(move |tx| {
-            let created = save_app(tx, &app.vault, &app.catalog, &provider, &input)?;
+            let created = save_app(tx, &app.vault, &app.catalogs.platform(), &provider, &input)?;
             let action = if created {
                 "platform_app.created"
             } else {

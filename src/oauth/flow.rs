@@ -20,7 +20,8 @@ use crate::audit::{self, AuditEntry};
 use crate::catalog::{AuthMode, Provider};
 use crate::connections::request::expand_url;
 use crate::connections::{
-    ConnectionInput, ConnectionRow, Credentials, Status, find_connection, open_credentials, save_connection, set_status,
+    ConnectionInput, ConnectionRow, Credentials, SecretsAccess, Status, find_connection, open_credentials,
+    save_connection, set_status,
 };
 use crate::store::OptionalRow;
 use crate::time::{format_rfc3339, parse_rfc3339};
@@ -81,10 +82,10 @@ fn verifier_location<'a>(scope: &'a KeyScope, id: &'a str) -> Location<'a> {
     }
 }
 
-fn oauth_provider<'a>(app: &'a OAuth, key: &str) -> Result<&'a Provider, OAuthError> {
+fn oauth_provider(app: &OAuth, tenant_id: &str, key: &str) -> Result<std::sync::Arc<Provider>, OAuthError> {
     let provider = app
-        .catalog
-        .get(key)
+        .catalogs
+        .provider(tenant_id, key)
         .ok_or_else(|| OAuthError::UnknownProvider(key.to_owned()))?;
     if !provider.supports(AuthMode::Oauth2) {
         return Err(OAuthError::NotSupported(format!(
@@ -116,7 +117,16 @@ fn oauth_connection(
         credentials: Map::new(),
         config: None,
     };
-    save_connection(conn, &app.vault, &app.catalog, tenant_id, &provider.key, &input)?;
+    // A new connection: there are no stored secrets to move.
+    save_connection(
+        conn,
+        &app.vault,
+        &app.catalogs.for_tenant(tenant_id),
+        tenant_id,
+        &provider.key,
+        &input,
+        SecretsAccess::WriteOnly,
+    )?;
     find_connection(conn, tenant_id, &provider.key)?.ok_or_else(|| OAuthError::NotFound(provider.key.clone()))
 }
 
@@ -132,11 +142,11 @@ fn url_of<T>(
 }
 
 pub(super) fn valid_scopes(scopes: &[String]) -> Result<(), OAuthError> {
-    for scope in scopes {
+    for (i, scope) in scopes.iter().enumerate() {
         if scope.is_empty() || scope.len() > 200 || scope.chars().any(|c| c.is_whitespace() || c == '"' || c == '\\') {
             return Err(OAuthError::InvalidField {
-                field: "scopes".into(),
-                message: format!("`{scope}` is not a valid OAuth scope"),
+                field: format!("scopes[{i}]"),
+                message: "is not a valid OAuth scope".into(),
             });
         }
     }
@@ -152,7 +162,8 @@ pub fn authorize(
     audit_entry: AuditEntry,
     now: OffsetDateTime,
 ) -> Result<AuthorizeOutcome, OAuthError> {
-    let provider = oauth_provider(app, provider_key)?;
+    let provider = oauth_provider(app, tenant_id, provider_key)?;
+    let provider = &*provider;
     let return_to = check_return_to(&app.settings, input.return_to.as_deref())?;
     app.store.write(|tx| {
         let row = oauth_connection(tx, app, tenant_id, provider)?;
@@ -336,7 +347,8 @@ pub fn callback(app: &OAuth, params: &CallbackParams, now: OffsetDateTime) -> Re
         .filter(|s| !s.is_empty())
         .ok_or(OAuthError::InvalidState)?;
     let pending = app.store.write(|tx| consume_state(tx, &app.vault, state, now))?;
-    let provider = oauth_provider(app, &pending.provider)?;
+    let provider = oauth_provider(app, &pending.tenant_id, &pending.provider)?;
+    let provider = &*provider;
     let (row, credentials) = app.store.read(|conn| {
         let row = find_connection(conn, &pending.tenant_id, &pending.provider)?
             .ok_or_else(|| OAuthError::NotFound(pending.provider.clone()))?;

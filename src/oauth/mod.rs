@@ -24,7 +24,7 @@ use std::time::Duration;
 
 pub use service::{TokenGrant, ensure_token};
 
-use crate::catalog::Catalog;
+use crate::catalog::Catalogs;
 use crate::config::{Config, PlatformApp};
 use crate::connections::{ConnectionError, Connections};
 use crate::error::ApiError;
@@ -41,7 +41,8 @@ use crate::vault::{Secret, Vault, VaultError};
 pub struct OAuth {
     store: Store,
     vault: Arc<Vault>,
-    catalog: Arc<Catalog>,
+    /// Every tenant's providers (built-ins, providers file, its plugins).
+    catalogs: Arc<Catalogs>,
     agents: Agents,
     clock: Clock,
     broker: Arc<TokenBroker>,
@@ -87,7 +88,7 @@ impl OAuthSettings {
 pub struct OAuthParts {
     pub store: Store,
     pub vault: Arc<Vault>,
-    pub catalog: Arc<Catalog>,
+    pub catalogs: Arc<Catalogs>,
     pub agents: Agents,
     pub clock: Clock,
     pub settings: OAuthSettings,
@@ -101,7 +102,7 @@ impl OAuth {
         OAuth {
             store: parts.store,
             vault: parts.vault,
-            catalog: parts.catalog,
+            catalogs: parts.catalogs,
             agents: parts.agents,
             clock: parts.clock,
             broker: Arc::default(),

@@ -7,7 +7,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::service::access_token_for;
@@ -57,8 +57,20 @@ const FORWARD_RESPONSE: &[&str] = &[
     "x-ratelimit-reset",
 ];
 
+/// Methods forwarded; anything else (TRACE, CONNECT, WebDAV verbs) is refused, so the
+/// tenant's credentials are never attached to a request the API does not document.
+const FORWARD_METHODS: &[Method] = &[
+    Method::GET,
+    Method::HEAD,
+    Method::POST,
+    Method::PUT,
+    Method::PATCH,
+    Method::DELETE,
+    Method::OPTIONS,
+];
+
 /// The part of the request path after `/proxy/{provider}`, kept raw (still encoded), with
-/// `.`/`..` segments refused so a caller cannot climb out of the API base path.
+/// every segment a server might read as a step out of the API base path refused.
 fn upstream_path(uri_path: &str, provider: &str) -> Result<String, ApiError> {
     let marker = format!("/proxy/{provider}/");
     let start = uri_path
@@ -66,15 +78,52 @@ fn upstream_path(uri_path: &str, provider: &str) -> Result<String, ApiError> {
         .map(|i| i + marker.len())
         .ok_or_else(|| ApiError::invalid_input("malformed proxy path"))?;
     let rest = &uri_path[start..];
-    for segment in rest.split('/') {
-        let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
-        if decoded == "." || decoded == ".." || segment.contains('\\') || segment.to_ascii_lowercase().contains("%2f") {
-            return Err(ApiError::invalid_input(
-                "the proxied path may not contain `.`, `..` or encoded slashes",
-            ));
-        }
+    if !rest.split('/').all(is_plain_segment) {
+        return Err(ApiError::invalid_input(
+            "the proxied path may not contain `.` or `..` segments (with or without `;` parameters), \
+             encoded slashes or backslashes, double encoding or control characters",
+        ));
     }
     Ok(rest.to_owned())
+}
+
+/// Whether one raw path segment is free of traversal tricks: after one percent-decoding
+/// it holds no `/`, `\`, control character or further escape (`%252e` is `%2e` to a server
+/// that decodes twice), and its part before any `;` (path parameters: Tomcat reads `..;x`
+/// as `..`) is not `.` or `..`.
+fn is_plain_segment(raw: &str) -> bool {
+    let Some(decoded) = percent_decode(raw) else {
+        return false;
+    };
+    if decoded
+        .iter()
+        .any(|b| matches!(b, b'/' | b'\\') || b.is_ascii_control())
+    {
+        return false;
+    }
+    if raw.contains('%') && percent_decode(&String::from_utf8_lossy(&decoded)).is_some_and(|again| again != decoded) {
+        return false;
+    }
+    let stem = decoded.split(|b| *b == b';').next().unwrap_or_default();
+    stem != b"." && stem != b".."
+}
+
+/// `%XX` escapes decoded once; `None` for a malformed escape.
+fn percent_decode(raw: &str) -> Option<Vec<u8>> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Some(out)
 }
 
 pub async fn proxy(
@@ -86,6 +135,20 @@ pub async fn proxy(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
+    if !FORWARD_METHODS.contains(&method) {
+        let mut refusal = ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "Method not allowed",
+            "the proxy forwards GET, HEAD, POST, PUT, PATCH, DELETE and OPTIONS only",
+        )
+        .into_response();
+        refusal.headers_mut().insert(
+            axum::http::header::ALLOW,
+            HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),
+        );
+        return Ok(refusal);
+    }
     let body = body.map_err(ApiError::from)?;
     let path = upstream_path(uri.path(), &provider)?;
     let query = uri.query().map(str::to_owned);
@@ -133,9 +196,10 @@ fn forward(
     body: Bytes,
 ) -> ApiResult<Response> {
     let provider = app
-        .catalog
-        .get(provider_key)
-        .ok_or_else(|| ApiError::not_found(format!("unknown provider `{provider_key}`")))?;
+        .catalogs
+        .provider(tenant_id, provider_key)
+        .ok_or_else(|| ApiError::not_found("no such provider in the catalog"))?;
+    let provider = &*provider;
     let (row, credentials) = app.store.read(|conn| {
         let row = find_connection(conn, tenant_id, provider_key)?
             .ok_or_else(|| OAuthError::NotFound(provider_key.to_owned()))?;
@@ -194,4 +258,51 @@ fn forward(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traversal_spellings_are_refused_and_ordinary_segments_pass() {
+        for bad in [
+            "..",
+            ".",
+            "%2e%2e",
+            "%2E.",
+            "..;",
+            "..;jsessionid=1",
+            ".;x",
+            "%2e%2e;",
+            "%5c..%5c",
+            "a%5cb",
+            "a\\b",
+            "a%2fb",
+            "%252e%252e",
+            "%00",
+            "a%0d%0ab",
+            "%zz",
+            "%2",
+        ] {
+            assert!(!is_plain_segment(bad), "{bad}");
+        }
+        for ok in [
+            "v1",
+            "balance",
+            "customers",
+            "cus_123",
+            "a.b",
+            "...",
+            "..a",
+            "x;y=1",
+            "50%25off",
+            "%41",
+            "",
+        ] {
+            assert!(is_plain_segment(ok), "{ok}");
+        }
+        assert!(upstream_path("/api/v1/tenants/a/proxy/stripe/v1/balance", "stripe").is_ok());
+        assert!(upstream_path("/api/v1/tenants/a/proxy/stripe/v1/..;/admin", "stripe").is_err());
+    }
 }

@@ -22,8 +22,9 @@ struct Candidate {
     has_refresh_token: bool,
 }
 
-/// Runs a pass every `refresh_interval` until `shutdown` flips.
-pub fn spawn(oauth: OAuth, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+/// Runs a pass every `refresh_interval` until `shutdown` flips; none while `hold` is
+/// paused (a renewal rotates the refresh token at the provider).
+pub fn spawn(oauth: OAuth, mut shutdown: tokio::sync::watch::Receiver<bool>, hold: crate::pause::Pause) {
     tokio::spawn(async move {
         loop {
             tokio::select! {
@@ -37,6 +38,9 @@ pub fn spawn(oauth: OAuth, mut shutdown: tokio::sync::watch::Receiver<bool>) {
             }
             if *shutdown.borrow() {
                 break;
+            }
+            if hold.is_paused() {
+                continue;
             }
             let app = oauth.clone();
             match tokio::task::spawn_blocking(move || run_once(&app, app.clock.now())).await {
@@ -84,9 +88,10 @@ pub fn run_once(app: &OAuth, now: OffsetDateTime) -> Result<usize, OAuthError> {
         if !due {
             continue;
         }
-        let Some(provider) = app.catalog.get(&candidate.provider) else {
+        let Some(provider) = app.catalogs.provider(&candidate.tenant_id, &candidate.provider) else {
             continue;
         };
+        let provider = &*provider;
         let Some(row) = app
             .store
             .read(|conn| find_connection(conn, &candidate.tenant_id, &candidate.provider))?

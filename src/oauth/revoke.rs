@@ -27,7 +27,7 @@ pub enum Revocation {
 /// Revokes the refresh token (which ends the grant) and the access token. Best effort:
 /// a disconnect must not fail because the provider is down. Blocking.
 pub fn revoke_connection_tokens(app: &OAuth, tenant_id: &str, provider_key: &str) -> Result<Revocation, OAuthError> {
-    let Some(provider) = app.catalog.get(provider_key) else {
+    let Some(provider) = app.catalogs.provider(tenant_id, provider_key) else {
         return Ok(Revocation::NotApplicable);
     };
     let loaded = app.store.read(|conn| {

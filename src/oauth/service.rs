@@ -46,16 +46,17 @@ impl From<CredentialsFailure> for RenewFailure {
     }
 }
 
-fn token_provider<'a>(app: &'a OAuth, key: &str) -> Result<&'a Provider, OAuthError> {
-    app.catalog
-        .get(key)
+fn token_provider(app: &OAuth, tenant_id: &str, key: &str) -> Result<std::sync::Arc<Provider>, OAuthError> {
+    app.catalogs
+        .provider(tenant_id, key)
         .ok_or_else(|| OAuthError::UnknownProvider(key.to_owned()))
 }
 
 /// The access token of a tenant's `oauth2` or `client_credentials` connection, renewed
 /// first when it expires within the read margin (or always, with `force`). Blocking.
 pub fn ensure_token(app: &OAuth, tenant_id: &str, provider_key: &str, force: bool) -> Result<TokenGrant, OAuthError> {
-    let provider = token_provider(app, provider_key)?;
+    let provider = token_provider(app, tenant_id, provider_key)?;
+    let provider = &*provider;
     let row = app
         .store
         .read(|conn| find_connection(conn, tenant_id, provider_key))?

@@ -1,4 +1,5 @@
-//! Audit retention: entries older than `audit_retention_days` are purged periodically.
+//! Retention: audit entries older than `audit_retention_days` and rejected webhook
+//! deliveries older than `rejected_events_days` are purged periodically.
 
 use rusqlite::Connection;
 use time::{Duration, OffsetDateTime};
@@ -17,6 +18,8 @@ pub struct Retention {
     pub store: crate::store::Store,
     pub clock: crate::time::Clock,
     pub retention_days: u32,
+    /// Rejected deliveries (rows and hourly counts) are kept this many days.
+    pub rejected_days: u32,
     pub interval: std::time::Duration,
 }
 
@@ -40,6 +43,20 @@ impl Retention {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(purged = n, retention_days = days, "audit entries past retention purged"),
                     Err(e) => tracing::warn!(error = %e, "audit purge failed; will retry"),
+                }
+                let (days, now_unix) = (self.rejected_days, now.unix_timestamp());
+                let result = self
+                    .store
+                    .write_async(move |tx| crate::inbound::rejections::purge(tx, now_unix, days))
+                    .await;
+                match result {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(
+                        purged = n,
+                        retention_days = days,
+                        "rejected deliveries past retention purged"
+                    ),
+                    Err(e) => tracing::warn!(error = %e, "rejected-delivery purge failed; will retry"),
                 }
             }
         });

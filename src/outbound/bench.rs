@@ -178,6 +178,7 @@ fn add_endpoints(sb: &Sandbox, url: &str, n: u32) -> anyhow::Result<()> {
                 failing_since: None,
                 created_at: now.clone(),
                 updated_at: now,
+                transform_plugin: None,
             };
             endpoints::insert(tx, &row)?;
         }
@@ -228,7 +229,15 @@ fn start_engine(sb: &Sandbox) -> anyhow::Result<(Outbound, tokio::sync::watch::S
     let settings = EngineSettings::from_config(&sb.config);
     let outbound = Outbound::configured(settings.clone(), Arc::new(SystemResolver));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    outbound.start(settings, sb.store.clone(), sb.vault.clone(), stop_rx)?;
+    let plugins = crate::plugins::Plugins::standalone(sb.store.clone(), sb.vault.clone(), Default::default())?;
+    outbound.start(
+        settings,
+        sb.store.clone(),
+        sb.vault.clone(),
+        plugins,
+        stop_rx,
+        Default::default(),
+    )?;
     Ok((outbound, stop_tx))
 }
 

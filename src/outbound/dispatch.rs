@@ -12,6 +12,7 @@ use super::OutboundError;
 use super::endpoints::{self, EndpointRow};
 use super::outcome::{Target, WorkItem};
 use super::signing::SigningKey;
+use crate::plugins::Plugins;
 use crate::store::OptionalRow;
 use crate::time::now_ms;
 use crate::vault::Vault;
@@ -20,6 +21,7 @@ use crate::vault::Vault;
 pub fn target_for(
     conn: &Connection,
     vault: &Vault,
+    plugins: &Plugins,
     cache: &mut HashMap<String, Arc<Target>>,
     row: &EndpointRow,
     now: i64,
@@ -37,6 +39,10 @@ pub fn target_for(
         (Some(p), Some(until)) => SigningKey::from_secret(&p).map(|k| (k, until)),
         _ => None,
     };
+    let transform = row
+        .transform_plugin
+        .as_deref()
+        .map(|plugin| plugins.outbound_for(conn, &row.tenant_id, plugin).map(Arc::new));
     let target = Arc::new(Target {
         endpoint_id: row.id.clone(),
         tenant_id: row.tenant_id.clone(),
@@ -46,6 +52,7 @@ pub fn target_for(
         key,
         previous,
         stale: AtomicBool::new(false),
+        transform,
     });
     // Work queued with the replaced view must not go out with an old URL or secret.
     if let Some(replaced) = cache.insert(row.id.clone(), target.clone()) {
@@ -75,6 +82,7 @@ pub struct FanOut {
 pub fn fan_out(
     tx: &Connection,
     vault: &Vault,
+    plugins: &Plugins,
     cache: &mut HashMap<String, Arc<Target>>,
     lease: &Lease<'_>,
     limit: u32,
@@ -141,7 +149,7 @@ pub fn fan_out(
                     event_type: event_type.clone(),
                     attempt: 1,
                     payload: payload.clone(),
-                    target: target_for(tx, vault, cache, endpoint, now)?,
+                    target: target_for(tx, vault, plugins, cache, endpoint, now)?,
                     event_at_ms: crate::time::parse_rfc3339(created_at)
                         .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64),
                 });
@@ -160,6 +168,7 @@ pub fn fan_out(
 pub fn claim_due(
     tx: &Connection,
     vault: &Vault,
+    plugins: &Plugins,
     cache: &mut HashMap<String, Arc<Target>>,
     lease: &Lease<'_>,
     saturated: &[String],
@@ -206,7 +215,7 @@ pub fn claim_due(
             event_type,
             attempt: attempts + 1,
             payload: Arc::from(payload),
-            target: target_for(tx, vault, cache, endpoint, now)?,
+            target: target_for(tx, vault, plugins, cache, endpoint, now)?,
             event_at_ms: None,
         });
     }

@@ -64,6 +64,8 @@ pub struct EndpointRow {
     pub failing_since: Option<i64>,
     pub created_at: String,
     pub updated_at: String,
+    /// The installed plugin whose transformation reshapes this endpoint's messages.
+    pub transform_plugin: Option<String>,
 }
 
 impl EndpointRow {
@@ -90,6 +92,8 @@ pub struct EndpointView {
     pub failing_since: Option<String>,
     /// When the previous secret stops signing, while a rotation overlaps.
     pub previous_secret_expires_at: Option<String>,
+    /// The plugin reshaping messages for this endpoint (`null`: sent as they are).
+    pub transform: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -111,6 +115,7 @@ impl From<&EndpointRow> for EndpointView {
                 .previous_secret_expires_at
                 .filter(|at| *at > now && row.previous_secret.is_some())
                 .map(ms_to_rfc3339),
+            transform: row.transform_plugin.clone(),
             created_at: row.created_at.clone(),
             updated_at: row.updated_at.clone(),
         }
@@ -126,12 +131,12 @@ pub fn validate_events(events: &[String]) -> Result<Vec<String>, OutboundError> 
         ));
     }
     let mut out: Vec<String> = Vec::new();
-    for event in events {
+    for (i, event) in events.iter().enumerate() {
         let event = event.trim();
         if event != "*" && !is_known_event_type(event) {
             return Err(OutboundError::invalid(
                 "events",
-                format!("unknown event type `{event}` (see GET /api/v1/event-types)"),
+                format!("entry {i} is not an event type (see GET /api/v1/event-types)"),
             ));
         }
         if !out.iter().any(|e| e == event) {
@@ -218,7 +223,7 @@ pub fn open_secrets(
 }
 
 const COLUMNS: &str = "id, tenant_id, url, description, events, active, retry_policy, secret, previous_secret,
-     previous_secret_expires_at, disabled_reason, disabled_at, failing_since, created_at, updated_at";
+     previous_secret_expires_at, disabled_reason, disabled_at, failing_since, created_at, updated_at, transform_plugin";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<EndpointRow> {
     let events: String = r.get(4)?;
@@ -239,12 +244,13 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<EndpointRow> {
         failing_since: r.get(12)?,
         created_at: r.get(13)?,
         updated_at: r.get(14)?,
+        transform_plugin: r.get(15)?,
     })
 }
 
 pub fn insert(conn: &Connection, row: &EndpointRow) -> Result<(), OutboundError> {
     conn.execute(
-        &format!("INSERT INTO webhook_endpoints ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"),
+        &format!("INSERT INTO webhook_endpoints ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"),
         params![
             row.id,
             row.tenant_id,
@@ -261,6 +267,7 @@ pub fn insert(conn: &Connection, row: &EndpointRow) -> Result<(), OutboundError>
             row.failing_since,
             row.created_at,
             row.updated_at,
+            row.transform_plugin,
         ],
     )?;
     Ok(())
@@ -270,7 +277,7 @@ pub fn update(conn: &Connection, row: &EndpointRow) -> Result<(), OutboundError>
     let changed = conn.execute(
         "UPDATE webhook_endpoints SET url = ?3, description = ?4, events = ?5, active = ?6, retry_policy = ?7,
              secret = ?8, previous_secret = ?9, previous_secret_expires_at = ?10, disabled_reason = ?11,
-             disabled_at = ?12, failing_since = ?13, updated_at = ?14
+             disabled_at = ?12, failing_since = ?13, updated_at = ?14, transform_plugin = ?15
          WHERE tenant_id = ?1 AND id = ?2",
         params![
             row.tenant_id,
@@ -287,6 +294,7 @@ pub fn update(conn: &Connection, row: &EndpointRow) -> Result<(), OutboundError>
             row.disabled_at,
             row.failing_since,
             row.updated_at,
+            row.transform_plugin,
         ],
     )?;
     if changed == 0 {

@@ -21,6 +21,8 @@ use super::outcome::{self, AttemptReport, HealthRules, Target, WorkItem};
 use super::queues::Queues;
 use super::schedule::RetrySchedule;
 use crate::net::{NameResolver, SystemResolver, TargetPolicy};
+use crate::pause::Pause;
+use crate::plugins::Plugins;
 use crate::store::Store;
 use crate::time::now_ms;
 use crate::vault::Vault;
@@ -185,7 +187,9 @@ impl Outbound {
         settings: EngineSettings,
         store: Store,
         vault: Arc<Vault>,
+        plugins: Plugins,
         shutdown: watch::Receiver<bool>,
+        hold: Pause,
     ) -> anyhow::Result<()> {
         let inner = self
             .engine
@@ -195,15 +199,23 @@ impl Outbound {
             return Ok(());
         }
         store.write(|tx| dispatch::release_orphaned_leases(tx))?;
-        let (s, v, i) = (store.clone(), vault.clone(), inner.clone());
+        let woken = self.clone();
+        hold.on_resume(move || woken.claim_soon());
+        let (s, v, p, i, h) = (
+            store.clone(),
+            vault.clone(),
+            plugins.clone(),
+            inner.clone(),
+            hold.clone(),
+        );
         std::thread::Builder::new()
             .name("webhook-scheduler".into())
-            .spawn(move || scheduler(&i, &s, &v, shutdown))?;
+            .spawn(move || scheduler(&i, &s, &v, &p, shutdown, &h))?;
         for n in 0..inner.settings.workers {
-            let i = inner.clone();
+            let (i, p, h) = (inner.clone(), plugins.clone(), hold.clone());
             std::thread::Builder::new()
                 .name(format!("webhook-worker-{n}"))
-                .spawn(move || worker(&i))?;
+                .spawn(move || worker(&i, &p, &h))?;
         }
         let (i, metrics) = (inner.clone(), self.metrics.get().cloned());
         std::thread::Builder::new()
@@ -269,12 +281,24 @@ const CLAIM_BATCH: u32 = 512;
 const IDLE_WAIT: Duration = Duration::from_secs(1);
 const CLAIM_EVERY: Duration = Duration::from_millis(100);
 
-fn scheduler(inner: &Inner, store: &Store, vault: &Vault, shutdown: watch::Receiver<bool>) {
+fn scheduler(
+    inner: &Inner,
+    store: &Store,
+    vault: &Vault,
+    plugins: &Plugins,
+    shutdown: watch::Receiver<bool>,
+    hold: &Pause,
+) {
     let mut db = EngineDb::open(store, inner.settings.database.as_deref());
     let mut last_claim = Instant::now() - CLAIM_EVERY;
     let mut backlog = true;
     let mut targets: HashMap<String, Arc<Target>> = HashMap::new();
     while !*shutdown.borrow() {
+        if hold.is_paused() {
+            // Nothing is fanned out or claimed; the release wakes the scheduler.
+            inner.wake.wait(IDLE_WAIT);
+            continue;
+        }
         let changed: Vec<String> = inner
             .changed
             .lock()
@@ -285,7 +309,15 @@ fn scheduler(inner: &Inner, store: &Store, vault: &Vault, shutdown: watch::Recei
                 t.stale.store(true, Ordering::Release);
             }
         }
-        let busy = match schedule_once(inner, &mut db, vault, &mut targets, &mut last_claim, &mut backlog) {
+        let busy = match schedule_once(
+            inner,
+            &mut db,
+            vault,
+            plugins,
+            &mut targets,
+            &mut last_claim,
+            &mut backlog,
+        ) {
             Ok(busy) => busy,
             Err(e) => {
                 tracing::error!(error = %e, "webhook scheduler failed; retrying");
@@ -305,6 +337,7 @@ fn schedule_once(
     inner: &Inner,
     db: &mut EngineDb,
     vault: &Vault,
+    plugins: &Plugins,
     targets: &mut HashMap<String, Arc<Target>>,
     last_claim: &mut Instant,
     backlog: &mut bool,
@@ -322,7 +355,7 @@ fn schedule_once(
         deferred: 0,
     };
     if db.read(dispatch::has_undispatched)? {
-        fanned = db.write(|tx| dispatch::fan_out(tx, vault, targets, &lease, FAN_OUT_BATCH))?;
+        fanned = db.write(|tx| dispatch::fan_out(tx, vault, plugins, targets, &lease, FAN_OUT_BATCH))?;
     }
     inner.enqueue(fanned.work);
     *backlog |= fanned.deferred > 0;
@@ -332,7 +365,7 @@ fn schedule_once(
     let claim = inner.claim_now.swap(false, Ordering::AcqRel) || *backlog || last_claim.elapsed() >= CLAIM_EVERY;
     if claim && db.read(|conn| dispatch::has_due(conn, now_ms()))? {
         *last_claim = Instant::now();
-        let items = db.write(|tx| dispatch::claim_due(tx, vault, targets, &lease, &saturated, CLAIM_BATCH))?;
+        let items = db.write(|tx| dispatch::claim_due(tx, vault, plugins, targets, &lease, &saturated, CLAIM_BATCH))?;
         claimed = items.len();
         inner.enqueue(items);
         *backlog = claimed as u32 == CLAIM_BATCH || (!saturated.is_empty() && (*backlog || claimed > 0));
@@ -343,7 +376,7 @@ fn schedule_once(
     Ok(fanned.events > 0 || claimed as u32 == CLAIM_BATCH)
 }
 
-fn worker(inner: &Inner) {
+fn worker(inner: &Inner, plugins: &Plugins, hold: &Pause) {
     let cap = inner.settings.endpoint_concurrency;
     loop {
         let item = {
@@ -363,10 +396,11 @@ fn worker(inner: &Inner) {
         };
         let now = now_ms();
         let must_end_by = item.lease_until_ms - inner.settings.timeout.as_millis() as i64;
-        let finished = if item.target.is_stale() || now >= must_end_by {
+        // Work queued before a pause goes back to the table unsent.
+        let finished = if item.target.is_stale() || now >= must_end_by || hold.is_paused() {
             Finished::NotAttempted(item)
         } else {
-            let report = outcome::send(&inner.agent, &item, now);
+            let report = outcome::attempt(&inner.agent, plugins, &item, now);
             Finished::Attempted(item, report)
         };
         let endpoint_id = match &finished {

@@ -29,6 +29,8 @@ pub struct Target {
     pub previous: Option<(SigningKey, i64)>,
     /// Set when the endpoint changed; queued work for it is re-read before sending.
     pub stale: std::sync::atomic::AtomicBool,
+    /// The plugin transformation the endpoint opted into, or why it cannot run.
+    pub transform: Option<Result<Arc<crate::plugins::Runnable>, String>>,
 }
 
 impl Target {
@@ -74,36 +76,98 @@ pub struct AttemptReport {
     pub excerpt: Option<String>,
     pub error: Option<String>,
     pub duration_ms: i64,
+    /// The endpoint's transformation chose not to send this message.
+    pub skipped: bool,
 }
 
 impl AttemptReport {
+    pub fn empty(at_ms: i64) -> AttemptReport {
+        AttemptReport {
+            at_ms,
+            status: None,
+            retry_after: None,
+            excerpt: None,
+            error: None,
+            duration_ms: 0,
+            skipped: false,
+        }
+    }
+
     pub fn succeeded(&self) -> bool {
-        matches!(self.status, Some(s) if (200..300).contains(&s))
+        self.skipped || matches!(self.status, Some(s) if (200..300).contains(&s))
     }
 }
 
-/// Sends one signed attempt. Never panics on what the receiver does.
-pub fn send(agent: &ureq::Agent, item: &WorkItem, now_ms: i64) -> AttemptReport {
+/// One attempt: the endpoint's plugin transformation first when it has one (on this
+/// worker thread, within the script limits), then the signed request. A script that
+/// fails makes a failed attempt, retried on the endpoint's schedule; one that skips the
+/// message makes a successful attempt that sent nothing.
+pub fn attempt(agent: &ureq::Agent, plugins: &crate::plugins::Plugins, item: &WorkItem, now_ms: i64) -> AttemptReport {
+    use crate::plugins::transform::{OutboundAction, OutboundMessage};
+    let Some(transform) = &item.target.transform else {
+        return send(agent, item, now_ms, item.payload.as_bytes(), "application/json", &[]);
+    };
+    let started = Instant::now();
+    let failed = |error: String| AttemptReport {
+        error: Some(error),
+        duration_ms: started.elapsed().as_millis() as i64,
+        ..AttemptReport::empty(now_ms)
+    };
+    let plugin = match transform {
+        Ok(plugin) => plugin,
+        Err(why) => return failed(format!("transformation not run: {why}")),
+    };
+    let message: serde_json::Value = serde_json::from_str(&item.payload).unwrap_or(serde_json::Value::Null);
+    let input = OutboundMessage {
+        event_type: &item.event_type,
+        url: &item.target.url,
+        message: &message,
+    };
+    let fixed_now = item.event_at_ms.unwrap_or(now_ms);
+    match plugins.run_outbound(plugin, &input, &item.event_id, fixed_now) {
+        Ok(OutboundAction::Send {
+            body,
+            content_type,
+            headers,
+        }) => send(agent, item, now_ms, &body, &content_type, &headers),
+        Ok(OutboundAction::Skip) => AttemptReport {
+            skipped: true,
+            error: Some(format!("not sent: plugin `{}` skipped this message", plugin.plugin_id)),
+            duration_ms: started.elapsed().as_millis() as i64,
+            ..AttemptReport::empty(now_ms)
+        },
+        Err(e) => failed(format!(
+            "plugin `{}` {} transformation failed: {e}",
+            plugin.plugin_id, plugin.version
+        )),
+    }
+}
+
+/// Sends one signed attempt with `body`. Never panics on what the receiver does.
+pub fn send(
+    agent: &ureq::Agent,
+    item: &WorkItem,
+    now_ms: i64,
+    body: &[u8],
+    content_type: &str,
+    extra_headers: &[(String, String)],
+) -> AttemptReport {
     let timestamp = now_ms / 1000;
     let msg_id = message_id(&item.event_id);
     let keys = item.target.signing_keys(now_ms);
-    let signature = signature_header(&keys, &msg_id, timestamp, item.payload.as_bytes());
+    let signature = signature_header(&keys, &msg_id, timestamp, body);
     let started = Instant::now();
-    let result = agent
-        .post(&item.target.url)
-        .header("content-type", "application/json")
+    let mut request = agent.post(&item.target.url);
+    for (name, value) in extra_headers {
+        request = request.header(name.as_str(), value.as_str());
+    }
+    let result = request
+        .header("content-type", content_type)
         .header("webhook-id", &msg_id)
         .header("webhook-timestamp", timestamp.to_string())
         .header("webhook-signature", signature)
-        .send(item.payload.as_bytes());
-    let mut report = AttemptReport {
-        at_ms: now_ms,
-        status: None,
-        retry_after: None,
-        excerpt: None,
-        error: None,
-        duration_ms: 0,
-    };
+        .send(body);
+    let mut report = AttemptReport::empty(now_ms);
     match result {
         Ok(mut response) => {
             let status = response.status().as_u16();

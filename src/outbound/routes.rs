@@ -28,6 +28,14 @@ pub struct CreateEndpoint {
     secret: Option<String>,
     active: Option<bool>,
     retry_policy: Option<String>,
+    /// An installed plugin whose transformation reshapes this endpoint's messages.
+    transform: Option<String>,
+}
+
+/// Checks a `transform` (an installed plugin with an outbound entry point) in `tx`.
+fn check_transform(tx: &rusqlite::Connection, tenant_id: &str, plugin: &str) -> Result<(), OutboundError> {
+    crate::plugins::runtime::check_endpoint_transform(tx, tenant_id, plugin)
+        .map_err(|message| OutboundError::invalid("transform", message))
 }
 
 pub async fn create_endpoint(
@@ -48,6 +56,9 @@ pub async fn create_endpoint(
                 let now = crate::time::now_rfc3339();
                 let id = crate::ids::new_id();
                 let active = body.active.unwrap_or(true);
+                if let Some(plugin) = &body.transform {
+                    check_transform(tx, &access.tenant.id, plugin)?;
+                }
                 let row = EndpointRow {
                     secret: endpoints::seal_secret(tx, &app.vault, &access.tenant.id, &id, "secret", &secret)?,
                     id,
@@ -64,6 +75,7 @@ pub async fn create_endpoint(
                     failing_since: None,
                     created_at: now.clone(),
                     updated_at: now,
+                    transform_plugin: body.transform.clone(),
                 };
                 endpoints::insert(tx, &row)?;
                 audit::record(
@@ -121,6 +133,9 @@ pub struct PatchEndpoint {
     #[serde(default)]
     rotate_secret: bool,
     secret: Option<String>,
+    /// A plugin id to reshape messages with, or `null` to send them as they are.
+    #[serde(default)]
+    transform: Option<Value>,
 }
 
 pub async fn patch_endpoint(
@@ -179,6 +194,19 @@ pub async fn patch_endpoint(
                 if let Some(secret) = &new_secret {
                     endpoints::rotate_secret(tx, &app.vault, &mut row, secret, now)?;
                     changed.push("secret");
+                }
+                match &body.transform {
+                    None => {}
+                    Some(Value::Null) => {
+                        row.transform_plugin = None;
+                        changed.push("transform");
+                    }
+                    Some(Value::String(plugin)) => {
+                        check_transform(tx, &access.tenant.id, plugin)?;
+                        row.transform_plugin = Some(plugin.clone());
+                        changed.push("transform");
+                    }
+                    Some(_) => return Err(OutboundError::invalid("transform", "a plugin id or null")),
                 }
                 let mut missed = None;
                 match body.active {

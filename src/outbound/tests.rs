@@ -17,7 +17,8 @@ const DAY: i64 = 24 * 3600 * 1000;
 struct Fixture {
     _dir: tempfile::TempDir,
     store: Store,
-    vault: Vault,
+    vault: Arc<Vault>,
+    plugins: crate::plugins::Plugins,
     endpoint: EndpointRow,
 }
 
@@ -26,6 +27,8 @@ fn fixture() -> Fixture {
     let config = crate::Config::with_data_dir(dir.path().join("data"));
     crate::setup::initialise(&config).unwrap();
     let (store, vault) = crate::setup::open(&config).unwrap();
+    let vault = Arc::new(vault);
+    let plugins = crate::plugins::Plugins::standalone(store.clone(), vault.clone(), Default::default()).unwrap();
     let tenant = crate::ids::new_id();
     let now = crate::time::now_rfc3339();
     let endpoint = store
@@ -62,6 +65,7 @@ fn fixture() -> Fixture {
                 failing_since: None,
                 created_at: now.clone(),
                 updated_at: now.clone(),
+                transform_plugin: None,
             };
             endpoints::insert(tx, &row)?;
             Ok::<_, super::OutboundError>(row)
@@ -71,6 +75,7 @@ fn fixture() -> Fixture {
         _dir: dir,
         store,
         vault,
+        plugins,
         endpoint,
     }
 }
@@ -86,7 +91,7 @@ fn leased_item(f: &Fixture) -> WorkItem {
                      next_attempt_at, lease_token, created_at) VALUES (?1, ?2, ?3, ?4, 'connection.updated', 'pending', 0, 1, 'tok', 0)",
                 params![id, f.endpoint.tenant_id, f.endpoint.id, event],
             )?;
-            let target = target_for(tx, &f.vault, &mut HashMap::new(), &f.endpoint, 0)?;
+            let target = target_for(tx, &f.vault, &f.plugins, &mut HashMap::new(), &f.endpoint, 0)?;
             Ok::<_, super::OutboundError>(WorkItem {
                 delivery_id: id,
                 lease_token: Arc::from("tok"),
@@ -110,6 +115,7 @@ fn report(at_ms: i64, status: u16) -> AttemptReport {
         excerpt: None,
         error: None,
         duration_ms: 1,
+        skipped: false,
     }
 }
 

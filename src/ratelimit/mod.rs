@@ -1,18 +1,20 @@
-//! Rate limits: a fixed one-minute window per key (token, client address, or webhook
-//! tenant), sized by the tenant's tier. Every `/api` answer carries `RateLimit-Limit`,
+//! Rate limits: a fixed one-minute window per key (token, session or client address),
+//! sized by the tenant's tier. The webhook receiver's limits are in [`webhooks`] (the
+//! receiver resolves the tenant first, so it applies them itself). Every `/api` answer
+//! carries `RateLimit-Limit`,
 //! `RateLimit-Remaining` and `RateLimit-Reset`; over the limit the answer is 429 with
 //! `Retry-After`. The same layer feeds usage counters and request metrics, so each request
 //! is authenticated once (the principal is cached in the request's extensions).
 
+mod webhooks;
 mod window;
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+pub use webhooks::{WebhookBudgets, WebhookLimits};
 pub use window::{Decision, Windows};
 
 use crate::app::AppState;
@@ -31,7 +33,7 @@ pub struct RateLimiter {
 pub struct Bucket {
     pub key: String,
     pub limit: u32,
-    /// Label for the rejection metric: `token`, `session`, `platform`, `anonymous`, `webhook`.
+    /// Label for the rejection metric: `token`, `session`, `platform`, `anonymous`.
     pub kind: &'static str,
 }
 
@@ -55,18 +57,11 @@ pub fn tier_limit(config: &crate::Config, tier: Tier) -> u32 {
     }
 }
 
-/// The tenant reference of an inbound webhook path `/webhooks/{provider}/{tenant}`.
-pub fn webhook_tenant(path: &str) -> Option<&str> {
-    let mut segments = path.strip_prefix("/webhooks/")?.split('/');
-    let _provider = segments.next().filter(|s| !s.is_empty())?;
-    segments.next().filter(|s| !s.is_empty())
-}
-
-fn unix_now() -> u64 {
+pub fn unix_now() -> u64 {
     crate::time::now().unix_timestamp().max(0) as u64
 }
 
-fn set_headers(headers: &mut HeaderMap, decision: &Decision) {
+pub fn set_headers(headers: &mut HeaderMap, decision: &Decision) {
     headers.insert("ratelimit-limit", HeaderValue::from(decision.limit));
     headers.insert("ratelimit-remaining", HeaderValue::from(decision.remaining));
     headers.insert("ratelimit-reset", HeaderValue::from(decision.reset_secs));
@@ -86,21 +81,12 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
-    let client_ip = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string())
+    let client_ip = crate::net::client_addr::client_addr_of(request.extensions())
+        .map(|addr| addr.budget_key())
         .unwrap_or_else(|| "unknown".to_owned());
 
     let mut caller = None;
-    let (bucket, request) = if let Some(tenant) = webhook_tenant(&path) {
-        let bucket = Bucket {
-            key: format!("webhook:{tenant}"),
-            limit: state.config.rate_limit_webhooks,
-            kind: "webhook",
-        };
-        (Some(bucket), request)
-    } else if path.starts_with("/api/") {
+    let (bucket, request) = if path.starts_with("/api/") {
         let (mut parts, body) = request.into_parts();
         let bucket = match authenticate_parts(&mut parts, &state).await {
             Ok(auth) => {
@@ -168,18 +154,4 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
             .record(caller.tenant_id.as_deref(), &caller.actor, &route, status);
     }
     response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn webhook_paths_name_their_tenant() {
-        assert_eq!(webhook_tenant("/webhooks/stripe/acme"), Some("acme"));
-        assert_eq!(webhook_tenant("/webhooks/stripe/acme/extra"), Some("acme"));
-        assert_eq!(webhook_tenant("/webhooks/stripe"), None);
-        assert_eq!(webhook_tenant("/webhooks//acme"), None);
-        assert_eq!(webhook_tenant("/api/v1/tenants"), None);
-    }
 }

@@ -1,11 +1,12 @@
-//! Fixed one-minute windows per key, aligned to the wall-clock minute.
+//! Fixed one-minute windows per key, aligned to the wall-clock minute, in a map whose size
+//! is capped: whatever arrives, the limiter holds at most `capacity` keys.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 const WINDOW_SECS: u64 = 60;
-/// Above this many keys, windows from past minutes are dropped.
-const PRUNE_ABOVE: usize = 10_000;
+/// Keys held at most by default: a few MiB whatever keys arrive.
+pub const DEFAULT_CAPACITY: usize = 50_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decision {
@@ -16,15 +17,54 @@ pub struct Decision {
     pub reset_secs: u64,
 }
 
-#[derive(Default)]
 pub struct Windows {
-    counts: Mutex<HashMap<String, (u64, u32)>>,
+    capacity: usize,
+    counts: Mutex<HashMap<Box<str>, (u64, u32)>>,
+}
+
+impl Default for Windows {
+    fn default() -> Self {
+        Windows::with_capacity(DEFAULT_CAPACITY)
+    }
 }
 
 impl Windows {
+    pub fn with_capacity(capacity: usize) -> Self {
+        Windows {
+            capacity: capacity.max(8),
+            counts: Mutex::default(),
+        }
+    }
+
     /// Counts one request against `key` at `now_unix` and says whether it may proceed.
     /// A rejected request does not consume the budget.
     pub fn check(&self, key: &str, limit: u32, now_unix: u64) -> Decision {
+        self.update(key, limit, now_unix, |count| {
+            let allowed = *count < limit;
+            if allowed {
+                *count += 1;
+            }
+            allowed
+        })
+    }
+
+    /// Counts one event against `key` whatever the count; `allowed` is false once the
+    /// count is over `limit` (the event that reaches the limit is still allowed).
+    pub fn hit(&self, key: &str, limit: u32, now_unix: u64) -> Decision {
+        self.update(key, limit, now_unix, |count| {
+            *count = count.saturating_add(1);
+            *count <= limit
+        })
+    }
+
+    /// Whether `key` has used up `limit` in the current window, without counting.
+    pub fn is_spent(&self, key: &str, limit: u32, now_unix: u64) -> bool {
+        let window = now_unix / WINDOW_SECS;
+        let Ok(counts) = self.counts.lock() else { return false };
+        counts.get(key).is_some_and(|(w, n)| *w == window && *n >= limit)
+    }
+
+    fn update(&self, key: &str, limit: u32, now_unix: u64, count: impl FnOnce(&mut u32) -> bool) -> Decision {
         let window = now_unix / WINDOW_SECS;
         let reset_secs = WINDOW_SECS - now_unix % WINDOW_SECS;
         let Ok(mut counts) = self.counts.lock() else {
@@ -36,22 +76,40 @@ impl Windows {
                 reset_secs,
             };
         };
-        if counts.len() > PRUNE_ABOVE {
-            counts.retain(|_, (w, _)| *w == window);
+        if !counts.contains_key(key) && counts.len() >= self.capacity {
+            make_room(&mut counts, window, self.capacity);
         }
-        let entry = counts.entry(key.to_owned()).or_insert((window, 0));
+        let entry = counts.entry(key.into()).or_insert((window, 0));
         if entry.0 != window {
             *entry = (window, 0);
         }
-        let allowed = entry.1 < limit;
-        if allowed {
-            entry.1 += 1;
-        }
+        let allowed = count(&mut entry.1);
         Decision {
             allowed,
             limit,
             remaining: limit.saturating_sub(entry.1),
             reset_secs,
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.counts.lock().map(|c| c.len()).unwrap_or(0)
+    }
+}
+
+/// Drops past windows; when the current minute alone fills the map, drops an arbitrary
+/// eighth of it (hash order), so the cost of eviction is spread over many inserts. An
+/// evicted key starts afresh: a flood of new keys can cost a few keys their count, never
+/// the process its memory.
+fn make_room(counts: &mut HashMap<Box<str>, (u64, u32)>, window: u64, capacity: usize) {
+    counts.retain(|_, (w, _)| *w == window);
+    let target = capacity - capacity / 8;
+    if counts.len() > target {
+        let excess = counts.len() - target;
+        let victims: Vec<Box<str>> = counts.keys().take(excess).cloned().collect();
+        for key in victims {
+            counts.remove(&key);
         }
     }
 }
@@ -81,5 +139,32 @@ mod tests {
         assert!(next.allowed);
         assert_eq!(next.remaining, 2);
         assert_eq!(next.reset_secs, 60);
+    }
+
+    #[test]
+    fn hits_count_past_the_limit_and_spent_peeks() {
+        let windows = Windows::default();
+        let now = 1_000_000;
+        assert!(!windows.is_spent("f", 2, now));
+        assert!(windows.hit("f", 2, now).allowed);
+        assert!(windows.hit("f", 2, now).allowed);
+        assert!(windows.is_spent("f", 2, now));
+        assert!(!windows.hit("f", 2, now).allowed);
+        assert!(!windows.is_spent("f", 2, now + 60), "a new minute");
+    }
+
+    #[test]
+    fn the_map_never_holds_more_than_its_capacity() {
+        let windows = Windows::with_capacity(1000);
+        let now = 1_000_000;
+        for n in 0..50_000 {
+            windows.hit(&format!("junk-{n}"), 5, now);
+            assert!(windows.len() <= 1000);
+        }
+        // Keys that keep coming are counted as before.
+        for _ in 0..5 {
+            windows.hit("steady", 5, now);
+        }
+        assert!(windows.is_spent("steady", 5, now));
     }
 }

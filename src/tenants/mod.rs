@@ -131,7 +131,8 @@ pub fn validate_name(name: &str) -> Result<String, TenantError> {
 pub fn validate_emails(emails: &[String]) -> Result<Vec<String>, TenantError> {
     emails
         .iter()
-        .map(|e| {
+        .enumerate()
+        .map(|(i, e)| {
             let e = e.trim();
             let valid = e.len() <= 254
                 && e.split_once('@')
@@ -141,7 +142,7 @@ pub fn validate_emails(emails: &[String]) -> Result<Vec<String>, TenantError> {
             } else {
                 Err(TenantError::Invalid {
                     field: "notification_emails",
-                    message: format!("`{e}` is not an email address"),
+                    message: format!("entry {i} is not an email address"),
                 })
             }
         })

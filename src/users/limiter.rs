@@ -1,9 +1,25 @@
-//! Sign-in attempt limits: failures per account and per client IP in a sliding window.
-//! In memory: a restart forgives, which is fine for throttling password guessing.
+//! Sign-in attempt limits: failures per account and per client address in a sliding
+//! window, and a way around both for the browsers a person already signed in with.
+//!
+//! Per-address and per-account limits stop guessing, but either can be turned against
+//! the innocent: guesses at one account lock its owner out, and behind a proxy every
+//! user shares an address. So a successful sign-in hands the browser a device cookie
+//! (OWASP's "device cookies"); a sign-in presenting a device cookie of the account it
+//! names is limited only by that device's own failures. In memory: a restart forgives,
+//! which is fine for throttling password guessing.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use crate::vault::{Secret, hash_token, random_token};
+
+/// The cookie carrying a device token (`tsd_` + random), sent only to `/api/v1/session`.
+pub const DEVICE_COOKIE: &str = "tessera_device";
+/// How long a device is remembered after its last successful sign-in.
+pub const DEVICE_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Devices remembered at most; the least recently used goes first.
+const MAX_DEVICES: usize = 10_000;
 
 /// How many failures are allowed, and over what window (from the config).
 #[derive(Debug, Clone, Copy)]
@@ -23,15 +39,31 @@ impl Limits {
     }
 }
 
-#[derive(Debug, Default)]
+struct Device {
+    account: String,
+    failures: VecDeque<Instant>,
+    last_success: Instant,
+}
+
+#[derive(Default)]
 pub struct LoginLimiter {
     failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+    /// By SHA-256 of the device token.
+    devices: Mutex<HashMap<String, Device>>,
+}
+
+impl std::fmt::Debug for LoginLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginLimiter").finish_non_exhaustive()
+    }
 }
 
 /// What a failure is counted against.
 pub struct AttemptKeys {
     pub account: String,
     pub ip: Option<String>,
+    /// The device cookie presented with the attempt, if any.
+    pub device: Option<String>,
 }
 
 impl AttemptKeys {
@@ -44,27 +76,52 @@ impl AttemptKeys {
     }
 }
 
+fn wait_until_free(times: &mut VecDeque<Instant>, max: usize, now: Instant, window: Duration) -> u64 {
+    prune(times, now, window);
+    match times.front() {
+        Some(oldest) if times.len() >= max => (*oldest + window).saturating_duration_since(now).as_secs().max(1),
+        _ => 0,
+    }
+}
+
 impl LoginLimiter {
-    /// `Err(seconds)` when the account or the IP has used up its failures; checked
-    /// before the password so a locked-out guesser learns nothing.
+    /// The hash of the presented device token when it is a live device of this account.
+    fn known_device(&self, keys: &AttemptKeys, now: Instant) -> Option<String> {
+        let hash = hash_token(keys.device.as_deref()?);
+        let devices = self.devices.lock().unwrap_or_else(|e| e.into_inner());
+        let device = devices.get(&hash)?;
+        (device.account == keys.account && now.saturating_duration_since(device.last_success) < DEVICE_LIFETIME)
+            .then_some(hash)
+    }
+
+    /// `Err(seconds)` when the attempt's budget is used up; checked before the password
+    /// so a locked-out guesser learns nothing.
     pub fn check(&self, limits: &Limits, keys: &AttemptKeys, now: Instant) -> Result<(), u64> {
+        if let Some(hash) = self.known_device(keys, now) {
+            let mut devices = self.devices.lock().unwrap_or_else(|e| e.into_inner());
+            let wait = devices.get_mut(&hash).map_or(0, |d| {
+                wait_until_free(&mut d.failures, limits.max_per_account, now, limits.window)
+            });
+            return if wait > 0 { Err(wait) } else { Ok(()) };
+        }
         let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         let mut wait = 0u64;
         for (key, max) in keys.with_limits(limits) {
             if let Some(times) = map.get_mut(&key) {
-                prune(times, now, limits.window);
-                if times.len() >= max
-                    && let Some(oldest) = times.front()
-                {
-                    let until = (*oldest + limits.window).saturating_duration_since(now);
-                    wait = wait.max(until.as_secs().max(1));
-                }
+                wait = wait.max(wait_until_free(times, max, now, limits.window));
             }
         }
         if wait > 0 { Err(wait) } else { Ok(()) }
     }
 
     pub fn record_failure(&self, limits: &Limits, keys: &AttemptKeys, now: Instant) {
+        if let Some(hash) = self.known_device(keys, now) {
+            let mut devices = self.devices.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(device) = devices.get_mut(&hash) {
+                device.failures.push_back(now);
+            }
+            return;
+        }
         let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() > 10_000 {
             map.retain(|_, times| {
@@ -77,10 +134,37 @@ impl LoginLimiter {
         }
     }
 
-    /// A successful sign-in forgives the account's earlier failures (not the IP's).
-    pub fn record_success(&self, keys: &AttemptKeys) {
+    /// A successful sign-in forgives the account's earlier failures (not the IP's) and
+    /// gives the browser a new device token (the one it presented, if any, is retired).
+    pub fn record_success(&self, keys: &AttemptKeys, now: Instant) -> Secret {
         let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         map.remove(&format!("account:{}", keys.account));
+        drop(map);
+        let token = random_token("tsd_");
+        let mut devices = self.devices.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = keys.device.as_deref() {
+            devices.remove(&hash_token(old));
+        }
+        if devices.len() >= MAX_DEVICES {
+            devices.retain(|_, d| now.saturating_duration_since(d.last_success) < DEVICE_LIFETIME);
+        }
+        if devices.len() >= MAX_DEVICES
+            && let Some(oldest) = devices
+                .iter()
+                .min_by_key(|(_, d)| d.last_success)
+                .map(|(k, _)| k.clone())
+        {
+            devices.remove(&oldest);
+        }
+        devices.insert(
+            hash_token(token.expose()),
+            Device {
+                account: keys.account.clone(),
+                failures: VecDeque::new(),
+                last_success: now,
+            },
+        );
+        token
     }
 }
 
@@ -109,6 +193,7 @@ mod tests {
         AttemptKeys {
             account: account.into(),
             ip: Some(ip.into()),
+            device: None,
         }
     }
 
@@ -150,7 +235,46 @@ mod tests {
         let k = keys("a@example.com", "10.0.0.1");
         limiter.record_failure(&l, &k, t0);
         assert!(limiter.check(&l, &k, t0).is_err());
-        limiter.record_success(&k);
+        limiter.record_success(&k, t0);
         assert!(limiter.check(&l, &k, t0).is_ok());
+    }
+
+    #[test]
+    fn a_known_device_is_limited_on_its_own() {
+        let limiter = LoginLimiter::default();
+        let l = limits(2, 2);
+        let t0 = Instant::now();
+        let plain = keys("a@example.com", "10.0.0.1");
+        let device = limiter.record_success(&plain, t0);
+        // Others lock the account and the shared address.
+        for _ in 0..3 {
+            limiter.record_failure(&l, &keys("a@example.com", "10.0.0.1"), t0);
+        }
+        assert!(limiter.check(&l, &plain, t0).is_err());
+        let with_device = AttemptKeys {
+            device: Some(device.expose().to_owned()),
+            ..keys("a@example.com", "10.0.0.1")
+        };
+        assert!(limiter.check(&l, &with_device, t0).is_ok());
+        // The device's own failures count, and it opens no other account.
+        limiter.record_failure(&l, &with_device, t0);
+        limiter.record_failure(&l, &with_device, t0);
+        assert!(limiter.check(&l, &with_device, t0).is_err());
+        let elsewhere = AttemptKeys {
+            account: "b@example.com".into(),
+            ..with_device
+        };
+        for _ in 0..2 {
+            limiter.record_failure(&l, &keys("b@example.com", "10.0.0.9"), t0);
+        }
+        assert!(limiter.check(&l, &elsewhere, t0).is_err());
+        // A device expires.
+        let fresh = limiter.record_success(&plain, t0);
+        let later = AttemptKeys {
+            device: Some(fresh.expose().to_owned()),
+            ..keys("a@example.com", "10.0.0.1")
+        };
+        assert!(limiter.known_device(&later, t0).is_some());
+        assert!(limiter.known_device(&later, t0 + DEVICE_LIFETIME).is_none());
     }
 }

@@ -10,13 +10,15 @@ use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
 use super::User;
+use super::limiter::{DEVICE_COOKIE, DEVICE_LIFETIME};
 use super::sessions::{self as repo, ActiveSession, COOKIE_NAME};
-use super::signin::SignIn;
+use super::signin::{Attempt, SignIn};
 use crate::api::extract::ApiJson;
 use crate::app::AppState;
 use crate::auth::RequestContext;
-use crate::auth::sessions::{check_csrf, current_session, session_cookie};
+use crate::auth::sessions::{check_csrf, cookie_value, current_session, session_cookie};
 use crate::error::{ApiError, ApiResult};
+use crate::net::ClientAddr;
 use crate::tenants::find_tenant;
 
 #[derive(Deserialize)]
@@ -29,6 +31,8 @@ pub struct Login {
 pub async fn create_session(
     State(state): State<AppState>,
     ctx: RequestContext,
+    client: ClientAddr,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<Login>,
 ) -> ApiResult<Response> {
     let email = body.email.trim().to_ascii_lowercase();
@@ -38,15 +42,25 @@ pub async fn create_session(
     if body.password.is_empty() {
         return Err(ApiError::invalid_field("password", "is required"));
     }
-    let outcome = state.users.sign_in(email, Zeroizing::new(body.password), ctx).await?;
+    let attempt = Attempt {
+        address: client.budget_key(),
+        device: cookie_value(&headers, DEVICE_COOKIE),
+    };
+    let outcome = state
+        .users
+        .sign_in(email, Zeroizing::new(body.password), attempt, ctx)
+        .await?;
     match outcome {
         SignIn::Limited(wait) => Err(ApiError::rate_limited(wait)),
         SignIn::Refused => Err(ApiError::unauthorized("wrong email or password")),
-        SignIn::SignedIn(session, secret) => {
+        SignIn::SignedIn(session, secret, device) => {
             let body = session_view(&state, &session, &secret).await?;
             let cookie = session_cookie_header(&state, &secret, state.config.session_absolute_timeout.as_secs());
             let mut response = (StatusCode::CREATED, Json(body)).into_response();
             response.headers_mut().insert(SET_COOKIE, cookie);
+            response
+                .headers_mut()
+                .append(SET_COOKIE, device_cookie_header(&state, device.expose()));
             Ok(response)
         }
     }
@@ -85,6 +99,20 @@ fn session_cookie_header(state: &AppState, value: &str, max_age: u64) -> HeaderV
     };
     let cookie = format!("{COOKIE_NAME}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}");
     HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static("tessera_session=; Max-Age=0"))
+}
+
+/// The device cookie: only the sign-in route ever sees it.
+fn device_cookie_header(state: &AppState, value: &str) -> HeaderValue {
+    let secure = if state.config.public_url().starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{DEVICE_COOKIE}={value}; Path=/api/v1/session; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
+        DEVICE_LIFETIME.as_secs()
+    );
+    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static("tessera_device=; Max-Age=0"))
 }
 
 async fn session_view(state: &AppState, session: &ActiveSession, secret: &str) -> ApiResult<Value> {

@@ -11,6 +11,7 @@ use super::{Users, dummy_hash, find_for_login, mark_login, verify_password};
 use crate::audit::{self, AuditEntry};
 use crate::auth::RequestContext;
 use crate::store::StoreError;
+use crate::vault::Secret;
 
 /// How a sign-in ended.
 pub enum SignIn {
@@ -18,8 +19,17 @@ pub enum SignIn {
     Limited(u64),
     /// Wrong email or password (audited).
     Refused,
-    /// The new session and its secret (for the cookie only).
-    SignedIn(Box<ActiveSession>, String),
+    /// The new session, its secret (for the cookie only) and the browser's new device
+    /// token (for the device cookie).
+    SignedIn(Box<ActiveSession>, String, Secret),
+}
+
+/// Where a sign-in attempt comes from, for the limits.
+pub struct Attempt {
+    /// The client address's budget key (see [`crate::net::ClientAddr::budget_key`]).
+    pub address: String,
+    /// The device cookie the browser presented, if any.
+    pub device: Option<String>,
 }
 
 impl Users {
@@ -28,11 +38,13 @@ impl Users {
         &self,
         email: String,
         password: Zeroizing<String>,
+        attempt: Attempt,
         ctx: RequestContext,
     ) -> Result<SignIn, StoreError> {
         let keys = AttemptKeys {
             account: email.clone(),
-            ip: ctx.ip.clone(),
+            ip: Some(attempt.address),
+            device: attempt.device,
         };
         let limits = self.limits;
         if let Err(wait) = self.limiter.check(&limits, &keys, Instant::now()) {
@@ -65,7 +77,7 @@ impl Users {
                             &ctx,
                         );
                         store.write(|tx| audit::record(tx, &entry))?;
-                        return Ok::<_, StoreError>(SignIn::Refused);
+                        return Ok::<_, StoreError>(None);
                     }
                 };
                 let now = clock.now();
@@ -83,17 +95,21 @@ impl Users {
                     Ok::<_, StoreError>(secret)
                 })?;
                 match repo::lookup(store, secret.expose(), policy, now)? {
-                    repo::Lookup::Valid(session) => Ok(SignIn::SignedIn(session, secret.expose().to_owned())),
-                    _ => Ok(SignIn::Refused),
+                    repo::Lookup::Valid(session) => Ok(Some((session, secret.expose().to_owned()))),
+                    _ => Ok(None),
                 }
             })
             .await?;
-        match &outcome {
-            SignIn::Refused => self.limiter.record_failure(&limits, &keys, Instant::now()),
-            SignIn::SignedIn(..) => self.limiter.record_success(&keys),
-            SignIn::Limited(_) => {}
-        }
-        Ok(outcome)
+        Ok(match outcome {
+            None => {
+                self.limiter.record_failure(&limits, &keys, Instant::now());
+                SignIn::Refused
+            }
+            Some((session, secret)) => {
+                let device = self.limiter.record_success(&keys, Instant::now());
+                SignIn::SignedIn(session, secret, device)
+            }
+        })
     }
 
     /// Ends `session` (the one `secret` names), audited.

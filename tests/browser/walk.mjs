@@ -5,13 +5,14 @@
 //
 // Environment: TESSERA_URL, TENANT (slug), TENANT_EMAIL, ADMIN_EMAIL, PASSWORD,
 // STRIPE_KEY, ENDPOINT_URL (a loopback receiver for outbound deliveries),
-// SCREENSHOT_DIR (optional).
+// PLUGIN_SECRET (see plugins_walk.mjs), SCREENSHOT_DIR (optional).
 
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { walkPlugins } from './plugins_walk.mjs';
 
 const env = (name, fallback) => {
   const value = process.env[name] ?? fallback;
@@ -431,6 +432,9 @@ try {
     await page.getByRole('heading', { name: 'Platform OAuth apps', level: 1 }).waitFor();
     await page.locator('#redirect-uri').getByText(`${BASE}/oauth/callback`).waitFor();
   });
+
+  // --- Plugins (tests/browser/plugins_walk.mjs) ---
+  await walkPlugins({ page, main, step, shot, check, waitUntil, signIn });
 
   // Late console messages and responses settle before the verdict.
   await page.waitForTimeout(300);

@@ -244,7 +244,7 @@ fn bad_connection_input_names_the_problem() {
 
     let genesys = admin.put(
         &format!("{base}/genesys"),
-        &json!({"credentials": {"client_id": "cid", "client_secret": "csecret_1234567"}, "config": {"region": "aps1.mypurecloud.com"}}),
+        &json!({"credentials": {"client_id": "cid", "client_secret": "csecret_1234567"}, "config": {"region": "aps1.pure.cloud"}}),
     );
     assert_eq!(genesys.status, 201, "{}", genesys.text);
     assert_eq!(genesys.json["auth_mode"], "client_credentials");

@@ -108,7 +108,7 @@ fn a_sync_reprocesses_stored_events_with_the_current_mapping() {
     let later = finished(&server, &sync(&writer, Some(json!({"since": "2999-01-01T00:00:00Z"}))));
     assert_eq!(later["result"]["events"], 0);
 
-    // Bad input, a provider tessera does not process, a narrower token, another tenant.
+    // Bad input, a provider without webhooks, a narrower token, another tenant.
     assert_eq!(sync(&writer, Some(json!({"since": "yesterday"}))).status, 400);
     assert_eq!(
         sync(&writer, Some(json!({"until": "2020-01-01T00:00:00Z"}))).status,
@@ -116,7 +116,7 @@ fn a_sync_reprocesses_stored_events_with_the_current_mapping() {
     );
     assert_eq!(
         writer
-            .post("/api/v1/tenants/brand-a/bindings/github/sync", &json!({}))
+            .post("/api/v1/tenants/brand-a/bindings/resend/sync", &json!({}))
             .status,
         404
     );

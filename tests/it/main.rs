@@ -41,5 +41,17 @@ mod ui_browser;
 mod ui_sessions;
 mod ui_static;
 
+mod hardening_auth;
+mod hardening_connections;
+mod hardening_files;
+mod hardening_paused;
+mod hardening_server;
+mod hardening_webhooks;
+
 mod wiring_flows;
 mod wiring_ssrf;
+
+mod plugins_flows;
+mod plugins_hostile;
+mod plugins_hygiene;
+mod plugins_marketplace;

@@ -151,7 +151,7 @@ fn genesys_refusal() {
         &server,
         "genesys",
         json!({"client_id": "g-client"}),
-        json!({"region": "aps1.mypurecloud.com"}),
+        json!({"region": "mypurecloud.de"}),
         &calls,
         "client not found",
     );

@@ -15,7 +15,7 @@ use crate::support::inbound::{connect_posh, post_posh, purchase, wait_for};
 use crate::support::ui::create_user;
 use crate::support::{FakeServer, TestServer, providers_file};
 
-const PASSWORD: &str = "correct horse battery staple";
+pub const PASSWORD: &str = "correct horse battery staple";
 const STRIPE_KEY: &str = "sk_test_tessera_browser_walk_4242";
 
 fn browser_dir() -> PathBuf {
@@ -55,7 +55,7 @@ fn server_with_users(stripe: &FakeServer) -> TestServer {
 
 /// Runs one browser script against the server; panics with its output when any step
 /// or browser check fails.
-fn run_script(server: &TestServer, script: &str, extra_env: &[(&str, String)]) {
+pub fn run_script(server: &TestServer, script: &str, extra_env: &[(&str, String)]) {
     assert!(
         Path::new("/usr/bin/chromium").exists(),
         "Chromium is missing: run `.ci/install-deps` (apt-get install chromium)"
@@ -98,7 +98,16 @@ fn tenant_admin_and_operator_walk_through_the_ui_in_chromium() {
     let hooks = receiver(StatusCode::NO_CONTENT);
     let server = server_with_users(&stripe);
     let endpoint_url = format!("{}/hooks", hooks.base);
-    run_script(&server, "walk.mjs", &[("ENDPOINT_URL", endpoint_url.clone())]);
+    publish_walk_plugins(&server);
+    run_script(
+        &server,
+        "walk.mjs",
+        &[
+            ("ENDPOINT_URL", endpoint_url.clone()),
+            ("PLUGIN_SECRET", WALK_PLUGIN_SECRET.to_owned()),
+        ],
+    );
+    check_plugins_walk(&server);
 
     let admin = server.admin();
     let stripe_conn = admin.get("/api/v1/tenants/acme/connections/stripe");
@@ -445,4 +454,57 @@ fn operator_drives_audit_keys_backups_and_tenant_deletion_in_chromium() {
     assert_eq!(admin.get("/api/v1/tenants/empty").status, 200);
     let log = admin.get("/api/v1/platform/audit?action=tenant.deleted");
     assert_eq!(log.json["items"][0]["detail"]["slug"], "doomed", "{}", log.text);
+}
+
+// --- Plugins in the walk (tests/browser/plugins_walk.mjs) ---
+
+/// The CRM relay's API token the tenant admin types into the generated install form.
+const WALK_PLUGIN_SECRET: &str = "crm_live_walk_token_5e2f";
+
+fn publish_walk_plugins(server: &TestServer) {
+    let published = crate::support::plugins::publish(server, &crate::support::plugins::crm_relay_package());
+    assert_eq!(published.status, 201, "{}", published.text);
+}
+
+/// What the browser did to plugins, through the API: both installs, the configuration
+/// change and both removals are in the tenant's audit log (field names, never the
+/// secret), and nothing is left installed.
+fn check_plugins_walk(server: &TestServer) {
+    let admin = server.admin();
+    assert_eq!(
+        admin.get("/api/v1/plugins/crm-relay").status,
+        404,
+        "the operator removed it"
+    );
+    let installed = admin.get("/api/v1/tenants/acme/plugins");
+    assert_eq!(installed.json["items"], json!([]), "{}", installed.text);
+    let audit = admin.get("/api/v1/tenants/acme/audit?limit=200");
+    let actions: Vec<(String, String)> = audit.json["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter(|e| e["action"].as_str().is_some_and(|a| a.starts_with("plugin.")))
+                .map(|e| {
+                    (
+                        e["action"].as_str().unwrap_or_default().to_owned(),
+                        e["target"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    for wanted in [
+        ("plugin.installed", "crm-relay"),
+        ("plugin.configured", "crm-relay"),
+        ("plugin.installed", "calendly"),
+        ("plugin.uninstalled", "calendly"),
+        ("plugin.uninstalled", "crm-relay"),
+    ] {
+        assert!(
+            actions.iter().any(|(a, r)| (a.as_str(), r.as_str()) == wanted),
+            "{wanted:?} in {actions:?}"
+        );
+    }
+    assert!(!audit.text.contains(WALK_PLUGIN_SECRET), "{}", audit.text);
 }

@@ -14,7 +14,7 @@ export function eventLink(e) {
 export async function renderEvents(ctx, main) {
   const base = api.tenantPath(ctx.tenant.slug, '/events');
   page(main, 'Events', 'Webhooks received from your providers, verified and stored durably.');
-  const catalog = await api.get('/api/v1/providers');
+  const catalog = await api.get(`/api/v1/providers?tenant=${encodeURIComponent(ctx.tenant.slug)}`);
   const provider = h('select', { id: 'events-provider' }, h('option', { value: '' }, 'All providers'),
     (catalog.items || []).filter((p) => p.webhook).map((p) => h('option', { value: p.key, selected: ctx.search.get('provider') === p.key }, p.name)));
   const type = h('input', { type: 'search', id: 'events-type', placeholder: 'e.g. purchase.created', value: ctx.search.get('type') || '' });

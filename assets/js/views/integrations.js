@@ -5,7 +5,7 @@ import { page, CATEGORY_ORDER, categoryLabel, possessive } from './common.js';
 export async function renderIntegrations(ctx, main) {
   const tenant = ctx.tenant.slug;
   const [catalog, connections] = await Promise.all([
-    api.get('/api/v1/providers'),
+    api.get(`/api/v1/providers?tenant=${encodeURIComponent(ctx.tenant.slug)}`),
     api.get(api.tenantPath(tenant, '/connections?limit=500')),
   ]);
   const byProvider = new Map((connections.items || []).map((c) => [c.provider, c]));

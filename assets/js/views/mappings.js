@@ -34,7 +34,7 @@ export function resolvePointer(doc, pointer) {
 
 export async function renderMappings(ctx, main) {
   page(main, 'Field mappings', `Where tessera finds the email, name and reference in each provider's webhooks. ${possessive(ctx.tenant.name)} own mapping wins over the catalog's.`);
-  const catalog = await api.get('/api/v1/providers');
+  const catalog = await api.get(`/api/v1/providers?tenant=${encodeURIComponent(ctx.tenant.slug)}`);
   const providers = (catalog.items || []).filter((p) => Object.keys(handlersOf(p)).length).sort((a, b) => a.name.localeCompare(b.name));
   if (!providers.length) { main.append(empty('Nothing to map', 'No provider in the catalog has webhooks tessera processes.')); return; }
   const grid = h('div', { class: 'grid' });
@@ -78,7 +78,7 @@ export async function renderMapping(ctx, main) {
   const [key] = ctx.params;
   const tenant = ctx.tenant.slug;
   const path = api.tenantPath(tenant, `/bindings/${encodeURIComponent(key)}`);
-  const provider = await api.get(`/api/v1/providers/${encodeURIComponent(key)}`);
+  const provider = await api.get(`/api/v1/providers/${encodeURIComponent(key)}?tenant=${encodeURIComponent(tenant)}`);
   const handlers = handlersOf(provider);
   page(main, `${provider.name} field mappings`, 'Each field is a JSON pointer into the event. Leave a field empty to not read it; the catalog default is shown as a hint.',
     h('a', { href: '/ui/mappings' }, '← All mappings'));

@@ -11,7 +11,7 @@ export async function renderProvider(ctx, main) {
   const [key] = ctx.params;
   const tenant = ctx.tenant.slug;
   const base = api.tenantPath(tenant, `/connections/${encodeURIComponent(key)}`);
-  const provider = await api.get(`/api/v1/providers/${encodeURIComponent(key)}`);
+  const provider = await api.get(`/api/v1/providers/${encodeURIComponent(key)}?tenant=${encodeURIComponent(ctx.tenant.slug)}`);
   // The list (not GET .../{provider}) tells "not connected" apart without a 404.
   const list = await api.get(api.tenantPath(tenant, '/connections?limit=500'));
   const connection = (list.items || []).find((c) => c.provider === key) || null;

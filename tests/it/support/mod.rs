@@ -5,6 +5,7 @@
 
 pub mod binary;
 pub mod fake;
+pub mod raw;
 pub mod ui;
 
 pub mod oauth;
@@ -12,6 +13,8 @@ pub mod oauth;
 pub mod outbound;
 
 pub mod inbound;
+
+pub mod plugins;
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -65,6 +68,22 @@ impl TestServer {
         let report = tessera::setup::initialise(&config).expect("initialise data dir");
         let admin_token = report.admin_token.expose().to_owned();
         Self::launch(config, dir, admin_token, clock)
+    }
+
+    /// Starts a server on a data dir prepared by the test (a restored backup) inside
+    /// `dir`, whose platform token `admin_token` is known.
+    pub fn start_on_data_dir(
+        dir: tempfile::TempDir,
+        data_dir: PathBuf,
+        admin_token: String,
+        configure: impl FnOnce(&mut Config),
+    ) -> TestServer {
+        let mut config = Config::with_data_dir(data_dir);
+        config.allow_private_targets = true;
+        config.rate_limit_anonymous = 1_000_000;
+        config.rate_limit_platform = 1_000_000;
+        configure(&mut config);
+        Self::launch(config, dir, admin_token, tessera::time::Clock::system())
     }
 
     /// Starts a server on an existing, initialised data dir.
