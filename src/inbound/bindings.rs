@@ -198,7 +198,7 @@ pub async fn sync_bindings(
     let request: SyncRequest = if body.iter().all(u8::is_ascii_whitespace) {
         SyncRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::invalid_input(format!("invalid JSON body: {e}")))?
+        crate::api::extract::parse_json(&body)?
     };
     let since_unix = match &request.since {
         Some(text) => Some(
