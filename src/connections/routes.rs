@@ -9,7 +9,7 @@ use super::{ConnectionError, ConnectionInput, VerifyOutcome, repo, service};
 use crate::api::extract::ApiJson;
 use crate::app::AppState;
 use crate::audit;
-use crate::auth::{Scope, TenantAccess, need};
+use crate::auth::{Scope, TenantAccess};
 use crate::error::{ApiError, ApiResult};
 
 #[derive(Serialize)]
@@ -20,7 +20,7 @@ pub struct ConnectionList {
 
 pub async fn put_connection(
     State(state): State<AppState>,
-    access: TenantAccess<need::ConnectionsWrite>,
+    access: TenantAccess,
     Path((_, provider)): Path<(String, String)>,
     ApiJson(input): ApiJson<ConnectionInput>,
 ) -> ApiResult<(StatusCode, Json<ConnectionView>)> {
@@ -83,10 +83,7 @@ pub async fn put_connection(
     Ok((status, Json(outcome.view)))
 }
 
-pub async fn list_connections(
-    State(state): State<AppState>,
-    access: TenantAccess<need::ConnectionsRead>,
-) -> ApiResult<Json<ConnectionList>> {
+pub async fn list_connections(State(state): State<AppState>, access: TenantAccess) -> ApiResult<Json<ConnectionList>> {
     let app = state.clone();
     let items = state
         .store
@@ -106,7 +103,7 @@ pub async fn list_connections(
 
 pub async fn get_connection(
     State(state): State<AppState>,
-    access: TenantAccess<need::ConnectionsRead>,
+    access: TenantAccess,
     Path((_, provider)): Path<(String, String)>,
 ) -> ApiResult<Json<ConnectionView>> {
     let app = state.clone();
@@ -123,7 +120,7 @@ pub async fn get_connection(
 
 pub async fn delete_connection(
     State(state): State<AppState>,
-    access: TenantAccess<need::ConnectionsWrite>,
+    access: TenantAccess,
     Path((_, provider)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let revocation = crate::oauth::revoke::before_delete(&state.oauth, &access.tenant.id, &provider).await;
@@ -146,7 +143,7 @@ pub async fn delete_connection(
 
 pub async fn verify_connection(
     State(state): State<AppState>,
-    access: TenantAccess<need::ConnectionsWrite>,
+    access: TenantAccess,
     Path((_, provider)): Path<(String, String)>,
 ) -> ApiResult<Json<VerifyOutcome>> {
     let (oauth, connections) = (state.oauth.clone(), state.connections.clone());
@@ -165,7 +162,7 @@ pub async fn verify_connection(
 
 pub async fn reveal_credentials(
     State(state): State<AppState>,
-    access: TenantAccess<need::CredentialsReveal>,
+    access: TenantAccess,
     Path((_, provider)): Path<(String, String)>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let app = state.clone();
