@@ -122,6 +122,8 @@ pub async fn list_tokens(
 ) -> ApiResult<Json<Page<TokenRecord>>> {
     let limit = page.limit();
     let now = state.clock.now();
+    // `last_used_at` is kept in memory between flushes; flush so the list is current.
+    state.usage.flush_now().await;
     let rows = state
         .store
         .read_async(move |conn| tokens::list_tokens(conn, &access.tenant.id, page.cursor.as_deref(), limit))

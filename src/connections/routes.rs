@@ -47,15 +47,22 @@ pub async fn put_connection(
             } else {
                 service::SecretsAccess::WriteOnly
             };
-            let outcome = service::save_connection(
-                tx,
-                &app.vault,
-                &app.catalogs.for_tenant(&access.tenant.id),
-                &access.tenant.id,
-                &provider,
-                &input,
-                secrets,
-            )?;
+            let catalog = app.catalogs.for_tenant(&access.tenant.id);
+            let mut outcome =
+                service::save_connection(tx, &app.vault, &catalog, &access.tenant.id, &provider, &input, secrets)?;
+            if let Some(token) = outcome.provided_token.take() {
+                crate::oauth::store::adopt(
+                    tx,
+                    &app.vault,
+                    &access.tenant.id,
+                    &outcome.connection_id,
+                    &token,
+                    app.clock.now(),
+                )?;
+                let row = repo::find_connection(tx, &access.tenant.id, &provider)?
+                    .ok_or_else(|| ConnectionError::NotFound(provider.clone()))?;
+                outcome.view = service::connection_view(tx, &app.vault, &catalog, &row)?;
+            }
             let action = if outcome.created {
                 "connection.created"
             } else {
@@ -146,16 +153,11 @@ pub async fn verify_connection(
     access: TenantAccess,
     Path((_, provider)): Path<(String, String)>,
 ) -> ApiResult<Json<VerifyOutcome>> {
-    let (oauth, connections) = (state.oauth.clone(), state.connections.clone());
+    let oauth = state.oauth.clone();
     let entry = access.audit("connection.verified", Some(&provider));
-    let outcome = tokio::task::spawn_blocking(move || {
-        // Token modes: obtain (or refresh) the access token first; without one the
-        // verify reports what is missing.
-        let token = crate::oauth::service::access_token_for(&oauth, &access.tenant.id, &provider).unwrap_or(None);
-        connections.verify(&access.tenant.id, &provider, token, entry)
-    })
-    .await
-    .map_err(|e| ApiError::internal("verify task failed", &e))??;
+    let outcome = tokio::task::spawn_blocking(move || oauth.verify(&access.tenant.id, &provider, entry))
+        .await
+        .map_err(|e| ApiError::internal("verify task failed", &e))??;
     state.outbound.wake();
     Ok(Json(outcome))
 }

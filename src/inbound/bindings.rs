@@ -168,3 +168,69 @@ fn field_error(field: &str, message: impl Into<String>) -> FieldError {
         message: message.into(),
     }
 }
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncRequest {
+    /// Only events received at or after this time (RFC 3339); every stored event when absent.
+    #[serde(default)]
+    since: Option<String>,
+}
+
+/// `POST .../bindings/{provider}/sync`: processes the tenant's stored events of this
+/// provider again with the current mapping, as a job (202 with its id; its result holds
+/// `{"events","processed","unhandled","failed","done"}`).
+pub async fn sync_bindings(
+    State(state): State<AppState>,
+    access: TenantAccess,
+    Path((_, key)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> ApiResult<(axum::http::StatusCode, Json<Value>)> {
+    // Any provider whose webhooks tessera receives (a plugin's too: its onInbound decides).
+    let provider = state
+        .catalogs
+        .provider(&access.tenant.id, &key)
+        .ok_or_else(|| InboundError::UnknownProvider(key.clone()))?;
+    if provider.webhook.is_none() {
+        return Err(InboundError::NoWebhooks(provider.name.clone()).into());
+    }
+    // The body is optional: nothing or `{}` means every stored event.
+    let request: SyncRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        SyncRequest::default()
+    } else {
+        crate::api::extract::parse_json(&body)?
+    };
+    let since_unix = match &request.since {
+        Some(text) => Some(
+            crate::time::parse_rfc3339(text)
+                .ok_or_else(|| ApiError::invalid_field("since", "expected an RFC 3339 time"))?
+                .unix_timestamp(),
+        ),
+        None => None,
+    };
+    let payload = serde_json::to_value(super::sync::SyncPayload {
+        provider: key.clone(),
+        since_unix,
+        after: None,
+        origin: None,
+        totals: Default::default(),
+    })
+    .map_err(|e| ApiError::internal("sync payload", &e))?;
+    let entry = access
+        .audit("bindings.sync", Some(&key))
+        .with_detail(json!({"since": request.since}));
+    let (tenant_id, jobs) = (access.tenant.id.clone(), state.jobs.clone());
+    let job_id = state
+        .store
+        .write_async(move |tx| {
+            let id = jobs.enqueue(tx, Some(&tenant_id), super::JOB_SYNC_BINDING, &payload)?;
+            crate::audit::record(tx, &entry)?;
+            Ok::<_, StoreError>(id)
+        })
+        .await?;
+    state.jobs.wake();
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        Json(json!({"job_id": job_id, "status": "pending"})),
+    ))
+}

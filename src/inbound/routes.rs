@@ -204,3 +204,22 @@ pub async fn webhook_info(
         "setup_steps": provider.setup_steps,
     })))
 }
+
+/// `POST .../webhooks/{provider}/test`: the catalog's sample event, signed with the
+/// tenant's stored secret, through the tenant's own webhook URL; answers once processed
+/// (or after a short wait, with the status so far). Audited.
+pub async fn send_test(
+    State(state): State<AppState>,
+    access: TenantAccess,
+    Path((_, key)): Path<(String, String)>,
+) -> ApiResult<Json<super::sample::SampleOutcome>> {
+    let outcome = state.inbound.send_sample(&access.tenant, &key).await?;
+    let entry = access
+        .audit("webhook.tested", Some(&key))
+        .with_detail(json!({"status": outcome.status, "event_id": outcome.event_id}));
+    state
+        .store
+        .write_async(move |tx| crate::audit::record(tx, &entry))
+        .await?;
+    Ok(Json(outcome))
+}

@@ -35,7 +35,7 @@ pub async fn authorize(
     let input: AuthorizeInput = if body.iter().all(u8::is_ascii_whitespace) {
         AuthorizeInput::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::invalid_input(format!("invalid JSON body: {e}")))?
+        crate::api::extract::parse_json(&body)?
     };
     let entry = access.audit("oauth.authorize", Some(&provider));
     let tenant_id = access.tenant.id.clone();

@@ -20,10 +20,13 @@ struct CounterKey {
     hour: String,
 }
 
-/// Counts requests until the next flush.
+/// Counts requests until the next flush, and when each API token was last used (so
+/// `last_used_at` costs one write per token per flush, not one per request).
 #[derive(Default)]
 pub struct UsageRecorder {
     pending: Mutex<HashMap<CounterKey, u64>>,
+    /// Token id → when it last answered a request (RFC 3339).
+    last_used: Mutex<HashMap<String, String>>,
 }
 
 pub fn status_class(status: u16) -> &'static str {
@@ -56,6 +59,11 @@ impl UsageRecorder {
         if let Ok(mut pending) = self.pending.lock() {
             *pending.entry(key).or_insert(0) += 1;
         }
+        if let Some(token_id) = actor.strip_prefix("token:")
+            && let Ok(mut last_used) = self.last_used.lock()
+        {
+            last_used.insert(token_id.to_owned(), crate::time::now_rfc3339());
+        }
     }
 
     /// Writes the pending counts in one transaction. On failure they are put back.
@@ -64,10 +72,20 @@ impl UsageRecorder {
             Ok(mut pending) => pending.drain().collect(),
             Err(_) => return Ok(0),
         };
-        if batch.is_empty() {
+        let used: Vec<(String, String)> = match self.last_used.lock() {
+            Ok(mut last_used) => last_used.drain().collect(),
+            Err(_) => Vec::new(),
+        };
+        if batch.is_empty() && used.is_empty() {
             return Ok(0);
         }
         let result = store.write(|tx| {
+            let mut touch = tx.prepare_cached(
+                "UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?2)",
+            )?;
+            for (token_id, at) in &used {
+                touch.execute(params![token_id, at])?;
+            }
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO usage_counters (tenant_id, actor, route, status_class, hour, count)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -86,11 +104,19 @@ impl UsageRecorder {
             }
             Ok::<_, StoreError>(batch.len())
         });
-        if result.is_err()
-            && let Ok(mut pending) = self.pending.lock()
-        {
-            for (key, count) in batch {
-                *pending.entry(key).or_insert(0) += count;
+        if result.is_err() {
+            if let Ok(mut pending) = self.pending.lock() {
+                for (key, count) in batch {
+                    *pending.entry(key).or_insert(0) += count;
+                }
+            }
+            if let Ok(mut last_used) = self.last_used.lock() {
+                for (token_id, at) in used {
+                    let kept = last_used.entry(token_id).or_insert_with(|| at.clone());
+                    if *kept < at {
+                        *kept = at;
+                    }
+                }
             }
         }
         result

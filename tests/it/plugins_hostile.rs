@@ -71,13 +71,14 @@ fn hostile_event_fails_alone(script: &str, expected: &str) -> Value {
     assert!(error.starts_with("plugin `hostile` 1.0.0 onInbound: "), "{error}");
     assert_ne!(failing["status"], "processed");
     assert_eq!(items(&admin.get("/api/v1/tenants/hostile/signups")).len(), 0);
-    // The job records the same message and retries by the job rules.
-    let jobs = items(&admin.get("/api/v1/tenants/hostile/jobs?kind=inbound.process"));
-    let job = jobs
-        .iter()
-        .find(|j| j["last_error"].as_str().is_some_and(|e| e.contains(expected)));
-    assert!(job.is_some(), "{jobs:?}");
-    assert!(job.unwrap()["attempts"].as_u64().unwrap() >= 1);
+    // The job records the same message (in its own write, just after the event's) and
+    // retries by the job rules.
+    let job = wait_for("the hostile job's last error", || {
+        items(&admin.get("/api/v1/tenants/hostile/jobs?kind=inbound.process"))
+            .into_iter()
+            .find(|j| j["last_error"].as_str().is_some_and(|e| e.contains(expected)))
+    });
+    assert!(job["attempts"].as_u64().unwrap() >= 1, "{job}");
     assert!(calm_done < Duration::from_secs(20));
     failing
 }
@@ -101,7 +102,7 @@ fn a_memory_bomb_is_stopped_and_fails_only_its_event() {
 #[test]
 fn a_throw_fails_only_its_event_with_the_line() {
     hostile_event_fails_alone(
-        "function onInbound(event) {\n  var x = event.payload.data;\n  throw new Error('cannot handle ' + x.purchase_id);\n}",
+        "function onInbound(event) {\n  var x = event.payload.purchase;\n  throw new Error('cannot handle ' + x.id);\n}",
         "line 3: Error: cannot handle h1",
     );
 }
