@@ -1,6 +1,6 @@
 //! Every route tessera serves, in one table you can read on one screen.
 
-use super::Access::{Authenticated, Platform, Public, Scoped, Tenant};
+use super::Access::{Authenticated, Platform, PlatformUnlessMetricsPublic, Public, Scoped, Tenant};
 use super::{ApiRoute, delete, get, patch, post, put};
 use crate::auth::Scope::*;
 use crate::{audit, auth, catalog, connections, health, notifications, outbox, tenants};
@@ -83,7 +83,7 @@ pub fn routes() -> Vec<ApiRoute> {
         get("/api/v1/tenants/{tenant}/webhook-endpoints/{id}/deliveries/{delivery_id}", "One delivery with its attempts", Tenant(WebhooksRead), out::get_delivery),
         post("/api/v1/tenants/{tenant}/webhook-endpoints/{id}/deliveries/{delivery_id}/retry", "Attempt a delivery again now", Tenant(WebhooksWrite), out::retry_delivery),
 
-        get("/metrics", "Prometheus metrics (platform token unless metrics_public)", Platform, crate::metrics::routes::metrics),
+        get("/metrics", "Prometheus metrics (platform token unless metrics_public)", PlatformUnlessMetricsPublic, crate::metrics::routes::metrics),
         get("/api/v1/status", "Version, uptime and health counts", Authenticated, crate::metrics::routes::status),
         get("/api/v1/openapi.json", "This API described as OpenAPI 3.1", Public, crate::openapi::openapi_json),
         get("/api/v1/tenants/{tenant}/usage", "Request counts per token, route and status class", Tenant(AuditRead), crate::usage::routes::get_usage),

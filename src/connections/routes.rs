@@ -9,7 +9,7 @@ use super::{ConnectionError, ConnectionInput, VerifyOutcome, repo, service};
 use crate::api::extract::ApiJson;
 use crate::app::AppState;
 use crate::audit;
-use crate::auth::{Scope, TenantAccess, need};
+use crate::auth::{Scope, TenantAccess};
 use crate::error::{ApiError, ApiResult};
 
 #[derive(Serialize)]
@@ -20,7 +20,7 @@ pub struct ConnectionList {
 
 pub async fn put_connection(
     State(state): State<AppState>,
-    access: TenantAccess<need::ConnectionsWrite>,
+    access: TenantAccess,
     Path((_, provider)): Path<(String, String)>,
     ApiJson(input): ApiJson<ConnectionInput>,
 ) -> ApiResult<(StatusCode, Json<ConnectionView>)> {
@@ -90,10 +90,7 @@ pub async fn put_connection(
     Ok((status, Json(outcome.view)))
 }
 
-pub async fn list_connections(
-    State(state): State<AppState>,
-    access: TenantAccess<need::ConnectionsRead>,
-) -> ApiResult<Json<ConnectionList>> {
+pub async fn list_connections(State(state): State<AppState>, access: TenantAccess) -> ApiResult<Json<ConnectionList>> {
     let app = state.clone();
     let items = state
         .store
@@ -113,7 +110,7 @@ pub async fn list_connections(
 
 pub async fn get_connection(
     State(state): State<AppState>,
-    access: TenantAccess<need::ConnectionsRead>,
+    access: TenantAccess,
     Path((_, provider)): Path<(String, String)>,
 ) -> ApiResult<Json<ConnectionView>> {
     let app = state.clone();
@@ -130,7 +127,7 @@ pub async fn get_connection(
 
 pub async fn delete_connection(
     State(state): State<AppState>,
-    access: TenantAccess<need::ConnectionsWrite>,
+    access: TenantAccess,
     Path((_, provider)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let revocation = crate::oauth::revoke::before_delete(&state.oauth, &access.tenant.id, &provider).await;
@@ -153,7 +150,7 @@ pub async fn delete_connection(
 
 pub async fn verify_connection(
     State(state): State<AppState>,
-    access: TenantAccess<need::ConnectionsWrite>,
+    access: TenantAccess,
     Path((_, provider)): Path<(String, String)>,
 ) -> ApiResult<Json<VerifyOutcome>> {
     let oauth = state.oauth.clone();
@@ -167,7 +164,7 @@ pub async fn verify_connection(
 
 pub async fn reveal_credentials(
     State(state): State<AppState>,
-    access: TenantAccess<need::CredentialsReveal>,
+    access: TenantAccess,
     Path((_, provider)): Path<(String, String)>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let app = state.clone();

@@ -12,7 +12,7 @@ use super::{EasyAppointments, ImportRequest, JOB_IMPORT, PROVIDER, insights, val
 use crate::api::extract::{ApiJson, ApiQuery};
 use crate::app::AppState;
 use crate::audit::AuditEntry;
-use crate::auth::{TenantAccess, need};
+use crate::auth::TenantAccess;
 use crate::error::{ApiError, ApiResult};
 use crate::jobs::JobFailure;
 
@@ -69,7 +69,7 @@ async fn queue(
 /// Queues the import and answers 202; the job records `{"found","imported","skipped"}`.
 pub async fn import(
     State(state): State<AppState>,
-    access: TenantAccess<need::SignupsWrite>,
+    access: TenantAccess,
     ApiJson(request): ApiJson<ImportRequest>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     check_range(&request.date_from, &request.date_to)?;
@@ -83,7 +83,7 @@ pub async fn import(
 /// `list_id`, else the Brevo connection's `config.list_id`) and answers 202.
 pub async fn sync_to_email_list(
     State(state): State<AppState>,
-    access: TenantAccess<need::SignupsWrite>,
+    access: TenantAccess,
     ApiJson(mut request): ApiJson<SyncRequest>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     check_range(&request.date_from, &request.date_to)?;
@@ -130,7 +130,7 @@ async fn blocking<T: Send + 'static>(
 
 pub async fn stats(
     State(state): State<AppState>,
-    access: TenantAccess<need::SignupsRead>,
+    access: TenantAccess,
     ApiQuery(query): ApiQuery<StatsQuery>,
 ) -> ApiResult<Json<Value>> {
     check_range(&query.date_from, &query.date_to)?;
@@ -158,7 +158,7 @@ pub struct InsightsQuery {
 /// Anthropic account (audited: it sends figures to an outside service).
 pub async fn insights(
     State(state): State<AppState>,
-    access: TenantAccess<need::SignupsRead>,
+    access: TenantAccess,
     ApiQuery(query): ApiQuery<InsightsQuery>,
 ) -> ApiResult<Json<Value>> {
     check_range(&query.date_from, &query.date_to)?;

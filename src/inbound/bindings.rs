@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use super::InboundError;
 use crate::api::extract::ApiJson;
 use crate::app::AppState;
-use crate::auth::{TenantAccess, need};
+use crate::auth::TenantAccess;
 use crate::catalog::{Catalog, EventHandler, Provider};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::store::{OptionalRow, StoreError};
@@ -89,7 +89,7 @@ fn provider_with_handlers(catalog: &Catalog, key: &str) -> Result<Provider, Inbo
 
 pub async fn get_bindings(
     State(state): State<AppState>,
-    access: TenantAccess<need::WebhooksRead>,
+    access: TenantAccess,
     Path((_, key)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let provider = provider_with_handlers(&state.catalogs.for_tenant(&access.tenant.id), &key)?;
@@ -139,7 +139,7 @@ pub fn validate(provider: &Provider, input: &Map<String, Value>) -> Result<Overr
 
 pub async fn put_bindings(
     State(state): State<AppState>,
-    access: TenantAccess<need::WebhooksWrite>,
+    access: TenantAccess,
     Path((_, key)): Path<(String, String)>,
     ApiJson(input): ApiJson<Map<String, Value>>,
 ) -> ApiResult<Json<Value>> {
@@ -182,7 +182,7 @@ pub struct SyncRequest {
 /// `{"events","processed","unhandled","failed","done"}`).
 pub async fn sync_bindings(
     State(state): State<AppState>,
-    access: TenantAccess<need::WebhooksWrite>,
+    access: TenantAccess,
     Path((_, key)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> ApiResult<(axum::http::StatusCode, Json<Value>)> {

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod access_matrix;
 mod cli;
 mod connections;
 mod hygiene;
