@@ -138,6 +138,8 @@ impl AppState {
             clock: clock.clone(),
             auth: auth.clone(),
             receiver: ReceiverSettings::from_config(&config),
+            own_url: crate::net::own_base_url(config.listen),
+            own_agent: crate::net::own_agent(config.outbound_timeout),
         });
         Ok(AppState {
             started_at: Instant::now(),
@@ -145,7 +147,7 @@ impl AppState {
             auth,
             signups: Signups::new(store.clone(), jobs.clone()),
             users: Users::new(store.clone(), clock.clone(), &config),
-            easyappointments: EasyAppointments::new(store.clone(), calls, jobs.clone()),
+            easyappointments: EasyAppointments::new(store.clone(), calls, jobs.clone(), clock.clone()),
             demo: Demo::new(store.clone(), agents.fixed().clone(), &config),
             usage: Usage::new(writer.clone()),
             limiter: Arc::default(),
@@ -379,7 +381,8 @@ impl Opened {
         let settings = state.config.server.clone();
         let app = router(state);
         let addr = listener.local_addr()?;
-        tracing::info!(%addr, "tessera listening");
+        // The command line says it in words; this is for structured logs and debugging.
+        tracing::debug!(%addr, "tessera listening");
         let stopping = background.clone();
         let served = crate::listener::serve(listener, app, &settings, async move {
             shutdown.await;
@@ -401,5 +404,9 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // The address really bound (`127.0.0.1:0` picks a port): webhook URLs, the redirect
+    // URI and test deliveries are built from it.
+    let mut config = config;
+    config.listen = listener.local_addr()?;
     Opened::open(config, clock).await?.serve(listener, shutdown).await
 }

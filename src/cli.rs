@@ -174,15 +174,24 @@ fn serve(config: Config) -> anyhow::Result<()> {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
+        let mut config = config;
+        // The port is bound (not yet listened on) first, so that `--listen 127.0.0.1:0`
+        // has its real port in the config; the data dir and the master key are checked
+        // before anything listens: a start that is going to fail never listens (or says
+        // it does).
+        let socket = if config.listen.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        #[cfg(unix)]
+        socket.set_reuseaddr(true)?;
+        socket.bind(config.listen)?;
+        config.listen = socket.local_addr()?;
         let (listen, public_url) = (config.listen, config.public_url());
-        // The data dir and the master key are checked before the port is bound: a start
-        // that is going to fail never listens (or says it does).
         let opened = crate::app::Opened::open(config, crate::time::Clock::system()).await?;
-        let listener = tokio::net::TcpListener::bind(listen).await?;
-        eprintln!(
-            "tessera: listening on http://{} (public URL {public_url})",
-            listener.local_addr()?
-        );
+        let listener = socket.listen(1024)?;
+        eprintln!("tessera: listening on http://{listen} (public URL {public_url})");
         opened.serve(listener, shutdown_signal()).await
     })
 }

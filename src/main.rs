@@ -25,12 +25,18 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// Without `TESSERA_LOG`: tessera's own lines from info up, the migration runner's only
+/// when something is wrong (its per-migration lines show with `TESSERA_LOG=debug`).
+const DEFAULT_FILTER: &str = "info,refinery_core=warn,refinery=warn";
+
 fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
     let filter = EnvFilter::try_from_env("TESSERA_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+        .unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),

@@ -63,6 +63,10 @@ fn operation(route: &ApiRoute) -> Value {
             "any valid token or session".to_owned(),
         ),
         Access::Platform => (json!([{"bearer": []}, {"session": []}]), "platform token".to_owned()),
+        Access::PlatformUnlessMetricsPublic => (
+            json!([{"bearer": []}, {"session": []}]),
+            "platform token, or public when `metrics_public` is set".to_owned(),
+        ),
         Access::Tenant(scope) => (
             json!([{"bearer": [scope.as_str()]}, {"session": [scope.as_str()]}]),
             format!("scope `{}` on the tenant", scope.as_str()),

@@ -1,12 +1,20 @@
 //! The HTTP surface: the route table, extractors, pagination.
+//!
+//! Each row's [`Access`] is what the router enforces: every handler is wrapped so that
+//! [`crate::auth::admit`] checks the request against the row before the handler runs.
 
 pub mod extract;
 pub mod pagination;
 mod routes;
 
+use std::future::Future;
+use std::pin::Pin;
+
 use axum::Router;
+use axum::extract::Request;
 use axum::handler::Handler;
 use axum::http::Method;
+use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 
 use crate::app::AppState;
@@ -27,6 +35,34 @@ pub enum Access {
     /// Any principal holding this scope (the platform holds every scope), on a route
     /// outside any tenant (the plugin marketplace).
     Scoped(Scope),
+    /// The operator, or anyone when `metrics_public` is set (a Prometheus scraper).
+    PlatformUnlessMetricsPublic,
+}
+
+/// A handler behind its row's access check: the check runs first and its grant is in the
+/// request's extensions when the handler's extractors run.
+#[derive(Clone)]
+struct Guarded<H> {
+    access: Access,
+    handler: H,
+}
+
+impl<H, T> Handler<T, AppState> for Guarded<H>
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    type Future = Pin<Box<dyn Future<Output = Response> + Send>>;
+
+    fn call(self, request: Request, state: AppState) -> Self::Future {
+        Box::pin(async move {
+            let (mut parts, body) = request.into_parts();
+            if let Err(refusal) = crate::auth::admit(self.access, &mut parts, &state).await {
+                return refusal.into_response();
+            }
+            self.handler.call(Request::from_parts(parts, body), state).await
+        })
+    }
 }
 
 /// One row of the route table: what the router serves and what the API description lists.
@@ -50,7 +86,12 @@ macro_rules! verb {
                 path,
                 summary,
                 access,
-                handler: $routing(handler),
+                handler: match access {
+                    // Nothing to check: no wrapper on the public hot paths (`/healthz`,
+                    // the webhook receiver).
+                    Access::Public => $routing(handler),
+                    _ => $routing(Guarded { access, handler }),
+                },
             }
         }
     };
@@ -73,7 +114,10 @@ where
         path,
         summary,
         access,
-        handler: axum::routing::any(handler),
+        handler: match access {
+            Access::Public => axum::routing::any(handler),
+            _ => axum::routing::any(Guarded { access, handler }),
+        },
     }
 }
 

@@ -1,6 +1,6 @@
 //! Every route tessera serves, in one table you can read on one screen.
 
-use super::Access::{Authenticated, Platform, Public, Scoped, Tenant};
+use super::Access::{Authenticated, Platform, PlatformUnlessMetricsPublic, Public, Scoped, Tenant};
 use super::{ApiRoute, delete, get, patch, post, put};
 use crate::auth::Scope::*;
 use crate::{audit, auth, catalog, connections, health, notifications, outbox, tenants};
@@ -50,6 +50,7 @@ pub fn routes() -> Vec<ApiRoute> {
 
         post("/webhooks/{provider}/{tenant}", "Receive a provider's webhook (signature-checked)", Public, crate::inbound::ingest::receive),
         get("/api/v1/tenants/{tenant}/webhooks/{provider}", "Webhook URL and set-up for a provider", Tenant(WebhooksRead), crate::inbound::routes::webhook_info),
+        post("/api/v1/tenants/{tenant}/webhooks/{provider}/test", "Send the provider's sample event through the tenant's webhook URL", Tenant(WebhooksWrite), crate::inbound::routes::send_test),
         get("/api/v1/tenants/{tenant}/events", "List received webhook events", Tenant(EventsRead), crate::inbound::routes::list_events),
         get("/api/v1/tenants/{tenant}/events/stats", "Accepted/rejected deliveries per hour", Tenant(EventsRead), crate::inbound::routes::event_stats),
         get("/api/v1/tenants/{tenant}/events/rejections", "Rejected deliveries: rows kept and hourly counts beyond the bound", Tenant(EventsRead), crate::inbound::routes::rejections),
@@ -57,8 +58,11 @@ pub fn routes() -> Vec<ApiRoute> {
         post("/api/v1/tenants/{tenant}/events/{id}/replay", "Process an event again", Tenant(EventsWrite), crate::inbound::routes::replay_event),
         get("/api/v1/tenants/{tenant}/bindings/{provider}", "Field mappings for a provider's events", Tenant(WebhooksRead), crate::inbound::bindings::get_bindings),
         put("/api/v1/tenants/{tenant}/bindings/{provider}", "Set field mappings for a provider's events", Tenant(WebhooksWrite), crate::inbound::bindings::put_bindings),
+        post("/api/v1/tenants/{tenant}/bindings/{provider}/sync", "Process the provider's stored events again with the current mapping", Tenant(WebhooksWrite), crate::inbound::bindings::sync_bindings),
         post("/api/v1/tenants/{tenant}/easyappointments/import", "Import Easy!Appointments bookers as signups", Tenant(SignupsWrite), crate::easyappointments::routes::import),
         get("/api/v1/tenants/{tenant}/easyappointments/stats", "Booking counts by day, service and status", Tenant(SignupsRead), crate::easyappointments::routes::stats),
+        post("/api/v1/tenants/{tenant}/easyappointments/sync-to-email-list", "Sync a range's bookers into the tenant's Brevo list", Tenant(SignupsWrite), crate::easyappointments::routes::sync_to_email_list),
+        get("/api/v1/tenants/{tenant}/easyappointments/insights", "Booking figures by analysis type, optionally with a written summary", Tenant(SignupsRead), crate::easyappointments::routes::insights),
         get("/api/v1/tenants/{tenant}/jobs", "List background jobs", Tenant(EventsRead), crate::jobs::routes::list_jobs),
         get("/api/v1/tenants/{tenant}/signups", "List signups", Tenant(SignupsRead), crate::signups::routes::list_signups),
         get("/api/v1/tenants/{tenant}/signups/{id}", "Get a signup", Tenant(SignupsRead), crate::signups::routes::get_signup),
@@ -79,7 +83,7 @@ pub fn routes() -> Vec<ApiRoute> {
         get("/api/v1/tenants/{tenant}/webhook-endpoints/{id}/deliveries/{delivery_id}", "One delivery with its attempts", Tenant(WebhooksRead), out::get_delivery),
         post("/api/v1/tenants/{tenant}/webhook-endpoints/{id}/deliveries/{delivery_id}/retry", "Attempt a delivery again now", Tenant(WebhooksWrite), out::retry_delivery),
 
-        get("/metrics", "Prometheus metrics (platform token unless metrics_public)", Platform, crate::metrics::routes::metrics),
+        get("/metrics", "Prometheus metrics (platform token unless metrics_public)", PlatformUnlessMetricsPublic, crate::metrics::routes::metrics),
         get("/api/v1/status", "Version, uptime and health counts", Authenticated, crate::metrics::routes::status),
         get("/api/v1/openapi.json", "This API described as OpenAPI 3.1", Public, crate::openapi::openapi_json),
         get("/api/v1/tenants/{tenant}/usage", "Request counts per token, route and status class", Tenant(AuditRead), crate::usage::routes::get_usage),

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::extract::ApiQuery;
 use crate::api::pagination::{Page, PageQuery};
 use crate::app::AppState;
-use crate::auth::{PlatformAdmin, RequestContext, TenantAccess, need};
+use crate::auth::{PlatformAccess, RequestContext, TenantAccess};
 use crate::error::ApiResult;
 use crate::store::StoreError;
 
@@ -175,7 +175,7 @@ pub fn list_platform(
 
 pub async fn list_audit(
     State(state): State<AppState>,
-    access: TenantAccess<need::AuditRead>,
+    access: TenantAccess,
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<Page<AuditView>>> {
     let page = query.page.clone();
@@ -197,7 +197,7 @@ pub async fn list_audit(
 
 pub async fn list_platform_audit(
     State(state): State<AppState>,
-    _platform: PlatformAdmin,
+    _platform: PlatformAccess,
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<Page<AuditView>>> {
     let limit = query.page.limit();

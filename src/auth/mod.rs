@@ -1,19 +1,21 @@
-//! Who may do what: API tokens, scopes, principals and the extractors that check them.
+//! Who may do what: API tokens, scopes, principals, the access layer that checks them
+//! for every route, and the scope values repositories take.
 
+mod access;
 pub mod cache;
 mod extract;
 mod principal;
 pub mod routes;
+mod scope;
 mod scopes;
 pub mod sessions;
 pub mod tokens;
 
-pub use extract::{
-    Authenticated, HoldsScope, PlatformAdmin, RequestContext, TenantAccess, authenticate_parts, request_context,
-    resolve_tenant,
-};
+pub use access::{Caller, PlatformAccess, TenantAccess, admit};
+pub use extract::{Authenticated, RequestContext, authenticate_parts, request_context};
 pub use principal::Principal;
-pub use scopes::{RequiredScope, Scope, ScopeSet, need, parse_scopes};
+pub use scope::{PlatformScope, Reach, TenantScope};
+pub use scopes::{Scope, ScopeSet, parse_scopes};
 
 use std::sync::Arc;
 

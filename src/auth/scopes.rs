@@ -25,22 +25,7 @@ macro_rules! scopes {
                 match value { $($name => Some(Scope::$variant),)* _ => None }
             }
         }
-
-        /// Type-level scopes, so a handler's signature states what it needs.
-        pub mod need {
-            $(
-                #[derive(Debug)]
-                pub struct $variant;
-                impl super::RequiredScope for $variant {
-                    const SCOPE: super::Scope = super::Scope::$variant;
-                }
-            )*
-        }
     };
-}
-
-pub trait RequiredScope: Send + Sync + 'static {
-    const SCOPE: Scope;
 }
 
 scopes! {

@@ -55,6 +55,9 @@ pub struct Field {
     pub required: bool,
     #[serde(default)]
     pub help: String,
+    /// The value used when the connection leaves this (optional) field empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
     /// The auth modes this field belongs to; all of them when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modes: Option<Vec<AuthMode>>,
@@ -163,6 +166,48 @@ pub struct WebhookSpec {
     /// What tessera does with each event type, with its default field mapping.
     #[serde(default)]
     pub handlers: BTreeMap<String, EventHandler>,
+    /// A delivery in the provider's documented shape, sent by "Test with a sample event".
+    #[serde(default)]
+    pub sample: Option<SampleEvent>,
+}
+
+/// An example delivery, exactly as the provider documents it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SampleEvent {
+    /// The event type it is (sent in `type_header` where the provider names it there).
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// The JSON body. The string `{api_base_url}` inside it stands for the provider's API
+    /// base as the tenant's connection expands it (for bodies that point back at the API).
+    pub body: String,
+    /// JSON pointers to string values given a fresh suffix on every test, so each test is
+    /// a new delivery rather than a duplicate of the last one.
+    #[serde(default)]
+    pub unique: Vec<String>,
+    /// Where the documented shape comes from.
+    pub source: String,
+}
+
+impl SampleEvent {
+    /// The body as JSON (checked when the catalog loads).
+    pub fn document(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let doc: serde_json::Value =
+            serde_json::from_str(&self.body).map_err(|e| format!("webhook.sample.body is not JSON: {e}"))?;
+        if !doc.is_object() {
+            return Err("webhook.sample.body must be a JSON object".into());
+        }
+        for pointer in &self.unique {
+            if !doc.pointer(pointer).is_some_and(serde_json::Value::is_string) {
+                return Err(format!("webhook.sample.unique: {pointer} is not a string in the body"));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Processing of one inbound event type.
@@ -176,6 +221,9 @@ pub struct EventHandler {
     /// credentials); the mapping then applies to the fetched document.
     #[serde(default)]
     pub fetch: Option<String>,
+    /// Query parameters added to the fetched URL (e.g. Eventbrite's `expand=event`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetch_query: Option<String>,
     /// Field → JSON pointer: `email`, `first_name`, `last_name`, `name`, `reference`,
     /// `event_name`. Tenants override these with bindings.
     #[serde(default)]
@@ -268,6 +316,9 @@ impl Provider {
                 return Err("inject type header needs `header`".into());
             }
         }
+        if let Some(sample) = self.webhook.as_ref().and_then(|w| w.sample.as_ref()) {
+            sample.validate()?;
+        }
         Ok(())
     }
 
@@ -350,6 +401,11 @@ impl Provider {
                 },
                 events: &w.events,
                 handlers: &w.handlers,
+                sample: w.sample.as_ref().map(|s| SampleSummary {
+                    event_type: &s.event_type,
+                    body: s.document(),
+                    source: &s.source,
+                }),
             }),
             verify: self.verify.is_some(),
             scopes: &self.scopes,
@@ -404,6 +460,17 @@ pub struct WebhookSummary<'a> {
     /// The event types tessera processes, with their default field mappings (what the
     /// tenant's bindings override).
     pub handlers: &'a BTreeMap<String, EventHandler>,
+    /// What "Test with a sample event" sends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sample: Option<SampleSummary<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SampleSummary<'a> {
+    #[serde(rename = "type")]
+    pub event_type: &'a str,
+    pub body: serde_json::Value,
+    pub source: &'a str,
 }
 
 #[derive(Debug, Serialize)]

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::Catalog;
 use crate::api::extract::ApiQuery;
 use crate::app::AppState;
-use crate::auth::{Authenticated, resolve_tenant};
+use crate::auth::{Caller, Reach};
 use crate::error::{ApiError, ApiResult};
 
 #[derive(Debug, Default, Deserialize)]
@@ -18,38 +18,34 @@ pub struct CatalogQuery {
 
 /// A tenant principal sees its tenant's catalog; a platform principal the platform's
 /// (built-ins, providers file, platform-wide plugins), or a named tenant's.
-async fn catalog_for(
-    state: &AppState,
-    auth: &Authenticated,
-    tenant: Option<String>,
-) -> ApiResult<std::sync::Arc<Catalog>> {
-    match (tenant, auth.principal.tenant_id.as_deref()) {
+async fn catalog_for(state: &AppState, caller: &Caller, tenant: Option<String>) -> ApiResult<std::sync::Arc<Catalog>> {
+    match (tenant, &caller.reach) {
         (Some(reference), _) => {
-            let tenant = resolve_tenant(&state.auth, &auth.principal, reference).await?;
+            let (_, tenant) = caller.tenant_named(state, &reference).await?;
             Ok(state.catalogs.for_tenant(&tenant.id))
         }
-        (None, Some(own)) => Ok(state.catalogs.for_tenant(own)),
-        (None, None) => Ok(state.catalogs.platform()),
+        (None, Reach::Tenant(own)) => Ok(state.catalogs.for_tenant(own.id())),
+        (None, Reach::Platform(_)) => Ok(state.catalogs.platform()),
     }
 }
 
 pub async fn list_providers(
     State(state): State<AppState>,
-    auth: Authenticated,
+    caller: Caller,
     ApiQuery(query): ApiQuery<CatalogQuery>,
 ) -> ApiResult<Json<Value>> {
-    let catalog = catalog_for(&state, &auth, query.tenant).await?;
+    let catalog = catalog_for(&state, &caller, query.tenant).await?;
     let items: Vec<_> = catalog.all().map(|p| p.summary()).collect();
     Ok(Json(json!({ "items": items, "next_cursor": null })))
 }
 
 pub async fn get_provider(
     State(state): State<AppState>,
-    auth: Authenticated,
+    caller: Caller,
     Path(key): Path<String>,
     ApiQuery(query): ApiQuery<CatalogQuery>,
 ) -> ApiResult<Json<Value>> {
-    let catalog = catalog_for(&state, &auth, query.tenant).await?;
+    let catalog = catalog_for(&state, &caller, query.tenant).await?;
     let provider = catalog
         .get(&key)
         .ok_or_else(|| ApiError::not_found("no such provider in the catalog"))?;

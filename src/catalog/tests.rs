@@ -128,6 +128,11 @@ fn url_shaping_fields_and_their_allowed_hosts() {
     assert_eq!(genesys.url_shaping_fields(), ["region"]);
     assert!(genesys.allows_host("region", "mypurecloud.de"));
     assert!(!genesys.allows_host("region", "x.mypurecloud.de"));
+    assert!(
+        genesys.allows_host("region", "aps1.mypurecloud.com"),
+        "the guide's example"
+    );
+    assert!(!genesys.allows_host("region", "mypurecloud.com.evil.example"));
     let ea = catalog.get("easyappointments").unwrap();
     assert_eq!(ea.url_shaping_fields(), ["base_url"]);
     assert!(

@@ -1,6 +1,7 @@
 //! Connections: a tenant's credentials and settings for one provider.
 
 mod credentials;
+pub mod provided_token;
 mod repo;
 pub mod request;
 pub mod routes;

@@ -9,7 +9,7 @@ use super::{ConnectionError, ConnectionInput, VerifyOutcome, repo, service};
 use crate::api::extract::ApiJson;
 use crate::app::AppState;
 use crate::audit;
-use crate::auth::{Scope, TenantAccess, need};
+use crate::auth::{Scope, TenantAccess};
 use crate::error::{ApiError, ApiResult};
 
 #[derive(Serialize)]
@@ -20,7 +20,7 @@ pub struct ConnectionList {
 
 pub async fn put_connection(
     State(state): State<AppState>,
-    access: TenantAccess<need::ConnectionsWrite>,
+    access: TenantAccess,
     Path((_, provider)): Path<(String, String)>,
     ApiJson(input): ApiJson<ConnectionInput>,
 ) -> ApiResult<(StatusCode, Json<ConnectionView>)> {
@@ -47,15 +47,22 @@ pub async fn put_connection(
             } else {
                 service::SecretsAccess::WriteOnly
             };
-            let outcome = service::save_connection(
-                tx,
-                &app.vault,
-                &app.catalogs.for_tenant(&access.tenant.id),
-                &access.tenant.id,
-                &provider,
-                &input,
-                secrets,
-            )?;
+            let catalog = app.catalogs.for_tenant(&access.tenant.id);
+            let mut outcome =
+                service::save_connection(tx, &app.vault, &catalog, &access.tenant.id, &provider, &input, secrets)?;
+            if let Some(token) = outcome.provided_token.take() {
+                crate::oauth::store::adopt(
+                    tx,
+                    &app.vault,
+                    &access.tenant.id,
+                    &outcome.connection_id,
+                    &token,
+                    app.clock.now(),
+                )?;
+                let row = repo::find_connection(tx, &access.tenant.id, &provider)?
+                    .ok_or_else(|| ConnectionError::NotFound(provider.clone()))?;
+                outcome.view = service::connection_view(tx, &app.vault, &catalog, &row)?;
+            }
             let action = if outcome.created {
                 "connection.created"
             } else {
@@ -83,10 +90,7 @@ pub async fn put_connection(
     Ok((status, Json(outcome.view)))
 }
 
-pub async fn list_connections(
-    State(state): State<AppState>,
-    access: TenantAccess<need::ConnectionsRead>,
-) -> ApiResult<Json<ConnectionList>> {
+pub async fn list_connections(State(state): State<AppState>, access: TenantAccess) -> ApiResult<Json<ConnectionList>> {
     let app = state.clone();
     let items = state
         .store
@@ -106,7 +110,7 @@ pub async fn list_connections(
 
 pub async fn get_connection(
     State(state): State<AppState>,
-    access: TenantAccess<need::ConnectionsRead>,
+    access: TenantAccess,
     Path((_, provider)): Path<(String, String)>,
 ) -> ApiResult<Json<ConnectionView>> {
     let app = state.clone();
@@ -123,7 +127,7 @@ pub async fn get_connection(
 
 pub async fn delete_connection(
     State(state): State<AppState>,
-    access: TenantAccess<need::ConnectionsWrite>,
+    access: TenantAccess,
     Path((_, provider)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let revocation = crate::oauth::revoke::before_delete(&state.oauth, &access.tenant.id, &provider).await;
@@ -146,26 +150,21 @@ pub async fn delete_connection(
 
 pub async fn verify_connection(
     State(state): State<AppState>,
-    access: TenantAccess<need::ConnectionsWrite>,
+    access: TenantAccess,
     Path((_, provider)): Path<(String, String)>,
 ) -> ApiResult<Json<VerifyOutcome>> {
-    let (oauth, connections) = (state.oauth.clone(), state.connections.clone());
+    let oauth = state.oauth.clone();
     let entry = access.audit("connection.verified", Some(&provider));
-    let outcome = tokio::task::spawn_blocking(move || {
-        // Token modes: obtain (or refresh) the access token first; without one the
-        // verify reports what is missing.
-        let token = crate::oauth::service::access_token_for(&oauth, &access.tenant.id, &provider).unwrap_or(None);
-        connections.verify(&access.tenant.id, &provider, token, entry)
-    })
-    .await
-    .map_err(|e| ApiError::internal("verify task failed", &e))??;
+    let outcome = tokio::task::spawn_blocking(move || oauth.verify(&access.tenant.id, &provider, entry))
+        .await
+        .map_err(|e| ApiError::internal("verify task failed", &e))??;
     state.outbound.wake();
     Ok(Json(outcome))
 }
 
 pub async fn reveal_credentials(
     State(state): State<AppState>,
-    access: TenantAccess<need::CredentialsReveal>,
+    access: TenantAccess,
     Path((_, provider)): Path<(String, String)>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let app = state.clone();

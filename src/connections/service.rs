@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::credentials::Credentials;
+use super::provided_token::{self, ProvidedToken};
 use super::repo::{self, ConnectionRow};
 use super::{ConnectionError, Status};
 use crate::catalog::{AuthMode, Catalog, Field, PlaceholderError, Provider, expand};
@@ -21,6 +22,8 @@ const GENERIC_CONFIG: &[(&str, &[&str])] = &[("invalid_signature", &["reject", "
 #[serde(deny_unknown_fields)]
 pub struct ConnectionInput {
     pub auth_mode: Option<String>,
+    /// Omitted (e.g. a change of `config` only): the stored credentials stay.
+    #[serde(default)]
     pub credentials: Map<String, Value>,
     pub config: Option<Map<String, Value>>,
 }
@@ -58,6 +61,9 @@ pub struct SaveOutcome {
     /// The credentials the connection authenticates with changed: tokens obtained with
     /// the old ones were dropped and any in-memory copy must be forgotten.
     pub credentials_changed: bool,
+    /// An OAuth token handed in with an `oauth2` connection; the caller stores it as the
+    /// connection's tokens in the same transaction (`oauth::store::adopt`).
+    pub provided_token: Option<ProvidedToken>,
 }
 
 /// The inbound signing secret does not take part in authenticating to the provider, so
@@ -390,6 +396,11 @@ pub fn save_connection(
         None => (BTreeMap::new(), BTreeMap::new()),
     };
 
+    let (given_credentials, provided_token) = if mode == AuthMode::Oauth2 {
+        provided_token::split(&input.credentials, &mut errors)
+    } else {
+        (input.credentials.clone(), None)
+    };
     let credential_fields: Vec<&Field> = provider.fields.iter().filter(|f| f.applies_to(mode)).collect();
     let stored_secrets: Vec<String> = credential_fields
         .iter()
@@ -399,7 +410,7 @@ pub fn save_connection(
     let merged_credentials = merge_values(
         "credentials",
         &credential_fields,
-        &input.credentials,
+        &given_credentials,
         old_credentials,
         &[],
         &mut errors,
@@ -506,7 +517,8 @@ pub fn save_connection(
         view,
         created,
         connection_id: row.id.clone(),
-        credentials_changed,
+        credentials_changed: credentials_changed || provided_token.is_some(),
+        provided_token,
     })
 }
 

@@ -51,6 +51,34 @@ impl Connections {
     ) -> Result<VerifyOutcome, ConnectionError> {
         verify_connection(self, tenant_id, provider_key, access_token, audit_entry)
     }
+
+    /// Records a verification that ended before the provider's API was called: in token
+    /// modes, the token endpoint refused (`invalid_credentials`) or could not be reached.
+    /// The connection keeps the status the refusal gave it (`invalid`, `needs_reauth`).
+    pub fn record_token_failure(
+        &self,
+        tenant_id: &str,
+        provider_key: &str,
+        result: VerifyResult,
+        detail: String,
+        audit_entry: AuditEntry,
+    ) -> Result<VerifyOutcome, ConnectionError> {
+        let row = self
+            .store
+            .read(|conn| repo::find_connection(conn, tenant_id, provider_key))?
+            .ok_or_else(|| ConnectionError::NotFound(provider_key.to_owned()))?;
+        // Read after the refusal was recorded, so the status it gave is the one kept.
+        record(
+            self,
+            tenant_id,
+            provider_key,
+            &row,
+            result,
+            detail,
+            audit_entry,
+            Some(row.status),
+        )
+    }
 }
 
 fn verify_connection(
@@ -108,13 +136,30 @@ fn verify_connection(
         }
     };
 
+    record(app, tenant_id, provider_key, &row, result, detail, audit_entry, None)
+}
+
+/// Stores a verification's outcome on the connection, audited and announced; `keep`
+/// overrides the status the result would give.
+#[allow(clippy::too_many_arguments)]
+fn record(
+    app: &Connections,
+    tenant_id: &str,
+    provider_key: &str,
+    row: &repo::ConnectionRow,
+    result: VerifyResult,
+    detail: String,
+    audit_entry: AuditEntry,
+    keep: Option<Status>,
+) -> Result<VerifyOutcome, ConnectionError> {
     let checked_at = crate::time::now_rfc3339();
-    store.write(|tx| {
+    app.store.write(|tx| {
         let (status, error) = match result {
             VerifyResult::Ok => (Status::Active, None),
             VerifyResult::InvalidCredentials => (Status::Invalid, Some(detail.as_str())),
             VerifyResult::Unreachable | VerifyResult::NotSupported => (row.status, Some(detail.as_str())),
         };
+        let status = keep.unwrap_or(status);
         let verified_at = (result != VerifyResult::NotSupported).then_some(checked_at.as_str());
         repo::set_status(tx, tenant_id, &row.id, status, error, verified_at)?;
         audit::record(tx, &audit_entry.with_detail(json!({"result": result})))?;

@@ -12,7 +12,7 @@ use crate::api::extract::{ApiJson, ApiQuery};
 use crate::api::pagination::{Page, PageQuery};
 use crate::app::AppState;
 use crate::audit;
-use crate::auth::{TenantAccess, need};
+use crate::auth::TenantAccess;
 use crate::error::{ApiError, ApiResult};
 
 #[derive(Debug, Deserialize)]
@@ -27,7 +27,7 @@ pub struct GrantConsent {
 
 pub async fn grant(
     State(state): State<AppState>,
-    access: TenantAccess<need::ConsentsWrite>,
+    access: TenantAccess,
     ApiJson(body): ApiJson<GrantConsent>,
 ) -> ApiResult<(StatusCode, Json<Consent>)> {
     let kind = consent_type(body.consent_type.trim())?;
@@ -80,7 +80,7 @@ pub struct ListQuery {
 
 pub async fn list(
     State(state): State<AppState>,
-    access: TenantAccess<need::ConsentsRead>,
+    access: TenantAccess,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Page<Consent>>> {
     let page = query.page.clone();
@@ -104,7 +104,7 @@ pub async fn list(
 
 pub async fn get_one(
     State(state): State<AppState>,
-    access: TenantAccess<need::ConsentsRead>,
+    access: TenantAccess,
     Path((_, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Consent>> {
     let consent = state
@@ -118,7 +118,7 @@ pub async fn get_one(
 /// Revokes a consent; the record stays, with `revoked_at`. Repeating it is harmless.
 pub async fn revoke(
     State(state): State<AppState>,
-    access: TenantAccess<need::ConsentsWrite>,
+    access: TenantAccess,
     Path((_, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Consent>> {
     let consent = state
@@ -145,7 +145,7 @@ pub struct StatusQuery {
 /// Whether each consent type is currently granted for a resource (and optionally a subject).
 pub async fn status(
     State(state): State<AppState>,
-    access: TenantAccess<need::ConsentsRead>,
+    access: TenantAccess,
     ApiQuery(query): ApiQuery<StatusQuery>,
 ) -> ApiResult<Json<Value>> {
     let resource_type = required_text("resource_type", query.resource_type.as_deref().unwrap_or(""), 100)?;

@@ -31,17 +31,19 @@ pub fn run(mut config: Config, listen: Option<SocketAddr>) -> anyhow::Result<()>
         config.listen = addr;
         let public = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
         config.public_url = Some(public.clone());
-        eprintln!(
-            "tessera demo: data in {dir}\n\
-             tessera demo: open {public}/sandbox\n\
-             tessera demo: platform token (shown once): {token}\n\
-             tessera demo: admin UI sign-in: {email} / {password}\n\
-             tessera demo: try  curl -H 'authorization: Bearer {token}' {public}/api/v1/status",
-            dir = config.data_dir.display(),
-            token = token.expose(),
-            email = super::ADMIN_EMAIL,
-            password = admin_password.expose(),
-        );
+        // One block on stdout: what to open and how to get in.
+        let token = token.expose();
+        let block = [
+            "tessera demo is running".to_owned(),
+            String::new(),
+            format!("  admin UI    {public}/"),
+            format!("  sign in     {} / {}", super::ADMIN_EMAIL, admin_password.expose()),
+            format!("  API token   {token}   (a platform token, new on every start)"),
+            format!("  sandbox     {public}/sandbox"),
+            format!("  try         curl -H 'authorization: Bearer {token}' {public}/api/v1/status"),
+            format!("  data        {}", config.data_dir.display()),
+        ];
+        println!("{}\n", block.join("\n"));
         eprintln!("tessera: listening on http://{addr} (public URL {public})");
         crate::run(config, listener, async {
             let _ = tokio::signal::ctrl_c().await;

@@ -98,6 +98,15 @@ mapping = { email = "/data/attendee/email", first_name = "/data/attendee/first_n
 [providers.sandbox.webhook.handlers."ticket.issued"]
 action = "contact"
 mapping = { email = "/data/attendee/email", first_name = "/data/attendee/first_name", last_name = "/data/attendee/last_name", reference = "/data/order_id", event_name = "/data/event_name" }
+[providers.sandbox.webhook.sample]
+type = "order.completed"
+source = "the sandbox's own emitter (POST /sandbox/emit)"
+unique = ["/id", "/data/order_id"]
+body = '''
+{"id": "evt_sample", "type": "order.completed", "created_at": "2026-01-01T00:00:00Z",
+ "data": {"order_id": "ord_sample", "event_name": "Sandbox Launch Night",
+   "attendee": {"email": "ada@example.test", "first_name": "Ada", "last_name": "Lovelace"}, "amount": 2500, "currency": "EUR"}}
+'''
 "#;
 
 /// In-memory state of the sandbox provider.

@@ -1,10 +1,14 @@
-//! Easy!Appointments (self-hosted scheduler): import bookers into the signup queue and
-//! booking statistics, read from its REST API (`/appointments`, `/customers/{id}`,
-//! `/services`) with the tenant's API token.
+//! Easy!Appointments (self-hosted scheduler): bookers into the signup queue or the
+//! tenant's Brevo list, booking statistics and insights, read from its REST API
+//! (`/appointments?from&till&page&length`, `/customers/{id}`, `/services`, `/providers`,
+//! https://easyappointments.org/documentation/rest-api/) with the tenant's API token.
 //!
 //! `base_url` is tenant-supplied, so every call goes through the SSRF-guarded agent.
 
+pub mod api;
+pub mod insights;
 pub mod routes;
+pub mod sync;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -12,22 +16,21 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::inbound::ProviderCalls;
-use crate::inbound::outside::Target;
 use crate::jobs::{self, Job, JobFailure, Queue};
-use crate::signups::{self, Contact, SourceRef};
+use crate::signups::{self, SourceRef};
 use crate::store::Store;
+use crate::time::Clock;
+pub use api::{Appointment, Customer};
 
 pub const PROVIDER: &str = "easyappointments";
 pub const JOB_IMPORT: &str = "easyappointments.import";
-const PAGE_LENGTH: usize = 100;
-const MAX_PAGES: usize = 100;
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImportRequest {
     pub date_from: String,
     pub date_to: String,
-    /// Appointment statuses to import (e.g. `"Booked"`); all when absent.
+    /// Appointment statuses to import (e.g. `"Booked"`); every status when absent or `"all"`.
     #[serde(default)]
     pub status_filter: Option<StatusFilter>,
     #[serde(default)]
@@ -42,31 +45,52 @@ pub enum StatusFilter {
 }
 
 impl StatusFilter {
-    fn accepts(&self, status: &str) -> bool {
+    pub fn accepts(&self, status: &str) -> bool {
+        let matches = |wanted: &str| wanted.eq_ignore_ascii_case("all") || wanted.eq_ignore_ascii_case(status);
         match self {
-            StatusFilter::One(s) => s.eq_ignore_ascii_case(status),
-            StatusFilter::Many(list) => list.iter().any(|s| s.eq_ignore_ascii_case(status)),
+            StatusFilter::One(s) => matches(s),
+            StatusFilter::Many(list) => list.iter().any(|s| matches(s)),
         }
     }
 }
 
-/// Imports and booking statistics from a tenant's Easy!Appointments. Cheap to clone.
+/// Whether `filter` (absent: every status) lets an appointment of `status` through.
+pub fn admits(filter: Option<&StatusFilter>, status: &str) -> bool {
+    filter.is_none_or(|f| f.accepts(status))
+}
+
+/// Imports, list sync, statistics and insights from a tenant's Easy!Appointments.
+/// Cheap to clone.
 #[derive(Clone)]
 pub struct EasyAppointments {
     store: Store,
     calls: ProviderCalls,
     jobs: Queue,
+    /// "Attended" means an appointment that started before now.
+    clock: Clock,
 }
 
 impl EasyAppointments {
-    pub fn new(store: Store, calls: ProviderCalls, jobs: Queue) -> EasyAppointments {
-        EasyAppointments { store, calls, jobs }
+    pub fn new(store: Store, calls: ProviderCalls, jobs: Queue, clock: Clock) -> EasyAppointments {
+        EasyAppointments {
+            store,
+            calls,
+            jobs,
+            clock,
+        }
     }
 
-    /// The import job's handler, for the worker pool.
+    /// The import and list-sync jobs' handlers, for the worker pool.
     pub fn job_handlers(&self) -> crate::jobs::Registry {
-        let importer = self.clone();
-        crate::jobs::Registry::default().with(JOB_IMPORT, move |job| run_import_job(&importer, job))
+        let (importer, syncer) = (self.clone(), self.clone());
+        crate::jobs::Registry::default()
+            .with(JOB_IMPORT, move |job| run_import_job(&importer, job))
+            .with(sync::JOB_SYNC, move |job| sync::run_sync_job(&syncer, job))
+    }
+
+    /// Records what a job found and did, visible in `GET .../jobs`.
+    fn report(&self, job: &Job, result: &Value) -> Result<(), JobFailure> {
+        Ok(self.store.write(|tx| jobs::set_result(tx, &job.id, result))?)
     }
 }
 
@@ -76,118 +100,40 @@ pub fn valid_date(value: &str) -> bool {
     time::Date::parse(value, &format).is_ok()
 }
 
-/// One appointment as the API returns it (fields tessera uses).
-#[derive(Debug, Clone)]
-pub struct Appointment {
-    pub id: String,
-    pub day: String,
-    pub status: String,
-    pub customer_id: Option<String>,
-    pub service_id: Option<String>,
-}
-
-fn id_text(v: &Value) -> Option<String> {
-    match v {
-        Value::Number(n) => Some(n.to_string()),
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        _ => None,
-    }
-}
-
-fn get(state: &EasyAppointments, tenant_id: &str, path: &str) -> Result<Value, JobFailure> {
-    state
-        .calls
-        .call(tenant_id, PROVIDER, "GET", Target::Path(path), None, &[])?
-        .map(|(v, _)| v)
-        .ok_or_else(|| JobFailure::Permanent("this tenant has no easyappointments connection".into()))
-}
-
-/// Every appointment starting between the two dates (inclusive), page by page.
-pub fn appointments(
-    state: &EasyAppointments,
-    tenant_id: &str,
-    from: &str,
-    to: &str,
-) -> Result<Vec<Appointment>, JobFailure> {
-    let mut out = Vec::new();
-    for page in 1..=MAX_PAGES {
-        let doc = get(
-            state,
-            tenant_id,
-            &format!("/appointments?from={from}&till={to}&page={page}&length={PAGE_LENGTH}"),
-        )?;
-        let rows = doc
-            .as_array()
-            .ok_or_else(|| JobFailure::Permanent("Easy!Appointments did not answer a list".into()))?;
-        for row in rows {
-            let start = row["start"].as_str().unwrap_or_default();
-            let day: String = start.chars().take(10).collect();
-            // The server filters too; this keeps the range exact whatever its version does.
-            if day.as_str() < from || day.as_str() > to {
-                continue;
-            }
-            let Some(id) = id_text(&row["id"]) else { continue };
-            out.push(Appointment {
-                id,
-                day,
-                status: row["status"].as_str().unwrap_or("").to_owned(),
-                customer_id: id_text(&row["customerId"]),
-                service_id: id_text(&row["serviceId"]),
-            });
-        }
-        if rows.len() < PAGE_LENGTH {
-            break;
-        }
-    }
-    Ok(out)
-}
-
-fn service_names(state: &EasyAppointments, tenant_id: &str) -> Result<HashMap<String, String>, JobFailure> {
-    let doc = get(state, tenant_id, &format!("/services?length={}", PAGE_LENGTH * 10))?;
-    Ok(doc
-        .as_array()
-        .map(|rows| {
-            rows.iter()
-                .filter_map(|r| Some((id_text(&r["id"])?, r["name"].as_str()?.to_owned())))
-                .collect()
-        })
-        .unwrap_or_default())
-}
-
 /// Booking counts by day, service and status.
 pub fn stats(state: &EasyAppointments, tenant_id: &str, from: &str, to: &str) -> Result<Value, JobFailure> {
-    let list = appointments(state, tenant_id, from, to)?;
-    let services = service_names(state, tenant_id)?;
+    let list = api::appointments(state, tenant_id, from, to)?;
+    let services = api::service_names(state, tenant_id)?;
     let mut by_day: BTreeMap<String, u64> = BTreeMap::new();
-    let mut by_service: BTreeMap<String, u64> = BTreeMap::new();
-    let mut by_status: BTreeMap<String, u64> = BTreeMap::new();
     for a in &list {
         *by_day.entry(a.day.clone()).or_default() += 1;
-        let service = a
-            .service_id
-            .as_ref()
-            .map(|id| services.get(id).cloned().unwrap_or_else(|| format!("service {id}")))
-            .unwrap_or_else(|| "(none)".into());
-        *by_service.entry(service).or_default() += 1;
-        let status = if a.status.is_empty() {
-            "(none)".to_owned()
-        } else {
-            a.status.clone()
-        };
-        *by_status.entry(status).or_default() += 1;
     }
     Ok(json!({
         "date_from": from,
         "date_to": to,
         "total": list.len(),
         "by_day": by_day.into_iter().map(|(day, count)| json!({"day": day, "count": count})).collect::<Vec<_>>(),
-        "by_service": by_service.into_iter().map(|(service, count)| json!({"service": service, "count": count})).collect::<Vec<_>>(),
-        "by_status": by_status.into_iter().map(|(status, count)| json!({"status": status, "count": count})).collect::<Vec<_>>(),
+        "by_service": counted(list.iter().map(|a| api::name_of(&services, a.service_id.as_deref(), "service")), "service"),
+        "by_status": counted(list.iter().map(|a| a.status_label()), "status"),
     }))
 }
 
+/// `[{"<label>": name, "count": n}]`, by name.
+pub fn counted(names: impl Iterator<Item = String>, label: &str) -> Vec<Value> {
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    for name in names {
+        *counts.entry(name).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .map(|(name, count)| json!({ label: name, "count": count }))
+        .collect()
+}
+
 /// The import job: bookers become pending signups (sources merged by appointment id);
-/// new ones are announced like webhook signups and invited when asked.
+/// new ones are announced like webhook signups and invited when asked. Records
+/// `{"found","imported","skipped"}`: appointments in the range, bookers added to the
+/// queue, and the rest (another status, no customer or email, already imported).
 pub fn run_import_job(state: &EasyAppointments, job: &Job) -> Result<(), JobFailure> {
     let tenant_id = job
         .tenant_id
@@ -195,63 +141,61 @@ pub fn run_import_job(state: &EasyAppointments, job: &Job) -> Result<(), JobFail
         .ok_or_else(|| JobFailure::Permanent("job has no tenant".into()))?;
     let request: ImportRequest =
         serde_json::from_value(jobs::payload_of(job)).map_err(|e| JobFailure::Permanent(e.to_string()))?;
-    let list = appointments(state, &tenant_id, &request.date_from, &request.date_to)?;
-    let services = service_names(state, &tenant_id)?;
-    let mut customers: HashMap<String, Option<Contact>> = HashMap::new();
-    let mut queued = false;
+    let list = api::appointments(state, &tenant_id, &request.date_from, &request.date_to)?;
+    let found = list.len();
+    let services = api::service_names(state, &tenant_id)?;
+    let mut customers: HashMap<String, Option<Customer>> = HashMap::new();
+    let (mut imported, mut created, mut queued) = (0u64, 0u64, false);
     for appointment in list {
-        if let Some(filter) = &request.status_filter
-            && !filter.accepts(&appointment.status)
-        {
+        if !admits(request.status_filter.as_ref(), &appointment.status) {
             continue;
         }
-        let Some(customer_id) = appointment.customer_id.clone() else {
+        let Some(customer) =
+            api::customer_cached(state, &tenant_id, &mut customers, appointment.customer_id.as_deref())?
+        else {
             continue;
         };
-        if !customers.contains_key(&customer_id) {
-            let doc = get(state, &tenant_id, &format!("/customers/{customer_id}"))?;
-            let contact = doc["email"]
-                .as_str()
-                .and_then(signups::normalise_email)
-                .map(|email| Contact {
-                    email,
-                    first_name: doc["firstName"].as_str().map(str::to_owned).filter(|s| !s.is_empty()),
-                    last_name: doc["lastName"].as_str().map(str::to_owned).filter(|s| !s.is_empty()),
-                });
-            customers.insert(customer_id.clone(), contact);
-        }
-        let Some(Some(contact)) = customers.get(&customer_id) else {
-            continue;
-        };
+        let Some(contact) = customer.contact() else { continue };
         let source = SourceRef {
             provider: PROVIDER.to_owned(),
             reference: format!("appointment:{}", appointment.id),
             event_id: None,
             event_name: appointment.service_id.as_ref().and_then(|id| services.get(id).cloned()),
         };
-        queued |= state.store.write(|tx| -> Result<bool, JobFailure> {
-            let outcome = signups::upsert_from_source(tx, &tenant_id, contact, &source)?;
-            let mut queued = false;
+        let (added, new_signup, wake) = state.store.write(|tx| -> Result<(bool, bool, bool), JobFailure> {
+            let outcome = signups::upsert_from_source(tx, &tenant_id, &contact, &source)?;
+            let mut wake = false;
             if outcome.created {
-                queued |= crate::inbound::process::announce_signup(
+                wake |= crate::inbound::process::announce_signup(
                     tx,
                     &state.jobs,
                     &tenant_id,
                     &outcome.signup_id,
-                    contact,
+                    &contact,
                     &source,
                 )?;
                 if request.auto_invite {
                     signups::set_status(tx, &tenant_id, &outcome.signup_id, "invited")?;
-                    queued |= crate::inbound::outside::queue_invite(tx, &state.jobs, &tenant_id, &outcome.signup_id)?
+                    wake |= crate::inbound::outside::queue_invite(tx, &state.jobs, &tenant_id, &outcome.signup_id)?
                         .is_some();
                 }
             }
-            Ok(queued)
+            Ok((outcome.new_source, outcome.created, wake))
         })?;
+        imported += u64::from(added);
+        created += u64::from(new_signup);
+        queued |= wake;
     }
     if queued {
         state.jobs.wake();
     }
-    Ok(())
+    state.report(
+        job,
+        &json!({
+            "found": found,
+            "imported": imported,
+            "skipped": found as u64 - imported,
+            "new_signups": created,
+        }),
+    )
 }

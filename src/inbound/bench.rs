@@ -225,11 +225,15 @@ async fn drive(
             ),
             Phase::Webhook => {
                 let body = json!({
-                    "type": "purchase.created",
-                    "data": {
-                        "purchase_id": format!("bench-{worker}-{seq}-{}", warmup.elapsed().as_nanos()),
-                        "event": {"id": "ev_bench", "name": "Benchmark Night"},
+                    "event": "purchase.created",
+                    "purchase": {
+                        "id": format!("bench-{worker}-{seq}-{}", warmup.elapsed().as_nanos()),
+                        "event_id": "ev_bench",
+                        "event_name": "Benchmark Night",
                         "customer": {"email": format!("w{worker}s{seq}@bench.example"), "first_name": "Bench", "last_name": "Mark"},
+                        "total_amount": 10.0,
+                        "currency": "USD",
+                        "tickets": [],
                         "note": padding,
                     }
                 })

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use super::InboundError;
 use crate::api::extract::ApiJson;
 use crate::app::AppState;
-use crate::auth::{TenantAccess, need};
+use crate::auth::TenantAccess;
 use crate::catalog::{Catalog, EventHandler, Provider};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::store::{OptionalRow, StoreError};
@@ -89,7 +89,7 @@ fn provider_with_handlers(catalog: &Catalog, key: &str) -> Result<Provider, Inbo
 
 pub async fn get_bindings(
     State(state): State<AppState>,
-    access: TenantAccess<need::WebhooksRead>,
+    access: TenantAccess,
     Path((_, key)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let provider = provider_with_handlers(&state.catalogs.for_tenant(&access.tenant.id), &key)?;
@@ -139,7 +139,7 @@ pub fn validate(provider: &Provider, input: &Map<String, Value>) -> Result<Overr
 
 pub async fn put_bindings(
     State(state): State<AppState>,
-    access: TenantAccess<need::WebhooksWrite>,
+    access: TenantAccess,
     Path((_, key)): Path<(String, String)>,
     ApiJson(input): ApiJson<Map<String, Value>>,
 ) -> ApiResult<Json<Value>> {
@@ -167,4 +167,70 @@ fn field_error(field: &str, message: impl Into<String>) -> FieldError {
         field: field.to_owned(),
         message: message.into(),
     }
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncRequest {
+    /// Only events received at or after this time (RFC 3339); every stored event when absent.
+    #[serde(default)]
+    since: Option<String>,
+}
+
+/// `POST .../bindings/{provider}/sync`: processes the tenant's stored events of this
+/// provider again with the current mapping, as a job (202 with its id; its result holds
+/// `{"events","processed","unhandled","failed","done"}`).
+pub async fn sync_bindings(
+    State(state): State<AppState>,
+    access: TenantAccess,
+    Path((_, key)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> ApiResult<(axum::http::StatusCode, Json<Value>)> {
+    // Any provider whose webhooks tessera receives (a plugin's too: its onInbound decides).
+    let provider = state
+        .catalogs
+        .provider(&access.tenant.id, &key)
+        .ok_or_else(|| InboundError::UnknownProvider(key.clone()))?;
+    if provider.webhook.is_none() {
+        return Err(InboundError::NoWebhooks(provider.name.clone()).into());
+    }
+    // The body is optional: nothing or `{}` means every stored event.
+    let request: SyncRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        SyncRequest::default()
+    } else {
+        crate::api::extract::parse_json(&body)?
+    };
+    let since_unix = match &request.since {
+        Some(text) => Some(
+            crate::time::parse_rfc3339(text)
+                .ok_or_else(|| ApiError::invalid_field("since", "expected an RFC 3339 time"))?
+                .unix_timestamp(),
+        ),
+        None => None,
+    };
+    let payload = serde_json::to_value(super::sync::SyncPayload {
+        provider: key.clone(),
+        since_unix,
+        after: None,
+        origin: None,
+        totals: Default::default(),
+    })
+    .map_err(|e| ApiError::internal("sync payload", &e))?;
+    let entry = access
+        .audit("bindings.sync", Some(&key))
+        .with_detail(json!({"since": request.since}));
+    let (tenant_id, jobs) = (access.tenant.id.clone(), state.jobs.clone());
+    let job_id = state
+        .store
+        .write_async(move |tx| {
+            let id = jobs.enqueue(tx, Some(&tenant_id), super::JOB_SYNC_BINDING, &payload)?;
+            crate::audit::record(tx, &entry)?;
+            Ok::<_, StoreError>(id)
+        })
+        .await?;
+    state.jobs.wake();
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        Json(json!({"job_id": job_id, "status": "pending"})),
+    ))
 }

@@ -189,6 +189,25 @@ pub fn find(conn: &Connection, tenant_id: &str, id: &str) -> Result<Option<Store
     .optional_row()
 }
 
+/// The latest rejected delivery of `provider` whose body had this SHA-256 (rejections keep
+/// only the hash of what was sent).
+pub fn find_rejected_by_body(
+    conn: &Connection,
+    tenant_id: &str,
+    provider: &str,
+    body_sha256: &str,
+) -> Result<Option<EventView>, StoreError> {
+    conn.query_row(
+        &format!(
+            "SELECT {COLUMNS} FROM inbound_events WHERE tenant_id = ?1 AND provider = ?2 AND status = 'rejected'
+             AND json_extract(detail, '$.body_sha256') = ?3 ORDER BY id DESC LIMIT 1"
+        ),
+        params![tenant_id, provider, body_sha256],
+        |r| from_row(r).map(|e| e.view),
+    )
+    .optional_row()
+}
+
 /// Opens the sealed body of an accepted event.
 pub fn open_payload(conn: &Connection, vault: &Vault, event: &StoredEvent) -> Result<Option<Vec<u8>>, StoreError> {
     let Some(sealed) = &event.sealed else { return Ok(None) };
@@ -231,6 +250,26 @@ pub fn list(
             |r| from_row(r).map(|e| e.view),
         )?
         .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Ids of a provider's accepted events, oldest first, after `after` and received at or
+/// after `since_unix` — what a binding sync processes again, page by page.
+pub fn ids_for_sync(
+    conn: &Connection,
+    tenant_id: &str,
+    provider: &str,
+    since_unix: Option<i64>,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id FROM inbound_events WHERE tenant_id = ?1 AND provider = ?2 AND status != 'rejected'
+         AND (?3 IS NULL OR received_epoch >= ?3) AND (?4 IS NULL OR id > ?4) ORDER BY id LIMIT ?5",
+    )?;
+    let rows = stmt
+        .query_map(params![tenant_id, provider, since_unix, after, limit], |r| r.get(0))?
+        .collect::<Result<Vec<String>, _>>()?;
     Ok(rows)
 }
 

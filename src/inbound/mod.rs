@@ -9,7 +9,9 @@ pub mod outside;
 pub mod process;
 pub mod rejections;
 pub mod routes;
+pub mod sample;
 pub mod signature;
+pub mod sync;
 
 use std::sync::Arc;
 
@@ -46,6 +48,9 @@ pub struct Inbound {
     metrics: Arc<Metrics>,
     calls: ProviderCalls,
     clock: Clock,
+    /// This server's own base URL as reached from itself, for test deliveries.
+    own_url: String,
+    own_agent: ureq::Agent,
     /// The public receiver's tenant lookups and limits.
     receiver: Arc<Receiver>,
 }
@@ -88,6 +93,10 @@ pub struct InboundParts {
     pub metrics: Arc<Metrics>,
     pub calls: ProviderCalls,
     pub clock: Clock,
+    /// Where this server listens, as reached from itself (`http://127.0.0.1:7700`).
+    pub own_url: String,
+    /// An agent for calls to this server itself.
+    pub own_agent: ureq::Agent,
     pub auth: Auth,
     pub receiver: ReceiverSettings,
 }
@@ -105,6 +114,8 @@ impl Inbound {
             metrics: parts.metrics,
             calls: parts.calls,
             clock: parts.clock,
+            own_url: parts.own_url,
+            own_agent: parts.own_agent,
             receiver: Arc::new(Receiver {
                 auth: parts.auth,
                 limits: WebhookLimits::default(),
@@ -118,8 +129,10 @@ impl Inbound {
     pub fn job_handlers(&self) -> crate::jobs::Registry {
         let (process, notify, invite, brevo) =
             (self.clone(), self.calls.clone(), self.calls.clone(), self.calls.clone());
+        let syncer = self.clone();
         crate::jobs::Registry::default()
             .with(JOB_PROCESS, move |job| process::run_process_job(&process, job))
+            .with(JOB_SYNC_BINDING, move |job| sync::run_sync_job(&syncer, job))
             .with(JOB_NOTIFY_EMAIL, move |job| outside::run_notify_email(&notify, job))
             .with(JOB_INVITE_EMAIL, move |job| outside::run_invite_email(&invite, job))
             .with(JOB_BREVO_UPSERT, move |job| outside::run_brevo_upsert(&brevo, job))
@@ -128,6 +141,7 @@ impl Inbound {
 
 /// Job kinds this module runs.
 pub const JOB_PROCESS: &str = "inbound.process";
+pub const JOB_SYNC_BINDING: &str = "inbound.sync_binding";
 pub const JOB_NOTIFY_EMAIL: &str = "resend.signup_notification";
 pub const JOB_INVITE_EMAIL: &str = "resend.signup_invite";
 pub const JOB_BREVO_UPSERT: &str = "brevo.upsert_contact";
@@ -147,6 +161,8 @@ pub enum InboundError {
     NoConnection(String),
     #[error("no such event")]
     EventNotFound,
+    #[error("the catalog has no sample event for {0}")]
+    NoSample(String),
     #[error("{0}")]
     Invalid(String),
     #[error(transparent)]
@@ -168,7 +184,8 @@ impl From<InboundError> for ApiError {
             | InboundError::NoWebhooks(_)
             | InboundError::UnknownTenant
             | InboundError::NoConnection(_)
-            | InboundError::EventNotFound => ApiError::not_found(err.to_string()),
+            | InboundError::EventNotFound
+            | InboundError::NoSample(_) => ApiError::not_found(err.to_string()),
             InboundError::Invalid(message) => ApiError::invalid_input(message),
             InboundError::Store(e) => e.into(),
             InboundError::Vault(e) => e.into(),

@@ -34,7 +34,7 @@ pub struct ProviderCalls {
 /// Resend's shared test sender, used when the connection names no `from_address`.
 const DEFAULT_FROM: &str = "onboarding@resend.dev";
 
-fn brevo_list_id(config: &serde_json::Map<String, Value>) -> Option<i64> {
+pub fn brevo_list_id(config: &serde_json::Map<String, Value>) -> Option<i64> {
     match config.get("list_id")? {
         Value::Number(n) => n.as_i64(),
         Value::String(s) => s.trim().parse().ok(),
@@ -102,6 +102,29 @@ impl ProviderCalls {
         extra: &[(&str, String)],
     ) -> Result<Option<Answer>, JobFailure> {
         call(self, tenant_id, provider_key, method, target, body, extra)
+    }
+
+    /// A config value of the tenant's connection to `provider_key`, else the catalog's
+    /// default for that field; `Ok(None)` without a connection or either value.
+    pub fn config_or_default(
+        &self,
+        tenant_id: &str,
+        provider_key: &str,
+        field: &str,
+    ) -> Result<Option<String>, JobFailure> {
+        let Some(row) = self.store.read(|conn| find_connection(conn, tenant_id, provider_key))? else {
+            return Ok(None);
+        };
+        let configured = match row.config.get(field) {
+            Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        Ok(configured.or_else(|| {
+            self.catalogs
+                .provider(tenant_id, provider_key)
+                .and_then(|p| p.config_field(field).and_then(|f| f.default.clone()))
+        }))
     }
 
     /// Fetches a document the webhook pointed at (Eventbrite's `api_url`).

@@ -24,7 +24,7 @@ pub fn run_process_job(inbound: &Inbound, job: &Job) -> Result<(), JobFailure> {
         .ok_or_else(|| JobFailure::Permanent("job has no tenant".into()))?;
     // A replay processes again but does not announce the delivery a second time.
     let first = !payload["replay"].as_bool().unwrap_or(false);
-    let result = process_event(inbound, &tenant_id, &event_id, first);
+    let result = process_event(inbound, &tenant_id, &event_id, first).map(|_| ());
     if let Err(failure) = &result {
         let last = matches!(failure, JobFailure::Permanent(_)) || job.attempts >= job.max_attempts;
         let message = failure.message().to_owned();
@@ -66,7 +66,18 @@ enum Outcome {
     },
 }
 
-fn process_event(inbound: &Inbound, tenant_id: &str, event_id: &str, first: bool) -> Result<(), JobFailure> {
+/// What processing did with an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    /// A handler (the catalog's, with the tenant's mapping, or a plugin's) acted on it.
+    Applied,
+    /// Stored and listed, but nothing is done with this type.
+    NoHandler,
+}
+
+/// Processes one stored event; `first` announces it (`inbound.received`) — a replay or a
+/// sync does not announce it again.
+pub fn process_event(inbound: &Inbound, tenant_id: &str, event_id: &str, first: bool) -> Result<Handled, JobFailure> {
     let (event, body, handler, plugin) = inbound.store.read(|conn| -> Result<_, JobFailure> {
         let event = events::find(conn, tenant_id, event_id)?
             .ok_or_else(|| JobFailure::Permanent("the event no longer exists".into()))?;
@@ -102,12 +113,22 @@ fn process_event(inbound: &Inbound, tenant_id: &str, event_id: &str, first: bool
                     .and_then(Value::as_str)
                     .ok_or_else(|| JobFailure::Permanent(format!("no URL at {pointer}")))?
                     .to_owned();
+                let url = match &handler.fetch_query {
+                    Some(query) if url.contains('?') => format!("{url}&{query}"),
+                    Some(query) => format!("{url}?{query}"),
+                    None => url,
+                };
                 doc = inbound
                     .calls
                     .fetch_from_provider(tenant_id, &event.view.provider, &url)?;
             }
             mapped(&doc, &handler)?
         }
+    };
+    let handled = if matches!(outcome, Outcome::StoreOnly) {
+        Handled::NoHandler
+    } else {
+        Handled::Applied
     };
     let provider = event.view.provider.clone();
     // Processing writes go through the group-commit writer too: they share its batches
@@ -123,7 +144,7 @@ fn process_event(inbound: &Inbound, tenant_id: &str, event_id: &str, first: bool
     if wake {
         inbound.jobs.wake();
     }
-    Ok(())
+    Ok(handled)
 }
 
 /// Runs a plugin's `onInbound` on this (job worker) thread. Its clock is the moment the

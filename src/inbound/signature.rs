@@ -222,9 +222,41 @@ pub fn same_api_origin(candidate: &str, base: &str) -> bool {
         && url.path().starts_with(base.path().trim_end_matches('/'))
 }
 
-/// Signs like the providers do; used by tests and the ingest benchmark.
+/// Signs like the providers do: "Test with a sample event", tests and the ingest benchmark.
 pub mod sign {
     use super::*;
+
+    /// The headers a provider sends with `body` under `spec`'s scheme, signed with
+    /// `secret`; `delivery_id` fills the id headers. Without a secret there is no
+    /// signature header, so the delivery meets the same refusal an unsigned one does.
+    pub fn delivery_headers(
+        spec: &WebhookSpec,
+        secret: Option<&str>,
+        body: &[u8],
+        now_unix: i64,
+        delivery_id: &str,
+    ) -> Vec<(String, String)> {
+        let mut headers = Vec::new();
+        let secret = secret.filter(|s| !s.is_empty());
+        match (spec.scheme.as_str(), secret) {
+            ("hmac-sha256-hex", Some(secret)) => headers.push((spec.header.clone(), hmac_hex(secret, body))),
+            ("hmac-sha256-base64", Some(secret)) => headers.push((spec.header.clone(), hmac_base64(secret, body))),
+            ("stripe", Some(secret)) => headers.push((spec.header.clone(), stripe(secret, now_unix, body))),
+            ("standard-webhooks", _) => {
+                headers.push(("webhook-id".into(), delivery_id.to_owned()));
+                headers.push(("webhook-timestamp".into(), now_unix.to_string()));
+                if let Some(secret) = secret {
+                    let signature = standard_webhooks(secret, delivery_id, now_unix, body);
+                    headers.push(("webhook-signature".into(), signature));
+                }
+            }
+            _ => {}
+        }
+        if let Some(name) = &spec.id_header {
+            headers.push((name.clone(), delivery_id.to_owned()));
+        }
+        headers
+    }
 
     pub fn hmac_hex(secret: &str, body: &[u8]) -> String {
         hex::encode(mac(secret.as_bytes(), &[body]))

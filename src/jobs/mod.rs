@@ -16,7 +16,7 @@ use serde_json::Value;
 
 pub use repo::{
     Job, JobFilter, RetryRefused, claim_batch, claim_next, complete, enqueue_at, find, list, next_due_in,
-    record_failure, recover, retry_failed,
+    record_failure, recover, retry_failed, set_result,
 };
 pub use worker::{Handler, Queue, Registry, WorkerSettings};
 

@@ -22,9 +22,11 @@ pub struct Job {
     pub created_at: String,
     pub updated_at: String,
     pub finished_at: Option<String>,
+    /// What the job reported it found and did (e.g. an import's counts).
+    pub result: Option<Value>,
 }
 
-const COLUMNS: &str = "id, tenant_id, kind, payload, status, attempts, max_attempts, run_at, last_error, created_at, updated_at, finished_at";
+const COLUMNS: &str = "id, tenant_id, kind, payload, status, attempts, max_attempts, run_at, last_error, created_at, updated_at, finished_at, result";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
     let status: String = row.get(4)?;
@@ -42,7 +44,19 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
         created_at: row.get(9)?,
         updated_at: row.get(10)?,
         finished_at: row.get(11)?,
+        result: row
+            .get::<_, Option<String>>(12)?
+            .and_then(|text| serde_json::from_str(&text).ok()),
     })
+}
+
+/// Records what a job found and did; a later attempt replaces it.
+pub fn set_result(conn: &Connection, id: &str, result: &Value) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE jobs SET result = ?2 WHERE id = ?1",
+        params![id, result.to_string()],
+    )?;
+    Ok(())
 }
 
 /// Adds a job due at `run_at_ms`, inside the caller's transaction.

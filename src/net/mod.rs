@@ -21,6 +21,30 @@ pub fn agent(timeout: Duration) -> ureq::Agent {
         .into()
 }
 
+/// A blocking HTTP agent for calls tessera makes to itself (test deliveries to its own
+/// webhook URL): like [`agent`], but never through a proxy from the environment.
+pub fn own_agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .proxy(None)
+        .user_agent(concat!("tessera/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into()
+}
+
+/// The base URL at which this server reaches itself: its listen address, with an
+/// unspecified address (`0.0.0.0`, `::`) replaced by loopback.
+pub fn own_base_url(listen: std::net::SocketAddr) -> String {
+    let ip = match listen.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", std::net::SocketAddr::new(ip, listen.port()))
+}
+
 /// A blocking HTTP agent for tenant-supplied URLs: like [`agent`], plus every address is
 /// vetted by the SSRF guard at connect time, redirects are off and no proxy from the
 /// environment is used (a proxy would resolve the target where the guard cannot see it).

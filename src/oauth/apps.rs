@@ -14,7 +14,7 @@ use super::OAuthError;
 use crate::api::extract::ApiJson;
 use crate::app::AppState;
 use crate::audit;
-use crate::auth::PlatformAdmin;
+use crate::auth::PlatformAccess;
 use crate::catalog::{AuthMode, Catalog};
 use crate::config::PlatformApp;
 use crate::connections::{Credentials, mask};
@@ -228,7 +228,7 @@ pub fn list_apps(
 
 pub async fn put_platform_app(
     State(state): State<AppState>,
-    PlatformAdmin(auth): PlatformAdmin,
+    auth: PlatformAccess,
     Path(provider): Path<String>,
     ApiJson(input): ApiJson<AppInput>,
 ) -> ApiResult<(StatusCode, Json<AppView>)> {
@@ -256,7 +256,7 @@ pub async fn put_platform_app(
 
 pub async fn list_platform_apps(
     State(state): State<AppState>,
-    PlatformAdmin(_): PlatformAdmin,
+    _: PlatformAccess,
 ) -> ApiResult<Json<serde_json::Value>> {
     let app = state.clone();
     let items = state
@@ -269,7 +269,7 @@ pub async fn list_platform_apps(
 
 pub async fn delete_platform_app(
     State(state): State<AppState>,
-    PlatformAdmin(auth): PlatformAdmin,
+    auth: PlatformAccess,
     Path(provider): Path<String>,
 ) -> ApiResult<StatusCode> {
     state

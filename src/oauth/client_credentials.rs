@@ -31,9 +31,33 @@ struct TokenBody {
     scope: Option<String>,
 }
 
+/// A token endpoint's refusal: RFC 6749 §5.2 `error` / `error_description`, Zoom's
+/// `reason`, Genesys' `description`.
 #[derive(Deserialize)]
 struct ErrorBody {
     error: Option<String>,
+    error_description: Option<String>,
+    reason: Option<String>,
+    description: Option<String>,
+}
+
+/// The provider's own words for a refusal, shown to the tenant: printable, short, and
+/// never containing the secret that was sent.
+fn refusal_text(status: u16, text: &str, secret: &Secret) -> String {
+    let body = serde_json::from_str::<ErrorBody>(text).ok();
+    let code = body.as_ref().and_then(|b| b.error.clone());
+    let words = body.and_then(|b| b.error_description.or(b.reason).or(b.description));
+    let described = match (code, words) {
+        (Some(code), Some(words)) if words != code => format!("{code} ({words})"),
+        (Some(code), _) => code,
+        (None, Some(words)) => words,
+        (None, None) => format!("HTTP {status}"),
+    };
+    let mut clean: String = described.chars().filter(|c| !c.is_control()).take(200).collect();
+    if !secret.expose().is_empty() {
+        clean = clean.replace(secret.expose(), "****");
+    }
+    clean
 }
 
 fn required(credentials: &Credentials, name: &str) -> Result<Secret, CredentialsFailure> {
@@ -104,16 +128,11 @@ pub fn acquire(
         .read_to_string()
         .map_err(|e| CredentialsFailure::Transient(crate::net::describe_transport_error(&e)))?;
     if !(200..300).contains(&status) {
-        let error = serde_json::from_str::<ErrorBody>(&text).ok().and_then(|b| b.error);
-        let described = error
-            .as_deref()
-            .map(|e| e.chars().filter(|c| c.is_ascii_graphic()).take(64).collect::<String>())
-            .unwrap_or_else(|| format!("HTTP {status}"));
-        return Err(match (status, error.as_deref()) {
-            (400 | 401 | 403, Some("invalid_client" | "invalid_grant" | "unauthorized_client" | "invalid_request"))
-            | (401 | 403, _) => {
-                CredentialsFailure::Rejected(format!("the provider refused the credentials: {described}"))
-            }
+        let described = refusal_text(status, &text, &client_secret);
+        // 400 (RFC 6749 §5.2: invalid_client, invalid_grant, ...), 401 and 403 are the
+        // credentials being refused; asking again cannot help until they change.
+        return Err(match status {
+            400 | 401 | 403 => CredentialsFailure::Rejected(described),
             _ => CredentialsFailure::Transient(format!("the provider answered {described}")),
         });
     }

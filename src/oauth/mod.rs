@@ -156,6 +156,9 @@ pub enum OAuthError {
     InvalidState,
     #[error("the connection needs re-authorization: {0}")]
     NeedsReauth(String),
+    /// A client-credentials token endpoint refused the stored client id / secret.
+    #[error("the provider refused the connection's credentials: {0}; correct them and save the connection again")]
+    CredentialsRefused(String),
     #[error("the provider could not be reached or answered badly: {0}")]
     Upstream(String),
     #[error(transparent)]
@@ -181,6 +184,12 @@ impl From<OAuthError> for ApiError {
             }
             OAuthError::InvalidField { field, message } => ApiError::invalid_field(field, message),
             OAuthError::NeedsReauth(_) => ApiError::conflict(err.to_string()),
+            OAuthError::CredentialsRefused(_) => ApiError::new(
+                axum::http::StatusCode::CONFLICT,
+                "credentials_refused",
+                "Credentials refused",
+                err.to_string(),
+            ),
             OAuthError::Upstream(_) => ApiError::bad_gateway(err.to_string()),
             OAuthError::Connection(e) => e.into(),
             OAuthError::Store(e) => e.into(),

@@ -14,7 +14,7 @@ use super::service::access_token_for;
 use super::{OAuth, OAuthError};
 use crate::app::AppState;
 use crate::audit::AuditEntry;
-use crate::auth::{TenantAccess, need};
+use crate::auth::TenantAccess;
 use crate::connections::request::{api_base_url, auth_headers, join_url};
 use crate::connections::{find_connection, open_credentials};
 use crate::error::{ApiError, ApiResult};
@@ -128,7 +128,7 @@ fn percent_decode(raw: &str) -> Option<Vec<u8>> {
 
 pub async fn proxy(
     State(state): State<AppState>,
-    access: TenantAccess<need::Proxy>,
+    access: TenantAccess,
     Path((_, provider, _)): Path<(String, String, String)>,
     OriginalUri(uri): OriginalUri,
     method: Method,

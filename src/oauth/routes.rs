@@ -13,7 +13,7 @@ use super::{OAuthError, TokenGrant, ensure_token};
 use crate::api::extract::ApiQuery;
 use crate::app::AppState;
 use crate::audit;
-use crate::auth::{TenantAccess, need};
+use crate::auth::TenantAccess;
 use crate::error::{ApiError, ApiResult};
 use crate::time::format_rfc3339;
 
@@ -27,7 +27,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, OAuthError> +
 /// `POST .../connections/{provider}/authorize` → the provider URL to send the user to.
 pub async fn authorize(
     State(state): State<AppState>,
-    access: TenantAccess<need::ConnectionsWrite>,
+    access: TenantAccess,
     Path((_, provider)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<AuthorizeOutcome>> {
@@ -35,7 +35,7 @@ pub async fn authorize(
     let input: AuthorizeInput = if body.iter().all(u8::is_ascii_whitespace) {
         AuthorizeInput::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::invalid_input(format!("invalid JSON body: {e}")))?
+        crate::api::extract::parse_json(&body)?
     };
     let entry = access.audit("oauth.authorize", Some(&provider));
     let tenant_id = access.tenant.id.clone();
@@ -76,7 +76,7 @@ fn expires(grant: &TokenGrant) -> Option<String> {
 /// `GET .../connections/{provider}/token` → a fresh access token (audited).
 pub async fn token(
     State(state): State<AppState>,
-    access: TenantAccess<need::CredentialsReveal>,
+    access: TenantAccess,
     Path((_, provider)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let entry = access.audit("token.read", Some(&provider));
@@ -122,7 +122,7 @@ pub async fn token(
 /// Answers with the expiry, never the token itself.
 pub async fn refresh(
     State(state): State<AppState>,
-    access: TenantAccess<need::ConnectionsWrite>,
+    access: TenantAccess,
     Path((_, provider)): Path<(String, String)>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let entry = access.audit("token.refreshed", Some(&provider));

@@ -135,7 +135,8 @@ pub fn renew_under_lock(
     if force_since.is_none() && matches!(row.status, Status::NeedsReauth | Status::Invalid) {
         return match &current {
             Some(current) if current.usable_at(now) => Ok(grant(app, current, false)),
-            _ => Err(OAuthError::NeedsReauth(
+            _ => Err(refused(
+                row,
                 row.last_error
                     .clone()
                     .unwrap_or_else(|| "the provider refused the last renewal".into()),
@@ -189,7 +190,7 @@ pub fn renew_under_lock(
         }
         Err(RenewFailure::Rejected(reason)) => {
             mark_needs_reauth(app, row, &reason)?;
-            Err(OAuthError::NeedsReauth(reason))
+            Err(refused(row, reason))
         }
         Err(RenewFailure::Transient(reason)) => {
             let failures = current.as_ref().map_or(0, |c| c.failures) + 1;
@@ -203,6 +204,16 @@ pub fn renew_under_lock(
                 _ => Err(OAuthError::Upstream(reason)),
             }
         }
+    }
+}
+
+/// A refusal in the connection's terms: client credentials are wrong credentials; an
+/// authorization-code grant needs the tenant to authorize again.
+fn refused(row: &ConnectionRow, reason: String) -> OAuthError {
+    if row.auth_mode == AuthMode::ClientCredentials {
+        OAuthError::CredentialsRefused(reason)
+    } else {
+        OAuthError::NeedsReauth(reason)
     }
 }
 
@@ -231,6 +242,17 @@ pub fn mark_needs_reauth(app: &OAuth, row: &ConnectionRow, reason: &str) -> Resu
     } else {
         Status::NeedsReauth
     };
+    let (title, text) = if row.auth_mode == AuthMode::ClientCredentials {
+        (
+            format!("Correct the {} credentials", row.provider),
+            format!("{} refused the stored client credentials: {reason}", row.provider),
+        )
+    } else {
+        (
+            format!("Reconnect {}", row.provider),
+            format!("The provider refused to renew the {} token: {reason}", row.provider),
+        )
+    };
     app.store.write(|tx| {
         set_status(tx, &row.tenant_id, &row.id, status, Some(reason), None)?;
         crate::outbox::emit(
@@ -243,8 +265,8 @@ pub fn mark_needs_reauth(app: &OAuth, row: &ConnectionRow, reason: &str) -> Resu
             tx,
             &row.tenant_id,
             "connection.refresh_failed",
-            &format!("Reconnect {}", row.provider),
-            &format!("The provider refused to renew the {} token: {reason}", row.provider),
+            &title,
+            &text,
             json!({"provider": row.provider}),
         )?;
         Ok::<_, OAuthError>(())
@@ -322,5 +344,36 @@ pub fn access_token_for(app: &OAuth, tenant_id: &str, provider_key: &str) -> Res
             Ok(Some(ensure_token(app, tenant_id, provider_key, false)?.access_token))
         }
         _ => Ok(None),
+    }
+}
+
+impl OAuth {
+    /// `POST .../verify`: token modes obtain the access token first. A token endpoint that
+    /// refuses is the answer itself (`invalid_credentials`, with the provider's words);
+    /// one that cannot be reached is `unreachable`. Blocking.
+    pub fn verify(
+        &self,
+        tenant_id: &str,
+        provider_key: &str,
+        entry: crate::audit::AuditEntry,
+    ) -> Result<crate::connections::VerifyOutcome, OAuthError> {
+        use crate::connections::VerifyResult;
+        let failed = |result, detail| {
+            self.connections
+                .record_token_failure(tenant_id, provider_key, result, detail, entry.clone())
+        };
+        let outcome = match access_token_for(self, tenant_id, provider_key) {
+            Ok(token) => self.connections.verify(tenant_id, provider_key, token, entry.clone())?,
+            Err(e @ (OAuthError::CredentialsRefused(_) | OAuthError::NeedsReauth(_))) => {
+                failed(VerifyResult::InvalidCredentials, e.to_string())?
+            }
+            Err(e @ OAuthError::Upstream(_)) => failed(VerifyResult::Unreachable, e.to_string())?,
+            // No token yet (authorize first): the verify says what is missing.
+            Err(OAuthError::NotSupported(_)) => {
+                self.connections.verify(tenant_id, provider_key, None, entry.clone())?
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(outcome)
     }
 }

@@ -233,3 +233,41 @@ pub fn backoff(failures: i64) -> Duration {
     let exp = failures.clamp(1, 8) - 1;
     Duration::seconds((5i64 << exp).min(600))
 }
+
+/// Takes an OAuth token the tenant already holds as the connection's tokens (replacing
+/// any it had: a refresh token of an earlier grant must not outlive it) and marks the
+/// connection active. Call in the transaction that saved the connection.
+pub fn adopt(
+    conn: &Connection,
+    vault: &Vault,
+    tenant_id: &str,
+    connection_id: &str,
+    token: &crate::connections::provided_token::ProvidedToken,
+    now: OffsetDateTime,
+) -> Result<(), OAuthError> {
+    conn.execute(
+        "DELETE FROM oauth_tokens WHERE connection_id = ?1 AND tenant_id = ?2",
+        params![connection_id, tenant_id],
+    )?;
+    let expires_in = token
+        .expires_at
+        .map(|at| std::time::Duration::from_secs((at - now).whole_seconds().max(0) as u64));
+    let tokens = NewTokens {
+        access_token: token.access_token.clone(),
+        refresh_token: token.refresh_token.clone(),
+        token_type: "Bearer".into(),
+        scopes: None,
+        expires_in,
+    };
+    save(conn, vault, tenant_id, connection_id, &tokens, now)?;
+    let verified = format_rfc3339(now);
+    crate::connections::set_status(
+        conn,
+        tenant_id,
+        connection_id,
+        crate::connections::Status::Active,
+        None,
+        Some(&verified),
+    )?;
+    Ok(())
+}

@@ -9,13 +9,13 @@ use super::keys::{KeysStatus, status_of};
 use crate::api::extract::ApiQuery;
 use crate::api::pagination::{Page, PageQuery};
 use crate::app::AppState;
-use crate::auth::PlatformAdmin;
+use crate::auth::PlatformAccess;
 use crate::error::{ApiError, ApiResult};
 
 /// Reads the keyring the way `tessera keys status` does (the key file or
 /// `TESSERA_MASTER_KEY` as they are now), so a rotation made beside the running server
 /// shows at once.
-pub async fn keys_status(State(state): State<AppState>, _platform: PlatformAdmin) -> ApiResult<Json<KeysStatus>> {
+pub async fn keys_status(State(state): State<AppState>, _platform: PlatformAccess) -> ApiResult<Json<KeysStatus>> {
     let config = state.config.clone();
     let status = state
         .store
@@ -31,7 +31,7 @@ pub async fn keys_status(State(state): State<AppState>, _platform: PlatformAdmin
 /// Backups made with `tessera backup`, newest first.
 pub async fn list_backups(
     State(state): State<AppState>,
-    _platform: PlatformAdmin,
+    _platform: PlatformAccess,
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<BackupRecord>>> {
     let limit = page.limit();

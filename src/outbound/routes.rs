@@ -14,7 +14,7 @@ use crate::api::extract::{ApiJson, ApiQuery};
 use crate::api::pagination::{Page, PageQuery};
 use crate::app::AppState;
 use crate::audit;
-use crate::auth::{TenantAccess, need};
+use crate::auth::TenantAccess;
 use crate::error::{ApiError, ApiResult};
 use crate::time::{ms_to_rfc3339, now_ms};
 
@@ -40,7 +40,7 @@ fn check_transform(tx: &rusqlite::Connection, tenant_id: &str, plugin: &str) -> 
 
 pub async fn create_endpoint(
     State(state): State<AppState>,
-    access: TenantAccess<need::WebhooksWrite>,
+    access: TenantAccess,
     ApiJson(body): ApiJson<CreateEndpoint>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let events = endpoints::validate_events(&body.events)?;
@@ -95,7 +95,7 @@ pub async fn create_endpoint(
 
 pub async fn list_endpoints(
     State(state): State<AppState>,
-    access: TenantAccess<need::WebhooksRead>,
+    access: TenantAccess,
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<EndpointView>>> {
     let limit = page.limit();
@@ -110,7 +110,7 @@ pub async fn list_endpoints(
 
 pub async fn get_endpoint(
     State(state): State<AppState>,
-    access: TenantAccess<need::WebhooksRead>,
+    access: TenantAccess,
     Path((_, id)): Path<(String, String)>,
 ) -> ApiResult<Json<EndpointView>> {
     let row = state
@@ -140,7 +140,7 @@ pub struct PatchEndpoint {
 
 pub async fn patch_endpoint(
     State(state): State<AppState>,
-    access: TenantAccess<need::WebhooksWrite>,
+    access: TenantAccess,
     Path((_, id)): Path<(String, String)>,
     ApiJson(body): ApiJson<PatchEndpoint>,
 ) -> ApiResult<Json<Value>> {
@@ -250,7 +250,7 @@ pub async fn patch_endpoint(
 
 pub async fn delete_endpoint(
     State(state): State<AppState>,
-    access: TenantAccess<need::WebhooksWrite>,
+    access: TenantAccess,
     Path((_, id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let endpoint_id = id.clone();
@@ -268,7 +268,7 @@ pub async fn delete_endpoint(
 
 pub async fn reveal_secret(
     State(state): State<AppState>,
-    access: TenantAccess<need::WebhooksWrite>,
+    access: TenantAccess,
     Path((_, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let app = state.clone();
@@ -292,7 +292,7 @@ pub async fn reveal_secret(
 
 pub async fn send_test(
     State(state): State<AppState>,
-    access: TenantAccess<need::WebhooksWrite>,
+    access: TenantAccess,
     Path((_, id)): Path<(String, String)>,
 ) -> ApiResult<(StatusCode, Json<DeliveryView>)> {
     let view = state
@@ -315,7 +315,7 @@ pub struct DeliveryQuery {
 
 pub async fn list_deliveries(
     State(state): State<AppState>,
-    access: TenantAccess<need::WebhooksRead>,
+    access: TenantAccess,
     Path((_, id)): Path<(String, String)>,
     ApiQuery(query): ApiQuery<DeliveryQuery>,
 ) -> ApiResult<Json<Page<DeliveryView>>> {
@@ -347,7 +347,7 @@ pub async fn list_deliveries(
 
 pub async fn get_delivery(
     State(state): State<AppState>,
-    access: TenantAccess<need::WebhooksRead>,
+    access: TenantAccess,
     Path((_, id, delivery_id)): Path<(String, String, String)>,
 ) -> ApiResult<Json<DeliveryView>> {
     let view = state
@@ -359,7 +359,7 @@ pub async fn get_delivery(
 
 pub async fn retry_delivery(
     State(state): State<AppState>,
-    access: TenantAccess<need::WebhooksWrite>,
+    access: TenantAccess,
     Path((_, id, delivery_id)): Path<(String, String, String)>,
 ) -> ApiResult<(StatusCode, Json<DeliveryView>)> {
     let view = state
@@ -388,7 +388,7 @@ pub struct ReplayRequest {
 
 pub async fn replay(
     State(state): State<AppState>,
-    access: TenantAccess<need::WebhooksWrite>,
+    access: TenantAccess,
     Path((_, id)): Path<(String, String)>,
     ApiJson(body): ApiJson<ReplayRequest>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
@@ -447,7 +447,7 @@ pub struct Stats {
 
 pub async fn stats(
     State(state): State<AppState>,
-    access: TenantAccess<need::WebhooksRead>,
+    access: TenantAccess,
     ApiQuery(query): ApiQuery<StatsQuery>,
 ) -> ApiResult<Json<Stats>> {
     let hours = query.hours.unwrap_or(24);

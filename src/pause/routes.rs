@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::{HELD, PauseState};
 use crate::app::AppState;
-use crate::auth::PlatformAdmin;
+use crate::auth::PlatformAccess;
 use crate::error::ApiResult;
 
 #[derive(Debug, Default, Deserialize)]
@@ -28,16 +28,12 @@ fn view(state: &PauseState) -> Json<Value> {
     }))
 }
 
-pub async fn get_pause(State(state): State<AppState>, _: PlatformAdmin) -> ApiResult<Json<Value>> {
+pub async fn get_pause(State(state): State<AppState>, _: PlatformAccess) -> ApiResult<Json<Value>> {
     Ok(view(&state.pause.state().await?))
 }
 
 /// Holds every outside effect. The body (`{"reason"}`) is optional.
-pub async fn pause(
-    State(state): State<AppState>,
-    PlatformAdmin(admin): PlatformAdmin,
-    body: Bytes,
-) -> ApiResult<Json<Value>> {
+pub async fn pause(State(state): State<AppState>, admin: PlatformAccess, body: Bytes) -> ApiResult<Json<Value>> {
     let request: PauseRequest = if body.iter().all(u8::is_ascii_whitespace) {
         PauseRequest::default()
     } else {
@@ -58,7 +54,7 @@ pub async fn pause(
 }
 
 /// Releases the hold; held work starts at once.
-pub async fn resume(State(state): State<AppState>, PlatformAdmin(admin): PlatformAdmin) -> ApiResult<Json<Value>> {
+pub async fn resume(State(state): State<AppState>, admin: PlatformAccess) -> ApiResult<Json<Value>> {
     let entry = admin.audit(None, "platform.resumed", None);
     let stored = state
         .pause

@@ -12,12 +12,12 @@ use super::manifest::Package;
 use super::service::{InstallationView, PluginDetail, PluginView};
 use crate::api::extract::{ApiJson, ApiQuery};
 use crate::app::AppState;
-use crate::auth::{HoldsScope, PlatformAdmin, TenantAccess, need};
+use crate::auth::{Caller, PlatformAccess, TenantAccess};
 use crate::error::{ApiError, ApiResult};
 
 pub async fn publish(
     State(state): State<AppState>,
-    PlatformAdmin(auth): PlatformAdmin,
+    auth: PlatformAccess,
     ApiJson(package): ApiJson<Package>,
 ) -> ApiResult<(StatusCode, Json<PluginView>)> {
     let entry = auth.audit(None, "plugin.published", Some(&package.manifest.id));
@@ -34,7 +34,7 @@ pub async fn publish(
     Ok((status, Json(publication.view)))
 }
 
-pub async fn list(State(state): State<AppState>, _auth: HoldsScope<need::PluginsRead>) -> ApiResult<Json<Value>> {
+pub async fn list(State(state): State<AppState>, _auth: Caller) -> ApiResult<Json<Value>> {
     let plugins = state.plugins.clone();
     let items = state.store.run(move |_| plugins.list().map_err(ApiError::from)).await?;
     Ok(Json(json!({"items": items, "next_cursor": null})))
@@ -42,7 +42,7 @@ pub async fn list(State(state): State<AppState>, _auth: HoldsScope<need::Plugins
 
 pub async fn get_one(
     State(state): State<AppState>,
-    _auth: HoldsScope<need::PluginsRead>,
+    _auth: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<PluginDetail>> {
     let plugins = state.plugins.clone();
@@ -62,7 +62,7 @@ pub struct DeleteQuery {
 
 pub async fn delete(
     State(state): State<AppState>,
-    PlatformAdmin(auth): PlatformAdmin,
+    auth: PlatformAccess,
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<DeleteQuery>,
 ) -> ApiResult<StatusCode> {
@@ -102,7 +102,7 @@ impl std::fmt::Debug for ConfigurationInput {
     }
 }
 
-fn configuration_of<S>(access: &TenantAccess<S>, input: ConfigurationInput) -> ApiResult<Map<String, Value>> {
+fn configuration_of(access: &TenantAccess, input: ConfigurationInput) -> ApiResult<Map<String, Value>> {
     if let Some(workspace) = &input.workspace_id
         && workspace != &access.tenant.id
         && workspace != &access.tenant.slug
@@ -117,7 +117,7 @@ fn configuration_of<S>(access: &TenantAccess<S>, input: ConfigurationInput) -> A
 
 pub async fn install(
     State(state): State<AppState>,
-    access: TenantAccess<need::PluginsWrite>,
+    access: TenantAccess,
     Path((_, id)): Path<(String, String)>,
     ApiJson(input): ApiJson<ConfigurationInput>,
 ) -> ApiResult<(StatusCode, Json<InstallationView>)> {
@@ -132,10 +132,7 @@ pub async fn install(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-pub async fn list_installed(
-    State(state): State<AppState>,
-    access: TenantAccess<need::PluginsRead>,
-) -> ApiResult<Json<Value>> {
+pub async fn list_installed(State(state): State<AppState>, access: TenantAccess) -> ApiResult<Json<Value>> {
     let plugins = state.plugins.clone();
     let items = state
         .store
@@ -146,7 +143,7 @@ pub async fn list_installed(
 
 pub async fn get_installed(
     State(state): State<AppState>,
-    access: TenantAccess<need::PluginsRead>,
+    access: TenantAccess,
     Path((_, id)): Path<(String, String)>,
 ) -> ApiResult<Json<InstallationView>> {
     let plugins = state.plugins.clone();
@@ -159,7 +156,7 @@ pub async fn get_installed(
 
 pub async fn configure(
     State(state): State<AppState>,
-    access: TenantAccess<need::PluginsWrite>,
+    access: TenantAccess,
     Path((_, id)): Path<(String, String)>,
     ApiJson(input): ApiJson<ConfigurationInput>,
 ) -> ApiResult<Json<InstallationView>> {
@@ -176,7 +173,7 @@ pub async fn configure(
 
 pub async fn uninstall(
     State(state): State<AppState>,
-    access: TenantAccess<need::PluginsWrite>,
+    access: TenantAccess,
     Path((_, id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let entry = access.audit("plugin.uninstalled", Some(&id));

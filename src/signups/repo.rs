@@ -102,6 +102,26 @@ pub fn mark_sources(
     )?)
 }
 
+/// The status of the signup with this (normalised) email, if there is one.
+pub fn status_by_email(conn: &Connection, tenant_id: &str, email: &str) -> Result<Option<String>, StoreError> {
+    conn.query_row(
+        "SELECT status FROM signups WHERE tenant_id = ?1 AND email = ?2",
+        params![tenant_id, email],
+        |r| r.get(0),
+    )
+    .optional_row()
+}
+
+/// The signup an inbound event (or import) brought, if any.
+pub fn signup_for_event(conn: &Connection, tenant_id: &str, event_id: &str) -> Result<Option<String>, StoreError> {
+    conn.query_row(
+        "SELECT signup_id FROM signup_sources WHERE tenant_id = ?1 AND event_id = ?2 ORDER BY created_at LIMIT 1",
+        params![tenant_id, event_id],
+        |r| r.get(0),
+    )
+    .optional_row()
+}
+
 fn signup_row(row: &Row<'_>) -> rusqlite::Result<Signup> {
     Ok(Signup {
         id: row.get(0)?,

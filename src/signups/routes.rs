@@ -10,7 +10,7 @@ use super::{STATUSES, Signup, StatusChange};
 use crate::api::extract::ApiQuery;
 use crate::api::pagination::{Page, PageQuery};
 use crate::app::AppState;
-use crate::auth::{TenantAccess, need};
+use crate::auth::TenantAccess;
 use crate::error::{ApiError, ApiResult};
 
 #[derive(Debug, Default, Deserialize)]
@@ -25,7 +25,7 @@ pub struct SignupQuery {
 
 pub async fn list_signups(
     State(state): State<AppState>,
-    access: TenantAccess<need::SignupsRead>,
+    access: TenantAccess,
     ApiQuery(query): ApiQuery<SignupQuery>,
 ) -> ApiResult<Json<Page<Signup>>> {
     if let Some(status) = &query.status
@@ -52,7 +52,7 @@ pub async fn list_signups(
 
 pub async fn get_signup(
     State(state): State<AppState>,
-    access: TenantAccess<need::SignupsRead>,
+    access: TenantAccess,
     Path((_, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Signup>> {
     let found = state
@@ -64,7 +64,7 @@ pub async fn get_signup(
 
 async fn change_status(
     state: &AppState,
-    access: TenantAccess<need::SignupsWrite>,
+    access: TenantAccess,
     id: String,
     status: &'static str,
 ) -> ApiResult<Json<Value>> {
@@ -90,7 +90,7 @@ async fn change_status(
 
 pub async fn approve(
     State(state): State<AppState>,
-    access: TenantAccess<need::SignupsWrite>,
+    access: TenantAccess,
     Path((_, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     change_status(&state, access, id, "approved").await
@@ -98,7 +98,7 @@ pub async fn approve(
 
 pub async fn reject(
     State(state): State<AppState>,
-    access: TenantAccess<need::SignupsWrite>,
+    access: TenantAccess,
     Path((_, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     change_status(&state, access, id, "rejected").await
@@ -106,7 +106,7 @@ pub async fn reject(
 
 pub async fn invite(
     State(state): State<AppState>,
-    access: TenantAccess<need::SignupsWrite>,
+    access: TenantAccess,
     Path((_, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     change_status(&state, access, id, "invited").await

@@ -90,29 +90,34 @@ fn make_private(path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    embedded::migrations::runner()
+        .run(conn)
+        .map_err(|e| StoreError::Migration(e.to_string()))?;
+    Ok(())
+}
+
 impl Store {
     /// Opens (creating if needed) the database file and runs pending migrations.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         make_private(path)?;
+        // WAL mode and the schema come first, on one connection: the pool opens its 16
+        // connections at once on threads of its own, and on a new file several of them
+        // switching the journal mode together can fail with "database is locked". Once
+        // the file is in WAL mode, their switch is a no-op.
+        let mut first = Connection::open(path)?;
+        configure(&mut first)?;
+        migrate(&mut first)?;
+        drop(first);
         let manager = SqliteConnectionManager::file(path).with_init(configure);
         let pool = r2d2::Pool::builder()
             .max_size(16)
             .connection_timeout(Duration::from_secs(15))
             .build(manager)?;
-        let store = Store {
+        Ok(Store {
             pool,
             path: std::sync::Arc::new(path.to_owned()),
-        };
-        store.migrate()?;
-        Ok(store)
-    }
-
-    fn migrate(&self) -> Result<(), StoreError> {
-        let mut conn = self.conn()?;
-        embedded::migrations::runner()
-            .run(&mut *conn)
-            .map_err(|e| StoreError::Migration(e.to_string()))?;
-        Ok(())
+        })
     }
 
     /// A dedicated connection whose commits skip the fsync (`synchronous = NORMAL`): in

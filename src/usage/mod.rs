@@ -21,10 +21,13 @@ struct CounterKey {
     hour: String,
 }
 
-/// Counts requests until the next flush.
+/// Counts requests until the next flush, and when each API token was last used (so
+/// `last_used_at` costs one write per token per flush, not one per request).
 #[derive(Default)]
 pub struct UsageRecorder {
     pending: Mutex<HashMap<CounterKey, u64>>,
+    /// Token id → when it last answered a request (RFC 3339).
+    last_used: Mutex<HashMap<String, String>>,
 }
 
 pub fn status_class(status: u16) -> &'static str {
@@ -57,19 +60,29 @@ impl UsageRecorder {
         if let Ok(mut pending) = self.pending.lock() {
             *pending.entry(key).or_insert(0) += 1;
         }
+        if let Some(token_id) = actor.strip_prefix("token:")
+            && let Ok(mut last_used) = self.last_used.lock()
+        {
+            last_used.insert(token_id.to_owned(), crate::time::now_rfc3339());
+        }
     }
 
-    /// Writes the pending counts in one transaction through `writer` (relaxed: counts are
-    /// statistics, a power cut may lose the last flush). On failure they are put back.
+    /// Writes the pending counts and token last-use times in one transaction through
+    /// `writer` (relaxed: both are statistics, a power cut may lose the last flush). On
+    /// failure they are put back.
     pub fn flush(&self, writer: &Writer) -> Result<usize, StoreError> {
         let batch = self.take();
-        if batch.is_empty() {
+        let used = self.take_last_used();
+        if batch.is_empty() && used.is_empty() {
             return Ok(0);
         }
-        let rows = batch.clone();
-        let result = writer.write_blocking_with(Durability::Relaxed, move |tx| write_counts(tx, &rows));
+        let (rows, touched) = (batch.clone(), used.clone());
+        let result = writer.write_blocking_with(Durability::Relaxed, move |tx| {
+            touch_tokens(tx, &touched)?;
+            write_counts(tx, &rows)
+        });
         if result.is_err() {
-            self.restore(batch);
+            self.restore(batch, used);
         }
         result
     }
@@ -81,13 +94,38 @@ impl UsageRecorder {
         }
     }
 
-    fn restore(&self, batch: Vec<(CounterKey, u64)>) {
+    fn take_last_used(&self) -> Vec<(String, String)> {
+        match self.last_used.lock() {
+            Ok(mut last_used) => last_used.drain().collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    fn restore(&self, batch: Vec<(CounterKey, u64)>, used: Vec<(String, String)>) {
         if let Ok(mut pending) = self.pending.lock() {
             for (key, count) in batch {
                 *pending.entry(key).or_insert(0) += count;
             }
         }
+        if let Ok(mut last_used) = self.last_used.lock() {
+            for (token_id, at) in used {
+                let kept = last_used.entry(token_id).or_insert_with(|| at.clone());
+                if *kept < at {
+                    *kept = at;
+                }
+            }
+        }
     }
+}
+
+fn touch_tokens(tx: &Connection, used: &[(String, String)]) -> Result<(), StoreError> {
+    let mut touch = tx.prepare_cached(
+        "UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?2)",
+    )?;
+    for (token_id, at) in used {
+        touch.execute(params![token_id, at])?;
+    }
+    Ok(())
 }
 
 fn write_counts(tx: &Connection, batch: &[(CounterKey, u64)]) -> Result<usize, StoreError> {
@@ -218,16 +256,20 @@ impl Usage {
     /// Writes what has been counted so far; a failure keeps the counts for the next try.
     pub async fn flush_now(&self) {
         let batch = self.recorder.take();
-        if batch.is_empty() {
+        let used = self.recorder.take_last_used();
+        if batch.is_empty() && used.is_empty() {
             return;
         }
-        let rows = batch.clone();
+        let (rows, touched) = (batch.clone(), used.clone());
         let result = self
             .writer
-            .write_with(Durability::Relaxed, move |tx| write_counts(tx, &rows))
+            .write_with(Durability::Relaxed, move |tx| {
+                touch_tokens(tx, &touched)?;
+                write_counts(tx, &rows)
+            })
             .await;
         if let Err(e) = result {
-            self.recorder.restore(batch);
+            self.recorder.restore(batch, used);
             tracing::warn!(error = %e, "usage flush failed; counts kept for the next try");
         }
     }

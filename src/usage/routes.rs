@@ -11,7 +11,7 @@ use time::{Duration, OffsetDateTime};
 use super::{usage_between, usage_by_actor, usage_by_hour};
 use crate::api::extract::ApiQuery;
 use crate::app::AppState;
-use crate::auth::{TenantAccess, need};
+use crate::auth::TenantAccess;
 use crate::error::{ApiError, ApiResult};
 
 #[derive(Debug, Deserialize)]
@@ -39,7 +39,7 @@ fn hour_floor(at: OffsetDateTime) -> OffsetDateTime {
 /// Counts are kept per hour: `from` is rounded down to its hour, `to` is exclusive.
 pub async fn get_usage(
     State(state): State<AppState>,
-    access: TenantAccess<need::AuditRead>,
+    access: TenantAccess,
     ApiQuery(query): ApiQuery<UsageQuery>,
 ) -> ApiResult<Json<Value>> {
     let now = crate::time::now();

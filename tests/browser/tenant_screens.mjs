@@ -1,5 +1,6 @@
 // A tenant admin drives the screens beyond the first walk: notifications, jobs, usage,
-// consents, field mappings, Easy!Appointments, editing an endpoint, token status, audit
+// consents, field mappings, Easy!Appointments (with insights), a webhook test with the
+// provider's sample event, editing an endpoint, token status, audit
 // actors by name and the tenant's settings — in headless Chromium against the real server
 // that tests/it/ui_browser.rs seeded through the API (a signup from a signed Posh.VIP
 // webhook, a Brevo job that failed once, an Easy!Appointments server, an endpoint, an
@@ -124,18 +125,18 @@ await run('tenant screens', allowed, async ({ page, main, step, shot, bothWidths
     const email = section.getByLabel('purchase.created Email pointer');
     const preview = section.locator('.preview[data-field="email"]');
     await preview.getByText('grace@example.test', { exact: true }).waitFor();
-    await email.fill('/data/customer/first_name');
+    await email.fill('/purchase/customer/first_name');
     await preview.getByText('Grace', { exact: true }).waitFor();
-    await email.fill('/data/nowhere');
+    await email.fill('/purchase/nowhere');
     await preview.getByText('Nothing at this pointer').waitFor();
-    await email.fill('data/customer/email');
+    await email.fill('purchase/customer/email');
     await preview.getByText('Start with “/”').waitFor();
     await page.getByRole('button', { name: 'Save mappings' }).click();
     await page.locator('#mapping-result').getByText('A pointer starts with “/”').waitFor();
-    await email.fill('/data/customer/first_name');
+    await email.fill('/purchase/customer/first_name');
     await page.getByRole('button', { name: 'Save mappings' }).click();
     await page.locator('#mapping-result').getByText('Saved.').waitFor();
-    await section.getByText('Catalog default: /data/customer/email').waitFor();
+    await section.getByText('Catalog default: /purchase/customer/email').waitFor();
     await shot('mapping-poshvip-1280');
     await page.getByRole('link', { name: '← All mappings' }).click();
     await main().locator('a.card[data-provider="poshvip"]').getByText('Customised').waitFor();
@@ -143,9 +144,9 @@ await run('tenant screens', allowed, async ({ page, main, step, shot, bothWidths
     await page.getByRole('button', { name: 'Reset to catalog defaults' }).click();
     await page.getByRole('button', { name: 'Confirm: use the catalog defaults' }).click();
     await page.locator('#mapping-result').getByText('use the catalog\'s mappings again').waitFor();
-    check(await email.inputValue() === '/data/customer/email', 'the default is back');
+    check(await email.inputValue() === '/purchase/customer/email', 'the default is back');
     // Leave one override for the server-side check: the name from the full name field.
-    await section.getByLabel('purchase.created Full name pointer').fill('/data/customer/last_name');
+    await section.getByLabel('purchase.created Full name pointer').fill('/purchase/customer/last_name');
     await section.locator('.preview[data-field="name"]').getByText('Hopper', { exact: true }).waitFor();
     await page.getByRole('button', { name: 'Save mappings' }).click();
     await page.locator('#mapping-result').getByText('Saved.').waitFor();
@@ -186,6 +187,42 @@ await run('tenant screens', allowed, async ({ page, main, step, shot, bothWidths
     await main().getByText('2 marked as read.').waitFor();
     await main().getByText('Nothing unread').waitFor();
     await waitUntil('the bell empties', async () => (await bell().getAttribute('aria-label')) === 'Notifications, none unread');
+  });
+
+  await step('Posh.VIP: "Test with a sample event" goes through the real webhook URL', async () => {
+    await page.goto(`${BASE}/ui/integrations/poshvip`);
+    await page.getByRole('heading', { name: 'Posh.VIP', level: 1 }).waitFor();
+    await page.locator('#webhook-test').getByText('documented purchase.created event').waitFor();
+    await page.getByRole('button', { name: 'Test with a sample event' }).click();
+    const result = page.locator('#webhook-test-result [data-status="processed"]');
+    await result.getByText('purchase.created was accepted and processed into a pending signup').waitFor({ timeout: 30000 });
+    await shot('webhook-test-1280');
+    await result.getByRole('link', { name: 'See the signup' }).click();
+    await page.getByRole('heading', { name: 'Signups', level: 1 }).waitFor();
+    await main().locator('tr.highlight', { hasText: 'test@example.com' }).waitFor();
+    // Eventbrite signs nothing, so its page asks for no webhook secret.
+    await page.goto(`${BASE}/ui/integrations/eventbrite`);
+    await page.getByRole('heading', { name: 'Eventbrite', level: 1 }).waitFor();
+    await main().getByText('Eventbrite does not sign its webhooks').waitFor();
+    await main().locator('#webhook-test').getByText('Save the connection first.').waitFor();
+    check(await main().getByText('Secret saved').count() === 0, 'no webhook secret asked for');
+    check(await main().getByLabel(/webhook secret/i).count() === 0, 'no webhook secret field');
+  });
+
+  await step('Easy!Appointments insights: figures, then a written summary from Claude', async () => {
+    await nav('Easy!Appointments');
+    await page.locator('#insights-from').fill('2026-11-01');
+    await page.locator('#insights-to').fill('2026-11-30');
+    await page.getByRole('button', { name: 'Analyse bookings' }).click();
+    const area = page.locator('#ea-insights');
+    await area.locator('tbody tr', { hasText: 'Chloe Stylist' }).getByText('3', { exact: true }).waitFor();
+    await page.locator('#insights-type').selectOption('conversion');
+    await page.getByLabel('Add a short written summary from Claude').check();
+    await page.getByRole('button', { name: 'Analyse bookings' }).click();
+    await area.locator('#insights-summary').getByText('Bookings were steady').waitFor();
+    await area.locator('#insights-summary').getByText(/^Written by claude-sonnet-4-5/).waitFor();
+    await area.locator('.card', { hasText: 'Cancelled' }).getByText('1', { exact: true }).waitFor();
+    await shot('easyappointments-insights-1280');
   });
 
   let endpointPath = '';

@@ -228,17 +228,18 @@ try {
   });
 
   await step('Posh.VIP sends signed webhooks; a forged one is rejected', async () => {
+    // The delivery as the En Garde guide shows it.
     const purchase = {
-      type: 'purchase.created',
-      data: {
-        purchase_id: 'walk-p1', ticket_id: 't_walk-p1',
-        event: { id: 'ev_walk', name: 'Launch Party' },
+      event: 'purchase.created',
+      purchase: {
+        id: 'walk-p1', event_id: 'ev_walk', event_name: 'Launch Party',
         customer: { email: 'grace@example.test', first_name: 'Grace', last_name: 'Hopper' },
+        total_amount: 100.00, currency: 'USD', tickets: [],
       },
     };
     const ok = await sendPoshWebhook(webhookUrl, purchase, POSH_SECRET);
     check(ok.status === 200 && ok.body?.received === true, `signed webhook accepted: ${JSON.stringify(ok)}`);
-    const forged = await sendPoshWebhook(webhookUrl, { ...purchase, data: { ...purchase.data, purchase_id: 'walk-p2' } }, 'not-the-secret');
+    const forged = await sendPoshWebhook(webhookUrl, { ...purchase, purchase: { ...purchase.purchase, id: 'walk-p2' } }, 'not-the-secret');
     check(forged.status === 401, `forged webhook refused: ${JSON.stringify(forged)}`);
     await page.reload();
     await main().getByRole('link', { name: 'purchase.created' }).waitFor();
@@ -268,7 +269,7 @@ try {
     await page.getByRole('heading', { name: 'purchase.created', level: 1 }).waitFor();
     const payload = await page.getByLabel('Event payload').textContent();
     check(payload.includes('\n    "customer": {\n      "email": "grace@example.test"'), `payload is pretty-printed: ${payload}`);
-    check(JSON.parse(payload).data.purchase_id === 'walk-p1', 'the payload is the delivered body');
+    check(JSON.parse(payload).purchase.id === 'walk-p1', 'the payload is the delivered body');
     await page.getByRole('button', { name: 'Replay' }).click();
     await main().getByText('Replayed').waitFor();
     await shot('event-1280');

@@ -187,3 +187,73 @@ fn unknown_tessera_env_is_warned_about() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("TESSERA_PUBLC_URL"));
 }
+
+#[test]
+fn serve_is_quiet_and_prints_the_address_it_really_listens_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut child = tessera()
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stderr.take().unwrap());
+    let mut lines = Vec::new();
+    let listening = loop {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "serve exited early: {lines:?}"
+        );
+        lines.push(line.trim_end().to_owned());
+        if line.contains("listening on") {
+            break line;
+        }
+    };
+    std::thread::spawn(move || for _ in reader.lines() {});
+    // `tessera: listening on http://127.0.0.1:PORT (public URL http://127.0.0.1:PORT)`
+    let url = listening
+        .split("listening on ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(!url.ends_with(":0"), "{listening}");
+    assert!(listening.contains(&format!("(public URL {url})")), "{listening}");
+    let token = lines
+        .iter()
+        .find(|l| l.starts_with("tsr_"))
+        .expect("first token")
+        .clone();
+    let tenant = Client::new(&url, Some(&token)).post("/api/v1/tenants", &serde_json::json!({"name": "acme"}));
+    assert_eq!(tenant.status, 201, "{}", tenant.text);
+    let info = Client::new(&url, Some(&token)).get("/api/v1/tenants/acme/webhooks/poshvip");
+    assert_eq!(
+        info.json["webhook_url"],
+        format!("{url}/webhooks/poshvip/acme"),
+        "{}",
+        info.text
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !lines.iter().any(|l| l.contains("migration") || l.contains('\u{1b}')),
+        "no migration lines or colour codes by default: {lines:?}"
+    );
+
+    // At debug level the migration runner says what it does.
+    let out = tessera()
+        .arg("--data-dir")
+        .arg(dir.path().join("other"))
+        .env("TESSERA_LOG", "debug")
+        .arg("init")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("applying migration"));
+}

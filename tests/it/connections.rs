@@ -233,9 +233,11 @@ fn bad_connection_input_names_the_problem() {
             resp.text
         );
     }
+    // Without credentials a new connection names the required one missing (a stored
+    // connection would keep its own).
     let missing_credentials = admin.put(&format!("{base}/stripe"), &json!({"config": {}}));
     assert_eq!(missing_credentials.status, 400);
-    assert_eq!(missing_credentials.json["errors"][0]["field"], "credentials");
+    assert_eq!(missing_credentials.json["errors"][0]["field"], "credentials.secret_key");
     let unknown = admin.put(&format!("{base}/nosuch"), &json!({"credentials": {}}));
     assert_eq!(unknown.status, 404);
     assert_eq!(admin.get(&format!("{base}/stripe")).status, 404, "nothing was stored");
@@ -305,4 +307,27 @@ fn reveal_is_scoped_and_audited_without_the_secret() {
     assert_eq!(page.status, 200, "{}", page.text);
     assert_eq!(page.json["items"].as_array().unwrap().len(), 1);
     assert_eq!(page.json["items"][0]["action"], "credentials.revealed");
+}
+
+#[test]
+fn a_put_with_only_config_keeps_the_credentials() {
+    let server = TestServer::start();
+    server.create_tenant("t1");
+    let admin = server.admin();
+    let path = "/api/v1/tenants/t1/connections/brevo";
+    let first = admin.put(path, &json!({"credentials": {"api_key": "xkeysib-kept-0001"}}));
+    assert_eq!(first.status, 201, "{}", first.text);
+    let second = admin.put(path, &json!({"config": {"list_id": 9}}));
+    assert_eq!(second.status, 200, "{}", second.text);
+    assert_eq!(second.json["config"]["list_id"], 9);
+    assert_eq!(
+        second.json["credentials"]["api_key"],
+        first.json["credentials"]["api_key"]
+    );
+    let revealed = admin.get(&format!("{path}/credentials"));
+    assert_eq!(
+        revealed.json["credentials"]["api_key"], "xkeysib-kept-0001",
+        "{}",
+        revealed.text
+    );
 }

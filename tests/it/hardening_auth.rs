@@ -263,6 +263,19 @@ fn errors_name_the_field_and_the_problem_never_the_value() {
             "",
         ),
         ("POST", "/api/v1/tenants", json!({"name": "n", "tier": CANARY}), "tier"),
+        // Routes whose body is optional parse it the same way.
+        (
+            "POST",
+            "/api/v1/tenants/acme/connections/github/authorize",
+            json!({"scopes": CANARY}),
+            "scopes",
+        ),
+        (
+            "POST",
+            "/api/v1/tenants/acme/bindings/poshvip/sync",
+            json!({"since": [CANARY]}),
+            "since",
+        ),
     ];
     for (method, path, body, field) in cases {
         let resp = admin.send(

@@ -115,14 +115,22 @@ fn shop_and_region_values_are_held_to_the_providers_documented_hosts() {
             json!({"credentials": {"client_id": "cid", "client_secret": "csecret-123456"}, "config": {"region": value}}),
         )
     };
-    let evil = region("evil.example");
-    assert_eq!(evil.status, 400, "{}", evil.text);
-    assert_eq!(evil.json["errors"][0]["field"], "config.region");
+    for hostile in [
+        "evil.example",
+        "mypurecloud.com.evil.example",
+        "pure.cloud.evil.example",
+    ] {
+        let evil = region(hostile);
+        assert_eq!(evil.status, 400, "{hostile}: {}", evil.text);
+        assert_eq!(evil.json["errors"][0]["field"], "config.region");
+    }
     for documented in [
         "mypurecloud.com",
         "mypurecloud.de",
         "aps1.pure.cloud",
         "use2.us-gov-pure.cloud",
+        // The Genesys integration guide's own example.
+        "aps1.mypurecloud.com",
     ] {
         let ok = region(documented);
         assert!(ok.status == 200 || ok.status == 201, "{documented}: {}", ok.text);

@@ -192,7 +192,7 @@ fn poshvip_lifecycle_signup_notification_email_and_brevo_with_retry() {
 
     // A transfer makes the new holder a contact of their own.
     let mut transfer = purchase("ticket.transferred", "p2", "ana@example.com");
-    transfer["data"]["new_holder"] = json!({"email": "bia@example.com", "first_name": "Bia", "last_name": "Costa"});
+    transfer["ticket"]["new_holder"] = json!({"email": "bia@example.com", "first_name": "Bia", "last_name": "Costa"});
     let e5 = accepted(&post_posh(&server, "brand-a", "posh-secret", &transfer));
     wait_processed(&admin, "brand-a", &e5);
     let bia = items(&admin.get("/api/v1/tenants/brand-a/signups?email=bia@example.com"));
@@ -381,7 +381,7 @@ fn signups_api_approve_reject_invite_and_bindings() {
     // Bindings: defaults from the catalog, then the tenant's own pointer.
     let bindings = writer.get("/api/v1/tenants/brand-a/bindings/poshvip");
     assert_eq!(bindings.status, 200, "{}", bindings.text);
-    assert_eq!(bindings.json["purchase.created"]["email"], "/data/customer/email");
+    assert_eq!(bindings.json["purchase.created"]["email"], "/purchase/customer/email");
     for bad in [
         json!({"purchase.created": {"email": "data/email"}}),
         json!({"purchase.created": {"favourite_colour": "/x"}}),
@@ -393,11 +393,14 @@ fn signups_api_approve_reject_invite_and_bindings() {
     }
     let put = writer.put(
         "/api/v1/tenants/brand-a/bindings/poshvip",
-        &json!({"purchase.created": {"email": "/data/buyer/mail", "first_name": "/data/buyer/given"}}),
+        &json!({"purchase.created": {"email": "/purchase/buyer/mail", "first_name": "/purchase/buyer/given"}}),
     );
     assert_eq!(put.status, 200, "{}", put.text);
-    assert_eq!(put.json["purchase.created"]["email"], "/data/buyer/mail");
-    assert_eq!(put.json["purchase.created"]["last_name"], "/data/customer/last_name");
+    assert_eq!(put.json["purchase.created"]["email"], "/purchase/buyer/mail");
+    assert_eq!(
+        put.json["purchase.created"]["last_name"],
+        "/purchase/customer/last_name"
+    );
     assert_eq!(
         reader
             .put("/api/v1/tenants/brand-a/bindings/poshvip", &json!({}))
@@ -406,11 +409,11 @@ fn signups_api_approve_reject_invite_and_bindings() {
     );
 
     let mut body = purchase("purchase.created", "p1", "ignored@example.com");
-    body["data"]["buyer"] = json!({"mail": "gil@example.com", "given": "Gil"});
+    body["purchase"]["buyer"] = json!({"mail": "gil@example.com", "given": "Gil"});
     let e = accepted(&post_posh(&server, "brand-a", "posh-secret", &body));
     wait_processed(&admin, "brand-a", &e);
     let mut body = purchase("purchase.created", "p2", "ignored@example.com");
-    body["data"]["buyer"] = json!({"mail": "hana@example.com"});
+    body["purchase"]["buyer"] = json!({"mail": "hana@example.com"});
     let e = accepted(&post_posh(&server, "brand-a", "posh-secret", &body));
     wait_processed(&admin, "brand-a", &e);
     // Missing email at the mapped pointer → the event fails with a clear error.
@@ -423,7 +426,7 @@ fn signups_api_approve_reject_invite_and_bindings() {
     let failed = wait_processed(&admin, "brand-a", &e);
     assert_eq!(failed["status"], "failed");
     assert!(
-        failed["error"].as_str().unwrap().contains("/data/buyer/mail"),
+        failed["error"].as_str().unwrap().contains("/purchase/buyer/mail"),
         "{failed}"
     );
 

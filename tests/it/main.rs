@@ -2,6 +2,7 @@
 
 mod support;
 
+mod access_matrix;
 mod cli;
 mod connections;
 mod hygiene;
@@ -11,9 +12,13 @@ mod tenants_and_tokens;
 mod oauth_client_credentials;
 mod oauth_flow;
 mod oauth_hygiene;
+mod oauth_provided_tokens;
 mod oauth_proxy;
+mod oauth_refusals;
 
+mod inbound_binding_sync;
 mod inbound_crash;
+mod inbound_documented;
 mod inbound_easyappointments;
 mod inbound_ingress;
 mod inbound_processing;

@@ -290,29 +290,44 @@ fn tessera_demo_prints_a_token_and_serves_the_sandbox() {
         .arg("--data-dir")
         .arg(dir.path())
         .args(["demo", "--listen", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut reader = BufReader::new(child.stderr.take().unwrap());
-    let mut token = None;
-    let mut sign_in = None;
+    // The sign-in and the token come as one block on stdout; stderr says when it listens.
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut block = Vec::new();
     loop {
         let mut line = String::new();
-        assert!(reader.read_line(&mut line).unwrap() > 0, "demo exited early");
-        if let Some(rest) = line.split("platform token (shown once): ").nth(1) {
-            token = Some(rest.trim().to_owned());
+        assert!(out.read_line(&mut line).unwrap() > 0, "demo exited early: {block:?}");
+        if line.trim().is_empty() && block.len() > 2 {
+            break;
         }
-        if let Some(rest) = line.split("admin UI sign-in: ").nth(1)
-            && let Some((email, password)) = rest.trim().split_once(" / ")
-        {
-            sign_in = Some((email.to_owned(), password.to_owned()));
-        }
+        block.push(line.trim_end().to_owned());
+    }
+    assert_eq!(block[0], "tessera demo is running", "{block:?}");
+    let value_of = |label: &str| {
+        block
+            .iter()
+            .find_map(|l| l.trim_start().strip_prefix(label).map(|v| v.trim().to_owned()))
+            .unwrap_or_else(|| panic!("{label} missing from {block:?}"))
+    };
+    let token = Some(value_of("API token").split_whitespace().next().unwrap().to_owned());
+    let sign_in = value_of("sign in")
+        .split_once(" / ")
+        .map(|(e, p)| (e.to_owned(), p.to_owned()));
+    assert!(value_of("admin UI").starts_with(&format!("http://127.0.0.1:{port}")));
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    loop {
+        let mut line = String::new();
+        assert!(err.read_line(&mut line).unwrap() > 0, "demo exited early");
+        assert!(!line.contains("tsr_"), "the token is printed once, on stdout: {line}");
         if line.contains("listening on") {
             break;
         }
     }
-    std::thread::spawn(move || for _ in reader.lines() {});
+    std::thread::spawn(move || for _ in err.lines() {});
+    std::thread::spawn(move || for _ in out.lines() {});
     let base = format!("http://127.0.0.1:{port}");
     let admin = Client::new(&base, token.as_deref());
     let mut seeded = false;
@@ -442,4 +457,17 @@ fn demo_walk_through_over_http() {
             .all(|i| i["signature_valid"] == true),
         "{inbox}"
     );
+}
+
+#[test]
+fn the_sandbox_webhook_can_be_tested_with_its_sample_event() {
+    let server = demo_server();
+    let resp = server
+        .admin()
+        .post("/api/v1/tenants/demo/webhooks/sandbox/test", &json!({}));
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(resp.json["status"], "processed", "{}", resp.text);
+    let signup_id = resp.json["signup_id"].as_str().expect("a signup");
+    let signup = server.admin().get(&format!("/api/v1/tenants/demo/signups/{signup_id}"));
+    assert_eq!(signup.json["email"], "ada@example.test", "{}", signup.text);
 }

@@ -102,7 +102,7 @@ fn a_memory_bomb_is_stopped_and_fails_only_its_event() {
 #[test]
 fn a_throw_fails_only_its_event_with_the_line() {
     hostile_event_fails_alone(
-        "function onInbound(event) {\n  var x = event.payload.data;\n  throw new Error('cannot handle ' + x.purchase_id);\n}",
+        "function onInbound(event) {\n  var x = event.payload.purchase;\n  throw new Error('cannot handle ' + x.id);\n}",
         "line 3: Error: cannot handle h1",
     );
 }

@@ -21,7 +21,7 @@ const POSH_SECRET: &str = "posh-secret-plugin-hygiene";
 /// A script that quotes its secret in every error it throws, inbound and outbound.
 const LEAKY_SCRIPT: &str = r#"
 function onInbound(event, config) {
-  throw new Error("the CRM refused token " + config.api_token + " for " + event.payload.data.customer.email);
+  throw new Error("the CRM refused token " + config.api_token + " for " + event.payload.purchase.customer.email);
 }
 function onOutbound(message, config) {
   throw new Error("outbound token " + config.api_token + " was refused");

@@ -282,3 +282,44 @@ fn oversized_bodies_are_413() {
         "nothing stored"
     );
 }
+
+#[test]
+fn last_used_at_is_kept_in_memory_and_written_in_batches() {
+    let server = TestServer::start_with(|config| {
+        // No periodic flush during the test: only listing tokens flushes.
+        config.usage_flush_interval = std::time::Duration::from_secs(3600);
+    });
+    server.create_tenant("t1");
+    let used = server.tenant_token("t1", &["connections:read"]);
+    let _unused = server.tenant_token("t1", &["connections:read"]);
+    let client = server.with_token(&used);
+    for _ in 0..5 {
+        assert_eq!(client.get("/api/v1/tenants/t1/connections").status, 200);
+    }
+    let db = rusqlite::Connection::open(server.data_dir().join("tessera.db")).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    let written: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM api_tokens WHERE last_used_at IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(written, 0, "requests do not write last_used_at one by one");
+
+    let list = server.admin().get("/api/v1/tenants/t1/tokens");
+    assert_eq!(list.status, 200, "{}", list.text);
+    let tokens = list.json["items"].as_array().unwrap();
+    let used_row = tokens
+        .iter()
+        .find(|t| !t["last_used_at"].is_null())
+        .expect("the used token");
+    let at = tessera::time::parse_rfc3339(used_row["last_used_at"].as_str().unwrap()).unwrap();
+    assert!((time::OffsetDateTime::now_utc() - at).whole_seconds().abs() < 60);
+    assert_eq!(
+        tokens.iter().filter(|t| t["last_used_at"].is_null()).count(),
+        1,
+        "the unused token was never used: {}",
+        list.text
+    );
+}

@@ -394,7 +394,7 @@ fn the_catalog_tells_which_events_are_processed_with_their_default_mappings() {
     assert_eq!(posh.status, 200, "{}", posh.text);
     let handler = &posh.json["webhook"]["handlers"]["purchase.created"];
     assert_eq!(handler["action"], "contact", "{}", posh.text);
-    assert_eq!(handler["mapping"]["email"], "/data/customer/email", "{}", posh.text);
+    assert_eq!(handler["mapping"]["email"], "/purchase/customer/email", "{}", posh.text);
     let eventbrite = server.admin().get("/api/v1/providers/eventbrite");
     assert_eq!(
         eventbrite.json["webhook"]["handlers"]["order.placed"]["fetch"], "/api_url",

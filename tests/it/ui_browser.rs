@@ -248,11 +248,15 @@ fn brevo_refusing_once() -> FakeServer {
 fn tenant_admin_drives_notifications_jobs_usage_consents_mappings_and_more_in_chromium() {
     let brevo = brevo_refusing_once();
     let easyappointments = crate::inbound_easyappointments::fake_easyappointments();
+    let anthropic = crate::inbound_easyappointments::fake_anthropic();
     let hooks = receiver(StatusCode::NO_CONTENT);
     let dir = tempfile::tempdir().expect("temp dir");
     let providers = providers_file(
         dir.path(),
-        &format!("[providers.brevo]\napi_base_url = \"{}\"\n", brevo.base),
+        &format!(
+            "[providers.brevo]\napi_base_url = \"{}\"\n[providers.anthropic]\napi_base_url = \"{}\"\n",
+            brevo.base, anthropic.base
+        ),
     );
     let server = TestServer::start_with(|config| config.providers_file = Some(providers));
     server.create_tenant("acme");
@@ -270,13 +274,19 @@ fn tenant_admin_drives_notifications_jobs_usage_consents_mappings_and_more_in_ch
         &json!({"credentials": {"api_key": "ea-token"}, "config": {"base_url": easyappointments.base}}),
     );
     assert_eq!(ea.status, 201, "{}", ea.text);
+    let claude = admin.put(
+        "/api/v1/tenants/acme/connections/anthropic",
+        &json!({"credentials": {"api_key": "sk-ant-tenant"}}),
+    );
+    assert_eq!(claude.status, 201, "{}", claude.text);
     let sent = post_posh(
         &server,
         "acme",
         "posh-secret-tenant-screens",
-        &json!({"type": "purchase.created", "data": {
-            "purchase_id": "ts-1", "event": {"id": "ev_1", "name": "Launch Party"},
-            "customer": {"email": "grace@example.test", "first_name": "Grace", "last_name": "Hopper"}}}),
+        &json!({"event": "purchase.created", "purchase": {
+            "id": "ts-1", "event_id": "ev_1", "event_name": "Launch Party",
+            "customer": {"email": "grace@example.test", "first_name": "Grace", "last_name": "Hopper"},
+            "total_amount": 25.00, "currency": "USD", "tickets": []}}),
     );
     assert_eq!(sent.status, 200, "{}", sent.text);
     wait_for("the Brevo job fails", || {
@@ -327,12 +337,12 @@ fn tenant_admin_drives_notifications_jobs_usage_consents_mappings_and_more_in_ch
     assert!(consents.json["items"][0]["revoked_at"].is_string(), "{}", consents.text);
     let bindings = admin.get("/api/v1/tenants/acme/bindings/poshvip");
     assert_eq!(
-        bindings.json["purchase.created"]["email"], "/data/customer/email",
+        bindings.json["purchase.created"]["email"], "/purchase/customer/email",
         "{}",
         bindings.text
     );
     assert_eq!(
-        bindings.json["purchase.created"]["name"], "/data/customer/last_name",
+        bindings.json["purchase.created"]["name"], "/purchase/customer/last_name",
         "{}",
         bindings.text
     );
@@ -364,6 +374,19 @@ fn tenant_admin_drives_notifications_jobs_usage_consents_mappings_and_more_in_ch
         json!(["ops@acme.test"]),
         "{}",
         tenant.text
+    );
+    let tested = admin.get("/api/v1/tenants/acme/signups?email=test@example.com");
+    assert_eq!(
+        tested.json["items"][0]["sources"][0]["event_name"], "Test Event",
+        "the sample event became a signup: {}",
+        tested.text
+    );
+    let asked = anthropic.recorded();
+    assert_eq!(asked.len(), 1, "one summary was asked for");
+    let sent = String::from_utf8_lossy(&asked[0].body);
+    assert!(
+        !sent.contains("Ines") && !sent.contains("@example.com"),
+        "only figures reach Anthropic: {sent}"
     );
     let unread = admin.get("/api/v1/tenants/acme/notifications?unread=true");
     assert!(

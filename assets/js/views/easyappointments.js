@@ -1,5 +1,5 @@
-// Easy!Appointments: import bookers as signups, and booking statistics. Each part is a
-// panel of its own, so more (e.g. insights) can join the page in the same look.
+// Easy!Appointments: import bookers as signups, booking statistics and insights. Each
+// part is a panel of its own, in the same look.
 import * as api from '../api.js';
 import { h, clear, act, badge, notice, empty, table, errorNotice, loading, field } from '../dom.js';
 import { dailyBars } from '../chart.js';
@@ -43,7 +43,8 @@ export async function renderEasyAppointments(ctx, main) {
     h('a', { href: `/ui/integrations/${PROVIDER}` }, 'Connection settings')));
   const sections = h('div', { class: 'ea-sections' });
   main.append(sections);
-  sections.append(importPanel(ctx), statsPanel(ctx));
+  const anthropic = (connections.items || []).find((c) => c.provider === 'anthropic');
+  sections.append(importPanel(ctx), statsPanel(ctx), insightsPanel(ctx, anthropic));
 }
 
 function importPanel(ctx) {
@@ -157,12 +158,107 @@ function busiest(byDay) {
   return new Date(`${top.day}T00:00:00Z`).toLocaleDateString(undefined, { day: 'numeric', month: 'short', timeZone: 'UTC' });
 }
 
-function countTable(label, rows, key) {
+function countTable(label, rows, key, sort = true, counted = 'Bookings') {
   if (!rows?.length) return empty('Nothing', '');
-  const sorted = [...rows].sort((a, b) => b.count - a.count);
-  return table([{ label }, { label: 'Bookings' }], sorted, (r) => [r[key], String(r.count)]);
+  const sorted = sort ? [...rows].sort((a, b) => b.count - a.count) : rows;
+  return table([{ label }, { label: counted }], sorted, (r) => [r[key], String(r.count)]);
 }
 
 function statCard(title, value, detail) {
   return h('div', { class: 'card' }, h('span', { class: 'stat-label' }, title), h('span', { class: 'stat' }, String(value)), detail ? h('span', { class: 'stat-label' }, detail) : null);
+}
+
+const ANALYSES = [
+  ['overview', 'Overview'],
+  ['patterns', 'Booking patterns'],
+  ['demographics', 'Who books'],
+  ['conversion', 'Conversion'],
+];
+
+const percent = (rate) => (rate === null || rate === undefined ? '—' : `${Math.round(rate * 100)} %`);
+
+function insightsPanel(ctx, anthropic) {
+  const base = api.tenantPath(ctx.tenant.slug, '/easyappointments/insights');
+  const range = dateRange('insights', offsetDays(-30), offsetDays(30));
+  const kind = h('select', { id: 'insights-type' }, ANALYSES.map(([value, label]) => h('option', { value }, label)));
+  const summary = h('input', { type: 'checkbox', id: 'insights-narrative', disabled: !anthropic });
+  const show = h('button', { type: 'submit', class: 'secondary' }, 'Analyse bookings');
+  const area = h('div', { 'aria-live': 'polite', id: 'ea-insights' });
+  const load = async () => {
+    clear(area);
+    const problem = range.problem();
+    if (problem) { area.append(notice('error', problem)); return; }
+    area.append(loading(summary.checked ? 'Reading the bookings and asking Claude for a summary…' : 'Reading the bookings…'));
+    let res;
+    try {
+      res = await api.get(`${base}${api.query({ date_from: range.start.value, date_to: range.end.value, analysis_type: kind.value, narrative: summary.checked ? 'true' : undefined })}`);
+    } catch (err) {
+      clear(area).append(errorNotice(err));
+      return;
+    }
+    clear(area);
+    if (res.narrative) {
+      area.append(h('figure', { class: 'card narrative', id: 'insights-summary' },
+        h('blockquote', {}, res.narrative),
+        h('figcaption', { class: 'help' }, `Written by ${res.model} from the figures below only (no names or emails were sent).`)));
+    }
+    area.append(...renderFigures(res.analysis_type, res.figures || {}));
+  };
+  const form = h('form', { novalidate: true, onsubmit: (e) => { e.preventDefault(); act(show, null, load); } },
+    h('div', { class: 'grid two' }, field('From', range.start), field('To', range.end)),
+    field('Analysis', kind),
+    h('div', { class: 'field' },
+      h('label', { for: summary.id, class: 'check' }, summary, 'Add a short written summary from Claude'),
+      h('div', { class: 'help' }, anthropic
+        ? 'Uses your own Anthropic account; only counts and shares are sent, never a name or an email.'
+        : ['Connect ', h('a', { href: '/ui/integrations/anthropic' }, 'Anthropic'), ' to get a written summary.'])),
+    show);
+  return panel('Insights', form, area);
+}
+
+function renderFigures(kind, f) {
+  if (kind === 'patterns') {
+    const lead = f.lead_time_days;
+    return [
+      h('div', { class: 'grid' },
+        statCard('Bookings', f.total ?? 0, ''),
+        statCard('Booked ahead', lead ? `${lead.median} d` : '—', lead ? `median; average ${lead.average} d` : 'no booking times')),
+      h('div', { class: 'grid two' },
+        h('div', {}, h('h3', {}, 'By weekday'), countTable('Weekday', f.by_weekday, 'weekday', false)),
+        h('div', {}, h('h3', {}, 'By hour'), countTable('Starts at', (f.by_hour || []).map((r) => ({ ...r, hour: `${String(r.hour).padStart(2, '0')}:00` })), 'hour', false))),
+    ];
+  }
+  if (kind === 'demographics') {
+    return [
+      h('div', { class: 'grid' },
+        statCard('Customers', f.customers ?? 0, 'who booked'),
+        statCard('With email', f.with_email ?? 0, ''),
+        statCard('With phone', f.with_phone ?? 0, '')),
+      h('div', { class: 'grid two' },
+        h('div', {}, h('h3', {}, 'Email domains'), countTable('Domain', f.email_domains, 'domain', true, 'Customers')),
+        h('div', {}, h('h3', {}, 'Cities'), countTable('City', f.cities, 'city', true, 'Customers'))),
+    ];
+  }
+  if (kind === 'conversion') {
+    const s = f.signups || {};
+    return [
+      h('div', { class: 'grid' },
+        statCard('Booked', f.booked ?? 0, ''),
+        statCard('Attended', f.attended ?? 0, 'started and not cancelled'),
+        statCard('Cancelled', f.cancelled ?? 0, ''),
+        statCard('Attendance', percent(f.attendance_rate), 'of attended and cancelled')),
+      h('h3', {}, 'The bookers in the signup queue'),
+      table([{ label: 'Bookers' }, { label: 'In the queue' }, { label: 'Pending' }, { label: 'Approved' }, { label: 'Invited' }, { label: 'Approval', optional: true }],
+        [s], () => [String(f.bookers ?? 0), String(s.in_queue ?? 0), String(s.pending ?? 0), String(s.approved ?? 0), String(s.invited ?? 0), percent(f.approval_rate)]),
+    ];
+  }
+  return [
+    h('div', { class: 'grid' },
+      statCard('Bookings', f.total ?? 0, ''),
+      statCard('Services', (f.by_service || []).length, 'booked at least once'),
+      statCard('Providers', (f.by_provider || []).length, 'with bookings')),
+    h('div', { class: 'grid two' },
+      h('div', {}, h('h3', {}, 'By status'), countTable('Status', f.by_status, 'status')),
+      h('div', {}, h('h3', {}, 'By provider'), countTable('Provider', f.by_provider, 'provider'))),
+  ];
 }

@@ -48,7 +48,7 @@ export async function renderProvider(ctx, main) {
       h('a', { href: '/ui/easyappointments' }, 'open Easy!Appointments'), '.')));
   }
   if (connection) right.append(connectionPanel(provider, connection));
-  if (provider.webhook) right.append(await webhookPanel(ctx, provider));
+  if (provider.webhook) right.append(await webhookPanel(ctx, provider, connection));
 }
 
 function credentialsPanel(ctx, provider, current, base) {
@@ -215,7 +215,7 @@ function labelFor(fields, name) {
   return (fields || []).find((f) => f.name === name)?.label || name;
 }
 
-async function webhookPanel(ctx, provider) {
+async function webhookPanel(ctx, provider, connection) {
   const tenant = ctx.tenant.slug;
   const section = h('section', { class: 'panel', 'aria-labelledby': 'webhook-title' }, h('h2', { id: 'webhook-title' }, 'Webhooks'));
   let info = null;
@@ -224,12 +224,20 @@ async function webhookPanel(ctx, provider) {
   } catch (err) {
     section.append(errorNotice(err));
   }
+  const sig = info?.signature || provider.webhook?.signature;
+  // Eventbrite signs nothing: there is no webhook secret to ask for.
+  const unsigned = sig?.scheme === 'eventbrite-fetch';
   const url = info?.webhook_url || `${location.origin}/webhooks/${encodeURIComponent(provider.key)}/${encodeURIComponent(tenant)}`;
   section.append(
-    h('p', {}, `Paste this URL into ${provider.name}'s webhook settings. Deliveries are checked with the webhook secret.`),
+    h('p', {}, unsigned
+      ? `Paste this URL into ${provider.name}'s webhook settings. ${provider.name} does not sign its webhooks: tessera only trusts the api_url in them when it is on ${provider.name}'s API, and fetches the data there with your token.`
+      : `Paste this URL into ${provider.name}'s webhook settings. Deliveries are checked with the webhook secret.`),
     copyField(url, 'Webhook URL'));
-  const sig = info?.signature || provider.webhook?.signature;
-  if (sig) {
+  if (sig && unsigned) {
+    section.append(h('dl', { class: 'kv' },
+      h('dt', {}, 'Signature'), h('dd', {}, 'None (the data is fetched from the API)'),
+      info ? [h('dt', {}, 'Token saved'), h('dd', {}, info.connection_active ? 'Yes' : 'Not yet — connect on this page')] : null));
+  } else if (sig) {
     section.append(h('dl', { class: 'kv' },
       h('dt', {}, 'Signature'), h('dd', {}, `${sig.scheme || ''}${sig.header ? ` in ${sig.header}` : ''}`),
       info ? [h('dt', {}, 'Secret saved'), h('dd', {}, info.secret_configured ? 'Yes' : 'Not yet — save the webhook secret on this page')] : null));
@@ -244,8 +252,7 @@ async function webhookPanel(ctx, provider) {
       h('div', { class: 'tags' }, events.map((e) => h('span', { class: 'tag' }, e))));
   }
   const recent = h('div', {}, loading('Loading recent events…'));
-  section.append(h('h3', {}, 'Latest events received'), recent);
-  api.get(api.tenantPath(tenant, `/events${api.query({ provider: provider.key, limit: 5 })}`))
+  const loadRecent = () => api.get(api.tenantPath(tenant, `/events${api.query({ provider: provider.key, limit: 5 })}`))
     .then((page) => {
       clear(recent);
       const items = page?.items || [];
@@ -259,5 +266,49 @@ async function webhookPanel(ctx, provider) {
       }
     })
     .catch((err) => clear(recent).append(errorNotice(err)));
+  const sample = provider.webhook?.sample;
+  if (sample) section.append(samplePart(ctx, provider, sample, connection, unsigned, loadRecent));
+  section.append(h('h3', {}, 'Latest events received'), recent);
+  loadRecent();
   return section;
+}
+
+const SAMPLE_TONES = { processed: 'ok', received: 'info' };
+
+// "Test with a sample event": the provider's documented sample, signed with the saved
+// secret, sent to this tenant's webhook URL; the answer says how far it got.
+function samplePart(ctx, provider, sample, connection, unsigned, afterwards) {
+  const output = h('div', { 'aria-live': 'polite', id: 'webhook-test-result' });
+  const part = h('div', { id: 'webhook-test' }, h('h3', {}, 'Test with a sample event'),
+    h('p', { class: 'help' }, unsigned
+      ? `Sends ${provider.name}'s documented ${sample.type} notification to your webhook URL; tessera then fetches its data with your token.`
+      : `Sends ${provider.name}'s documented ${sample.type} event to your webhook URL, signed with the saved secret, just as ${provider.name} would.`));
+  if (!connection) {
+    part.append(h('p', { class: 'help' }, 'Save the connection first.'));
+    return part;
+  }
+  const button = h('button', {
+    type: 'button', class: 'secondary', id: 'webhook-test-button',
+    onclick: () => act(button, output, async () => {
+      output.append(loading('Sending the sample and waiting for it to be processed…'));
+      const res = await api.post(api.tenantPath(ctx.tenant.slug, `/webhooks/${encodeURIComponent(provider.key)}/test`), {});
+      clear(output);
+      const links = [
+        res.event_id ? h('a', { href: `/ui/events/${encodeURIComponent(res.event_id)}` }, 'See the event') : null,
+        res.signup_id ? h('a', { href: `/ui/signups?signup=${encodeURIComponent(res.signup_id)}` }, 'See the signup') : null,
+      ].filter(Boolean);
+      const kind = SAMPLE_TONES[res.status] || 'error';
+      output.append(h('div', { class: `notice ${kind}`, role: kind === 'error' ? 'alert' : 'status', dataset: { status: res.status } },
+        `${badgeText(res.status)}: ${res.detail}. `,
+        links.flatMap((a, i) => (i ? [' · ', a] : [a]))));
+      afterwards();
+    }),
+  }, 'Test with a sample event');
+  part.append(h('div', { class: 'row' }, button), output);
+  return part;
+}
+
+function badgeText(status) {
+  const text = String(status || '').replace(/_/g, ' ');
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }

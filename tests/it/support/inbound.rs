@@ -66,14 +66,34 @@ pub fn post_posh(server: &TestServer, tenant: &str, secret: &str, body: &Value) 
     )
 }
 
+/// A Posh.VIP delivery in the guide's envelope: `event` names the type; purchase events
+/// carry a `purchase`, ticket events a `ticket` (its id is `t_<purchase id>`; a transfer
+/// names the new holder, `new.<email>`).
 pub fn purchase(kind: &str, purchase_id: &str, email: &str) -> Value {
-    json!({
-        "type": kind,
-        "data": {
+    let customer = json!({"email": email, "first_name": "Ana", "last_name": "Lima"});
+    if kind.starts_with("ticket.") {
+        let mut ticket = json!({
+            "id": format!("t_{purchase_id}"),
             "purchase_id": purchase_id,
-            "ticket_id": format!("t_{purchase_id}"),
-            "event": {"id": "ev_1", "name": "Friday Night"},
-            "customer": {"email": email, "first_name": "Ana", "last_name": "Lima"}
+            "event_id": "evt_1",
+            "event_name": "Friday Night",
+            "holder": customer,
+        });
+        if kind == "ticket.transferred" {
+            ticket["new_holder"] = json!({"email": format!("new.{email}"), "first_name": "Rui", "last_name": "Neves"});
+        }
+        return json!({"event": kind, "ticket": ticket});
+    }
+    json!({
+        "event": kind,
+        "purchase": {
+            "id": purchase_id,
+            "event_id": "evt_1",
+            "event_name": "Friday Night",
+            "customer": customer,
+            "total_amount": 40.00,
+            "currency": "USD",
+            "tickets": [{"id": format!("t_{purchase_id}")}]
         }
     })
 }
