@@ -38,6 +38,13 @@ where
     }
 }
 
+/// For a field where an explicit `null` means "clear it": with `#[serde(default,
+/// deserialize_with = "present")]` an absent field is `None` and `null` is
+/// `Some(Value::Null)` (plain `Option<Value>` reads both as `None`).
+pub fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<serde_json::Value>, D::Error> {
+    serde::Deserialize::deserialize(deserializer).map(Some)
+}
+
 /// A JSON document already read (an optional body), with [`ApiJson`]'s rejections.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);

@@ -134,7 +134,7 @@ pub struct PatchEndpoint {
     rotate_secret: bool,
     secret: Option<String>,
     /// A plugin id to reshape messages with, or `null` to send them as they are.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::api::extract::present")]
     transform: Option<Value>,
 }
 

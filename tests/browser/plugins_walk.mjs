@@ -110,6 +110,37 @@ export async function walkPlugins(tools) {
     await noSecret('after configuring');
   });
 
+  await step('plugins: an endpoint reshapes its messages with the CRM relay; uninstalling it is refused until none does', async () => {
+    const openEndpoint = async () => {
+      await openNav('Outbound endpoints');
+      await main().locator('tbody a.mono').first().click();
+      await page.locator('#endpoint-edit').waitFor();
+    };
+    await openEndpoint();
+    const form = page.locator('#endpoint-edit');
+    await page.locator('#endpoint-transform').getByText('None', { exact: true }).waitFor();
+    await form.getByLabel('Transformation').selectOption({ label: 'CRM relay' });
+    await form.getByRole('button', { name: 'Save changes' }).click();
+    await page.locator('#edit-result').getByText('Saved: transformation.').waitFor();
+    await page.locator('#endpoint-transform').getByText('CRM relay', { exact: true }).waitFor();
+    await page.goto(page.url());
+    await waitUntil('the stored transformation is chosen after a reload', async () =>
+      await page.locator('#endpoint-edit').getByLabel('Transformation').inputValue() === 'crm-relay');
+
+    await openNav('Plugins');
+    await page.getByRole('button', { name: 'Uninstall CRM relay' }).click();
+    await page.getByRole('button', { name: 'Confirm: uninstall CRM relay' }).click();
+    await main().getByRole('alert').filter({ hasText: 'change their `transform` first' }).waitFor();
+    await installedRow('crm-relay').getByText('Active').waitFor();
+
+    await openEndpoint();
+    await form.getByLabel('Transformation').selectOption({ label: 'None: send events as they are' });
+    await form.getByRole('button', { name: 'Save changes' }).click();
+    await page.locator('#edit-result').getByText('Saved: transformation.').waitFor();
+    await page.locator('#endpoint-transform').getByText('None', { exact: true }).waitFor();
+    await openNav('Plugins');
+  });
+
   await step('plugins: Calendly installs without settings and joins the integrations at once', async () => {
     await card('calendly').click();
     await detail().getByText('Adds or changes integrations: calendly.').waitFor();

@@ -35,6 +35,7 @@ const expected = [
   ['GET', /^\/api\/v1\/session$/, 401, 'the app asks whether it is signed in'],
   ['POST', /^\/api\/v1\/session$/, 401, 'the walk tries a wrong password first'],
   ['POST', /^\/api\/v1\/tenants$/, 409, 'the walk creates a tenant twice'],
+  ['DELETE', /^\/api\/v1\/tenants\/[^/]+\/plugins\/crm-relay$/, 409, 'the walk uninstalls a plugin an endpoint still uses'],
 ];
 
 // Posh.VIP's side: a webhook signed like Posh.VIP does (HMAC-SHA256 hex of the raw body

@@ -221,4 +221,13 @@ fn the_built_in_slack_plugin_reshapes_signups_and_they_still_verify() {
     });
     assert_eq!(skipped["response_status"], json!(null));
     assert_eq!(receiver.log("/slack").len(), 2, "the ping was not sent");
+
+    // `"transform": null` sends messages as they are again, and frees the plugin.
+    let endpoint = format!("/api/v1/tenants/acme/webhook-endpoints/{id}");
+    let cleared = admin.patch(&endpoint, &json!({"transform": null}));
+    assert_eq!(cleared.status, 200, "{}", cleared.text);
+    assert_eq!(cleared.json["transform"], json!(null), "{}", cleared.text);
+    assert_eq!(admin.get(&endpoint).json["transform"], json!(null));
+    let unused = admin.delete("/api/v1/tenants/acme/plugins/slack-signups");
+    assert!(unused.status < 300, "{}", unused.text);
 }

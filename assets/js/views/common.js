@@ -49,3 +49,6 @@ export const AUTH_MODE_LABELS = {
 export function possessive(name) {
   return /s$/i.test(name) ? `${name}'` : `${name}'s`;
 }
+
+// The script entry points that reshape outbound messages (tessera's, Svix's, Hookdeck's).
+export const OUTBOUND_ENTRY_POINTS = ['onOutbound', 'handler', 'addHandler'];

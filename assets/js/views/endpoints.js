@@ -1,19 +1,21 @@
 import * as api from '../api.js';
 import { h, append, clear, act, badge, notice, when, empty, table, errorNotice, loading, field, copyField, nextId } from '../dom.js';
-import { page, panel, possessive } from './common.js';
+import { page, panel, possessive, OUTBOUND_ENTRY_POINTS } from './common.js';
 
 export async function renderEndpoints(ctx, main) {
   const base = api.tenantPath(ctx.tenant.slug, '/webhook-endpoints');
   page(main, 'Outbound endpoints', `Where tessera sends ${possessive(ctx.tenant.name)} events, signed per Standard Webhooks.`);
-  const [types, list] = await Promise.all([
+  const [types, list, plugins] = await Promise.all([
     api.get('/api/v1/event-types').catch(() => null),
     api.get(`${base}?limit=500`).catch((err) => ({ error: err })),
+    outboundPlugins(ctx.tenant.slug),
   ]);
   const revealed = h('div', { 'aria-live': 'polite' });
   const output = h('div', { 'aria-live': 'polite' });
   const url = h('input', { type: 'url', name: 'url', required: true, placeholder: 'https://example.com/hooks/tessera' });
   const description = h('input', { type: 'text', name: 'description', placeholder: 'optional' });
   const chooser = eventChooser(types, ['*']);
+  const transform = plugins && plugins.length ? transformChooser(plugins, null) : null;
   const create = h('button', { type: 'submit' }, 'Create endpoint');
   const form = h('form', {
     novalidate: true,
@@ -25,6 +27,7 @@ export async function renderEndpoints(ctx, main) {
       if (!events.length) { output.append(notice('error', 'Choose the events to send, or all events.')); return; }
       const body = { url: url.value.trim(), events };
       if (description.value.trim()) body.description = description.value.trim();
+      if (transform?.chosen()) body.transform = transform.chosen();
       await act(create, output, async () => {
         const created = await api.post(base, body);
         clear(revealed).append(h('div', { class: 'secret-once', id: 'new-endpoint' },
@@ -37,6 +40,7 @@ export async function renderEndpoints(ctx, main) {
   },
   h('div', { class: 'grid two' }, field('URL', url), field('Description', description)),
   chooser.element,
+  transform?.element,
   create, output);
 
   const listArea = h('div', {});
@@ -72,6 +76,30 @@ const RETRY_POLICIES = [
   { value: 'none', label: 'None', help: 'one attempt only' },
 ];
 
+// The installed plugins that can reshape outbound messages; `null` when the signed-in
+// principal cannot read the tenant's plugins (the chooser is then left out).
+async function outboundPlugins(slug) {
+  const installed = await api.get(api.tenantPath(slug, '/plugins')).catch(() => null);
+  if (!installed) return null;
+  return (installed.items || []).filter((p) => (p.entry_points || []).some((e) => OUTBOUND_ENTRY_POINTS.includes(e)));
+}
+
+// A select of "send as they are" or one of `plugins`; `chosen()` is a plugin id or null.
+// A transformation whose plugin is gone stays listed, so saving does not drop it unseen.
+function transformChooser(plugins, current) {
+  const options = plugins.map((p) => ({ value: p.plugin_id, label: p.name }));
+  if (current && !options.some((o) => o.value === current)) options.push({ value: current, label: `${current} (not installed)` });
+  const select = h('select', { id: nextId('transform') },
+    h('option', { value: '' }, 'None: send events as they are'),
+    options.map((o) => h('option', { value: o.value, selected: o.value === current }, o.label)));
+  return {
+    element: field('Transformation', select, 'An installed plugin that reshapes each message before it is signed and sent.'),
+    chosen: () => select.value || null,
+  };
+}
+
+const transformLabel = (plugins, id) => (id ? (plugins || []).find((p) => p.plugin_id === id)?.name || id : 'None');
+
 // Checkboxes for "all events" or chosen event types; `chosen()` reads them back.
 function eventChooser(types, current) {
   const all = h('input', { type: 'checkbox', id: nextId('ev'), checked: current.includes('*'), value: '*' });
@@ -96,7 +124,11 @@ function eventChooser(types, current) {
 export async function renderEndpoint(ctx, main) {
   const [id] = ctx.params;
   const path = api.tenantPath(ctx.tenant.slug, `/webhook-endpoints/${encodeURIComponent(id)}`);
-  const [endpoint, types] = await Promise.all([api.get(path), api.get('/api/v1/event-types').catch(() => null)]);
+  const [endpoint, types, plugins] = await Promise.all([
+    api.get(path),
+    api.get('/api/v1/event-types').catch(() => null),
+    outboundPlugins(ctx.tenant.slug),
+  ]);
   page(main, endpoint.description || 'Endpoint', endpoint.url, h('a', { href: '/ui/endpoints' }, '← All endpoints'));
   const retitle = () => {
     main.querySelector('.page-head h1').textContent = endpoint.description || 'Endpoint';
@@ -112,6 +144,7 @@ export async function renderEndpoint(ctx, main) {
       endpoint.failing_since ? [h('dt', {}, 'Failing since'), h('dd', {}, when(endpoint.failing_since))] : null,
       h('dt', {}, 'Events'), h('dd', {}, h('div', { class: 'tags' }, (endpoint.events || []).map((x) => h('span', { class: 'tag' }, x === '*' ? 'all events' : x)))),
       h('dt', {}, 'Retries'), h('dd', {}, RETRY_POLICIES.find((p) => p.value === endpoint.retry_policy)?.label || endpoint.retry_policy || '—'),
+      h('dt', {}, 'Transformation'), h('dd', { id: 'endpoint-transform' }, transformLabel(plugins, endpoint.transform)),
       endpoint.previous_secret_expires_at ? [h('dt', {}, 'Previous secret'), h('dd', {}, `still signs until ${when(endpoint.previous_secret_expires_at)}`)] : null,
       h('dt', {}, 'Created'), h('dd', {}, when(endpoint.created_at))]);
   };
@@ -190,7 +223,7 @@ export async function renderEndpoint(ctx, main) {
   main.append(
     h('div', { class: 'grid two top' },
       panel('Endpoint', details, h('div', { class: 'row' }, reveal, rotate, ping, toggle, remove), secretArea, output),
-      editPanel(path, endpoint, types, (updated) => { changed(updated); retitle(); })),
+      editPanel(path, endpoint, types, plugins, (updated) => { changed(updated); retitle(); })),
     replayPanel(path, () => loadDeliveries()));
 
   const deliveries = h('div', {});
@@ -216,10 +249,12 @@ export async function renderEndpoint(ctx, main) {
   await loadDeliveries();
 }
 
-function editPanel(path, endpoint, types, onSaved) {
+function editPanel(path, endpoint, types, plugins, onSaved) {
   const url = h('input', { type: 'url', id: 'edit-url', value: endpoint.url, required: true, spellcheck: 'false' });
   const description = h('input', { type: 'text', id: 'edit-description', value: endpoint.description || '', placeholder: 'optional' });
   const chooser = eventChooser(types, endpoint.events || ['*']);
+  // Offered when the tenant has a plugin to choose, or the endpoint already uses one.
+  const transform = plugins && (plugins.length || endpoint.transform) ? transformChooser(plugins, endpoint.transform || null) : null;
   const policyName = nextId('policy');
   const policies = RETRY_POLICIES.map((p) => {
     const id = nextId('policy');
@@ -242,11 +277,12 @@ function editPanel(path, endpoint, types, onSaved) {
       if (events.join(' ') !== (endpoint.events || []).join(' ')) body.events = events;
       const policy = policies.find((p) => p.input.checked)?.input.value;
       if (policy && policy !== endpoint.retry_policy) body.retry_policy = policy;
+      if (transform && transform.chosen() !== (endpoint.transform || null)) body.transform = transform.chosen();
       if (!Object.keys(body).length) { output.append(notice('info', 'Nothing changed.')); return; }
       await act(save, output, async () => {
         const updated = await api.patch(path, body);
         onSaved(updated);
-        const names = { url: 'URL', description: 'description', events: 'events', retry_policy: 'retries' };
+        const names = { url: 'URL', description: 'description', events: 'events', retry_policy: 'retries', transform: 'transformation' };
         output.append(notice('ok', `Saved: ${Object.keys(body).map((k) => names[k]).join(', ')}.`));
       });
     },
@@ -254,6 +290,7 @@ function editPanel(path, endpoint, types, onSaved) {
   field('URL', url), field('Description', description),
   chooser.element,
   h('fieldset', { class: 'field' }, h('legend', {}, 'Retries'), h('div', { class: 'checks' }, policies.map((p) => p.label))),
+  transform?.element,
   save, output);
   return panel('Edit', form);
 }

@@ -4,9 +4,8 @@
 // versions, schema and source, and removal.
 import * as api from '../api.js';
 import { h, append, clear, badge, act, notice, field, empty, table, toast, when, errorNotice, loading } from '../dom.js';
-import { page, panel, categoryLabel, possessive } from './common.js';
+import { page, panel, categoryLabel, possessive, OUTBOUND_ENTRY_POINTS } from './common.js';
 
-const OUTBOUND_ENTRY_POINTS = ['onOutbound', 'handler', 'addHandler'];
 
 // A badge in one of the status tones, for states that are not statuses.
 const tag = (tone, label, status) => h('span', { class: `badge ${tone}`, dataset: { status: status || tone } }, label);
