@@ -7,10 +7,9 @@
 use std::collections::{BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{EasyAppointments, StatusFilter, admits, api};
-use crate::inbound::outside::Target;
 use crate::jobs::{self, Job, JobFailure};
 
 pub const JOB_SYNC: &str = "easyappointments.sync_email_list";
@@ -56,28 +55,14 @@ pub fn run_sync_job(state: &EasyAppointments, job: &Job) -> Result<(), JobFailur
         if synced.contains(&contact.email) {
             continue;
         }
-        let mut attributes = serde_json::Map::new();
-        if let Some(first) = &contact.first_name {
-            attributes.insert("FIRSTNAME".into(), json!(first));
-        }
-        if let Some(last) = &contact.last_name {
-            attributes.insert("LASTNAME".into(), json!(last));
-        }
-        let body = json!({
-            "email": contact.email,
-            "attributes": Value::Object(attributes),
-            "listIds": [list_id],
-            "updateEnabled": true,
-        });
-        let answered = state.calls.call(
+        let added = state.calls.add_to_brevo_list(
             &tenant_id,
-            "brevo",
-            "POST",
-            Target::Path("/v3/contacts"),
-            Some(&body),
-            &[],
+            &contact.email,
+            contact.first_name.as_deref(),
+            contact.last_name.as_deref(),
+            list_id,
         )?;
-        if answered.is_none() {
+        if !added {
             return Err(JobFailure::Permanent("this tenant has no brevo connection".into()));
         }
         synced.insert(contact.email);

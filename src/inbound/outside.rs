@@ -92,6 +92,40 @@ impl ProviderCalls {
 
     /// Calls the tenant's `provider` with its credentials. `Ok(None)` when the tenant has
     /// no such connection (the work no longer applies).
+    /// Adds or updates a contact in one of the tenant's Brevo lists (`updateEnabled` makes
+    /// it repeatable); `false` when the tenant has no Brevo connection.
+    pub fn add_to_brevo_list(
+        &self,
+        tenant_id: &str,
+        email: &str,
+        first_name: Option<&str>,
+        last_name: Option<&str>,
+        list_id: i64,
+    ) -> Result<bool, JobFailure> {
+        let mut attributes = serde_json::Map::new();
+        if let Some(first) = first_name {
+            attributes.insert("FIRSTNAME".into(), json!(first));
+        }
+        if let Some(last) = last_name {
+            attributes.insert("LASTNAME".into(), json!(last));
+        }
+        let body = json!({
+            "email": email,
+            "attributes": attributes,
+            "listIds": [list_id],
+            "updateEnabled": true,
+        });
+        let answered = self.call(
+            tenant_id,
+            "brevo",
+            "POST",
+            Target::Path("/v3/contacts"),
+            Some(&body),
+            &[],
+        )?;
+        Ok(answered.is_some())
+    }
+
     pub fn call(
         &self,
         tenant_id: &str,
@@ -349,26 +383,12 @@ pub fn run_brevo_upsert(state: &ProviderCalls, job: &Job) -> Result<(), JobFailu
     let Some(list_id) = row.as_ref().and_then(|r| brevo_list_id(&r.config)) else {
         return Ok(());
     };
-    let mut attributes = serde_json::Map::new();
-    if let Some(first) = &signup.first_name {
-        attributes.insert("FIRSTNAME".into(), json!(first));
-    }
-    if let Some(last) = &signup.last_name {
-        attributes.insert("LASTNAME".into(), json!(last));
-    }
-    let body = json!({
-        "email": signup.email,
-        "attributes": attributes,
-        "listIds": [list_id],
-        "updateEnabled": true,
-    });
-    state.call(
+    state.add_to_brevo_list(
         tenant_id,
-        "brevo",
-        "POST",
-        Target::Path("/v3/contacts"),
-        Some(&body),
-        &[],
+        &signup.email,
+        signup.first_name.as_deref(),
+        signup.last_name.as_deref(),
+        list_id,
     )?;
     Ok(())
 }
