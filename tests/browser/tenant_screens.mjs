@@ -244,7 +244,7 @@ await run('tenant screens', allowed, async ({ page, main, step, shot, bothWidths
     await page.locator('#edit-result').getByText('Saved: URL, description, events, retries.').waitFor();
     await page.getByRole('heading', { name: 'CRM sync', level: 1 }).waitFor();
     await page.locator('#endpoint-details').getByText('signup.created').waitFor();
-    await page.locator('#endpoint-details').getByText('None', { exact: true }).waitFor();
+    await page.locator('#endpoint-retries').getByText('None', { exact: true }).waitFor();
     await page.getByRole('button', { name: 'Rotate secret' }).click();
     await page.getByRole('button', { name: 'Confirm: rotate the secret' }).click();
     const fresh = await page.locator('#rotated-secret input').inputValue();

@@ -143,8 +143,10 @@ export async function renderEndpoint(ctx, main) {
       endpoint.disabled_reason ? [h('dt', {}, 'Disabled because'), h('dd', {}, endpoint.disabled_reason)] : null,
       endpoint.failing_since ? [h('dt', {}, 'Failing since'), h('dd', {}, when(endpoint.failing_since))] : null,
       h('dt', {}, 'Events'), h('dd', {}, h('div', { class: 'tags' }, (endpoint.events || []).map((x) => h('span', { class: 'tag' }, x === '*' ? 'all events' : x)))),
-      h('dt', {}, 'Retries'), h('dd', {}, RETRY_POLICIES.find((p) => p.value === endpoint.retry_policy)?.label || endpoint.retry_policy || '—'),
-      h('dt', {}, 'Transformation'), h('dd', { id: 'endpoint-transform' }, transformLabel(plugins, endpoint.transform)),
+      h('dt', {}, 'Retries'), h('dd', { id: 'endpoint-retries' }, RETRY_POLICIES.find((p) => p.value === endpoint.retry_policy)?.label || endpoint.retry_policy || '—'),
+      endpoint.transform || plugins?.length
+        ? [h('dt', {}, 'Transformation'), h('dd', { id: 'endpoint-transform' }, transformLabel(plugins, endpoint.transform))]
+        : null,
       endpoint.previous_secret_expires_at ? [h('dt', {}, 'Previous secret'), h('dd', {}, `still signs until ${when(endpoint.previous_secret_expires_at)}`)] : null,
       h('dt', {}, 'Created'), h('dd', {}, when(endpoint.created_at))]);
   };
