@@ -104,4 +104,22 @@ impl Reach {
             Reach::Tenant(scope) => Some(scope),
         }
     }
+
+    /// The tenant id a query filters by, or `None` for every tenant — which only a
+    /// [`PlatformScope`] can ask for. For binding into SQL (`?1 IS NULL OR tenant_id = ?1`).
+    pub fn tenant_filter(&self) -> Option<&str> {
+        self.tenant().map(TenantScope::id)
+    }
+}
+
+impl From<PlatformScope> for Reach {
+    fn from(scope: PlatformScope) -> Reach {
+        Reach::Platform(scope)
+    }
+}
+
+impl From<TenantScope> for Reach {
+    fn from(scope: TenantScope) -> Reach {
+        Reach::Tenant(scope)
+    }
 }

@@ -3,6 +3,8 @@
 
 use rusqlite::Connection;
 
+use crate::auth::{PlatformScope, Reach};
+
 use super::format_labels;
 
 pub struct Gauge {
@@ -45,12 +47,12 @@ fn count_by(
 
 /// Jobs waiting in the queue (`jobs.status = 'pending'`, including retries waiting for
 /// their `run_at`) and the age in seconds of the oldest one.
-pub fn pending_jobs(conn: &Connection, tenant_id: Option<&str>) -> Option<(i64, Option<f64>)> {
+pub fn pending_jobs(conn: &Connection, reach: &Reach) -> Option<(i64, Option<f64>)> {
     let (count, oldest): (i64, Option<String>) = conn
         .query_row(
             "SELECT COUNT(*), MIN(created_at) FROM jobs
              WHERE status = 'pending' AND (?1 IS NULL OR tenant_id = ?1)",
-            [tenant_id],
+            [reach.tenant_filter()],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .ok()?;
@@ -62,13 +64,15 @@ pub fn pending_jobs(conn: &Connection, tenant_id: Option<&str>) -> Option<(i64, 
 }
 
 /// Outbound endpoints failing or disabled for failing (the outbound area's definition).
-pub fn failing_endpoints(conn: &Connection, tenant_id: Option<&str>) -> Option<i64> {
-    crate::outbound::endpoints::count_failing(conn, tenant_id)
+pub fn failing_endpoints(conn: &Connection, reach: &Reach) -> Option<i64> {
+    crate::outbound::endpoints::count_failing(conn, reach)
         .ok()
         .map(|n| n as i64)
 }
 
+/// Every tenant's figures: `/metrics` is the operator's (or public by the operator's choice).
 pub fn collect(conn: &Connection) -> Vec<Gauge> {
+    let everyone = Reach::from(PlatformScope::for_server_work());
     let mut gauges = Vec::new();
     let tenants: f64 = conn
         .query_row("SELECT COUNT(*) FROM tenants", [], |r| r.get::<_, i64>(0))
@@ -84,7 +88,7 @@ pub fn collect(conn: &Connection) -> Vec<Gauge> {
         help: "Connections by status",
         series: count_by(conn, "connections", "status", "status", ""),
     });
-    if let Some((count, age)) = pending_jobs(conn, None) {
+    if let Some((count, age)) = pending_jobs(conn, &everyone) {
         gauges.push(Gauge {
             name: "tessera_jobs_pending",
             help: "Jobs waiting to run",
@@ -110,7 +114,7 @@ pub fn collect(conn: &Connection) -> Vec<Gauge> {
             series: count_by(conn, "webhook_deliveries", "status", "status", ""),
         });
     }
-    if let Some(failing) = failing_endpoints(conn, None) {
+    if let Some(failing) = failing_endpoints(conn, &everyone) {
         gauges.push(Gauge {
             name: "tessera_endpoints_failing",
             help: "Outbound endpoints failing or disabled for failing",
@@ -154,7 +158,7 @@ mod tests {
              INSERT INTO jobs VALUES ('pending', '2000-01-01T00:00:00Z', 't');",
         )
         .unwrap();
-        let (count, age) = pending_jobs(&conn, None).unwrap();
+        let (count, age) = pending_jobs(&conn, &PlatformScope::for_server_work().into()).unwrap();
         assert_eq!(count, 1);
         assert!(age.unwrap() > 1e8);
     }

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::gauges::{self, failing_endpoints};
 use crate::app::AppState;
-use crate::auth::Caller;
+use crate::auth::{Caller, Reach};
 use crate::error::{ApiError, ApiResult};
 
 /// Platform token required unless `metrics_public` is set.
@@ -30,7 +30,8 @@ pub async fn metrics(State(state): State<AppState>) -> ApiResult<Response> {
     Ok(([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out).into_response())
 }
 
-fn status_counts(conn: &Connection, tenant_id: Option<&str>) -> rusqlite::Result<Value> {
+fn status_counts(conn: &Connection, reach: &Reach) -> rusqlite::Result<Value> {
+    let tenant_id = reach.tenant_filter();
     let tenants: i64 = conn.query_row(
         "SELECT COUNT(*) FROM tenants WHERE ?1 IS NULL OR id = ?1",
         [tenant_id],
@@ -46,23 +47,23 @@ fn status_counts(conn: &Connection, tenant_id: Option<&str>) -> rusqlite::Result
         let (status, n) = row?;
         connections.insert(status, json!(n));
     }
-    let jobs = gauges::pending_jobs(conn, tenant_id);
+    let jobs = gauges::pending_jobs(conn, reach);
     Ok(json!({
         "tenants": tenants,
         "connections": connections,
         "pending_jobs": jobs.map(|(n, _)| n),
         "oldest_pending_job_age_seconds": jobs.and_then(|(_, age)| age).map(|a| a.round() as i64),
-        "failing_endpoints": failing_endpoints(conn, tenant_id),
+        "failing_endpoints": failing_endpoints(conn, reach),
     }))
 }
 
 /// Any valid token; a tenant token sees its own tenant's figures only.
 pub async fn status(State(state): State<AppState>, auth: Caller) -> ApiResult<Json<Value>> {
-    let tenant_id = auth.principal.tenant_id.clone();
+    let reach = auth.reach.clone();
     let counts = state
         .store
         .read_async(move |conn| {
-            status_counts(conn, tenant_id.as_deref()).map_err(|e| ApiError::from(crate::store::StoreError::from(e)))
+            status_counts(conn, &reach).map_err(|e| ApiError::from(crate::store::StoreError::from(e)))
         })
         .await?;
     let mut body = json!({

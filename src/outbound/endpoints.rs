@@ -418,12 +418,12 @@ pub fn count_undelivered_events(
 }
 
 /// Endpoints failing right now or disabled by failure or 410, for `GET /api/v1/status`
-/// (`tenant_id` `None` counts every tenant's).
-pub fn count_failing(conn: &Connection, tenant_id: Option<&str>) -> Result<u64, OutboundError> {
+/// (one tenant's, or every tenant's for the platform).
+pub fn count_failing(conn: &Connection, reach: &crate::auth::Reach) -> Result<u64, OutboundError> {
     let n: i64 = conn.query_row(
         "SELECT COUNT(*) FROM webhook_endpoints WHERE (?1 IS NULL OR tenant_id = ?1)
            AND (failing_since IS NOT NULL OR disabled_reason IN ('gone', 'failing'))",
-        params![tenant_id],
+        params![reach.tenant_filter()],
         |r| r.get(0),
     )?;
     Ok(n as u64)

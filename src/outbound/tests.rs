@@ -151,12 +151,15 @@ fn five_days_of_failure_disable_the_endpoint_and_a_success_resets_the_clock() {
     let t0 = 1_800_000_000_000;
     let rec = |item: &WorkItem, r: AttemptReport| f.store.write(|tx| record(tx, item, &r, &rules())).unwrap();
 
-    let failing = |tenant: Option<&str>| f.store.read(|c| endpoints::count_failing(c, tenant)).unwrap();
-    assert_eq!(failing(None), 0);
+    use crate::auth::{PlatformScope, Reach};
+    let platform = PlatformScope::for_server_work();
+    let failing = |reach: Reach| f.store.read(|c| endpoints::count_failing(c, &reach)).unwrap();
+    assert_eq!(failing(platform.into()), 0);
     rec(&leased_item(&f), report(t0, 500));
     assert_eq!(current(&f).failing_since, Some(t0));
-    assert_eq!(failing(Some(&f.endpoint.tenant_id)), 1);
-    assert_eq!(failing(Some("another-tenant")), 0);
+    assert_eq!(failing(platform.narrow_to(&f.endpoint.tenant_id).into()), 1);
+    assert_eq!(failing(platform.narrow_to("another-tenant").into()), 0);
+    assert_eq!(failing(platform.into()), 1);
     rec(&leased_item(&f), report(t0 + 4 * DAY, 503));
     assert!(current(&f).active, "four days is not yet five");
 

@@ -4,6 +4,7 @@
 use rusqlite::{Connection, Row, params};
 
 use super::manifest::Manifest;
+use crate::auth::Reach;
 use crate::store::{OptionalRow, StoreError};
 
 #[derive(Debug, Clone)]
@@ -249,13 +250,14 @@ pub fn delete_installation(conn: &Connection, tenant_id: &str, plugin_id: &str) 
     )? > 0)
 }
 
-/// Ids of the tenant's outbound endpoints whose messages `plugin_id` reshapes.
-pub fn endpoints_using(conn: &Connection, tenant_id: Option<&str>, plugin_id: &str) -> Result<Vec<String>, StoreError> {
+/// Ids of the outbound endpoints whose messages `plugin_id` reshapes: one tenant's, or
+/// every tenant's for the platform.
+pub fn endpoints_using(conn: &Connection, reach: &Reach, plugin_id: &str) -> Result<Vec<String>, StoreError> {
     let mut stmt = conn.prepare(
         "SELECT id FROM webhook_endpoints WHERE transform_plugin = ?2 AND (?1 IS NULL OR tenant_id = ?1) ORDER BY id",
     )?;
     let rows = stmt
-        .query_map(params![tenant_id, plugin_id], |r| r.get(0))?
+        .query_map(params![reach.tenant_filter(), plugin_id], |r| r.get(0))?
         .collect::<Result<Vec<String>, _>>()?;
     Ok(rows)
 }

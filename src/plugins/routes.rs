@@ -24,7 +24,7 @@ pub async fn publish(
     let plugins = state.plugins.clone();
     let publication = state
         .store
-        .run(move |_| plugins.publish(package, entry).map_err(ApiError::from))
+        .run(move |_| plugins.publish(&auth.scope, package, entry).map_err(ApiError::from))
         .await?;
     let status = if publication.created {
         StatusCode::CREATED
@@ -75,7 +75,7 @@ pub async fn delete(
     let plugins = state.plugins.clone();
     state
         .store
-        .run(move |_| plugins.delete(&id, force, entry).map_err(ApiError::from))
+        .run(move |_| plugins.delete(&auth.scope, &id, force, entry).map_err(ApiError::from))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -124,10 +124,10 @@ pub async fn install(
     let given = configuration_of(&access, input)?;
     let entry = access.audit("plugin.installed", Some(&id));
     let plugins = state.plugins.clone();
-    let tenant = access.tenant.id.clone();
+    let scope = access.scope.clone();
     let view = state
         .store
-        .run(move |_| plugins.install(&tenant, &id, &given, entry).map_err(ApiError::from))
+        .run(move |_| plugins.install(&scope, &id, &given, entry).map_err(ApiError::from))
         .await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -136,7 +136,7 @@ pub async fn list_installed(State(state): State<AppState>, access: TenantAccess)
     let plugins = state.plugins.clone();
     let items = state
         .store
-        .run(move |_| plugins.installed_list(&access.tenant.id).map_err(ApiError::from))
+        .run(move |_| plugins.installed_list(&access.scope).map_err(ApiError::from))
         .await?;
     Ok(Json(json!({"items": items, "next_cursor": null})))
 }
@@ -149,7 +149,7 @@ pub async fn get_installed(
     let plugins = state.plugins.clone();
     let view = state
         .store
-        .run(move |_| plugins.installation(&access.tenant.id, &id).map_err(ApiError::from))
+        .run(move |_| plugins.installation(&access.scope, &id).map_err(ApiError::from))
         .await?;
     Ok(Json(view))
 }
@@ -163,10 +163,10 @@ pub async fn configure(
     let given = configuration_of(&access, input)?;
     let entry = access.audit("plugin.configured", Some(&id));
     let plugins = state.plugins.clone();
-    let tenant = access.tenant.id.clone();
+    let scope = access.scope.clone();
     let view = state
         .store
-        .run(move |_| plugins.configure(&tenant, &id, &given, entry).map_err(ApiError::from))
+        .run(move |_| plugins.configure(&scope, &id, &given, entry).map_err(ApiError::from))
         .await?;
     Ok(Json(view))
 }
@@ -178,10 +178,10 @@ pub async fn uninstall(
 ) -> ApiResult<StatusCode> {
     let entry = access.audit("plugin.uninstalled", Some(&id));
     let plugins = state.plugins.clone();
-    let tenant = access.tenant.id.clone();
+    let scope = access.scope.clone();
     state
         .store
-        .run(move |_| plugins.uninstall(&tenant, &id, entry).map_err(ApiError::from))
+        .run(move |_| plugins.uninstall(&scope, &id, entry).map_err(ApiError::from))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

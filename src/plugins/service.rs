@@ -18,6 +18,7 @@ use super::repo::{self, InstallationRow, Published, VersionRow};
 use super::transform::ON_INBOUND;
 use super::{PluginError, PluginLimits};
 use crate::audit::{self, AuditEntry};
+use crate::auth::{PlatformScope, Reach, TenantScope};
 use crate::catalog::{Catalogs, Overlay};
 use crate::outbound::Outbound;
 use crate::store::Store;
@@ -188,7 +189,8 @@ impl Plugins {
     }
 
     /// Validates and stores a package: a new plugin, or a higher version of one.
-    pub fn publish(&self, package: Package, entry: AuditEntry) -> Result<Publication, PluginError> {
+    /// The marketplace is the platform's: publishing needs its scope.
+    pub fn publish(&self, _: &PlatformScope, package: Package, entry: AuditEntry) -> Result<Publication, PluginError> {
         self.publish_as(package, entry, false)
     }
 
@@ -273,7 +275,7 @@ impl Plugins {
                 created: existing.is_none(),
             })
         })?;
-        self.after_change(None, &id)?;
+        self.after_change(&Reach::from(PlatformScope::for_server_work()), &id)?;
         Ok(publication)
     }
 
@@ -304,7 +306,13 @@ impl Plugins {
 
     /// Removes a plugin from the marketplace. Refused while installed unless `force`,
     /// which uninstalls it everywhere (each tenant's audit log says so).
-    pub fn delete(&self, id: &str, force: bool, entry: AuditEntry) -> Result<(), PluginError> {
+    pub fn delete(
+        &self,
+        platform: &PlatformScope,
+        id: &str,
+        force: bool,
+        entry: AuditEntry,
+    ) -> Result<(), PluginError> {
         self.store.write(|tx| -> Result<(), PluginError> {
             let published = repo::find(tx, id)?.ok_or_else(|| PluginError::NotFound(id.to_owned()))?;
             if published.plugin.builtin {
@@ -341,16 +349,17 @@ impl Plugins {
             )?;
             Ok(())
         })?;
-        self.after_change(None, id)
+        self.after_change(&Reach::from(*platform), id)
     }
 
     pub fn install(
         &self,
-        tenant_id: &str,
+        scope: &TenantScope,
         plugin_id: &str,
         given: &Map<String, Value>,
         entry: AuditEntry,
     ) -> Result<InstallationView, PluginError> {
+        let tenant_id = scope.id();
         let view = self.store.write(|tx| -> Result<InstallationView, PluginError> {
             let published = repo::find(tx, plugin_id)?.ok_or_else(|| PluginError::NotFound(plugin_id.to_owned()))?;
             if repo::find_installation(tx, tenant_id, plugin_id)?.is_some() {
@@ -384,17 +393,18 @@ impl Plugins {
             )?;
             Ok(installation_view(&published, &row, &config))
         })?;
-        self.after_change(Some(tenant_id), plugin_id)?;
+        self.after_change(&Reach::from(scope.clone()), plugin_id)?;
         Ok(view)
     }
 
     pub fn configure(
         &self,
-        tenant_id: &str,
+        scope: &TenantScope,
         plugin_id: &str,
         given: &Map<String, Value>,
         entry: AuditEntry,
     ) -> Result<InstallationView, PluginError> {
+        let tenant_id = scope.id();
         let view = self.store.write(|tx| -> Result<InstallationView, PluginError> {
             let (published, mut row) = self.installed(tx, tenant_id, plugin_id)?;
             let old = configuration::open(tx, &self.vault, tenant_id, &row.id, &row.configuration)?;
@@ -407,14 +417,15 @@ impl Plugins {
             audit::record(tx, &entry.with_detail(json!({"fields": changed})))?;
             Ok(installation_view(&published, &row, &config))
         })?;
-        self.after_change(Some(tenant_id), plugin_id)?;
+        self.after_change(&Reach::from(scope.clone()), plugin_id)?;
         Ok(view)
     }
 
-    pub fn uninstall(&self, tenant_id: &str, plugin_id: &str, entry: AuditEntry) -> Result<(), PluginError> {
+    pub fn uninstall(&self, scope: &TenantScope, plugin_id: &str, entry: AuditEntry) -> Result<(), PluginError> {
+        let tenant_id = scope.id();
         self.store.write(|tx| -> Result<(), PluginError> {
             self.installed(tx, tenant_id, plugin_id)?;
-            let using = repo::endpoints_using(tx, Some(tenant_id), plugin_id)?;
+            let using = repo::endpoints_using(tx, &Reach::from(scope.clone()), plugin_id)?;
             if !using.is_empty() {
                 return Err(PluginError::Conflict(format!(
                     "webhook endpoint(s) {} reshape their messages with this plugin; change their `transform` first",
@@ -425,10 +436,11 @@ impl Plugins {
             audit::record(tx, &entry)?;
             Ok(())
         })?;
-        self.after_change(Some(tenant_id), plugin_id)
+        self.after_change(&Reach::from(scope.clone()), plugin_id)
     }
 
-    pub fn installation(&self, tenant_id: &str, plugin_id: &str) -> Result<InstallationView, PluginError> {
+    pub fn installation(&self, scope: &TenantScope, plugin_id: &str) -> Result<InstallationView, PluginError> {
+        let tenant_id = scope.id();
         self.store.read(|conn| {
             let (published, row) = self.installed(conn, tenant_id, plugin_id)?;
             let config = configuration::open(conn, &self.vault, tenant_id, &row.id, &row.configuration)?;
@@ -436,7 +448,8 @@ impl Plugins {
         })
     }
 
-    pub fn installed_list(&self, tenant_id: &str) -> Result<Vec<InstallationView>, PluginError> {
+    pub fn installed_list(&self, scope: &TenantScope) -> Result<Vec<InstallationView>, PluginError> {
+        let tenant_id = scope.id();
         self.store.read(|conn| {
             let mut views = Vec::new();
             for row in repo::list_installations(conn, tenant_id)? {
@@ -464,10 +477,10 @@ impl Plugins {
 
     /// After a commit: rebuild the catalogs and transformations in force, and make the
     /// delivery engine re-read endpoints whose transformation may have changed.
-    fn after_change(&self, tenant_id: Option<&str>, plugin_id: &str) -> Result<(), PluginError> {
+    fn after_change(&self, reach: &Reach, plugin_id: &str) -> Result<(), PluginError> {
         let endpoints = self.store.read(|conn| {
             self.reload(conn)?;
-            repo::endpoints_using(conn, tenant_id, plugin_id).map_err(PluginError::from)
+            repo::endpoints_using(conn, reach, plugin_id).map_err(PluginError::from)
         })?;
         for endpoint in endpoints {
             self.outbound.endpoint_changed(&endpoint);

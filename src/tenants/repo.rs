@@ -53,9 +53,10 @@ pub fn find_tenant(conn: &Connection, id_or_slug: &str) -> Result<Option<Tenant>
     .optional_row()
 }
 
+/// The tenants `reach` sees: its own one, or every tenant for the platform.
 pub fn list_tenants(
     conn: &Connection,
-    only: Option<&str>,
+    reach: &crate::auth::Reach,
     after: Option<&str>,
     limit: u32,
 ) -> Result<Vec<Tenant>, StoreError> {
@@ -65,7 +66,7 @@ pub fn list_tenants(
          ORDER BY id LIMIT ?3"
     ))?;
     let rows = stmt
-        .query_map(params![only, after, limit + 1], from_row)?
+        .query_map(params![reach.tenant_filter(), after, limit + 1], from_row)?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }

@@ -65,10 +65,10 @@ pub async fn list(
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<Tenant>>> {
     let limit = page.limit();
-    let only = caller.principal.tenant_id.clone();
+    let reach = caller.reach.clone();
     let rows = state
         .store
-        .read_async(move |conn| list_tenants(conn, only.as_deref(), page.cursor.as_deref(), limit))
+        .read_async(move |conn| list_tenants(conn, &reach, page.cursor.as_deref(), limit))
         .await?;
     Ok(Json(Page::from_rows(rows, limit, |t| t.id.clone())))
 }
