@@ -1,5 +1,6 @@
 //! In-app notifications for a tenant's admins (new signups, disabled endpoints, ...).
 
+use crate::auth::TenantScope;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -43,11 +44,12 @@ pub fn notify(
 
 pub fn list(
     conn: &Connection,
-    tenant_id: &str,
+    scope: &TenantScope,
     unread_only: bool,
     before: Option<&str>,
     limit: u32,
 ) -> Result<Vec<Notification>, StoreError> {
+    let tenant_id = scope.id();
     let mut stmt = conn.prepare(
         "SELECT id, kind, title, body, data, created_at, read_at FROM notifications
          WHERE tenant_id = ?1 AND (?2 = 0 OR read_at IS NULL) AND (?3 IS NULL OR id < ?3)
@@ -89,7 +91,7 @@ pub async fn list_notifications(
         .read_async(move |conn| {
             list(
                 conn,
-                &access.tenant.id,
+                &access.scope,
                 query.unread.unwrap_or(false),
                 page.cursor.as_deref(),
                 limit,

@@ -1,5 +1,6 @@
 //! The audit log: who did what to which credential, token or endpoint. Never a secret.
 
+use crate::auth::TenantScope;
 use axum::Json;
 use axum::extract::State;
 use rusqlite::{Connection, params};
@@ -136,11 +137,12 @@ fn view_from_row(r: &rusqlite::Row<'_>, with_tenant: bool) -> rusqlite::Result<A
 /// Newest first; the cursor is the last id seen.
 pub fn list(
     conn: &Connection,
-    tenant_id: &str,
+    scope: &TenantScope,
     action: Option<&str>,
     before: Option<&str>,
     limit: u32,
 ) -> Result<Vec<AuditView>, StoreError> {
+    let tenant_id = scope.id();
     let mut stmt = conn.prepare(&format!(
         "{SELECT} WHERE a.tenant_id = ?1 AND (?2 IS NULL OR a.action = ?2) AND (?3 IS NULL OR a.id < ?3)
          ORDER BY a.id DESC LIMIT ?4"
@@ -185,7 +187,7 @@ pub async fn list_audit(
         .read_async(move |conn| {
             list(
                 conn,
-                &access.tenant.id,
+                &access.scope,
                 query.action.as_deref(),
                 page.cursor.as_deref(),
                 limit,

@@ -126,7 +126,7 @@ pub async fn list_tokens(
     state.usage.flush_now().await;
     let rows = state
         .store
-        .read_async(move |conn| tokens::list_tokens(conn, &access.tenant.id, page.cursor.as_deref(), limit))
+        .read_async(move |conn| tokens::list_tokens(conn, &access.scope, page.cursor.as_deref(), limit))
         .await?;
     let rows = rows.into_iter().map(|t| t.at(now)).collect();
     Ok(Json(Page::from_rows(rows, limit, |t| t.id.clone())))
@@ -154,7 +154,7 @@ pub async fn patch_token(
         .store
         .write_async(move |tx| {
             let tenant = &access.tenant.id;
-            if !tokens::update_token(tx, tenant, &id, body.name.as_deref().map(str::trim), body.active)? {
+            if !tokens::update_token(tx, &access.scope, &id, body.name.as_deref().map(str::trim), body.active)? {
                 return Err(ApiError::not_found("no such token (or it is revoked)"));
             }
             audit::record(tx, &access.audit("token.updated", Some(&id)))?;
@@ -173,7 +173,7 @@ pub async fn revoke_token(
     state
         .store
         .write_async(move |tx| {
-            if !tokens::revoke_token(tx, &access.tenant.id, &id)? {
+            if !tokens::revoke_token(tx, &access.scope, &id)? {
                 return Err(ApiError::not_found("no such token"));
             }
             audit::record(tx, &access.audit("token.revoked", Some(&id)))?;

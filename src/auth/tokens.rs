@@ -1,5 +1,6 @@
 //! API tokens: `tsr_` + 32 random bytes, stored only as SHA-256, shown once.
 
+use crate::auth::TenantScope;
 use rusqlite::{Connection, Row, params};
 use serde::Serialize;
 
@@ -138,10 +139,11 @@ pub fn find_token(conn: &Connection, tenant_id: Option<&str>, id: &str) -> Resul
 
 pub fn list_tokens(
     conn: &Connection,
-    tenant_id: &str,
+    scope: &TenantScope,
     after: Option<&str>,
     limit: u32,
 ) -> Result<Vec<TokenRecord>, StoreError> {
+    let tenant_id = scope.id();
     let mut stmt = conn.prepare(&format!(
         "SELECT {COLUMNS} FROM api_tokens WHERE tenant_id = ?1 AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3"
     ))?;
@@ -153,11 +155,12 @@ pub fn list_tokens(
 
 pub fn update_token(
     conn: &Connection,
-    tenant_id: &str,
+    scope: &TenantScope,
     id: &str,
     name: Option<&str>,
     active: Option<bool>,
 ) -> Result<bool, StoreError> {
+    let tenant_id = scope.id();
     let n = conn.execute(
         "UPDATE api_tokens SET name = COALESCE(?3, name), active = COALESCE(?4, active)
          WHERE id = ?1 AND tenant_id = ?2 AND revoked_at IS NULL",
@@ -166,7 +169,8 @@ pub fn update_token(
     Ok(n > 0)
 }
 
-pub fn revoke_token(conn: &Connection, tenant_id: &str, id: &str) -> Result<bool, StoreError> {
+pub fn revoke_token(conn: &Connection, scope: &TenantScope, id: &str) -> Result<bool, StoreError> {
+    let tenant_id = scope.id();
     let n = conn.execute(
         "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?3), active = 0 WHERE id = ?1 AND tenant_id = ?2",
         params![id, tenant_id, crate::time::now_rfc3339()],

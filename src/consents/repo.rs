@@ -1,5 +1,6 @@
 //! Consent rows; every query is scoped by tenant.
 
+use crate::auth::TenantScope;
 use rusqlite::{Connection, Row, params};
 
 use super::{Consent, ConsentError};
@@ -34,7 +35,8 @@ pub struct NewConsent<'a> {
     pub granted_by: &'a str,
 }
 
-pub fn insert(conn: &Connection, tenant_id: &str, new: &NewConsent<'_>) -> Result<Consent, ConsentError> {
+pub fn insert(conn: &Connection, scope: &TenantScope, new: &NewConsent<'_>) -> Result<Consent, ConsentError> {
+    let tenant_id = scope.id();
     let id = crate::ids::new_id();
     conn.execute(
         "INSERT INTO consents (id, tenant_id, consent_type, resource_type, resource_id, description, subject,
@@ -52,10 +54,11 @@ pub fn insert(conn: &Connection, tenant_id: &str, new: &NewConsent<'_>) -> Resul
             crate::time::now_rfc3339()
         ],
     )?;
-    find(conn, tenant_id, &id)?.ok_or(ConsentError::NotFound)
+    find(conn, scope, &id)?.ok_or(ConsentError::NotFound)
 }
 
-pub fn find(conn: &Connection, tenant_id: &str, id: &str) -> Result<Option<Consent>, ConsentError> {
+pub fn find(conn: &Connection, scope: &TenantScope, id: &str) -> Result<Option<Consent>, ConsentError> {
+    let tenant_id = scope.id();
     Ok(conn
         .query_row(
             &format!("SELECT {COLUMNS} FROM consents WHERE tenant_id = ?1 AND id = ?2"),
@@ -77,11 +80,12 @@ pub struct Filter {
 /// Newest first; `before` is the cursor (the last id seen).
 pub fn list(
     conn: &Connection,
-    tenant_id: &str,
+    scope: &TenantScope,
     filter: &Filter,
     before: Option<&str>,
     limit: u32,
 ) -> Result<Vec<Consent>, ConsentError> {
+    let tenant_id = scope.id();
     let mut stmt = conn.prepare(&format!(
         "SELECT {COLUMNS} FROM consents
          WHERE tenant_id = ?1 AND (?2 IS NULL OR consent_type = ?2) AND (?3 IS NULL OR resource_type = ?3)
@@ -109,12 +113,13 @@ pub fn list(
 
 /// Marks a consent revoked; revoking an already revoked consent changes nothing.
 /// Returns the consent and whether this call revoked it.
-pub fn revoke(conn: &Connection, tenant_id: &str, id: &str, actor: &str) -> Result<(Consent, bool), ConsentError> {
+pub fn revoke(conn: &Connection, scope: &TenantScope, id: &str, actor: &str) -> Result<(Consent, bool), ConsentError> {
+    let tenant_id = scope.id();
     let changed = conn.execute(
         "UPDATE consents SET revoked_at = ?3, revoked_by = ?4
          WHERE tenant_id = ?1 AND id = ?2 AND revoked_at IS NULL",
         params![tenant_id, id, crate::time::now_rfc3339(), actor],
     )?;
-    let consent = find(conn, tenant_id, id)?.ok_or(ConsentError::NotFound)?;
+    let consent = find(conn, scope, id)?.ok_or(ConsentError::NotFound)?;
     Ok((consent, changed > 0))
 }

@@ -44,7 +44,7 @@ pub async fn grant(
         .write_async(move |tx| {
             let consent = repo::insert(
                 tx,
-                &access.tenant.id,
+                &access.scope,
                 &NewConsent {
                     consent_type: &kind,
                     resource_type: &resource_type,
@@ -97,7 +97,7 @@ pub async fn list(
     };
     let rows = state
         .store
-        .read_async(move |conn| repo::list(conn, &access.tenant.id, &filter, page.cursor.as_deref(), limit))
+        .read_async(move |conn| repo::list(conn, &access.scope, &filter, page.cursor.as_deref(), limit))
         .await?;
     Ok(Json(Page::from_rows(rows, limit, |c| c.id.clone())))
 }
@@ -109,7 +109,7 @@ pub async fn get_one(
 ) -> ApiResult<Json<Consent>> {
     let consent = state
         .store
-        .read_async(move |conn| repo::find(conn, &access.tenant.id, &id))
+        .read_async(move |conn| repo::find(conn, &access.scope, &id))
         .await?
         .ok_or_else(|| ApiError::not_found("no such consent"))?;
     Ok(Json(consent))
@@ -124,7 +124,7 @@ pub async fn revoke(
     let consent = state
         .store
         .write_async(move |tx| {
-            let (consent, changed) = repo::revoke(tx, &access.tenant.id, &id, &access.principal.actor)?;
+            let (consent, changed) = repo::revoke(tx, &access.scope, &id, &access.principal.actor)?;
             if changed {
                 audit::record(tx, &access.audit("consent.revoked", Some(&consent.id)))?;
             }
@@ -159,7 +159,7 @@ pub async fn status(
     };
     let active = state
         .store
-        .read_async(move |conn| repo::list(conn, &access.tenant.id, &filter, None, 10_000))
+        .read_async(move |conn| repo::list(conn, &access.scope, &filter, None, 10_000))
         .await?;
     let mut consents = serde_json::Map::new();
     for kind in super::CONSENT_TYPES {

@@ -124,8 +124,8 @@ pub fn seal_body(
 }
 
 /// Stores an accepted delivery (body already sealed) with its processing job, or finds
-/// the earlier copy of the same delivery. This is the hot path of the group-commit
-/// writer, so it does only the inserts; `inbound.received` is emitted by processing.
+/// the earlier copy of the same delivery. This is the hot path of the one writer, so it
+/// does only the inserts; `inbound.received` is emitted by processing.
 pub fn store_accepted(conn: &Connection, jobs: &crate::jobs::Queue, event: &Accepted) -> Result<Stored, StoreError> {
     let now = crate::time::now();
     let inserted = conn

@@ -1,4 +1,4 @@
-//! `POST /webhooks/{provider}/{tenant}`: verify, store durably (group commit), answer.
+//! `POST /webhooks/{provider}/{tenant}`: verify, store durably (the writer's group commit), answer.
 
 use axum::Json;
 use axum::body::Bytes;

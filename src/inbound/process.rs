@@ -131,7 +131,7 @@ pub fn process_event(inbound: &Inbound, tenant_id: &str, event_id: &str, first: 
         Handled::Applied
     };
     let provider = event.view.provider.clone();
-    // Processing writes go through the group-commit writer too: they share its batches
+    // Processing writes go through the one writer too: they share its batches
     // instead of competing with ingestion for SQLite's write lock.
     let (jobs, tenant, id) = (inbound.jobs.clone(), tenant_id.to_owned(), event_id.to_owned());
     let wake = inbound.writer.write_blocking(move |tx| -> Result<bool, JobFailure> {

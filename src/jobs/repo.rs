@@ -1,5 +1,6 @@
 //! SQL for the job queue. Times are unix milliseconds, passed in so tests control them.
 
+use crate::auth::TenantScope;
 use rusqlite::{Connection, Row, params};
 use serde::Serialize;
 use serde_json::Value;
@@ -247,7 +248,8 @@ pub struct JobFilter {
 }
 
 /// A tenant's jobs, newest first.
-pub fn list(conn: &Connection, tenant_id: &str, filter: &JobFilter, limit: u32) -> Result<Vec<Job>, StoreError> {
+pub fn list(conn: &Connection, scope: &TenantScope, filter: &JobFilter, limit: u32) -> Result<Vec<Job>, StoreError> {
+    let tenant_id = scope.id();
     let mut stmt = conn.prepare(&format!(
         "SELECT {COLUMNS} FROM jobs WHERE tenant_id = ?1 AND (?2 IS NULL OR kind = ?2)
          AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR id < ?4) ORDER BY id DESC LIMIT ?5"

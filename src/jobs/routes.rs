@@ -42,7 +42,7 @@ pub async fn list_jobs(
     };
     let rows = state
         .store
-        .read_async(move |conn| repo::list(conn, &access.tenant.id, &filter, limit))
+        .read_async(move |conn| repo::list(conn, &access.scope, &filter, limit))
         .await?;
     Ok(Json(Page::from_rows(rows, limit, |j| j.id.clone())))
 }

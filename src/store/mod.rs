@@ -42,7 +42,7 @@ impl std::fmt::Debug for Store {
 
 /// Waits for SQLite's write lock in short, even steps for up to about 10 s. SQLite's
 /// own `busy_timeout` backs off up to 100 ms a step, which shows as tail latency behind
-/// another writer's commit (the group-commit writer, the delivery engine, job claims).
+/// another writer's commit (the one writer thread, a low-rate API transaction).
 fn wait_for_lock(attempt: i32) -> bool {
     std::thread::sleep(Duration::from_micros(250));
     attempt < 40_000

@@ -3,6 +3,7 @@
 
 pub mod routes;
 
+use crate::auth::TenantScope;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -159,7 +160,13 @@ pub struct UsageRow {
 }
 
 /// Counts for a tenant between `from` (inclusive) and `to` (exclusive), by hour bucket.
-pub fn usage_between(conn: &Connection, tenant_id: &str, from: &str, to: &str) -> Result<Vec<UsageRow>, StoreError> {
+pub fn usage_between(
+    conn: &Connection,
+    scope: &TenantScope,
+    from: &str,
+    to: &str,
+) -> Result<Vec<UsageRow>, StoreError> {
+    let tenant_id = scope.id();
     let mut stmt = conn.prepare(
         "SELECT actor, route, status_class, SUM(count) FROM usage_counters
          WHERE tenant_id = ?1 AND hour >= ?2 AND hour < ?3
@@ -190,7 +197,13 @@ pub struct ActorUsage {
 }
 
 /// Counts per actor between `from` and `to`, with who the actor is in words.
-pub fn usage_by_actor(conn: &Connection, tenant_id: &str, from: &str, to: &str) -> Result<Vec<ActorUsage>, StoreError> {
+pub fn usage_by_actor(
+    conn: &Connection,
+    scope: &TenantScope,
+    from: &str,
+    to: &str,
+) -> Result<Vec<ActorUsage>, StoreError> {
+    let tenant_id = scope.id();
     let mut stmt = conn.prepare(
         "SELECT c.actor, MAX(COALESCE(u.email, t.name)), SUM(c.count) FROM usage_counters c
          LEFT JOIN users u ON substr(c.actor, 1, 5) = 'user:' AND u.id = substr(c.actor, 6)
@@ -216,10 +229,11 @@ pub fn usage_by_actor(conn: &Connection, tenant_id: &str, from: &str, to: &str) 
 /// hours without requests left out.
 pub fn usage_by_hour(
     conn: &Connection,
-    tenant_id: &str,
+    scope: &TenantScope,
     from: &str,
     to: &str,
 ) -> Result<Vec<(String, String, u64)>, StoreError> {
+    let tenant_id = scope.id();
     let mut stmt = conn.prepare(
         "SELECT hour, status_class, SUM(count) FROM usage_counters
          WHERE tenant_id = ?1 AND hour >= ?2 AND hour < ?3
@@ -294,9 +308,14 @@ mod tests {
         usage.record(Some("t1"), "token:a", "/api/v1/x", 201);
         assert_eq!(usage.flush(&writer).unwrap(), 1);
         assert_eq!(usage.flush(&writer).unwrap(), 0);
-        let rows = store
-            .read(|c| usage_between(c, "t1", "2000-01-01T00:00:00Z", "2999-01-01T00:00:00Z"))
-            .unwrap();
+        let scope = |t: &str| crate::auth::PlatformScope::for_server_work().narrow_to(t);
+        let between = |t: &str| {
+            store
+                .read(|c| usage_between(c, &scope(t), "2000-01-01T00:00:00Z", "2999-01-01T00:00:00Z"))
+                .unwrap()
+        };
+        assert_eq!(between("t2").len(), 1, "a tenant's scope reads its own counts only");
+        let rows = between("t1");
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].status_class, "2xx");
         assert_eq!(rows[0].count, 4);

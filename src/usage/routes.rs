@@ -54,15 +54,15 @@ pub async fn get_usage(
         crate::time::format_rfc3339(hour_floor(from)),
         crate::time::format_rfc3339(to),
     );
-    let tenant_id = access.tenant.id.clone();
+    let scope = access.scope.clone();
     let (f, t) = (from_s.clone(), to_s.clone());
     let (rows, by_token, hourly) = state
         .store
         .read_async(move |conn| {
             Ok::<_, crate::store::StoreError>((
-                usage_between(conn, &tenant_id, &f, &t)?,
-                usage_by_actor(conn, &tenant_id, &f, &t)?,
-                usage_by_hour(conn, &tenant_id, &f, &t)?,
+                usage_between(conn, &scope, &f, &t)?,
+                usage_by_actor(conn, &scope, &f, &t)?,
+                usage_by_hour(conn, &scope, &f, &t)?,
             ))
         })
         .await?;
