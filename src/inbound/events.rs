@@ -1,5 +1,6 @@
 //! The inbound event store (SQL). Every query is scoped by tenant.
 
+use crate::auth::TenantScope;
 use rusqlite::{Connection, Row, params};
 use serde::Serialize;
 use serde_json::Value;
@@ -180,7 +181,8 @@ pub fn emit_received(conn: &Connection, tenant_id: &str, event: &EventView) -> R
     Ok(())
 }
 
-pub fn find(conn: &Connection, tenant_id: &str, id: &str) -> Result<Option<StoredEvent>, StoreError> {
+pub fn find(conn: &Connection, scope: &TenantScope, id: &str) -> Result<Option<StoredEvent>, StoreError> {
+    let tenant_id = scope.id();
     conn.query_row(
         &format!("SELECT {COLUMNS} FROM inbound_events WHERE tenant_id = ?1 AND id = ?2"),
         params![tenant_id, id],
@@ -228,10 +230,11 @@ pub struct EventFilter {
 
 pub fn list(
     conn: &Connection,
-    tenant_id: &str,
+    scope: &TenantScope,
     filter: &EventFilter,
     limit: u32,
 ) -> Result<Vec<EventView>, StoreError> {
+    let tenant_id = scope.id();
     let mut stmt = conn.prepare(&format!(
         "SELECT {COLUMNS} FROM inbound_events WHERE tenant_id = ?1 AND (?2 IS NULL OR provider = ?2)
          AND (?3 IS NULL OR event_type = ?3) AND (?4 IS NULL OR status = ?4) AND (?5 IS NULL OR id < ?5)

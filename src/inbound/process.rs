@@ -7,6 +7,7 @@ use rusqlite::Connection;
 use serde_json::{Value, json};
 
 use super::{Inbound, bindings, events, outside};
+use crate::auth::TenantScope;
 use crate::catalog::EventHandler;
 use crate::jobs::{self, Job, JobFailure};
 use crate::signups::{self, Contact, SourceRef};
@@ -18,21 +19,19 @@ pub fn run_process_job(inbound: &Inbound, job: &Job) -> Result<(), JobFailure> {
         .as_str()
         .ok_or_else(|| JobFailure::Permanent("job has no event_id".into()))?
         .to_owned();
-    let tenant_id = job
-        .tenant_id
-        .clone()
-        .ok_or_else(|| JobFailure::Permanent("job has no tenant".into()))?;
+    let scope = TenantScope::for_job(job).ok_or_else(|| JobFailure::Permanent("job has no tenant".into()))?;
+    let tenant_id = scope.id().to_owned();
     // A replay processes again but does not announce the delivery a second time.
     let first = !payload["replay"].as_bool().unwrap_or(false);
-    let result = process_event(inbound, &tenant_id, &event_id, first).map(|_| ());
+    let result = process_event(inbound, &scope, &event_id, first).map(|_| ());
     if let Err(failure) = &result {
         let last = matches!(failure, JobFailure::Permanent(_)) || job.attempts >= job.max_attempts;
         let message = failure.message().to_owned();
-        let (tenant_id, event_id) = (tenant_id.clone(), event_id.clone());
+        let (tenant_id, event_id, scope) = (tenant_id.clone(), event_id.clone(), scope.clone());
         let _ = inbound.writer.write_blocking(move |tx| -> Result<(), StoreError> {
             events::mark_error(tx, &tenant_id, &event_id, &message, last)?;
             if last && first {
-                announce_received(tx, &tenant_id, &event_id)?;
+                announce_received(tx, &scope, &event_id)?;
             }
             Ok(())
         });
@@ -43,11 +42,11 @@ pub fn run_process_job(inbound: &Inbound, job: &Job) -> Result<(), JobFailure> {
 }
 
 /// Emits `inbound.received` for an accepted (never a rejected) event.
-fn announce_received(tx: &Connection, tenant_id: &str, event_id: &str) -> Result<(), StoreError> {
-    if let Some(event) = events::find(tx, tenant_id, event_id)?
+fn announce_received(tx: &Connection, scope: &TenantScope, event_id: &str) -> Result<(), StoreError> {
+    if let Some(event) = events::find(tx, scope, event_id)?
         && event.view.status != "rejected"
     {
-        events::emit_received(tx, tenant_id, &event.view)?;
+        events::emit_received(tx, scope.id(), &event.view)?;
     }
     Ok(())
 }
@@ -77,9 +76,15 @@ pub enum Handled {
 
 /// Processes one stored event; `first` announces it (`inbound.received`) — a replay or a
 /// sync does not announce it again.
-pub fn process_event(inbound: &Inbound, tenant_id: &str, event_id: &str, first: bool) -> Result<Handled, JobFailure> {
+pub fn process_event(
+    inbound: &Inbound,
+    scope: &TenantScope,
+    event_id: &str,
+    first: bool,
+) -> Result<Handled, JobFailure> {
+    let tenant_id = scope.id();
     let (event, body, handler, plugin) = inbound.store.read(|conn| -> Result<_, JobFailure> {
-        let event = events::find(conn, tenant_id, event_id)?
+        let event = events::find(conn, scope, event_id)?
             .ok_or_else(|| JobFailure::Permanent("the event no longer exists".into()))?;
         if event.view.status == "rejected" {
             return Err(JobFailure::Permanent("rejected deliveries are never processed".into()));
@@ -133,11 +138,16 @@ pub fn process_event(inbound: &Inbound, tenant_id: &str, event_id: &str, first: 
     let provider = event.view.provider.clone();
     // Processing writes go through the one writer too: they share its batches
     // instead of competing with ingestion for SQLite's write lock.
-    let (jobs, tenant, id) = (inbound.jobs.clone(), tenant_id.to_owned(), event_id.to_owned());
+    let (jobs, tenant, id, scope) = (
+        inbound.jobs.clone(),
+        tenant_id.to_owned(),
+        event_id.to_owned(),
+        scope.clone(),
+    );
     let wake = inbound.writer.write_blocking(move |tx| -> Result<bool, JobFailure> {
         let queued = apply(tx, &jobs, &tenant, &id, &provider, outcome)?;
         if first {
-            announce_received(tx, &tenant, &id)?;
+            announce_received(tx, &scope, &id)?;
         }
         Ok(queued)
     })?;

@@ -49,7 +49,7 @@ pub async fn list_events(
     };
     let rows = state
         .store
-        .read_async(move |conn| events::list(conn, &access.tenant.id, &filter, limit))
+        .read_async(move |conn| events::list(conn, &access.scope, &filter, limit))
         .await?;
     let page = Page::from_rows(rows, limit, |e| e.id.clone());
     Ok(Json(page.map(|mut e| {
@@ -67,7 +67,7 @@ pub async fn get_event(
     let view = state
         .store
         .read_async(move |conn| -> Result<EventView, InboundError> {
-            let event = events::find(conn, &access.tenant.id, &id)?.ok_or(InboundError::EventNotFound)?;
+            let event = events::find(conn, &access.scope, &id)?.ok_or(InboundError::EventNotFound)?;
             let body = events::open_payload(conn, &vault, &event)?;
             let mut view = event.view;
             view.payload = Some(match body {
@@ -88,11 +88,12 @@ pub async fn replay_event(
 ) -> ApiResult<(axum::http::StatusCode, Json<Value>)> {
     let entry = access.audit("event.replay", Some(&id));
     let tenant_id = access.tenant.id.clone();
+    let scope = access.scope.clone();
     let jobs = state.jobs.clone();
     let job_id = state
         .store
         .write_async(move |tx| -> Result<String, InboundError> {
-            let event = events::find(tx, &tenant_id, &id)?.ok_or(InboundError::EventNotFound)?;
+            let event = events::find(tx, &scope, &id)?.ok_or(InboundError::EventNotFound)?;
             if event.view.status == "rejected" {
                 return Err(InboundError::Invalid(
                     "rejected deliveries failed verification and are never processed".into(),
@@ -213,7 +214,7 @@ pub async fn send_test(
     access: TenantAccess,
     Path((_, key)): Path<(String, String)>,
 ) -> ApiResult<Json<super::sample::SampleOutcome>> {
-    let outcome = state.inbound.send_sample(&access.tenant, &key).await?;
+    let outcome = state.inbound.send_sample(&access.scope, &access.tenant, &key).await?;
     let entry = access
         .audit("webhook.tested", Some(&key))
         .with_detail(json!({"status": outcome.status, "event_id": outcome.event_id}));

@@ -2,6 +2,7 @@
 //! the tenant's stored secret and posted over HTTP to this server's own public webhook
 //! URL, so it meets every check a real delivery meets (signature, storage, processing).
 
+use crate::auth::TenantScope;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
@@ -39,7 +40,12 @@ struct Delivery {
 impl Inbound {
     /// Sends `provider`'s sample event to the tenant's webhook URL on this server and
     /// waits a short, bounded time for it to be processed.
-    pub async fn send_sample(&self, tenant: &Tenant, provider_key: &str) -> Result<SampleOutcome, InboundError> {
+    pub async fn send_sample(
+        &self,
+        scope: &TenantScope,
+        tenant: &Tenant,
+        provider_key: &str,
+    ) -> Result<SampleOutcome, InboundError> {
         let provider = self
             .catalogs
             .provider(&tenant.id, provider_key)
@@ -95,7 +101,7 @@ impl Inbound {
                     return Ok(not_delivered(200, &answer.body));
                 };
                 let duplicate = answer.body["duplicate"].as_bool().unwrap_or(false);
-                self.outcome_of(&tenant.id, &event_id, duplicate).await
+                self.outcome_of(scope, &event_id, duplicate).await
             }
             401 => self.rejection(&tenant.id, provider_key, &answer).await,
             status => Ok(not_delivered(status, &answer.body)),
@@ -105,18 +111,18 @@ impl Inbound {
     /// Waits for the accepted event to leave `received`, then describes it.
     async fn outcome_of(
         &self,
-        tenant_id: &str,
+        scope: &TenantScope,
         event_id: &str,
         duplicate: bool,
     ) -> Result<SampleOutcome, InboundError> {
         let deadline = Instant::now() + WAIT_FOR_PROCESSING;
         loop {
-            let (tenant, id) = (tenant_id.to_owned(), event_id.to_owned());
+            let (scope, id) = (scope.clone(), event_id.to_owned());
             let found = self
                 .store
                 .read_async(move |conn| -> Result<_, InboundError> {
-                    let event = events::find(conn, &tenant, &id)?.ok_or(InboundError::EventNotFound)?;
-                    let signup = crate::signups::repo::signup_for_event(conn, &tenant, &id)?;
+                    let event = events::find(conn, &scope, &id)?.ok_or(InboundError::EventNotFound)?;
+                    let signup = crate::signups::repo::signup_for_event(conn, scope.id(), &id)?;
                     Ok((event.view, signup))
                 })
                 .await?;

@@ -6,6 +6,7 @@
 //! A job runs for a bounded time, well inside its lease; what is left continues in a
 //! follow-up job, and the first job's result always holds the running totals.
 
+use crate::auth::TenantScope;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -50,10 +51,8 @@ pub struct SyncPayload {
 }
 
 pub fn run_sync_job(inbound: &Inbound, job: &Job) -> Result<(), JobFailure> {
-    let tenant_id = job
-        .tenant_id
-        .clone()
-        .ok_or_else(|| JobFailure::Permanent("job has no tenant".into()))?;
+    let scope = TenantScope::for_job(job).ok_or_else(|| JobFailure::Permanent("job has no tenant".into()))?;
+    let tenant_id = scope.id().to_owned();
     let mut payload: SyncPayload =
         serde_json::from_value(jobs::payload_of(job)).map_err(|e| JobFailure::Permanent(e.to_string()))?;
     let origin = payload.origin.clone().unwrap_or_else(|| job.id.clone());
@@ -70,7 +69,7 @@ pub fn run_sync_job(inbound: &Inbound, job: &Job) -> Result<(), JobFailure> {
             break;
         }
         for id in page {
-            tally(inbound, &tenant_id, &id, &mut payload.totals);
+            tally(inbound, &scope, &id, &mut payload.totals);
             payload.after = Some(id);
         }
         if started.elapsed() >= RUN_FOR {
@@ -111,9 +110,10 @@ pub fn run_sync_job(inbound: &Inbound, job: &Job) -> Result<(), JobFailure> {
 
 /// Processes one event again and counts the outcome; a failure is recorded on the event
 /// (a permanent one marks it `failed`), not on the sync.
-fn tally(inbound: &Inbound, tenant_id: &str, event_id: &str, totals: &mut SyncTotals) {
+fn tally(inbound: &Inbound, scope: &TenantScope, event_id: &str, totals: &mut SyncTotals) {
+    let tenant_id = scope.id();
     totals.events += 1;
-    match process_event(inbound, tenant_id, event_id, false) {
+    match process_event(inbound, scope, event_id, false) {
         Ok(Handled::Applied) => totals.processed += 1,
         Ok(Handled::NoHandler) => totals.unhandled += 1,
         Err(failure) => {

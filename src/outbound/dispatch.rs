@@ -2,6 +2,7 @@
 //! its tenant, and claim deliveries that are due (retries, tests, replays, lost leases).
 //! Both hand back [`WorkItem`]s already leased to this process.
 
+use crate::auth::PlatformScope;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -197,7 +198,9 @@ pub fn claim_due(
     let mut endpoints_seen: HashMap<String, Option<EndpointRow>> = HashMap::new();
     for (delivery_id, tenant_id, endpoint_id, event_id, event_type, attempts) in claimed {
         if !endpoints_seen.contains_key(&endpoint_id) {
-            let row = endpoints::find(tx, &tenant_id, &endpoint_id)?.filter(|e| e.active);
+            // The engine acts for the tenant of the row it claimed.
+            let scope = PlatformScope::for_server_work().narrow_to(&tenant_id);
+            let row = endpoints::find(tx, &scope, &endpoint_id)?.filter(|e| e.active);
             endpoints_seen.insert(endpoint_id.clone(), row);
         }
         let payload: Option<String> = tx

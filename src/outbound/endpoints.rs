@@ -1,6 +1,7 @@
 //! Webhook endpoints: where a tenant wants events, which ones, and the secret that signs
 //! them. Every query takes the tenant id first; an endpoint is never found without it.
 
+use crate::auth::TenantScope;
 use rusqlite::{Connection, Row, params};
 use serde::Serialize;
 
@@ -303,7 +304,8 @@ pub fn update(conn: &Connection, row: &EndpointRow) -> Result<(), OutboundError>
     Ok(())
 }
 
-pub fn find(conn: &Connection, tenant_id: &str, id: &str) -> Result<Option<EndpointRow>, OutboundError> {
+pub fn find(conn: &Connection, scope: &TenantScope, id: &str) -> Result<Option<EndpointRow>, OutboundError> {
+    let tenant_id = scope.id();
     Ok(conn
         .query_row(
             &format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE tenant_id = ?1 AND id = ?2"),
@@ -313,16 +315,17 @@ pub fn find(conn: &Connection, tenant_id: &str, id: &str) -> Result<Option<Endpo
         .optional_row()?)
 }
 
-pub fn get(conn: &Connection, tenant_id: &str, id: &str) -> Result<EndpointRow, OutboundError> {
-    find(conn, tenant_id, id)?.ok_or(OutboundError::EndpointNotFound)
+pub fn get(conn: &Connection, scope: &TenantScope, id: &str) -> Result<EndpointRow, OutboundError> {
+    find(conn, scope, id)?.ok_or(OutboundError::EndpointNotFound)
 }
 
 pub fn list(
     conn: &Connection,
-    tenant_id: &str,
+    scope: &TenantScope,
     after: Option<&str>,
     limit: u32,
 ) -> Result<Vec<EndpointRow>, OutboundError> {
+    let tenant_id = scope.id();
     let mut stmt = conn.prepare(&format!(
         "SELECT {COLUMNS} FROM webhook_endpoints WHERE tenant_id = ?1 AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3"
     ))?;
@@ -343,7 +346,8 @@ pub fn list_active(conn: &Connection, tenant_id: &str) -> Result<Vec<EndpointRow
     Ok(rows)
 }
 
-pub fn delete(conn: &Connection, tenant_id: &str, id: &str) -> Result<(), OutboundError> {
+pub fn delete(conn: &Connection, scope: &TenantScope, id: &str) -> Result<(), OutboundError> {
+    let tenant_id = scope.id();
     let removed = conn.execute(
         "DELETE FROM webhook_endpoints WHERE tenant_id = ?1 AND id = ?2",
         params![tenant_id, id],

@@ -1,5 +1,6 @@
 //! Delivery history and control: list, inspect, retry, test (ping), replay, stats.
 
+use crate::auth::TenantScope;
 use rusqlite::{Connection, Row, params};
 use serde::Serialize;
 use serde_json::json;
@@ -79,12 +80,13 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<DeliveryView> {
 /// Newest first. `status` filters; the cursor is the last id seen.
 pub fn list(
     conn: &Connection,
-    tenant_id: &str,
+    scope: &TenantScope,
     endpoint_id: &str,
     status: Option<&str>,
     before: Option<&str>,
     limit: u32,
 ) -> Result<Vec<DeliveryView>, OutboundError> {
+    let tenant_id = scope.id();
     let mut stmt = conn.prepare(&format!(
         "SELECT {COLUMNS} FROM webhook_deliveries
          WHERE tenant_id = ?1 AND endpoint_id = ?2 AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR id < ?4)
@@ -96,7 +98,8 @@ pub fn list(
     Ok(rows)
 }
 
-pub fn get(conn: &Connection, tenant_id: &str, endpoint_id: &str, id: &str) -> Result<DeliveryView, OutboundError> {
+pub fn get(conn: &Connection, scope: &TenantScope, endpoint_id: &str, id: &str) -> Result<DeliveryView, OutboundError> {
+    let tenant_id = scope.id();
     let mut view = conn
         .query_row(
             &format!("SELECT {COLUMNS} FROM webhook_deliveries WHERE tenant_id = ?1 AND endpoint_id = ?2 AND id = ?3"),
@@ -152,7 +155,7 @@ pub fn retry_now(conn: &Connection, endpoint: &EndpointRow, delivery_id: &str) -
          WHERE tenant_id = ?1 AND endpoint_id = ?2 AND id = ?3",
         params![endpoint.tenant_id, endpoint.id, delivery_id, now_ms()],
     )?;
-    get(conn, &endpoint.tenant_id, &endpoint.id, delivery_id)
+    get(conn, &endpoint_scope(endpoint), &endpoint.id, delivery_id)
 }
 
 fn require_active(endpoint: &EndpointRow) -> Result<(), OutboundError> {
@@ -206,7 +209,7 @@ pub fn send_test(conn: &Connection, endpoint: &EndpointRow) -> Result<DeliveryVi
         params![event_id, endpoint.tenant_id, payload.to_string(), now],
     )?;
     let id = insert_delivery(conn, endpoint, &event_id, "ping", "test")?;
-    get(conn, &endpoint.tenant_id, &endpoint.id, &id)
+    get(conn, &endpoint_scope(endpoint), &endpoint.id, &id)
 }
 
 /// What to replay: one event, or the tenant's events in a time range (both ends inclusive,
@@ -348,4 +351,9 @@ pub fn missed_since(
         "events": count,
         "replay": {"since": since, "until": until, "only_undelivered": true},
     })))
+}
+
+/// The scope of an endpoint row already found in its tenant's scope.
+fn endpoint_scope(endpoint: &EndpointRow) -> TenantScope {
+    crate::auth::PlatformScope::for_server_work().narrow_to(&endpoint.tenant_id)
 }

@@ -1,5 +1,6 @@
 //! One delivery attempt: send it signed, judge the answer, record what happened.
 
+use crate::auth::PlatformScope;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -330,7 +331,8 @@ pub fn record(
     }
     conn.prepare_cached("UPDATE webhook_endpoints SET failing_since = ?2 WHERE id = ?1 AND failing_since IS NULL")?
         .execute(params![target.endpoint_id, report.at_ms])?;
-    let Some(mut endpoint) = endpoints::find(conn, &target.tenant_id, &target.endpoint_id)? else {
+    let scope = PlatformScope::for_server_work().narrow_to(&target.tenant_id);
+    let Some(mut endpoint) = endpoints::find(conn, &scope, &target.endpoint_id)? else {
         return Ok(effects);
     };
     if !endpoint.active {

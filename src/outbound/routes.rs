@@ -101,7 +101,7 @@ pub async fn list_endpoints(
     let limit = page.limit();
     let rows = state
         .store
-        .read_async(move |conn| endpoints::list(conn, &access.tenant.id, page.cursor.as_deref(), limit))
+        .read_async(move |conn| endpoints::list(conn, &access.scope, page.cursor.as_deref(), limit))
         .await?;
     Ok(Json(
         Page::from_rows(rows, limit, |r| r.id.clone()).map(|r| EndpointView::from(&r)),
@@ -115,7 +115,7 @@ pub async fn get_endpoint(
 ) -> ApiResult<Json<EndpointView>> {
     let row = state
         .store
-        .read_async(move |conn| endpoints::get(conn, &access.tenant.id, &id))
+        .read_async(move |conn| endpoints::get(conn, &access.scope, &id))
         .await?;
     Ok(Json(EndpointView::from(&row)))
 }
@@ -173,7 +173,7 @@ pub async fn patch_endpoint(
                 .transpose()?;
             store.write(|tx| {
                 let now = now_ms();
-                let mut row = endpoints::get(tx, &access.tenant.id, &id)?;
+                let mut row = endpoints::get(tx, &access.scope, &id)?;
                 let mut changed: Vec<&str> = Vec::new();
                 if let Some(url) = url {
                     row.url = url;
@@ -257,7 +257,7 @@ pub async fn delete_endpoint(
     state
         .store
         .write_async(move |tx| {
-            endpoints::delete(tx, &access.tenant.id, &id)?;
+            endpoints::delete(tx, &access.scope, &id)?;
             audit::record(tx, &access.audit("webhook_endpoint.deleted", Some(&id)))?;
             Ok::<_, OutboundError>(())
         })
@@ -276,7 +276,7 @@ pub async fn reveal_secret(
         .store
         .write_async(move |tx| {
             let now = now_ms();
-            let row = endpoints::get(tx, &access.tenant.id, &id)?;
+            let row = endpoints::get(tx, &access.scope, &id)?;
             let (current, previous) = endpoints::open_secrets(tx, &app.vault, &row, now)?;
             audit::record(tx, &access.audit("webhook_endpoint.secret_revealed", Some(&row.id)))?;
             let mut body = json!({"secret": current.expose()});
@@ -298,7 +298,7 @@ pub async fn send_test(
     let view = state
         .store
         .write_async(move |tx| {
-            let row = endpoints::get(tx, &access.tenant.id, &id)?;
+            let row = endpoints::get(tx, &access.scope, &id)?;
             history::send_test(tx, &row)
         })
         .await?;
@@ -331,10 +331,10 @@ pub async fn list_deliveries(
     let rows = state
         .store
         .read_async(move |conn| {
-            endpoints::get(conn, &access.tenant.id, &id)?;
+            endpoints::get(conn, &access.scope, &id)?;
             history::list(
                 conn,
-                &access.tenant.id,
+                &access.scope,
                 &id,
                 query.status.as_deref(),
                 query.page.cursor.as_deref(),
@@ -352,7 +352,7 @@ pub async fn get_delivery(
 ) -> ApiResult<Json<DeliveryView>> {
     let view = state
         .store
-        .read_async(move |conn| history::get(conn, &access.tenant.id, &id, &delivery_id))
+        .read_async(move |conn| history::get(conn, &access.scope, &id, &delivery_id))
         .await?;
     Ok(Json(view))
 }
@@ -365,7 +365,7 @@ pub async fn retry_delivery(
     let view = state
         .store
         .write_async(move |tx| {
-            let row = endpoints::get(tx, &access.tenant.id, &id)?;
+            let row = endpoints::get(tx, &access.scope, &id)?;
             let view = history::retry_now(tx, &row, &delivery_id)?;
             audit::record(tx, &access.audit("webhook_delivery.retried", Some(&delivery_id)))?;
             Ok::<_, OutboundError>(view)
@@ -418,7 +418,7 @@ pub async fn replay(
     let scheduled = state
         .store
         .write_async(move |tx| {
-            let row = endpoints::get(tx, &access.tenant.id, &id)?;
+            let row = endpoints::get(tx, &access.scope, &id)?;
             let scheduled = history::replay(tx, &row, &selection)?;
             audit::record(
                 tx,
@@ -458,7 +458,7 @@ pub async fn stats(
         .store
         .read_async(move |conn| {
             if let Some(id) = &query.endpoint_id {
-                endpoints::get(conn, &access.tenant.id, id)?;
+                endpoints::get(conn, &access.scope, id)?;
             }
             history::stats(conn, &access.tenant.id, query.endpoint_id.as_deref(), hours, now_ms())
         })

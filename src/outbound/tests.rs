@@ -128,7 +128,10 @@ fn rules() -> HealthRules {
 
 fn current(f: &Fixture) -> EndpointRow {
     f.store
-        .read(|c| endpoints::get(c, &f.endpoint.tenant_id, &f.endpoint.id))
+        .read(|c| {
+            let scope = crate::auth::PlatformScope::for_server_work().narrow_to(&f.endpoint.tenant_id);
+            endpoints::get(c, &scope, &f.endpoint.id)
+        })
         .unwrap()
 }
 
