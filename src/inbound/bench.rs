@@ -41,20 +41,23 @@ const SECRET: &str = "bench-webhook-secret";
 struct Server {
     child: Child,
     addr: String,
-    token: String,
-    dir: std::path::PathBuf,
+    /// The first platform token `tessera serve` prints (none for the bare server).
+    token: Option<String>,
+    dir: Option<std::path::PathBuf>,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
-fn start_server() -> anyhow::Result<Server> {
-    let dir = std::env::temp_dir().join(format!("tessera-bench-{}", crate::ids::new_id()));
+/// A child of this binary, with the caller's `TESSERA_*` settings removed.
+fn this_binary() -> anyhow::Result<Command> {
     let exe = std::env::current_exe().context("locating the tessera binary")?;
     let mut cmd = Command::new(exe);
     for (key, _) in std::env::vars() {
@@ -62,8 +65,24 @@ fn start_server() -> anyhow::Result<Server> {
             cmd.env_remove(key);
         }
     }
-    let mut child = cmd
-        .env("TESSERA_LOG", "warn")
+    cmd.env("TESSERA_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    Ok(cmd)
+}
+
+/// The bare axum server (`tessera bench bare`), the ceiling `/healthz` is compared with.
+fn start_bare() -> anyhow::Result<Server> {
+    let child = this_binary()?
+        .args(["bench", "bare", "--listen", "127.0.0.1:0"])
+        .spawn()
+        .context("starting the bare server")?;
+    attach(child, None)
+}
+
+fn start_server() -> anyhow::Result<Server> {
+    let dir = std::env::temp_dir().join(format!("tessera-bench-{}", crate::ids::new_id()));
+    let child = this_binary()?
         // Measure ingestion, not the limiter's refusals (the limiter still runs).
         .env("TESSERA_RATE_LIMIT_WEBHOOKS", u32::MAX.to_string())
         .env("TESSERA_RATE_LIMIT_PLATFORM", u32::MAX.to_string())
@@ -71,10 +90,15 @@ fn start_server() -> anyhow::Result<Server> {
         .arg("--data-dir")
         .arg(&dir)
         .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
         .spawn()
         .context("starting tessera serve")?;
+    let server = attach(child, Some(dir))?;
+    anyhow::ensure!(server.token.is_some(), "tessera serve printed no first admin token");
+    Ok(server)
+}
+
+/// Waits for the child's "listening on http://ADDR" line, keeping the first token seen.
+fn attach(mut child: Child, dir: Option<std::path::PathBuf>) -> anyhow::Result<Server> {
     let stderr = child.stderr.take().context("server stderr")?;
     let mut reader = BufReader::new(stderr);
     let (mut token, mut addr) = (None, None);
@@ -82,7 +106,7 @@ fn start_server() -> anyhow::Result<Server> {
         let mut line = String::new();
         if reader.read_line(&mut line)? == 0 {
             let _ = child.kill();
-            bail!("tessera serve exited before listening");
+            bail!("the server exited before listening");
         }
         let line = line.trim();
         if line.starts_with("tsr_") {
@@ -96,7 +120,7 @@ fn start_server() -> anyhow::Result<Server> {
     Ok(Server {
         child,
         addr: addr.context("listen address")?,
-        token: token.context("first admin token")?,
+        token,
         dir,
     })
 }
@@ -310,7 +334,7 @@ async fn run_phase(addr: &str, phase: Phase, args: &IngestArgs) -> anyhow::Resul
 fn setup_tenant(server: &Server) -> anyhow::Result<()> {
     let agent = crate::net::agent(Duration::from_secs(10));
     let base = format!("http://{}", server.addr);
-    let auth = format!("Bearer {}", server.token);
+    let auth = format!("Bearer {}", server.token.as_deref().unwrap_or_default());
     let send = |method: &str, path: &str, body: Value| -> anyhow::Result<u16> {
         let request = axum::http::Request::builder()
             .method(method)
@@ -342,24 +366,31 @@ pub fn run(args: &IngestArgs) -> anyhow::Result<()> {
     }
     let server = start_server()?;
     setup_tenant(&server)?;
+    let bare = start_bare()?;
     // The generator gets one thread: the server process keeps the rest of the machine.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let (health, ingest) = runtime.block_on(async {
+    let (ceiling, health, ingest) = runtime.block_on(async {
+        let ceiling = run_phase(&bare.addr, Phase::Healthz, args).await?;
         let health = run_phase(&server.addr, Phase::Healthz, args).await?;
         let ingest = run_phase(&server.addr, Phase::Webhook, args).await?;
-        anyhow::Ok((health, ingest))
+        anyhow::Ok((ceiling, health, ingest))
     })?;
+    drop(bare);
     println!(
         "tessera bench ingest: {} connections, {} s per phase, ~{} B bodies, synchronous=FULL",
         args.connections, args.seconds, args.body_bytes
     );
     println!(
-        "{:<22} {:>10} {:>9} {:>9} {:>7}",
+        "{:<24} {:>10} {:>9} {:>9} {:>7}",
         "phase", "req/s", "p50 ms", "p99 ms", "errors"
     );
-    for (name, f) in [("GET /healthz", &health), ("POST /webhooks (signed)", &ingest)] {
+    for (name, f) in [
+        ("bare axum GET /healthz", &ceiling),
+        ("GET /healthz", &health),
+        ("POST /webhooks (signed)", &ingest),
+    ] {
         println!(
-            "{name:<22} {:>10.0} {:>9.2} {:>9.2} {:>7}",
+            "{name:<24} {:>10.0} {:>9.2} {:>9.2} {:>7}",
             f.rate, f.p50_ms, f.p99_ms, f.errors
         );
     }
@@ -369,5 +400,11 @@ pub fn run(args: &IngestArgs) -> anyhow::Result<()> {
         0.0
     };
     println!("ingest / healthz ratio: {ratio:.2}");
+    let overhead = if ceiling.rate > 0.0 {
+        health.rate / ceiling.rate
+    } else {
+        0.0
+    };
+    println!("healthz / bare axum ratio: {overhead:.2}");
     Ok(())
 }
