@@ -153,12 +153,11 @@ pub async fn patch_token(
     let record = state
         .store
         .write_async(move |tx| {
-            let tenant = &access.tenant.id;
             if !tokens::update_token(tx, &access.scope, &id, body.name.as_deref().map(str::trim), body.active)? {
                 return Err(ApiError::not_found("no such token (or it is revoked)"));
             }
             audit::record(tx, &access.audit("token.updated", Some(&id)))?;
-            tokens::find_token(tx, Some(tenant), &id)?.ok_or_else(|| ApiError::not_found("no such token"))
+            tokens::find_token(tx, &access.scope, &id)?.ok_or_else(|| ApiError::not_found("no such token"))
         })
         .await?;
     state.auth.forget_tokens();

@@ -122,15 +122,23 @@ pub fn insert_token(conn: &Connection, new: &NewToken<'_>) -> Result<(TokenRecor
             new.expires_at
         ],
     )?;
-    let record =
-        find_token(conn, new.tenant_id, &id)?.ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))?;
+    // Read back by the id this insert just made; no request-supplied tenant is involved.
+    let record = conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM api_tokens WHERE id = ?1"),
+            params![id],
+            from_row,
+        )
+        .optional_row()?
+        .ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))?;
     Ok((record, plaintext))
 }
 
-/// A token of `tenant_id` (or a platform token when `None`) by id.
-pub fn find_token(conn: &Connection, tenant_id: Option<&str>, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+/// A token of the scope's tenant by id.
+pub fn find_token(conn: &Connection, scope: &TenantScope, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+    let tenant_id = scope.id();
     conn.query_row(
-        &format!("SELECT {COLUMNS} FROM api_tokens WHERE id = ?1 AND tenant_id IS ?2"),
+        &format!("SELECT {COLUMNS} FROM api_tokens WHERE id = ?1 AND tenant_id = ?2"),
         params![id, tenant_id],
         from_row,
     )
@@ -261,6 +269,40 @@ mod tests {
         clock.advance(std::time::Duration::from_secs(60));
         let refused = authenticate(&conn, plaintext.expose(), clock.now()).unwrap();
         assert_eq!(refused.err(), Some(Rejection::Expired));
+    }
+
+    #[test]
+    fn a_tenant_scope_reaches_only_its_own_tenants_tokens() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(&dir.path().join("t.db")).unwrap();
+        let conn = store.conn().unwrap();
+        for id in ["ta", "tb"] {
+            conn.execute(
+                "INSERT INTO tenants (id, slug, name, tier, created_at, updated_at) VALUES (?1, ?1, ?1, 'free', 'x', 'x')",
+                [id],
+            )
+            .unwrap();
+        }
+        let no_scopes = ScopeSet::new();
+        let new = |tenant_id| NewToken {
+            tenant_id: Some(tenant_id),
+            name: "ci",
+            scopes: &no_scopes,
+            expires_at: None,
+            created_by: "test",
+        };
+        let (of_a, _) = insert_token(&conn, &new("ta")).unwrap();
+        let platform = crate::auth::PlatformScope::for_server_work();
+        let (a, b) = (platform.narrow_to("ta"), platform.narrow_to("tb"));
+        assert!(find_token(&conn, &a, &of_a.id).unwrap().is_some());
+        assert!(find_token(&conn, &b, &of_a.id).unwrap().is_none());
+        assert!(list_tokens(&conn, &b, None, 10).unwrap().is_empty());
+        assert!(!update_token(&conn, &b, &of_a.id, Some("taken"), None).unwrap());
+        assert!(!revoke_token(&conn, &b, &of_a.id).unwrap());
+        assert_eq!(
+            find_token(&conn, &a, &of_a.id).unwrap().map(|t| t.name),
+            Some("ci".to_string())
+        );
     }
 
     #[test]
