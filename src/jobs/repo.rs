@@ -89,22 +89,15 @@ pub fn recover(conn: &Connection) -> Result<usize, StoreError> {
 
 /// Claims the oldest due job (or one whose lease ran out) with a lease of `lease_ms`.
 pub fn claim_next(conn: &Connection, now_ms: i64, lease_ms: i64) -> Result<Option<Job>, StoreError> {
-    conn.query_row(
-        &format!(
-            "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = ?2, updated_at = ?3
-             WHERE id = (SELECT id FROM jobs
-                         WHERE (status = 'pending' AND run_at <= ?1) OR (status = 'running' AND lease_until < ?1)
-                         ORDER BY run_at LIMIT 1)
-             RETURNING {COLUMNS}"
-        ),
-        params![now_ms, now_ms + lease_ms, crate::time::now_rfc3339()],
-        from_row,
-    )
-    .optional_row()
+    Ok(claim_batch(conn, now_ms, lease_ms, 1, &[])?.into_iter().next())
 }
 
 /// Claims up to `limit` due jobs at once (one write for a whole batch of work), none of
-/// the kinds in `skip`.
+/// the kinds in `skip`: first those whose lease ran out, then pending ones by due time.
+///
+/// Two statements, each walking `jobs_due` in order and stopping at `limit`: one query
+/// with an `OR` of both states would collect and sort every due job first, which costs
+/// as much as the backlog is long — in a burst, most of the writer's time.
 pub fn claim_batch(
     conn: &Connection,
     now_ms: i64,
@@ -113,26 +106,30 @@ pub fn claim_batch(
     skip: &[String],
 ) -> Result<Vec<Job>, StoreError> {
     let skip = serde_json::to_string(skip).unwrap_or_else(|_| "[]".into());
-    let mut stmt = conn.prepare_cached(&format!(
-        "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = ?2, updated_at = ?3
-         WHERE id IN (SELECT id FROM jobs
-                      WHERE ((status = 'pending' AND run_at <= ?1) OR (status = 'running' AND lease_until < ?1))
-                        AND kind NOT IN (SELECT value FROM json_each(?5))
-                      ORDER BY run_at LIMIT ?4)
-         RETURNING {COLUMNS}"
-    ))?;
-    let jobs = stmt
-        .query_map(
-            params![
-                now_ms,
-                now_ms + lease_ms,
-                crate::time::now_rfc3339(),
-                limit as i64,
-                skip
-            ],
+    let mut jobs = Vec::new();
+    for (state, due_column) in [("running", "lease_until"), ("pending", "run_at")] {
+        let room = limit.saturating_sub(jobs.len());
+        if room == 0 {
+            break;
+        }
+        // Expired leases compare strictly (a lease ending now still holds); due jobs run at `run_at`.
+        let due = if state == "running" { "<" } else { "<=" };
+        let mut stmt = conn.prepare_cached(&format!(
+            "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = ?2, updated_at = ?3
+             WHERE id IN (SELECT id FROM jobs
+                          WHERE status = '{state}' AND {due_column} {due} ?1
+                            AND kind NOT IN (SELECT value FROM json_each(?5))
+                          ORDER BY {due_column} LIMIT ?4)
+             RETURNING {COLUMNS}"
+        ))?;
+        let claimed = stmt.query_map(
+            params![now_ms, now_ms + lease_ms, crate::time::now_rfc3339(), room as i64, skip],
             from_row,
-        )?
-        .collect::<Result<Vec<_>, _>>()?;
+        )?;
+        for job in claimed {
+            jobs.push(job?);
+        }
+    }
     Ok(jobs)
 }
 
@@ -272,6 +269,29 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("t.db")).unwrap();
         (dir, store)
+    }
+
+    #[test]
+    fn a_batch_takes_expired_leases_first_then_the_oldest_due_and_skips_full_kinds() {
+        let (_dir, store) = store();
+        let conn = store.conn().unwrap();
+        let payload = serde_json::json!({});
+        let stale = enqueue_at(&conn, None, "a", &payload, 50, 5).unwrap();
+        assert_eq!(claim_batch(&conn, 100, 10, 1, &[]).unwrap()[0].id, stale);
+        let newer = enqueue_at(&conn, None, "a", &payload, 300, 5).unwrap();
+        let older = enqueue_at(&conn, None, "a", &payload, 200, 5).unwrap();
+        let skipped = enqueue_at(&conn, None, "b", &payload, 100, 5).unwrap();
+        let not_due = enqueue_at(&conn, None, "a", &payload, 10_000, 5).unwrap();
+        let ids = |jobs: Vec<Job>| jobs.into_iter().map(|j| j.id).collect::<Vec<_>>();
+        let claimed = ids(claim_batch(&conn, 1_000, 10, 2, &["b".into()]).unwrap());
+        assert_eq!(
+            claimed,
+            vec![stale.clone(), older.clone()],
+            "the expired lease, then the oldest due"
+        );
+        let rest = ids(claim_batch(&conn, 1_000, 10, 10, &[]).unwrap());
+        assert_eq!(rest.len(), 2);
+        assert!(rest.contains(&newer) && rest.contains(&skipped) && !rest.contains(&not_due));
     }
 
     #[test]
