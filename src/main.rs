@@ -3,6 +3,11 @@ use tessera::cli::{Cli, execute};
 use tessera::config::{Config, LogFormat};
 use tracing_subscriber::EnvFilter;
 
+// Request handlers allocate and the writer thread frees (audit entries, batches): glibc's
+// allocator serialises such cross-thread frees on an arena lock, mimalloc does not.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let config = match Config::load(&cli.overrides()) {
