@@ -1,6 +1,7 @@
 //! In-app notifications for a tenant's admins (new signups, disabled endpoints, ...).
 
 use crate::auth::TenantScope;
+use crate::store::CachedStatements;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -35,7 +36,7 @@ pub fn notify(
     data: Value,
 ) -> Result<String, StoreError> {
     let id = crate::ids::new_id();
-    conn.execute(
+    conn.execute_cached(
         "INSERT INTO notifications (id, tenant_id, kind, title, body, data, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![id, tenant_id, kind, title, body, data.to_string(), crate::time::now_rfc3339()],
     )?;
@@ -109,7 +110,7 @@ pub async fn mark_read(
     let changed = state
         .store
         .write_async(move |tx| {
-            tx.execute(
+            tx.execute_cached(
                 "UPDATE notifications SET read_at = COALESCE(read_at, ?3) WHERE id = ?1 AND tenant_id = ?2",
                 params![id, access.tenant.id, crate::time::now_rfc3339()],
             )

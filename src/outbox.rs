@@ -1,6 +1,7 @@
 //! Domain events, written to the `outbox` table in the same transaction as the change
 //! that caused them; outbound webhook delivery fans them out to tenants' endpoints.
 
+use crate::store::CachedStatements;
 use rusqlite::{Connection, params};
 use serde_json::Value;
 
@@ -37,7 +38,7 @@ pub fn emit(conn: &Connection, tenant_id: &str, event_type: &str, data: Value) -
     let id = crate::ids::new_id();
     let now = crate::time::now_rfc3339();
     let payload = serde_json::json!({ "type": event_type, "timestamp": now, "data": data });
-    conn.execute(
+    conn.execute_cached(
         "INSERT INTO outbox (id, tenant_id, event_type, payload, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![id, tenant_id, event_type, payload.to_string(), now],
     )?;

@@ -1,6 +1,7 @@
 //! API tokens: `tsr_` + 32 random bytes, stored only as SHA-256, shown once.
 
 use crate::auth::TenantScope;
+use crate::store::CachedStatements;
 use rusqlite::{Connection, Row, params};
 use serde::Serialize;
 
@@ -107,7 +108,7 @@ pub fn insert_token(conn: &Connection, new: &NewToken<'_>) -> Result<(TokenRecor
     let scopes: Vec<Scope> = new.scopes.iter().copied().collect();
     let scopes_json = serde_json::to_string(&scopes).unwrap_or_else(|_| "[]".into());
     let now = crate::time::now_rfc3339();
-    conn.execute(
+    conn.execute_cached(
         "INSERT INTO api_tokens (id, tenant_id, name, token_hash, prefix, scopes, created_by, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
@@ -137,7 +138,7 @@ pub fn insert_token(conn: &Connection, new: &NewToken<'_>) -> Result<(TokenRecor
 /// A token of the scope's tenant by id.
 pub fn find_token(conn: &Connection, scope: &TenantScope, id: &str) -> Result<Option<TokenRecord>, StoreError> {
     let tenant_id = scope.id();
-    conn.query_row(
+    conn.query_row_cached(
         &format!("SELECT {COLUMNS} FROM api_tokens WHERE id = ?1 AND tenant_id = ?2"),
         params![id, tenant_id],
         from_row,
@@ -169,7 +170,7 @@ pub fn update_token(
     active: Option<bool>,
 ) -> Result<bool, StoreError> {
     let tenant_id = scope.id();
-    let n = conn.execute(
+    let n = conn.execute_cached(
         "UPDATE api_tokens SET name = COALESCE(?3, name), active = COALESCE(?4, active)
          WHERE id = ?1 AND tenant_id = ?2 AND revoked_at IS NULL",
         params![id, tenant_id, name, active],
@@ -179,7 +180,7 @@ pub fn update_token(
 
 pub fn revoke_token(conn: &Connection, scope: &TenantScope, id: &str) -> Result<bool, StoreError> {
     let tenant_id = scope.id();
-    let n = conn.execute(
+    let n = conn.execute_cached(
         "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?3), active = 0 WHERE id = ?1 AND tenant_id = ?2",
         params![id, tenant_id, crate::time::now_rfc3339()],
     )?;
@@ -277,7 +278,7 @@ mod tests {
         let store = crate::store::Store::open(&dir.path().join("t.db")).unwrap();
         let conn = store.conn().unwrap();
         for id in ["ta", "tb"] {
-            conn.execute(
+            conn.execute_cached(
                 "INSERT INTO tenants (id, slug, name, tier, created_at, updated_at) VALUES (?1, ?1, ?1, 'free', 'x', 'x')",
                 [id],
             )

@@ -1,3 +1,4 @@
+use crate::store::CachedStatements;
 use rusqlite::{Connection, Row, params};
 use serde_json::{Map, Value};
 
@@ -50,7 +51,7 @@ pub fn find_connection(
     tenant_id: &str,
     provider: &str,
 ) -> Result<Option<ConnectionRow>, StoreError> {
-    conn.query_row(
+    conn.query_row_cached(
         &format!("SELECT {COLUMNS} FROM connections WHERE tenant_id = ?1 AND provider = ?2"),
         params![tenant_id, provider],
         from_row,
@@ -67,7 +68,7 @@ pub fn list_connections(conn: &Connection, tenant_id: &str) -> Result<Vec<Connec
 }
 
 pub fn insert(conn: &Connection, row: &ConnectionRow) -> Result<(), StoreError> {
-    conn.execute(
+    conn.execute_cached(
         &format!("INSERT INTO connections ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
         params![
             row.id,
@@ -88,7 +89,7 @@ pub fn insert(conn: &Connection, row: &ConnectionRow) -> Result<(), StoreError> 
 }
 
 pub fn replace(conn: &Connection, row: &ConnectionRow) -> Result<(), StoreError> {
-    conn.execute(
+    conn.execute_cached(
         "UPDATE connections SET auth_mode = ?3, status = ?4, credentials = ?5, config = ?6, updated_at = ?7,
                 last_error = ?8, last_verified_at = ?9, expires_at = ?10
          WHERE id = ?1 AND tenant_id = ?2",
@@ -117,7 +118,7 @@ pub fn set_status(
     last_error: Option<&str>,
     verified_at: Option<&str>,
 ) -> Result<(), StoreError> {
-    conn.execute(
+    conn.execute_cached(
         "UPDATE connections SET status = ?3, last_error = ?4,
                 last_verified_at = COALESCE(?5, last_verified_at), updated_at = ?6
          WHERE id = ?1 AND tenant_id = ?2",
@@ -134,7 +135,7 @@ pub fn set_status(
 }
 
 pub fn delete(conn: &Connection, tenant_id: &str, provider: &str) -> Result<bool, StoreError> {
-    Ok(conn.execute(
+    Ok(conn.execute_cached(
         "DELETE FROM connections WHERE tenant_id = ?1 AND provider = ?2",
         params![tenant_id, provider],
     )? > 0)

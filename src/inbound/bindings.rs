@@ -1,6 +1,7 @@
 //! Per-tenant field mappings (`bindings`) over the catalog's defaults.
 //! `GET|PUT /api/v1/tenants/{tenant}/bindings/{provider}`.
 
+use crate::store::CachedStatements;
 use std::collections::BTreeMap;
 
 use axum::Json;
@@ -151,7 +152,7 @@ pub async fn put_bindings(
     state
         .store
         .write_async(move |tx| {
-                tx.execute(
+                tx.execute_cached(
                     "INSERT INTO inbound_bindings (tenant_id, provider, mapping, updated_at) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT(tenant_id, provider) DO UPDATE SET mapping = excluded.mapping, updated_at = excluded.updated_at",
                     params![tenant_id, key, json!(stored).to_string(), crate::time::now_rfc3339()],

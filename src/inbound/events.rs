@@ -1,6 +1,7 @@
 //! The inbound event store (SQL). Every query is scoped by tenant.
 
 use crate::auth::TenantScope;
+use crate::store::CachedStatements;
 use rusqlite::{Connection, Row, params};
 use serde::Serialize;
 use serde_json::Value;
@@ -183,7 +184,7 @@ pub fn emit_received(conn: &Connection, tenant_id: &str, event: &EventView) -> R
 
 pub fn find(conn: &Connection, scope: &TenantScope, id: &str) -> Result<Option<StoredEvent>, StoreError> {
     let tenant_id = scope.id();
-    conn.query_row(
+    conn.query_row_cached(
         &format!("SELECT {COLUMNS} FROM inbound_events WHERE tenant_id = ?1 AND id = ?2"),
         params![tenant_id, id],
         from_row,
@@ -199,7 +200,7 @@ pub fn find_rejected_by_body(
     provider: &str,
     body_sha256: &str,
 ) -> Result<Option<EventView>, StoreError> {
-    conn.query_row(
+    conn.query_row_cached(
         &format!(
             "SELECT {COLUMNS} FROM inbound_events WHERE tenant_id = ?1 AND provider = ?2 AND status = 'rejected'
              AND json_extract(detail, '$.body_sha256') = ?3 ORDER BY id DESC LIMIT 1"
@@ -277,7 +278,7 @@ pub fn ids_for_sync(
 }
 
 pub fn mark_processed(conn: &Connection, tenant_id: &str, id: &str) -> Result<(), StoreError> {
-    conn.execute(
+    conn.execute_cached(
         "UPDATE inbound_events SET status = 'processed', processed_at = ?3, error = NULL
          WHERE tenant_id = ?1 AND id = ?2 AND status != 'rejected'",
         params![tenant_id, id, crate::time::now_rfc3339()],
@@ -293,7 +294,7 @@ pub fn mark_error(
     error: &str,
     final_failure: bool,
 ) -> Result<(), StoreError> {
-    conn.execute(
+    conn.execute_cached(
         "UPDATE inbound_events SET error = ?3, status = CASE WHEN ?4 THEN 'failed' ELSE status END,
                 processed_at = CASE WHEN ?4 THEN ?5 ELSE processed_at END
          WHERE tenant_id = ?1 AND id = ?2 AND status != 'rejected'",
@@ -304,7 +305,7 @@ pub fn mark_error(
 
 /// Puts an event back to `received` and queues its processing again.
 pub fn replay(conn: &Connection, jobs: &crate::jobs::Queue, tenant_id: &str, id: &str) -> Result<String, StoreError> {
-    conn.execute(
+    conn.execute_cached(
         "UPDATE inbound_events SET status = 'received', error = NULL, processed_at = NULL WHERE tenant_id = ?1 AND id = ?2",
         params![tenant_id, id],
     )?;

@@ -1,6 +1,7 @@
 //! SQL for the job queue. Times are unix milliseconds, passed in so tests control them.
 
 use crate::auth::TenantScope;
+use crate::store::CachedStatements;
 use rusqlite::{Connection, Row, params};
 use serde::Serialize;
 use serde_json::Value;
@@ -53,7 +54,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
 
 /// Records what a job found and did; a later attempt replaces it.
 pub fn set_result(conn: &Connection, id: &str, result: &Value) -> Result<(), StoreError> {
-    conn.execute(
+    conn.execute_cached(
         "UPDATE jobs SET result = ?2 WHERE id = ?1",
         params![id, result.to_string()],
     )?;
@@ -81,7 +82,7 @@ pub fn enqueue_at(
 
 /// After a restart nothing can still be running: hand leased work back to the queue.
 pub fn recover(conn: &Connection) -> Result<usize, StoreError> {
-    Ok(conn.execute(
+    Ok(conn.execute_cached(
         "UPDATE jobs SET status = 'pending', lease_until = NULL, updated_at = ?1 WHERE status = 'running'",
         [crate::time::now_rfc3339()],
     )?)
@@ -146,7 +147,7 @@ pub fn release(conn: &Connection, id: &str) -> Result<(), StoreError> {
 
 /// How long until some job is due (pending run_at or an expired lease); `None` if idle.
 pub fn next_due_in(conn: &Connection, now_ms: i64) -> Result<Option<i64>, StoreError> {
-    let next: Option<i64> = conn.query_row(
+    let next: Option<i64> = conn.query_row_cached(
         "SELECT MIN(t) FROM (
             SELECT MIN(run_at) AS t FROM jobs WHERE status = 'pending'
             UNION ALL SELECT MIN(lease_until) FROM jobs WHERE status = 'running')",
@@ -172,7 +173,7 @@ pub fn record_failure(conn: &Connection, id: &str, error: &str, retry_at_ms: Opt
     let now = crate::time::now_rfc3339();
     let error: String = error.chars().take(1000).collect();
     if let Some(at) = retry_at_ms {
-        let changed = conn.execute(
+        let changed = conn.execute_cached(
             "UPDATE jobs SET status = 'pending', run_at = ?2, lease_until = NULL, last_error = ?3, updated_at = ?4
              WHERE id = ?1 AND attempts < max_attempts",
             params![id, at, error, now],
@@ -181,7 +182,7 @@ pub fn record_failure(conn: &Connection, id: &str, error: &str, retry_at_ms: Opt
             return Ok(false);
         }
     }
-    conn.execute(
+    conn.execute_cached(
         "UPDATE jobs SET status = 'failed', lease_until = NULL, last_error = ?2, updated_at = ?3, finished_at = ?3
          WHERE id = ?1",
         params![id, error, now],
@@ -190,7 +191,7 @@ pub fn record_failure(conn: &Connection, id: &str, error: &str, retry_at_ms: Opt
 }
 
 pub fn find(conn: &Connection, id: &str) -> Result<Option<Job>, StoreError> {
-    conn.query_row(&format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1"), [id], from_row)
+    conn.query_row_cached(&format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1"), [id], from_row)
         .optional_row()
 }
 
@@ -319,7 +320,7 @@ mod tests {
     fn a_failed_job_is_retried_once_more_and_only_in_its_tenant() {
         let (_dir, store) = store();
         let conn = store.conn().unwrap();
-        conn.execute(
+        conn.execute_cached(
             "INSERT INTO tenants (id, slug, name, tier, created_at, updated_at) VALUES ('t1', 'a', 'A', 'free', 'x', 'x')",
             [],
         )

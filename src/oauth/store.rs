@@ -1,5 +1,6 @@
 //! Tokens tessera holds for a connection, sealed per connection in `oauth_tokens`.
 
+use crate::store::CachedStatements;
 use rusqlite::{Connection, params};
 use time::{Duration, OffsetDateTime};
 
@@ -164,7 +165,7 @@ pub fn save(
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| now_text.clone());
     let expires_text = expires_at.map(format_rfc3339);
-    conn.execute(
+    conn.execute_cached(
         "INSERT INTO oauth_tokens (connection_id, tenant_id, access_token, refresh_token, token_type, scopes,
                                    expires_at, obtained_at, check_after, failures, retry_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?10, ?9, 0, NULL, ?8)
@@ -186,7 +187,7 @@ pub fn save(
             obtained_text,
         ],
     )?;
-    conn.execute(
+    conn.execute_cached(
         "UPDATE connections SET expires_at = ?3, updated_at = ?4 WHERE id = ?1 AND tenant_id = ?2",
         params![connection_id, tenant_id, expires_text, now_text],
     )?;
@@ -212,7 +213,7 @@ pub fn record_failure(
     failures: i64,
     retry_at: OffsetDateTime,
 ) -> Result<(), OAuthError> {
-    conn.execute(
+    conn.execute_cached(
         "UPDATE oauth_tokens SET failures = ?2, retry_at = ?3 WHERE connection_id = ?1",
         params![connection_id, failures, format_rfc3339(retry_at)],
     )?;
@@ -221,7 +222,7 @@ pub fn record_failure(
 
 /// Pushes the next check of a non-expiring token a day ahead.
 pub fn recheck_later(conn: &Connection, connection_id: &str, now: OffsetDateTime) -> Result<(), OAuthError> {
-    conn.execute(
+    conn.execute_cached(
         "UPDATE oauth_tokens SET check_after = ?2 WHERE connection_id = ?1",
         params![connection_id, format_rfc3339(now + RECHECK_NON_EXPIRING)],
     )?;
@@ -245,7 +246,7 @@ pub fn adopt(
     token: &crate::connections::provided_token::ProvidedToken,
     now: OffsetDateTime,
 ) -> Result<(), OAuthError> {
-    conn.execute(
+    conn.execute_cached(
         "DELETE FROM oauth_tokens WHERE connection_id = ?1 AND tenant_id = ?2",
         params![connection_id, tenant_id],
     )?;

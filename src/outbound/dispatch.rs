@@ -3,6 +3,7 @@
 //! Both hand back [`WorkItem`]s already leased to this process.
 
 use crate::auth::PlatformScope;
+use crate::store::CachedStatements;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -208,7 +209,7 @@ pub fn claim_due(
             .query_row([&event_id], |r| r.get(0))
             .optional_row()?;
         let (Some(endpoint), Some(payload)) = (&endpoints_seen[&endpoint_id], payload) else {
-            tx.execute(
+            tx.execute_cached(
                 "UPDATE webhook_deliveries SET status = 'exhausted', next_attempt_at = NULL, lease_token = NULL,
                      error = 'endpoint disabled or event no longer stored' WHERE id = ?1",
                 [&delivery_id],
@@ -250,7 +251,7 @@ pub fn has_due(conn: &Connection, now: i64) -> Result<bool, OutboundError> {
 /// At start-up nothing can be in flight: every lease left behind belonged to a process
 /// that is gone, so its deliveries are due again now (with the same `webhook-id`).
 pub fn release_orphaned_leases(conn: &Connection) -> Result<usize, OutboundError> {
-    Ok(conn.execute(
+    Ok(conn.execute_cached(
         "UPDATE webhook_deliveries SET next_attempt_at = ?1, lease_token = NULL
          WHERE lease_token IS NOT NULL AND next_attempt_at IS NOT NULL",
         [now_ms()],

@@ -2,6 +2,7 @@
 //! them. Every query takes the tenant id first; an endpoint is never found without it.
 
 use crate::auth::TenantScope;
+use crate::store::CachedStatements;
 use rusqlite::{Connection, Row, params};
 use serde::Serialize;
 
@@ -250,7 +251,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<EndpointRow> {
 }
 
 pub fn insert(conn: &Connection, row: &EndpointRow) -> Result<(), OutboundError> {
-    conn.execute(
+    conn.execute_cached(
         &format!("INSERT INTO webhook_endpoints ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"),
         params![
             row.id,
@@ -275,7 +276,7 @@ pub fn insert(conn: &Connection, row: &EndpointRow) -> Result<(), OutboundError>
 }
 
 pub fn update(conn: &Connection, row: &EndpointRow) -> Result<(), OutboundError> {
-    let changed = conn.execute(
+    let changed = conn.execute_cached(
         "UPDATE webhook_endpoints SET url = ?3, description = ?4, events = ?5, active = ?6, retry_policy = ?7,
              secret = ?8, previous_secret = ?9, previous_secret_expires_at = ?10, disabled_reason = ?11,
              disabled_at = ?12, failing_since = ?13, updated_at = ?14, transform_plugin = ?15
@@ -348,7 +349,7 @@ pub fn list_active(conn: &Connection, tenant_id: &str) -> Result<Vec<EndpointRow
 
 pub fn delete(conn: &Connection, scope: &TenantScope, id: &str) -> Result<(), OutboundError> {
     let tenant_id = scope.id();
-    let removed = conn.execute(
+    let removed = conn.execute_cached(
         "DELETE FROM webhook_endpoints WHERE tenant_id = ?1 AND id = ?2",
         params![tenant_id, id],
     )?;
@@ -389,7 +390,7 @@ pub fn disable(conn: &Connection, row: &mut EndpointRow, reason: &str, now: i64)
     row.disabled_at = Some(now);
     row.updated_at = ms_to_rfc3339(now);
     update(conn, row)?;
-    let given_up = conn.execute(
+    let given_up = conn.execute_cached(
         "UPDATE webhook_deliveries SET status = 'exhausted', next_attempt_at = NULL, lease_token = NULL,
              error = COALESCE(error || '; ', '') || ?3
          WHERE tenant_id = ?1 AND endpoint_id = ?2 AND next_attempt_at IS NOT NULL",
@@ -424,7 +425,7 @@ pub fn count_undelivered_events(
 /// Endpoints failing right now or disabled by failure or 410, for `GET /api/v1/status`
 /// (one tenant's, or every tenant's for the platform).
 pub fn count_failing(conn: &Connection, reach: &crate::auth::Reach) -> Result<u64, OutboundError> {
-    let n: i64 = conn.query_row(
+    let n: i64 = conn.query_row_cached(
         "SELECT COUNT(*) FROM webhook_endpoints WHERE (?1 IS NULL OR tenant_id = ?1)
            AND (failing_since IS NOT NULL OR disabled_reason IN ('gone', 'failing'))",
         params![reach.tenant_filter()],

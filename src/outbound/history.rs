@@ -1,6 +1,7 @@
 //! Delivery history and control: list, inspect, retry, test (ping), replay, stats.
 
 use crate::auth::TenantScope;
+use crate::store::CachedStatements;
 use rusqlite::{Connection, Row, params};
 use serde::Serialize;
 use serde_json::json;
@@ -149,7 +150,7 @@ pub fn retry_now(conn: &Connection, endpoint: &EndpointRow, delivery_id: &str) -
         }
         Some(None) => {}
     }
-    conn.execute(
+    conn.execute_cached(
         "UPDATE webhook_deliveries SET status = CASE WHEN status = 'succeeded' OR status = 'exhausted'
              THEN 'pending' ELSE status END, next_attempt_at = ?4, origin = CASE WHEN origin = 'event' THEN 'retry' ELSE origin END
          WHERE tenant_id = ?1 AND endpoint_id = ?2 AND id = ?3",
@@ -204,7 +205,7 @@ pub fn send_test(conn: &Connection, endpoint: &EndpointRow) -> Result<DeliveryVi
         "timestamp": now,
         "data": {"endpoint_id": endpoint.id, "message": "Test message from tessera"},
     });
-    conn.execute(
+    conn.execute_cached(
         "INSERT INTO outbox (id, tenant_id, event_type, payload, created_at, dispatched_at) VALUES (?1, ?2, 'ping', ?3, ?4, ?4)",
         params![event_id, endpoint.tenant_id, payload.to_string(), now],
     )?;

@@ -1,6 +1,7 @@
 //! SQL for plugins, their versions and tenants' installations. Installation queries take
 //! the tenant id first; an installation is never found without it.
 
+use crate::store::CachedStatements;
 use rusqlite::{Connection, Row, params};
 
 use super::manifest::Manifest;
@@ -91,7 +92,7 @@ const PUBLISHED: &str = "SELECT p.id, p.version, p.platform_wide, p.builtin, p.c
     FROM plugins p JOIN plugin_versions v ON v.plugin_id = p.id AND v.version = p.version";
 
 pub fn find(conn: &Connection, id: &str) -> Result<Option<Published>, StoreError> {
-    conn.query_row(&format!("{PUBLISHED} WHERE p.id = ?1"), [id], published_from)
+    conn.query_row_cached(&format!("{PUBLISHED} WHERE p.id = ?1"), [id], published_from)
         .optional_row()
 }
 
@@ -117,14 +118,14 @@ pub fn versions(conn: &Connection, id: &str) -> Result<Vec<(String, String, Stri
 pub fn publish(conn: &Connection, row: &VersionRow, platform_wide: bool, builtin: bool) -> Result<(), StoreError> {
     let manifest = serde_json::to_string(&row.manifest).unwrap_or_else(|_| "{}".into());
     // The plugin row first: versions reference it.
-    conn.execute(
+    conn.execute_cached(
         "INSERT INTO plugins (id, version, platform_wide, builtin, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?5)
          ON CONFLICT(id) DO UPDATE SET version = excluded.version, platform_wide = excluded.platform_wide,
              builtin = excluded.builtin, updated_at = excluded.updated_at",
         params![row.plugin_id, row.version, platform_wide, builtin, row.published_at],
     )?;
-    conn.execute(
+    conn.execute_cached(
         "INSERT INTO plugin_versions (plugin_id, version, manifest, providers, script, entry_points, provider_keys,
              sha256, size_bytes, published_by, published_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -146,11 +147,11 @@ pub fn publish(conn: &Connection, row: &VersionRow, platform_wide: bool, builtin
 }
 
 pub fn delete(conn: &Connection, id: &str) -> Result<bool, StoreError> {
-    Ok(conn.execute("DELETE FROM plugins WHERE id = ?1", [id])? > 0)
+    Ok(conn.execute_cached("DELETE FROM plugins WHERE id = ?1", [id])? > 0)
 }
 
 pub fn count_installations(conn: &Connection, plugin_id: &str) -> Result<u64, StoreError> {
-    let n: i64 = conn.query_row(
+    let n: i64 = conn.query_row_cached(
         "SELECT COUNT(*) FROM plugin_installations WHERE plugin_id = ?1",
         [plugin_id],
         |r| r.get(0),
@@ -187,7 +188,7 @@ pub fn find_installation(
     tenant_id: &str,
     plugin_id: &str,
 ) -> Result<Option<InstallationRow>, StoreError> {
-    conn.query_row(
+    conn.query_row_cached(
         &format!("{INSTALLATION} WHERE tenant_id = ?1 AND plugin_id = ?2"),
         params![tenant_id, plugin_id],
         installation_from,
@@ -204,7 +205,7 @@ pub fn list_installations(conn: &Connection, tenant_id: &str) -> Result<Vec<Inst
 }
 
 pub fn count_for_tenant(conn: &Connection, tenant_id: &str) -> Result<u64, StoreError> {
-    let n: i64 = conn.query_row(
+    let n: i64 = conn.query_row_cached(
         "SELECT COUNT(*) FROM plugin_installations WHERE tenant_id = ?1",
         [tenant_id],
         |r| r.get(0),
@@ -213,7 +214,7 @@ pub fn count_for_tenant(conn: &Connection, tenant_id: &str) -> Result<u64, Store
 }
 
 pub fn insert_installation(conn: &Connection, row: &InstallationRow) -> Result<(), StoreError> {
-    conn.execute(
+    conn.execute_cached(
         "INSERT INTO plugin_installations (id, tenant_id, plugin_id, configuration, installed_by, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
@@ -236,7 +237,7 @@ pub fn update_configuration(
     sealed: &[u8],
     updated_at: &str,
 ) -> Result<(), StoreError> {
-    conn.execute(
+    conn.execute_cached(
         "UPDATE plugin_installations SET configuration = ?3, updated_at = ?4 WHERE tenant_id = ?1 AND id = ?2",
         params![tenant_id, id, sealed, updated_at],
     )?;
@@ -244,7 +245,7 @@ pub fn update_configuration(
 }
 
 pub fn delete_installation(conn: &Connection, tenant_id: &str, plugin_id: &str) -> Result<bool, StoreError> {
-    Ok(conn.execute(
+    Ok(conn.execute_cached(
         "DELETE FROM plugin_installations WHERE tenant_id = ?1 AND plugin_id = ?2",
         params![tenant_id, plugin_id],
     )? > 0)

@@ -1,5 +1,6 @@
 //! SQL for signups and their sources; every query takes the tenant id first.
 
+use crate::store::CachedStatements;
 use rusqlite::{Connection, Row, params};
 
 use super::{Signup, Source};
@@ -49,7 +50,7 @@ pub fn upsert_from_source(
     let (signup_id, created) = match existing {
         Some(id) => {
             // Fill in names we did not know yet; never overwrite what is there.
-            conn.execute(
+            conn.execute_cached(
                 "UPDATE signups SET first_name = COALESCE(first_name, ?3), last_name = COALESCE(last_name, ?4), updated_at = ?5
                  WHERE tenant_id = ?1 AND id = ?2",
                 params![tenant_id, id, contact.first_name, contact.last_name, now],
@@ -58,7 +59,7 @@ pub fn upsert_from_source(
         }
         None => {
             let id = crate::ids::new_id();
-            conn.execute(
+            conn.execute_cached(
                 "INSERT INTO signups (id, tenant_id, email, first_name, last_name, status, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
                 params![id, tenant_id, contact.email, contact.first_name, contact.last_name, now],
@@ -66,7 +67,7 @@ pub fn upsert_from_source(
             (id, true)
         }
     };
-    let added = conn.execute(
+    let added = conn.execute_cached(
         "INSERT OR IGNORE INTO signup_sources (id, tenant_id, signup_id, provider, reference, event_id, event_name, status, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'active', ?8, ?8)",
         params![
@@ -96,7 +97,7 @@ pub fn mark_sources(
     reference: &str,
     status: &str,
 ) -> Result<usize, StoreError> {
-    Ok(conn.execute(
+    Ok(conn.execute_cached(
         "UPDATE signup_sources SET status = ?4, updated_at = ?5 WHERE tenant_id = ?1 AND provider = ?2 AND reference = ?3",
         params![tenant_id, provider, reference, status, crate::time::now_rfc3339()],
     )?)
@@ -104,7 +105,7 @@ pub fn mark_sources(
 
 /// The status of the signup with this (normalised) email, if there is one.
 pub fn status_by_email(conn: &Connection, tenant_id: &str, email: &str) -> Result<Option<String>, StoreError> {
-    conn.query_row(
+    conn.query_row_cached(
         "SELECT status FROM signups WHERE tenant_id = ?1 AND email = ?2",
         params![tenant_id, email],
         |r| r.get(0),
@@ -114,7 +115,7 @@ pub fn status_by_email(conn: &Connection, tenant_id: &str, email: &str) -> Resul
 
 /// The signup an inbound event (or import) brought, if any.
 pub fn signup_for_event(conn: &Connection, tenant_id: &str, event_id: &str) -> Result<Option<String>, StoreError> {
-    conn.query_row(
+    conn.query_row_cached(
         "SELECT signup_id FROM signup_sources WHERE tenant_id = ?1 AND event_id = ?2 ORDER BY created_at LIMIT 1",
         params![tenant_id, event_id],
         |r| r.get(0),
@@ -212,7 +213,7 @@ pub fn list(conn: &Connection, tenant_id: &str, filter: &SignupFilter, limit: u3
 
 pub fn set_status(conn: &Connection, tenant_id: &str, id: &str, status: &str) -> Result<bool, StoreError> {
     let now = crate::time::now_rfc3339();
-    Ok(conn.execute(
+    Ok(conn.execute_cached(
         "UPDATE signups SET status = ?3, updated_at = ?4,
                 invited_at = CASE WHEN ?3 = 'invited' THEN ?4 ELSE invited_at END
          WHERE tenant_id = ?1 AND id = ?2",

@@ -1,3 +1,4 @@
+use crate::store::CachedStatements;
 use rusqlite::{Connection, Row, params};
 
 use super::{Tenant, TenantError, Tier};
@@ -21,7 +22,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Tenant> {
 
 pub fn insert_tenant(conn: &Connection, tenant: &Tenant) -> Result<(), TenantError> {
     let emails = serde_json::to_string(&tenant.notification_emails).unwrap_or_else(|_| "[]".into());
-    conn.execute(
+    conn.execute_cached(
         &format!("INSERT INTO tenants ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
         params![
             tenant.id,
@@ -45,7 +46,7 @@ pub fn insert_tenant(conn: &Connection, tenant: &Tenant) -> Result<(), TenantErr
 
 /// Finds a tenant by id or slug.
 pub fn find_tenant(conn: &Connection, id_or_slug: &str) -> Result<Option<Tenant>, StoreError> {
-    conn.query_row(
+    conn.query_row_cached(
         &format!("SELECT {COLUMNS} FROM tenants WHERE id = ?1 OR slug = ?1 ORDER BY id = ?1 DESC LIMIT 1"),
         [id_or_slug],
         from_row,
@@ -73,7 +74,7 @@ pub fn list_tenants(
 
 pub fn update_tenant(conn: &Connection, tenant: &Tenant) -> Result<(), TenantError> {
     let emails = serde_json::to_string(&tenant.notification_emails).unwrap_or_else(|_| "[]".into());
-    conn.execute(
+    conn.execute_cached(
         "UPDATE tenants SET slug = ?2, name = ?3, tier = ?4, notification_emails = ?5, updated_at = ?6
          WHERE id = ?1",
         params![
@@ -97,5 +98,5 @@ pub fn update_tenant(conn: &Connection, tenant: &Tenant) -> Result<(), TenantErr
 
 /// Deletes the tenant row; its data key and every tenant-owned row go with it (cascade).
 pub fn delete_tenant(conn: &Connection, id: &str) -> Result<bool, StoreError> {
-    Ok(conn.execute("DELETE FROM tenants WHERE id = ?1", [id])? > 0)
+    Ok(conn.execute_cached("DELETE FROM tenants WHERE id = ?1", [id])? > 0)
 }
