@@ -4,6 +4,7 @@
 //! aggregate figures are ever sent there: counts by status, service, weekday, hour, email
 //! domain and city — never a customer's name or email, and staff appear as "provider N".
 
+use crate::auth::TenantScope;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::{Value, json};
@@ -34,17 +35,18 @@ pub struct Figures {
 /// Computes `analysis_type`'s figures for the appointments between the two dates.
 pub fn figures(
     state: &EasyAppointments,
-    tenant_id: &str,
+    scope: &TenantScope,
     from: &str,
     to: &str,
     analysis_type: &str,
 ) -> Result<Figures, JobFailure> {
+    let tenant_id = scope.id();
     let list = api::appointments(state, tenant_id, from, to)?;
     match analysis_type {
         "overview" => overview(state, tenant_id, &list),
         "patterns" => Ok(same(patterns(&list))),
         "demographics" => demographics(state, tenant_id, &list).map(same),
-        "conversion" => conversion(state, tenant_id, &list).map(same),
+        "conversion" => conversion(state, scope, &list).map(same),
         other => Err(JobFailure::Permanent(format!("unknown analysis type `{other}`"))),
     }
 }
@@ -170,7 +172,8 @@ fn rate(part: u64, whole: u64) -> Value {
 
 /// Booked → attended (started before now, not cancelled; Easy!Appointments records no
 /// attendance) or cancelled, and how far the bookers got in the signup queue.
-fn conversion(state: &EasyAppointments, tenant_id: &str, list: &[api::Appointment]) -> Result<Value, JobFailure> {
+fn conversion(state: &EasyAppointments, scope: &TenantScope, list: &[api::Appointment]) -> Result<Value, JobFailure> {
+    let tenant_id = scope.id();
     let now = state.clock.now();
     let now = time::PrimitiveDateTime::new(now.date(), now.time());
     let cancelled = list.iter().filter(|a| a.is_cancelled()).count() as u64;
@@ -184,11 +187,11 @@ fn conversion(state: &EasyAppointments, tenant_id: &str, list: &[api::Appointmen
         .filter_map(|c| c.contact().map(|c| c.email))
         .collect();
     let bookers = emails.len() as u64;
-    let tenant = tenant_id.to_owned();
+    let scope = scope.clone();
     let statuses = state.store.read(|conn| -> Result<BTreeMap<String, u64>, JobFailure> {
         let mut out: BTreeMap<String, u64> = BTreeMap::new();
         for email in &emails {
-            if let Some(status) = crate::signups::repo::status_by_email(conn, &tenant, email)? {
+            if let Some(status) = crate::signups::repo::status_by_email(conn, &scope, email)? {
                 *out.entry(status).or_default() += 1;
             }
         }

@@ -10,6 +10,7 @@ pub mod insights;
 pub mod routes;
 pub mod sync;
 
+use crate::auth::TenantScope;
 use std::collections::{BTreeMap, HashMap};
 
 use serde::Deserialize;
@@ -135,10 +136,8 @@ pub fn counted(names: impl Iterator<Item = String>, label: &str) -> Vec<Value> {
 /// `{"found","imported","skipped"}`: appointments in the range, bookers added to the
 /// queue, and the rest (another status, no customer or email, already imported).
 pub fn run_import_job(state: &EasyAppointments, job: &Job) -> Result<(), JobFailure> {
-    let tenant_id = job
-        .tenant_id
-        .clone()
-        .ok_or_else(|| JobFailure::Permanent("job has no tenant".into()))?;
+    let scope = TenantScope::for_job(job).ok_or_else(|| JobFailure::Permanent("job has no tenant".into()))?;
+    let tenant_id = scope.id().to_owned();
     let request: ImportRequest =
         serde_json::from_value(jobs::payload_of(job)).map_err(|e| JobFailure::Permanent(e.to_string()))?;
     let list = api::appointments(state, &tenant_id, &request.date_from, &request.date_to)?;
@@ -163,7 +162,7 @@ pub fn run_import_job(state: &EasyAppointments, job: &Job) -> Result<(), JobFail
             event_name: appointment.service_id.as_ref().and_then(|id| services.get(id).cloned()),
         };
         let (added, new_signup, wake) = state.store.write(|tx| -> Result<(bool, bool, bool), JobFailure> {
-            let outcome = signups::upsert_from_source(tx, &tenant_id, &contact, &source)?;
+            let outcome = signups::upsert_from_source(tx, &scope, &contact, &source)?;
             let mut wake = false;
             if outcome.created {
                 wake |= crate::inbound::process::announce_signup(
@@ -175,7 +174,7 @@ pub fn run_import_job(state: &EasyAppointments, job: &Job) -> Result<(), JobFail
                     &source,
                 )?;
                 if request.auto_invite {
-                    signups::set_status(tx, &tenant_id, &outcome.signup_id, "invited")?;
+                    signups::set_status(tx, &scope, &outcome.signup_id, "invited")?;
                     wake |= crate::inbound::outside::queue_invite(tx, &state.jobs, &tenant_id, &outcome.signup_id)?
                         .is_some();
                 }

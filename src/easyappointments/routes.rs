@@ -181,9 +181,9 @@ pub async fn insights(
                 )
             })?;
     }
-    let tenant_id = access.tenant.id.clone();
+    let scope = access.scope.clone();
     let (from, to, kind) = (query.date_from.clone(), query.date_to.clone(), analysis_type.clone());
-    let figures = blocking(&state, move |ea| insights::figures(ea, &tenant_id, &from, &to, &kind)).await?;
+    let figures = blocking(&state, move |ea| insights::figures(ea, &scope, &from, &to, &kind)).await?;
     let mut body = json!({
         "date_from": query.date_from,
         "date_to": query.date_to,

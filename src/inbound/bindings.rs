@@ -1,6 +1,7 @@
 //! Per-tenant field mappings (`bindings`) over the catalog's defaults.
 //! `GET|PUT /api/v1/tenants/{tenant}/bindings/{provider}`.
 
+use crate::auth::TenantScope;
 use crate::store::CachedStatements;
 use std::collections::BTreeMap;
 
@@ -22,7 +23,8 @@ pub const FIELDS: &[&str] = &["email", "first_name", "last_name", "name", "refer
 
 pub type Overrides = BTreeMap<String, BTreeMap<String, String>>;
 
-pub fn load(conn: &Connection, tenant_id: &str, provider: &str) -> Result<Overrides, StoreError> {
+pub fn load(conn: &Connection, scope: &TenantScope, provider: &str) -> Result<Overrides, StoreError> {
+    let tenant_id = scope.id();
     let text: Option<String> = conn
         .prepare_cached("SELECT mapping FROM inbound_bindings WHERE tenant_id = ?1 AND provider = ?2")?
         .query_row(params![tenant_id, provider], |r| r.get(0))
@@ -33,7 +35,7 @@ pub fn load(conn: &Connection, tenant_id: &str, provider: &str) -> Result<Overri
 /// The catalog's handler for `event_type` with the tenant's overrides applied.
 pub fn effective_handler(
     conn: &Connection,
-    tenant_id: &str,
+    scope: &TenantScope,
     provider: &Provider,
     event_type: &str,
 ) -> Result<Option<EventHandler>, StoreError> {
@@ -45,7 +47,7 @@ pub fn effective_handler(
     else {
         return Ok(None);
     };
-    if let Some(overrides) = load(conn, tenant_id, &provider.key)?.remove(event_type) {
+    if let Some(overrides) = load(conn, scope, &provider.key)?.remove(event_type) {
         for (field, pointer) in overrides {
             if pointer.is_empty() {
                 handler.mapping.remove(&field);
@@ -94,8 +96,8 @@ pub async fn get_bindings(
     Path((_, key)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let provider = provider_with_handlers(&state.catalogs.for_tenant(&access.tenant.id), &key)?;
-    let tenant_id = access.tenant.id.clone();
-    let overrides = state.store.read_async(move |conn| load(conn, &tenant_id, &key)).await?;
+    let scope = access.scope.clone();
+    let overrides = state.store.read_async(move |conn| load(conn, &scope, &key)).await?;
     Ok(Json(view(&provider, &overrides)))
 }
 

@@ -319,7 +319,13 @@ pub fn replay(conn: &Connection, jobs: &crate::jobs::Queue, tenant_id: &str, id:
 
 /// Accepted and rejected deliveries per hour over the last `hours`, oldest first, with
 /// empty hours included.
-pub fn hourly_stats(conn: &Connection, tenant_id: &str, now_unix: i64, hours: i64) -> Result<Vec<Value>, StoreError> {
+pub fn hourly_stats(
+    conn: &Connection,
+    scope: &TenantScope,
+    now_unix: i64,
+    hours: i64,
+) -> Result<Vec<Value>, StoreError> {
+    let tenant_id = scope.id();
     let end_hour = now_unix.div_euclid(3600);
     let start_hour = end_hour - hours + 1;
     let mut counts = vec![(0i64, 0i64); hours as usize];
@@ -336,7 +342,7 @@ pub fn hourly_stats(conn: &Connection, tenant_id: &str, now_unix: i64, hours: i6
             *slot = (accepted, rejected);
         }
     }
-    for (hour, summarised) in super::rejections::counts_by_hour(conn, tenant_id, start_hour * 3600)? {
+    for (hour, summarised) in super::rejections::counts_by_hour(conn, scope, start_hour * 3600)? {
         if let Some(slot) = counts.get_mut((hour - start_hour) as usize) {
             slot.1 += summarised;
         }

@@ -2,6 +2,7 @@
 //! emailing through the tenant's Resend, upserting into the tenant's Brevo list. Each
 //! runs inside a job, with the tenant's own credentials, and is safe to repeat.
 
+use crate::auth::TenantScope;
 use rusqlite::Connection;
 use serde_json::{Value, json};
 
@@ -271,13 +272,14 @@ fn call(
     Ok(Some((value, row.config)))
 }
 
-fn signup_of(state: &ProviderCalls, tenant_id: &str, job: &Job) -> Result<Option<crate::signups::Signup>, JobFailure> {
+fn signup_of(state: &ProviderCalls, job: &Job) -> Result<Option<crate::signups::Signup>, JobFailure> {
+    let scope = TenantScope::for_job(job).ok_or_else(|| JobFailure::Permanent("job has no tenant".into()))?;
     let payload = jobs::payload_of(job);
     let id = payload["signup_id"]
         .as_str()
         .ok_or_else(|| JobFailure::Permanent("job has no signup_id".into()))?
         .to_owned();
-    Ok(state.store.read(|conn| crate::signups::find(conn, tenant_id, &id))?)
+    Ok(state.store.read(|conn| crate::signups::find(conn, &scope, &id))?)
 }
 
 fn tenant_of(job: &Job) -> Result<&str, JobFailure> {
@@ -309,7 +311,7 @@ fn display_name(signup: &crate::signups::Signup) -> String {
 /// Emails the tenant's `notification_emails` about a new signup through its Resend.
 pub fn run_notify_email(state: &ProviderCalls, job: &Job) -> Result<(), JobFailure> {
     let tenant_id = tenant_of(job)?;
-    let Some(signup) = signup_of(state, tenant_id, job)? else {
+    let Some(signup) = signup_of(state, job)? else {
         return Ok(());
     };
     let Some(tenant) = state.store.read(|conn| find_tenant(conn, tenant_id))? else {
@@ -356,7 +358,7 @@ fn send_email(
 /// Sends an invitation to the signup's own address through the tenant's Resend.
 pub fn run_invite_email(state: &ProviderCalls, job: &Job) -> Result<(), JobFailure> {
     let tenant_id = tenant_of(job)?;
-    let Some(signup) = signup_of(state, tenant_id, job)? else {
+    let Some(signup) = signup_of(state, job)? else {
         return Ok(());
     };
     let Some(tenant) = state.store.read(|conn| find_tenant(conn, tenant_id))? else {
@@ -376,7 +378,7 @@ pub fn run_invite_email(state: &ProviderCalls, job: &Job) -> Result<(), JobFailu
 /// Upserts the signup into the tenant's Brevo list (`updateEnabled` makes it repeatable).
 pub fn run_brevo_upsert(state: &ProviderCalls, job: &Job) -> Result<(), JobFailure> {
     let tenant_id = tenant_of(job)?;
-    let Some(signup) = signup_of(state, tenant_id, job)? else {
+    let Some(signup) = signup_of(state, job)? else {
         return Ok(());
     };
     let row = state.store.read(|conn| find_connection(conn, tenant_id, "brevo"))?;

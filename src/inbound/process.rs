@@ -95,7 +95,7 @@ pub fn process_event(
             .provider(tenant_id, &event.view.provider)
             .ok_or_else(|| JobFailure::Permanent(format!("provider `{}` left the catalog", event.view.provider)))?;
         let handler = match &event.view.event_type {
-            Some(t) => bindings::effective_handler(conn, tenant_id, &provider, t)?,
+            Some(t) => bindings::effective_handler(conn, scope, &provider, t)?,
             None => None,
         };
         let plugin = inbound.plugins.inbound_for(conn, tenant_id, &event.view.provider)?;
@@ -138,14 +138,9 @@ pub fn process_event(
     let provider = event.view.provider.clone();
     // Processing writes go through the one writer too: they share its batches
     // instead of competing with ingestion for SQLite's write lock.
-    let (jobs, tenant, id, scope) = (
-        inbound.jobs.clone(),
-        tenant_id.to_owned(),
-        event_id.to_owned(),
-        scope.clone(),
-    );
+    let (jobs, id, scope) = (inbound.jobs.clone(), event_id.to_owned(), scope.clone());
     let wake = inbound.writer.write_blocking(move |tx| -> Result<bool, JobFailure> {
-        let queued = apply(tx, &jobs, &tenant, &id, &provider, outcome)?;
+        let queued = apply(tx, &jobs, &scope, &id, &provider, outcome)?;
         if first {
             announce_received(tx, &scope, &id)?;
         }
@@ -273,11 +268,12 @@ impl Outcome {
 fn apply(
     tx: &Connection,
     jobs: &jobs::Queue,
-    tenant_id: &str,
+    scope: &TenantScope,
     event_id: &str,
     provider: &str,
     outcome: Outcome,
 ) -> Result<bool, JobFailure> {
+    let tenant_id = scope.id();
     let queued = match outcome {
         Outcome::StoreOnly => false,
         Outcome::Contact {
@@ -291,7 +287,7 @@ fn apply(
                 event_id: Some(event_id.to_owned()),
                 event_name,
             };
-            let outcome = signups::upsert_from_source(tx, tenant_id, &contact, &source)?;
+            let outcome = signups::upsert_from_source(tx, scope, &contact, &source)?;
             if outcome.created {
                 announce_signup(tx, jobs, tenant_id, &outcome.signup_id, &contact, &source)?
             } else {
@@ -304,7 +300,7 @@ fn apply(
             } else {
                 reference
             };
-            let changed = signups::mark_sources(tx, tenant_id, provider, &reference, &action)?;
+            let changed = signups::mark_sources(tx, scope, provider, &reference, &action)?;
             if changed == 0 {
                 // The purchase may simply not have arrived yet: retry later.
                 return Err(JobFailure::Retry(format!(

@@ -2,6 +2,7 @@
 //! tenant, then counted per hour, provider and reason; both kept `rejected_events_days`.
 //! A flood of forged deliveries then costs a tenant a fixed number of rows.
 
+use crate::auth::TenantScope;
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
@@ -27,7 +28,12 @@ impl Recorded {
 }
 
 /// The tenant's stored rejected rows, counting at most to `max` (so the cost is bounded).
-pub fn stored_count(conn: &Connection, tenant_id: &str, max: u32) -> Result<u32, StoreError> {
+pub fn stored_count(conn: &Connection, scope: &TenantScope, max: u32) -> Result<u32, StoreError> {
+    count_stored(conn, scope.id(), max)
+}
+
+/// [`stored_count`] for the tenant a rejected delivery was addressed to.
+fn count_stored(conn: &Connection, tenant_id: &str, max: u32) -> Result<u32, StoreError> {
     Ok(conn
         .prepare_cached(
             "SELECT COUNT(*) FROM (SELECT 1 FROM inbound_events WHERE tenant_id = ?1 AND status = 'rejected' LIMIT ?2)",
@@ -38,7 +44,7 @@ pub fn stored_count(conn: &Connection, tenant_id: &str, max: u32) -> Result<u32,
 /// Records a rejected delivery as a row while the tenant is below `max`, else as a count.
 pub fn record(conn: &Connection, event: &Rejected, max: u32) -> Result<Recorded, StoreError> {
     let now = crate::time::now();
-    if stored_count(conn, &event.tenant_id, max)? < max {
+    if count_stored(conn, &event.tenant_id, max)? < max {
         conn.prepare_cached(
             "INSERT INTO inbound_events (id, tenant_id, provider, status, detail, error, received_at, received_epoch)
              VALUES (?1, ?2, ?3, 'rejected', ?4, ?5, ?6, ?7)",
@@ -96,7 +102,8 @@ pub struct HourCount {
 }
 
 /// The tenant's summarised rejections, newest hour first (at most `limit` rows).
-pub fn summarised(conn: &Connection, tenant_id: &str, limit: u32) -> Result<Vec<HourCount>, StoreError> {
+pub fn summarised(conn: &Connection, scope: &TenantScope, limit: u32) -> Result<Vec<HourCount>, StoreError> {
+    let tenant_id = scope.id();
     let mut stmt = conn.prepare(
         "SELECT hour_epoch, provider, reason, count, body_bytes, last_at FROM inbound_rejection_counts
          WHERE tenant_id = ?1 ORDER BY hour_epoch DESC, provider, reason LIMIT ?2",
@@ -120,7 +127,8 @@ pub fn summarised(conn: &Connection, tenant_id: &str, limit: u32) -> Result<Vec<
 }
 
 /// Summarised rejections per hour since `start_epoch`, for the hourly chart.
-pub fn counts_by_hour(conn: &Connection, tenant_id: &str, start_epoch: i64) -> Result<Vec<(i64, i64)>, StoreError> {
+pub fn counts_by_hour(conn: &Connection, scope: &TenantScope, start_epoch: i64) -> Result<Vec<(i64, i64)>, StoreError> {
+    let tenant_id = scope.id();
     let mut stmt = conn.prepare(
         "SELECT hour_epoch / 3600, SUM(count) FROM inbound_rejection_counts
          WHERE tenant_id = ?1 AND hour_epoch >= ?2 GROUP BY hour_epoch",
@@ -150,6 +158,8 @@ mod tests {
 
     #[test]
     fn rows_up_to_the_bound_then_counts_then_purged() {
+        let platform = crate::auth::PlatformScope::for_server_work();
+        let (t1, t2) = (platform.narrow_to("t1"), platform.narrow_to("t2"));
         let dir = tempfile::tempdir().unwrap();
         let store = crate::store::Store::open(&dir.path().join("t.db")).unwrap();
         let conn = store.conn().unwrap();
@@ -162,17 +172,17 @@ mod tests {
         }
         let kinds: Vec<Recorded> = (0..5).map(|n| record(&conn, &rejected("t1", n), 2).unwrap()).collect();
         assert_eq!(kinds.iter().filter(|k| **k == Recorded::Event).count(), 2);
-        assert_eq!(stored_count(&conn, "t1", 100).unwrap(), 2);
-        let summary = summarised(&conn, "t1", 10).unwrap();
+        assert_eq!(stored_count(&conn, &t1, 100).unwrap(), 2);
+        let summary = summarised(&conn, &t1, 10).unwrap();
         assert_eq!(summary.len(), 1);
         assert_eq!((summary[0].count, summary[0].body_bytes), (3, 30));
         // Another tenant has its own bound.
         assert_eq!(record(&conn, &rejected("t2", 9), 2).unwrap(), Recorded::Event);
-        assert!(summarised(&conn, "t2", 10).unwrap().is_empty());
+        assert!(summarised(&conn, &t2, 10).unwrap().is_empty());
         // Nothing is older than a day yet; 40 days on, everything is.
         let now = crate::time::now().unix_timestamp();
         assert_eq!(purge(&conn, now, 1).unwrap(), 0);
         assert_eq!(purge(&conn, now + 40 * 86_400, 30).unwrap(), 4);
-        assert_eq!(stored_count(&conn, "t1", 100).unwrap(), 0);
+        assert_eq!(stored_count(&conn, &t1, 100).unwrap(), 0);
     }
 }

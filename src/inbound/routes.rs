@@ -128,7 +128,7 @@ pub async fn event_stats(
     let now = crate::time::now().unix_timestamp();
     let buckets = state
         .store
-        .read_async(move |conn| events::hourly_stats(conn, &access.tenant.id, now, hours))
+        .read_async(move |conn| events::hourly_stats(conn, &access.scope, now, hours))
         .await?;
     Ok(Json(json!({ "buckets": buckets })))
 }
@@ -140,8 +140,8 @@ pub async fn rejections(State(state): State<AppState>, access: TenantAccess) -> 
     let (stored, summarised) = state
         .store
         .read_async(move |conn| -> Result<_, InboundError> {
-            let stored = super::rejections::stored_count(conn, &access.tenant.id, max)?;
-            let summarised = super::rejections::summarised(conn, &access.tenant.id, 1000)?;
+            let stored = super::rejections::stored_count(conn, &access.scope, max)?;
+            let summarised = super::rejections::summarised(conn, &access.scope, 1000)?;
             Ok((stored, summarised))
         })
         .await?;

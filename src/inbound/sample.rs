@@ -122,7 +122,7 @@ impl Inbound {
                 .store
                 .read_async(move |conn| -> Result<_, InboundError> {
                     let event = events::find(conn, &scope, &id)?.ok_or(InboundError::EventNotFound)?;
-                    let signup = crate::signups::repo::signup_for_event(conn, scope.id(), &id)?;
+                    let signup = crate::signups::repo::signup_for_event(conn, &scope, &id)?;
                     Ok((event.view, signup))
                 })
                 .await?;

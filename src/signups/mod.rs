@@ -4,6 +4,7 @@
 pub mod repo;
 pub mod routes;
 
+use crate::auth::TenantScope;
 use serde::Serialize;
 
 use crate::audit::AuditEntry;
@@ -62,25 +63,26 @@ impl Signups {
     /// the tenant has a Resend connection.
     pub async fn set_status(
         &self,
-        tenant_id: &str,
+        scope: &TenantScope,
         id: &str,
         status: &'static str,
         entry: AuditEntry,
     ) -> Result<StatusChange, StoreError> {
-        let (tenant_id, id, jobs) = (tenant_id.to_owned(), id.to_owned(), self.jobs.clone());
+        let (scope, id, jobs) = (scope.clone(), id.to_owned(), self.jobs.clone());
         let change = self
             .store
             .write_async(move |tx| -> Result<StatusChange, StoreError> {
-                if !repo::set_status(tx, &tenant_id, &id, status)? {
+                let tenant_id = scope.id();
+                if !repo::set_status(tx, &scope, &id, status)? {
                     return Ok(StatusChange::Missing);
                 }
                 let job = if status == "invited" {
-                    crate::inbound::outside::queue_invite(tx, &jobs, &tenant_id, &id)?
+                    crate::inbound::outside::queue_invite(tx, &jobs, tenant_id, &id)?
                 } else {
                     None
                 };
                 crate::audit::record(tx, &entry)?;
-                let signup = repo::find(tx, &tenant_id, &id)?.ok_or(StoreError::Task("signup vanished".into()))?;
+                let signup = repo::find(tx, &scope, &id)?.ok_or(StoreError::Task("signup vanished".into()))?;
                 Ok(StatusChange::Done(Box::new(signup), job))
             })
             .await?;

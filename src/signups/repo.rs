@@ -1,5 +1,6 @@
 //! SQL for signups and their sources; every query takes the tenant id first.
 
+use crate::auth::TenantScope;
 use crate::store::CachedStatements;
 use rusqlite::{Connection, Row, params};
 
@@ -35,10 +36,11 @@ pub struct Upsert {
 /// source. Idempotent: a replay adds nothing twice.
 pub fn upsert_from_source(
     conn: &Connection,
-    tenant_id: &str,
+    scope: &TenantScope,
     contact: &Contact,
     source: &SourceRef,
 ) -> Result<Upsert, StoreError> {
+    let tenant_id = scope.id();
     let now = crate::time::now_rfc3339();
     let existing: Option<String> = conn
         .query_row(
@@ -92,11 +94,12 @@ pub fn upsert_from_source(
 /// many there were.
 pub fn mark_sources(
     conn: &Connection,
-    tenant_id: &str,
+    scope: &TenantScope,
     provider: &str,
     reference: &str,
     status: &str,
 ) -> Result<usize, StoreError> {
+    let tenant_id = scope.id();
     Ok(conn.execute_cached(
         "UPDATE signup_sources SET status = ?4, updated_at = ?5 WHERE tenant_id = ?1 AND provider = ?2 AND reference = ?3",
         params![tenant_id, provider, reference, status, crate::time::now_rfc3339()],
@@ -104,7 +107,8 @@ pub fn mark_sources(
 }
 
 /// The status of the signup with this (normalised) email, if there is one.
-pub fn status_by_email(conn: &Connection, tenant_id: &str, email: &str) -> Result<Option<String>, StoreError> {
+pub fn status_by_email(conn: &Connection, scope: &TenantScope, email: &str) -> Result<Option<String>, StoreError> {
+    let tenant_id = scope.id();
     conn.query_row_cached(
         "SELECT status FROM signups WHERE tenant_id = ?1 AND email = ?2",
         params![tenant_id, email],
@@ -114,7 +118,8 @@ pub fn status_by_email(conn: &Connection, tenant_id: &str, email: &str) -> Resul
 }
 
 /// The signup an inbound event (or import) brought, if any.
-pub fn signup_for_event(conn: &Connection, tenant_id: &str, event_id: &str) -> Result<Option<String>, StoreError> {
+pub fn signup_for_event(conn: &Connection, scope: &TenantScope, event_id: &str) -> Result<Option<String>, StoreError> {
+    let tenant_id = scope.id();
     conn.query_row_cached(
         "SELECT signup_id FROM signup_sources WHERE tenant_id = ?1 AND event_id = ?2 ORDER BY created_at LIMIT 1",
         params![tenant_id, event_id],
@@ -159,7 +164,8 @@ fn sources_of(conn: &Connection, tenant_id: &str, signup_id: &str) -> Result<Vec
     Ok(rows)
 }
 
-pub fn find(conn: &Connection, tenant_id: &str, id: &str) -> Result<Option<Signup>, StoreError> {
+pub fn find(conn: &Connection, scope: &TenantScope, id: &str) -> Result<Option<Signup>, StoreError> {
+    let tenant_id = scope.id();
     let signup = conn
         .query_row(
             &format!("SELECT {COLUMNS} FROM signups WHERE tenant_id = ?1 AND id = ?2"),
@@ -185,7 +191,13 @@ pub struct SignupFilter {
 }
 
 /// Newest first.
-pub fn list(conn: &Connection, tenant_id: &str, filter: &SignupFilter, limit: u32) -> Result<Vec<Signup>, StoreError> {
+pub fn list(
+    conn: &Connection,
+    scope: &TenantScope,
+    filter: &SignupFilter,
+    limit: u32,
+) -> Result<Vec<Signup>, StoreError> {
+    let tenant_id = scope.id();
     let mut stmt = conn.prepare(&format!(
         "SELECT {COLUMNS} FROM signups s WHERE tenant_id = ?1 AND (?2 IS NULL OR status = ?2)
          AND (?3 IS NULL OR email LIKE '%' || ?3 || '%')
@@ -211,7 +223,8 @@ pub fn list(conn: &Connection, tenant_id: &str, filter: &SignupFilter, limit: u3
     Ok(rows)
 }
 
-pub fn set_status(conn: &Connection, tenant_id: &str, id: &str, status: &str) -> Result<bool, StoreError> {
+pub fn set_status(conn: &Connection, scope: &TenantScope, id: &str, status: &str) -> Result<bool, StoreError> {
+    let tenant_id = scope.id();
     let now = crate::time::now_rfc3339();
     Ok(conn.execute_cached(
         "UPDATE signups SET status = ?3, updated_at = ?4,

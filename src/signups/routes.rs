@@ -45,7 +45,7 @@ pub async fn list_signups(
     };
     let rows = state
         .store
-        .read_async(move |conn| repo::list(conn, &access.tenant.id, &filter, limit))
+        .read_async(move |conn| repo::list(conn, &access.scope, &filter, limit))
         .await?;
     Ok(Json(Page::from_rows(rows, limit, |s| s.id.clone())))
 }
@@ -57,7 +57,7 @@ pub async fn get_signup(
 ) -> ApiResult<Json<Signup>> {
     let found = state
         .store
-        .read_async(move |conn| repo::find(conn, &access.tenant.id, &id))
+        .read_async(move |conn| repo::find(conn, &access.scope, &id))
         .await?;
     found.map(Json).ok_or_else(|| ApiError::not_found("no such signup"))
 }
@@ -74,7 +74,7 @@ async fn change_status(
         _ => "signup.invite",
     };
     let entry = access.audit(action, Some(&id));
-    let change = state.signups.set_status(&access.tenant.id, &id, status, entry).await?;
+    let change = state.signups.set_status(&access.scope, &id, status, entry).await?;
     match change {
         StatusChange::Missing => Err(ApiError::not_found("no such signup")),
         StatusChange::Done(signup, job) => {
