@@ -1,3 +1,4 @@
+use crate::auth::TenantScope;
 use crate::store::CachedStatements;
 use rusqlite::{Connection, Row, params};
 use serde_json::{Map, Value};
@@ -48,9 +49,10 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<ConnectionRow> {
 
 pub fn find_connection(
     conn: &Connection,
-    tenant_id: &str,
+    scope: &TenantScope,
     provider: &str,
 ) -> Result<Option<ConnectionRow>, StoreError> {
+    let tenant_id = scope.id();
     conn.query_row_cached(
         &format!("SELECT {COLUMNS} FROM connections WHERE tenant_id = ?1 AND provider = ?2"),
         params![tenant_id, provider],
@@ -59,7 +61,8 @@ pub fn find_connection(
     .optional_row()
 }
 
-pub fn list_connections(conn: &Connection, tenant_id: &str) -> Result<Vec<ConnectionRow>, StoreError> {
+pub fn list_connections(conn: &Connection, scope: &TenantScope) -> Result<Vec<ConnectionRow>, StoreError> {
+    let tenant_id = scope.id();
     let mut stmt = conn.prepare(&format!(
         "SELECT {COLUMNS} FROM connections WHERE tenant_id = ?1 ORDER BY provider"
     ))?;
@@ -112,12 +115,13 @@ pub fn replace(conn: &Connection, row: &ConnectionRow) -> Result<(), StoreError>
 /// Records a status change (verify, OAuth, refresh); `last_error` `None` clears it.
 pub fn set_status(
     conn: &Connection,
-    tenant_id: &str,
+    scope: &TenantScope,
     id: &str,
     status: Status,
     last_error: Option<&str>,
     verified_at: Option<&str>,
 ) -> Result<(), StoreError> {
+    let tenant_id = scope.id();
     conn.execute_cached(
         "UPDATE connections SET status = ?3, last_error = ?4,
                 last_verified_at = COALESCE(?5, last_verified_at), updated_at = ?6
@@ -134,7 +138,8 @@ pub fn set_status(
     Ok(())
 }
 
-pub fn delete(conn: &Connection, tenant_id: &str, provider: &str) -> Result<bool, StoreError> {
+pub fn delete(conn: &Connection, scope: &TenantScope, provider: &str) -> Result<bool, StoreError> {
+    let tenant_id = scope.id();
     Ok(conn.execute_cached(
         "DELETE FROM connections WHERE tenant_id = ?1 AND provider = ?2",
         params![tenant_id, provider],

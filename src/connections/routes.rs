@@ -49,17 +49,17 @@ pub async fn put_connection(
             };
             let catalog = app.catalogs.for_tenant(&access.tenant.id);
             let mut outcome =
-                service::save_connection(tx, &app.vault, &catalog, &access.tenant.id, &provider, &input, secrets)?;
+                service::save_connection(tx, &app.vault, &catalog, &access.scope, &provider, &input, secrets)?;
             if let Some(token) = outcome.provided_token.take() {
                 crate::oauth::store::adopt(
                     tx,
                     &app.vault,
-                    &access.tenant.id,
+                    &access.scope,
                     &outcome.connection_id,
                     &token,
                     app.clock.now(),
                 )?;
-                let row = repo::find_connection(tx, &access.tenant.id, &provider)?
+                let row = repo::find_connection(tx, &access.scope, &provider)?
                     .ok_or_else(|| ConnectionError::NotFound(provider.clone()))?;
                 outcome.view = service::connection_view(tx, &app.vault, &catalog, &row)?;
             }
@@ -96,7 +96,7 @@ pub async fn list_connections(State(state): State<AppState>, access: TenantAcces
         .store
         .read_async(move |conn| {
             let catalog = app.catalogs.for_tenant(&access.tenant.id);
-            repo::list_connections(conn, &access.tenant.id)?
+            repo::list_connections(conn, &access.scope)?
                 .iter()
                 .map(|row| service::connection_view(conn, &app.vault, &catalog, row))
                 .collect::<Result<Vec<_>, ConnectionError>>()
@@ -117,7 +117,7 @@ pub async fn get_connection(
     let view = state
         .store
         .read_async(move |conn| {
-            let row = repo::find_connection(conn, &access.tenant.id, &provider)?
+            let row = repo::find_connection(conn, &access.scope, &provider)?
                 .ok_or_else(|| ConnectionError::NotFound(provider.clone()))?;
             service::connection_view(conn, &app.vault, &app.catalogs.for_tenant(&access.tenant.id), &row)
         })
@@ -130,11 +130,11 @@ pub async fn delete_connection(
     access: TenantAccess,
     Path((_, provider)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let revocation = crate::oauth::revoke::before_delete(&state.oauth, &access.tenant.id, &provider).await;
+    let revocation = crate::oauth::revoke::before_delete(&state.oauth, &access.scope, &provider).await;
     state
         .store
         .write_async(move |tx| {
-            service::delete_connection(tx, &access.tenant.id, &provider)?;
+            service::delete_connection(tx, &access.scope, &provider)?;
             audit::record(
                 tx,
                 &access
@@ -155,7 +155,7 @@ pub async fn verify_connection(
 ) -> ApiResult<Json<VerifyOutcome>> {
     let oauth = state.oauth.clone();
     let entry = access.audit("connection.verified", Some(&provider));
-    let outcome = tokio::task::spawn_blocking(move || oauth.verify(&access.tenant.id, &provider, entry))
+    let outcome = tokio::task::spawn_blocking(move || oauth.verify(&access.scope, &provider, entry))
         .await
         .map_err(|e| ApiError::internal("verify task failed", &e))??;
     state.outbound.wake();
@@ -171,7 +171,7 @@ pub async fn reveal_credentials(
     let body = state
         .store
         .write_async(move |tx| {
-            let row = repo::find_connection(tx, &access.tenant.id, &provider)?
+            let row = repo::find_connection(tx, &access.scope, &provider)?
                 .ok_or_else(|| ConnectionError::NotFound(provider.clone()))?;
             let credentials = service::open_credentials(tx, &app.vault, &row)?;
             audit::record(tx, &access.audit("credentials.revealed", Some(&provider)))?;

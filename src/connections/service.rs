@@ -1,6 +1,7 @@
 //! The rules for saving, showing and removing connections. Plain values and a
 //! connection in, domain results out: no HTTP here.
 
+use crate::auth::TenantScope;
 use std::collections::BTreeMap;
 
 use rusqlite::Connection;
@@ -353,15 +354,16 @@ pub fn save_connection(
     conn: &Connection,
     vault: &Vault,
     catalog: &Catalog,
-    tenant_id: &str,
+    scope: &TenantScope,
     provider_key: &str,
     input: &ConnectionInput,
     access: SecretsAccess,
 ) -> Result<SaveOutcome, ConnectionError> {
+    let tenant_id = scope.id();
     let provider = catalog
         .get(provider_key)
         .ok_or_else(|| ConnectionError::UnknownProvider(provider_key.to_owned()))?;
-    let existing = repo::find_connection(conn, tenant_id, provider_key)?;
+    let existing = repo::find_connection(conn, scope, provider_key)?;
     let mut errors = Vec::new();
 
     let mode = match input.auth_mode.as_deref() {
@@ -525,12 +527,13 @@ pub fn save_connection(
 /// Removes a connection. Returns the removed row (its sealed tokens are gone with it).
 pub fn delete_connection(
     conn: &Connection,
-    tenant_id: &str,
+    scope: &TenantScope,
     provider_key: &str,
 ) -> Result<ConnectionRow, ConnectionError> {
-    let row = repo::find_connection(conn, tenant_id, provider_key)?
+    let tenant_id = scope.id();
+    let row = repo::find_connection(conn, scope, provider_key)?
         .ok_or_else(|| ConnectionError::NotFound(provider_key.to_owned()))?;
-    repo::delete(conn, tenant_id, provider_key)?;
+    repo::delete(conn, scope, provider_key)?;
     crate::outbox::emit(conn, tenant_id, "connection.deleted", json!({"provider": provider_key}))?;
     Ok(row)
 }

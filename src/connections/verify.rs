@@ -1,5 +1,6 @@
 //! Verifying a connection with a cheap, real, authenticated call to the provider.
 
+use crate::auth::TenantScope;
 use serde::Serialize;
 use serde_json::json;
 
@@ -44,12 +45,12 @@ impl Connections {
     /// on a blocking thread.
     pub fn verify(
         &self,
-        tenant_id: &str,
+        scope: &TenantScope,
         provider_key: &str,
         access_token: Option<Secret>,
         audit_entry: AuditEntry,
     ) -> Result<VerifyOutcome, ConnectionError> {
-        verify_connection(self, tenant_id, provider_key, access_token, audit_entry)
+        verify_connection(self, scope, provider_key, access_token, audit_entry)
     }
 
     /// Records a verification that ended before the provider's API was called: in token
@@ -57,7 +58,7 @@ impl Connections {
     /// The connection keeps the status the refusal gave it (`invalid`, `needs_reauth`).
     pub fn record_token_failure(
         &self,
-        tenant_id: &str,
+        scope: &TenantScope,
         provider_key: &str,
         result: VerifyResult,
         detail: String,
@@ -65,12 +66,12 @@ impl Connections {
     ) -> Result<VerifyOutcome, ConnectionError> {
         let row = self
             .store
-            .read(|conn| repo::find_connection(conn, tenant_id, provider_key))?
+            .read(|conn| repo::find_connection(conn, scope, provider_key))?
             .ok_or_else(|| ConnectionError::NotFound(provider_key.to_owned()))?;
         // Read after the refusal was recorded, so the status it gave is the one kept.
         record(
             self,
-            tenant_id,
+            scope,
             provider_key,
             &row,
             result,
@@ -83,11 +84,12 @@ impl Connections {
 
 fn verify_connection(
     app: &Connections,
-    tenant_id: &str,
+    scope: &TenantScope,
     provider_key: &str,
     access_token: Option<Secret>,
     audit_entry: AuditEntry,
 ) -> Result<VerifyOutcome, ConnectionError> {
+    let tenant_id = scope.id();
     let (store, vault) = (&app.store, &app.vault);
     let provider = app
         .catalogs
@@ -95,7 +97,7 @@ fn verify_connection(
         .ok_or_else(|| ConnectionError::UnknownProvider(provider_key.to_owned()))?;
     let provider = &*provider;
     let (row, credentials) = store.read(|conn| {
-        let row = repo::find_connection(conn, tenant_id, provider_key)?
+        let row = repo::find_connection(conn, scope, provider_key)?
             .ok_or_else(|| ConnectionError::NotFound(provider_key.to_owned()))?;
         let credentials = open_credentials(conn, vault, &row)?;
         Ok::<_, ConnectionError>((row, credentials))
@@ -136,7 +138,7 @@ fn verify_connection(
         }
     };
 
-    record(app, tenant_id, provider_key, &row, result, detail, audit_entry, None)
+    record(app, scope, provider_key, &row, result, detail, audit_entry, None)
 }
 
 /// Stores a verification's outcome on the connection, audited and announced; `keep`
@@ -144,7 +146,7 @@ fn verify_connection(
 #[allow(clippy::too_many_arguments)]
 fn record(
     app: &Connections,
-    tenant_id: &str,
+    scope: &TenantScope,
     provider_key: &str,
     row: &repo::ConnectionRow,
     result: VerifyResult,
@@ -152,6 +154,7 @@ fn record(
     audit_entry: AuditEntry,
     keep: Option<Status>,
 ) -> Result<VerifyOutcome, ConnectionError> {
+    let tenant_id = scope.id();
     let checked_at = crate::time::now_rfc3339();
     app.store.write(|tx| {
         let (status, error) = match result {
@@ -161,7 +164,7 @@ fn record(
         };
         let status = keep.unwrap_or(status);
         let verified_at = (result != VerifyResult::NotSupported).then_some(checked_at.as_str());
-        repo::set_status(tx, tenant_id, &row.id, status, error, verified_at)?;
+        repo::set_status(tx, scope, &row.id, status, error, verified_at)?;
         audit::record(tx, &audit_entry.with_detail(json!({"result": result})))?;
         crate::outbox::emit(
             tx,

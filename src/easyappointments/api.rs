@@ -4,6 +4,7 @@
 //! "city","zip","timezone","language",...}`, services `{"id","name",...}`, providers
 //! `{"id","firstName","lastName",...}`).
 
+use crate::auth::TenantScope;
 use std::collections::HashMap;
 
 use serde_json::Value;
@@ -83,10 +84,10 @@ fn text(v: &Value) -> Option<String> {
     v.as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
 }
 
-fn get(state: &EasyAppointments, tenant_id: &str, path: &str) -> Result<Value, JobFailure> {
+fn get(state: &EasyAppointments, scope: &TenantScope, path: &str) -> Result<Value, JobFailure> {
     state
         .calls
-        .call(tenant_id, PROVIDER, "GET", Target::Path(path), None, &[])?
+        .call(scope, PROVIDER, "GET", Target::Path(path), None, &[])?
         .map(|(v, _)| v)
         .ok_or_else(|| JobFailure::Permanent("this tenant has no easyappointments connection".into()))
 }
@@ -94,7 +95,7 @@ fn get(state: &EasyAppointments, tenant_id: &str, path: &str) -> Result<Value, J
 /// Every appointment starting between the two dates (inclusive), page by page.
 pub fn appointments(
     state: &EasyAppointments,
-    tenant_id: &str,
+    scope: &TenantScope,
     from: &str,
     to: &str,
 ) -> Result<Vec<Appointment>, JobFailure> {
@@ -102,7 +103,7 @@ pub fn appointments(
     for page in 1..=MAX_PAGES {
         let doc = get(
             state,
-            tenant_id,
+            scope,
             &format!("/appointments?from={from}&till={to}&page={page}&length={PAGE_LENGTH}"),
         )?;
         let rows = doc
@@ -136,11 +137,11 @@ pub fn appointments(
 
 fn names_of(
     state: &EasyAppointments,
-    tenant_id: &str,
+    scope: &TenantScope,
     resource: &str,
     name: impl Fn(&Value) -> Option<String>,
 ) -> Result<HashMap<String, String>, JobFailure> {
-    let doc = get(state, tenant_id, &format!("/{resource}?length={}", PAGE_LENGTH * 10))?;
+    let doc = get(state, scope, &format!("/{resource}?length={}", PAGE_LENGTH * 10))?;
     Ok(doc
         .as_array()
         .map(|rows| {
@@ -152,13 +153,13 @@ fn names_of(
 }
 
 /// Service names by id.
-pub fn service_names(state: &EasyAppointments, tenant_id: &str) -> Result<HashMap<String, String>, JobFailure> {
-    names_of(state, tenant_id, "services", |r| text(&r["name"]))
+pub fn service_names(state: &EasyAppointments, scope: &TenantScope) -> Result<HashMap<String, String>, JobFailure> {
+    names_of(state, scope, "services", |r| text(&r["name"]))
 }
 
 /// Provider (staff) names by id.
-pub fn provider_names(state: &EasyAppointments, tenant_id: &str) -> Result<HashMap<String, String>, JobFailure> {
-    names_of(state, tenant_id, "providers", |r| {
+pub fn provider_names(state: &EasyAppointments, scope: &TenantScope) -> Result<HashMap<String, String>, JobFailure> {
+    names_of(state, scope, "providers", |r| {
         let name = [text(&r["firstName"]), text(&r["lastName"])]
             .into_iter()
             .flatten()
@@ -177,8 +178,8 @@ pub fn name_of(names: &HashMap<String, String>, id: Option<&str>, kind: &str) ->
 }
 
 /// One customer record.
-pub fn customer(state: &EasyAppointments, tenant_id: &str, id: &str) -> Result<Customer, JobFailure> {
-    let doc = get(state, tenant_id, &format!("/customers/{id}"))?;
+pub fn customer(state: &EasyAppointments, scope: &TenantScope, id: &str) -> Result<Customer, JobFailure> {
+    let doc = get(state, scope, &format!("/customers/{id}"))?;
     Ok(Customer {
         email: text(&doc["email"]),
         first_name: text(&doc["firstName"]),
@@ -193,13 +194,13 @@ pub fn customer(state: &EasyAppointments, tenant_id: &str, id: &str) -> Result<C
 /// A customer read once per job (bookers often have several appointments).
 pub fn customer_cached<'a>(
     state: &EasyAppointments,
-    tenant_id: &str,
+    scope: &TenantScope,
     cache: &'a mut HashMap<String, Option<Customer>>,
     id: Option<&str>,
 ) -> Result<Option<&'a Customer>, JobFailure> {
     let Some(id) = id else { return Ok(None) };
     if !cache.contains_key(id) {
-        let record = customer(state, tenant_id, id)?;
+        let record = customer(state, scope, id)?;
         cache.insert(id.to_owned(), Some(record));
     }
     Ok(cache.get(id).and_then(Option::as_ref))

@@ -40,12 +40,11 @@ pub fn figures(
     to: &str,
     analysis_type: &str,
 ) -> Result<Figures, JobFailure> {
-    let tenant_id = scope.id();
-    let list = api::appointments(state, tenant_id, from, to)?;
+    let list = api::appointments(state, scope, from, to)?;
     match analysis_type {
-        "overview" => overview(state, tenant_id, &list),
+        "overview" => overview(state, scope, &list),
         "patterns" => Ok(same(patterns(&list))),
-        "demographics" => demographics(state, tenant_id, &list).map(same),
+        "demographics" => demographics(state, scope, &list).map(same),
         "conversion" => conversion(state, scope, &list).map(same),
         other => Err(JobFailure::Permanent(format!("unknown analysis type `{other}`"))),
     }
@@ -58,9 +57,9 @@ fn same(value: Value) -> Figures {
     }
 }
 
-fn overview(state: &EasyAppointments, tenant_id: &str, list: &[api::Appointment]) -> Result<Figures, JobFailure> {
-    let services = api::service_names(state, tenant_id)?;
-    let providers = api::provider_names(state, tenant_id)?;
+fn overview(state: &EasyAppointments, scope: &TenantScope, list: &[api::Appointment]) -> Result<Figures, JobFailure> {
+    let services = api::service_names(state, scope)?;
+    let providers = api::provider_names(state, scope)?;
     let by_provider = counted(
         list.iter()
             .map(|a| api::name_of(&providers, a.provider_id.as_deref(), "provider")),
@@ -122,14 +121,14 @@ fn patterns(list: &[api::Appointment]) -> Value {
 /// The distinct customers of the range, read once each.
 fn customers_of(
     state: &EasyAppointments,
-    tenant_id: &str,
+    scope: &TenantScope,
     list: &[api::Appointment],
 ) -> Result<Vec<api::Customer>, JobFailure> {
     let mut cache: HashMap<String, Option<api::Customer>> = HashMap::new();
     let ids: BTreeSet<&str> = list.iter().filter_map(|a| a.customer_id.as_deref()).collect();
     let mut out = Vec::new();
     for id in ids {
-        if let Some(customer) = api::customer_cached(state, tenant_id, &mut cache, Some(id))? {
+        if let Some(customer) = api::customer_cached(state, scope, &mut cache, Some(id))? {
             out.push(customer.clone());
         }
     }
@@ -143,8 +142,8 @@ fn top(names: impl Iterator<Item = String>, label: &str, limit: usize) -> Vec<Va
     rows
 }
 
-fn demographics(state: &EasyAppointments, tenant_id: &str, list: &[api::Appointment]) -> Result<Value, JobFailure> {
-    let customers = customers_of(state, tenant_id, list)?;
+fn demographics(state: &EasyAppointments, scope: &TenantScope, list: &[api::Appointment]) -> Result<Value, JobFailure> {
+    let customers = customers_of(state, scope, list)?;
     let domains = customers
         .iter()
         .filter_map(|c| c.contact())
@@ -173,7 +172,6 @@ fn rate(part: u64, whole: u64) -> Value {
 /// Booked → attended (started before now, not cancelled; Easy!Appointments records no
 /// attendance) or cancelled, and how far the bookers got in the signup queue.
 fn conversion(state: &EasyAppointments, scope: &TenantScope, list: &[api::Appointment]) -> Result<Value, JobFailure> {
-    let tenant_id = scope.id();
     let now = state.clock.now();
     let now = time::PrimitiveDateTime::new(now.date(), now.time());
     let cancelled = list.iter().filter(|a| a.is_cancelled()).count() as u64;
@@ -182,7 +180,7 @@ fn conversion(state: &EasyAppointments, scope: &TenantScope, list: &[api::Appoin
         .filter(|a| !a.is_cancelled() && parse_datetime(&a.start).is_some_and(|s| s < now))
         .count() as u64;
     let booked = list.len() as u64;
-    let emails: BTreeSet<String> = customers_of(state, tenant_id, list)?
+    let emails: BTreeSet<String> = customers_of(state, scope, list)?
         .iter()
         .filter_map(|c| c.contact().map(|c| c.email))
         .collect();
@@ -219,10 +217,14 @@ fn conversion(state: &EasyAppointments, scope: &TenantScope, list: &[api::Appoin
 
 /// A short written summary of `figures` from the tenant's Anthropic account, with the
 /// model of its connection's config (or the catalog's default).
-pub fn narrative(state: &EasyAppointments, tenant_id: &str, context: &Value) -> Result<(String, String), JobFailure> {
+pub fn narrative(
+    state: &EasyAppointments,
+    scope: &TenantScope,
+    context: &Value,
+) -> Result<(String, String), JobFailure> {
     let model = state
         .calls
-        .config_or_default(tenant_id, NARRATIVE_PROVIDER, "model")?
+        .config_or_default(scope, NARRATIVE_PROVIDER, "model")?
         .ok_or_else(|| JobFailure::Permanent("no model is configured for the anthropic connection".into()))?;
     let body = json!({
         "model": model,
@@ -233,7 +235,7 @@ pub fn narrative(state: &EasyAppointments, tenant_id: &str, context: &Value) -> 
     let (answer, _) = state
         .calls
         .call(
-            tenant_id,
+            scope,
             NARRATIVE_PROVIDER,
             "POST",
             Target::Path("/v1/messages"),

@@ -102,9 +102,9 @@ pub fn valid_date(value: &str) -> bool {
 }
 
 /// Booking counts by day, service and status.
-pub fn stats(state: &EasyAppointments, tenant_id: &str, from: &str, to: &str) -> Result<Value, JobFailure> {
-    let list = api::appointments(state, tenant_id, from, to)?;
-    let services = api::service_names(state, tenant_id)?;
+pub fn stats(state: &EasyAppointments, scope: &TenantScope, from: &str, to: &str) -> Result<Value, JobFailure> {
+    let list = api::appointments(state, scope, from, to)?;
+    let services = api::service_names(state, scope)?;
     let mut by_day: BTreeMap<String, u64> = BTreeMap::new();
     for a in &list {
         *by_day.entry(a.day.clone()).or_default() += 1;
@@ -137,20 +137,18 @@ pub fn counted(names: impl Iterator<Item = String>, label: &str) -> Vec<Value> {
 /// queue, and the rest (another status, no customer or email, already imported).
 pub fn run_import_job(state: &EasyAppointments, job: &Job) -> Result<(), JobFailure> {
     let scope = TenantScope::for_job(job).ok_or_else(|| JobFailure::Permanent("job has no tenant".into()))?;
-    let tenant_id = scope.id().to_owned();
     let request: ImportRequest =
         serde_json::from_value(jobs::payload_of(job)).map_err(|e| JobFailure::Permanent(e.to_string()))?;
-    let list = api::appointments(state, &tenant_id, &request.date_from, &request.date_to)?;
+    let list = api::appointments(state, &scope, &request.date_from, &request.date_to)?;
     let found = list.len();
-    let services = api::service_names(state, &tenant_id)?;
+    let services = api::service_names(state, &scope)?;
     let mut customers: HashMap<String, Option<Customer>> = HashMap::new();
     let (mut imported, mut created, mut queued) = (0u64, 0u64, false);
     for appointment in list {
         if !admits(request.status_filter.as_ref(), &appointment.status) {
             continue;
         }
-        let Some(customer) =
-            api::customer_cached(state, &tenant_id, &mut customers, appointment.customer_id.as_deref())?
+        let Some(customer) = api::customer_cached(state, &scope, &mut customers, appointment.customer_id.as_deref())?
         else {
             continue;
         };
@@ -168,15 +166,15 @@ pub fn run_import_job(state: &EasyAppointments, job: &Job) -> Result<(), JobFail
                 wake |= crate::inbound::process::announce_signup(
                     tx,
                     &state.jobs,
-                    &tenant_id,
+                    &scope,
                     &outcome.signup_id,
                     &contact,
                     &source,
                 )?;
                 if request.auto_invite {
                     signups::set_status(tx, &scope, &outcome.signup_id, "invited")?;
-                    wake |= crate::inbound::outside::queue_invite(tx, &state.jobs, &tenant_id, &outcome.signup_id)?
-                        .is_some();
+                    wake |=
+                        crate::inbound::outside::queue_invite(tx, &state.jobs, &scope, &outcome.signup_id)?.is_some();
                 }
             }
             Ok((outcome.new_source, outcome.created, wake))

@@ -1,6 +1,7 @@
 //! `POST .../easyappointments/import`, `POST .../easyappointments/sync-to-email-list`,
 //! `GET .../easyappointments/stats` and `GET .../easyappointments/insights`.
 
+use crate::auth::TenantScope;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -32,12 +33,12 @@ fn check_range(from: &str, to: &str) -> ApiResult<()> {
 /// The tenant's connection to `provider`, or 404.
 async fn require_connection(
     state: &AppState,
-    tenant_id: String,
+    scope: TenantScope,
     provider: &'static str,
 ) -> ApiResult<crate::connections::ConnectionRow> {
     let found = state
         .store
-        .read_async(move |conn| crate::connections::find_connection(conn, &tenant_id, provider))
+        .read_async(move |conn| crate::connections::find_connection(conn, &scope, provider))
         .await?;
     found.ok_or_else(|| ApiError::not_found(format!("this tenant has no {provider} connection")))
 }
@@ -73,7 +74,7 @@ pub async fn import(
     ApiJson(request): ApiJson<ImportRequest>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     check_range(&request.date_from, &request.date_to)?;
-    require_connection(&state, access.tenant.id.clone(), PROVIDER).await?;
+    require_connection(&state, access.scope.clone(), PROVIDER).await?;
     let payload = serde_json::to_value(&request).map_err(|e| ApiError::internal("import payload", &e))?;
     let entry = access.audit("easyappointments.import", None);
     queue(&state, entry, access.tenant.id.clone(), JOB_IMPORT, payload).await
@@ -87,8 +88,8 @@ pub async fn sync_to_email_list(
     ApiJson(mut request): ApiJson<SyncRequest>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     check_range(&request.date_from, &request.date_to)?;
-    require_connection(&state, access.tenant.id.clone(), PROVIDER).await?;
-    let brevo = require_connection(&state, access.tenant.id.clone(), "brevo").await?;
+    require_connection(&state, access.scope.clone(), PROVIDER).await?;
+    let brevo = require_connection(&state, access.scope.clone(), "brevo").await?;
     if request.list_id.is_none() {
         request.list_id = crate::inbound::outside::brevo_list_id(&brevo.config);
     }
@@ -134,10 +135,10 @@ pub async fn stats(
     ApiQuery(query): ApiQuery<StatsQuery>,
 ) -> ApiResult<Json<Value>> {
     check_range(&query.date_from, &query.date_to)?;
-    require_connection(&state, access.tenant.id.clone(), PROVIDER).await?;
-    let tenant_id = access.tenant.id.clone();
+    require_connection(&state, access.scope.clone(), PROVIDER).await?;
+    let scope = access.scope.clone();
     let value = blocking(&state, move |ea| {
-        super::stats(ea, &tenant_id, &query.date_from, &query.date_to)
+        super::stats(ea, &scope, &query.date_from, &query.date_to)
     })
     .await?;
     Ok(Json(value))
@@ -169,10 +170,10 @@ pub async fn insights(
             format!("expected one of {}", insights::ANALYSIS_TYPES.join(", ")),
         ));
     }
-    require_connection(&state, access.tenant.id.clone(), PROVIDER).await?;
+    require_connection(&state, access.scope.clone(), PROVIDER).await?;
     let narrative = query.narrative.unwrap_or(false);
     if narrative {
-        require_connection(&state, access.tenant.id.clone(), "anthropic")
+        require_connection(&state, access.scope.clone(), "anthropic")
             .await
             .map_err(|_| {
                 ApiError::invalid_field(
@@ -197,8 +198,8 @@ pub async fn insights(
             "date_to": query.date_to,
             "figures": figures.for_narrative,
         });
-        let tenant_id = access.tenant.id.clone();
-        let (text, model) = blocking(&state, move |ea| insights::narrative(ea, &tenant_id, &context)).await?;
+        let scope = access.scope.clone();
+        let (text, model) = blocking(&state, move |ea| insights::narrative(ea, &scope, &context)).await?;
         body["narrative"] = json!(text);
         body["model"] = json!(model);
         let entry = access

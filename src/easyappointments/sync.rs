@@ -4,6 +4,7 @@
 //! https://developers.brevo.com/reference/createcontact), as a durable, retried job.
 //! Every step can be repeated: an upsert of a contact already on the list changes nothing.
 
+use crate::auth::TenantScope;
 use std::collections::{BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
@@ -30,24 +31,20 @@ pub struct SyncRequest {
 /// bookers upserted into the list, and appointments whose booker was not (another
 /// status, no email, or already counted).
 pub fn run_sync_job(state: &EasyAppointments, job: &Job) -> Result<(), JobFailure> {
-    let tenant_id = job
-        .tenant_id
-        .clone()
-        .ok_or_else(|| JobFailure::Permanent("job has no tenant".into()))?;
+    let scope = TenantScope::for_job(job).ok_or_else(|| JobFailure::Permanent("job has no tenant".into()))?;
     let request: SyncRequest =
         serde_json::from_value(jobs::payload_of(job)).map_err(|e| JobFailure::Permanent(e.to_string()))?;
     let list_id = request
         .list_id
         .ok_or_else(|| JobFailure::Permanent("no Brevo list id".into()))?;
-    let list = api::appointments(state, &tenant_id, &request.date_from, &request.date_to)?;
+    let list = api::appointments(state, &scope, &request.date_from, &request.date_to)?;
     let mut customers: HashMap<String, Option<api::Customer>> = HashMap::new();
     let mut synced: BTreeSet<String> = BTreeSet::new();
     for appointment in &list {
         if !admits(request.status_filter.as_ref(), &appointment.status) {
             continue;
         }
-        let Some(customer) =
-            api::customer_cached(state, &tenant_id, &mut customers, appointment.customer_id.as_deref())?
+        let Some(customer) = api::customer_cached(state, &scope, &mut customers, appointment.customer_id.as_deref())?
         else {
             continue;
         };
@@ -56,7 +53,7 @@ pub fn run_sync_job(state: &EasyAppointments, job: &Job) -> Result<(), JobFailur
             continue;
         }
         let added = state.calls.add_to_brevo_list(
-            &tenant_id,
+            &scope,
             &contact.email,
             contact.first_name.as_deref(),
             contact.last_name.as_deref(),

@@ -227,7 +227,8 @@ fn check_delivery(
         .webhook
         .as_ref()
         .ok_or_else(|| InboundError::NoWebhooks(provider.name.clone()))?;
-    let Some(connection) = find_connection(conn, &tenant.id, &provider.key)? else {
+    let Some(connection) = find_connection(conn, &crate::auth::TenantScope::from_webhook_url(tenant), &provider.key)?
+    else {
         return Ok(Verdict::NoReceiver);
     };
     // A connection whose credentials cannot be opened has no usable secret: fail closed.

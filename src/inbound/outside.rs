@@ -47,17 +47,18 @@ pub fn brevo_list_id(config: &serde_json::Map<String, Value>) -> Option<i64> {
 pub fn queue_signup_jobs(
     tx: &Connection,
     jobs: &jobs::Queue,
-    tenant_id: &str,
+    scope: &TenantScope,
     signup_id: &str,
 ) -> Result<bool, StoreError> {
+    let tenant_id = scope.id();
     let mut queued = false;
     let payload = json!({ "signup_id": signup_id });
     let wants_email = find_tenant(tx, tenant_id)?.is_some_and(|t| !t.notification_emails.is_empty());
-    if wants_email && find_connection(tx, tenant_id, "resend")?.is_some() {
+    if wants_email && find_connection(tx, scope, "resend")?.is_some() {
         jobs.enqueue(tx, Some(tenant_id), JOB_NOTIFY_EMAIL, &payload)?;
         queued = true;
     }
-    if find_connection(tx, tenant_id, "brevo")?.is_some_and(|c| brevo_list_id(&c.config).is_some()) {
+    if find_connection(tx, scope, "brevo")?.is_some_and(|c| brevo_list_id(&c.config).is_some()) {
         jobs.enqueue(tx, Some(tenant_id), JOB_BREVO_UPSERT, &payload)?;
         queued = true;
     }
@@ -97,7 +98,7 @@ impl ProviderCalls {
     /// it repeatable); `false` when the tenant has no Brevo connection.
     pub fn add_to_brevo_list(
         &self,
-        tenant_id: &str,
+        scope: &TenantScope,
         email: &str,
         first_name: Option<&str>,
         last_name: Option<&str>,
@@ -116,38 +117,32 @@ impl ProviderCalls {
             "listIds": [list_id],
             "updateEnabled": true,
         });
-        let answered = self.call(
-            tenant_id,
-            "brevo",
-            "POST",
-            Target::Path("/v3/contacts"),
-            Some(&body),
-            &[],
-        )?;
+        let answered = self.call(scope, "brevo", "POST", Target::Path("/v3/contacts"), Some(&body), &[])?;
         Ok(answered.is_some())
     }
 
     pub fn call(
         &self,
-        tenant_id: &str,
+        scope: &TenantScope,
         provider_key: &str,
         method: &str,
         target: Target<'_>,
         body: Option<&Value>,
         extra: &[(&str, String)],
     ) -> Result<Option<Answer>, JobFailure> {
-        call(self, tenant_id, provider_key, method, target, body, extra)
+        call(self, scope, provider_key, method, target, body, extra)
     }
 
     /// A config value of the tenant's connection to `provider_key`, else the catalog's
     /// default for that field; `Ok(None)` without a connection or either value.
     pub fn config_or_default(
         &self,
-        tenant_id: &str,
+        scope: &TenantScope,
         provider_key: &str,
         field: &str,
     ) -> Result<Option<String>, JobFailure> {
-        let Some(row) = self.store.read(|conn| find_connection(conn, tenant_id, provider_key))? else {
+        let tenant_id = scope.id();
+        let Some(row) = self.store.read(|conn| find_connection(conn, scope, provider_key))? else {
             return Ok(None);
         };
         let configured = match row.config.get(field) {
@@ -163,8 +158,8 @@ impl ProviderCalls {
     }
 
     /// Fetches a document the webhook pointed at (Eventbrite's `api_url`).
-    pub fn fetch_from_provider(&self, tenant_id: &str, provider: &str, url: &str) -> Result<Value, JobFailure> {
-        self.call(tenant_id, provider, "GET", Target::Url(url), None, &[])?
+    pub fn fetch_from_provider(&self, scope: &TenantScope, provider: &str, url: &str) -> Result<Value, JobFailure> {
+        self.call(scope, provider, "GET", Target::Url(url), None, &[])?
             .map(|(doc, _)| doc)
             .ok_or_else(|| JobFailure::Permanent(format!("this tenant has no `{provider}` connection")))
     }
@@ -172,20 +167,21 @@ impl ProviderCalls {
 
 fn call(
     state: &ProviderCalls,
-    tenant_id: &str,
+    scope: &TenantScope,
     provider_key: &str,
     method: &str,
     target: Target<'_>,
     body: Option<&Value>,
     extra: &[(&str, String)],
 ) -> Result<Option<Answer>, JobFailure> {
+    let tenant_id = scope.id();
     let provider = state
         .catalogs
         .provider(tenant_id, provider_key)
         .ok_or_else(|| JobFailure::Permanent(format!("provider `{provider_key}` is not in the catalog")))?;
     let provider = &*provider;
     let found = state.store.read(|conn| -> Result<_, JobFailure> {
-        let Some(row) = find_connection(conn, tenant_id, provider_key)? else {
+        let Some(row) = find_connection(conn, scope, provider_key)? else {
             return Ok(None);
         };
         let credentials = open_credentials(conn, &state.vault, &row)
@@ -199,7 +195,7 @@ fn call(
     // expiry, under the connection's lock); key modes inject stored fields.
     let access_token: Option<Secret> = if row.auth_mode.uses_access_token() {
         let grant =
-            crate::oauth::service::ensure_token(&state.oauth, tenant_id, provider_key, false).map_err(|e| match e {
+            crate::oauth::service::ensure_token(&state.oauth, scope, provider_key, false).map_err(|e| match e {
                 crate::oauth::OAuthError::Upstream(_) | crate::oauth::OAuthError::Store(_) => {
                     JobFailure::Retry(e.to_string())
                 }
@@ -282,14 +278,12 @@ fn signup_of(state: &ProviderCalls, job: &Job) -> Result<Option<crate::signups::
     Ok(state.store.read(|conn| crate::signups::find(conn, &scope, &id))?)
 }
 
-fn tenant_of(job: &Job) -> Result<&str, JobFailure> {
-    job.tenant_id
-        .as_deref()
-        .ok_or_else(|| JobFailure::Permanent("job has no tenant".into()))
+fn tenant_of(job: &Job) -> Result<TenantScope, JobFailure> {
+    TenantScope::for_job(job).ok_or_else(|| JobFailure::Permanent("job has no tenant".into()))
 }
 
-fn from_address(state: &ProviderCalls, tenant_id: &str) -> Result<String, JobFailure> {
-    let row = state.store.read(|conn| find_connection(conn, tenant_id, "resend"))?;
+fn from_address(state: &ProviderCalls, scope: &TenantScope) -> Result<String, JobFailure> {
+    let row = state.store.read(|conn| find_connection(conn, scope, "resend"))?;
     Ok(row
         .and_then(|r| r.config.get("from_address").and_then(Value::as_str).map(str::to_owned))
         .unwrap_or_else(|| DEFAULT_FROM.to_owned()))
@@ -310,7 +304,9 @@ fn display_name(signup: &crate::signups::Signup) -> String {
 
 /// Emails the tenant's `notification_emails` about a new signup through its Resend.
 pub fn run_notify_email(state: &ProviderCalls, job: &Job) -> Result<(), JobFailure> {
-    let tenant_id = tenant_of(job)?;
+    let scope = tenant_of(job)?;
+    let scope = &scope;
+    let tenant_id = scope.id();
     let Some(signup) = signup_of(state, job)? else {
         return Ok(());
     };
@@ -328,7 +324,7 @@ pub fn run_notify_email(state: &ProviderCalls, job: &Job) -> Result<(), JobFailu
         .join("\n");
     send_email(
         state,
-        tenant_id,
+        scope,
         job,
         json!(tenant.notification_emails),
         format!("New signup for {}: {}", tenant.name, signup.email),
@@ -342,22 +338,24 @@ pub fn run_notify_email(state: &ProviderCalls, job: &Job) -> Result<(), JobFailu
 /// Sends one email through the tenant's own Resend connection.
 fn send_email(
     state: &ProviderCalls,
-    tenant_id: &str,
+    scope: &TenantScope,
     job: &Job,
     to: Value,
     subject: String,
     text: String,
 ) -> Result<(), JobFailure> {
-    let body = json!({ "from": from_address(state, tenant_id)?, "to": to, "subject": subject, "text": text });
+    let body = json!({ "from": from_address(state, scope)?, "to": to, "subject": subject, "text": text });
     // Resend de-duplicates on the key, so a re-run after a crash sends one email.
     let key = [("idempotency-key", format!("tessera-{}", job.id))];
-    state.call(tenant_id, "resend", "POST", Target::Path("/emails"), Some(&body), &key)?;
+    state.call(scope, "resend", "POST", Target::Path("/emails"), Some(&body), &key)?;
     Ok(())
 }
 
 /// Sends an invitation to the signup's own address through the tenant's Resend.
 pub fn run_invite_email(state: &ProviderCalls, job: &Job) -> Result<(), JobFailure> {
-    let tenant_id = tenant_of(job)?;
+    let scope = tenant_of(job)?;
+    let scope = &scope;
+    let tenant_id = scope.id();
     let Some(signup) = signup_of(state, job)? else {
         return Ok(());
     };
@@ -367,7 +365,7 @@ pub fn run_invite_email(state: &ProviderCalls, job: &Job) -> Result<(), JobFailu
     let greeting = signup.first_name.clone().unwrap_or_else(|| "there".into());
     send_email(
         state,
-        tenant_id,
+        scope,
         job,
         json!([signup.email]),
         format!("You're invited to {}", tenant.name),
@@ -377,16 +375,17 @@ pub fn run_invite_email(state: &ProviderCalls, job: &Job) -> Result<(), JobFailu
 
 /// Upserts the signup into the tenant's Brevo list (`updateEnabled` makes it repeatable).
 pub fn run_brevo_upsert(state: &ProviderCalls, job: &Job) -> Result<(), JobFailure> {
-    let tenant_id = tenant_of(job)?;
+    let scope = tenant_of(job)?;
+    let scope = &scope;
     let Some(signup) = signup_of(state, job)? else {
         return Ok(());
     };
-    let row = state.store.read(|conn| find_connection(conn, tenant_id, "brevo"))?;
+    let row = state.store.read(|conn| find_connection(conn, scope, "brevo"))?;
     let Some(list_id) = row.as_ref().and_then(|r| brevo_list_id(&r.config)) else {
         return Ok(());
     };
     state.add_to_brevo_list(
-        tenant_id,
+        scope,
         &signup.email,
         signup.first_name.as_deref(),
         signup.last_name.as_deref(),
@@ -399,10 +398,11 @@ pub fn run_brevo_upsert(state: &ProviderCalls, job: &Job) -> Result<(), JobFailu
 pub fn queue_invite(
     tx: &Connection,
     jobs: &jobs::Queue,
-    tenant_id: &str,
+    scope: &TenantScope,
     signup_id: &str,
 ) -> Result<Option<String>, StoreError> {
-    if find_connection(tx, tenant_id, "resend")?.is_none() {
+    let tenant_id = scope.id();
+    if find_connection(tx, scope, "resend")?.is_none() {
         return Ok(None);
     }
     jobs.enqueue(

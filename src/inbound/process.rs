@@ -123,9 +123,7 @@ pub fn process_event(
                     Some(query) => format!("{url}?{query}"),
                     None => url,
                 };
-                doc = inbound
-                    .calls
-                    .fetch_from_provider(tenant_id, &event.view.provider, &url)?;
+                doc = inbound.calls.fetch_from_provider(scope, &event.view.provider, &url)?;
             }
             mapped(&doc, &handler)?
         }
@@ -289,7 +287,7 @@ fn apply(
             };
             let outcome = signups::upsert_from_source(tx, scope, &contact, &source)?;
             if outcome.created {
-                announce_signup(tx, jobs, tenant_id, &outcome.signup_id, &contact, &source)?
+                announce_signup(tx, jobs, scope, &outcome.signup_id, &contact, &source)?
             } else {
                 false
             }
@@ -319,11 +317,12 @@ fn apply(
 pub fn announce_signup(
     tx: &Connection,
     jobs: &jobs::Queue,
-    tenant_id: &str,
+    scope: &TenantScope,
     signup_id: &str,
     contact: &Contact,
     source: &SourceRef,
 ) -> Result<bool, StoreError> {
+    let tenant_id = scope.id();
     let data = json!({
         "signup_id": signup_id,
         "email": contact.email,
@@ -350,5 +349,5 @@ pub fn announce_signup(
         data.clone(),
     )?;
     crate::outbox::emit(tx, tenant_id, "signup.created", data)?;
-    outside::queue_signup_jobs(tx, jobs, tenant_id, signup_id)
+    outside::queue_signup_jobs(tx, jobs, scope, signup_id)
 }

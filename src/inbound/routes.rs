@@ -168,12 +168,12 @@ pub async fn webhook_info(
         .clone()
         .ok_or_else(|| InboundError::NoWebhooks(provider.name.clone()))?;
     let vault = state.vault.clone();
-    let tenant_id = access.tenant.id.clone();
+    let scope = access.scope.clone();
     let provider_key = provider.key.clone();
     let (secret_configured, active) = state
         .store
         .read_async(move |conn| -> Result<(bool, bool), InboundError> {
-            let Some(row) = find_connection(conn, &tenant_id, &provider_key)? else {
+            let Some(row) = find_connection(conn, &scope, &provider_key)? else {
                 return Ok((false, false));
             };
             let has_secret = open_credentials(conn, &vault, &row)

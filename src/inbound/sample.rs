@@ -58,11 +58,12 @@ impl Inbound {
             .sample
             .clone()
             .ok_or_else(|| InboundError::NoSample(provider.name.clone()))?;
-        let (vault, tenant_id, now_unix) = (self.vault.clone(), tenant.id.clone(), self.clock.now().unix_timestamp());
+        let (vault, now_unix) = (self.vault.clone(), self.clock.now().unix_timestamp());
+        let for_read = scope.clone();
         let delivery = self
             .store
             .read_async(move |conn| -> Result<Delivery, InboundError> {
-                let connection = find_connection(conn, &tenant_id, &provider.key)?
+                let connection = find_connection(conn, &for_read, &provider.key)?
                     .ok_or_else(|| InboundError::NoConnection(provider.key.clone()))?;
                 // Unopenable credentials mean no usable secret: the delivery goes unsigned.
                 let secret = open_credentials(conn, &vault, &connection)

@@ -2,6 +2,7 @@
 //! request under the hash of its `state`; the callback consumes that state once,
 //! exchanges the code and stores the tokens.
 
+use crate::auth::TenantScope;
 use oauth2::basic::{BasicClient, BasicTokenType};
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
@@ -100,10 +101,11 @@ fn oauth_provider(app: &OAuth, tenant_id: &str, key: &str) -> Result<std::sync::
 fn oauth_connection(
     conn: &Connection,
     app: &OAuth,
-    tenant_id: &str,
+    scope: &TenantScope,
     provider: &Provider,
 ) -> Result<ConnectionRow, OAuthError> {
-    if let Some(row) = find_connection(conn, tenant_id, &provider.key)? {
+    let tenant_id = scope.id();
+    if let Some(row) = find_connection(conn, scope, &provider.key)? {
         if row.auth_mode != AuthMode::Oauth2 {
             return Err(OAuthError::NotSupported(format!(
                 "this connection uses auth mode `{}`; PUT it with \"auth_mode\": \"oauth2\" first",
@@ -122,12 +124,12 @@ fn oauth_connection(
         conn,
         &app.vault,
         &app.catalogs.for_tenant(tenant_id),
-        tenant_id,
+        scope,
         &provider.key,
         &input,
         SecretsAccess::WriteOnly,
     )?;
-    find_connection(conn, tenant_id, &provider.key)?.ok_or_else(|| OAuthError::NotFound(provider.key.clone()))
+    find_connection(conn, scope, &provider.key)?.ok_or_else(|| OAuthError::NotFound(provider.key.clone()))
 }
 
 fn url_of<T>(
@@ -156,17 +158,18 @@ pub(super) fn valid_scopes(scopes: &[String]) -> Result<(), OAuthError> {
 /// Starts an authorization: stores the state (hash only) and the sealed PKCE verifier.
 pub fn authorize(
     app: &OAuth,
-    tenant_id: &str,
+    scope: &TenantScope,
     provider_key: &str,
     input: &AuthorizeInput,
     audit_entry: AuditEntry,
     now: OffsetDateTime,
 ) -> Result<AuthorizeOutcome, OAuthError> {
+    let tenant_id = scope.id();
     let provider = oauth_provider(app, tenant_id, provider_key)?;
     let provider = &*provider;
     let return_to = check_return_to(&app.settings, input.return_to.as_deref())?;
     app.store.write(|tx| {
-        let row = oauth_connection(tx, app, tenant_id, provider)?;
+        let row = oauth_connection(tx, app, scope, provider)?;
         let credentials = open_credentials(tx, &app.vault, &row)?;
         let client_app = resolve_app(tx, &app.vault, &app.settings.platform_apps, provider_key, &credentials)?;
         let scopes = input
@@ -347,10 +350,12 @@ pub fn callback(app: &OAuth, params: &CallbackParams, now: OffsetDateTime) -> Re
         .filter(|s| !s.is_empty())
         .ok_or(OAuthError::InvalidState)?;
     let pending = app.store.write(|tx| consume_state(tx, &app.vault, state, now))?;
+    // The state row names the tenant that started this authorization.
+    let scope = crate::auth::PlatformScope::for_server_work().narrow_to(&pending.tenant_id);
     let provider = oauth_provider(app, &pending.tenant_id, &pending.provider)?;
     let provider = &*provider;
     let (row, credentials) = app.store.read(|conn| {
-        let row = find_connection(conn, &pending.tenant_id, &pending.provider)?
+        let row = find_connection(conn, &scope, &pending.provider)?
             .ok_or_else(|| OAuthError::NotFound(pending.provider.clone()))?;
         let credentials = open_credentials(conn, &app.vault, &row)?;
         Ok::<_, OAuthError>((row, credentials))
@@ -370,7 +375,7 @@ pub fn callback(app: &OAuth, params: &CallbackParams, now: OffsetDateTime) -> Re
         let error: String = error.chars().filter(|c| c.is_ascii_graphic()).take(64).collect();
         let detail = format!("the provider answered `{error}`");
         app.store.write(|tx| {
-            set_status(tx, &pending.tenant_id, &row.id, row.status, Some(&detail), None)?;
+            set_status(tx, &scope, &row.id, row.status, Some(&detail), None)?;
             audit::record(tx, &entry("oauth.denied").with_detail(json!({"error": error})))?;
             Ok::<_, OAuthError>(())
         })?;
@@ -391,14 +396,7 @@ pub fn callback(app: &OAuth, params: &CallbackParams, now: OffsetDateTime) -> Re
         Ok(new_tokens) => {
             let saved = app.store.write(|tx| {
                 let saved = tokens::save(tx, &app.vault, &pending.tenant_id, &row.id, &new_tokens, now)?;
-                set_status(
-                    tx,
-                    &pending.tenant_id,
-                    &row.id,
-                    Status::Active,
-                    None,
-                    Some(&format_rfc3339(now)),
-                )?;
+                set_status(tx, &scope, &row.id, Status::Active, None, Some(&format_rfc3339(now)))?;
                 audit::record(
                     tx,
                     &entry("oauth.connected").with_detail(json!({"scopes": new_tokens.scopes})),
@@ -427,7 +425,7 @@ pub fn callback(app: &OAuth, params: &CallbackParams, now: OffsetDateTime) -> Re
         Err(err) => {
             let detail = err.to_string();
             app.store.write(|tx| {
-                set_status(tx, &pending.tenant_id, &row.id, row.status, Some(&detail), None)?;
+                set_status(tx, &scope, &row.id, row.status, Some(&detail), None)?;
                 audit::record(tx, &entry("oauth.exchange_failed"))?;
                 Ok::<_, OAuthError>(())
             })?;

@@ -3,6 +3,7 @@
 //! catalog's way. The caller's own `Authorization`, cookies and hop-by-hop headers never
 //! leave; redirects are not followed; bodies are size-limited both ways.
 
+use crate::auth::TenantScope;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{OriginalUri, Path, State};
@@ -153,7 +154,7 @@ pub async fn proxy(
     let path = upstream_path(uri.path(), &provider)?;
     let query = uri.query().map(str::to_owned);
     let entry = access.audit("proxy.request", Some(&provider));
-    let tenant_id = access.tenant.id.clone();
+    let scope = access.scope.clone();
     let forwarded: Vec<(HeaderName, HeaderValue)> = headers
         .iter()
         .filter(|(name, _)| FORWARD_REQUEST.contains(&name.as_str()))
@@ -164,7 +165,7 @@ pub async fn proxy(
     let outcome = tokio::task::spawn_blocking(move || {
         forward(
             &app,
-            &tenant_id,
+            &scope,
             &provider,
             &method,
             &path,
@@ -187,7 +188,7 @@ pub async fn proxy(
 #[allow(clippy::too_many_arguments)]
 fn forward(
     app: &OAuth,
-    tenant_id: &str,
+    scope: &TenantScope,
     provider_key: &str,
     method: &Method,
     path: &str,
@@ -195,18 +196,19 @@ fn forward(
     forwarded: Vec<(HeaderName, HeaderValue)>,
     body: Bytes,
 ) -> ApiResult<Response> {
+    let tenant_id = scope.id();
     let provider = app
         .catalogs
         .provider(tenant_id, provider_key)
         .ok_or_else(|| ApiError::not_found("no such provider in the catalog"))?;
     let provider = &*provider;
     let (row, credentials) = app.store.read(|conn| {
-        let row = find_connection(conn, tenant_id, provider_key)?
-            .ok_or_else(|| OAuthError::NotFound(provider_key.to_owned()))?;
+        let row =
+            find_connection(conn, scope, provider_key)?.ok_or_else(|| OAuthError::NotFound(provider_key.to_owned()))?;
         let credentials = open_credentials(conn, &app.vault, &row)?;
         Ok::<_, OAuthError>((row, credentials))
     })?;
-    let token = access_token_for(app, tenant_id, provider_key)?;
+    let token = access_token_for(app, scope, provider_key)?;
     let base = api_base_url(provider, &row.config).map_err(|e| ApiError::invalid_input(e.to_string()))?;
     let injected = auth_headers(provider, row.auth_mode, &credentials, token.as_ref())
         .map_err(|e| ApiError::invalid_input(e.to_string()))?;

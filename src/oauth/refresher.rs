@@ -69,9 +69,13 @@ pub fn run_once(app: &OAuth, now: OffsetDateTime) -> Result<usize, OAuthError> {
             continue;
         };
         let provider = &*provider;
-        let Some(row) = app
-            .store
-            .read(|conn| find_connection(conn, &candidate.tenant_id, &candidate.provider))?
+        let Some(row) = app.store.read(|conn| {
+            find_connection(
+                conn,
+                &crate::auth::PlatformScope::for_server_work().narrow_to(&candidate.tenant_id),
+                &candidate.provider,
+            )
+        })?
         else {
             continue;
         };
@@ -128,7 +132,12 @@ fn recheck_non_expiring(
             &Default::default(),
         )
         .with_detail(json!({"reason": "daily check of a non-expiring token"}));
-        app.connections.verify(&row.tenant_id, &row.provider, token, entry)?;
+        app.connections.verify(
+            &crate::auth::PlatformScope::for_server_work().narrow_to(&row.tenant_id),
+            &row.provider,
+            token,
+            entry,
+        )?;
     }
     app.store.write(|tx| tokens::recheck_later(tx, &row.id, now))
 }

@@ -3,6 +3,7 @@
 //! Built by hand: the `oauth2` crate refuses non-HTTPS revocation URLs, which rules out
 //! local authorization servers; here HTTP is allowed for loopback only.
 
+use crate::auth::TenantScope;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
@@ -26,12 +27,17 @@ pub enum Revocation {
 
 /// Revokes the refresh token (which ends the grant) and the access token. Best effort:
 /// a disconnect must not fail because the provider is down. Blocking.
-pub fn revoke_connection_tokens(app: &OAuth, tenant_id: &str, provider_key: &str) -> Result<Revocation, OAuthError> {
+pub fn revoke_connection_tokens(
+    app: &OAuth,
+    scope: &TenantScope,
+    provider_key: &str,
+) -> Result<Revocation, OAuthError> {
+    let tenant_id = scope.id();
     let Some(provider) = app.catalogs.provider(tenant_id, provider_key) else {
         return Ok(Revocation::NotApplicable);
     };
     let loaded = app.store.read(|conn| {
-        let Some(row) = find_connection(conn, tenant_id, provider_key)? else {
+        let Some(row) = find_connection(conn, scope, provider_key)? else {
             return Ok::<_, OAuthError>(None);
         };
         let stored = tokens::load(conn, &app.vault, tenant_id, &row.id)?;
@@ -133,9 +139,9 @@ fn form_encode(value: &str) -> String {
 }
 
 /// Called by the connection DELETE handler before it deletes. Never fails the delete.
-pub async fn before_delete(app: &OAuth, tenant_id: &str, provider_key: &str) -> Revocation {
-    let (app, tenant_id, provider_key) = (app.clone(), tenant_id.to_owned(), provider_key.to_owned());
-    match tokio::task::spawn_blocking(move || revoke_connection_tokens(&app, &tenant_id, &provider_key)).await {
+pub async fn before_delete(app: &OAuth, scope: &TenantScope, provider_key: &str) -> Revocation {
+    let (app, scope, provider_key) = (app.clone(), scope.clone(), provider_key.to_owned());
+    match tokio::task::spawn_blocking(move || revoke_connection_tokens(&app, &scope, &provider_key)).await {
         Ok(Ok(outcome)) => outcome,
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "token revocation skipped");

@@ -38,10 +38,10 @@ pub async fn authorize(
         crate::api::extract::parse_json(&body)?
     };
     let entry = access.audit("oauth.authorize", Some(&provider));
-    let tenant_id = access.tenant.id.clone();
+    let scope = access.scope.clone();
     let oauth = state.oauth.clone();
     let outcome =
-        blocking(move || flow::authorize(&oauth, &tenant_id, &provider, &input, entry, oauth.clock.now())).await?;
+        blocking(move || flow::authorize(&oauth, &scope, &provider, &input, entry, oauth.clock.now())).await?;
     Ok(Json(outcome))
 }
 
@@ -80,6 +80,7 @@ pub async fn token(
     Path((_, provider)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let entry = access.audit("token.read", Some(&provider));
+    let scope = access.scope.clone();
     let tenant_id = access.tenant.id.clone();
     let oauth = &state.oauth;
     let result = match oauth
@@ -94,7 +95,7 @@ pub async fn token(
         }),
         None => {
             let app = oauth.clone();
-            tokio::task::spawn_blocking(move || ensure_token(&app, &tenant_id, &provider, false))
+            tokio::task::spawn_blocking(move || ensure_token(&app, &scope, &provider, false))
                 .await
                 .map_err(|e| ApiError::internal("oauth task failed", &e))?
         }
@@ -126,11 +127,11 @@ pub async fn refresh(
     Path((_, provider)): Path<(String, String)>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let entry = access.audit("token.refreshed", Some(&provider));
-    let tenant_id = access.tenant.id.clone();
+    let scope = access.scope.clone();
     let app = state.oauth.clone();
     let key = provider.clone();
     let grant = blocking(move || {
-        let result = ensure_token(&app, &tenant_id, &key, true);
+        let result = ensure_token(&app, &scope, &key, true);
         let detail = match &result {
             Ok(g) => json!({"renewed": g.renewed}),
             Err(e) => json!({"error": e.to_string()}),

@@ -1,6 +1,7 @@
 //! Access tokens on demand: from memory when fresh, else refreshed (authorization code)
 //! or acquired (client credentials), one upstream call per connection at a time.
 
+use crate::auth::TenantScope;
 use oauth2::basic::{BasicClient, BasicErrorResponseType};
 use oauth2::{ClientId, ClientSecret, RefreshToken, RequestTokenError, TokenResponse, TokenUrl};
 use serde_json::json;
@@ -54,12 +55,18 @@ fn token_provider(app: &OAuth, tenant_id: &str, key: &str) -> Result<std::sync::
 
 /// The access token of a tenant's `oauth2` or `client_credentials` connection, renewed
 /// first when it expires within the read margin (or always, with `force`). Blocking.
-pub fn ensure_token(app: &OAuth, tenant_id: &str, provider_key: &str, force: bool) -> Result<TokenGrant, OAuthError> {
+pub fn ensure_token(
+    app: &OAuth,
+    scope: &TenantScope,
+    provider_key: &str,
+    force: bool,
+) -> Result<TokenGrant, OAuthError> {
+    let tenant_id = scope.id();
     let provider = token_provider(app, tenant_id, provider_key)?;
     let provider = &*provider;
     let row = app
         .store
-        .read(|conn| find_connection(conn, tenant_id, provider_key))?
+        .read(|conn| find_connection(conn, scope, provider_key))?
         .ok_or_else(|| OAuthError::NotFound(provider_key.to_owned()))?;
     app.broker.remember_connection(tenant_id, provider_key, &row.id);
     if !row.auth_mode.uses_access_token() {
@@ -183,7 +190,14 @@ pub fn renew_under_lock(
             let saved = app.store.write(|tx| {
                 let saved = tokens::save(tx, &app.vault, &row.tenant_id, &row.id, &new_tokens, now)?;
                 let verified = format_rfc3339(now);
-                set_status(tx, &row.tenant_id, &row.id, Status::Active, None, Some(&verified))?;
+                set_status(
+                    tx,
+                    &crate::auth::PlatformScope::for_server_work().narrow_to(&row.tenant_id),
+                    &row.id,
+                    Status::Active,
+                    None,
+                    Some(&verified),
+                )?;
                 Ok::<_, OAuthError>(saved)
             })?;
             Ok(grant(app, &saved, true))
@@ -254,7 +268,14 @@ pub fn mark_needs_reauth(app: &OAuth, row: &ConnectionRow, reason: &str) -> Resu
         )
     };
     app.store.write(|tx| {
-        set_status(tx, &row.tenant_id, &row.id, status, Some(reason), None)?;
+        set_status(
+            tx,
+            &crate::auth::PlatformScope::for_server_work().narrow_to(&row.tenant_id),
+            &row.id,
+            status,
+            Some(reason),
+            None,
+        )?;
         crate::outbox::emit(
             tx,
             &row.tenant_id,
@@ -334,15 +355,13 @@ fn refresh(
 }
 
 /// The access token for `verify`/`proxy` in token modes; `None` in key modes.
-pub fn access_token_for(app: &OAuth, tenant_id: &str, provider_key: &str) -> Result<Option<Secret>, OAuthError> {
+pub fn access_token_for(app: &OAuth, scope: &TenantScope, provider_key: &str) -> Result<Option<Secret>, OAuthError> {
     let mode = app
         .store
-        .read(|conn| find_connection(conn, tenant_id, provider_key))?
+        .read(|conn| find_connection(conn, scope, provider_key))?
         .map(|row| row.auth_mode);
     match mode {
-        Some(mode) if mode.uses_access_token() => {
-            Ok(Some(ensure_token(app, tenant_id, provider_key, false)?.access_token))
-        }
+        Some(mode) if mode.uses_access_token() => Ok(Some(ensure_token(app, scope, provider_key, false)?.access_token)),
         _ => Ok(None),
     }
 }
@@ -353,25 +372,23 @@ impl OAuth {
     /// one that cannot be reached is `unreachable`. Blocking.
     pub fn verify(
         &self,
-        tenant_id: &str,
+        scope: &TenantScope,
         provider_key: &str,
         entry: crate::audit::AuditEntry,
     ) -> Result<crate::connections::VerifyOutcome, OAuthError> {
         use crate::connections::VerifyResult;
         let failed = |result, detail| {
             self.connections
-                .record_token_failure(tenant_id, provider_key, result, detail, entry.clone())
+                .record_token_failure(scope, provider_key, result, detail, entry.clone())
         };
-        let outcome = match access_token_for(self, tenant_id, provider_key) {
-            Ok(token) => self.connections.verify(tenant_id, provider_key, token, entry.clone())?,
+        let outcome = match access_token_for(self, scope, provider_key) {
+            Ok(token) => self.connections.verify(scope, provider_key, token, entry.clone())?,
             Err(e @ (OAuthError::CredentialsRefused(_) | OAuthError::NeedsReauth(_))) => {
                 failed(VerifyResult::InvalidCredentials, e.to_string())?
             }
             Err(e @ OAuthError::Upstream(_)) => failed(VerifyResult::Unreachable, e.to_string())?,
             // No token yet (authorize first): the verify says what is missing.
-            Err(OAuthError::NotSupported(_)) => {
-                self.connections.verify(tenant_id, provider_key, None, entry.clone())?
-            }
+            Err(OAuthError::NotSupported(_)) => self.connections.verify(scope, provider_key, None, entry.clone())?,
             Err(e) => return Err(e),
         };
         Ok(outcome)

@@ -1,5 +1,6 @@
 //! Tokens tessera holds for a connection, sealed per connection in `oauth_tokens`.
 
+use crate::auth::TenantScope;
 use crate::store::CachedStatements;
 use rusqlite::{Connection, params};
 use time::{Duration, OffsetDateTime};
@@ -241,11 +242,12 @@ pub fn backoff(failures: i64) -> Duration {
 pub fn adopt(
     conn: &Connection,
     vault: &Vault,
-    tenant_id: &str,
+    scope: &TenantScope,
     connection_id: &str,
     token: &crate::connections::provided_token::ProvidedToken,
     now: OffsetDateTime,
 ) -> Result<(), OAuthError> {
+    let tenant_id = scope.id();
     conn.execute_cached(
         "DELETE FROM oauth_tokens WHERE connection_id = ?1 AND tenant_id = ?2",
         params![connection_id, tenant_id],
@@ -264,7 +266,7 @@ pub fn adopt(
     let verified = format_rfc3339(now);
     crate::connections::set_status(
         conn,
-        tenant_id,
+        scope,
         connection_id,
         crate::connections::Status::Active,
         None,

@@ -72,12 +72,11 @@ impl Signups {
         let change = self
             .store
             .write_async(move |tx| -> Result<StatusChange, StoreError> {
-                let tenant_id = scope.id();
                 if !repo::set_status(tx, &scope, &id, status)? {
                     return Ok(StatusChange::Missing);
                 }
                 let job = if status == "invited" {
-                    crate::inbound::outside::queue_invite(tx, &jobs, tenant_id, &id)?
+                    crate::inbound::outside::queue_invite(tx, &jobs, &scope, &id)?
                 } else {
                     None
                 };
