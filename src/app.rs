@@ -188,6 +188,11 @@ static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// and runs it inside a span carrying its request id, so every log line written while
 /// serving it (handlers, awaited blocking work) carries `request_id`.
 async fn log_requests(request: Request, next: Next) -> Response {
+    // With request logging filtered out (e.g. `TESSERA_LOG=warn`) the span would be
+    // disabled too: skip building its fields.
+    if !tracing::enabled!(tracing::Level::INFO) {
+        return next.run(request).await;
+    }
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let request_id = request

@@ -52,7 +52,12 @@ impl Metrics {
     pub fn add(&self, name: &str, labels: &[(&str, &str)], by: u64) {
         let labels: Labels = labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         if let Ok(mut counters) = self.counters.lock() {
-            *counters.entry(name.to_owned()).or_default().entry(labels).or_insert(0) += by;
+            // The name is nearly always there already: look it up before allocating it.
+            let series = match counters.get_mut(name) {
+                Some(series) => series,
+                None => counters.entry(name.to_owned()).or_default(),
+            };
+            *series.entry(labels).or_insert(0) += by;
         }
     }
 

@@ -75,18 +75,15 @@ struct Caller {
 
 /// The router layer: limit, then count the request by route and status.
 pub async fn enforce(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let path = request.uri().path().to_owned();
+    let is_api = request.uri().path().starts_with("/api/");
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
-    let client_ip = crate::net::client_addr::client_addr_of(request.extensions())
-        .map(|addr| addr.budget_key())
-        .unwrap_or_else(|| "unknown".to_owned());
 
     let mut caller = None;
-    let (bucket, request) = if path.starts_with("/api/") {
+    let (bucket, request) = if is_api {
         let (mut parts, body) = request.into_parts();
         let bucket = match authenticate_parts(&mut parts, &state).await {
             Ok(auth) => {
@@ -120,7 +117,12 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
             }
             // The handler answers 401 (or serves a public route); the address is limited.
             Err(_) => Bucket {
-                key: format!("ip:{client_ip}"),
+                key: format!(
+                    "ip:{}",
+                    crate::net::client_addr::client_addr_of(&parts.extensions)
+                        .map(|addr| addr.budget_key())
+                        .unwrap_or_else(|| "unknown".to_owned())
+                ),
                 limit: state.config.rate_limit_anonymous,
                 kind: "anonymous",
             },
