@@ -136,11 +136,12 @@ pub fn process_event(
     let provider = event.view.provider.clone();
     // Processing writes go through the one writer too: they share its batches
     // instead of competing with ingestion for SQLite's write lock.
-    let (jobs, id, scope) = (inbound.jobs.clone(), event_id.to_owned(), scope.clone());
+    let (jobs, id, scope, view) = (inbound.jobs.clone(), event_id.to_owned(), scope.clone(), event.view);
     let wake = inbound.writer.write_blocking(move |tx| -> Result<bool, JobFailure> {
         let queued = apply(tx, &jobs, &scope, &id, &provider, outcome)?;
+        // Read above and not rejected: announced without reading the row again.
         if first {
-            announce_received(tx, &scope, &id)?;
+            events::emit_received(tx, scope.id(), &view)?;
         }
         Ok(queued)
     })?;
