@@ -69,7 +69,8 @@ pub struct AuditView {
     pub at: String,
     pub actor: String,
     /// Who the actor is in words: the user's email or the token's name (`None` for
-    /// tessera's own actors, or when the user or token is gone).
+    /// tessera's own actors, or when the user or token is gone). A tenant's log names
+    /// the platform's users and tokens only as [`PLATFORM_ACTOR`].
     pub actor_name: Option<String>,
     pub action: String,
     pub target: Option<String>,
@@ -96,11 +97,26 @@ pub struct AuditQuery {
     action: Option<String>,
 }
 
-/// The log joined with who its actors are (`user:<id>` → email, `token:<id>` → name) and
-/// the tenant's slug (for a deleted tenant, from its deletion: the newest of its entries,
-/// so the backwards index walk finds it first).
-const SELECT: &str = "SELECT a.id, a.at, a.actor, a.action, a.target, a.ip, a.request_id, a.detail,
-        COALESCE(u.email, t.name), a.tenant_id,
+/// Who an actor is, for the platform's log: the user's email or the token's name.
+const ACTOR_NAME: &str = "COALESCE(u.email, t.name)";
+
+/// Who an actor is, for a tenant's log: its own users and tokens by email and name; the
+/// platform's people and tokens only as [`PLATFORM_ACTOR`] — an operator's email and
+/// token names are not the tenant's to read.
+const TENANT_ACTOR_NAME: &str = "CASE WHEN (u.id IS NOT NULL AND u.tenant_id IS NULL)
+                                   OR (t.id IS NOT NULL AND t.tenant_id IS NULL) THEN 'platform'
+                              ELSE COALESCE(u.email, t.name) END";
+
+/// What a tenant's log names the platform's actors.
+pub const PLATFORM_ACTOR: &str = "platform";
+
+/// The log joined with who its actors are (`user:<id>`, `token:<id>`; see `actor_name`)
+/// and the tenant's slug (for a deleted tenant, from its deletion: the newest of its
+/// entries, so the backwards index walk finds it first).
+fn select(actor_name: &str) -> String {
+    format!(
+        "SELECT a.id, a.at, a.actor, a.action, a.target, a.ip, a.request_id, a.detail,
+        {actor_name}, a.tenant_id,
         COALESCE(tn.slug, (SELECT json_extract(d.detail, '$.slug') FROM audit_log d
                            WHERE d.tenant_id = a.tenant_id AND d.action = 'tenant.deleted'
                            ORDER BY d.id DESC LIMIT 1)),
@@ -108,7 +124,9 @@ const SELECT: &str = "SELECT a.id, a.at, a.actor, a.action, a.target, a.ip, a.re
     FROM audit_log a
     LEFT JOIN users u ON substr(a.actor, 1, 5) = 'user:' AND u.id = substr(a.actor, 6)
     LEFT JOIN api_tokens t ON substr(a.actor, 1, 6) = 'token:' AND t.id = substr(a.actor, 7)
-    LEFT JOIN tenants tn ON tn.id = a.tenant_id";
+    LEFT JOIN tenants tn ON tn.id = a.tenant_id"
+    )
+}
 
 fn view_from_row(r: &rusqlite::Row<'_>, with_tenant: bool) -> rusqlite::Result<AuditView> {
     let detail: Option<String> = r.get(7)?;
@@ -144,8 +162,9 @@ pub fn list(
 ) -> Result<Vec<AuditView>, StoreError> {
     let tenant_id = scope.id();
     let mut stmt = conn.prepare(&format!(
-        "{SELECT} WHERE a.tenant_id = ?1 AND (?2 IS NULL OR a.action = ?2) AND (?3 IS NULL OR a.id < ?3)
-         ORDER BY a.id DESC LIMIT ?4"
+        "{} WHERE a.tenant_id = ?1 AND (?2 IS NULL OR a.action = ?2) AND (?3 IS NULL OR a.id < ?3)
+         ORDER BY a.id DESC LIMIT ?4",
+        select(TENANT_ACTOR_NAME)
     ))?;
     let rows = stmt
         .query_map(params![tenant_id, action, before, limit + 1], |r| {
@@ -165,9 +184,10 @@ pub fn list_platform(
     limit: u32,
 ) -> Result<Vec<AuditView>, StoreError> {
     let mut stmt = conn.prepare(&format!(
-        "{SELECT} WHERE (a.tenant_id IS NULL OR u.role = 'platform_admin' OR (t.id IS NOT NULL AND t.tenant_id IS NULL))
+        "{} WHERE (a.tenant_id IS NULL OR u.role = 'platform_admin' OR (t.id IS NOT NULL AND t.tenant_id IS NULL))
          AND (?1 IS NULL OR a.action = ?1) AND (?2 IS NULL OR a.id < ?2)
-         ORDER BY a.id DESC LIMIT ?3"
+         ORDER BY a.id DESC LIMIT ?3",
+        select(ACTOR_NAME)
     ))?;
     let rows = stmt
         .query_map(params![action, before, limit + 1], |r| view_from_row(r, true))?
@@ -208,4 +228,56 @@ pub async fn list_platform_audit(
         .read_async(move |conn| list_platform(conn, query.action.as_deref(), query.page.cursor.as_deref(), limit))
         .await?;
     Ok(Json(Page::from_rows(rows, limit, |a| a.id.clone())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    #[test]
+    fn a_tenants_log_names_its_own_actors_and_the_platforms_only_as_platform() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        let conn = store.conn().unwrap();
+        conn.execute_batch(
+            "INSERT INTO tenants (id, slug, name, tier, created_at, updated_at) VALUES ('t1', 't1', 'T1', 'free', 'x', 'x');
+             INSERT INTO users (id, email, password_hash, role, tenant_id, created_at, updated_at) VALUES
+               ('op', 'ops@host.example', 'h', 'platform_admin', NULL, 'x', 'x'),
+               ('ada', 'ada@t1.example', 'h', 'tenant_admin', 't1', 'x', 'x');
+             INSERT INTO api_tokens (id, tenant_id, name, token_hash, prefix, scopes, created_by, created_at) VALUES
+               ('pt', NULL, 'deploy robot', 'h1', 'p', '[]', 'x', 'x'),
+               ('tt', 't1', 'shop sync', 'h2', 'p', '[]', 'x', 'x');",
+        )
+        .unwrap();
+        let ctx = RequestContext::default();
+        for actor in ["user:op", "user:ada", "token:pt", "token:tt"] {
+            record(&conn, &AuditEntry::new(Some("t1"), actor, "probe", None, &ctx)).unwrap();
+        }
+        let names = |views: Vec<AuditView>| {
+            let mut named: Vec<(String, Option<String>)> = views.into_iter().map(|v| (v.actor, v.actor_name)).collect();
+            named.sort();
+            named
+        };
+        let scope = crate::auth::PlatformScope::for_server_work().narrow_to("t1");
+        let own = |n: &str| Some(n.to_owned());
+        assert_eq!(
+            names(list(&conn, &scope, Some("probe"), None, 10).unwrap()),
+            vec![
+                ("token:pt".to_owned(), own(PLATFORM_ACTOR)),
+                ("token:tt".to_owned(), own("shop sync")),
+                ("user:ada".to_owned(), own("ada@t1.example")),
+                ("user:op".to_owned(), own(PLATFORM_ACTOR)),
+            ]
+        );
+        let platform = names(list_platform(&conn, Some("probe"), None, 10).unwrap());
+        assert_eq!(
+            platform,
+            vec![
+                ("token:pt".to_owned(), own("deploy robot")),
+                ("user:op".to_owned(), own("ops@host.example")),
+            ],
+            "the platform's log names its own actors"
+        );
+    }
 }
