@@ -136,7 +136,7 @@ pub fn counted(names: impl Iterator<Item = String>, label: &str) -> Vec<Value> {
 /// `{"found","imported","skipped"}`: appointments in the range, bookers added to the
 /// queue, and the rest (another status, no customer or email, already imported).
 pub fn run_import_job(state: &EasyAppointments, job: &Job) -> Result<(), JobFailure> {
-    let scope = TenantScope::for_job(job).ok_or_else(|| JobFailure::Permanent("job has no tenant".into()))?;
+    let scope = crate::jobs::scope_of(job)?;
     let request: ImportRequest =
         serde_json::from_value(jobs::payload_of(job)).map_err(|e| JobFailure::Permanent(e.to_string()))?;
     let list = api::appointments(state, &scope, &request.date_from, &request.date_to)?;

@@ -4,7 +4,6 @@
 //! https://developers.brevo.com/reference/createcontact), as a durable, retried job.
 //! Every step can be repeated: an upsert of a contact already on the list changes nothing.
 
-use crate::auth::TenantScope;
 use std::collections::{BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
@@ -31,7 +30,7 @@ pub struct SyncRequest {
 /// bookers upserted into the list, and appointments whose booker was not (another
 /// status, no email, or already counted).
 pub fn run_sync_job(state: &EasyAppointments, job: &Job) -> Result<(), JobFailure> {
-    let scope = TenantScope::for_job(job).ok_or_else(|| JobFailure::Permanent("job has no tenant".into()))?;
+    let scope = crate::jobs::scope_of(job)?;
     let request: SyncRequest =
         serde_json::from_value(jobs::payload_of(job)).map_err(|e| JobFailure::Permanent(e.to_string()))?;
     let list_id = request

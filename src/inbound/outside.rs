@@ -268,18 +268,17 @@ fn call(
     Ok(Some((value, row.config)))
 }
 
-fn signup_of(state: &ProviderCalls, job: &Job) -> Result<Option<crate::signups::Signup>, JobFailure> {
-    let scope = TenantScope::for_job(job).ok_or_else(|| JobFailure::Permanent("job has no tenant".into()))?;
+fn signup_of(
+    state: &ProviderCalls,
+    scope: &TenantScope,
+    job: &Job,
+) -> Result<Option<crate::signups::Signup>, JobFailure> {
     let payload = jobs::payload_of(job);
     let id = payload["signup_id"]
         .as_str()
         .ok_or_else(|| JobFailure::Permanent("job has no signup_id".into()))?
         .to_owned();
-    Ok(state.store.read(|conn| crate::signups::find(conn, &scope, &id))?)
-}
-
-fn tenant_of(job: &Job) -> Result<TenantScope, JobFailure> {
-    TenantScope::for_job(job).ok_or_else(|| JobFailure::Permanent("job has no tenant".into()))
+    Ok(state.store.read(|conn| crate::signups::find(conn, scope, &id))?)
 }
 
 fn from_address(state: &ProviderCalls, scope: &TenantScope) -> Result<String, JobFailure> {
@@ -304,10 +303,9 @@ fn display_name(signup: &crate::signups::Signup) -> String {
 
 /// Emails the tenant's `notification_emails` about a new signup through its Resend.
 pub fn run_notify_email(state: &ProviderCalls, job: &Job) -> Result<(), JobFailure> {
-    let scope = tenant_of(job)?;
-    let scope = &scope;
+    let scope = &jobs::scope_of(job)?;
     let tenant_id = scope.id();
-    let Some(signup) = signup_of(state, job)? else {
+    let Some(signup) = signup_of(state, scope, job)? else {
         return Ok(());
     };
     let Some(tenant) = state.store.read(|conn| find_tenant(conn, tenant_id))? else {
@@ -353,10 +351,9 @@ fn send_email(
 
 /// Sends an invitation to the signup's own address through the tenant's Resend.
 pub fn run_invite_email(state: &ProviderCalls, job: &Job) -> Result<(), JobFailure> {
-    let scope = tenant_of(job)?;
-    let scope = &scope;
+    let scope = &jobs::scope_of(job)?;
     let tenant_id = scope.id();
-    let Some(signup) = signup_of(state, job)? else {
+    let Some(signup) = signup_of(state, scope, job)? else {
         return Ok(());
     };
     let Some(tenant) = state.store.read(|conn| find_tenant(conn, tenant_id))? else {
@@ -375,9 +372,8 @@ pub fn run_invite_email(state: &ProviderCalls, job: &Job) -> Result<(), JobFailu
 
 /// Upserts the signup into the tenant's Brevo list (`updateEnabled` makes it repeatable).
 pub fn run_brevo_upsert(state: &ProviderCalls, job: &Job) -> Result<(), JobFailure> {
-    let scope = tenant_of(job)?;
-    let scope = &scope;
-    let Some(signup) = signup_of(state, job)? else {
+    let scope = &jobs::scope_of(job)?;
+    let Some(signup) = signup_of(state, scope, job)? else {
         return Ok(());
     };
     let row = state.store.read(|conn| find_connection(conn, scope, "brevo"))?;

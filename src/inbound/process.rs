@@ -19,7 +19,7 @@ pub fn run_process_job(inbound: &Inbound, job: &Job) -> Result<(), JobFailure> {
         .as_str()
         .ok_or_else(|| JobFailure::Permanent("job has no event_id".into()))?
         .to_owned();
-    let scope = TenantScope::for_job(job).ok_or_else(|| JobFailure::Permanent("job has no tenant".into()))?;
+    let scope = crate::jobs::scope_of(job)?;
     let tenant_id = scope.id().to_owned();
     // A replay processes again but does not announce the delivery a second time.
     let first = !payload["replay"].as_bool().unwrap_or(false);

@@ -51,7 +51,7 @@ pub struct SyncPayload {
 }
 
 pub fn run_sync_job(inbound: &Inbound, job: &Job) -> Result<(), JobFailure> {
-    let scope = TenantScope::for_job(job).ok_or_else(|| JobFailure::Permanent("job has no tenant".into()))?;
+    let scope = crate::jobs::scope_of(job)?;
     let tenant_id = scope.id().to_owned();
     let mut payload: SyncPayload =
         serde_json::from_value(jobs::payload_of(job)).map_err(|e| JobFailure::Permanent(e.to_string()))?;

@@ -92,6 +92,11 @@ pub fn payload_of(job: &Job) -> Value {
     serde_json::from_str(&job.payload).unwrap_or(Value::Null)
 }
 
+/// The tenant a job was queued for; a tenant's job without one can never run.
+pub fn scope_of(job: &Job) -> Result<crate::auth::TenantScope, JobFailure> {
+    crate::auth::TenantScope::for_job(job).ok_or_else(|| JobFailure::Permanent("job has no tenant".into()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
