@@ -131,7 +131,7 @@ impl Inbound {
             (self.clone(), self.calls.clone(), self.calls.clone(), self.calls.clone());
         let syncer = self.clone();
         crate::jobs::Registry::default()
-            .with(JOB_PROCESS, move |job| process::run_process_job(&process, job))
+            .with_write(JOB_PROCESS, move |job| process::run_process_job(&process, job))
             .with(JOB_SYNC_BINDING, move |job| sync::run_sync_job(&syncer, job))
             .with(JOB_NOTIFY_EMAIL, move |job| outside::run_notify_email(&notify, job))
             .with(JOB_INVITE_EMAIL, move |job| outside::run_invite_email(&invite, job))

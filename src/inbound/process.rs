@@ -1,7 +1,9 @@
 //! Processing a stored event: the catalog's handler for its type, with the tenant's
 //! bindings, turns it into signups, source updates, notifications and follow-up jobs.
 //! Runs as the `inbound.process` job, so it is retried and survives crashes; every
-//! step is idempotent.
+//! step is idempotent. The job reads and decides on its worker thread and leaves its
+//! writes to the transaction that records it done, so a burst of events costs a few
+//! commits, not one per event.
 
 use rusqlite::Connection;
 use serde_json::{Value, json};
@@ -9,36 +11,53 @@ use serde_json::{Value, json};
 use super::{Inbound, bindings, events, outside};
 use crate::auth::TenantScope;
 use crate::catalog::EventHandler;
-use crate::jobs::{self, Job, JobFailure};
+use crate::jobs::{self, Job, JobFailure, JobWrite};
 use crate::signups::{self, Contact, SourceRef};
 use crate::store::StoreError;
 
-pub fn run_process_job(inbound: &Inbound, job: &Job) -> Result<(), JobFailure> {
+/// The `inbound.process` job: reads and decides on the worker thread; its writes commit
+/// with the job's completion, beside those of the other events processed meanwhile.
+pub fn run_process_job(inbound: &Inbound, job: &Job) -> Result<JobWrite, JobFailure> {
     let payload = jobs::payload_of(job);
     let event_id = payload["event_id"]
         .as_str()
         .ok_or_else(|| JobFailure::Permanent("job has no event_id".into()))?
         .to_owned();
     let scope = crate::jobs::scope_of(job)?;
-    let tenant_id = scope.id().to_owned();
     // A replay processes again but does not announce the delivery a second time.
     let first = !payload["replay"].as_bool().unwrap_or(false);
-    let result = process_event(inbound, &scope, &event_id, first).map(|_| ());
-    if let Err(failure) = &result {
-        let last = matches!(failure, JobFailure::Permanent(_)) || job.attempts >= job.max_attempts;
-        let message = failure.message().to_owned();
-        let (tenant_id, event_id, scope) = (tenant_id.clone(), event_id.clone(), scope.clone());
-        let _ = inbound.writer.write_blocking(move |tx| -> Result<(), StoreError> {
-            events::mark_error(tx, &tenant_id, &event_id, &message, last)?;
+    let at_last_attempt = job.attempts >= job.max_attempts;
+    let record_failure = {
+        let (scope, event_id) = (scope.clone(), event_id.clone());
+        move |tx: &Connection, failure: &JobFailure| -> Result<(), StoreError> {
+            let last = matches!(failure, JobFailure::Permanent(_)) || at_last_attempt;
+            events::mark_error(tx, scope.id(), &event_id, failure.message(), last)?;
             if last && first {
                 announce_received(tx, &scope, &event_id)?;
             }
             Ok(())
-        });
-    }
-    // Processing committed outbox rows (`inbound.received`, `signup.created`).
-    inbound.outbound.wake();
-    result
+        }
+    };
+    let decided = match decide(inbound, &scope, &event_id) {
+        Ok(decided) => decided,
+        Err(failure) => {
+            let message = failure.clone();
+            let _ = inbound.writer.write_blocking(move |tx| record_failure(tx, &message));
+            inbound.outbound.wake();
+            return Err(failure);
+        }
+    };
+    let (jobs, outbound) = (inbound.jobs.clone(), inbound.outbound.clone());
+    let write_jobs = jobs.clone();
+    Ok(JobWrite::new(
+        move |tx| decided.apply(tx, &write_jobs, &scope, &event_id, first).map(|_| ()),
+        move || {
+            jobs.wake();
+            // Processing committed outbox rows (`inbound.received`, `signup.created`).
+            outbound.wake();
+        },
+    )
+    .on_failure(record_failure))
 }
 
 /// Emits `inbound.received` for an accepted (never a rejected) event.
@@ -74,14 +93,37 @@ pub enum Handled {
     NoHandler,
 }
 
-/// Processes one stored event; `first` announces it (`inbound.received`) — a replay or a
-/// sync does not announce it again.
+/// An event read and decided on, not yet written.
+pub struct Decided {
+    outcome: Outcome,
+    handled: Handled,
+    view: events::EventView,
+}
+
+/// Processes one stored event now, in a write of its own; `first` announces it
+/// (`inbound.received`) — a replay or a sync does not announce it again.
 pub fn process_event(
     inbound: &Inbound,
     scope: &TenantScope,
     event_id: &str,
     first: bool,
 ) -> Result<Handled, JobFailure> {
+    let decided = decide(inbound, scope, event_id)?;
+    let handled = decided.handled;
+    let (jobs, id, scope) = (inbound.jobs.clone(), event_id.to_owned(), scope.clone());
+    let wake = inbound
+        .writer
+        .write_blocking(move |tx| decided.apply(tx, &jobs, &scope, &id, first))?;
+    if wake {
+        inbound.jobs.wake();
+    }
+    Ok(handled)
+}
+
+/// Reads the event and works out what processing does with it (the catalog's handler
+/// with the tenant's bindings, or a plugin; a fetch from the provider when the handler
+/// says so). Reads only.
+fn decide(inbound: &Inbound, scope: &TenantScope, event_id: &str) -> Result<Decided, JobFailure> {
     let tenant_id = scope.id();
     let (event, body, handler, plugin) = inbound.store.read(|conn| -> Result<_, JobFailure> {
         let event = events::find(conn, scope, event_id)?
@@ -133,22 +175,31 @@ pub fn process_event(
     } else {
         Handled::Applied
     };
-    let provider = event.view.provider.clone();
-    // Processing writes go through the one writer too: they share its batches
-    // instead of competing with ingestion for SQLite's write lock.
-    let (jobs, id, scope, view) = (inbound.jobs.clone(), event_id.to_owned(), scope.clone(), event.view);
-    let wake = inbound.writer.write_blocking(move |tx| -> Result<bool, JobFailure> {
-        let queued = apply(tx, &jobs, &scope, &id, &provider, outcome)?;
-        // Read above and not rejected: announced without reading the row again.
+    Ok(Decided {
+        outcome,
+        handled,
+        view: event.view,
+    })
+}
+
+impl Decided {
+    /// Writes what was decided, inside the caller's transaction. Returns whether jobs
+    /// were queued.
+    fn apply(
+        self,
+        tx: &Connection,
+        jobs: &jobs::Queue,
+        scope: &TenantScope,
+        event_id: &str,
+        first: bool,
+    ) -> Result<bool, JobFailure> {
+        let queued = apply(tx, jobs, scope, event_id, &self.view.provider, self.outcome)?;
+        // Read when decided and not rejected: announced without reading the row again.
         if first {
-            events::emit_received(tx, scope.id(), &view)?;
+            events::emit_received(tx, scope.id(), &self.view)?;
         }
         Ok(queued)
-    })?;
-    if wake {
-        inbound.jobs.wake();
     }
-    Ok(handled)
 }
 
 /// Runs a plugin's `onInbound` on this (job worker) thread. Its clock is the moment the

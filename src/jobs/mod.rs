@@ -18,7 +18,7 @@ pub use repo::{
     Job, JobFilter, RetryRefused, claim_batch, claim_next, complete, enqueue_at, find, list, next_due_in,
     record_failure, recover, retry_failed, set_result,
 };
-pub use worker::{Handler, Queue, Registry, WorkerSettings};
+pub use worker::{JobWrite, Queue, Registry, WorkerSettings};
 
 /// Attempts before a job is given up.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;

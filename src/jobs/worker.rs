@@ -17,11 +17,55 @@ use crate::background::Background;
 use crate::pause::Pause;
 use crate::queue::{self, Claimed, Finished, QueueStore, Settled};
 use crate::store::Store;
-use crate::store::writer::{Durability, Writer};
+use crate::store::writer::{Durability, Writer, in_savepoint};
 use crate::time::Clock;
 
-/// Runs one job. Handlers are closures over the service they need.
-pub type Handler = Arc<dyn Fn(&Job) -> Result<(), JobFailure> + Send + Sync>;
+/// Runs one job. Handlers are closures over the service they need; a handler may leave
+/// its changes as a [`JobWrite`] for the transaction that records the job as done.
+type Handler = Arc<dyn Fn(&Job) -> Result<Option<JobWrite>, JobFailure> + Send + Sync>;
+
+/// A job's changes, applied in the transaction that records it as done, beside the
+/// changes of the other jobs finished meanwhile: many jobs then cost one commit (one
+/// fsync) instead of one each, and a job's effects and its completion commit together.
+pub struct JobWrite {
+    /// Applies the changes, in a savepoint of its own: on `Err` none of them stay, and
+    /// the job is recorded as failed, as if its handler had returned the error.
+    write: Changes,
+    /// Runs once the transaction committed, the write's changes or its failure record
+    /// (wake-ups for the work they queued).
+    then: Box<dyn FnOnce() + Send>,
+    /// Records a failed `write` where the job's subject shows it, in the same transaction.
+    failed: Option<FailureRecord>,
+}
+
+type Changes = Box<dyn FnOnce(&rusqlite::Connection) -> Result<(), JobFailure> + Send>;
+type FailureRecord = Box<dyn FnOnce(&rusqlite::Connection, &JobFailure) -> Result<(), crate::store::StoreError> + Send>;
+
+impl JobWrite {
+    pub fn new(
+        write: impl FnOnce(&rusqlite::Connection) -> Result<(), JobFailure> + Send + 'static,
+        then: impl FnOnce() + Send + 'static,
+    ) -> JobWrite {
+        JobWrite {
+            write: Box::new(write),
+            then: Box::new(then),
+            failed: None,
+        }
+    }
+
+    /// What to write when `write` fails (after its changes were rolled back).
+    pub fn on_failure(
+        mut self,
+        record: impl FnOnce(&rusqlite::Connection, &JobFailure) -> Result<(), crate::store::StoreError> + Send + 'static,
+    ) -> JobWrite {
+        self.failed = Some(Box::new(record));
+        self
+    }
+}
+
+/// Jobs one claim takes at most (and the engine holds in memory at most) unless more
+/// workers run.
+const CLAIM_AT_MOST: usize = 64;
 
 /// Job kinds and the functions that run them.
 #[derive(Clone, Default)]
@@ -30,12 +74,25 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// A handler that writes what it does itself.
     pub fn with(
         mut self,
         kind: &str,
         handler: impl Fn(&Job) -> Result<(), JobFailure> + Send + Sync + 'static,
     ) -> Self {
-        self.handlers.insert(kind.to_owned(), Arc::new(handler));
+        self.handlers
+            .insert(kind.to_owned(), Arc::new(move |job: &Job| handler(job).map(|()| None)));
+        self
+    }
+
+    /// A handler whose changes commit with its completion ([`JobWrite`]).
+    pub fn with_write(
+        mut self,
+        kind: &str,
+        handler: impl Fn(&Job) -> Result<JobWrite, JobFailure> + Send + Sync + 'static,
+    ) -> Self {
+        self.handlers
+            .insert(kind.to_owned(), Arc::new(move |job: &Job| handler(job).map(Some)));
         self
     }
 
@@ -45,7 +102,7 @@ impl Registry {
     }
 
     /// Runs `job` with its kind's handler; a panic is a failure worth retrying.
-    fn run(&self, job: &Job) -> Result<(), JobFailure> {
+    fn run(&self, job: &Job) -> Result<Option<JobWrite>, JobFailure> {
         match self.handlers.get(&job.kind) {
             Some(handler) => std::panic::catch_unwind(AssertUnwindSafe(|| handler(job)))
                 .unwrap_or_else(|_| Err(JobFailure::Retry("the job handler panicked".into()))),
@@ -141,16 +198,19 @@ impl Queue {
             clock: self.clock.clone(),
             settings,
         });
+        // Claims stay close to what can run soon, since a claimed job is `running` in the
+        // database, yet take enough for a burst of quick jobs (processing an event is a
+        // few reads here and a few rows in the settling commit): a claim costs a commit.
+        let held = (workers * 2).max(CLAIM_AT_MOST);
         let engine = queue::Settings {
             name: "tessera-job",
             workers,
-            // Every kind may use every worker; claims stay close to what can run soon,
-            // since a claimed job is `running` in the database.
+            // Every kind may use every worker, and hold three quarters of what is held.
             per_partition: workers,
-            held_per_partition: workers * 2,
-            max_held: workers * 2,
-            claim_batch: workers * 2,
-            settle_batch: 256,
+            held_per_partition: held * 3 / 4,
+            max_held: held,
+            claim_batch: held,
+            settle_batch: CLAIM_AT_MOST,
             poll: None,
             hold: hold.clone(),
         };
@@ -189,7 +249,7 @@ struct JobStore {
 
 impl QueueStore for JobStore {
     type Task = LeasedJob;
-    type Done = Result<(), JobFailure>;
+    type Done = Result<Option<JobWrite>, JobFailure>;
 
     fn recover(&self) -> anyhow::Result<usize> {
         Ok(self
@@ -217,7 +277,7 @@ impl QueueStore for JobStore {
     fn settle(&self, finished: Vec<Finished<LeasedJob, Self::Done>>) -> anyhow::Result<Settled> {
         let now = self.clock.now_ms();
         let base = self.settings.retry_base;
-        let outcomes: Vec<(Job, Option<Result<(), JobFailure>>)> = finished
+        let outcomes: Vec<(Job, Option<<Self as QueueStore>::Done>)> = finished
             .into_iter()
             .map(|f| match f {
                 Finished::Ran(leased, done) => (leased.job, Some(done)),
@@ -225,9 +285,28 @@ impl QueueStore for JobStore {
             })
             .collect();
         let recorded = self.writer.write_blocking(move |c| {
-            let mut gave_up = Vec::with_capacity(outcomes.len());
-            for (job, outcome) in &outcomes {
-                let given_up = match outcome {
+            let mut settled = Vec::with_capacity(outcomes.len());
+            let mut then = Vec::new();
+            for (job, outcome) in outcomes {
+                let outcome = match outcome {
+                    Some(Ok(Some(write))) => match in_savepoint(c, write.write) {
+                        Ok(()) => {
+                            then.push(write.then);
+                            Some(Ok(()))
+                        }
+                        Err(failure) => {
+                            if let Some(record) = write.failed {
+                                record(c, &failure)?;
+                            }
+                            then.push(write.then);
+                            Some(Err(failure))
+                        }
+                    },
+                    Some(Ok(None)) => Some(Ok(())),
+                    Some(Err(failure)) => Some(Err(failure)),
+                    None => None,
+                };
+                let given_up = match &outcome {
                     Some(Ok(())) => repo::complete(c, &job.id).map(|_| false)?,
                     Some(Err(failure)) => {
                         let retry_at = match failure {
@@ -238,12 +317,15 @@ impl QueueStore for JobStore {
                     }
                     None => repo::release(c, &job.id).map(|_| false)?,
                 };
-                gave_up.push(given_up);
+                settled.push((job, outcome, given_up));
             }
-            Ok::<_, crate::store::StoreError>((outcomes, gave_up))
+            Ok::<_, crate::store::StoreError>((settled, then))
         })?;
-        let (outcomes, gave_up) = recorded;
-        for ((job, outcome), gave_up) in outcomes.iter().zip(gave_up) {
+        let (settled, then) = recorded;
+        for then in then {
+            then();
+        }
+        for (job, outcome, gave_up) in &settled {
             match outcome {
                 Some(Ok(())) => tracing::debug!(job = %job.id, kind = %job.kind, "job done"),
                 Some(Err(f)) => {
@@ -259,5 +341,107 @@ impl QueueStore for JobStore {
         let now = self.clock.now_ms();
         let due = self.store.read(|c| repo::next_due_in(c, now)).ok().flatten()?;
         Some(Duration::from_millis(due.max(0) as u64))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::jobs::JobStatus;
+
+    fn probes(store: &Store) -> Vec<i64> {
+        store
+            .read(|c| {
+                let mut stmt = c.prepare("SELECT id FROM health_probe ORDER BY id")?;
+                let ids = stmt.query_map([], |r| r.get(0))?.collect::<Result<Vec<i64>, _>>()?;
+                Ok::<_, crate::store::StoreError>(ids)
+            })
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_jobs_write_commits_with_its_completion_and_a_failed_one_leaves_only_its_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        let writer = Writer::start(&store).unwrap();
+        let clock = Clock::system();
+        let queue = Queue::new(clock.clone());
+        let woken = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = woken.clone();
+        let registry = Registry::default().with_write("test.write", move |job| {
+            let payload: serde_json::Value = serde_json::from_str(&job.payload).unwrap_or_default();
+            let id = payload["id"].as_i64().unwrap_or(0);
+            let fail = payload["fail"].as_bool().unwrap_or(false);
+            let seen = seen.clone();
+            Ok(JobWrite::new(
+                move |c| {
+                    c.execute("INSERT INTO health_probe (id, at) VALUES (?1, 'w')", [id])
+                        .map_err(crate::store::StoreError::from)?;
+                    if fail {
+                        return Err(JobFailure::Permanent("refused".into()));
+                    }
+                    Ok(())
+                },
+                move || {
+                    seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                },
+            )
+            .on_failure(move |c, failure| {
+                assert_eq!(failure.message(), "refused");
+                c.execute("INSERT INTO health_probe (id, at) VALUES (?1, 'f')", [id + 1000])?;
+                Ok(())
+            }))
+        });
+        let ids = {
+            let queue = queue.clone();
+            writer
+                .write(move |c| -> Result<Vec<String>, crate::store::StoreError> {
+                    Ok(vec![
+                        queue.enqueue(c, None, "test.write", &serde_json::json!({"id": 1}))?,
+                        queue.enqueue(c, None, "test.write", &serde_json::json!({"id": 2, "fail": true}))?,
+                    ])
+                })
+                .await
+                .unwrap()
+        };
+        let background = Background::default();
+        let settings = WorkerSettings {
+            workers: 2,
+            lease: Duration::from_secs(60),
+            retry_base: Duration::from_secs(1),
+        };
+        queue
+            .start(
+                store.clone(),
+                writer.clone(),
+                registry,
+                settings,
+                &Pause::default(),
+                &background,
+            )
+            .unwrap();
+        let status = |id: &str| store.read(|c| repo::find(c, id)).unwrap().map(|j| j.status);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while status(&ids[0]) != Some(JobStatus::Succeeded) || status(&ids[1]) != Some(JobStatus::Failed) {
+            assert!(Instant::now() < deadline, "the jobs did not finish");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(
+            probes(&store),
+            vec![1, 1002],
+            "the failed write rolled back; its record stayed"
+        );
+        let failed = store.read(|c| repo::find(c, &ids[1])).unwrap().unwrap();
+        assert_eq!(failed.last_error.as_deref(), Some("refused"));
+        assert_eq!(
+            woken.load(std::sync::atomic::Ordering::SeqCst),
+            2,
+            "after-commit steps ran"
+        );
+        background.stop_signal();
+        assert!(background.stop(Duration::from_secs(20)).await.is_empty());
+        writer.close();
     }
 }

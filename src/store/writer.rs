@@ -343,7 +343,8 @@ impl Transactions for Writer {
     }
 }
 
-fn in_savepoint<T, E: From<StoreError>>(
+/// Runs `f` in a savepoint of the open transaction: on `Err` its changes are undone.
+pub fn in_savepoint<T, E: From<StoreError>>(
     conn: &Connection,
     f: impl FnOnce(&Connection) -> Result<T, E>,
 ) -> Result<T, E> {
