@@ -43,7 +43,7 @@ pub fn upsert_from_source(
     let tenant_id = scope.id();
     let now = crate::time::now_rfc3339();
     let existing: Option<String> = conn
-        .query_row(
+        .query_row_cached(
             "SELECT id FROM signups WHERE tenant_id = ?1 AND email = ?2",
             params![tenant_id, contact.email],
             |r| r.get(0),
