@@ -424,7 +424,12 @@ mod tests {
             .unwrap();
         let status = |id: &str| store.read(|c| repo::find(c, id)).unwrap().map(|j| j.status);
         let deadline = Instant::now() + Duration::from_secs(20);
-        while status(&ids[0]) != Some(JobStatus::Succeeded) || status(&ids[1]) != Some(JobStatus::Failed) {
+        // The after-commit steps run once the settling commit is done, after the rows show.
+        let after_commit = || woken.load(std::sync::atomic::Ordering::SeqCst);
+        while status(&ids[0]) != Some(JobStatus::Succeeded)
+            || status(&ids[1]) != Some(JobStatus::Failed)
+            || after_commit() < 2
+        {
             assert!(Instant::now() < deadline, "the jobs did not finish");
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
