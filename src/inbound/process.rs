@@ -38,19 +38,12 @@ pub fn run_process_job(inbound: &Inbound, job: &Job) -> Result<JobWrite, JobFail
             Ok(())
         }
     };
-    let decided = match decide(inbound, &scope, &event_id) {
-        Ok(decided) => decided,
-        Err(failure) => {
-            let message = failure.clone();
-            let _ = inbound.writer.write_blocking(move |tx| record_failure(tx, &message));
-            inbound.outbound.wake();
-            return Err(failure);
-        }
-    };
+    // A failure to decide is recorded like a failed write: in the settling commit.
+    let decided = decide(inbound, &scope, &event_id);
     let (jobs, outbound) = (inbound.jobs.clone(), inbound.outbound.clone());
     let write_jobs = jobs.clone();
     Ok(JobWrite::new(
-        move |tx| decided.apply(tx, &write_jobs, &scope, &event_id, first).map(|_| ()),
+        move |tx| decided?.apply(tx, &write_jobs, &scope, &event_id, first).map(|_| ()),
         move || {
             jobs.wake();
             // Processing committed outbox rows (`inbound.received`, `signup.created`).
