@@ -1,5 +1,7 @@
 //! The one SQLite file: pool, pragmas, migrations and write transactions.
 
+pub mod postgres;
+pub mod sql;
 pub mod writer;
 
 use std::path::Path;
@@ -10,7 +12,7 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 mod embedded {
-    refinery::embed_migrations!("migrations");
+    refinery::embed_migrations!("migrations/sqlite");
 }
 
 pub type Conn = PooledConnection<SqliteConnectionManager>;
@@ -25,6 +27,12 @@ pub enum StoreError {
     Migration(String),
     #[error("database task failed: {0}")]
     Task(String),
+    #[error("database error: {0}")]
+    Postgres(#[from] ::postgres::Error),
+    #[error("database settings: {0}")]
+    Config(String),
+    #[error("column {index}: {why}")]
+    Column { index: usize, why: String },
 }
 
 /// Handle to the database. Cheap to clone; every clone shares one pool.
@@ -245,6 +253,17 @@ impl<T> OptionalRow<T> for rusqlite::Result<T> {
             Ok(v) => Ok(Some(v)),
             Err(rusqlite::Error::QueryReturnedNoRows) => Ok(None),
             Err(e) => Err(e.into()),
+        }
+    }
+}
+
+impl StoreError {
+    /// True when a UNIQUE or primary-key constraint refused the write, on either store.
+    pub fn is_unique_violation(&self) -> bool {
+        match self {
+            StoreError::Sqlite(e) => is_unique_violation(e),
+            StoreError::Postgres(e) => e.code() == Some(&::postgres::error::SqlState::UNIQUE_VIOLATION),
+            _ => false,
         }
     }
 }
