@@ -72,6 +72,17 @@ pub enum Command {
         /// Where to write the copy; must not exist.
         file: PathBuf,
     },
+    /// Copy everything in this data dir's SQLite database into an empty PostgreSQL
+    /// database (sealed values as they are; stop the server first).
+    MigrateStore {
+        /// The target, `postgres://user@host:port/database` (env TESSERA_DATABASE_URL).
+        #[arg(long, env = "TESSERA_DATABASE_URL")]
+        to: String,
+        /// A file holding the database password, instead of one in the URL (env
+        /// TESSERA_DATABASE_PASSWORD_FILE).
+        #[arg(long, env = "TESSERA_DATABASE_PASSWORD_FILE")]
+        password_file: Option<PathBuf>,
+    },
     /// Run an offline demo: a demo tenant and a built-in sandbox provider under /sandbox
     /// (data in <data dir>/demo).
     Demo {
@@ -158,6 +169,9 @@ pub fn execute(cli: Cli, config: Config) -> anyhow::Result<()> {
             command: crate::ops::cli::KeysCommand::Status,
         } => crate::ops::cli::keys_status(&config),
         Command::Backup { file } => crate::ops::cli::backup(&config, &file),
+        Command::MigrateStore { to, password_file } => {
+            crate::ops::cli::migrate_store(&config, to, password_file.as_deref())
+        }
         Command::Demo { listen } => crate::demo::cli::run(config, listen),
         Command::User { command } => crate::users::cli::execute(command, &config),
     }

@@ -75,3 +75,22 @@ pub fn backup(config: &Config, file: &Path) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+pub fn migrate_store(config: &Config, to: String, password_file: Option<&Path>) -> anyhow::Result<()> {
+    let password = match password_file {
+        Some(file) => Some(crate::store::postgres::read_password_file(file)?),
+        None => None,
+    };
+    let target = crate::store::postgres::PgSettings {
+        url: to,
+        password,
+        pool_size: 2,
+    };
+    let report = crate::ops::migrate_store::migrate_store(&config.database_path(), &target)?;
+    eprintln!(
+        "tessera: copied {} rows into {}; point every node at it with TESSERA_DATABASE_URL and the same master key",
+        report.rows, report.target
+    );
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
+}

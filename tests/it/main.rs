@@ -33,6 +33,7 @@ mod ops_consents;
 mod ops_demo;
 mod ops_keys;
 mod ops_logging;
+mod ops_migrate_store;
 mod ops_observability;
 mod ops_ratelimit;
 mod ops_shredding;

@@ -177,14 +177,22 @@ impl Drop for ThrowawayCluster {
     }
 }
 
-/// One cluster per test process, started on first use; each test takes its own database.
-#[cfg(test)]
-pub fn test_database() -> String {
+/// A new, empty database on a cluster this process starts on first use and shares
+/// (tests and benchmarks: one `initdb` per process, one database each).
+pub fn fresh_database() -> Result<String, String> {
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicU32, Ordering};
-    static CLUSTER: OnceLock<ThrowawayCluster> = OnceLock::new();
+    static CLUSTER: OnceLock<Result<ThrowawayCluster, String>> = OnceLock::new();
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    let cluster = CLUSTER.get_or_init(|| ThrowawayCluster::start().expect("throw-away PostgreSQL cluster"));
+    let cluster = CLUSTER
+        .get_or_init(ThrowawayCluster::start)
+        .as_ref()
+        .map_err(Clone::clone)?;
     let name = format!("t{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-    cluster.create_database(&name).expect("test database")
+    cluster.create_database(&name)
+}
+
+#[cfg(test)]
+pub fn test_database() -> String {
+    fresh_database().expect("a database on the throw-away PostgreSQL cluster")
 }

@@ -53,6 +53,20 @@ pub fn describe_url(url: &str) -> String {
     }
 }
 
+/// The password in `file`, without the line break an editor or `echo` leaves at its end.
+pub fn read_password_file(file: &std::path::Path) -> Result<String, StoreError> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| StoreError::Config(format!("database password file {}: {e}", file.display())))?;
+    let password = text.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        return Err(StoreError::Config(format!(
+            "database password file {} is empty",
+            file.display()
+        )));
+    }
+    Ok(password.to_string())
+}
+
 impl PgSettings {
     fn config(&self) -> Result<postgres::Config, StoreError> {
         let mut config: postgres::Config = self
