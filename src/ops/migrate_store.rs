@@ -67,7 +67,7 @@ pub fn migrate_store(database: &Path, target: &PgSettings) -> Result<MigrateStor
     pg.write(|db| {
         for table in &tables {
             if db
-                .query_opt(&format!("SELECT 1 FROM {table} LIMIT 1"), &[], |_| Ok(()))?
+                .query_opt(&format!("SELECT 1 FROM {table} LIMIT 1"), [], |_| Ok(()))?
                 .is_some()
             {
                 return Err(MigrateStoreError::TargetNotEmpty { table: table.clone() });
@@ -76,7 +76,7 @@ pub fn migrate_store(database: &Path, target: &PgSettings) -> Result<MigrateStor
         for table in &tables {
             let rows = copy_table(&snapshot, db, table)?;
             let in_target: i64 = db
-                .query_opt(&format!("SELECT count(*) FROM {table}"), &[], |row| row.get(0))?
+                .query_opt(&format!("SELECT count(*) FROM {table}"), [], |row| row.get(0))?
                 .unwrap_or_default();
             if in_target != rows {
                 return Err(MigrateStoreError::CountMismatch {
@@ -178,7 +178,7 @@ fn copy_table(source: &Connection, db: &Db<'_>, table: &str) -> Result<i64, Migr
             sql.push(')');
         }
         let params: Vec<&dyn ToValue> = batch.iter().map(|v| v as &dyn ToValue).collect();
-        db.execute_uncached(&sql, &params)?;
+        db.execute_uncached(&sql, params.as_slice())?;
         copied += row_count as i64;
         batch.clear();
         Ok(())

@@ -27,12 +27,14 @@ pub enum StoreError {
     Migration(String),
     #[error("database task failed: {0}")]
     Task(String),
-    #[error("database error: {0}")]
+    #[error("database error: {}", postgres_message(.0))]
     Postgres(#[from] ::postgres::Error),
     #[error("database settings: {0}")]
     Config(String),
     #[error("column {index}: {why}")]
     Column { index: usize, why: String },
+    #[error("no row where one was expected")]
+    NoRows,
 }
 
 /// Handle to the database. Cheap to clone; every clone shares one pool.
@@ -247,6 +249,16 @@ pub trait OptionalRow<T> {
     fn optional_row(self) -> Result<Option<T>, StoreError>;
 }
 
+impl<T> OptionalRow<T> for Result<T, StoreError> {
+    fn optional_row(self) -> Result<Option<T>, StoreError> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(StoreError::NoRows | StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 impl<T> OptionalRow<T> for rusqlite::Result<T> {
     fn optional_row(self) -> Result<Option<T>, StoreError> {
         match self {
@@ -254,6 +266,18 @@ impl<T> OptionalRow<T> for rusqlite::Result<T> {
             Err(rusqlite::Error::QueryReturnedNoRows) => Ok(None),
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+/// PostgreSQL's own message and code for a refused statement (its DETAIL, which can quote
+/// the values of a row, stays out), or the client's error and its cause otherwise.
+fn postgres_message(e: &::postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("{} ({})", db.message(), db.code().code());
+    }
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
     }
 }
 

@@ -1,19 +1,22 @@
 use super::*;
+use crate::sql_params;
 
-/// Runs `check` on a fresh SQLite file and on a fresh PostgreSQL database, each with the
-/// same scratch table.
+/// Runs `check` in a transaction on a fresh SQLite file and on a fresh PostgreSQL
+/// database, each with the same scratch table.
 fn on_both(check: impl Fn(&Db<'_>)) {
     const TABLE: &str = "CREATE TABLE scratch (
         id TEXT PRIMARY KEY, n BIGINT, r DOUBLE PRECISION, flag BIGINT, body BYTEA, note TEXT)";
     let dir = tempfile::tempdir().unwrap();
-    let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
+    let mut conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
     conn.execute_batch(&TABLE.replace("BYTEA", "BLOB")).unwrap();
-    check(&Db::sqlite(&conn));
+    let tx = conn.transaction().unwrap();
+    check(&Db::sqlite(&tx));
 
     let mut client =
         postgres::Client::connect(&crate::store::postgres::cluster::test_database(), postgres::NoTls).unwrap();
     client.batch_execute(TABLE).unwrap();
-    check(&Db::postgres(&mut client));
+    let mut tx = client.transaction().unwrap();
+    check(&Db::postgres(&mut tx));
 }
 
 #[test]
@@ -78,14 +81,19 @@ fn a_duplicate_key_is_a_unique_violation_on_both() {
     on_both(|db| {
         db.execute("INSERT INTO scratch (id) VALUES (?1)", sql_params!["dup"])
             .unwrap();
+        // In a savepoint, so that on PostgreSQL the failed statement leaves the
+        // transaction usable (it aborts a transaction otherwise; SQLite's does not).
         let err = db
-            .execute("INSERT INTO scratch (id) VALUES (?1)", sql_params!["dup"])
+            .savepoint(|db| db.execute("INSERT INTO scratch (id) VALUES (?1)", sql_params!["dup"]))
             .unwrap_err();
         assert!(err.is_unique_violation(), "{:?}: {err}", db.dialect());
         let other = db
-            .execute("INSERT INTO nowhere (id) VALUES (?1)", sql_params!["x"])
+            .savepoint(|db| db.execute("INSERT INTO nowhere (id) VALUES (?1)", sql_params!["x"]))
             .unwrap_err();
         assert!(!other.is_unique_violation());
+        assert!(other.to_string().contains("nowhere"), "{other}");
+        db.execute("INSERT INTO scratch (id) VALUES (?1)", sql_params!["after"])
+            .unwrap();
     });
 }
 
@@ -155,4 +163,43 @@ fn a_statement_postgres_cannot_type_alone_does_not_abort_the_transaction_around_
         })
         .unwrap();
     assert_eq!(at.as_deref(), Some("later"));
+}
+
+#[test]
+fn sums_read_as_integers_on_both_and_a_savepoint_undoes_only_its_own_changes() {
+    on_both(|db| {
+        for (id, n) in [("a", 40_000i64), ("b", 2), ("c", -3)] {
+            db.execute("INSERT INTO scratch (id, n) VALUES (?1, ?2)", sql_params![id, n])
+                .unwrap();
+        }
+        // PostgreSQL's SUM over BIGINT is NUMERIC; it reads back as an integer.
+        let sum: i64 = db
+            .query_row("SELECT SUM(n) FROM scratch", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(sum, 39_999, "{:?}", db.dialect());
+        let big: i64 = db
+            .query_row("SELECT SUM(n) * 100000000 FROM scratch WHERE id = ?1", ["a"], |row| {
+                row.get(0)
+            })
+            .unwrap();
+        assert_eq!(big, 4_000_000_000_000);
+        let none: Option<i64> = db
+            .query_row("SELECT SUM(n) FROM scratch WHERE id = 'zz'", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(none, None);
+
+        let refused: Result<(), StoreError> = db.savepoint(|db| {
+            db.execute("DELETE FROM scratch WHERE id = ?1", ["a"])?;
+            Err(StoreError::Task("changed my mind".into()))
+        });
+        assert!(refused.is_err());
+        db.savepoint(|db| db.execute("DELETE FROM scratch WHERE id = ?1", ["b"]))
+            .unwrap();
+        let left: Vec<String> = db
+            .query("SELECT id FROM scratch ORDER BY id", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(left, vec!["a", "c"]);
+        let missing = db.query_row("SELECT id FROM scratch WHERE id = 'zz'", [], |row| row.get::<String>(0));
+        assert!(matches!(missing, Err(StoreError::NoRows)));
+    });
 }
