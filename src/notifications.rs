@@ -1,11 +1,10 @@
 //! In-app notifications for a tenant's admins (new signups, disabled endpoints, ...).
 
 use crate::auth::TenantScope;
-use crate::store::CachedStatements;
+use crate::store::sql::{Db, params};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -28,7 +27,7 @@ pub struct Notification {
 }
 
 pub fn notify(
-    conn: &Connection,
+    conn: &Db<'_>,
     tenant_id: &str,
     kind: &str,
     title: &str,
@@ -36,7 +35,7 @@ pub fn notify(
     data: Value,
 ) -> Result<String, StoreError> {
     let id = crate::ids::new_id();
-    conn.execute_cached(
+    conn.execute(
         "INSERT INTO notifications (id, tenant_id, kind, title, body, data, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![id, tenant_id, kind, title, body, data.to_string(), crate::time::now_rfc3339()],
     )?;
@@ -44,20 +43,19 @@ pub fn notify(
 }
 
 pub fn list(
-    conn: &Connection,
+    conn: &Db<'_>,
     scope: &TenantScope,
     unread_only: bool,
     before: Option<&str>,
     limit: u32,
 ) -> Result<Vec<Notification>, StoreError> {
     let tenant_id = scope.id();
-    let mut stmt = conn.prepare(
+    let rows = conn.query(
         "SELECT id, kind, title, body, data, created_at, read_at FROM notifications
          WHERE tenant_id = ?1 AND (?2 = 0 OR read_at IS NULL) AND (?3 IS NULL OR id < ?3)
          ORDER BY id DESC LIMIT ?4",
-    )?;
-    let rows = stmt
-        .query_map(params![tenant_id, unread_only, before, limit + 1], |r| {
+        params![tenant_id, unread_only, before, limit + 1],
+        |r| {
             let data: String = r.get(4)?;
             Ok(Notification {
                 id: r.get(0)?,
@@ -68,8 +66,8 @@ pub fn list(
                 created_at: r.get(5)?,
                 read_at: r.get(6)?,
             })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+        },
+    )?;
     Ok(rows)
 }
 
@@ -110,11 +108,10 @@ pub async fn mark_read(
     let changed = state
         .store
         .write_async(move |tx| {
-            tx.execute_cached(
+            tx.execute(
                 "UPDATE notifications SET read_at = COALESCE(read_at, ?3) WHERE id = ?1 AND tenant_id = ?2",
                 params![id, access.tenant.id, crate::time::now_rfc3339()],
             )
-            .map_err(StoreError::from)
         })
         .await?;
     if changed == 0 {

@@ -1,8 +1,7 @@
 //! Domain events, written to the `outbox` table in the same transaction as the change
 //! that caused them; outbound webhook delivery fans them out to tenants' endpoints.
 
-use crate::store::CachedStatements;
-use rusqlite::{Connection, params};
+use crate::store::sql::{Db, params};
 use serde_json::Value;
 
 use crate::store::StoreError;
@@ -33,12 +32,12 @@ pub fn is_known_event_type(event_type: &str) -> bool {
 }
 
 /// Records a domain event. `data` must never hold a secret.
-pub fn emit(conn: &Connection, tenant_id: &str, event_type: &str, data: Value) -> Result<String, StoreError> {
+pub fn emit(conn: &Db<'_>, tenant_id: &str, event_type: &str, data: Value) -> Result<String, StoreError> {
     debug_assert!(is_known_event_type(event_type), "unknown event type {event_type}");
     let id = crate::ids::new_id();
     let now = crate::time::now_rfc3339();
     let payload = serde_json::json!({ "type": event_type, "timestamp": now, "data": data });
-    conn.execute_cached(
+    conn.execute(
         "INSERT INTO outbox (id, tenant_id, event_type, payload, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![id, tenant_id, event_type, payload.to_string(), now],
     )?;

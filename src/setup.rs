@@ -25,12 +25,6 @@ pub enum SetupError {
     Store(#[from] StoreError),
 }
 
-impl From<rusqlite::Error> for SetupError {
-    fn from(e: rusqlite::Error) -> Self {
-        SetupError::Store(e.into())
-    }
-}
-
 #[derive(Debug)]
 pub struct InitReport {
     pub admin_token: Secret,

@@ -1,9 +1,9 @@
 //! The audit log: who did what to which credential, token or endpoint. Never a secret.
 
 use crate::auth::TenantScope;
+use crate::store::sql::{Db, params};
 use axum::Json;
 use axum::extract::State;
-use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
 use crate::api::extract::ApiQuery;
@@ -12,6 +12,7 @@ use crate::app::AppState;
 use crate::auth::{PlatformAccess, RequestContext, TenantAccess};
 use crate::error::ApiResult;
 use crate::store::StoreError;
+use crate::store::sql::Row;
 
 #[derive(Debug, Clone)]
 pub struct AuditEntry {
@@ -44,22 +45,22 @@ impl AuditEntry {
     }
 }
 
-pub fn record(conn: &Connection, entry: &AuditEntry) -> Result<(), StoreError> {
-    conn.prepare_cached(
+pub fn record(conn: &Db<'_>, entry: &AuditEntry) -> Result<(), StoreError> {
+    conn.execute(
         "INSERT INTO audit_log (id, tenant_id, at, actor, action, target, ip, request_id, detail)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params![
-        crate::ids::new_id(),
-        entry.tenant_id,
-        crate::time::now_rfc3339(),
-        entry.actor,
-        entry.action,
-        entry.target,
-        entry.ip,
-        entry.request_id,
-        entry.detail.as_ref().map(|d| d.to_string()),
-    ])?;
+        params![
+            crate::ids::new_id(),
+            entry.tenant_id,
+            crate::time::now_rfc3339(),
+            entry.actor,
+            entry.action,
+            entry.target,
+            entry.ip,
+            entry.request_id,
+            entry.detail.as_ref().map(|d| d.to_string()),
+        ],
+    )?;
     Ok(())
 }
 
@@ -128,7 +129,7 @@ fn select(actor_name: &str) -> String {
     )
 }
 
-fn view_from_row(r: &rusqlite::Row<'_>, with_tenant: bool) -> rusqlite::Result<AuditView> {
+fn view_from_row(r: &Row<'_>, with_tenant: bool) -> Result<AuditView, StoreError> {
     let detail: Option<String> = r.get(7)?;
     let tenant_id: Option<String> = r.get(9)?;
     Ok(AuditView {
@@ -154,23 +155,22 @@ fn view_from_row(r: &rusqlite::Row<'_>, with_tenant: bool) -> rusqlite::Result<A
 
 /// Newest first; the cursor is the last id seen.
 pub fn list(
-    conn: &Connection,
+    conn: &Db<'_>,
     scope: &TenantScope,
     action: Option<&str>,
     before: Option<&str>,
     limit: u32,
 ) -> Result<Vec<AuditView>, StoreError> {
     let tenant_id = scope.id();
-    let mut stmt = conn.prepare(&format!(
-        "{} WHERE a.tenant_id = ?1 AND (?2 IS NULL OR a.action = ?2) AND (?3 IS NULL OR a.id < ?3)
+    let rows = conn.query(
+        &format!(
+            "{} WHERE a.tenant_id = ?1 AND (?2 IS NULL OR a.action = ?2) AND (?3 IS NULL OR a.id < ?3)
          ORDER BY a.id DESC LIMIT ?4",
-        select(TENANT_ACTOR_NAME)
-    ))?;
-    let rows = stmt
-        .query_map(params![tenant_id, action, before, limit + 1], |r| {
-            view_from_row(r, false)
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+            select(TENANT_ACTOR_NAME)
+        ),
+        params![tenant_id, action, before, limit + 1],
+        |r| view_from_row(r, false),
+    )?;
     Ok(rows)
 }
 
@@ -178,20 +178,21 @@ pub fn list(
 /// backups) and whatever a platform principal did (tenants created and deleted, and
 /// its actions inside tenants). Newest first.
 pub fn list_platform(
-    conn: &Connection,
+    conn: &Db<'_>,
     action: Option<&str>,
     before: Option<&str>,
     limit: u32,
 ) -> Result<Vec<AuditView>, StoreError> {
-    let mut stmt = conn.prepare(&format!(
-        "{} WHERE (a.tenant_id IS NULL OR u.role = 'platform_admin' OR (t.id IS NOT NULL AND t.tenant_id IS NULL))
+    let rows = conn.query(
+        &format!(
+            "{} WHERE (a.tenant_id IS NULL OR u.role = 'platform_admin' OR (t.id IS NOT NULL AND t.tenant_id IS NULL))
          AND (?1 IS NULL OR a.action = ?1) AND (?2 IS NULL OR a.id < ?2)
          ORDER BY a.id DESC LIMIT ?3",
-        select(ACTOR_NAME)
-    ))?;
-    let rows = stmt
-        .query_map(params![action, before, limit + 1], |r| view_from_row(r, true))?
-        .collect::<Result<Vec<_>, _>>()?;
+            select(ACTOR_NAME)
+        ),
+        params![action, before, limit + 1],
+        |r| view_from_row(r, true),
+    )?;
     Ok(rows)
 }
 
@@ -239,7 +240,8 @@ mod tests {
     fn a_tenants_log_names_its_own_actors_and_the_platforms_only_as_platform() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("t.db")).unwrap();
-        let conn = store.conn().unwrap();
+        let pooled = store.conn().unwrap();
+        let conn = crate::store::sql::Db::sqlite(&pooled);
         conn.execute_batch(
             "INSERT INTO tenants (id, slug, name, tier, created_at, updated_at) VALUES ('t1', 't1', 'T1', 'free', 'x', 'x');
              INSERT INTO users (id, email, password_hash, role, tenant_id, created_at, updated_at) VALUES

@@ -1,8 +1,7 @@
 //! API tokens: `tsr_` + 32 random bytes, stored only as SHA-256, shown once.
 
 use crate::auth::TenantScope;
-use crate::store::CachedStatements;
-use rusqlite::{Connection, Row, params};
+use crate::store::sql::{Db, Row, params};
 use serde::Serialize;
 
 use super::principal::Principal;
@@ -71,7 +70,7 @@ impl TokenStatus {
     }
 }
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<TokenRecord> {
+fn from_row(row: &Row<'_>) -> Result<TokenRecord, StoreError> {
     let scopes: String = row.get(4)?;
     let active: bool = row.get(5)?;
     let expires_at: Option<String> = row.get(8)?;
@@ -101,14 +100,14 @@ pub struct NewToken<'a> {
 }
 
 /// Inserts a token and returns its record and the plaintext, which is never stored.
-pub fn insert_token(conn: &Connection, new: &NewToken<'_>) -> Result<(TokenRecord, Secret), StoreError> {
+pub fn insert_token(conn: &Db<'_>, new: &NewToken<'_>) -> Result<(TokenRecord, Secret), StoreError> {
     let plaintext = random_token(TOKEN_PREFIX);
     let id = crate::ids::new_id();
     let prefix: String = plaintext.expose().chars().take(TOKEN_PREFIX.len() + 6).collect();
     let scopes: Vec<Scope> = new.scopes.iter().copied().collect();
     let scopes_json = serde_json::to_string(&scopes).unwrap_or_else(|_| "[]".into());
     let now = crate::time::now_rfc3339();
-    conn.execute_cached(
+    conn.execute(
         "INSERT INTO api_tokens (id, tenant_id, name, token_hash, prefix, scopes, created_by, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
@@ -131,14 +130,14 @@ pub fn insert_token(conn: &Connection, new: &NewToken<'_>) -> Result<(TokenRecor
             from_row,
         )
         .optional_row()?
-        .ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))?;
+        .ok_or(StoreError::NoRows)?;
     Ok((record, plaintext))
 }
 
 /// A token of the scope's tenant by id.
-pub fn find_token(conn: &Connection, scope: &TenantScope, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+pub fn find_token(conn: &Db<'_>, scope: &TenantScope, id: &str) -> Result<Option<TokenRecord>, StoreError> {
     let tenant_id = scope.id();
-    conn.query_row_cached(
+    conn.query_row(
         &format!("SELECT {COLUMNS} FROM api_tokens WHERE id = ?1 AND tenant_id = ?2"),
         params![id, tenant_id],
         from_row,
@@ -147,30 +146,31 @@ pub fn find_token(conn: &Connection, scope: &TenantScope, id: &str) -> Result<Op
 }
 
 pub fn list_tokens(
-    conn: &Connection,
+    conn: &Db<'_>,
     scope: &TenantScope,
     after: Option<&str>,
     limit: u32,
 ) -> Result<Vec<TokenRecord>, StoreError> {
     let tenant_id = scope.id();
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM api_tokens WHERE tenant_id = ?1 AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3"
-    ))?;
-    let rows = stmt
-        .query_map(params![tenant_id, after, limit + 1], from_row)?
-        .collect::<Result<Vec<_>, _>>()?;
+    let rows = conn.query(
+        &format!(
+            "SELECT {COLUMNS} FROM api_tokens WHERE tenant_id = ?1 AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3"
+        ),
+        params![tenant_id, after, limit + 1],
+        from_row,
+    )?;
     Ok(rows)
 }
 
 pub fn update_token(
-    conn: &Connection,
+    conn: &Db<'_>,
     scope: &TenantScope,
     id: &str,
     name: Option<&str>,
     active: Option<bool>,
 ) -> Result<bool, StoreError> {
     let tenant_id = scope.id();
-    let n = conn.execute_cached(
+    let n = conn.execute(
         "UPDATE api_tokens SET name = COALESCE(?3, name), active = COALESCE(?4, active)
          WHERE id = ?1 AND tenant_id = ?2 AND revoked_at IS NULL",
         params![id, tenant_id, name, active],
@@ -178,9 +178,9 @@ pub fn update_token(
     Ok(n > 0)
 }
 
-pub fn revoke_token(conn: &Connection, scope: &TenantScope, id: &str) -> Result<bool, StoreError> {
+pub fn revoke_token(conn: &Db<'_>, scope: &TenantScope, id: &str) -> Result<bool, StoreError> {
     let tenant_id = scope.id();
-    let n = conn.execute_cached(
+    let n = conn.execute(
         "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?3), active = 0 WHERE id = ?1 AND tenant_id = ?2",
         params![id, tenant_id, crate::time::now_rfc3339()],
     )?;
@@ -204,7 +204,7 @@ pub struct Accepted {
 }
 
 pub fn authenticate(
-    conn: &Connection,
+    conn: &Db<'_>,
     presented: &str,
     now: time::OffsetDateTime,
 ) -> Result<Result<Accepted, Rejection>, StoreError> {
@@ -253,7 +253,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = crate::store::Store::open(&dir.path().join("t.db")).unwrap();
         let clock = Clock::manual(crate::time::parse_rfc3339("2030-01-01T00:00:00Z").unwrap());
-        let conn = store.conn().unwrap();
+        let pooled = store.conn().unwrap();
+        let conn = crate::store::sql::Db::sqlite(&pooled);
         let (_, plaintext) = insert_token(
             &conn,
             &NewToken {
@@ -276,9 +277,10 @@ mod tests {
     fn a_tenant_scope_reaches_only_its_own_tenants_tokens() {
         let dir = tempfile::tempdir().unwrap();
         let store = crate::store::Store::open(&dir.path().join("t.db")).unwrap();
-        let conn = store.conn().unwrap();
+        let pooled = store.conn().unwrap();
+        let conn = crate::store::sql::Db::sqlite(&pooled);
         for id in ["ta", "tb"] {
-            conn.execute_cached(
+            conn.execute(
                 "INSERT INTO tenants (id, slug, name, tier, created_at, updated_at) VALUES (?1, ?1, ?1, 'free', 'x', 'x')",
                 [id],
             )

@@ -93,12 +93,6 @@ pub enum ConnectionError {
     Vault(#[from] VaultError),
 }
 
-impl From<rusqlite::Error> for ConnectionError {
-    fn from(e: rusqlite::Error) -> Self {
-        ConnectionError::Store(e.into())
-    }
-}
-
 impl From<ConnectionError> for ApiError {
     fn from(err: ConnectionError) -> Self {
         match err {

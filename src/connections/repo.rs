@@ -1,6 +1,5 @@
 use crate::auth::TenantScope;
-use crate::store::CachedStatements;
-use rusqlite::{Connection, Row, params};
+use crate::store::sql::{Db, Row, params};
 use serde_json::{Map, Value};
 
 use super::Status;
@@ -27,7 +26,7 @@ pub struct ConnectionRow {
 const COLUMNS: &str = "id, tenant_id, provider, auth_mode, status, credentials, config, created_at, updated_at, \
                        last_verified_at, last_error, expires_at";
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<ConnectionRow> {
+fn from_row(row: &Row<'_>) -> Result<ConnectionRow, StoreError> {
     let mode: String = row.get(3)?;
     let status: String = row.get(4)?;
     let config: String = row.get(6)?;
@@ -48,12 +47,12 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<ConnectionRow> {
 }
 
 pub fn find_connection(
-    conn: &Connection,
+    conn: &Db<'_>,
     scope: &TenantScope,
     provider: &str,
 ) -> Result<Option<ConnectionRow>, StoreError> {
     let tenant_id = scope.id();
-    conn.query_row_cached(
+    conn.query_row(
         &format!("SELECT {COLUMNS} FROM connections WHERE tenant_id = ?1 AND provider = ?2"),
         params![tenant_id, provider],
         from_row,
@@ -61,17 +60,18 @@ pub fn find_connection(
     .optional_row()
 }
 
-pub fn list_connections(conn: &Connection, scope: &TenantScope) -> Result<Vec<ConnectionRow>, StoreError> {
+pub fn list_connections(conn: &Db<'_>, scope: &TenantScope) -> Result<Vec<ConnectionRow>, StoreError> {
     let tenant_id = scope.id();
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM connections WHERE tenant_id = ?1 ORDER BY provider"
-    ))?;
-    let rows = stmt.query_map([tenant_id], from_row)?.collect::<Result<Vec<_>, _>>()?;
+    let rows = conn.query(
+        &format!("SELECT {COLUMNS} FROM connections WHERE tenant_id = ?1 ORDER BY provider"),
+        [tenant_id],
+        from_row,
+    )?;
     Ok(rows)
 }
 
-pub fn insert(conn: &Connection, row: &ConnectionRow) -> Result<(), StoreError> {
-    conn.execute_cached(
+pub fn insert(conn: &Db<'_>, row: &ConnectionRow) -> Result<(), StoreError> {
+    conn.execute(
         &format!("INSERT INTO connections ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
         params![
             row.id,
@@ -91,8 +91,8 @@ pub fn insert(conn: &Connection, row: &ConnectionRow) -> Result<(), StoreError> 
     Ok(())
 }
 
-pub fn replace(conn: &Connection, row: &ConnectionRow) -> Result<(), StoreError> {
-    conn.execute_cached(
+pub fn replace(conn: &Db<'_>, row: &ConnectionRow) -> Result<(), StoreError> {
+    conn.execute(
         "UPDATE connections SET auth_mode = ?3, status = ?4, credentials = ?5, config = ?6, updated_at = ?7,
                 last_error = ?8, last_verified_at = ?9, expires_at = ?10
          WHERE id = ?1 AND tenant_id = ?2",
@@ -114,7 +114,7 @@ pub fn replace(conn: &Connection, row: &ConnectionRow) -> Result<(), StoreError>
 
 /// Records a status change (verify, OAuth, refresh); `last_error` `None` clears it.
 pub fn set_status(
-    conn: &Connection,
+    conn: &Db<'_>,
     scope: &TenantScope,
     id: &str,
     status: Status,
@@ -122,7 +122,7 @@ pub fn set_status(
     verified_at: Option<&str>,
 ) -> Result<(), StoreError> {
     let tenant_id = scope.id();
-    conn.execute_cached(
+    conn.execute(
         "UPDATE connections SET status = ?3, last_error = ?4,
                 last_verified_at = COALESCE(?5, last_verified_at), updated_at = ?6
          WHERE id = ?1 AND tenant_id = ?2",
@@ -138,9 +138,9 @@ pub fn set_status(
     Ok(())
 }
 
-pub fn delete(conn: &Connection, scope: &TenantScope, provider: &str) -> Result<bool, StoreError> {
+pub fn delete(conn: &Db<'_>, scope: &TenantScope, provider: &str) -> Result<bool, StoreError> {
     let tenant_id = scope.id();
-    Ok(conn.execute_cached(
+    Ok(conn.execute(
         "DELETE FROM connections WHERE tenant_id = ?1 AND provider = ?2",
         params![tenant_id, provider],
     )? > 0)

@@ -4,7 +4,7 @@
 use crate::auth::TenantScope;
 use std::collections::BTreeMap;
 
-use rusqlite::Connection;
+use crate::store::sql::Db;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -92,7 +92,7 @@ fn location<'a>(scope: &'a KeyScope, row_id: &'a str) -> Location<'a> {
 }
 
 pub fn seal_credentials(
-    conn: &Connection,
+    conn: &Db<'_>,
     vault: &Vault,
     tenant_id: &str,
     row_id: &str,
@@ -103,14 +103,14 @@ pub fn seal_credentials(
     Ok(vault.seal(conn, &location(&scope, row_id), &plain)?)
 }
 
-pub fn open_credentials(conn: &Connection, vault: &Vault, row: &ConnectionRow) -> Result<Credentials, ConnectionError> {
+pub fn open_credentials(conn: &Db<'_>, vault: &Vault, row: &ConnectionRow) -> Result<Credentials, ConnectionError> {
     let scope = KeyScope::Tenant(row.tenant_id.clone());
     let plain = vault.open(conn, &location(&scope, &row.id), &row.credentials)?;
     serde_json::from_slice(&plain).map_err(|_| ConnectionError::Vault(crate::vault::VaultError::Malformed))
 }
 
 pub fn connection_view(
-    conn: &Connection,
+    conn: &Db<'_>,
     vault: &Vault,
     catalog: &Catalog,
     row: &ConnectionRow,
@@ -351,7 +351,7 @@ fn check_allowed_hosts(provider: &Provider, given: &Map<String, Value>, errors: 
 
 /// Creates or replaces a tenant's connection to `provider_key`.
 pub fn save_connection(
-    conn: &Connection,
+    conn: &Db<'_>,
     vault: &Vault,
     catalog: &Catalog,
     scope: &TenantScope,
@@ -526,7 +526,7 @@ pub fn save_connection(
 
 /// Removes a connection. Returns the removed row (its sealed tokens are gone with it).
 pub fn delete_connection(
-    conn: &Connection,
+    conn: &Db<'_>,
     scope: &TenantScope,
     provider_key: &str,
 ) -> Result<ConnectionRow, ConnectionError> {

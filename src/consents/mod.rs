@@ -34,12 +34,6 @@ pub enum ConsentError {
     Store(#[from] crate::store::StoreError),
 }
 
-impl From<rusqlite::Error> for ConsentError {
-    fn from(e: rusqlite::Error) -> Self {
-        ConsentError::Store(e.into())
-    }
-}
-
 impl From<ConsentError> for crate::error::ApiError {
     fn from(err: ConsentError) -> Self {
         use crate::error::ApiError;

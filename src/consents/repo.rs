@@ -1,15 +1,16 @@
 //! Consent rows; every query is scoped by tenant.
 
 use crate::auth::TenantScope;
-use rusqlite::{Connection, Row, params};
+use crate::store::sql::{Db, Row, params};
 
 use super::{Consent, ConsentError};
 use crate::store::OptionalRow;
+use crate::store::StoreError;
 
 const COLUMNS: &str = "id, consent_type, resource_type, resource_id, description, subject, granted_by, granted_at, \
                        revoked_at, revoked_by";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<Consent> {
+fn from_row(r: &Row<'_>) -> Result<Consent, StoreError> {
     let revoked_at: Option<String> = r.get(8)?;
     Ok(Consent {
         id: r.get(0)?,
@@ -35,7 +36,7 @@ pub struct NewConsent<'a> {
     pub granted_by: &'a str,
 }
 
-pub fn insert(conn: &Connection, scope: &TenantScope, new: &NewConsent<'_>) -> Result<Consent, ConsentError> {
+pub fn insert(conn: &Db<'_>, scope: &TenantScope, new: &NewConsent<'_>) -> Result<Consent, ConsentError> {
     let tenant_id = scope.id();
     let id = crate::ids::new_id();
     conn.execute(
@@ -57,7 +58,7 @@ pub fn insert(conn: &Connection, scope: &TenantScope, new: &NewConsent<'_>) -> R
     find(conn, scope, &id)?.ok_or(ConsentError::NotFound)
 }
 
-pub fn find(conn: &Connection, scope: &TenantScope, id: &str) -> Result<Option<Consent>, ConsentError> {
+pub fn find(conn: &Db<'_>, scope: &TenantScope, id: &str) -> Result<Option<Consent>, ConsentError> {
     let tenant_id = scope.id();
     Ok(conn
         .query_row(
@@ -79,41 +80,39 @@ pub struct Filter {
 
 /// Newest first; `before` is the cursor (the last id seen).
 pub fn list(
-    conn: &Connection,
+    conn: &Db<'_>,
     scope: &TenantScope,
     filter: &Filter,
     before: Option<&str>,
     limit: u32,
 ) -> Result<Vec<Consent>, ConsentError> {
     let tenant_id = scope.id();
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM consents
+    let rows = conn.query(
+        &format!(
+            "SELECT {COLUMNS} FROM consents
          WHERE tenant_id = ?1 AND (?2 IS NULL OR consent_type = ?2) AND (?3 IS NULL OR resource_type = ?3)
            AND (?4 IS NULL OR resource_id = ?4) AND (?5 IS NULL OR subject = ?5)
            AND (?6 IS NULL OR (revoked_at IS NULL) = ?6) AND (?7 IS NULL OR id < ?7)
          ORDER BY id DESC LIMIT ?8"
-    ))?;
-    let rows = stmt
-        .query_map(
-            params![
-                tenant_id,
-                filter.consent_type,
-                filter.resource_type,
-                filter.resource_id,
-                filter.subject,
-                filter.active,
-                before,
-                limit + 1
-            ],
-            from_row,
-        )?
-        .collect::<Result<Vec<_>, _>>()?;
+        ),
+        params![
+            tenant_id,
+            filter.consent_type,
+            filter.resource_type,
+            filter.resource_id,
+            filter.subject,
+            filter.active,
+            before,
+            limit + 1
+        ],
+        from_row,
+    )?;
     Ok(rows)
 }
 
 /// Marks a consent revoked; revoking an already revoked consent changes nothing.
 /// Returns the consent and whether this call revoked it.
-pub fn revoke(conn: &Connection, scope: &TenantScope, id: &str, actor: &str) -> Result<(Consent, bool), ConsentError> {
+pub fn revoke(conn: &Db<'_>, scope: &TenantScope, id: &str, actor: &str) -> Result<(Consent, bool), ConsentError> {
     let tenant_id = scope.id();
     let changed = conn.execute(
         "UPDATE consents SET revoked_at = ?3, revoked_by = ?4

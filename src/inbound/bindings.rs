@@ -2,12 +2,11 @@
 //! `GET|PUT /api/v1/tenants/{tenant}/bindings/{provider}`.
 
 use crate::auth::TenantScope;
-use crate::store::CachedStatements;
 use std::collections::BTreeMap;
 
+use crate::store::sql::{Db, params};
 use axum::Json;
 use axum::extract::{Path, State};
-use rusqlite::{Connection, params};
 use serde_json::{Map, Value, json};
 
 use super::InboundError;
@@ -23,18 +22,21 @@ pub const FIELDS: &[&str] = &["email", "first_name", "last_name", "name", "refer
 
 pub type Overrides = BTreeMap<String, BTreeMap<String, String>>;
 
-pub fn load(conn: &Connection, scope: &TenantScope, provider: &str) -> Result<Overrides, StoreError> {
+pub fn load(conn: &Db<'_>, scope: &TenantScope, provider: &str) -> Result<Overrides, StoreError> {
     let tenant_id = scope.id();
     let text: Option<String> = conn
-        .prepare_cached("SELECT mapping FROM inbound_bindings WHERE tenant_id = ?1 AND provider = ?2")?
-        .query_row(params![tenant_id, provider], |r| r.get(0))
+        .query_row(
+            "SELECT mapping FROM inbound_bindings WHERE tenant_id = ?1 AND provider = ?2",
+            params![tenant_id, provider],
+            |r| r.get(0),
+        )
         .optional_row()?;
     Ok(text.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default())
 }
 
 /// The catalog's handler for `event_type` with the tenant's overrides applied.
 pub fn effective_handler(
-    conn: &Connection,
+    conn: &Db<'_>,
     scope: &TenantScope,
     provider: &Provider,
     event_type: &str,
@@ -154,7 +156,7 @@ pub async fn put_bindings(
     state
         .store
         .write_async(move |tx| {
-                tx.execute_cached(
+                tx.execute(
                     "INSERT INTO inbound_bindings (tenant_id, provider, mapping, updated_at) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT(tenant_id, provider) DO UPDATE SET mapping = excluded.mapping, updated_at = excluded.updated_at",
                     params![tenant_id, key, json!(stored).to_string(), crate::time::now_rfc3339()],

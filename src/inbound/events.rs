@@ -1,8 +1,7 @@
 //! The inbound event store (SQL). Every query is scoped by tenant.
 
 use crate::auth::TenantScope;
-use crate::store::CachedStatements;
-use rusqlite::{Connection, Row, params};
+use crate::store::sql::{Db, Row, params};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -39,7 +38,7 @@ pub struct StoredEvent {
 
 const COLUMNS: &str = "id, provider, event_type, external_id, status, received_at, processed_at, error, detail, headers, tenant_id, payload";
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<StoredEvent> {
+fn from_row(row: &Row<'_>) -> Result<StoredEvent, StoreError> {
     let status: String = row.get(4)?;
     let detail: String = row.get(8)?;
     let headers: String = row.get(9)?;
@@ -101,24 +100,21 @@ pub enum Stored {
 }
 
 pub fn find_by_external_id(
-    conn: &Connection,
+    conn: &Db<'_>,
     tenant_id: &str,
     provider: &str,
     external_id: &str,
 ) -> Result<Option<String>, StoreError> {
-    conn.prepare_cached("SELECT id FROM inbound_events WHERE tenant_id = ?1 AND provider = ?2 AND external_id = ?3")?
-        .query_row(params![tenant_id, provider, external_id], |r| r.get(0))
-        .optional_row()
+    conn.query_row(
+        "SELECT id FROM inbound_events WHERE tenant_id = ?1 AND provider = ?2 AND external_id = ?3",
+        params![tenant_id, provider, external_id],
+        |r| r.get(0),
+    )
+    .optional_row()
 }
 
 /// Seals a delivery's raw body for the event row `id`.
-pub fn seal_body(
-    conn: &Connection,
-    vault: &Vault,
-    tenant_id: &str,
-    id: &str,
-    body: &[u8],
-) -> Result<Vec<u8>, StoreError> {
+pub fn seal_body(conn: &Db<'_>, vault: &Vault, tenant_id: &str, id: &str, body: &[u8]) -> Result<Vec<u8>, StoreError> {
     let scope = KeyScope::Tenant(tenant_id.to_owned());
     vault
         .seal(conn, &location(&scope, id), body)
@@ -128,15 +124,16 @@ pub fn seal_body(
 /// Stores an accepted delivery (body already sealed) with its processing job, or finds
 /// the earlier copy of the same delivery. This is the hot path of the one writer, so it
 /// does only the inserts; `inbound.received` is emitted by processing.
-pub fn store_accepted(conn: &Connection, jobs: &crate::jobs::Queue, event: &Accepted) -> Result<Stored, StoreError> {
+pub fn store_accepted(conn: &Db<'_>, jobs: &crate::jobs::Queue, event: &Accepted) -> Result<Stored, StoreError> {
     let now = crate::time::now();
-    let inserted = conn
-        .prepare_cached(
-            "INSERT INTO inbound_events (id, tenant_id, provider, event_type, external_id, status, payload, headers,
+    // A repeated delivery conflicts on its external id: the insert does nothing, and the
+    // earlier copy answers (no failed statement, which would end a PostgreSQL transaction).
+    let inserted = conn.execute(
+        "INSERT INTO inbound_events (id, tenant_id, provider, event_type, external_id, status, payload, headers,
                                      received_at, received_epoch)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'received', ?6, ?7, ?8, ?9)",
-        )?
-        .execute(params![
+         VALUES (?1, ?2, ?3, ?4, ?5, 'received', ?6, ?7, ?8, ?9)
+         ON CONFLICT (tenant_id, provider, external_id) DO NOTHING",
+        params![
             event.id,
             event.tenant_id,
             event.provider,
@@ -146,15 +143,12 @@ pub fn store_accepted(conn: &Connection, jobs: &crate::jobs::Queue, event: &Acce
             event.headers.to_string(),
             crate::time::format_rfc3339(now),
             now.unix_timestamp()
-        ]);
-    match inserted {
-        Ok(_) => {}
-        Err(e) if crate::store::is_unique_violation(&e) => {
-            let id = find_by_external_id(conn, &event.tenant_id, &event.provider, &event.external_id)?
-                .ok_or_else(|| StoreError::Task("duplicate delivery vanished".into()))?;
-            return Ok(Stored::Duplicate(id));
-        }
-        Err(e) => return Err(e.into()),
+        ],
+    )?;
+    if inserted == 0 {
+        let id = find_by_external_id(conn, &event.tenant_id, &event.provider, &event.external_id)?
+            .ok_or_else(|| StoreError::Task("duplicate delivery vanished".into()))?;
+        return Ok(Stored::Duplicate(id));
     }
     jobs.enqueue(
         conn,
@@ -167,7 +161,7 @@ pub fn store_accepted(conn: &Connection, jobs: &crate::jobs::Queue, event: &Acce
 
 /// The `inbound.received` domain event for an accepted event (emitted once, by its
 /// first processing, in the transaction that records the outcome).
-pub fn emit_received(conn: &Connection, tenant_id: &str, event: &EventView) -> Result<(), StoreError> {
+pub fn emit_received(conn: &Db<'_>, tenant_id: &str, event: &EventView) -> Result<(), StoreError> {
     crate::outbox::emit(
         conn,
         tenant_id,
@@ -182,9 +176,9 @@ pub fn emit_received(conn: &Connection, tenant_id: &str, event: &EventView) -> R
     Ok(())
 }
 
-pub fn find(conn: &Connection, scope: &TenantScope, id: &str) -> Result<Option<StoredEvent>, StoreError> {
+pub fn find(conn: &Db<'_>, scope: &TenantScope, id: &str) -> Result<Option<StoredEvent>, StoreError> {
     let tenant_id = scope.id();
-    conn.query_row_cached(
+    conn.query_row(
         &format!("SELECT {COLUMNS} FROM inbound_events WHERE tenant_id = ?1 AND id = ?2"),
         params![tenant_id, id],
         from_row,
@@ -195,12 +189,12 @@ pub fn find(conn: &Connection, scope: &TenantScope, id: &str) -> Result<Option<S
 /// The latest rejected delivery of `provider` whose body had this SHA-256 (rejections keep
 /// only the hash of what was sent).
 pub fn find_rejected_by_body(
-    conn: &Connection,
+    conn: &Db<'_>,
     tenant_id: &str,
     provider: &str,
     body_sha256: &str,
 ) -> Result<Option<EventView>, StoreError> {
-    conn.query_row_cached(
+    conn.query_row(
         &format!(
             "SELECT {COLUMNS} FROM inbound_events WHERE tenant_id = ?1 AND provider = ?2 AND status = 'rejected'
              AND json_extract(detail, '$.body_sha256') = ?3 ORDER BY id DESC LIMIT 1"
@@ -212,7 +206,7 @@ pub fn find_rejected_by_body(
 }
 
 /// Opens the sealed body of an accepted event.
-pub fn open_payload(conn: &Connection, vault: &Vault, event: &StoredEvent) -> Result<Option<Vec<u8>>, StoreError> {
+pub fn open_payload(conn: &Db<'_>, vault: &Vault, event: &StoredEvent) -> Result<Option<Vec<u8>>, StoreError> {
     let Some(sealed) = &event.sealed else { return Ok(None) };
     let scope = KeyScope::Tenant(event.tenant_id.clone());
     let plain = vault
@@ -230,55 +224,52 @@ pub struct EventFilter {
 }
 
 pub fn list(
-    conn: &Connection,
+    conn: &Db<'_>,
     scope: &TenantScope,
     filter: &EventFilter,
     limit: u32,
 ) -> Result<Vec<EventView>, StoreError> {
     let tenant_id = scope.id();
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM inbound_events WHERE tenant_id = ?1 AND (?2 IS NULL OR provider = ?2)
+    let rows = conn.query(
+        &format!(
+            "SELECT {COLUMNS} FROM inbound_events WHERE tenant_id = ?1 AND (?2 IS NULL OR provider = ?2)
          AND (?3 IS NULL OR event_type = ?3) AND (?4 IS NULL OR status = ?4) AND (?5 IS NULL OR id < ?5)
          ORDER BY id DESC LIMIT ?6"
-    ))?;
-    let rows = stmt
-        .query_map(
-            params![
-                tenant_id,
-                filter.provider,
-                filter.event_type,
-                filter.status,
-                filter.before,
-                limit + 1
-            ],
-            |r| from_row(r).map(|e| e.view),
-        )?
-        .collect::<Result<Vec<_>, _>>()?;
+        ),
+        params![
+            tenant_id,
+            filter.provider,
+            filter.event_type,
+            filter.status,
+            filter.before,
+            limit + 1
+        ],
+        |r| from_row(r).map(|e| e.view),
+    )?;
     Ok(rows)
 }
 
 /// Ids of a provider's accepted events, oldest first, after `after` and received at or
 /// after `since_unix` — what a binding sync processes again, page by page.
 pub fn ids_for_sync(
-    conn: &Connection,
+    conn: &Db<'_>,
     tenant_id: &str,
     provider: &str,
     since_unix: Option<i64>,
     after: Option<&str>,
     limit: u32,
 ) -> Result<Vec<String>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+    let rows = conn.query(
         "SELECT id FROM inbound_events WHERE tenant_id = ?1 AND provider = ?2 AND status != 'rejected'
          AND (?3 IS NULL OR received_epoch >= ?3) AND (?4 IS NULL OR id > ?4) ORDER BY id LIMIT ?5",
+        params![tenant_id, provider, since_unix, after, limit],
+        |r| r.get(0),
     )?;
-    let rows = stmt
-        .query_map(params![tenant_id, provider, since_unix, after, limit], |r| r.get(0))?
-        .collect::<Result<Vec<String>, _>>()?;
     Ok(rows)
 }
 
-pub fn mark_processed(conn: &Connection, tenant_id: &str, id: &str) -> Result<(), StoreError> {
-    conn.execute_cached(
+pub fn mark_processed(conn: &Db<'_>, tenant_id: &str, id: &str) -> Result<(), StoreError> {
+    conn.execute(
         "UPDATE inbound_events SET status = 'processed', processed_at = ?3, error = NULL
          WHERE tenant_id = ?1 AND id = ?2 AND status != 'rejected'",
         params![tenant_id, id, crate::time::now_rfc3339()],
@@ -288,13 +279,13 @@ pub fn mark_processed(conn: &Connection, tenant_id: &str, id: &str) -> Result<()
 
 /// Records a processing error; `final_failure` moves the event to `failed`.
 pub fn mark_error(
-    conn: &Connection,
+    conn: &Db<'_>,
     tenant_id: &str,
     id: &str,
     error: &str,
     final_failure: bool,
 ) -> Result<(), StoreError> {
-    conn.execute_cached(
+    conn.execute(
         "UPDATE inbound_events SET error = ?3, status = CASE WHEN ?4 THEN 'failed' ELSE status END,
                 processed_at = CASE WHEN ?4 THEN ?5 ELSE processed_at END
          WHERE tenant_id = ?1 AND id = ?2 AND status != 'rejected'",
@@ -304,8 +295,8 @@ pub fn mark_error(
 }
 
 /// Puts an event back to `received` and queues its processing again.
-pub fn replay(conn: &Connection, jobs: &crate::jobs::Queue, tenant_id: &str, id: &str) -> Result<String, StoreError> {
-    conn.execute_cached(
+pub fn replay(conn: &Db<'_>, jobs: &crate::jobs::Queue, tenant_id: &str, id: &str) -> Result<String, StoreError> {
+    conn.execute(
         "UPDATE inbound_events SET status = 'received', error = NULL, processed_at = NULL WHERE tenant_id = ?1 AND id = ?2",
         params![tenant_id, id],
     )?;
@@ -319,25 +310,19 @@ pub fn replay(conn: &Connection, jobs: &crate::jobs::Queue, tenant_id: &str, id:
 
 /// Accepted and rejected deliveries per hour over the last `hours`, oldest first, with
 /// empty hours included.
-pub fn hourly_stats(
-    conn: &Connection,
-    scope: &TenantScope,
-    now_unix: i64,
-    hours: i64,
-) -> Result<Vec<Value>, StoreError> {
+pub fn hourly_stats(conn: &Db<'_>, scope: &TenantScope, now_unix: i64, hours: i64) -> Result<Vec<Value>, StoreError> {
     let tenant_id = scope.id();
     let end_hour = now_unix.div_euclid(3600);
     let start_hour = end_hour - hours + 1;
     let mut counts = vec![(0i64, 0i64); hours as usize];
-    let mut stmt = conn.prepare(
-        "SELECT received_epoch / 3600 AS h, SUM(status != 'rejected'), SUM(status = 'rejected')
+    let rows = conn.query(
+        "SELECT received_epoch / 3600 AS h, SUM(CASE WHEN status <> 'rejected' THEN 1 ELSE 0 END),
+                SUM(CASE WHEN status = 'rejected' THEN 1 ELSE 0 END)
          FROM inbound_events WHERE tenant_id = ?1 AND received_epoch >= ?2 GROUP BY h",
+        params![tenant_id, start_hour * 3600],
+        |r| Ok((r.get::<i64>(0)?, r.get::<i64>(1)?, r.get::<i64>(2)?)),
     )?;
-    let rows = stmt.query_map(params![tenant_id, start_hour * 3600], |r| {
-        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
-    })?;
-    for row in rows {
-        let (hour, accepted, rejected) = row?;
+    for (hour, accepted, rejected) in rows {
         if let Some(slot) = counts.get_mut((hour - start_hour) as usize) {
             *slot = (accepted, rejected);
         }

@@ -17,6 +17,7 @@ use crate::catalog::{Provider, WebhookSpec};
 use crate::connections::{find_connection, open_credentials, request::api_base_url};
 use crate::error::{ApiError, ApiResult};
 use crate::net::ClientAddr;
+use crate::store::sql::Db;
 use crate::tenants::Tenant;
 use crate::vault::Vault;
 
@@ -210,11 +211,7 @@ struct Delivery<'a> {
 
 /// Finds the tenant's connection, verifies the signature and derives the event's type
 /// and de-duplication key. Blocking (database, crypto).
-fn check_delivery(
-    conn: &rusqlite::Connection,
-    vault: &Vault,
-    delivery: &Delivery<'_>,
-) -> Result<Verdict, InboundError> {
+fn check_delivery(conn: &Db<'_>, vault: &Vault, delivery: &Delivery<'_>) -> Result<Verdict, InboundError> {
     let Delivery {
         provider,
         tenant,

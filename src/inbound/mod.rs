@@ -171,12 +171,6 @@ pub enum InboundError {
     Vault(#[from] VaultError),
 }
 
-impl From<rusqlite::Error> for InboundError {
-    fn from(e: rusqlite::Error) -> Self {
-        InboundError::Store(e.into())
-    }
-}
-
 impl From<InboundError> for ApiError {
     fn from(err: InboundError) -> Self {
         match err {

@@ -3,7 +3,7 @@
 //! runs inside a job, with the tenant's own credentials, and is safe to repeat.
 
 use crate::auth::TenantScope;
-use rusqlite::Connection;
+use crate::store::sql::Db;
 use serde_json::{Value, json};
 
 use std::sync::Arc;
@@ -45,7 +45,7 @@ pub fn brevo_list_id(config: &serde_json::Map<String, Value>) -> Option<i64> {
 
 /// Queues the follow-ups of a new signup that the tenant's connections call for.
 pub fn queue_signup_jobs(
-    tx: &Connection,
+    tx: &Db<'_>,
     jobs: &jobs::Queue,
     scope: &TenantScope,
     signup_id: &str,
@@ -392,7 +392,7 @@ pub fn run_brevo_upsert(state: &ProviderCalls, job: &Job) -> Result<(), JobFailu
 
 /// Queues an invitation email when the tenant has a Resend connection.
 pub fn queue_invite(
-    tx: &Connection,
+    tx: &Db<'_>,
     jobs: &jobs::Queue,
     scope: &TenantScope,
     signup_id: &str,

@@ -5,7 +5,7 @@
 //! writes to the transaction that records it done, so a burst of events costs a few
 //! commits, not one per event.
 
-use rusqlite::Connection;
+use crate::store::sql::Db;
 use serde_json::{Value, json};
 
 use super::{Inbound, bindings, events, outside};
@@ -29,7 +29,7 @@ pub fn run_process_job(inbound: &Inbound, job: &Job) -> Result<JobWrite, JobFail
     let at_last_attempt = job.attempts >= job.max_attempts;
     let record_failure = {
         let (scope, event_id) = (scope.clone(), event_id.clone());
-        move |tx: &Connection, failure: &JobFailure| -> Result<(), StoreError> {
+        move |tx: &Db<'_>, failure: &JobFailure| -> Result<(), StoreError> {
             let last = matches!(failure, JobFailure::Permanent(_)) || at_last_attempt;
             events::mark_error(tx, scope.id(), &event_id, failure.message(), last)?;
             if last && first {
@@ -54,7 +54,7 @@ pub fn run_process_job(inbound: &Inbound, job: &Job) -> Result<JobWrite, JobFail
 }
 
 /// Emits `inbound.received` for an accepted (never a rejected) event.
-fn announce_received(tx: &Connection, scope: &TenantScope, event_id: &str) -> Result<(), StoreError> {
+fn announce_received(tx: &Db<'_>, scope: &TenantScope, event_id: &str) -> Result<(), StoreError> {
     if let Some(event) = events::find(tx, scope, event_id)?
         && event.view.status != "rejected"
     {
@@ -180,7 +180,7 @@ impl Decided {
     /// were queued.
     fn apply(
         self,
-        tx: &Connection,
+        tx: &Db<'_>,
         jobs: &jobs::Queue,
         scope: &TenantScope,
         event_id: &str,
@@ -309,7 +309,7 @@ impl Outcome {
 
 /// Applies the outcome inside one transaction. Returns whether jobs were queued.
 fn apply(
-    tx: &Connection,
+    tx: &Db<'_>,
     jobs: &jobs::Queue,
     scope: &TenantScope,
     event_id: &str,
@@ -360,7 +360,7 @@ fn apply(
 /// For a new signup: in-app notification, `signup.created`, and the email / list-sync
 /// jobs the tenant's connections call for. Returns whether jobs were queued.
 pub fn announce_signup(
-    tx: &Connection,
+    tx: &Db<'_>,
     jobs: &jobs::Queue,
     scope: &TenantScope,
     signup_id: &str,

@@ -3,7 +3,7 @@
 //! A flood of forged deliveries then costs a tenant a fixed number of rows.
 
 use crate::auth::TenantScope;
-use rusqlite::{Connection, params};
+use crate::store::sql::{Db, params};
 use serde::Serialize;
 
 use super::events::Rejected;
@@ -28,58 +28,58 @@ impl Recorded {
 }
 
 /// The tenant's stored rejected rows, counting at most to `max` (so the cost is bounded).
-pub fn stored_count(conn: &Connection, scope: &TenantScope, max: u32) -> Result<u32, StoreError> {
+pub fn stored_count(conn: &Db<'_>, scope: &TenantScope, max: u32) -> Result<u32, StoreError> {
     count_stored(conn, scope.id(), max)
 }
 
 /// [`stored_count`] for the tenant a rejected delivery was addressed to.
-fn count_stored(conn: &Connection, tenant_id: &str, max: u32) -> Result<u32, StoreError> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM inbound_events WHERE tenant_id = ?1 AND status = 'rejected' LIMIT ?2)",
-        )?
-        .query_row(params![tenant_id, max], |r| r.get(0))?)
+fn count_stored(conn: &Db<'_>, tenant_id: &str, max: u32) -> Result<u32, StoreError> {
+    conn.query_row(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM inbound_events WHERE tenant_id = ?1 AND status = 'rejected' LIMIT ?2)",
+        params![tenant_id, max],
+        |r| r.get(0),
+    )
 }
 
 /// Records a rejected delivery as a row while the tenant is below `max`, else as a count.
-pub fn record(conn: &Connection, event: &Rejected, max: u32) -> Result<Recorded, StoreError> {
+pub fn record(conn: &Db<'_>, event: &Rejected, max: u32) -> Result<Recorded, StoreError> {
     let now = crate::time::now();
     if count_stored(conn, &event.tenant_id, max)? < max {
-        conn.prepare_cached(
+        conn.execute(
             "INSERT INTO inbound_events (id, tenant_id, provider, status, detail, error, received_at, received_epoch)
              VALUES (?1, ?2, ?3, 'rejected', ?4, ?5, ?6, ?7)",
-        )?
-        .execute(params![
-            event.id,
-            event.tenant_id,
-            event.provider,
-            event.detail.to_string(),
-            event.reason,
-            crate::time::format_rfc3339(now),
-            now.unix_timestamp()
-        ])?;
+            params![
+                event.id,
+                event.tenant_id,
+                event.provider,
+                event.detail.to_string(),
+                event.reason,
+                crate::time::format_rfc3339(now),
+                now.unix_timestamp()
+            ],
+        )?;
         return Ok(Recorded::Event);
     }
     let hour = now.unix_timestamp().div_euclid(3600) * 3600;
-    conn.prepare_cached(
+    conn.execute(
         "INSERT INTO inbound_rejection_counts (tenant_id, provider, reason, hour_epoch, count, body_bytes, last_at)
          VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6)
          ON CONFLICT (tenant_id, hour_epoch, provider, reason)
          DO UPDATE SET count = count + 1, body_bytes = body_bytes + excluded.body_bytes, last_at = excluded.last_at",
-    )?
-    .execute(params![
-        event.tenant_id,
-        event.provider,
-        event.reason,
-        hour,
-        event.body_bytes as i64,
-        crate::time::format_rfc3339(now)
-    ])?;
+        params![
+            event.tenant_id,
+            event.provider,
+            event.reason,
+            hour,
+            event.body_bytes as i64,
+            crate::time::format_rfc3339(now)
+        ],
+    )?;
     Ok(Recorded::Summary)
 }
 
 /// Deletes rejected rows and counts older than `days`. Returns how many went.
-pub fn purge(conn: &Connection, now_unix: i64, days: u32) -> Result<usize, StoreError> {
+pub fn purge(conn: &Db<'_>, now_unix: i64, days: u32) -> Result<usize, StoreError> {
     let cutoff = now_unix - i64::from(days) * 86_400;
     // Tenant by tenant, so the partial index on (tenant_id, received_epoch) is used.
     let rows = conn.execute(
@@ -102,14 +102,13 @@ pub struct HourCount {
 }
 
 /// The tenant's summarised rejections, newest hour first (at most `limit` rows).
-pub fn summarised(conn: &Connection, scope: &TenantScope, limit: u32) -> Result<Vec<HourCount>, StoreError> {
+pub fn summarised(conn: &Db<'_>, scope: &TenantScope, limit: u32) -> Result<Vec<HourCount>, StoreError> {
     let tenant_id = scope.id();
-    let mut stmt = conn.prepare(
+    let rows = conn.query(
         "SELECT hour_epoch, provider, reason, count, body_bytes, last_at FROM inbound_rejection_counts
          WHERE tenant_id = ?1 ORDER BY hour_epoch DESC, provider, reason LIMIT ?2",
-    )?;
-    let rows = stmt
-        .query_map(params![tenant_id, limit], |r| {
+        params![tenant_id, limit],
+        |r| {
             let hour: i64 = r.get(0)?;
             Ok(HourCount {
                 hour: time::OffsetDateTime::from_unix_timestamp(hour)
@@ -121,21 +120,20 @@ pub fn summarised(conn: &Connection, scope: &TenantScope, limit: u32) -> Result<
                 body_bytes: r.get(4)?,
                 last_at: r.get(5)?,
             })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+        },
+    )?;
     Ok(rows)
 }
 
 /// Summarised rejections per hour since `start_epoch`, for the hourly chart.
-pub fn counts_by_hour(conn: &Connection, scope: &TenantScope, start_epoch: i64) -> Result<Vec<(i64, i64)>, StoreError> {
+pub fn counts_by_hour(conn: &Db<'_>, scope: &TenantScope, start_epoch: i64) -> Result<Vec<(i64, i64)>, StoreError> {
     let tenant_id = scope.id();
-    let mut stmt = conn.prepare(
+    let rows = conn.query(
         "SELECT hour_epoch / 3600, SUM(count) FROM inbound_rejection_counts
          WHERE tenant_id = ?1 AND hour_epoch >= ?2 GROUP BY hour_epoch",
+        params![tenant_id, start_epoch],
+        |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    let rows = stmt
-        .query_map(params![tenant_id, start_epoch], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
 
@@ -162,7 +160,8 @@ mod tests {
         let (t1, t2) = (platform.narrow_to("t1"), platform.narrow_to("t2"));
         let dir = tempfile::tempdir().unwrap();
         let store = crate::store::Store::open(&dir.path().join("t.db")).unwrap();
-        let conn = store.conn().unwrap();
+        let pooled = store.conn().unwrap();
+        let conn = crate::store::sql::Db::sqlite(&pooled);
         for t in ["t1", "t2"] {
             conn.execute(
                 "INSERT INTO tenants (id, slug, name, tier, created_at, updated_at) VALUES (?1, ?1, ?1, 'free', 'x', 'x')",

@@ -107,7 +107,8 @@ mod tests {
         let store = crate::store::Store::open(&dir.path().join("t.db")).unwrap();
         let clock = crate::time::Clock::manual(crate::time::parse_rfc3339("2030-01-01T00:00:00Z").unwrap());
         let queue = Queue::new(clock.clone());
-        let conn = store.conn().unwrap();
+        let pooled = store.conn().unwrap();
+        let conn = crate::store::sql::Db::sqlite(&pooled);
         let id = queue.enqueue(&conn, None, "test.kind", &Value::Null).unwrap();
         let start = clock.now_ms();
         assert_eq!(next_due_in(&conn, start - 250).unwrap(), Some(250));

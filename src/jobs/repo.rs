@@ -1,8 +1,7 @@
 //! SQL for the job queue. Times are unix milliseconds, passed in so tests control them.
 
 use crate::auth::TenantScope;
-use crate::store::CachedStatements;
-use rusqlite::{Connection, Row, params};
+use crate::store::sql::{Db, Dialect, Row, params};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -30,7 +29,7 @@ pub struct Job {
 
 const COLUMNS: &str = "id, tenant_id, kind, payload, status, attempts, max_attempts, run_at, last_error, created_at, updated_at, finished_at, result";
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
+fn from_row(row: &Row<'_>) -> Result<Job, StoreError> {
     let status: String = row.get(4)?;
     let run_at: i64 = row.get(7)?;
     Ok(Job {
@@ -47,14 +46,14 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
         updated_at: row.get(10)?,
         finished_at: row.get(11)?,
         result: row
-            .get::<_, Option<String>>(12)?
+            .get::<Option<String>>(12)?
             .and_then(|text| serde_json::from_str(&text).ok()),
     })
 }
 
 /// Records what a job found and did; a later attempt replaces it.
-pub fn set_result(conn: &Connection, id: &str, result: &Value) -> Result<(), StoreError> {
-    conn.execute_cached(
+pub fn set_result(conn: &Db<'_>, id: &str, result: &Value) -> Result<(), StoreError> {
+    conn.execute(
         "UPDATE jobs SET result = ?2 WHERE id = ?1",
         params![id, result.to_string()],
     )?;
@@ -63,7 +62,7 @@ pub fn set_result(conn: &Connection, id: &str, result: &Value) -> Result<(), Sto
 
 /// Adds a job due at `run_at_ms`, inside the caller's transaction.
 pub fn enqueue_at(
-    conn: &Connection,
+    conn: &Db<'_>,
     tenant_id: Option<&str>,
     kind: &str,
     payload: &Value,
@@ -72,24 +71,22 @@ pub fn enqueue_at(
 ) -> Result<String, StoreError> {
     let id = crate::ids::new_id();
     let now = crate::time::now_rfc3339();
-    conn.prepare_cached(
+    conn.execute(
         "INSERT INTO jobs (id, tenant_id, kind, payload, status, attempts, max_attempts, run_at, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, ?6, ?7, ?7)",
-    )?
-    .execute(params![id, tenant_id, kind, payload.to_string(), max_attempts, run_at_ms, now])?;
+         VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, ?6, ?7, ?7)", params![id, tenant_id, kind, payload.to_string(), max_attempts, run_at_ms, now])?;
     Ok(id)
 }
 
 /// After a restart nothing can still be running: hand leased work back to the queue.
-pub fn recover(conn: &Connection) -> Result<usize, StoreError> {
-    Ok(conn.execute_cached(
+pub fn recover(conn: &Db<'_>) -> Result<usize, StoreError> {
+    conn.execute(
         "UPDATE jobs SET status = 'pending', lease_until = NULL, updated_at = ?1 WHERE status = 'running'",
         [crate::time::now_rfc3339()],
-    )?)
+    )
 }
 
 /// Claims the oldest due job (or one whose lease ran out) with a lease of `lease_ms`.
-pub fn claim_next(conn: &Connection, now_ms: i64, lease_ms: i64) -> Result<Option<Job>, StoreError> {
+pub fn claim_next(conn: &Db<'_>, now_ms: i64, lease_ms: i64) -> Result<Option<Job>, StoreError> {
     Ok(claim_batch(conn, now_ms, lease_ms, 1, &[])?.into_iter().next())
 }
 
@@ -100,7 +97,7 @@ pub fn claim_next(conn: &Connection, now_ms: i64, lease_ms: i64) -> Result<Optio
 /// with an `OR` of both states would collect and sort every due job first, which costs
 /// as much as the backlog is long — in a burst, most of the writer's time.
 pub fn claim_batch(
-    conn: &Connection,
+    conn: &Db<'_>,
     now_ms: i64,
     lease_ms: i64,
     limit: usize,
@@ -115,39 +112,45 @@ pub fn claim_batch(
         }
         // Expired leases compare strictly (a lease ending now still holds); due jobs run at `run_at`.
         let due = if state == "running" { "<" } else { "<=" };
-        let mut stmt = conn.prepare_cached(&format!(
-            "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = ?2, updated_at = ?3
-             WHERE id IN (SELECT id FROM jobs
-                          WHERE status = '{state}' AND {due_column} {due} ?1
-                            AND kind NOT IN (SELECT value FROM json_each(?5))
-                          ORDER BY {due_column} LIMIT ?4)
-             RETURNING {COLUMNS}"
-        ))?;
-        let claimed = stmt.query_map(
+        // On PostgreSQL several nodes claim at once: each skips the rows another holds.
+        let (kinds_skipped, lock) = match conn.dialect() {
+            Dialect::Sqlite => ("SELECT value FROM json_each(?5)", ""),
+            Dialect::Postgres => (
+                "SELECT jsonb_array_elements_text(CAST(?5 AS jsonb))",
+                "FOR UPDATE SKIP LOCKED",
+            ),
+        };
+        let claimed = conn.query(
+            &format!(
+                "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = ?2, updated_at = ?3
+                 WHERE id IN (SELECT id FROM jobs
+                              WHERE status = '{state}' AND {due_column} {due} ?1
+                                AND kind NOT IN ({kinds_skipped})
+                              ORDER BY {due_column} LIMIT ?4 {lock})
+                 RETURNING {COLUMNS}"
+            ),
             params![now_ms, now_ms + lease_ms, crate::time::now_rfc3339(), room as i64, skip],
             from_row,
         )?;
-        for job in claimed {
-            jobs.push(job?);
-        }
+        jobs.extend(claimed);
     }
     Ok(jobs)
 }
 
 /// Hands a claimed job that was never started back to the queue, due as it was, without
 /// counting the attempt.
-pub fn release(conn: &Connection, id: &str) -> Result<(), StoreError> {
-    conn.prepare_cached(
+pub fn release(conn: &Db<'_>, id: &str) -> Result<(), StoreError> {
+    conn.execute(
         "UPDATE jobs SET status = 'pending', attempts = MAX(attempts - 1, 0), lease_until = NULL, updated_at = ?2
          WHERE id = ?1 AND status = 'running'",
-    )?
-    .execute(params![id, crate::time::now_rfc3339()])?;
+        params![id, crate::time::now_rfc3339()],
+    )?;
     Ok(())
 }
 
 /// How long until some job is due (pending run_at or an expired lease); `None` if idle.
-pub fn next_due_in(conn: &Connection, now_ms: i64) -> Result<Option<i64>, StoreError> {
-    let next: Option<i64> = conn.query_row_cached(
+pub fn next_due_in(conn: &Db<'_>, now_ms: i64) -> Result<Option<i64>, StoreError> {
+    let next: Option<i64> = conn.query_row(
         "SELECT MIN(t) FROM (
             SELECT MIN(run_at) AS t FROM jobs WHERE status = 'pending'
             UNION ALL SELECT MIN(lease_until) FROM jobs WHERE status = 'running')",
@@ -157,23 +160,23 @@ pub fn next_due_in(conn: &Connection, now_ms: i64) -> Result<Option<i64>, StoreE
     Ok(next.map(|t| (t - now_ms).max(0)))
 }
 
-pub fn complete(conn: &Connection, id: &str) -> Result<(), StoreError> {
+pub fn complete(conn: &Db<'_>, id: &str) -> Result<(), StoreError> {
     let now = crate::time::now_rfc3339();
-    conn.prepare_cached(
+    conn.execute(
         "UPDATE jobs SET status = 'succeeded', lease_until = NULL, last_error = NULL, updated_at = ?2, finished_at = ?2
          WHERE id = ?1",
-    )?
-    .execute(params![id, now])?;
+        params![id, now],
+    )?;
     Ok(())
 }
 
 /// Records a failed attempt: back to `pending` at `retry_at_ms`, or `failed` for good.
 /// Returns true when the job is given up.
-pub fn record_failure(conn: &Connection, id: &str, error: &str, retry_at_ms: Option<i64>) -> Result<bool, StoreError> {
+pub fn record_failure(conn: &Db<'_>, id: &str, error: &str, retry_at_ms: Option<i64>) -> Result<bool, StoreError> {
     let now = crate::time::now_rfc3339();
     let error: String = error.chars().take(1000).collect();
     if let Some(at) = retry_at_ms {
-        let changed = conn.execute_cached(
+        let changed = conn.execute(
             "UPDATE jobs SET status = 'pending', run_at = ?2, lease_until = NULL, last_error = ?3, updated_at = ?4
              WHERE id = ?1 AND attempts < max_attempts",
             params![id, at, error, now],
@@ -182,7 +185,7 @@ pub fn record_failure(conn: &Connection, id: &str, error: &str, retry_at_ms: Opt
             return Ok(false);
         }
     }
-    conn.execute_cached(
+    conn.execute(
         "UPDATE jobs SET status = 'failed', lease_until = NULL, last_error = ?2, updated_at = ?3, finished_at = ?3
          WHERE id = ?1",
         params![id, error, now],
@@ -190,8 +193,8 @@ pub fn record_failure(conn: &Connection, id: &str, error: &str, retry_at_ms: Opt
     Ok(true)
 }
 
-pub fn find(conn: &Connection, id: &str) -> Result<Option<Job>, StoreError> {
-    conn.query_row_cached(&format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1"), [id], from_row)
+pub fn find(conn: &Db<'_>, id: &str) -> Result<Option<Job>, StoreError> {
+    conn.query_row(&format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1"), [id], from_row)
         .optional_row()
 }
 
@@ -205,7 +208,7 @@ pub enum RetryRefused {
 /// Puts a tenant's failed job back in the queue, due at `now_ms`, with one more attempt
 /// than it has used (its last error stays until the attempt replaces it).
 pub fn retry_failed(
-    conn: &Connection,
+    conn: &Db<'_>,
     tenant_id: &str,
     id: &str,
     now_ms: i64,
@@ -246,18 +249,16 @@ pub struct JobFilter {
 }
 
 /// A tenant's jobs, newest first.
-pub fn list(conn: &Connection, scope: &TenantScope, filter: &JobFilter, limit: u32) -> Result<Vec<Job>, StoreError> {
+pub fn list(conn: &Db<'_>, scope: &TenantScope, filter: &JobFilter, limit: u32) -> Result<Vec<Job>, StoreError> {
     let tenant_id = scope.id();
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM jobs WHERE tenant_id = ?1 AND (?2 IS NULL OR kind = ?2)
+    let rows = conn.query(
+        &format!(
+            "SELECT {COLUMNS} FROM jobs WHERE tenant_id = ?1 AND (?2 IS NULL OR kind = ?2)
          AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR id < ?4) ORDER BY id DESC LIMIT ?5"
-    ))?;
-    let rows = stmt
-        .query_map(
-            params![tenant_id, filter.kind, filter.status, filter.before, limit + 1],
-            from_row,
-        )?
-        .collect::<Result<Vec<_>, _>>()?;
+        ),
+        params![tenant_id, filter.kind, filter.status, filter.before, limit + 1],
+        from_row,
+    )?;
     Ok(rows)
 }
 
@@ -275,7 +276,8 @@ mod tests {
     #[test]
     fn a_batch_takes_expired_leases_first_then_the_oldest_due_and_skips_full_kinds() {
         let (_dir, store) = store();
-        let conn = store.conn().unwrap();
+        let pooled = store.conn().unwrap();
+        let conn = crate::store::sql::Db::sqlite(&pooled);
         let payload = serde_json::json!({});
         let stale = enqueue_at(&conn, None, "a", &payload, 50, 5).unwrap();
         assert_eq!(claim_batch(&conn, 100, 10, 1, &[]).unwrap()[0].id, stale);
@@ -298,7 +300,8 @@ mod tests {
     #[test]
     fn claim_lease_retry_and_give_up() {
         let (_dir, store) = store();
-        let conn = store.conn().unwrap();
+        let pooled = store.conn().unwrap();
+        let conn = crate::store::sql::Db::sqlite(&pooled);
         let id = enqueue_at(&conn, None, "test.kind", &serde_json::json!({"n":1}), 1_000, 2).unwrap();
         assert!(claim_next(&conn, 999, 100).unwrap().is_none(), "not due yet");
         assert_eq!(next_due_in(&conn, 900).unwrap(), Some(100));
@@ -319,8 +322,9 @@ mod tests {
     #[test]
     fn a_failed_job_is_retried_once_more_and_only_in_its_tenant() {
         let (_dir, store) = store();
-        let conn = store.conn().unwrap();
-        conn.execute_cached(
+        let pooled = store.conn().unwrap();
+        let conn = crate::store::sql::Db::sqlite(&pooled);
+        conn.execute(
             "INSERT INTO tenants (id, slug, name, tier, created_at, updated_at) VALUES ('t1', 'a', 'A', 'free', 'x', 'x')",
             [],
         )
@@ -356,7 +360,8 @@ mod tests {
     #[test]
     fn recover_requeues_running_jobs() {
         let (_dir, store) = store();
-        let conn = store.conn().unwrap();
+        let pooled = store.conn().unwrap();
+        let conn = crate::store::sql::Db::sqlite(&pooled);
         let id = enqueue_at(&conn, None, "k", &Value::Null, 0, 3).unwrap();
         claim_next(&conn, 10, 1_000_000).unwrap().unwrap();
         assert_eq!(recover(&conn).unwrap(), 1);

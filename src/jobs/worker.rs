@@ -17,7 +17,8 @@ use crate::background::Background;
 use crate::pause::Pause;
 use crate::queue::{self, Claimed, Finished, QueueStore, Settled};
 use crate::store::Store;
-use crate::store::writer::{Durability, Writer, in_savepoint};
+use crate::store::sql::Db;
+use crate::store::writer::{Durability, Writer};
 use crate::time::Clock;
 
 /// Runs one job. Handlers are closures over the service they need; a handler may leave
@@ -38,12 +39,12 @@ pub struct JobWrite {
     failed: Option<FailureRecord>,
 }
 
-type Changes = Box<dyn FnOnce(&rusqlite::Connection) -> Result<(), JobFailure> + Send>;
-type FailureRecord = Box<dyn FnOnce(&rusqlite::Connection, &JobFailure) -> Result<(), crate::store::StoreError> + Send>;
+type Changes = Box<dyn FnOnce(&Db<'_>) -> Result<(), JobFailure> + Send>;
+type FailureRecord = Box<dyn FnOnce(&Db<'_>, &JobFailure) -> Result<(), crate::store::StoreError> + Send>;
 
 impl JobWrite {
     pub fn new(
-        write: impl FnOnce(&rusqlite::Connection) -> Result<(), JobFailure> + Send + 'static,
+        write: impl FnOnce(&Db<'_>) -> Result<(), JobFailure> + Send + 'static,
         then: impl FnOnce() + Send + 'static,
     ) -> JobWrite {
         JobWrite {
@@ -56,7 +57,7 @@ impl JobWrite {
     /// What to write when `write` fails (after its changes were rolled back).
     pub fn on_failure(
         mut self,
-        record: impl FnOnce(&rusqlite::Connection, &JobFailure) -> Result<(), crate::store::StoreError> + Send + 'static,
+        record: impl FnOnce(&Db<'_>, &JobFailure) -> Result<(), crate::store::StoreError> + Send + 'static,
     ) -> JobWrite {
         self.failed = Some(Box::new(record));
         self
@@ -148,7 +149,7 @@ impl Queue {
     /// that caused it). Returns its id; [`Queue::wake`] the workers after the commit.
     pub fn enqueue(
         &self,
-        conn: &rusqlite::Connection,
+        conn: &Db<'_>,
         tenant_id: Option<&str>,
         kind: &str,
         payload: &serde_json::Value,
@@ -167,7 +168,7 @@ impl Queue {
     /// the caller's transaction; [`Queue::wake`] the workers after the commit.
     pub fn retry_failed(
         &self,
-        conn: &rusqlite::Connection,
+        conn: &Db<'_>,
         tenant_id: &str,
         id: &str,
     ) -> Result<Result<Job, repo::RetryRefused>, crate::store::StoreError> {
@@ -289,7 +290,7 @@ impl QueueStore for JobStore {
             let mut then = Vec::new();
             for (job, outcome) in outcomes {
                 let outcome = match outcome {
-                    Some(Ok(Some(write))) => match in_savepoint(c, write.write) {
+                    Some(Ok(Some(write))) => match c.savepoint(write.write) {
                         Ok(()) => {
                             then.push(write.then);
                             Some(Ok(()))
@@ -354,8 +355,7 @@ mod tests {
     fn probes(store: &Store) -> Vec<i64> {
         store
             .read(|c| {
-                let mut stmt = c.prepare("SELECT id FROM health_probe ORDER BY id")?;
-                let ids = stmt.query_map([], |r| r.get(0))?.collect::<Result<Vec<i64>, _>>()?;
+                let ids = c.query("SELECT id FROM health_probe ORDER BY id", [], |r| r.get(0))?;
                 Ok::<_, crate::store::StoreError>(ids)
             })
             .unwrap()
@@ -377,8 +377,7 @@ mod tests {
             let seen = seen.clone();
             Ok(JobWrite::new(
                 move |c| {
-                    c.execute("INSERT INTO health_probe (id, at) VALUES (?1, 'w')", [id])
-                        .map_err(crate::store::StoreError::from)?;
+                    c.execute("INSERT INTO health_probe (id, at) VALUES (?1, 'w')", [id])?;
                     if fail {
                         return Err(JobFailure::Permanent("refused".into()));
                     }

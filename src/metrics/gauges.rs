@@ -1,7 +1,7 @@
 //! Gauges computed from the database at scrape time, from the tables the jobs, inbound
 //! and outbound areas own. A failing query yields no series, never an error.
 
-use rusqlite::Connection;
+use crate::store::sql::{Db, Dialect};
 
 use crate::auth::{PlatformScope, Reach};
 
@@ -14,40 +14,34 @@ pub struct Gauge {
 }
 
 /// Whether `table` exists with every column in `columns`.
-pub fn table_has(conn: &Connection, table: &str, columns: &[&str]) -> bool {
-    let found: Vec<String> = match conn.prepare("SELECT name FROM pragma_table_info(?1)") {
-        Ok(mut stmt) => match stmt.query_map([table], |r| r.get(0)) {
-            Ok(rows) => rows.filter_map(Result::ok).collect(),
-            Err(_) => return false,
-        },
-        Err(_) => return false,
+pub fn table_has(conn: &Db<'_>, table: &str, columns: &[&str]) -> bool {
+    let sql = match conn.dialect() {
+        Dialect::Sqlite => "SELECT name FROM pragma_table_info(?1)",
+        Dialect::Postgres => {
+            "SELECT column_name::text FROM information_schema.columns
+             WHERE table_schema = current_schema() AND table_name = ?1"
+        }
+    };
+    let Ok(found) = conn.query(sql, [table], |r| r.get::<String>(0)) else {
+        return false;
     };
     !found.is_empty() && columns.iter().all(|c| found.iter().any(|f| f == c))
 }
 
 /// `SELECT label, COUNT(*) ... GROUP BY label` as series; empty on any failure.
-fn count_by(
-    conn: &Connection,
-    table: &str,
-    column: &str,
-    label: &str,
-    filter: &str,
-) -> Vec<(Vec<(String, String)>, f64)> {
+fn count_by(conn: &Db<'_>, table: &str, column: &str, label: &str, filter: &str) -> Vec<(Vec<(String, String)>, f64)> {
     let sql = format!("SELECT {column}, COUNT(*) FROM {table} {filter} GROUP BY {column}");
-    let Ok(mut stmt) = conn.prepare(&sql) else {
+    let Ok(rows) = conn.query(&sql, [], |r| Ok((r.get::<Option<String>>(0)?, r.get::<i64>(1)?))) else {
         return Vec::new();
     };
-    let Ok(rows) = stmt.query_map([], |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?))) else {
-        return Vec::new();
-    };
-    rows.filter_map(Result::ok)
+    rows.into_iter()
         .map(|(value, n)| (vec![(label.to_owned(), value.unwrap_or_default())], n as f64))
         .collect()
 }
 
 /// Jobs waiting in the queue (`jobs.status = 'pending'`, including retries waiting for
 /// their `run_at`) and the age in seconds of the oldest one.
-pub fn pending_jobs(conn: &Connection, reach: &Reach) -> Option<(i64, Option<f64>)> {
+pub fn pending_jobs(conn: &Db<'_>, reach: &Reach) -> Option<(i64, Option<f64>)> {
     let (count, oldest): (i64, Option<String>) = conn
         .query_row(
             "SELECT COUNT(*), MIN(created_at) FROM jobs
@@ -64,18 +58,18 @@ pub fn pending_jobs(conn: &Connection, reach: &Reach) -> Option<(i64, Option<f64
 }
 
 /// Outbound endpoints failing or disabled for failing (the outbound area's definition).
-pub fn failing_endpoints(conn: &Connection, reach: &Reach) -> Option<i64> {
+pub fn failing_endpoints(conn: &Db<'_>, reach: &Reach) -> Option<i64> {
     crate::outbound::endpoints::count_failing(conn, reach)
         .ok()
         .map(|n| n as i64)
 }
 
 /// Every tenant's figures: `/metrics` is the operator's (or public by the operator's choice).
-pub fn collect(conn: &Connection) -> Vec<Gauge> {
+pub fn collect(conn: &Db<'_>) -> Vec<Gauge> {
     let everyone = Reach::from(PlatformScope::for_server_work());
     let mut gauges = Vec::new();
     let tenants: f64 = conn
-        .query_row("SELECT COUNT(*) FROM tenants", [], |r| r.get::<_, i64>(0))
+        .query_row("SELECT COUNT(*) FROM tenants", [], |r| r.get::<i64>(0))
         .map(|n| n as f64)
         .unwrap_or(0.0);
     gauges.push(Gauge {
@@ -141,7 +135,8 @@ mod tests {
 
     #[test]
     fn missing_tables_yield_no_series() {
-        let conn = Connection::open_in_memory().unwrap();
+        let memory = rusqlite::Connection::open_in_memory().unwrap();
+        let conn = Db::sqlite(&memory);
         conn.execute_batch(
             "CREATE TABLE tenants (id TEXT); CREATE TABLE connections (status TEXT);
              INSERT INTO connections VALUES ('active'), ('active'), ('invalid');",

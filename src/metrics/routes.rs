@@ -1,16 +1,17 @@
 //! `GET /metrics` (Prometheus text) and `GET /api/v1/status`.
 
+use crate::store::sql::Db;
 use axum::Json;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use rusqlite::Connection;
 use serde_json::{Value, json};
 
 use super::gauges::{self, failing_endpoints};
 use crate::app::AppState;
 use crate::auth::{Caller, Reach};
 use crate::error::{ApiError, ApiResult};
+use crate::store::StoreError;
 
 /// Platform token required unless `metrics_public` is set.
 pub async fn metrics(State(state): State<AppState>) -> ApiResult<Response> {
@@ -30,21 +31,23 @@ pub async fn metrics(State(state): State<AppState>) -> ApiResult<Response> {
     Ok(([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out).into_response())
 }
 
-fn status_counts(conn: &Connection, reach: &Reach) -> rusqlite::Result<Value> {
+fn status_counts(conn: &Db<'_>, reach: &Reach) -> Result<Value, StoreError> {
     let tenant_id = reach.tenant_filter();
     let tenants: i64 = conn.query_row(
         "SELECT COUNT(*) FROM tenants WHERE ?1 IS NULL OR id = ?1",
         [tenant_id],
         |r| r.get(0),
     )?;
-    let mut stmt =
-        conn.prepare("SELECT status, COUNT(*) FROM connections WHERE ?1 IS NULL OR tenant_id = ?1 GROUP BY status")?;
+    let by_status = conn.query(
+        "SELECT status, COUNT(*) FROM connections WHERE ?1 IS NULL OR tenant_id = ?1 GROUP BY status",
+        [tenant_id],
+        |r| Ok((r.get::<String>(0)?, r.get::<i64>(1)?)),
+    )?;
     let mut connections = serde_json::Map::new();
     for status in ["active", "pending", "needs_reauth", "invalid"] {
         connections.insert(status.to_owned(), json!(0));
     }
-    for row in stmt.query_map([tenant_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
-        let (status, n) = row?;
+    for (status, n) in by_status {
         connections.insert(status, json!(n));
     }
     let jobs = gauges::pending_jobs(conn, reach);
@@ -62,9 +65,7 @@ pub async fn status(State(state): State<AppState>, auth: Caller) -> ApiResult<Js
     let reach = auth.reach.clone();
     let counts = state
         .store
-        .read_async(move |conn| {
-            status_counts(conn, &reach).map_err(|e| ApiError::from(crate::store::StoreError::from(e)))
-        })
+        .read_async(move |conn| status_counts(conn, &reach).map_err(ApiError::from))
         .await?;
     let mut body = json!({
         "version": env!("CARGO_PKG_VERSION"),

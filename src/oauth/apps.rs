@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
+use crate::store::sql::{Db, params};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -19,7 +19,7 @@ use crate::catalog::{AuthMode, Catalog};
 use crate::config::PlatformApp;
 use crate::connections::{Credentials, mask};
 use crate::error::{ApiError, ApiResult};
-use crate::store::{OptionalRow, StoreError};
+use crate::store::OptionalRow;
 use crate::vault::{KeyScope, Location, Secret, Vault};
 
 /// The OAuth client tessera acts as for one connection.
@@ -52,7 +52,7 @@ fn location(provider: &str) -> Location<'_> {
 /// The app for a connection: the tenant's own credentials when it has a client id, else
 /// the platform app stored through the API, else the one in the environment.
 pub fn resolve_app(
-    conn: &Connection,
+    conn: &Db<'_>,
     vault: &Vault,
     platform_apps: &BTreeMap<String, PlatformApp>,
     provider: &str,
@@ -84,7 +84,7 @@ pub fn resolve_app(
     Err(OAuthError::NoApp(provider.to_owned()))
 }
 
-pub fn find_app(conn: &Connection, vault: &Vault, provider: &str) -> Result<Option<ClientApp>, OAuthError> {
+pub fn find_app(conn: &Db<'_>, vault: &Vault, provider: &str) -> Result<Option<ClientApp>, OAuthError> {
     let row: Option<(String, Vec<u8>, Option<String>)> = conn
         .query_row(
             "SELECT client_id, client_secret, scopes FROM platform_apps WHERE provider = ?1",
@@ -128,7 +128,7 @@ pub struct AppView {
 
 /// Stores (or replaces) the platform app for `provider`. Returns whether it was new.
 pub fn save_app(
-    conn: &Connection,
+    conn: &Db<'_>,
     vault: &Vault,
     catalog: &Catalog,
     provider: &str,
@@ -181,20 +181,15 @@ pub fn save_app(
 }
 
 pub fn list_apps(
-    conn: &Connection,
+    conn: &Db<'_>,
     vault: &Vault,
     platform_apps: &BTreeMap<String, PlatformApp>,
 ) -> Result<Vec<AppView>, OAuthError> {
-    let mut stmt = conn.prepare(
-        "SELECT provider, client_id, client_secret, scopes, created_at, updated_at FROM platform_apps ORDER BY provider",
-    )?;
     type Row = (String, String, Vec<u8>, Option<String>, String, String);
-    let rows: Vec<Row> = stmt
-        .query_map([], |r| {
+    let rows: Vec<Row> = conn.query(
+        "SELECT provider, client_id, client_secret, scopes, created_at, updated_at FROM platform_apps ORDER BY provider", [], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
-        })?
-        .collect::<Result<_, _>>()
-        .map_err(StoreError::from)?;
+        })?;
     let mut views = Vec::new();
     for (provider, client_id, sealed, scopes, created_at, updated_at) in rows {
         let secret = vault.open_string(conn, &location(&provider), &sealed)?;
@@ -275,9 +270,7 @@ pub async fn delete_platform_app(
     state
         .store
         .write_async(move |tx| {
-            let removed = tx
-                .execute("DELETE FROM platform_apps WHERE provider = ?1", [&provider])
-                .map_err(StoreError::from)?;
+            let removed = tx.execute("DELETE FROM platform_apps WHERE provider = ?1", [&provider])?;
             if removed == 0 {
                 return Err(ApiError::not_found(format!("no platform app for `{provider}`")));
             }

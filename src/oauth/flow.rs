@@ -3,12 +3,12 @@
 //! exchanges the code and stores the tokens.
 
 use crate::auth::TenantScope;
+use crate::store::sql::{Db, params};
 use oauth2::basic::{BasicClient, BasicTokenType};
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
     RequestTokenError, Scope, TokenResponse, TokenUrl,
 };
-use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use time::{Duration, OffsetDateTime};
@@ -99,7 +99,7 @@ fn oauth_provider(app: &OAuth, tenant_id: &str, key: &str) -> Result<std::sync::
 
 /// The tenant's `oauth2` connection, created `pending` when it has none yet.
 fn oauth_connection(
-    conn: &Connection,
+    conn: &Db<'_>,
     app: &OAuth,
     scope: &TenantScope,
     provider: &Provider,
@@ -245,7 +245,7 @@ struct PendingAuthorization {
 /// Deletes the state row and returns it, in one statement: a state works at most once,
 /// even when two callbacks race. Expired or unknown → `InvalidState`.
 fn consume_state(
-    conn: &Connection,
+    conn: &Db<'_>,
     vault: &Vault,
     state: &str,
     now: OffsetDateTime,

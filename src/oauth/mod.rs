@@ -169,12 +169,6 @@ pub enum OAuthError {
     Vault(#[from] VaultError),
 }
 
-impl From<rusqlite::Error> for OAuthError {
-    fn from(e: rusqlite::Error) -> Self {
-        OAuthError::Store(e.into())
-    }
-}
-
 impl From<OAuthError> for ApiError {
     fn from(err: OAuthError) -> Self {
         match err {

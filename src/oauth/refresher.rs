@@ -2,7 +2,7 @@
 //! `oauth_refresh_margin`), re-acquires client-credentials tokens, and re-checks tokens
 //! that came without an expiry once a day.
 
-use rusqlite::params;
+use crate::store::sql::params;
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -32,13 +32,12 @@ pub fn pass(oauth: &OAuth) {
 /// One pass: renews what is due. Returns how many connections it renewed or re-checked.
 pub fn run_once(app: &OAuth, now: OffsetDateTime) -> Result<usize, OAuthError> {
     let candidates: Vec<Candidate> = app.store.read(|conn| {
-        let mut stmt = conn.prepare(
+        let rows = conn.query(
             "SELECT t.tenant_id, c.provider, t.expires_at, t.check_after, t.retry_at, t.refresh_token IS NOT NULL
              FROM oauth_tokens t JOIN connections c ON c.id = t.connection_id AND c.tenant_id = t.tenant_id
              WHERE c.status = 'active' AND c.auth_mode IN ('oauth2', 'client_credentials')",
-        )?;
-        let rows = stmt
-            .query_map(params![], |r| {
+            params![],
+            |r| {
                 let text = |v: Option<String>| v.as_deref().and_then(parse_rfc3339);
                 Ok(Candidate {
                     tenant_id: r.get(0)?,
@@ -48,8 +47,8 @@ pub fn run_once(app: &OAuth, now: OffsetDateTime) -> Result<usize, OAuthError> {
                     retry_at: text(r.get(4)?),
                     has_refresh_token: r.get(5)?,
                 })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
+            },
+        )?;
         Ok::<_, OAuthError>(rows)
     })?;
     let margin = app.settings.refresh_margin;

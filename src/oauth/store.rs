@@ -1,8 +1,7 @@
 //! Tokens tessera holds for a connection, sealed per connection in `oauth_tokens`.
 
 use crate::auth::TenantScope;
-use crate::store::CachedStatements;
-use rusqlite::{Connection, params};
+use crate::store::sql::{Db, params};
 use time::{Duration, OffsetDateTime};
 
 use super::OAuthError;
@@ -62,7 +61,7 @@ fn location<'a>(scope: &'a KeyScope, connection_id: &'a str, field: &'a str) -> 
 }
 
 pub fn load(
-    conn: &Connection,
+    conn: &Db<'_>,
     vault: &Vault,
     tenant_id: &str,
     connection_id: &str,
@@ -129,7 +128,7 @@ pub fn load(
 /// §6: rotation is the server's choice). Call inside the transaction that also records
 /// the connection's new status, so a rotated refresh token is committed before use.
 pub fn save(
-    conn: &Connection,
+    conn: &Db<'_>,
     vault: &Vault,
     tenant_id: &str,
     connection_id: &str,
@@ -166,7 +165,7 @@ pub fn save(
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| now_text.clone());
     let expires_text = expires_at.map(format_rfc3339);
-    conn.execute_cached(
+    conn.execute(
         "INSERT INTO oauth_tokens (connection_id, tenant_id, access_token, refresh_token, token_type, scopes,
                                    expires_at, obtained_at, check_after, failures, retry_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?10, ?9, 0, NULL, ?8)
@@ -188,7 +187,7 @@ pub fn save(
             obtained_text,
         ],
     )?;
-    conn.execute_cached(
+    conn.execute(
         "UPDATE connections SET expires_at = ?3, updated_at = ?4 WHERE id = ?1 AND tenant_id = ?2",
         params![connection_id, tenant_id, expires_text, now_text],
     )?;
@@ -209,12 +208,12 @@ pub fn save(
 
 /// Records a failed refresh that may succeed later (network, 5xx): back off.
 pub fn record_failure(
-    conn: &Connection,
+    conn: &Db<'_>,
     connection_id: &str,
     failures: i64,
     retry_at: OffsetDateTime,
 ) -> Result<(), OAuthError> {
-    conn.execute_cached(
+    conn.execute(
         "UPDATE oauth_tokens SET failures = ?2, retry_at = ?3 WHERE connection_id = ?1",
         params![connection_id, failures, format_rfc3339(retry_at)],
     )?;
@@ -222,8 +221,8 @@ pub fn record_failure(
 }
 
 /// Pushes the next check of a non-expiring token a day ahead.
-pub fn recheck_later(conn: &Connection, connection_id: &str, now: OffsetDateTime) -> Result<(), OAuthError> {
-    conn.execute_cached(
+pub fn recheck_later(conn: &Db<'_>, connection_id: &str, now: OffsetDateTime) -> Result<(), OAuthError> {
+    conn.execute(
         "UPDATE oauth_tokens SET check_after = ?2 WHERE connection_id = ?1",
         params![connection_id, format_rfc3339(now + RECHECK_NON_EXPIRING)],
     )?;
@@ -240,7 +239,7 @@ pub fn backoff(failures: i64) -> Duration {
 /// any it had: a refresh token of an earlier grant must not outlive it) and marks the
 /// connection active. Call in the transaction that saved the connection.
 pub fn adopt(
-    conn: &Connection,
+    conn: &Db<'_>,
     vault: &Vault,
     scope: &TenantScope,
     connection_id: &str,
@@ -248,7 +247,7 @@ pub fn adopt(
     now: OffsetDateTime,
 ) -> Result<(), OAuthError> {
     let tenant_id = scope.id();
-    conn.execute_cached(
+    conn.execute(
         "DELETE FROM oauth_tokens WHERE connection_id = ?1 AND tenant_id = ?2",
         params![connection_id, tenant_id],
     )?;

@@ -98,7 +98,7 @@ pub fn record(database: &Path, report: &BackupReport) -> Result<(), BackupError>
             "tenants": report.tenants,
             "connections": report.connections,
         }));
-    crate::audit::record(&conn, &entry).map_err(|e| match e {
+    crate::audit::record(&crate::store::sql::Db::sqlite(&conn), &entry).map_err(|e| match e {
         crate::store::StoreError::Sqlite(e) => BackupError::Sqlite(e),
         other => BackupError::Record(other.to_string()),
     })
@@ -117,17 +117,16 @@ pub struct BackupRecord {
 
 /// Recorded backups, newest first, up to `limit + 1` (for a page) before the id `before`.
 pub fn recorded(
-    conn: &Connection,
+    conn: &crate::store::sql::Db<'_>,
     before: Option<&str>,
     limit: u32,
 ) -> Result<Vec<BackupRecord>, crate::store::StoreError> {
-    let mut stmt = conn.prepare(
+    let rows = conn.query(
         "SELECT id, at, target, detail FROM audit_log
          WHERE tenant_id IS NULL AND action = ?1 AND (?2 IS NULL OR id < ?2)
          ORDER BY id DESC LIMIT ?3",
-    )?;
-    let rows = stmt
-        .query_map(rusqlite::params![BACKUP_ACTION, before, limit + 1], |r| {
+        crate::store::sql::params![BACKUP_ACTION, before, limit + 1],
+        |r| {
             let detail: Option<String> = r.get(3)?;
             let detail: serde_json::Value = detail.and_then(|d| serde_json::from_str(&d).ok()).unwrap_or_default();
             Ok(BackupRecord {
@@ -138,8 +137,8 @@ pub fn recorded(
                 tenants: detail["tenants"].as_i64(),
                 connections: detail["connections"].as_i64(),
             })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+        },
+    )?;
     Ok(rows)
 }
 
@@ -164,7 +163,7 @@ mod tests {
         let report = backup(&db, &target).unwrap();
         assert_eq!(report.tenants, 1);
         record(&db, &report).unwrap();
-        let listed = recorded(&store.conn().unwrap(), None, 10).unwrap();
+        let listed = store.read(|db| recorded(db, None, 10)).unwrap();
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].file.as_deref(), Some(report.file.as_str()));
         assert_eq!((listed[0].bytes, listed[0].tenants), (Some(report.bytes), Some(1)));

@@ -10,7 +10,7 @@
 
 use std::path::PathBuf;
 
-use rusqlite::{Connection, params};
+use crate::store::sql::{Db, params};
 use serde::Serialize;
 
 use crate::config::Config;
@@ -26,12 +26,6 @@ pub enum KeyError {
     Vault(#[from] VaultError),
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-impl From<rusqlite::Error> for KeyError {
-    fn from(e: rusqlite::Error) -> Self {
-        KeyError::Store(e.into())
-    }
 }
 
 /// Where the new key went.
@@ -71,21 +65,22 @@ fn key_file_path(config: &Config) -> Option<PathBuf> {
 }
 
 /// Data keys not yet wrapped under `version`.
-fn pending(conn: &Connection, version: u32) -> Result<i64, StoreError> {
-    Ok(conn.query_row(
+fn pending(conn: &Db<'_>, version: u32) -> Result<i64, StoreError> {
+    conn.query_row(
         "SELECT COUNT(*) FROM data_keys WHERE key_version <> ?1",
         [version],
         |r| r.get(0),
-    )?)
+    )
 }
 
 /// Marks every older version that no data key uses as retired. Returns those versions.
-pub fn retire_unused(conn: &Connection, active: u32) -> Result<Vec<u32>, StoreError> {
-    let mut stmt = conn.prepare(
+pub fn retire_unused(conn: &Db<'_>, active: u32) -> Result<Vec<u32>, StoreError> {
+    let versions: Vec<u32> = conn.query(
         "SELECT version FROM key_versions k WHERE retired_at IS NULL AND version <> ?1
            AND NOT EXISTS (SELECT 1 FROM data_keys d WHERE d.key_version = k.version)",
+        [active],
+        |r| r.get(0),
     )?;
-    let versions: Vec<u32> = stmt.query_map([active], |r| r.get(0))?.collect::<Result<_, _>>()?;
     for version in &versions {
         conn.execute(
             "UPDATE key_versions SET retired_at = ?2 WHERE version = ?1",
@@ -156,14 +151,13 @@ pub struct KeysStatus {
     pub pending_rewrap: i64,
 }
 
-pub fn status_of(conn: &Connection, keyring: &Keyring) -> Result<KeysStatus, StoreError> {
-    let mut stmt = conn.prepare(
+pub fn status_of(conn: &Db<'_>, keyring: &Keyring) -> Result<KeysStatus, StoreError> {
+    let versions = conn.query(
         "SELECT k.version, k.created_at, k.retired_at,
                 (SELECT COUNT(*) FROM data_keys d WHERE d.key_version = k.version)
          FROM key_versions k ORDER BY k.version",
-    )?;
-    let versions = stmt
-        .query_map([], |r| {
+        [],
+        |r| {
             let version: u32 = r.get(0)?;
             Ok(VersionStatus {
                 version,
@@ -172,8 +166,8 @@ pub fn status_of(conn: &Connection, keyring: &Keyring) -> Result<KeysStatus, Sto
                 data_keys: r.get(3)?,
                 in_keyring: keyring.has(version),
             })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+        },
+    )?;
     let active_version = keyring.active_version();
     Ok(KeysStatus {
         active_version,

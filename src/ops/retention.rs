@@ -1,15 +1,15 @@
 //! Retention: audit entries older than `audit_retention_days` and rejected webhook
 //! deliveries older than `rejected_events_days` are purged periodically.
 
-use rusqlite::Connection;
+use crate::store::sql::Db;
 use time::{Duration, OffsetDateTime};
 
 use crate::store::StoreError;
 
 /// Deletes audit entries recorded before `now - retention_days`. Returns how many.
-pub fn purge_audit(conn: &Connection, now: OffsetDateTime, retention_days: u32) -> Result<usize, StoreError> {
+pub fn purge_audit(conn: &Db<'_>, now: OffsetDateTime, retention_days: u32) -> Result<usize, StoreError> {
     let cutoff = crate::time::format_rfc3339(now - Duration::days(retention_days.into()));
-    Ok(conn.execute("DELETE FROM audit_log WHERE at < ?1", [cutoff])?)
+    conn.execute("DELETE FROM audit_log WHERE at < ?1", [cutoff])
 }
 
 /// What the purge needs.
@@ -58,7 +58,8 @@ mod tests {
     fn purges_only_entries_past_retention() {
         let dir = tempfile::tempdir().unwrap();
         let store = crate::store::Store::open(&dir.path().join("t.db")).unwrap();
-        let conn = store.conn().unwrap();
+        let pooled = store.conn().unwrap();
+        let conn = crate::store::sql::Db::sqlite(&pooled);
         for (id, at) in [
             ("a", "2019-01-01T00:00:00Z"),
             ("b", "2025-12-10T00:00:00Z"),

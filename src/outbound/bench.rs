@@ -258,9 +258,8 @@ fn count_succeeded(store: &Store) -> anyhow::Result<u64> {
         conn.query_row(
             "SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'succeeded'",
             [],
-            |r| r.get::<_, i64>(0),
+            |r| r.get::<i64>(0),
         )
-        .map_err(crate::store::StoreError::from)
     })? as u64)
 }
 

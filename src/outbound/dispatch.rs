@@ -3,12 +3,11 @@
 //! Both hand back [`WorkItem`]s already leased to this process.
 
 use crate::auth::PlatformScope;
-use crate::store::CachedStatements;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use rusqlite::{Connection, params};
+use crate::store::sql::{Db, params};
 
 use super::OutboundError;
 use super::endpoints::{self, EndpointRow};
@@ -21,7 +20,7 @@ use crate::vault::Vault;
 
 /// Builds (or reuses from `cache`) the worker's view of an endpoint.
 pub fn target_for(
-    conn: &Connection,
+    conn: &Db<'_>,
     vault: &Vault,
     plugins: &Plugins,
     cache: &mut HashMap<String, Arc<Target>>,
@@ -88,7 +87,7 @@ pub struct FanOut {
 
 /// Fans out up to `limit` undispatched outbox events in one transaction.
 pub fn fan_out(
-    tx: &Connection,
+    tx: &Db<'_>,
     vault: &Vault,
     plugins: &Plugins,
     cache: &mut HashMap<String, Arc<Target>>,
@@ -96,13 +95,12 @@ pub fn fan_out(
     limit: u32,
 ) -> Result<FanOut, OutboundError> {
     let now = now_ms();
-    let events: Vec<(String, String, String, String, String)> = tx
-        .prepare_cached(
-            "SELECT id, tenant_id, event_type, payload, created_at FROM outbox
+    let events: Vec<(String, String, String, String, String)> = tx.query(
+        "SELECT id, tenant_id, event_type, payload, created_at FROM outbox
              WHERE dispatched_at IS NULL ORDER BY id LIMIT ?1",
-        )?
-        .query_map([limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
-        .collect::<Result<_, _>>()?;
+        [limit],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+    )?;
     let mut deferred = 0;
     if events.is_empty() {
         return Ok(FanOut {
@@ -114,12 +112,9 @@ pub fn fan_out(
     let mut by_tenant: HashMap<String, Vec<EndpointRow>> = HashMap::new();
     let mut work = Vec::new();
     let dispatched_at = crate::time::now_rfc3339();
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, event_type, origin, status, attempts,
-             next_attempt_at, lease_token, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'event', 'pending', 0, ?6, ?7, ?8)",
-    )?;
-    let mut mark = tx.prepare_cached("UPDATE outbox SET dispatched_at = ?2 WHERE id = ?1")?;
+    const INSERT: &str = "INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, event_type, origin,
+             status, attempts, next_attempt_at, lease_token, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'event', 'pending', 0, ?6, ?7, ?8)";
     for (event_id, tenant_id, event_type, payload, created_at) in &events {
         if !by_tenant.contains_key(tenant_id) {
             by_tenant.insert(tenant_id.clone(), endpoints::list_active(tx, tenant_id)?);
@@ -138,16 +133,19 @@ pub fn fan_out(
                 deferred += 1;
                 (now, None)
             };
-            insert.execute(params![
-                delivery_id,
-                tenant_id,
-                endpoint.id,
-                event_id,
-                event_type,
-                due,
-                token,
-                now
-            ])?;
+            tx.execute(
+                INSERT,
+                params![
+                    delivery_id,
+                    tenant_id,
+                    endpoint.id,
+                    event_id,
+                    event_type,
+                    due,
+                    token,
+                    now
+                ],
+            )?;
             if leased {
                 work.push(WorkItem {
                     delivery_id,
@@ -163,7 +161,10 @@ pub fn fan_out(
                 });
             }
         }
-        mark.execute(params![event_id, dispatched_at])?;
+        tx.execute(
+            "UPDATE outbox SET dispatched_at = ?2 WHERE id = ?1",
+            params![event_id, dispatched_at],
+        )?;
     }
     Ok(FanOut {
         work,
@@ -174,7 +175,7 @@ pub fn fan_out(
 
 /// Leases up to `limit` due deliveries, skipping endpoints in `saturated`.
 pub fn claim_due(
-    tx: &Connection,
+    tx: &Db<'_>,
     vault: &Vault,
     plugins: &Plugins,
     cache: &mut HashMap<String, Arc<Target>>,
@@ -183,18 +184,15 @@ pub fn claim_due(
 ) -> Result<Vec<WorkItem>, OutboundError> {
     let now = now_ms();
     let skip = serde_json::to_string(&lease.saturated).unwrap_or_else(|_| "[]".into());
-    let claimed: Vec<(String, String, String, String, String, u32)> = tx
-        .prepare_cached(
-            "UPDATE webhook_deliveries SET next_attempt_at = ?3, lease_token = ?4
+    let claimed: Vec<(String, String, String, String, String, u32)> = tx.query(
+        "UPDATE webhook_deliveries SET next_attempt_at = ?3, lease_token = ?4
              WHERE id IN (SELECT id FROM webhook_deliveries
                           WHERE next_attempt_at <= ?1 AND endpoint_id NOT IN (SELECT value FROM json_each(?2))
                           ORDER BY next_attempt_at LIMIT ?5)
              RETURNING id, tenant_id, endpoint_id, event_id, event_type, attempts",
-        )?
-        .query_map(params![now, skip, lease.until_ms, &*lease.token, limit], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
-        })?
-        .collect::<Result<_, _>>()?;
+        params![now, skip, lease.until_ms, &*lease.token, limit],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+    )?;
     let mut work = Vec::with_capacity(claimed.len());
     let mut endpoints_seen: HashMap<String, Option<EndpointRow>> = HashMap::new();
     for (delivery_id, tenant_id, endpoint_id, event_id, event_type, attempts) in claimed {
@@ -205,11 +203,10 @@ pub fn claim_due(
             endpoints_seen.insert(endpoint_id.clone(), row);
         }
         let payload: Option<String> = tx
-            .prepare_cached("SELECT payload FROM outbox WHERE id = ?1")?
-            .query_row([&event_id], |r| r.get(0))
+            .query_row("SELECT payload FROM outbox WHERE id = ?1", [&event_id], |r| r.get(0))
             .optional_row()?;
         let (Some(endpoint), Some(payload)) = (&endpoints_seen[&endpoint_id], payload) else {
-            tx.execute_cached(
+            tx.execute(
                 "UPDATE webhook_deliveries SET status = 'exhausted', next_attempt_at = NULL, lease_token = NULL,
                      error = 'endpoint disabled or event no longer stored' WHERE id = ?1",
                 [&delivery_id],
@@ -232,26 +229,30 @@ pub fn claim_due(
 }
 
 /// Cheap read-only checks, so an idle engine never takes the write lock.
-pub fn has_undispatched(conn: &Connection) -> Result<bool, OutboundError> {
+pub fn has_undispatched(conn: &Db<'_>) -> Result<bool, OutboundError> {
     Ok(conn
-        .prepare_cached("SELECT 1 FROM outbox WHERE dispatched_at IS NULL LIMIT 1")?
-        .query_row([], |_| Ok(()))
+        .query_row("SELECT 1 FROM outbox WHERE dispatched_at IS NULL LIMIT 1", [], |_| {
+            Ok(())
+        })
         .optional_row()?
         .is_some())
 }
 
-pub fn has_due(conn: &Connection, now: i64) -> Result<bool, OutboundError> {
+pub fn has_due(conn: &Db<'_>, now: i64) -> Result<bool, OutboundError> {
     Ok(conn
-        .prepare_cached("SELECT 1 FROM webhook_deliveries WHERE next_attempt_at <= ?1 LIMIT 1")?
-        .query_row([now], |_| Ok(()))
+        .query_row(
+            "SELECT 1 FROM webhook_deliveries WHERE next_attempt_at <= ?1 LIMIT 1",
+            [now],
+            |_| Ok(()),
+        )
         .optional_row()?
         .is_some())
 }
 
 /// At start-up nothing can be in flight: every lease left behind belonged to a process
 /// that is gone, so its deliveries are due again now (with the same `webhook-id`).
-pub fn release_orphaned_leases(conn: &Connection) -> Result<usize, OutboundError> {
-    Ok(conn.execute_cached(
+pub fn release_orphaned_leases(conn: &Db<'_>) -> Result<usize, OutboundError> {
+    Ok(conn.execute(
         "UPDATE webhook_deliveries SET next_attempt_at = ?1, lease_token = NULL
          WHERE lease_token IS NOT NULL AND next_attempt_at IS NOT NULL",
         [now_ms()],

@@ -2,14 +2,14 @@
 //! them. Every query takes the tenant id first; an endpoint is never found without it.
 
 use crate::auth::TenantScope;
-use crate::store::CachedStatements;
-use rusqlite::{Connection, Row, params};
+use crate::store::sql::{Db, Row, params};
 use serde::Serialize;
 
 use super::OutboundError;
 use super::signing::{SigningKey, generate_secret};
 use crate::outbox::is_known_event_type;
 use crate::store::OptionalRow;
+use crate::store::StoreError;
 use crate::time::{ms_to_rfc3339, now_ms};
 use crate::vault::{KeyScope, Location, Secret, Vault};
 
@@ -195,7 +195,7 @@ fn location<'a>(scope: &'a KeyScope, id: &'a str, field: &'a str) -> Location<'a
 }
 
 pub fn seal_secret(
-    conn: &Connection,
+    conn: &Db<'_>,
     vault: &Vault,
     tenant_id: &str,
     id: &str,
@@ -208,7 +208,7 @@ pub fn seal_secret(
 
 /// The current secret and, while a rotation overlaps, the previous one.
 pub fn open_secrets(
-    conn: &Connection,
+    conn: &Db<'_>,
     vault: &Vault,
     row: &EndpointRow,
     now: i64,
@@ -227,7 +227,7 @@ pub fn open_secrets(
 const COLUMNS: &str = "id, tenant_id, url, description, events, active, retry_policy, secret, previous_secret,
      previous_secret_expires_at, disabled_reason, disabled_at, failing_since, created_at, updated_at, transform_plugin";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<EndpointRow> {
+fn from_row(r: &Row<'_>) -> Result<EndpointRow, StoreError> {
     let events: String = r.get(4)?;
     let policy: String = r.get(6)?;
     Ok(EndpointRow {
@@ -250,8 +250,8 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<EndpointRow> {
     })
 }
 
-pub fn insert(conn: &Connection, row: &EndpointRow) -> Result<(), OutboundError> {
-    conn.execute_cached(
+pub fn insert(conn: &Db<'_>, row: &EndpointRow) -> Result<(), OutboundError> {
+    conn.execute(
         &format!("INSERT INTO webhook_endpoints ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"),
         params![
             row.id,
@@ -275,8 +275,8 @@ pub fn insert(conn: &Connection, row: &EndpointRow) -> Result<(), OutboundError>
     Ok(())
 }
 
-pub fn update(conn: &Connection, row: &EndpointRow) -> Result<(), OutboundError> {
-    let changed = conn.execute_cached(
+pub fn update(conn: &Db<'_>, row: &EndpointRow) -> Result<(), OutboundError> {
+    let changed = conn.execute(
         "UPDATE webhook_endpoints SET url = ?3, description = ?4, events = ?5, active = ?6, retry_policy = ?7,
              secret = ?8, previous_secret = ?9, previous_secret_expires_at = ?10, disabled_reason = ?11,
              disabled_at = ?12, failing_since = ?13, updated_at = ?14, transform_plugin = ?15
@@ -305,7 +305,7 @@ pub fn update(conn: &Connection, row: &EndpointRow) -> Result<(), OutboundError>
     Ok(())
 }
 
-pub fn find(conn: &Connection, scope: &TenantScope, id: &str) -> Result<Option<EndpointRow>, OutboundError> {
+pub fn find(conn: &Db<'_>, scope: &TenantScope, id: &str) -> Result<Option<EndpointRow>, OutboundError> {
     let tenant_id = scope.id();
     Ok(conn
         .query_row(
@@ -316,40 +316,36 @@ pub fn find(conn: &Connection, scope: &TenantScope, id: &str) -> Result<Option<E
         .optional_row()?)
 }
 
-pub fn get(conn: &Connection, scope: &TenantScope, id: &str) -> Result<EndpointRow, OutboundError> {
+pub fn get(conn: &Db<'_>, scope: &TenantScope, id: &str) -> Result<EndpointRow, OutboundError> {
     find(conn, scope, id)?.ok_or(OutboundError::EndpointNotFound)
 }
 
 pub fn list(
-    conn: &Connection,
+    conn: &Db<'_>,
     scope: &TenantScope,
     after: Option<&str>,
     limit: u32,
 ) -> Result<Vec<EndpointRow>, OutboundError> {
     let tenant_id = scope.id();
-    let mut stmt = conn.prepare(&format!(
+    let rows = conn.query(&format!(
         "SELECT {COLUMNS} FROM webhook_endpoints WHERE tenant_id = ?1 AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3"
-    ))?;
-    let rows = stmt
-        .query_map(params![tenant_id, after, limit + 1], from_row)?
-        .collect::<Result<Vec<_>, _>>()?;
+    ), params![tenant_id, after, limit + 1], from_row)?;
     Ok(rows)
 }
 
 /// The tenant's active endpoints (for fan-out).
-pub fn list_active(conn: &Connection, tenant_id: &str) -> Result<Vec<EndpointRow>, OutboundError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM webhook_endpoints WHERE tenant_id = ?1 AND active = 1"
-    ))?;
-    let rows = stmt
-        .query_map(params![tenant_id], from_row)?
-        .collect::<Result<Vec<_>, _>>()?;
+pub fn list_active(conn: &Db<'_>, tenant_id: &str) -> Result<Vec<EndpointRow>, OutboundError> {
+    let rows = conn.query(
+        &format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE tenant_id = ?1 AND active = 1"),
+        params![tenant_id],
+        from_row,
+    )?;
     Ok(rows)
 }
 
-pub fn delete(conn: &Connection, scope: &TenantScope, id: &str) -> Result<(), OutboundError> {
+pub fn delete(conn: &Db<'_>, scope: &TenantScope, id: &str) -> Result<(), OutboundError> {
     let tenant_id = scope.id();
-    let removed = conn.execute_cached(
+    let removed = conn.execute(
         "DELETE FROM webhook_endpoints WHERE tenant_id = ?1 AND id = ?2",
         params![tenant_id, id],
     )?;
@@ -362,7 +358,7 @@ pub fn delete(conn: &Connection, scope: &TenantScope, id: &str) -> Result<(), Ou
 /// Starts a rotation: `new_secret` signs from now on, the current one keeps signing beside
 /// it for [`ROTATION_OVERLAP_MS`].
 pub fn rotate_secret(
-    conn: &Connection,
+    conn: &Db<'_>,
     vault: &Vault,
     row: &mut EndpointRow,
     new_secret: &Secret,
@@ -384,13 +380,13 @@ pub fn rotate_secret(
 
 /// Takes an endpoint out of delivery: nothing new is fanned out to it and what was
 /// waiting is given up (a re-enabled endpoint gets what it missed by replay).
-pub fn disable(conn: &Connection, row: &mut EndpointRow, reason: &str, now: i64) -> Result<usize, OutboundError> {
+pub fn disable(conn: &Db<'_>, row: &mut EndpointRow, reason: &str, now: i64) -> Result<usize, OutboundError> {
     row.active = false;
     row.disabled_reason = Some(reason.to_owned());
     row.disabled_at = Some(now);
     row.updated_at = ms_to_rfc3339(now);
     update(conn, row)?;
-    let given_up = conn.execute_cached(
+    let given_up = conn.execute(
         "UPDATE webhook_deliveries SET status = 'exhausted', next_attempt_at = NULL, lease_token = NULL,
              error = COALESCE(error || '; ', '') || ?3
          WHERE tenant_id = ?1 AND endpoint_id = ?2 AND next_attempt_at IS NOT NULL",
@@ -402,30 +398,27 @@ pub fn disable(conn: &Connection, row: &mut EndpointRow, reason: &str, now: i64)
 /// Events of the tenant in `[since, until]` the endpoint subscribes to and has not
 /// received successfully.
 pub fn count_undelivered_events(
-    conn: &Connection,
+    conn: &Db<'_>,
     row: &EndpointRow,
     since: &str,
     until: &str,
 ) -> Result<u64, OutboundError> {
-    let mut stmt = conn.prepare(
+    let counts = conn.query(
         "SELECT o.event_type, COUNT(*) FROM outbox o
          WHERE o.tenant_id = ?1 AND o.created_at >= ?2 AND o.created_at <= ?3 AND o.event_type <> 'ping'
            AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = o.id AND d.endpoint_id = ?4
                            AND d.status = 'succeeded')
          GROUP BY o.event_type",
+        params![row.tenant_id, since, until, row.id],
+        |r| Ok((r.get::<String>(0)?, r.get::<i64>(1)? as u64)),
     )?;
-    let counts = stmt
-        .query_map(params![row.tenant_id, since, until, row.id], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
     Ok(counts.iter().filter(|(t, _)| row.wants(t)).map(|(_, n)| n).sum())
 }
 
 /// Endpoints failing right now or disabled by failure or 410, for `GET /api/v1/status`
 /// (one tenant's, or every tenant's for the platform).
-pub fn count_failing(conn: &Connection, reach: &crate::auth::Reach) -> Result<u64, OutboundError> {
-    let n: i64 = conn.query_row_cached(
+pub fn count_failing(conn: &Db<'_>, reach: &crate::auth::Reach) -> Result<u64, OutboundError> {
+    let n: i64 = conn.query_row(
         "SELECT COUNT(*) FROM webhook_endpoints WHERE (?1 IS NULL OR tenant_id = ?1)
            AND (failing_since IS NOT NULL OR disabled_reason IN ('gone', 'failing'))",
         params![reach.tenant_filter()],

@@ -23,6 +23,7 @@ use crate::pause::Pause;
 use crate::plugins::Plugins;
 use crate::queue::{self, Claimed, Finished, QueueStore, Settled};
 use crate::store::Store;
+use crate::store::sql::Db;
 use crate::store::writer::{Durability, Writer};
 use crate::time::now_ms;
 use crate::vault::Vault;
@@ -232,7 +233,7 @@ struct Deliveries {
 impl Deliveries {
     fn relaxed<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&rusqlite::Connection) -> Result<T, OutboundError> + Send + 'static,
+        f: impl FnOnce(&Db<'_>) -> Result<T, OutboundError> + Send + 'static,
     ) -> Result<T, OutboundError> {
         self.writer.write_blocking_with(Durability::Relaxed, f)
     }

@@ -1,8 +1,7 @@
 //! Delivery history and control: list, inspect, retry, test (ping), replay, stats.
 
 use crate::auth::TenantScope;
-use crate::store::CachedStatements;
-use rusqlite::{Connection, Row, params};
+use crate::store::sql::{Db, Row, params};
 use serde::Serialize;
 use serde_json::json;
 
@@ -10,6 +9,7 @@ use super::OutboundError;
 use super::endpoints::{self, EndpointRow};
 use super::signing::message_id;
 use crate::store::OptionalRow;
+use crate::store::StoreError;
 use crate::time::{ms_to_rfc3339, now_ms};
 
 /// One delivery of one event to one endpoint, as the API shows it.
@@ -49,7 +49,7 @@ pub struct AttemptView {
 const COLUMNS: &str = "id, endpoint_id, event_id, event_type, origin, attempts, status, response_status,
      response_excerpt, error, duration_ms, next_attempt_at, last_attempt_at, created_at, lease_token";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<DeliveryView> {
+fn from_row(r: &Row<'_>) -> Result<DeliveryView, StoreError> {
     let event_id: String = r.get(2)?;
     let next: Option<i64> = r.get(11)?;
     let leased: Option<String> = r.get(14)?;
@@ -72,7 +72,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<DeliveryView> {
         } else {
             next.map(ms_to_rfc3339)
         },
-        last_attempt_at: r.get::<_, Option<i64>>(12)?.map(ms_to_rfc3339),
+        last_attempt_at: r.get::<Option<i64>>(12)?.map(ms_to_rfc3339),
         created_at: ms_to_rfc3339(r.get(13)?),
         attempts: None,
     })
@@ -80,7 +80,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<DeliveryView> {
 
 /// Newest first. `status` filters; the cursor is the last id seen.
 pub fn list(
-    conn: &Connection,
+    conn: &Db<'_>,
     scope: &TenantScope,
     endpoint_id: &str,
     status: Option<&str>,
@@ -88,18 +88,19 @@ pub fn list(
     limit: u32,
 ) -> Result<Vec<DeliveryView>, OutboundError> {
     let tenant_id = scope.id();
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM webhook_deliveries
+    let rows = conn.query(
+        &format!(
+            "SELECT {COLUMNS} FROM webhook_deliveries
          WHERE tenant_id = ?1 AND endpoint_id = ?2 AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR id < ?4)
          ORDER BY id DESC LIMIT ?5"
-    ))?;
-    let rows = stmt
-        .query_map(params![tenant_id, endpoint_id, status, before, limit + 1], from_row)?
-        .collect::<Result<Vec<_>, _>>()?;
+        ),
+        params![tenant_id, endpoint_id, status, before, limit + 1],
+        from_row,
+    )?;
     Ok(rows)
 }
 
-pub fn get(conn: &Connection, scope: &TenantScope, endpoint_id: &str, id: &str) -> Result<DeliveryView, OutboundError> {
+pub fn get(conn: &Db<'_>, scope: &TenantScope, endpoint_id: &str, id: &str) -> Result<DeliveryView, OutboundError> {
     let tenant_id = scope.id();
     let mut view = conn
         .query_row(
@@ -109,12 +110,11 @@ pub fn get(conn: &Connection, scope: &TenantScope, endpoint_id: &str, id: &str) 
         )
         .optional_row()?
         .ok_or(OutboundError::DeliveryNotFound)?;
-    let mut stmt = conn.prepare(
+    let attempts = conn.query(
         "SELECT attempt, at, succeeded, response_status, response_excerpt, error, duration_ms
          FROM webhook_attempts WHERE tenant_id = ?1 AND delivery_id = ?2 ORDER BY attempt",
-    )?;
-    let attempts = stmt
-        .query_map(params![tenant_id, id], |r| {
+        params![tenant_id, id],
+        |r| {
             Ok(AttemptView {
                 attempt: r.get(0)?,
                 at: ms_to_rfc3339(r.get(1)?),
@@ -124,15 +124,15 @@ pub fn get(conn: &Connection, scope: &TenantScope, endpoint_id: &str, id: &str) 
                 error: r.get(5)?,
                 duration_ms: r.get(6)?,
             })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+        },
+    )?;
     view.attempts = Some(attempts);
     Ok(view)
 }
 
 /// Makes a delivery due now: a finished one gets one more attempt, a waiting one is
 /// brought forward. One being attempted right now is a conflict.
-pub fn retry_now(conn: &Connection, endpoint: &EndpointRow, delivery_id: &str) -> Result<DeliveryView, OutboundError> {
+pub fn retry_now(conn: &Db<'_>, endpoint: &EndpointRow, delivery_id: &str) -> Result<DeliveryView, OutboundError> {
     require_active(endpoint)?;
     let leased: Option<Option<String>> = conn
         .query_row(
@@ -150,7 +150,7 @@ pub fn retry_now(conn: &Connection, endpoint: &EndpointRow, delivery_id: &str) -
         }
         Some(None) => {}
     }
-    conn.execute_cached(
+    conn.execute(
         "UPDATE webhook_deliveries SET status = CASE WHEN status = 'succeeded' OR status = 'exhausted'
              THEN 'pending' ELSE status END, next_attempt_at = ?4, origin = CASE WHEN origin = 'event' THEN 'retry' ELSE origin END
          WHERE tenant_id = ?1 AND endpoint_id = ?2 AND id = ?3",
@@ -169,7 +169,7 @@ fn require_active(endpoint: &EndpointRow) -> Result<(), OutboundError> {
 }
 
 fn insert_delivery(
-    conn: &Connection,
+    conn: &Db<'_>,
     endpoint: &EndpointRow,
     event_id: &str,
     event_type: &str,
@@ -177,26 +177,18 @@ fn insert_delivery(
 ) -> Result<String, OutboundError> {
     let id = crate::ids::new_id();
     let now = now_ms();
-    conn.prepare_cached(
+    conn.execute(
         "INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, event_type, origin, status, attempts,
              next_attempt_at, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?7)",
-    )?
-    .execute(params![
-        id,
-        endpoint.tenant_id,
-        endpoint.id,
-        event_id,
-        event_type,
-        origin,
-        now
-    ])?;
+        params![id, endpoint.tenant_id, endpoint.id, event_id, event_type, origin, now],
+    )?;
     Ok(id)
 }
 
 /// Sends a `ping` to this endpoint only: an outbox event recorded as already dispatched,
 /// plus its one delivery.
-pub fn send_test(conn: &Connection, endpoint: &EndpointRow) -> Result<DeliveryView, OutboundError> {
+pub fn send_test(conn: &Db<'_>, endpoint: &EndpointRow) -> Result<DeliveryView, OutboundError> {
     require_active(endpoint)?;
     let event_id = crate::ids::new_id();
     let now = crate::time::now_rfc3339();
@@ -205,7 +197,7 @@ pub fn send_test(conn: &Connection, endpoint: &EndpointRow) -> Result<DeliveryVi
         "timestamp": now,
         "data": {"endpoint_id": endpoint.id, "message": "Test message from tessera"},
     });
-    conn.execute_cached(
+    conn.execute(
         "INSERT INTO outbox (id, tenant_id, event_type, payload, created_at, dispatched_at) VALUES (?1, ?2, 'ping', ?3, ?4, ?4)",
         params![event_id, endpoint.tenant_id, payload.to_string(), now],
     )?;
@@ -230,7 +222,7 @@ pub const MAX_REPLAY: u32 = 10_000;
 
 /// Schedules the selected events again for `endpoint` (same `webhook-id` as before, so a
 /// receiver that already has one can tell). Returns how many were scheduled.
-pub fn replay(conn: &Connection, endpoint: &EndpointRow, selection: &ReplaySelection) -> Result<u64, OutboundError> {
+pub fn replay(conn: &Db<'_>, endpoint: &EndpointRow, selection: &ReplaySelection) -> Result<u64, OutboundError> {
     require_active(endpoint)?;
     let events: Vec<(String, String)> = match selection {
         ReplaySelection::Event(id) => {
@@ -249,26 +241,22 @@ pub fn replay(conn: &Connection, endpoint: &EndpointRow, selection: &ReplaySelec
             until,
             only_undelivered,
         } => {
-            let mut stmt = conn.prepare(
+            let rows = conn.query(
                 "SELECT o.id, o.event_type FROM outbox o WHERE o.tenant_id = ?1 AND o.created_at >= ?2
                    AND o.created_at <= ?3 AND o.event_type <> 'ping'
                    AND (?5 = 0 OR NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = o.id
                         AND d.endpoint_id = ?6 AND d.status = 'succeeded'))
                  ORDER BY o.id LIMIT ?4",
+                params![
+                    endpoint.tenant_id,
+                    since,
+                    until,
+                    MAX_REPLAY + 1,
+                    only_undelivered,
+                    endpoint.id
+                ],
+                |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?)),
             )?;
-            let rows = stmt
-                .query_map(
-                    params![
-                        endpoint.tenant_id,
-                        since,
-                        until,
-                        MAX_REPLAY + 1,
-                        only_undelivered,
-                        endpoint.id
-                    ],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )?
-                .collect::<Result<Vec<(String, String)>, _>>()?;
             if rows.len() as u32 > MAX_REPLAY {
                 return Err(OutboundError::invalid(
                     "since",
@@ -294,7 +282,7 @@ pub struct HourBucket {
 /// Attempts per hour over the last `hours` (oldest first, empty hours included), for the
 /// whole tenant or one endpoint.
 pub fn stats(
-    conn: &Connection,
+    conn: &Db<'_>,
     tenant_id: &str,
     endpoint_id: Option<&str>,
     hours: u32,
@@ -310,16 +298,13 @@ pub fn stats(
             failed: 0,
         })
         .collect();
-    let mut stmt = conn.prepare(
+    let rows = conn.query(
         "SELECT (at - ?3) / 3600000 AS bucket, succeeded, COUNT(*) FROM webhook_attempts
          WHERE tenant_id = ?1 AND (?2 IS NULL OR endpoint_id = ?2) AND at >= ?3
          GROUP BY bucket, succeeded",
+        params![tenant_id, endpoint_id, start],
+        |r| Ok((r.get::<i64>(0)?, r.get::<bool>(1)?, r.get::<i64>(2)? as u64)),
     )?;
-    let rows = stmt
-        .query_map(params![tenant_id, endpoint_id, start], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, bool>(1)?, r.get::<_, i64>(2)? as u64))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
     for (bucket, succeeded, count) in rows {
         if let Some(b) = usize::try_from(bucket).ok().and_then(|i| buckets.get_mut(i)) {
             if succeeded {
@@ -335,7 +320,7 @@ pub fn stats(
 /// When re-enabling: the events the endpoint never received since its failures began
 /// (or since it was disabled), and the replay request that sends them.
 pub fn missed_since(
-    conn: &Connection,
+    conn: &Db<'_>,
     endpoint: &EndpointRow,
     now: i64,
 ) -> Result<Option<serde_json::Value>, OutboundError> {

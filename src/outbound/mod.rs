@@ -43,12 +43,6 @@ pub enum OutboundError {
     Vault(#[from] VaultError),
 }
 
-impl From<rusqlite::Error> for OutboundError {
-    fn from(e: rusqlite::Error) -> Self {
-        OutboundError::Store(e.into())
-    }
-}
-
 impl OutboundError {
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         OutboundError::Invalid {

@@ -4,7 +4,7 @@ use crate::auth::PlatformScope;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, params};
+use crate::store::sql::{Db, params};
 use serde_json::json;
 
 use super::OutboundError;
@@ -262,7 +262,7 @@ pub struct HealthRules {
 /// (410 or [`HealthRules::disable_after_ms`] of failures disable it, and its admins are
 /// notified). Guarded by the lease token, so a stale worker cannot overwrite.
 pub fn record(
-    conn: &Connection,
+    conn: &Db<'_>,
     item: &WorkItem,
     report: &AttemptReport,
     rules: &HealthRules,
@@ -280,13 +280,11 @@ pub fn record(
         (Verdict::Succeeded, None) => None,
         (_, None) => report.status.map(|s| format!("HTTP {s}")),
     };
-    let changed = conn
-        .prepare_cached(
-            "UPDATE webhook_deliveries SET status = ?3, attempts = ?4, next_attempt_at = ?5, lease_token = NULL,
+    let changed = conn.execute(
+        "UPDATE webhook_deliveries SET status = ?3, attempts = ?4, next_attempt_at = ?5, lease_token = NULL,
                  response_status = ?6, response_excerpt = ?7, error = ?8, duration_ms = ?9, last_attempt_at = ?10
              WHERE id = ?1 AND lease_token = ?2",
-        )?
-        .execute(params![
+        params![
             item.delivery_id,
             &*item.lease_token,
             status,
@@ -297,40 +295,43 @@ pub fn record(
             error,
             report.duration_ms,
             report.at_ms,
-        ])?;
+        ],
+    )?;
     let mut effects = RecordEffects::default();
     if changed == 0 {
         return Ok(effects);
     }
     effects.recorded = true;
     effects.outcome = Some(status);
-    conn.prepare_cached(
+    conn.execute(
         "INSERT INTO webhook_attempts (id, tenant_id, delivery_id, endpoint_id, attempt, at, succeeded,
              response_status, response_excerpt, error, duration_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    )?
-    .execute(params![
-        crate::ids::new_id(),
-        target.tenant_id,
-        item.delivery_id,
-        target.endpoint_id,
-        item.attempt,
-        report.at_ms,
-        verdict == Verdict::Succeeded,
-        report.status,
-        report.excerpt,
-        error,
-        report.duration_ms,
-    ])?;
+        params![
+            crate::ids::new_id(),
+            target.tenant_id,
+            item.delivery_id,
+            target.endpoint_id,
+            item.attempt,
+            report.at_ms,
+            verdict == Verdict::Succeeded,
+            report.status,
+            report.excerpt,
+            error,
+            report.duration_ms,
+        ],
+    )?;
     if verdict == Verdict::Succeeded {
-        conn.prepare_cached(
+        conn.execute(
             "UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ?1 AND failing_since IS NOT NULL",
-        )?
-        .execute(params![target.endpoint_id])?;
+            params![target.endpoint_id],
+        )?;
         return Ok(effects);
     }
-    conn.prepare_cached("UPDATE webhook_endpoints SET failing_since = ?2 WHERE id = ?1 AND failing_since IS NULL")?
-        .execute(params![target.endpoint_id, report.at_ms])?;
+    conn.execute(
+        "UPDATE webhook_endpoints SET failing_since = ?2 WHERE id = ?1 AND failing_since IS NULL",
+        params![target.endpoint_id, report.at_ms],
+    )?;
     let scope = PlatformScope::for_server_work().narrow_to(&target.tenant_id);
     let Some(mut endpoint) = endpoints::find(conn, &scope, &target.endpoint_id)? else {
         return Ok(effects);
@@ -380,10 +381,10 @@ pub fn record(
 }
 
 /// Puts a delivery a worker did not attempt back in line, due now.
-pub fn release(conn: &Connection, item: &WorkItem, now_ms: i64) -> Result<(), OutboundError> {
-    conn.prepare_cached(
+pub fn release(conn: &Db<'_>, item: &WorkItem, now_ms: i64) -> Result<(), OutboundError> {
+    conn.execute(
         "UPDATE webhook_deliveries SET next_attempt_at = ?3, lease_token = NULL WHERE id = ?1 AND lease_token = ?2",
-    )?
-    .execute(params![item.delivery_id, &*item.lease_token, now_ms])?;
+        params![item.delivery_id, &*item.lease_token, now_ms],
+    )?;
     Ok(())
 }

@@ -16,6 +16,7 @@ use crate::app::AppState;
 use crate::audit;
 use crate::auth::TenantAccess;
 use crate::error::{ApiError, ApiResult};
+use crate::store::sql::Db;
 use crate::time::{ms_to_rfc3339, now_ms};
 
 /// May hold a plaintext secret: deliberately not `Debug`.
@@ -33,7 +34,7 @@ pub struct CreateEndpoint {
 }
 
 /// Checks a `transform` (an installed plugin with an outbound entry point) in `tx`.
-fn check_transform(tx: &rusqlite::Connection, tenant_id: &str, plugin: &str) -> Result<(), OutboundError> {
+fn check_transform(tx: &Db<'_>, tenant_id: &str, plugin: &str) -> Result<(), OutboundError> {
     crate::plugins::runtime::check_endpoint_transform(tx, tenant_id, plugin)
         .map_err(|message| OutboundError::invalid("transform", message))
 }

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use rusqlite::params;
+use crate::store::sql::params;
 
 use super::dispatch::target_for;
 use super::endpoints::{self, EndpointRow, RetryPolicy};
@@ -143,7 +143,6 @@ fn notifications(f: &Fixture) -> i64 {
                 [],
                 |r| r.get(0),
             )
-            .map_err(crate::store::StoreError::from)
         })
         .unwrap()
 }
@@ -192,10 +191,7 @@ fn a_lost_lease_records_nothing() {
     assert!(!effects.recorded);
     let attempts: i64 = f
         .store
-        .read(|c| {
-            c.query_row("SELECT COUNT(*) FROM webhook_attempts", [], |r| r.get(0))
-                .map_err(crate::store::StoreError::from)
-        })
+        .read(|c| c.query_row("SELECT COUNT(*) FROM webhook_attempts", [], |r| r.get(0)))
         .unwrap();
     assert_eq!(attempts, 0);
 }

@@ -16,11 +16,11 @@ pub mod routes;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use crate::store::sql::{Db, params};
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::store::{Store, StoreError};
+use crate::store::{OptionalRow, Store, StoreError};
 use crate::time::Clock;
 
 /// How often a running server looks for a change made by the CLI.
@@ -128,7 +128,7 @@ pub const HELD: &[&str] = &[
     "the demo's webhook emitter",
 ];
 
-pub fn read_state(conn: &Connection) -> Result<PauseState, StoreError> {
+pub fn read_state(conn: &Db<'_>) -> Result<PauseState, StoreError> {
     let row = conn
         .query_row(
             "SELECT paused, version, changed_at, changed_by, reason FROM platform_pause WHERE id = 1",
@@ -143,7 +143,7 @@ pub fn read_state(conn: &Connection) -> Result<PauseState, StoreError> {
                 })
             },
         )
-        .optional()?;
+        .optional_row()?;
     Ok(row.unwrap_or(PauseState {
         paused: false,
         changed_at: None,
@@ -155,7 +155,7 @@ pub fn read_state(conn: &Connection) -> Result<PauseState, StoreError> {
 
 /// Stores a new state (a new version) and returns it.
 pub fn write_state(
-    conn: &Connection,
+    conn: &Db<'_>,
     paused: bool,
     by: &str,
     reason: Option<&str>,
@@ -273,7 +273,8 @@ mod tests {
     fn the_state_is_stored_with_a_version() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("t.db")).unwrap();
-        let conn = store.conn().unwrap();
+        let pooled = store.conn().unwrap();
+        let conn = crate::store::sql::Db::sqlite(&pooled);
         assert!(!read_state(&conn).unwrap().paused);
         let paused = write_state(&conn, true, "cli", Some("restore drill"), "2030-01-01T00:00:00Z").unwrap();
         assert_eq!((paused.paused, paused.version), (true, 1));

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::Connection;
+use crate::store::sql::Db;
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
@@ -162,7 +162,7 @@ fn location<'a>(scope: &'a KeyScope, installation_id: &'a str) -> Location<'a> {
 }
 
 pub fn seal(
-    conn: &Connection,
+    conn: &Db<'_>,
     vault: &Vault,
     tenant_id: &str,
     installation_id: &str,
@@ -174,7 +174,7 @@ pub fn seal(
 }
 
 pub fn open(
-    conn: &Connection,
+    conn: &Db<'_>,
     vault: &Vault,
     tenant_id: &str,
     installation_id: &str,

@@ -85,12 +85,6 @@ pub enum PluginError {
     Vault(#[from] VaultError),
 }
 
-impl From<rusqlite::Error> for PluginError {
-    fn from(e: rusqlite::Error) -> Self {
-        PluginError::Store(e.into())
-    }
-}
-
 impl PluginError {
     fn field(field: &str, message: impl Into<String>) -> PluginError {
         PluginError::Invalid(vec![FieldError {

@@ -1,8 +1,7 @@
 //! SQL for plugins, their versions and tenants' installations. Installation queries take
 //! the tenant id first; an installation is never found without it.
 
-use crate::store::CachedStatements;
-use rusqlite::{Connection, Row, params};
+use crate::store::sql::{Db, Row, params};
 
 use super::manifest::Manifest;
 use crate::auth::Reach;
@@ -57,10 +56,12 @@ fn json_list(text: String) -> Vec<String> {
     serde_json::from_str(&text).unwrap_or_default()
 }
 
-fn published_from(r: &Row<'_>) -> rusqlite::Result<Published> {
+fn published_from(r: &Row<'_>) -> Result<Published, StoreError> {
     let manifest: String = r.get(9)?;
-    let manifest = serde_json::from_str(&manifest)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(9, rusqlite::types::Type::Text, Box::new(e)))?;
+    let manifest = serde_json::from_str(&manifest).map_err(|e| StoreError::Column {
+        index: 9,
+        why: format!("the stored manifest is not valid JSON: {e}"),
+    })?;
     Ok(Published {
         plugin: PluginRow {
             id: r.get(0)?,
@@ -91,41 +92,39 @@ const PUBLISHED: &str = "SELECT p.id, p.version, p.platform_wide, p.builtin, p.c
         v.published_by, v.published_at
     FROM plugins p JOIN plugin_versions v ON v.plugin_id = p.id AND v.version = p.version";
 
-pub fn find(conn: &Connection, id: &str) -> Result<Option<Published>, StoreError> {
-    conn.query_row_cached(&format!("{PUBLISHED} WHERE p.id = ?1"), [id], published_from)
+pub fn find(conn: &Db<'_>, id: &str) -> Result<Option<Published>, StoreError> {
+    conn.query_row(&format!("{PUBLISHED} WHERE p.id = ?1"), [id], published_from)
         .optional_row()
 }
 
-pub fn list(conn: &Connection) -> Result<Vec<Published>, StoreError> {
-    let mut stmt = conn.prepare(&format!("{PUBLISHED} ORDER BY p.id"))?;
-    let rows = stmt.query_map([], published_from)?.collect::<Result<Vec<_>, _>>()?;
+pub fn list(conn: &Db<'_>) -> Result<Vec<Published>, StoreError> {
+    let rows = conn.query(&format!("{PUBLISHED} ORDER BY p.id"), [], published_from)?;
     Ok(rows)
 }
 
 /// `(version, published_at, sha256)` of every version, newest first by publication.
-pub fn versions(conn: &Connection, id: &str) -> Result<Vec<(String, String, String)>, StoreError> {
-    let mut stmt = conn.prepare(
+pub fn versions(conn: &Db<'_>, id: &str) -> Result<Vec<(String, String, String)>, StoreError> {
+    let rows = conn.query(
         "SELECT version, published_at, sha256 FROM plugin_versions WHERE plugin_id = ?1
          ORDER BY published_at DESC, version DESC",
+        [id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?;
-    let rows = stmt
-        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
 
 /// Stores `version` and makes it the plugin's current one (creating the plugin).
-pub fn publish(conn: &Connection, row: &VersionRow, platform_wide: bool, builtin: bool) -> Result<(), StoreError> {
+pub fn publish(conn: &Db<'_>, row: &VersionRow, platform_wide: bool, builtin: bool) -> Result<(), StoreError> {
     let manifest = serde_json::to_string(&row.manifest).unwrap_or_else(|_| "{}".into());
     // The plugin row first: versions reference it.
-    conn.execute_cached(
+    conn.execute(
         "INSERT INTO plugins (id, version, platform_wide, builtin, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?5)
          ON CONFLICT(id) DO UPDATE SET version = excluded.version, platform_wide = excluded.platform_wide,
              builtin = excluded.builtin, updated_at = excluded.updated_at",
         params![row.plugin_id, row.version, platform_wide, builtin, row.published_at],
     )?;
-    conn.execute_cached(
+    conn.execute(
         "INSERT INTO plugin_versions (plugin_id, version, manifest, providers, script, entry_points, provider_keys,
              sha256, size_bytes, published_by, published_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -146,12 +145,12 @@ pub fn publish(conn: &Connection, row: &VersionRow, platform_wide: bool, builtin
     Ok(())
 }
 
-pub fn delete(conn: &Connection, id: &str) -> Result<bool, StoreError> {
-    Ok(conn.execute_cached("DELETE FROM plugins WHERE id = ?1", [id])? > 0)
+pub fn delete(conn: &Db<'_>, id: &str) -> Result<bool, StoreError> {
+    Ok(conn.execute("DELETE FROM plugins WHERE id = ?1", [id])? > 0)
 }
 
-pub fn count_installations(conn: &Connection, plugin_id: &str) -> Result<u64, StoreError> {
-    let n: i64 = conn.query_row_cached(
+pub fn count_installations(conn: &Db<'_>, plugin_id: &str) -> Result<u64, StoreError> {
+    let n: i64 = conn.query_row(
         "SELECT COUNT(*) FROM plugin_installations WHERE plugin_id = ?1",
         [plugin_id],
         |r| r.get(0),
@@ -160,18 +159,17 @@ pub fn count_installations(conn: &Connection, plugin_id: &str) -> Result<u64, St
 }
 
 /// Every `(tenant_id, plugin_id)` installation, for the catalog overlays.
-pub fn all_installations(conn: &Connection) -> Result<Vec<(String, String)>, StoreError> {
-    let mut stmt = conn.prepare("SELECT tenant_id, plugin_id FROM plugin_installations")?;
-    let rows = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<Vec<_>, _>>()?;
+pub fn all_installations(conn: &Db<'_>) -> Result<Vec<(String, String)>, StoreError> {
+    let rows = conn.query("SELECT tenant_id, plugin_id FROM plugin_installations", [], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })?;
     Ok(rows)
 }
 
 const INSTALLATION: &str =
     "SELECT id, tenant_id, plugin_id, configuration, installed_by, created_at, updated_at FROM plugin_installations";
 
-fn installation_from(r: &Row<'_>) -> rusqlite::Result<InstallationRow> {
+fn installation_from(r: &Row<'_>) -> Result<InstallationRow, StoreError> {
     Ok(InstallationRow {
         id: r.get(0)?,
         tenant_id: r.get(1)?,
@@ -184,11 +182,11 @@ fn installation_from(r: &Row<'_>) -> rusqlite::Result<InstallationRow> {
 }
 
 pub fn find_installation(
-    conn: &Connection,
+    conn: &Db<'_>,
     tenant_id: &str,
     plugin_id: &str,
 ) -> Result<Option<InstallationRow>, StoreError> {
-    conn.query_row_cached(
+    conn.query_row(
         &format!("{INSTALLATION} WHERE tenant_id = ?1 AND plugin_id = ?2"),
         params![tenant_id, plugin_id],
         installation_from,
@@ -196,16 +194,17 @@ pub fn find_installation(
     .optional_row()
 }
 
-pub fn list_installations(conn: &Connection, tenant_id: &str) -> Result<Vec<InstallationRow>, StoreError> {
-    let mut stmt = conn.prepare(&format!("{INSTALLATION} WHERE tenant_id = ?1 ORDER BY plugin_id"))?;
-    let rows = stmt
-        .query_map([tenant_id], installation_from)?
-        .collect::<Result<Vec<_>, _>>()?;
+pub fn list_installations(conn: &Db<'_>, tenant_id: &str) -> Result<Vec<InstallationRow>, StoreError> {
+    let rows = conn.query(
+        &format!("{INSTALLATION} WHERE tenant_id = ?1 ORDER BY plugin_id"),
+        [tenant_id],
+        installation_from,
+    )?;
     Ok(rows)
 }
 
-pub fn count_for_tenant(conn: &Connection, tenant_id: &str) -> Result<u64, StoreError> {
-    let n: i64 = conn.query_row_cached(
+pub fn count_for_tenant(conn: &Db<'_>, tenant_id: &str) -> Result<u64, StoreError> {
+    let n: i64 = conn.query_row(
         "SELECT COUNT(*) FROM plugin_installations WHERE tenant_id = ?1",
         [tenant_id],
         |r| r.get(0),
@@ -213,8 +212,8 @@ pub fn count_for_tenant(conn: &Connection, tenant_id: &str) -> Result<u64, Store
     Ok(n as u64)
 }
 
-pub fn insert_installation(conn: &Connection, row: &InstallationRow) -> Result<(), StoreError> {
-    conn.execute_cached(
+pub fn insert_installation(conn: &Db<'_>, row: &InstallationRow) -> Result<(), StoreError> {
+    conn.execute(
         "INSERT INTO plugin_installations (id, tenant_id, plugin_id, configuration, installed_by, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
@@ -231,21 +230,21 @@ pub fn insert_installation(conn: &Connection, row: &InstallationRow) -> Result<(
 }
 
 pub fn update_configuration(
-    conn: &Connection,
+    conn: &Db<'_>,
     tenant_id: &str,
     id: &str,
     sealed: &[u8],
     updated_at: &str,
 ) -> Result<(), StoreError> {
-    conn.execute_cached(
+    conn.execute(
         "UPDATE plugin_installations SET configuration = ?3, updated_at = ?4 WHERE tenant_id = ?1 AND id = ?2",
         params![tenant_id, id, sealed, updated_at],
     )?;
     Ok(())
 }
 
-pub fn delete_installation(conn: &Connection, tenant_id: &str, plugin_id: &str) -> Result<bool, StoreError> {
-    Ok(conn.execute_cached(
+pub fn delete_installation(conn: &Db<'_>, tenant_id: &str, plugin_id: &str) -> Result<bool, StoreError> {
+    Ok(conn.execute(
         "DELETE FROM plugin_installations WHERE tenant_id = ?1 AND plugin_id = ?2",
         params![tenant_id, plugin_id],
     )? > 0)
@@ -253,12 +252,11 @@ pub fn delete_installation(conn: &Connection, tenant_id: &str, plugin_id: &str) 
 
 /// Ids of the outbound endpoints whose messages `plugin_id` reshapes: one tenant's, or
 /// every tenant's for the platform.
-pub fn endpoints_using(conn: &Connection, reach: &Reach, plugin_id: &str) -> Result<Vec<String>, StoreError> {
-    let mut stmt = conn.prepare(
+pub fn endpoints_using(conn: &Db<'_>, reach: &Reach, plugin_id: &str) -> Result<Vec<String>, StoreError> {
+    let rows = conn.query(
         "SELECT id FROM webhook_endpoints WHERE transform_plugin = ?2 AND (?1 IS NULL OR tenant_id = ?1) ORDER BY id",
+        params![reach.tenant_filter(), plugin_id],
+        |r| r.get(0),
     )?;
-    let rows = stmt
-        .query_map(params![reach.tenant_filter(), plugin_id], |r| r.get(0))?
-        .collect::<Result<Vec<String>, _>>()?;
     Ok(rows)
 }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use rusqlite::Connection;
+use crate::store::sql::Db;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
@@ -69,12 +69,7 @@ impl Plugins {
     /// The `onInbound` transformation for a tenant's deliveries of `provider`, if a
     /// plugin in force for the tenant defines one. A platform-wide plugin the tenant did
     /// not install runs with an empty configuration.
-    pub fn inbound_for(
-        &self,
-        conn: &Connection,
-        tenant_id: &str,
-        provider: &str,
-    ) -> Result<Option<Runnable>, PluginError> {
+    pub fn inbound_for(&self, conn: &Db<'_>, tenant_id: &str, provider: &str) -> Result<Option<Runnable>, PluginError> {
         let candidate = self.inbound.read().ok().and_then(|map| {
             map.get(provider)?
                 .iter()
@@ -90,7 +85,7 @@ impl Plugins {
     /// The outbound transformation an endpoint names, for the delivery engine: the plugin
     /// must be installed by the endpoint's tenant and define an outbound entry point.
     /// The error is the sentence a failed attempt records.
-    pub fn outbound_for(&self, conn: &Connection, tenant_id: &str, plugin_id: &str) -> Result<Runnable, String> {
+    pub fn outbound_for(&self, conn: &Db<'_>, tenant_id: &str, plugin_id: &str) -> Result<Runnable, String> {
         let runnable = runnable(conn, &self.vault, tenant_id, plugin_id, false).map_err(|e| match e {
             PluginError::Store(_) | PluginError::Vault(_) => format!("plugin `{plugin_id}` could not be loaded"),
             other => other.to_string(),
@@ -159,7 +154,7 @@ fn has_outbound_entry(entry_points: &[String]) -> bool {
 /// Loads a plugin's script and the tenant's configuration of it. `allow_uninstalled`
 /// lets a platform-wide plugin run with an empty configuration.
 fn runnable(
-    conn: &Connection,
+    conn: &Db<'_>,
     vault: &Vault,
     tenant_id: &str,
     plugin_id: &str,
@@ -196,7 +191,7 @@ fn runnable(
 }
 
 /// Checks an endpoint's `transform` when it is set: installed, with an outbound entry.
-pub fn check_endpoint_transform(conn: &Connection, tenant_id: &str, plugin_id: &str) -> Result<(), String> {
+pub fn check_endpoint_transform(conn: &Db<'_>, tenant_id: &str, plugin_id: &str) -> Result<(), String> {
     let installed = repo::find_installation(conn, tenant_id, plugin_id)
         .map_err(|_| "could not be checked".to_owned())?
         .is_some();

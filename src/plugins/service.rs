@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
 
-use rusqlite::Connection;
+use crate::store::sql::Db;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -465,7 +465,7 @@ impl Plugins {
 
     fn installed(
         &self,
-        conn: &Connection,
+        conn: &Db<'_>,
         tenant_id: &str,
         plugin_id: &str,
     ) -> Result<(Published, InstallationRow), PluginError> {
@@ -490,7 +490,7 @@ impl Plugins {
 
     /// Loads the overlays (providers by plugin, with who installed it) and the inbound
     /// transformations from the database.
-    fn reload(&self, conn: &Connection) -> Result<(), PluginError> {
+    fn reload(&self, conn: &Db<'_>) -> Result<(), PluginError> {
         let mut tenants_of: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for (tenant, plugin) in repo::all_installations(conn)? {
             tenants_of.entry(plugin).or_default().insert(tenant);

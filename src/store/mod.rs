@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use r2d2::PooledConnection;
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::{Connection, TransactionBehavior};
 
 mod embedded {
     refinery::embed_migrations!("migrations/sqlite");
@@ -149,7 +149,7 @@ impl Store {
 
     /// Runs `f` in a `BEGIN IMMEDIATE` transaction: the write lock is taken up front, so
     /// two writers never deadlock upgrading read locks. Commits when `f` returns `Ok`.
-    pub fn write<T, E>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E>
+    pub fn write<T, E>(&self, f: impl FnOnce(&sql::Db<'_>) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError>,
     {
@@ -157,18 +157,18 @@ impl Store {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError::from)?;
-        let value = f(&tx)?;
+        let value = f(&sql::Db::sqlite(&tx))?;
         tx.commit().map_err(StoreError::from)?;
         Ok(value)
     }
 
     /// Runs `f` with a pooled connection (reads, or writes that need no transaction).
-    pub fn read<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
+    pub fn read<T, E>(&self, f: impl FnOnce(&sql::Db<'_>) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError>,
     {
         let conn = self.conn()?;
-        f(&conn)
+        f(&sql::Db::sqlite(&conn))
     }
 
     /// Whether a write can be committed right now (used by `/readyz`).
@@ -179,7 +179,6 @@ impl Store {
                  ON CONFLICT(id) DO UPDATE SET at = excluded.at",
                 [crate::time::now_rfc3339()],
             )
-            .map_err(StoreError::from)
         })
         .is_ok()
     }
@@ -187,7 +186,7 @@ impl Store {
     /// [`Store::read`] from async code: runs `f` on a blocking thread.
     pub async fn read_async<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&sql::Db<'_>) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
@@ -197,7 +196,7 @@ impl Store {
     /// [`Store::write`] from async code: runs `f` in a transaction on a blocking thread.
     pub async fn write_async<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&sql::Db<'_>) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
@@ -216,31 +215,6 @@ impl Store {
         tokio::task::spawn_blocking(move || f(&store))
             .await
             .map_err(|e| E::from(StoreError::Task(e.to_string())))?
-    }
-}
-
-/// `execute` and `query_row` on a statement prepared once per connection: the writer's
-/// and the workers' connections run the same few statements many thousands of times a
-/// second, and parsing them again each time was a tenth of the writer's work.
-pub trait CachedStatements {
-    fn execute_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
-    fn query_row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
-    where
-        P: rusqlite::Params,
-        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>;
-}
-
-impl CachedStatements for Connection {
-    fn execute_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
-        self.prepare_cached(sql)?.execute(params)
-    }
-
-    fn query_row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
-    where
-        P: rusqlite::Params,
-        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-    {
-        self.prepare_cached(sql)?.query_row(params, f)
     }
 }
 
@@ -293,7 +267,7 @@ impl StoreError {
 }
 
 /// True when the error is a UNIQUE constraint violation.
-pub fn is_unique_violation(err: &rusqlite::Error) -> bool {
+fn is_unique_violation(err: &rusqlite::Error) -> bool {
     matches!(
         err,
         rusqlite::Error::SqliteFailure(e, _)

@@ -25,6 +25,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+use super::sql::Db;
 use super::{Store, StoreError};
 
 /// Foreground writes per transaction at most.
@@ -89,22 +90,19 @@ impl From<Durability> for Write {
 /// runs each unit on a pooled connection in its own transaction, with
 /// `synchronous_commit = off` for [`Durability::Relaxed`], and needs no thread of its own.
 pub trait Transactions: Clone + Send + Sync + 'static {
-    /// The connection a unit of work is given.
-    type Conn;
-
     /// Runs `f` in a transaction from a blocking thread and waits for its commit.
     fn transact<T, E, F>(&self, how: Write, f: F) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
-        F: FnOnce(&Self::Conn) -> Result<T, E> + Send + 'static;
+        F: FnOnce(&Db<'_>) -> Result<T, E> + Send + 'static;
 }
 
 type Finisher = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 /// Runs a write inside the open transaction (or, given `None`, skips it because the
 /// transaction could not start) and returns what answers its caller once the
 /// transaction's fate is known.
-type Run = Box<dyn FnOnce(Option<&Connection>) -> Finisher + Send>;
+type Run = Box<dyn FnOnce(Option<&Db<'_>>) -> Finisher + Send>;
 
 struct Work {
     durability: Durability,
@@ -259,7 +257,7 @@ impl Writer {
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&Db<'_>) -> Result<T, E> + Send + 'static,
     {
         self.write_with(Durability::Durable, f).await
     }
@@ -269,7 +267,7 @@ impl Writer {
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&Db<'_>) -> Result<T, E> + Send + 'static,
     {
         self.submit(how.into(), f, true)?
             .await
@@ -282,7 +280,7 @@ impl Writer {
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&Db<'_>) -> Result<T, E> + Send + 'static,
     {
         self.write_blocking_with(Durability::Durable, f)
     }
@@ -292,7 +290,7 @@ impl Writer {
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&Db<'_>) -> Result<T, E> + Send + 'static,
     {
         self.submit(how.into(), f, false)?
             .blocking_recv()
@@ -303,13 +301,13 @@ impl Writer {
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&Db<'_>) -> Result<T, E> + Send + 'static,
     {
         let (done_tx, done_rx) = oneshot::channel::<Result<T, E>>();
-        let run: Run = Box::new(move |conn: Option<&Connection>| {
-            let outcome = match conn {
-                Some(conn) if how.savepoint => in_savepoint(conn, f),
-                Some(conn) => f(conn),
+        let run: Run = Box::new(move |db: Option<&Db<'_>>| {
+            let outcome = match db {
+                Some(db) if how.savepoint => db.savepoint(f),
+                Some(db) => f(db),
                 None => Err(E::from(StoreError::Task("could not start a write transaction".into()))),
             };
             Box::new(move |committed: Result<(), StoreError>| {
@@ -331,40 +329,13 @@ impl Writer {
 }
 
 impl Transactions for Writer {
-    type Conn = Connection;
-
     fn transact<T, E, F>(&self, how: Write, f: F) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&Db<'_>) -> Result<T, E> + Send + 'static,
     {
         self.write_blocking_with(how, f)
-    }
-}
-
-/// Runs `f` in a savepoint of the open transaction: on `Err` its changes are undone.
-pub fn in_savepoint<T, E: From<StoreError>>(
-    conn: &Connection,
-    f: impl FnOnce(&Connection) -> Result<T, E>,
-) -> Result<T, E> {
-    let step = |sql: &str| -> Result<(), E> {
-        conn.prepare_cached(sql)
-            .and_then(|mut s| s.execute([]))
-            .map(|_| ())
-            .map_err(|e| E::from(e.into()))
-    };
-    step("SAVEPOINT write_item")?;
-    match f(conn) {
-        Ok(value) => {
-            step("RELEASE write_item")?;
-            Ok(value)
-        }
-        Err(e) => {
-            step("ROLLBACK TO write_item")?;
-            step("RELEASE write_item")?;
-            Err(e)
-        }
     }
 }
 
@@ -474,7 +445,8 @@ impl Committer<'_> {
             fail_all(batch, &format!("could not begin: {e}"));
             return;
         }
-        let finishers: Vec<Finisher> = batch.into_iter().map(|work| (work.run)(Some(self.conn))).collect();
+        let db = Db::sqlite(self.conn);
+        let finishers: Vec<Finisher> = batch.into_iter().map(|work| (work.run)(Some(&db))).collect();
         let committed = self
             .conn
             .prepare_cached("COMMIT")
@@ -504,8 +476,8 @@ fn fail_all(batch: Vec<Work>, why: &str) {
 mod tests {
     use super::*;
 
-    fn probe(conn: &Connection, id: i64) -> Result<usize, StoreError> {
-        Ok(conn.execute("INSERT INTO health_probe (id, at) VALUES (?1, 'x')", [id])?)
+    fn probe(conn: &Db<'_>, id: i64) -> Result<usize, StoreError> {
+        conn.execute("INSERT INTO health_probe (id, at) VALUES (?1, 'x')", [id])
     }
 
     fn count(store: &Store) -> i64 {
@@ -586,7 +558,7 @@ mod tests {
                     for n in 0..4 {
                         conn.execute(
                             "INSERT INTO health_probe (id, at) VALUES (?1, ?2)",
-                            rusqlite::params![first + n, chunk],
+                            crate::store::sql::params![first + n, chunk],
                         )?;
                     }
                     conn.execute("DELETE FROM health_probe WHERE id < ?1", [first - 64])?;

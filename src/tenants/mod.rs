@@ -61,12 +61,6 @@ pub enum TenantError {
     Vault(#[from] crate::vault::VaultError),
 }
 
-impl From<rusqlite::Error> for TenantError {
-    fn from(e: rusqlite::Error) -> Self {
-        TenantError::Store(e.into())
-    }
-}
-
 impl From<TenantError> for crate::error::ApiError {
     fn from(err: TenantError) -> Self {
         use crate::error::ApiError;

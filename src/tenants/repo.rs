@@ -1,12 +1,11 @@
-use crate::store::CachedStatements;
-use rusqlite::{Connection, Row, params};
+use crate::store::sql::{Db, Row, params};
 
 use super::{Tenant, TenantError, Tier};
-use crate::store::{OptionalRow, StoreError, is_unique_violation};
+use crate::store::{OptionalRow, StoreError};
 
 const COLUMNS: &str = "id, slug, name, tier, notification_emails, created_at, updated_at";
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<Tenant> {
+fn from_row(row: &Row<'_>) -> Result<Tenant, StoreError> {
     let tier: String = row.get(3)?;
     let emails: String = row.get(4)?;
     Ok(Tenant {
@@ -20,9 +19,9 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Tenant> {
     })
 }
 
-pub fn insert_tenant(conn: &Connection, tenant: &Tenant) -> Result<(), TenantError> {
+pub fn insert_tenant(conn: &Db<'_>, tenant: &Tenant) -> Result<(), TenantError> {
     let emails = serde_json::to_string(&tenant.notification_emails).unwrap_or_else(|_| "[]".into());
-    conn.execute_cached(
+    conn.execute(
         &format!("INSERT INTO tenants ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
         params![
             tenant.id,
@@ -35,7 +34,7 @@ pub fn insert_tenant(conn: &Connection, tenant: &Tenant) -> Result<(), TenantErr
         ],
     )
     .map_err(|e| {
-        if is_unique_violation(&e) {
+        if e.is_unique_violation() {
             TenantError::SlugTaken(tenant.slug.clone())
         } else {
             e.into()
@@ -45,8 +44,8 @@ pub fn insert_tenant(conn: &Connection, tenant: &Tenant) -> Result<(), TenantErr
 }
 
 /// Finds a tenant by id or slug.
-pub fn find_tenant(conn: &Connection, id_or_slug: &str) -> Result<Option<Tenant>, StoreError> {
-    conn.query_row_cached(
+pub fn find_tenant(conn: &Db<'_>, id_or_slug: &str) -> Result<Option<Tenant>, StoreError> {
+    conn.query_row(
         &format!("SELECT {COLUMNS} FROM tenants WHERE id = ?1 OR slug = ?1 ORDER BY id = ?1 DESC LIMIT 1"),
         [id_or_slug],
         from_row,
@@ -56,25 +55,26 @@ pub fn find_tenant(conn: &Connection, id_or_slug: &str) -> Result<Option<Tenant>
 
 /// The tenants `reach` sees: its own one, or every tenant for the platform.
 pub fn list_tenants(
-    conn: &Connection,
+    conn: &Db<'_>,
     reach: &crate::auth::Reach,
     after: Option<&str>,
     limit: u32,
 ) -> Result<Vec<Tenant>, StoreError> {
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM tenants
+    let rows = conn.query(
+        &format!(
+            "SELECT {COLUMNS} FROM tenants
          WHERE (?1 IS NULL OR id = ?1) AND (?2 IS NULL OR id > ?2)
          ORDER BY id LIMIT ?3"
-    ))?;
-    let rows = stmt
-        .query_map(params![reach.tenant_filter(), after, limit + 1], from_row)?
-        .collect::<Result<Vec<_>, _>>()?;
+        ),
+        params![reach.tenant_filter(), after, limit + 1],
+        from_row,
+    )?;
     Ok(rows)
 }
 
-pub fn update_tenant(conn: &Connection, tenant: &Tenant) -> Result<(), TenantError> {
+pub fn update_tenant(conn: &Db<'_>, tenant: &Tenant) -> Result<(), TenantError> {
     let emails = serde_json::to_string(&tenant.notification_emails).unwrap_or_else(|_| "[]".into());
-    conn.execute_cached(
+    conn.execute(
         "UPDATE tenants SET slug = ?2, name = ?3, tier = ?4, notification_emails = ?5, updated_at = ?6
          WHERE id = ?1",
         params![
@@ -87,7 +87,7 @@ pub fn update_tenant(conn: &Connection, tenant: &Tenant) -> Result<(), TenantErr
         ],
     )
     .map_err(|e| {
-        if is_unique_violation(&e) {
+        if e.is_unique_violation() {
             TenantError::SlugTaken(tenant.slug.clone())
         } else {
             e.into()
@@ -97,6 +97,6 @@ pub fn update_tenant(conn: &Connection, tenant: &Tenant) -> Result<(), TenantErr
 }
 
 /// Deletes the tenant row; its data key and every tenant-owned row go with it (cascade).
-pub fn delete_tenant(conn: &Connection, id: &str) -> Result<bool, StoreError> {
-    Ok(conn.execute_cached("DELETE FROM tenants WHERE id = ?1", [id])? > 0)
+pub fn delete_tenant(conn: &Db<'_>, id: &str) -> Result<bool, StoreError> {
+    Ok(conn.execute("DELETE FROM tenants WHERE id = ?1", [id])? > 0)
 }

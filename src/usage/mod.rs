@@ -7,7 +7,7 @@ use crate::auth::TenantScope;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use rusqlite::{Connection, params};
+use crate::store::sql::{Db, params};
 use serde::Serialize;
 
 use crate::store::StoreError;
@@ -119,32 +119,32 @@ impl UsageRecorder {
     }
 }
 
-fn touch_tokens(tx: &Connection, used: &[(String, String)]) -> Result<(), StoreError> {
-    let mut touch = tx.prepare_cached(
-        "UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?2)",
-    )?;
+fn touch_tokens(tx: &Db<'_>, used: &[(String, String)]) -> Result<(), StoreError> {
     for (token_id, at) in used {
-        touch.execute(params![token_id, at])?;
+        tx.execute(
+            "UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?2)",
+            params![token_id, at],
+        )?;
     }
     Ok(())
 }
 
-fn write_counts(tx: &Connection, batch: &[(CounterKey, u64)]) -> Result<usize, StoreError> {
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO usage_counters (tenant_id, actor, route, status_class, hour, count)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT (tenant_id, hour, actor, route, status_class)
-         DO UPDATE SET count = count + excluded.count",
-    )?;
+fn write_counts(tx: &Db<'_>, batch: &[(CounterKey, u64)]) -> Result<usize, StoreError> {
     for (key, count) in batch {
-        stmt.execute(params![
-            key.tenant_id,
-            key.actor,
-            key.route,
-            key.status_class,
-            key.hour,
-            *count as i64
-        ])?;
+        tx.execute(
+            "INSERT INTO usage_counters (tenant_id, actor, route, status_class, hour, count)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (tenant_id, hour, actor, route, status_class)
+             DO UPDATE SET count = usage_counters.count + excluded.count",
+            params![
+                key.tenant_id,
+                key.actor,
+                key.route,
+                key.status_class,
+                key.hour,
+                *count as i64
+            ],
+        )?;
     }
     Ok(batch.len())
 }
@@ -160,30 +160,24 @@ pub struct UsageRow {
 }
 
 /// Counts for a tenant between `from` (inclusive) and `to` (exclusive), by hour bucket.
-pub fn usage_between(
-    conn: &Connection,
-    scope: &TenantScope,
-    from: &str,
-    to: &str,
-) -> Result<Vec<UsageRow>, StoreError> {
+pub fn usage_between(conn: &Db<'_>, scope: &TenantScope, from: &str, to: &str) -> Result<Vec<UsageRow>, StoreError> {
     let tenant_id = scope.id();
-    let mut stmt = conn.prepare(
+    let rows = conn.query(
         "SELECT actor, route, status_class, SUM(count) FROM usage_counters
          WHERE tenant_id = ?1 AND hour >= ?2 AND hour < ?3
          GROUP BY actor, route, status_class ORDER BY actor, route, status_class",
-    )?;
-    let rows = stmt
-        .query_map(params![tenant_id, from, to], |r| {
+        params![tenant_id, from, to],
+        |r| {
             let actor: String = r.get(0)?;
             Ok(UsageRow {
                 token_id: actor.strip_prefix("token:").map(str::to_owned),
                 actor,
                 route: r.get(1)?,
                 status_class: r.get(2)?,
-                count: r.get::<_, i64>(3)?.max(0) as u64,
+                count: r.get::<i64>(3)?.max(0) as u64,
             })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+        },
+    )?;
     Ok(rows)
 }
 
@@ -197,53 +191,44 @@ pub struct ActorUsage {
 }
 
 /// Counts per actor between `from` and `to`, with who the actor is in words.
-pub fn usage_by_actor(
-    conn: &Connection,
-    scope: &TenantScope,
-    from: &str,
-    to: &str,
-) -> Result<Vec<ActorUsage>, StoreError> {
+pub fn usage_by_actor(conn: &Db<'_>, scope: &TenantScope, from: &str, to: &str) -> Result<Vec<ActorUsage>, StoreError> {
     let tenant_id = scope.id();
-    let mut stmt = conn.prepare(
+    let rows = conn.query(
         "SELECT c.actor, MAX(COALESCE(u.email, t.name)), SUM(c.count) FROM usage_counters c
          LEFT JOIN users u ON substr(c.actor, 1, 5) = 'user:' AND u.id = substr(c.actor, 6)
          LEFT JOIN api_tokens t ON substr(c.actor, 1, 6) = 'token:' AND t.id = substr(c.actor, 7)
          WHERE c.tenant_id = ?1 AND c.hour >= ?2 AND c.hour < ?3
          GROUP BY c.actor ORDER BY c.actor",
-    )?;
-    let rows = stmt
-        .query_map(params![tenant_id, from, to], |r| {
+        params![tenant_id, from, to],
+        |r| {
             let actor: String = r.get(0)?;
             Ok(ActorUsage {
                 token_id: actor.strip_prefix("token:").map(str::to_owned),
                 actor,
                 name: r.get(1)?,
-                count: r.get::<_, i64>(2)?.max(0) as u64,
+                count: r.get::<i64>(2)?.max(0) as u64,
             })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+        },
+    )?;
     Ok(rows)
 }
 
 /// Counts per hour and status class between `from` and `to`: `(hour, status_class, count)`,
 /// hours without requests left out.
 pub fn usage_by_hour(
-    conn: &Connection,
+    conn: &Db<'_>,
     scope: &TenantScope,
     from: &str,
     to: &str,
 ) -> Result<Vec<(String, String, u64)>, StoreError> {
     let tenant_id = scope.id();
-    let mut stmt = conn.prepare(
+    let rows = conn.query(
         "SELECT hour, status_class, SUM(count) FROM usage_counters
          WHERE tenant_id = ?1 AND hour >= ?2 AND hour < ?3
          GROUP BY hour, status_class ORDER BY hour, status_class",
+        params![tenant_id, from, to],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get::<i64>(2)?.max(0) as u64)),
     )?;
-    let rows = stmt
-        .query_map(params![tenant_id, from, to], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)?.max(0) as u64))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
 

@@ -7,15 +7,15 @@ pub mod routes;
 pub mod sessions;
 mod signin;
 
+use crate::store::sql::{Db, Row, params};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
-use rusqlite::{Connection, Row, params};
 use serde::Serialize;
 
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::store::{OptionalRow, Store, StoreError, is_unique_violation};
+use crate::store::{OptionalRow, Store, StoreError};
 use crate::tenants::find_tenant;
 use crate::time::Clock;
 use limiter::{Limits, LoginLimiter};
@@ -72,12 +72,6 @@ pub enum UserError {
     Hashing,
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-impl From<rusqlite::Error> for UserError {
-    fn from(e: rusqlite::Error) -> Self {
-        UserError::Store(e.into())
-    }
 }
 
 impl From<UserError> for crate::error::ApiError {
@@ -157,7 +151,7 @@ pub struct NewUser<'a> {
 }
 
 /// Validates and inserts a user. Hashing is slow: call from a blocking context.
-pub fn create_user(conn: &Connection, new: &NewUser<'_>) -> Result<User, UserError> {
+pub fn create_user(conn: &Db<'_>, new: &NewUser<'_>) -> Result<User, UserError> {
     let email = normalize_email(new.email)?;
     validate_password(new.password)?;
     let tenant_id = match new.tenant {
@@ -189,7 +183,7 @@ pub fn create_user(conn: &Connection, new: &NewUser<'_>) -> Result<User, UserErr
         params![user.id, user.email, hash, role.as_str(), user.tenant_id, now],
     )
     .map_err(|e| {
-        if is_unique_violation(&e) {
+        if e.is_unique_violation() {
             UserError::EmailTaken
         } else {
             e.into()
@@ -200,7 +194,7 @@ pub fn create_user(conn: &Connection, new: &NewUser<'_>) -> Result<User, UserErr
 
 const COLUMNS: &str = "id, email, role, tenant_id, created_at, last_login_at";
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+fn from_row(row: &Row<'_>) -> Result<User, StoreError> {
     let role: String = row.get(2)?;
     Ok(User {
         id: row.get(0)?,
@@ -212,13 +206,13 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     })
 }
 
-pub fn find_user(conn: &Connection, id: &str) -> Result<Option<User>, StoreError> {
+pub fn find_user(conn: &Db<'_>, id: &str) -> Result<Option<User>, StoreError> {
     conn.query_row(&format!("SELECT {COLUMNS} FROM users WHERE id = ?1"), [id], from_row)
         .optional_row()
 }
 
 /// The user and password hash for an email, for sign-in.
-pub fn find_for_login(conn: &Connection, email: &str) -> Result<Option<(User, String)>, StoreError> {
+pub fn find_for_login(conn: &Db<'_>, email: &str) -> Result<Option<(User, String)>, StoreError> {
     conn.query_row(
         &format!("SELECT {COLUMNS}, password_hash FROM users WHERE email = ?1"),
         [email],
@@ -228,34 +222,34 @@ pub fn find_for_login(conn: &Connection, email: &str) -> Result<Option<(User, St
 }
 
 /// Replaces a user's password and ends every session of theirs. Returns how many ended.
-pub fn set_password(conn: &Connection, email: &str, password: &str) -> Result<usize, UserError> {
+pub fn set_password(conn: &Db<'_>, email: &str, password: &str) -> Result<usize, UserError> {
     let email = normalize_email(email)?;
     validate_password(password)?;
     let hash = hash_password(password)?;
     let now = crate::time::now_rfc3339();
     let changed = conn.execute(
-        "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE email = ?1",
+        "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE lower(email) = lower(?1)",
         params![email, hash, now],
     )?;
     if changed == 0 {
         return Err(UserError::UnknownUser);
     }
     Ok(conn.execute(
-        "DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE email = ?1)",
+        "DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE lower(email) = lower(?1))",
         [&email],
     )?)
 }
 
 /// Deletes a user; their sessions go with them (ON DELETE CASCADE).
-pub fn delete_user(conn: &Connection, email: &str) -> Result<(), UserError> {
+pub fn delete_user(conn: &Db<'_>, email: &str) -> Result<(), UserError> {
     let email = normalize_email(email)?;
-    if conn.execute("DELETE FROM users WHERE email = ?1", [&email])? == 0 {
+    if conn.execute("DELETE FROM users WHERE lower(email) = lower(?1)", [&email])? == 0 {
         return Err(UserError::UnknownUser);
     }
     Ok(())
 }
 
-pub fn mark_login(conn: &Connection, user_id: &str, at: &str) -> Result<(), StoreError> {
+pub fn mark_login(conn: &Db<'_>, user_id: &str, at: &str) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE users SET last_login_at = ?2 WHERE id = ?1",
         params![user_id, at],

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use rusqlite::{Connection, params};
+use crate::store::sql::{Db, params};
 use time::OffsetDateTime;
 
 use super::{User, find_user};
@@ -52,7 +52,7 @@ fn to_time(d: Duration) -> time::Duration {
 
 /// Starts a session for `user_id` and returns its secret (for the cookie only).
 pub fn create_session(
-    conn: &Connection,
+    conn: &Db<'_>,
     user_id: &str,
     ip: Option<&str>,
     policy: SessionPolicy,
@@ -91,11 +91,11 @@ pub fn lookup(store: &Store, secret: &str, policy: SessionPolicy, now: OffsetDat
             [&hash],
             |row| {
                 Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, String>(3)?,
-                    row.get::<_, String>(4)?,
+                    row.get::<String>(0)?,
+                    row.get::<String>(1)?,
+                    row.get::<String>(2)?,
+                    row.get::<String>(3)?,
+                    row.get::<String>(4)?,
                 ))
             },
         )
@@ -121,7 +121,6 @@ pub fn lookup(store: &Store, secret: &str, policy: SessionPolicy, now: OffsetDat
                 "UPDATE sessions SET last_seen_at = ?2 WHERE id = ?1",
                 params![id, now_text],
             )
-            .map_err(StoreError::from)
         })?;
         seen = now;
     }
@@ -135,13 +134,13 @@ pub fn lookup(store: &Store, secret: &str, policy: SessionPolicy, now: OffsetDat
 }
 
 /// Ends the session with this secret. Returns whether one existed.
-pub fn delete_session(conn: &Connection, secret: &str) -> Result<bool, StoreError> {
+pub fn delete_session(conn: &Db<'_>, secret: &str) -> Result<bool, StoreError> {
     Ok(conn.execute("DELETE FROM sessions WHERE session_hash = ?1", [hash_token(secret)])? > 0)
 }
 
 /// Removes sessions past their absolute expiry (idle ones go when next looked up).
-pub fn purge_expired(conn: &Connection, now: OffsetDateTime) -> Result<usize, StoreError> {
-    Ok(conn.execute("DELETE FROM sessions WHERE expires_at <= ?1", [format_rfc3339(now)])?)
+pub fn purge_expired(conn: &Db<'_>, now: OffsetDateTime) -> Result<usize, StoreError> {
+    conn.execute("DELETE FROM sessions WHERE expires_at <= ?1", [format_rfc3339(now)])
 }
 
 #[cfg(test)]
@@ -226,10 +225,7 @@ mod tests {
             .write(|tx| create_session(tx, &user, None, POLICY, at(0)))
             .expect("session");
         let stored: String = store
-            .read(|c| {
-                c.query_row("SELECT session_hash FROM sessions", [], |r| r.get(0))
-                    .map_err(StoreError::from)
-            })
+            .read(|c| c.query_row("SELECT session_hash FROM sessions", [], |r| r.get(0)))
             .expect("row");
         assert_eq!(stored, hash_token(secret.expose()));
         assert_ne!(csrf_token(secret.expose()), stored);

@@ -16,17 +16,17 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
+use crate::store::sql::{Db, params};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore;
-use rusqlite::{Connection, OptionalExtension, params};
 use zeroize::Zeroizing;
 
 pub use keyring::{KEY_LEN, Keyring};
 pub use secret::Secret;
 pub use tokens::{constant_time_eq, hash_token, random_token};
 
-use crate::store::StoreError;
+use crate::store::{OptionalRow, StoreError};
 
 const FORMAT_V1: u8 = 1;
 const NONCE_LEN: usize = 24;
@@ -57,12 +57,6 @@ pub enum VaultError {
     Crypto,
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-impl From<rusqlite::Error> for VaultError {
-    fn from(e: rusqlite::Error) -> Self {
-        VaultError::Store(e.into())
-    }
 }
 
 /// Whose data key seals a value.
@@ -142,11 +136,11 @@ impl Vault {
     /// Checks the keyring against the database: every version recorded there that is
     /// still in use must be present with a matching check value. Records the active
     /// version when it is new, and makes sure the platform data key exists.
-    pub fn check_and_register(&self, conn: &Connection) -> Result<(), VaultError> {
-        let mut stmt = conn.prepare("SELECT version, check_value, retired_at FROM key_versions")?;
-        let recorded: Vec<(u32, String, Option<String>)> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<Result<_, _>>()?;
+    pub fn check_and_register(&self, conn: &Db<'_>) -> Result<(), VaultError> {
+        let recorded: Vec<(u32, String, Option<String>)> =
+            conn.query("SELECT version, check_value, retired_at FROM key_versions", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
         for (version, check, retired) in &recorded {
             if !self.keyring.has(*version) {
                 if retired.is_none() {
@@ -172,12 +166,12 @@ impl Vault {
 
     /// Creates the data key for `scope` if it has none. Call inside the transaction that
     /// creates the tenant.
-    pub fn create_data_key(&self, conn: &Connection, scope: &KeyScope) -> Result<(), VaultError> {
+    pub fn create_data_key(&self, conn: &Db<'_>, scope: &KeyScope) -> Result<(), VaultError> {
         let exists: Option<i64> = conn
             .query_row("SELECT 1 FROM data_keys WHERE scope = ?1", [scope.as_str()], |r| {
                 r.get(0)
             })
-            .optional()?;
+            .optional_row()?;
         if exists.is_some() {
             return Ok(());
         }
@@ -262,7 +256,7 @@ impl Vault {
         Ok(DataKey(Zeroizing::new(key)))
     }
 
-    fn data_key(&self, conn: &Connection, scope: &KeyScope) -> Result<Arc<DataKey>, VaultError> {
+    fn data_key(&self, conn: &Db<'_>, scope: &KeyScope) -> Result<Arc<DataKey>, VaultError> {
         if let Some(key) = self.cache.lock().ok().and_then(|c| c.get(scope).cloned()) {
             return Ok(key);
         }
@@ -272,7 +266,7 @@ impl Vault {
                 [scope.as_str()],
                 |r| r.get(0),
             )
-            .optional()?;
+            .optional_row()?;
         let sealed = sealed.ok_or_else(|| VaultError::MissingDataKey(scope.as_str().to_owned()))?;
         let key = Arc::new(self.unwrap_key(scope, &sealed)?);
         if let Ok(mut cache) = self.cache.lock() {
@@ -282,24 +276,19 @@ impl Vault {
     }
 
     /// Seals `plaintext` for `location` under its scope's data key.
-    pub fn seal(&self, conn: &Connection, location: &Location<'_>, plaintext: &[u8]) -> Result<Vec<u8>, VaultError> {
+    pub fn seal(&self, conn: &Db<'_>, location: &Location<'_>, plaintext: &[u8]) -> Result<Vec<u8>, VaultError> {
         let key = self.data_key(conn, location.scope)?;
         seal_with(&key.0, DATA_KEY_GENERATION, location, plaintext)
     }
 
     /// Opens a value sealed for `location`. Any mismatch is an error, never plaintext.
-    pub fn open(
-        &self,
-        conn: &Connection,
-        location: &Location<'_>,
-        blob: &[u8],
-    ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+    pub fn open(&self, conn: &Db<'_>, location: &Location<'_>, blob: &[u8]) -> Result<Zeroizing<Vec<u8>>, VaultError> {
         let key = self.data_key(conn, location.scope)?;
         open_with(&key.0, location, blob)
     }
 
     /// Opens a sealed UTF-8 string.
-    pub fn open_string(&self, conn: &Connection, location: &Location<'_>, blob: &[u8]) -> Result<Secret, VaultError> {
+    pub fn open_string(&self, conn: &Db<'_>, location: &Location<'_>, blob: &[u8]) -> Result<Secret, VaultError> {
         let plain = self.open(conn, location, blob)?;
         let text = std::str::from_utf8(&plain).map_err(|_| VaultError::Malformed)?;
         Ok(Secret::new(text))
@@ -315,8 +304,9 @@ impl Vault {
     ) -> Result<usize, VaultError> {
         let active = self.keyring.active_version();
         let pending: Vec<String> = store.read(|conn| {
-            let mut stmt = conn.prepare("SELECT scope FROM data_keys WHERE key_version <> ?1")?;
-            let rows = stmt.query_map([active], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?;
+            let rows = conn.query("SELECT scope FROM data_keys WHERE key_version <> ?1", [active], |r| {
+                r.get(0)
+            })?;
             Ok::<_, VaultError>(rows)
         })?;
         let total = pending.len();
@@ -328,7 +318,7 @@ impl Vault {
                         params![scope_id, active],
                         |r| Ok((r.get(0)?, r.get(1)?)),
                     )
-                    .optional()?;
+                    .optional_row()?;
                 let Some((tenant_id, sealed)) = row else {
                     return Ok(());
                 };

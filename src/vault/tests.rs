@@ -5,7 +5,8 @@ fn setup() -> (tempfile::TempDir, Store, Vault) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("v.db")).unwrap();
     let vault = Vault::new(Keyring::generate());
-    let conn = store.conn().unwrap();
+    let pooled = store.conn().unwrap();
+    let conn = crate::store::sql::Db::sqlite(&pooled);
     vault.check_and_register(&conn).unwrap();
     for id in ["t1", "t2"] {
         conn.execute(
@@ -15,7 +16,7 @@ fn setup() -> (tempfile::TempDir, Store, Vault) {
         .unwrap();
         vault.create_data_key(&conn, &KeyScope::Tenant(id.into())).unwrap();
     }
-    drop(conn);
+    drop(pooled);
     (dir, store, vault)
 }
 
@@ -31,7 +32,8 @@ fn loc<'a>(scope: &'a KeyScope, row: &'a str, field: &'a str) -> Location<'a> {
 #[test]
 fn seals_and_opens_in_place() {
     let (_d, store, vault) = setup();
-    let conn = store.conn().unwrap();
+    let pooled = store.conn().unwrap();
+    let conn = crate::store::sql::Db::sqlite(&pooled);
     let t1 = KeyScope::Tenant("t1".into());
     let blob = vault
         .seal(&conn, &loc(&t1, "row-a", "credentials"), b"sk_test_canary")
@@ -48,7 +50,8 @@ fn seals_and_opens_in_place() {
 #[test]
 fn moved_ciphertext_fails_to_open() {
     let (_d, store, vault) = setup();
-    let conn = store.conn().unwrap();
+    let pooled = store.conn().unwrap();
+    let conn = crate::store::sql::Db::sqlite(&pooled);
     let t1 = KeyScope::Tenant("t1".into());
     let t2 = KeyScope::Tenant("t2".into());
     let blob = vault.seal(&conn, &loc(&t1, "row-a", "credentials"), b"secret").unwrap();
@@ -74,7 +77,8 @@ fn moved_ciphertext_fails_to_open() {
 #[test]
 fn tampering_and_truncation_are_errors() {
     let (_d, store, vault) = setup();
-    let conn = store.conn().unwrap();
+    let pooled = store.conn().unwrap();
+    let conn = crate::store::sql::Db::sqlite(&pooled);
     let t1 = KeyScope::Tenant("t1".into());
     let place = loc(&t1, "r", "f");
     let blob = vault.seal(&conn, &place, b"secret").unwrap();
@@ -95,7 +99,8 @@ fn tampering_and_truncation_are_errors() {
 #[test]
 fn wrong_master_key_is_refused() {
     let (_d, store, _vault) = setup();
-    let conn = store.conn().unwrap();
+    let pooled = store.conn().unwrap();
+    let conn = crate::store::sql::Db::sqlite(&pooled);
     let other = Vault::new(Keyring::generate());
     assert!(matches!(
         other.check_and_register(&conn),
@@ -106,7 +111,8 @@ fn wrong_master_key_is_refused() {
 #[test]
 fn deleted_data_key_makes_ciphertext_unreadable() {
     let (_d, store, vault) = setup();
-    let conn = store.conn().unwrap();
+    let pooled = store.conn().unwrap();
+    let conn = crate::store::sql::Db::sqlite(&pooled);
     let t1 = KeyScope::Tenant("t1".into());
     let blob = vault.seal(&conn, &loc(&t1, "r", "f"), b"secret").unwrap();
     conn.execute("DELETE FROM tenants WHERE id = 't1'", []).unwrap();
@@ -120,7 +126,8 @@ fn deleted_data_key_makes_ciphertext_unreadable() {
 #[test]
 fn rewrap_moves_every_data_key_to_the_new_version() {
     let (dir, store, vault) = setup();
-    let conn = store.conn().unwrap();
+    let pooled = store.conn().unwrap();
+    let conn = crate::store::sql::Db::sqlite(&pooled);
     let t1 = KeyScope::Tenant("t1".into());
     let blob = vault.seal(&conn, &loc(&t1, "r", "f"), b"secret").unwrap();
     let path = dir.path().join("k");
@@ -132,11 +139,7 @@ fn rewrap_moves_every_data_key_to_the_new_version() {
     let n = rotated.rewrap_data_keys(&store, |_, _| {}).unwrap();
     assert_eq!(n, 3);
     let versions: Vec<u32> = conn
-        .prepare("SELECT DISTINCT key_version FROM data_keys")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
+        .query("SELECT DISTINCT key_version FROM data_keys", [], |r| r.get(0))
         .unwrap();
     assert_eq!(versions, vec![2]);
     assert_eq!(

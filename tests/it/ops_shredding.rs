@@ -57,14 +57,26 @@ fn a_deleted_tenants_ciphertext_can_no_longer_be_opened() {
     };
     // The copy is a real, openable ciphertext while the tenant exists.
     let before = Vault::new(keyring());
-    let plain = before.open(&store.conn().unwrap(), &location, &blob).unwrap();
+    let plain = before
+        .open(
+            &tessera::store::sql::Db::sqlite(&store.conn().unwrap()),
+            &location,
+            &blob,
+        )
+        .unwrap();
     assert!(String::from_utf8_lossy(&plain).contains("re_acme_shred_me_123456"));
 
     assert_eq!(server.admin().delete("/api/v1/tenants/acme").status, 204);
 
     // Same master key, fresh process state: the data key is gone, so nothing opens.
     let after = Vault::new(keyring());
-    let err = after.open(&store.conn().unwrap(), &location, &blob).unwrap_err();
+    let err = after
+        .open(
+            &tessera::store::sql::Db::sqlite(&store.conn().unwrap()),
+            &location,
+            &blob,
+        )
+        .unwrap_err();
     assert!(err.to_string().contains("no data key"), "{err}");
     let left: i64 = store
         .conn()
@@ -87,7 +99,11 @@ fn a_deleted_tenants_ciphertext_can_no_longer_be_opened() {
         scope: &globex_scope,
         ..location
     };
-    assert!(after.open(&store.conn().unwrap(), &moved, &blob).is_err());
+    assert!(
+        after
+            .open(&tessera::store::sql::Db::sqlite(&store.conn().unwrap()), &moved, &blob)
+            .is_err()
+    );
     drop(store);
 
     // Once the server stops (checkpointing the WAL), neither the sealed key nor the

@@ -140,7 +140,7 @@ macro_rules! integer_from_value {
         }
     )*};
 }
-integer_from_value!(i32, i64, u32, u64, usize);
+integer_from_value!(i8, i16, i32, i64, u8, u16, u32, u64, usize);
 
 pub(super) fn kind(value: &Value<'_>) -> &'static str {
     match value {
