@@ -214,7 +214,7 @@ pub fn find_user(conn: &Db<'_>, id: &str) -> Result<Option<User>, StoreError> {
 /// The user and password hash for an email, for sign-in.
 pub fn find_for_login(conn: &Db<'_>, email: &str) -> Result<Option<(User, String)>, StoreError> {
     conn.query_row(
-        &format!("SELECT {COLUMNS}, password_hash FROM users WHERE email = ?1"),
+        &format!("SELECT {COLUMNS}, password_hash FROM users WHERE lower(email) = lower(?1)"),
         [email],
         |row| Ok((from_row(row)?, row.get(6)?)),
     )
