@@ -178,13 +178,17 @@ pub fn execute(cli: Cli, config: Config) -> anyhow::Result<()> {
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {
-    if !setup::is_initialised(&config) {
-        let report = setup::initialise(&config)?;
-        eprintln!(
-            "tessera: initialised {}\ntessera: first platform admin token (shown once, keep it safe):\n{}",
-            report.data_dir.display(),
-            report.admin_token.expose()
-        );
+    if !setup::is_initialised(&config)? {
+        match setup::initialise(&config) {
+            Ok(report) => eprintln!(
+                "tessera: initialised {}\ntessera: first platform admin token (shown once, keep it safe):\n{}",
+                report.data_dir.display(),
+                report.admin_token.expose()
+            ),
+            // Another node sharing the database initialised it first.
+            Err(setup::SetupError::AlreadyInitialised(_)) if config.database_url.is_some() => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {

@@ -31,9 +31,35 @@ pub struct InitReport {
     pub data_dir: PathBuf,
 }
 
-pub fn is_initialised(config: &Config) -> bool {
-    config.database_path().exists()
+/// The configured store: PostgreSQL when `database_url` is set, else the data dir's
+/// SQLite file (created if missing). Runs pending migrations either way.
+pub fn open_store(config: &Config) -> Result<Store, SetupError> {
+    match config
+        .postgres_settings()
+        .map_err(|e| StoreError::Config(e.to_string()))?
+    {
+        Some(settings) => Ok(Store::open_postgres(&settings)?),
+        None => Ok(Store::open(&config.database_path())?),
+    }
 }
+
+/// Whether the store holds an initialised deployment. On SQLite: the data dir has its
+/// database. On PostgreSQL (shared by every node): a master key version is registered.
+pub fn is_initialised(config: &Config) -> Result<bool, SetupError> {
+    if config.database_url.is_none() {
+        return Ok(config.database_path().exists());
+    }
+    let store = open_store(config)?;
+    Ok(store.read(registered_key_versions)? > 0)
+}
+
+fn registered_key_versions(db: &crate::store::sql::Db<'_>) -> Result<i64, StoreError> {
+    db.query_row("SELECT COUNT(*) FROM key_versions", [], |r| r.get(0))
+}
+
+/// Held while a node initialises a shared PostgreSQL database, so two nodes starting on
+/// an empty one create one master key registration and one first token, not two.
+const INITIALISE_LOCK: i64 = 0x0074_6573_7369_6e69;
 
 /// Where the master key comes from, in order: `TESSERA_MASTER_KEY`,
 /// `TESSERA_MASTER_KEY_FILE`, the data dir's key file.
@@ -69,7 +95,7 @@ fn create_data_dir(config: &Config) -> Result<(), SetupError> {
 /// Creates the data dir, master key file (unless a key is configured), database and the
 /// first platform token. Refuses, changing nothing, when the dir is already initialised.
 pub fn initialise(config: &Config) -> Result<InitReport, SetupError> {
-    if is_initialised(config) {
+    if is_initialised(config)? {
         return Err(SetupError::AlreadyInitialised(config.data_dir.clone()));
     }
     create_data_dir(config)?;
@@ -82,9 +108,15 @@ pub fn initialise(config: &Config) -> Result<InitReport, SetupError> {
         }
         Err(e) => return Err(e),
     };
-    let store = Store::open(&config.database_path())?;
+    let store = open_store(config)?;
     let vault = Vault::new(keyring);
     let token = store.write(|tx| {
+        if tx.dialect() == crate::store::sql::Dialect::Postgres {
+            tx.execute("SELECT pg_advisory_xact_lock(?1)", [INITIALISE_LOCK])?;
+            if registered_key_versions(tx)? > 0 {
+                return Err(SetupError::AlreadyInitialised(config.data_dir.clone()));
+            }
+        }
         vault.check_and_register(tx)?;
         let (_, token) = tokens::insert_token(
             tx,
@@ -106,11 +138,11 @@ pub fn initialise(config: &Config) -> Result<InitReport, SetupError> {
 
 /// Opens an initialised data dir: runs migrations and checks the master key.
 pub fn open(config: &Config) -> Result<(Store, Vault), SetupError> {
-    if !is_initialised(config) {
+    if !is_initialised(config)? {
         return Err(SetupError::NotInitialised(config.data_dir.clone()));
     }
     let keyring = load_keyring(config)?;
-    let store = Store::open(&config.database_path())?;
+    let store = open_store(config)?;
     let vault = Vault::new(keyring);
     store.write(|tx| vault.check_and_register(tx))?;
     Ok((store, vault))

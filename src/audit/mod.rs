@@ -1,7 +1,7 @@
 //! The audit log: who did what to which credential, token or endpoint. Never a secret.
 
 use crate::auth::TenantScope;
-use crate::store::sql::{Db, params};
+use crate::store::sql::{Db, Dialect, params};
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
@@ -114,11 +114,12 @@ pub const PLATFORM_ACTOR: &str = "platform";
 /// The log joined with who its actors are (`user:<id>`, `token:<id>`; see `actor_name`)
 /// and the tenant's slug (for a deleted tenant, from its deletion: the newest of its
 /// entries, so the backwards index walk finds it first).
-fn select(actor_name: &str) -> String {
+fn select(dialect: Dialect, actor_name: &str) -> String {
+    let deleted_slug = dialect.json_text("d.detail", "slug");
     format!(
         "SELECT a.id, a.at, a.actor, a.action, a.target, a.ip, a.request_id, a.detail,
         {actor_name}, a.tenant_id,
-        COALESCE(tn.slug, (SELECT json_extract(d.detail, '$.slug') FROM audit_log d
+        COALESCE(tn.slug, (SELECT {deleted_slug} FROM audit_log d
                            WHERE d.tenant_id = a.tenant_id AND d.action = 'tenant.deleted'
                            ORDER BY d.id DESC LIMIT 1)),
         tn.id IS NULL
@@ -166,7 +167,7 @@ pub fn list(
         &format!(
             "{} WHERE a.tenant_id = ?1 AND (?2 IS NULL OR a.action = ?2) AND (?3 IS NULL OR a.id < ?3)
          ORDER BY a.id DESC LIMIT ?4",
-            select(TENANT_ACTOR_NAME)
+            select(conn.dialect(), TENANT_ACTOR_NAME)
         ),
         params![tenant_id, action, before, limit + 1],
         |r| view_from_row(r, false),
@@ -188,7 +189,7 @@ pub fn list_platform(
             "{} WHERE (a.tenant_id IS NULL OR u.role = 'platform_admin' OR (t.id IS NOT NULL AND t.tenant_id IS NULL))
          AND (?1 IS NULL OR a.action = ?1) AND (?2 IS NULL OR a.id < ?2)
          ORDER BY a.id DESC LIMIT ?3",
-            select(ACTOR_NAME)
+            select(conn.dialect(), ACTOR_NAME)
         ),
         params![action, before, limit + 1],
         |r| view_from_row(r, true),

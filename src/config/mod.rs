@@ -40,6 +40,14 @@ pub struct Config {
     /// Base64 master key(s): `KEY` (version 1) or `1:KEY,2:KEY`.
     pub master_key: Option<Secret>,
     pub master_key_file: Option<PathBuf>,
+    /// PostgreSQL for several nodes on one database (`database_url`, `postgres://…`);
+    /// without it, the SQLite file in the data dir. Held as a secret: it may carry a
+    /// password.
+    pub database_url: Option<Secret>,
+    /// A file holding the database password instead of the URL (`database_password_file`).
+    pub database_password_file: Option<PathBuf>,
+    /// Connections per node to PostgreSQL (`database_pool_size`, default 16).
+    pub database_pool_size: u32,
     pub providers_file: Option<PathBuf>,
     pub allow_private_targets: bool,
     pub log_format: LogFormat,
@@ -179,6 +187,9 @@ impl Config {
             public_url: None,
             master_key: None,
             master_key_file: None,
+            database_url: None,
+            database_password_file: None,
+            database_pool_size: 16,
             providers_file: None,
             allow_private_targets: false,
             log_format: LogFormat::Text,
@@ -327,6 +338,21 @@ impl Config {
             "public_url" => self.public_url = Some(parse::base_url(value).map_err(invalid)?),
             "master_key" => self.master_key = Some(Secret::new(value.trim().to_owned())),
             "master_key_file" => self.master_key_file = Some(PathBuf::from(value)),
+            "database_url" => {
+                let url = value.trim();
+                if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                    return Err(invalid(
+                        "a PostgreSQL URL starts with postgres:// or postgresql://".into(),
+                    ));
+                }
+                self.database_url = Some(Secret::new(url.to_owned()));
+            }
+            "database_password_file" => self.database_password_file = Some(PathBuf::from(value)),
+            "database_pool_size" => {
+                self.database_pool_size = parse::number::<u32>(value, "connections")
+                    .map_err(invalid)?
+                    .clamp(2, 256)
+            }
             "providers_file" => self.providers_file = Some(PathBuf::from(value)),
             "allow_private_targets" => self.allow_private_targets = parse::flag(value).map_err(invalid)?,
             "log_format" => {
@@ -484,6 +510,27 @@ impl Config {
 
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("tessera.db")
+    }
+
+    /// How to reach PostgreSQL, when `database_url` selects it (the password file read).
+    pub fn postgres_settings(&self) -> Result<Option<crate::store::postgres::PgSettings>, ConfigError> {
+        let Some(url) = &self.database_url else {
+            return Ok(None);
+        };
+        let password = match &self.database_password_file {
+            Some(file) => Some(
+                crate::store::postgres::read_password_file(file).map_err(|e| ConfigError::Invalid {
+                    name: "database_password_file".into(),
+                    message: e.to_string(),
+                })?,
+            ),
+            None => None,
+        };
+        Ok(Some(crate::store::postgres::PgSettings {
+            url: url.expose().to_owned(),
+            password,
+            pool_size: self.database_pool_size,
+        }))
     }
 
     pub fn default_master_key_path(&self) -> PathBuf {

@@ -16,7 +16,7 @@ pub fn run(mut config: Config, listen: Option<SocketAddr>) -> anyhow::Result<()>
     if config.demo_emit_interval.is_none() {
         config.demo_emit_interval = Some(Duration::from_secs(60));
     }
-    if !setup::is_initialised(&config) {
+    if !setup::is_initialised(&config)? {
         setup::initialise(&config)?;
     }
     let (store, _vault) = setup::open(&config)?;

@@ -197,7 +197,8 @@ pub fn find_rejected_by_body(
     conn.query_row(
         &format!(
             "SELECT {COLUMNS} FROM inbound_events WHERE tenant_id = ?1 AND provider = ?2 AND status = 'rejected'
-             AND json_extract(detail, '$.body_sha256') = ?3 ORDER BY id DESC LIMIT 1"
+             AND {} = ?3 ORDER BY id DESC LIMIT 1",
+            conn.dialect().json_text("detail", "body_sha256")
         ),
         params![tenant_id, provider, body_sha256],
         |r| from_row(r).map(|e| e.view),

@@ -35,7 +35,7 @@ pub fn stored_count(conn: &Db<'_>, scope: &TenantScope, max: u32) -> Result<u32,
 /// [`stored_count`] for the tenant a rejected delivery was addressed to.
 fn count_stored(conn: &Db<'_>, tenant_id: &str, max: u32) -> Result<u32, StoreError> {
     conn.query_row(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM inbound_events WHERE tenant_id = ?1 AND status = 'rejected' LIMIT ?2)",
+        "SELECT COUNT(*) FROM (SELECT 1 FROM inbound_events WHERE tenant_id = ?1 AND status = 'rejected' LIMIT ?2) AS recent",
         params![tenant_id, max],
         |r| r.get(0),
     )

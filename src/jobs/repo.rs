@@ -1,7 +1,7 @@
 //! SQL for the job queue. Times are unix milliseconds, passed in so tests control them.
 
 use crate::auth::TenantScope;
-use crate::store::sql::{Db, Dialect, Row, params};
+use crate::store::sql::{Db, Row, params};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -113,13 +113,8 @@ pub fn claim_batch(
         // Expired leases compare strictly (a lease ending now still holds); due jobs run at `run_at`.
         let due = if state == "running" { "<" } else { "<=" };
         // On PostgreSQL several nodes claim at once: each skips the rows another holds.
-        let (kinds_skipped, lock) = match conn.dialect() {
-            Dialect::Sqlite => ("SELECT value FROM json_each(?5)", ""),
-            Dialect::Postgres => (
-                "SELECT jsonb_array_elements_text(CAST(?5 AS jsonb))",
-                "FOR UPDATE SKIP LOCKED",
-            ),
-        };
+        let kinds_skipped = conn.dialect().json_array_values("?5");
+        let lock = conn.dialect().skip_locked();
         let claimed = conn.query(
             &format!(
                 "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = ?2, updated_at = ?3
@@ -141,7 +136,7 @@ pub fn claim_batch(
 /// counting the attempt.
 pub fn release(conn: &Db<'_>, id: &str) -> Result<(), StoreError> {
     conn.execute(
-        "UPDATE jobs SET status = 'pending', attempts = MAX(attempts - 1, 0), lease_until = NULL, updated_at = ?2
+        "UPDATE jobs SET status = 'pending', attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, lease_until = NULL, updated_at = ?2
          WHERE id = ?1 AND status = 'running'",
         params![id, crate::time::now_rfc3339()],
     )?;
@@ -216,7 +211,7 @@ pub fn retry_failed(
     let queued = conn
         .query_row(
             &format!(
-                "UPDATE jobs SET status = 'pending', run_at = ?3, max_attempts = MAX(max_attempts, attempts + 1),
+                "UPDATE jobs SET status = 'pending', run_at = ?3, max_attempts = CASE WHEN max_attempts > attempts THEN max_attempts ELSE attempts + 1 END,
                         lease_until = NULL, finished_at = NULL, updated_at = ?4
                  WHERE id = ?1 AND tenant_id = ?2 AND status = 'failed'
                  RETURNING {COLUMNS}"

@@ -63,6 +63,13 @@ pub fn keys_status(config: &Config) -> anyhow::Result<()> {
 }
 
 pub fn backup(config: &Config, file: &Path) -> anyhow::Result<()> {
+    if config.database_url.is_some() {
+        anyhow::bail!(
+            "this deployment keeps its data in PostgreSQL: back it up with PostgreSQL's tools \
+             (`pg_dump --format=custom`, or base backups with WAL archiving); the dump holds sealed \
+             values only, so keep the master key file (all versions) with it and apart from it"
+        );
+    }
     let report = crate::ops::backup::backup(&config.database_path(), file)?;
     // The backup is good either way; only the operator's "last backup" would be stale.
     if let Err(e) = crate::ops::backup::record(&config.database_path(), &report) {

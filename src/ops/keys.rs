@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::setup::{self, SetupError};
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 use crate::vault::{Keyring, Vault, VaultError};
 
 #[derive(Debug, thiserror::Error)]
@@ -178,10 +178,10 @@ pub fn status_of(conn: &Db<'_>, keyring: &Keyring) -> Result<KeysStatus, StoreEr
 
 /// `tessera keys status`: read-only; does not need the server stopped.
 pub fn status(config: &Config) -> Result<KeysStatus, KeyError> {
-    if !setup::is_initialised(config) {
+    if !setup::is_initialised(config)? {
         return Err(SetupError::NotInitialised(config.data_dir.clone()).into());
     }
     let keyring = setup::load_keyring(config)?;
-    let store = Store::open(&config.database_path())?;
+    let store = setup::open_store(config)?;
     Ok(store.read(|conn| status_of(conn, &keyring))?)
 }

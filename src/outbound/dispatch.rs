@@ -185,11 +185,15 @@ pub fn claim_due(
     let now = now_ms();
     let skip = serde_json::to_string(&lease.saturated).unwrap_or_else(|_| "[]".into());
     let claimed: Vec<(String, String, String, String, String, u32)> = tx.query(
-        "UPDATE webhook_deliveries SET next_attempt_at = ?3, lease_token = ?4
+        &format!(
+            "UPDATE webhook_deliveries SET next_attempt_at = ?3, lease_token = ?4
              WHERE id IN (SELECT id FROM webhook_deliveries
-                          WHERE next_attempt_at <= ?1 AND endpoint_id NOT IN (SELECT value FROM json_each(?2))
-                          ORDER BY next_attempt_at LIMIT ?5)
+                          WHERE next_attempt_at <= ?1 AND endpoint_id NOT IN ({})
+                          ORDER BY next_attempt_at LIMIT ?5 {})
              RETURNING id, tenant_id, endpoint_id, event_id, event_type, attempts",
+            tx.dialect().json_array_values("?2"),
+            tx.dialect().skip_locked()
+        ),
         params![now, skip, lease.until_ms, &*lease.token, limit],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
     )?;

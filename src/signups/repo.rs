@@ -69,8 +69,9 @@ pub fn upsert_from_source(
         }
     };
     let added = conn.execute(
-        "INSERT OR IGNORE INTO signup_sources (id, tenant_id, signup_id, provider, reference, event_id, event_name, status, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'active', ?8, ?8)",
+        "INSERT INTO signup_sources (id, tenant_id, signup_id, provider, reference, event_id, event_name, status, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'active', ?8, ?8)
+         ON CONFLICT DO NOTHING",
         params![
             crate::ids::new_id(),
             tenant_id,

@@ -1,21 +1,14 @@
-//! The one SQLite file: pool, pragmas, migrations and write transactions.
+//! The database: the embedded SQLite file (the default) or PostgreSQL (several nodes),
+//! behind one handle, and the errors of both.
 
 pub mod postgres;
 pub mod sql;
+pub mod sqlite;
 pub mod writer;
 
 use std::path::Path;
-use std::time::Duration;
 
-use r2d2::PooledConnection;
-use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, TransactionBehavior};
-
-mod embedded {
-    refinery::embed_migrations!("migrations/sqlite");
-}
-
-pub type Conn = PooledConnection<SqliteConnectionManager>;
+pub use sqlite::Conn;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -37,11 +30,17 @@ pub enum StoreError {
     NoRows,
 }
 
-/// Handle to the database. Cheap to clone; every clone shares one pool.
+/// Handle to the database: the embedded SQLite file, or PostgreSQL for several nodes.
+/// Cheap to clone; every clone shares one pool.
 #[derive(Clone)]
 pub struct Store {
-    pool: r2d2::Pool<SqliteConnectionManager>,
-    path: std::sync::Arc<std::path::PathBuf>,
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
 }
 
 impl std::fmt::Debug for Store {
@@ -50,116 +49,57 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// Waits for SQLite's write lock in short, even steps for up to about 10 s. SQLite's
-/// own `busy_timeout` backs off up to 100 ms a step, which shows as tail latency behind
-/// another writer's commit (the one writer thread, a low-rate API transaction).
-fn wait_for_lock(attempt: i32) -> bool {
-    std::thread::sleep(Duration::from_micros(250));
-    attempt < 40_000
-}
-
-fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
-    conn.busy_handler(Some(wait_for_lock))?;
-    // Room for every statement the hot paths use, so none is evicted and parsed again.
-    conn.set_prepared_statement_cache_capacity(256);
-    // FULL: anything acknowledged to an outside party must survive a power cut.
-    // secure_delete: deleted rows (a removed tenant's sealed keys) are overwritten.
-    conn.execute_batch(
-        "PRAGMA journal_mode = WAL;
-         PRAGMA synchronous = FULL;
-         PRAGMA foreign_keys = ON;
-         PRAGMA temp_store = MEMORY;
-         PRAGMA secure_delete = ON;",
-    )
-}
-
-/// The database holds sealed key material: it and its WAL and shared-memory files are
-/// the owner's only. A new file is created 0600 (SQLite gives its side files the mode
-/// of the database file); existing ones more open than that are narrowed.
-fn make_private(path: &Path) -> Result<(), StoreError> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        let io = |e: std::io::Error| StoreError::Task(format!("{}: {e}", path.display()));
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-        {
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(io(e)),
-        }
-        for suffix in ["", "-wal", "-shm", "-journal"] {
-            let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
-            let Ok(meta) = std::fs::metadata(&file) else { continue };
-            if meta.permissions().mode() & 0o077 != 0 {
-                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    embedded::migrations::runner()
-        .run(conn)
-        .map_err(|e| StoreError::Migration(e.to_string()))?;
-    Ok(())
-}
-
 impl Store {
-    /// Opens (creating if needed) the database file and runs pending migrations.
+    /// Opens (creating if needed) the SQLite file and runs pending migrations.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        make_private(path)?;
-        // WAL mode and the schema come first, on one connection: the pool opens its 16
-        // connections at once on threads of its own, and on a new file several of them
-        // switching the journal mode together can fail with "database is locked". Once
-        // the file is in WAL mode, their switch is a no-op.
-        let mut first = Connection::open(path)?;
-        configure(&mut first)?;
-        migrate(&mut first)?;
-        drop(first);
-        let manager = SqliteConnectionManager::file(path).with_init(configure);
-        let pool = r2d2::Pool::builder()
-            .max_size(16)
-            .connection_timeout(Duration::from_secs(15))
-            .build(manager)?;
         Ok(Store {
-            pool,
-            path: std::sync::Arc::new(path.to_owned()),
+            backend: Backend::Sqlite(sqlite::SqliteStore::open(path)?),
         })
     }
 
-    /// A dedicated connection whose commits skip the fsync (`synchronous = NORMAL`): in
-    /// WAL mode a commit still survives a crash of tessera itself, only a power cut or OS
-    /// crash can lose the newest ones. For high-rate records whose loss in a power cut is
-    /// acceptable (read-audit entries); never for what is acknowledged to an outside party.
-    pub fn open_fast_commit_connection(&self) -> Result<Connection, StoreError> {
-        let mut conn = Connection::open(self.path.as_ref())?;
-        configure(&mut conn)?;
-        conn.execute_batch("PRAGMA synchronous = NORMAL;")?;
-        Ok(conn)
+    /// Connects to PostgreSQL, runs pending migrations and opens the pool.
+    pub fn open_postgres(settings: &postgres::PgSettings) -> Result<Store, StoreError> {
+        Ok(Store {
+            backend: Backend::Postgres(postgres::PgStore::open(settings)?),
+        })
     }
 
-    pub fn conn(&self) -> Result<Conn, StoreError> {
-        Ok(self.pool.get()?)
+    pub fn dialect(&self) -> sql::Dialect {
+        match self.backend {
+            Backend::Sqlite(_) => sql::Dialect::Sqlite,
+            Backend::Postgres(_) => sql::Dialect::Postgres,
+        }
     }
 
-    /// Runs `f` in a `BEGIN IMMEDIATE` transaction: the write lock is taken up front, so
-    /// two writers never deadlock upgrading read locks. Commits when `f` returns `Ok`.
+    /// The PostgreSQL pool, when that is the backend (the writer runs on it).
+    pub fn postgres(&self) -> Option<&postgres::PgStore> {
+        match &self.backend {
+            Backend::Postgres(pg) => Some(pg),
+            Backend::Sqlite(_) => None,
+        }
+    }
+
+    /// A pooled SQLite connection: for what only the embedded store has (the writer
+    /// thread, checkpoints, tests that look at the file). An error on PostgreSQL.
+    pub fn conn(&self) -> Result<sqlite::Conn, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(sqlite) => sqlite.conn(),
+            Backend::Postgres(_) => Err(StoreError::Config(
+                "this needs the embedded SQLite store; the server runs on PostgreSQL".into(),
+            )),
+        }
+    }
+
+    /// Runs `f` in a transaction that commits when `f` returns `Ok` (on SQLite `BEGIN
+    /// IMMEDIATE`: the write lock is taken up front, so two writers never deadlock).
     pub fn write<T, E>(&self, f: impl FnOnce(&sql::Db<'_>) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError>,
     {
-        let mut conn = self.conn()?;
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(StoreError::from)?;
-        let value = f(&sql::Db::sqlite(&tx))?;
-        tx.commit().map_err(StoreError::from)?;
-        Ok(value)
+        match &self.backend {
+            Backend::Sqlite(sqlite) => sqlite.write(f),
+            Backend::Postgres(pg) => pg.write(f),
+        }
     }
 
     /// Runs `f` with a pooled connection (reads, or writes that need no transaction).
@@ -167,8 +107,10 @@ impl Store {
     where
         E: From<StoreError>,
     {
-        let conn = self.conn()?;
-        f(&sql::Db::sqlite(&conn))
+        match &self.backend {
+            Backend::Sqlite(sqlite) => sqlite.read(f),
+            Backend::Postgres(pg) => pg.read(f),
+        }
     }
 
     /// Whether a write can be committed right now (used by `/readyz`).

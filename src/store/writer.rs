@@ -188,10 +188,22 @@ impl Drop for Handle {
     }
 }
 
-/// Handle to the writer thread. Cheap to clone.
+/// Handle to the writer. Cheap to clone.
 #[derive(Clone)]
 pub struct Writer {
-    handle: Arc<Handle>,
+    inner: Inner,
+}
+
+#[derive(Clone)]
+enum Inner {
+    /// SQLite: one thread commits every write, in group commits.
+    Thread(Arc<Handle>),
+    /// PostgreSQL: the server orders concurrent transactions itself; each write runs in a
+    /// transaction of its own on the pool, on the caller's blocking thread.
+    Pool {
+        pg: super::postgres::PgStore,
+        closed: Arc<std::sync::atomic::AtomicBool>,
+    },
 }
 
 impl std::fmt::Debug for Writer {
@@ -201,8 +213,17 @@ impl std::fmt::Debug for Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread on a connection of its own from `store`'s pool.
+    /// Starts the writer: on SQLite a thread on a connection of its own from `store`'s
+    /// pool; on PostgreSQL nothing to start.
     pub fn start(store: &Store) -> Result<Writer, StoreError> {
+        if let Some(pg) = store.postgres() {
+            return Ok(Writer {
+                inner: Inner::Pool {
+                    pg: pg.clone(),
+                    closed: Arc::default(),
+                },
+            });
+        }
         let conn = store.conn()?;
         // Checkpoints would otherwise run inside a commit that callers are waiting on;
         // a separate thread moves WAL pages into the database file instead.
@@ -236,19 +257,24 @@ impl Writer {
             })
             .map_err(|e| StoreError::Task(e.to_string()))?;
         Ok(Writer {
-            handle: Arc::new(Handle {
+            inner: Inner::Thread(Arc::new(Handle {
                 lanes,
                 threads: Mutex::new(vec![commits, checkpoints]),
-            }),
+            })),
         })
     }
 
     /// Refuses new writes, commits what is queued and joins the writer's threads. Blocking.
     pub fn close(&self) {
-        self.handle.close();
-        let threads = std::mem::take(&mut *self.handle.threads.lock().unwrap_or_else(|e| e.into_inner()));
-        for thread in threads {
-            let _ = thread.join();
+        match &self.inner {
+            Inner::Thread(handle) => {
+                handle.close();
+                let threads = std::mem::take(&mut *handle.threads.lock().unwrap_or_else(|e| e.into_inner()));
+                for thread in threads {
+                    let _ = thread.join();
+                }
+            }
+            Inner::Pool { closed, .. } => closed.store(true, std::sync::atomic::Ordering::Release),
         }
     }
 
@@ -269,6 +295,13 @@ impl Writer {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&Db<'_>) -> Result<T, E> + Send + 'static,
     {
+        if let Inner::Pool { .. } = &self.inner {
+            let writer = self.clone();
+            let how = how.into();
+            return tokio::task::spawn_blocking(move || writer.write_blocking_with(how, f))
+                .await
+                .map_err(|e| E::from(StoreError::Task(e.to_string())))?;
+        }
         self.submit(how.into(), f, true)?
             .await
             .map_err(|_| E::from(StoreError::Task("the writer dropped a write".into())))?
@@ -292,6 +325,20 @@ impl Writer {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&Db<'_>) -> Result<T, E> + Send + 'static,
     {
+        if let Inner::Pool { pg, closed } = &self.inner {
+            if closed.load(std::sync::atomic::Ordering::Acquire) {
+                return Err(E::from(stopped()));
+            }
+            let how = how.into();
+            return pg.write(|db| {
+                if how.durability == Durability::Relaxed {
+                    // The commit returns before the WAL reaches the disk; a crash of the
+                    // database server can lose it, as SQLite's NORMAL can on a power cut.
+                    db.execute_batch("SET LOCAL synchronous_commit = off")?;
+                }
+                f(db)
+            });
+        }
         self.submit(how.into(), f, false)?
             .blocking_recv()
             .map_err(|_| E::from(StoreError::Task("the writer dropped a write".into())))?
@@ -323,7 +370,10 @@ impl Writer {
             durability: how.durability,
             run,
         };
-        self.handle.lanes.push(work, foreground)?;
+        match &self.inner {
+            Inner::Thread(handle) => handle.lanes.push(work, foreground)?,
+            Inner::Pool { .. } => return Err(E::from(StoreError::Task("no writer thread on PostgreSQL".into()))),
+        }
         Ok(done_rx)
     }
 }

@@ -105,6 +105,7 @@ impl PgStore {
         drop(first);
         let pool = r2d2::Pool::builder()
             .max_size(settings.pool_size.max(1))
+            .min_idle(Some(2))
             .connection_timeout(Duration::from_secs(15))
             .build(PostgresConnectionManager::new(config, postgres::NoTls))?;
         Ok(PgStore { pool })

@@ -18,11 +18,38 @@ use super::StoreError;
 /// `params![a, b, c]`: parameters of different types, as with rusqlite.
 pub use crate::sql_params as params;
 
-/// Which engine a [`Db`] talks to.
+/// Which engine a [`Db`] talks to, and the few SQL fragments the two spell differently.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
     Sqlite,
     Postgres,
+}
+
+impl Dialect {
+    /// The text at `key` of a JSON object stored as text in `column`.
+    pub fn json_text(self, column: &str, key: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("json_extract({column}, '$.{key}')"),
+            Dialect::Postgres => format!("(CAST({column} AS jsonb) ->> '{key}')"),
+        }
+    }
+
+    /// A subquery of the strings in the JSON array bound at `param` (`?2`).
+    pub fn json_array_values(self, param: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("SELECT value FROM json_each({param})"),
+            Dialect::Postgres => format!("SELECT jsonb_array_elements_text(CAST({param} AS jsonb))"),
+        }
+    }
+
+    /// Appended to a claim's inner SELECT: on PostgreSQL, nodes claiming at once skip the
+    /// rows another has locked instead of waiting for them (SQLite has one writer).
+    pub fn skip_locked(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
+        }
+    }
 }
 
 /// One row of a result.

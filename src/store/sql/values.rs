@@ -250,6 +250,16 @@ mod pg_types {
                     s.to_sql(ty, out)
                 }
                 (Value::Blob(b), &Type::BYTEA) => b.to_sql(ty, out),
+                // JSON kept as text binds where a statement casts a parameter to JSON.
+                (Value::Text(s), &Type::JSON) => {
+                    out.extend_from_slice(s.as_bytes());
+                    Ok(IsNull::No)
+                }
+                (Value::Text(s), &Type::JSONB) => {
+                    out.extend_from_slice(&[1]);
+                    out.extend_from_slice(s.as_bytes());
+                    Ok(IsNull::No)
+                }
                 (value, ty) => Err(mismatch(value, ty)),
             }
         }

@@ -54,6 +54,13 @@ impl TestServer {
     }
 
     fn start_on(clock: tessera::time::Clock, configure: impl FnOnce(&mut Config)) -> TestServer {
+        // `TESSERA_TEST_LOG=warn cargo test …` shows the servers' logs while debugging.
+        if let Ok(filter) = std::env::var("TESSERA_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_test_writer()
+                .try_init();
+        }
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = Config::with_data_dir(dir.path().join("data"));
         config.allow_private_targets = true;
@@ -66,8 +73,16 @@ impl TestServer {
         config.rate_limit_webhooks = 1_000_000;
         // A test that stops a server mid-attempt (a hanging receiver) need not wait long.
         config.shutdown_grace = Duration::from_secs(2);
+        if let Some(url) = postgres_database() {
+            config.database_url = Some(tessera::vault::Secret::new(url));
+        }
         configure(&mut config);
         let report = tessera::setup::initialise(&config).expect("initialise data dir");
+        if let Some(url) = &config.database_url {
+            // The CLI commands a test runs on this data dir find the database there.
+            let file = config.data_dir.join(tessera::config::CONFIG_FILE_NAME);
+            std::fs::write(&file, format!("database_url = {:?}\n", url.expose())).expect("tessera.toml");
+        }
         let admin_token = report.admin_token.expose().to_owned();
         Self::launch(config, dir, admin_token, clock)
     }
@@ -370,4 +385,11 @@ pub fn raw_request(base: &str, method: &str, path: &str, headers: &[(&str, &str)
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
     (status, body)
+}
+
+/// A fresh database on the shared throw-away cluster when this run is on PostgreSQL
+/// (`TESSERA_TEST_STORE=postgres`).
+pub fn postgres_database() -> Option<String> {
+    (std::env::var("TESSERA_TEST_STORE").as_deref() == Ok("postgres"))
+        .then(|| tessera::store::postgres::cluster::fresh_database().expect("throw-away PostgreSQL cluster"))
 }
