@@ -65,7 +65,8 @@ pub fn record(conn: &Db<'_>, event: &Rejected, max: u32) -> Result<Recorded, Sto
         "INSERT INTO inbound_rejection_counts (tenant_id, provider, reason, hour_epoch, count, body_bytes, last_at)
          VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6)
          ON CONFLICT (tenant_id, hour_epoch, provider, reason)
-         DO UPDATE SET count = count + 1, body_bytes = body_bytes + excluded.body_bytes, last_at = excluded.last_at",
+         DO UPDATE SET count = inbound_rejection_counts.count + 1,
+             body_bytes = inbound_rejection_counts.body_bytes + excluded.body_bytes, last_at = excluded.last_at",
         params![
             event.tenant_id,
             event.provider,

@@ -148,7 +148,7 @@ pub fn next_due_in(conn: &Db<'_>, now_ms: i64) -> Result<Option<i64>, StoreError
     let next: Option<i64> = conn.query_row(
         "SELECT MIN(t) FROM (
             SELECT MIN(run_at) AS t FROM jobs WHERE status = 'pending'
-            UNION ALL SELECT MIN(lease_until) FROM jobs WHERE status = 'running')",
+            UNION ALL SELECT MIN(lease_until) FROM jobs WHERE status = 'running') AS due",
         [],
         |r| r.get(0),
     )?;

@@ -164,7 +164,7 @@ pub fn write_state(
     conn.execute(
         "INSERT INTO platform_pause (id, paused, version, changed_at, changed_by, reason)
          VALUES (1, ?1, 1, ?2, ?3, ?4)
-         ON CONFLICT (id) DO UPDATE SET paused = excluded.paused, version = version + 1,
+         ON CONFLICT (id) DO UPDATE SET paused = excluded.paused, version = platform_pause.version + 1,
              changed_at = excluded.changed_at, changed_by = excluded.changed_by, reason = excluded.reason",
         params![paused, now, by, reason],
     )?;

@@ -115,9 +115,7 @@ fn poshvip_good_bad_missing_other_tenant_duplicate_and_rejections_recorded() {
     assert_eq!(got.json["type"], "purchase.created");
     assert!(!got.text.contains("x-posh-signature"));
     // The stored body is sealed: the plaintext email is not in the database file.
-    let db = std::fs::read(server.data_dir().join("tessera.db")).unwrap();
-    let wal = std::fs::read(server.data_dir().join("tessera.db-wal")).unwrap_or_default();
-    for bytes in [&db, &wal] {
+    for bytes in &server.stored_bytes() {
         assert!(!contains(bytes, b"secret-a"), "webhook secret in plaintext");
         assert!(!contains(bytes, br#""purchase_id":"p1""#), "event body in plaintext");
     }

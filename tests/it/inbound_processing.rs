@@ -229,7 +229,7 @@ fn poshvip_lifecycle_signup_notification_email_and_brevo_with_retry() {
     assert_eq!(f.resend.count(), 2, "one email per new signup");
     // Domain events in the outbox: one inbound.received per processed delivery (the
     // replay and the still-retrying refund add none), one signup.created per new signup.
-    let db = rusqlite::Connection::open(server.data_dir().join("tessera.db")).unwrap();
+    let db = server.db();
     let count = |t: &str| -> i64 {
         db.query_row("SELECT COUNT(*) FROM outbox WHERE event_type = ?1", [t], |r| r.get(0))
             .unwrap()

@@ -1,4 +1,8 @@
-//! One integration test binary: every test drives the real server over HTTP.
+//! One integration test binary: every test drives the real server over HTTP, on the
+//! embedded SQLite store. The `postgres` binary runs the same tests on PostgreSQL.
+
+/// Whether the servers of this binary run on PostgreSQL.
+pub const ON_POSTGRES: bool = false;
 
 mod support;
 

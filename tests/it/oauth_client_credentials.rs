@@ -153,12 +153,13 @@ fn zoom_concurrent_readers_share_one_upstream_request_and_survive_restart() {
         "zoom-access-token-2"
     );
 
-    let db = std::fs::read(server.data_dir().join("tessera.db")).unwrap();
-    for secret in ["zoom-access-token-1", "zoom-access-token-2", ZOOM_SECRET] {
-        assert!(
-            !db.windows(secret.len()).any(|w| w == secret.as_bytes()),
-            "{secret} in the database"
-        );
+    for db in server.stored_bytes() {
+        for secret in ["zoom-access-token-1", "zoom-access-token-2", ZOOM_SECRET] {
+            assert!(
+                !db.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{secret} in the database"
+            );
+        }
     }
 }
 
@@ -348,8 +349,7 @@ fn a_token_without_expiry_is_rechecked_daily() {
     assert_eq!(resp.status, 200, "{}", resp.text);
     assert!(resp.json["expires_at"].is_null(), "{}", resp.text);
 
-    let db = rusqlite::Connection::open(server.data_dir().join("tessera.db")).unwrap();
-    db.busy_timeout(Duration::from_secs(5)).unwrap();
+    let db = server.db();
     let check_after: String = db
         .query_row("SELECT check_after FROM oauth_tokens", [], |r| r.get(0))
         .unwrap();

@@ -210,8 +210,7 @@ fn state_is_single_use_bound_and_expiring() {
     // Expired state: nothing stored, the connection stays pending.
     let resp = authorize(json!({}));
     let url = resp.json["authorization_url"].as_str().unwrap().to_owned();
-    let db = rusqlite::Connection::open(server.data_dir().join("tessera.db")).unwrap();
-    db.busy_timeout(Duration::from_secs(5)).unwrap();
+    let db = server.db();
     db.execute("UPDATE oauth_states SET expires_at = '2000-01-01T00:00:00Z'", [])
         .unwrap();
     let callback = drive_authorization(&url);
@@ -237,12 +236,13 @@ fn state_is_single_use_bound_and_expiring() {
     );
     let replay = server.anonymous().get(&callback);
     assert_eq!(replay.status, 400, "{}", replay.text);
-    let stored: Vec<u8> = std::fs::read(server.data_dir().join("tessera.db")).unwrap();
     let state = query_of(&format!("http://x{callback}"))["state"].clone();
-    assert!(
-        !stored.windows(state.len()).any(|w| w == state.as_bytes()),
-        "raw state stored"
-    );
+    for stored in server.stored_bytes() {
+        assert!(
+            !stored.windows(state.len()).any(|w| w == state.as_bytes()),
+            "raw state stored"
+        );
+    }
 
     // A provider error sends the browser back with ?error=.
     oidc.post("/test/deny-next");
@@ -319,8 +319,7 @@ fn background_refresh_and_invalid_grant() {
         }
     }
     assert_eq!(status, "needs_reauth");
-    let db = rusqlite::Connection::open(server.data_dir().join("tessera.db")).unwrap();
-    db.busy_timeout(Duration::from_secs(5)).unwrap();
+    let db = server.db();
     let events: i64 = db
         .query_row(
             "SELECT COUNT(*) FROM outbox WHERE event_type = 'connection.refresh_failed' AND payload LIKE '%acme%'",

@@ -156,8 +156,7 @@ fn audit_entries_past_retention_are_purged_by_the_worker() {
         c.audit_purge_interval = Duration::from_millis(200);
     });
     let tenant_id = server.create_tenant("acme");
-    let db = rusqlite::Connection::open(server.config.database_path()).unwrap();
-    db.busy_timeout(Duration::from_secs(10)).unwrap();
+    let db = server.db();
     db.execute(
         "INSERT INTO audit_log (id, tenant_id, at, actor, action) VALUES ('old-entry', ?1, '2001-01-01T00:00:00Z', 'x', 'ancient')",
         [&tenant_id],

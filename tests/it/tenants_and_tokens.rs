@@ -249,7 +249,7 @@ fn tenant_deletion_removes_everything_of_it() {
     assert_eq!(server.admin().delete("/api/v1/tenants/gone").status, 204);
     assert_eq!(server.admin().get("/api/v1/tenants/gone").status, 404);
     assert_eq!(server.with_token(&token).get("/api/v1/tenants/gone").status, 401);
-    let db = rusqlite::Connection::open(server.data_dir().join("tessera.db")).unwrap();
+    let db = server.db();
     let keys: i64 = db
         .query_row("SELECT COUNT(*) FROM data_keys WHERE scope <> 'platform'", [], |r| {
             r.get(0)
@@ -296,8 +296,7 @@ fn last_used_at_is_kept_in_memory_and_written_in_batches() {
     for _ in 0..5 {
         assert_eq!(client.get("/api/v1/tenants/t1/connections").status, 200);
     }
-    let db = rusqlite::Connection::open(server.data_dir().join("tessera.db")).unwrap();
-    db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    let db = server.db();
     let written: i64 = db
         .query_row(
             "SELECT COUNT(*) FROM api_tokens WHERE last_used_at IS NOT NULL",

@@ -7,8 +7,8 @@ use crate::support::ui::{create_user, sign_in, user_cli};
 
 const PASSWORD: &str = "correct horse battery staple";
 
-fn db(server: &TestServer) -> rusqlite::Connection {
-    rusqlite::Connection::open(server.data_dir().join("tessera.db")).expect("open db")
+fn db(server: &TestServer) -> crate::support::ServerDb {
+    server.db()
 }
 
 #[test]
@@ -58,9 +58,7 @@ fn tenant_admin_signs_in_with_a_strict_http_only_cookie_stored_hashed() {
     assert_eq!(hash_count, 1);
     assert!(password_hash.starts_with("$argon2id$"));
     drop(server.admin().get("/healthz"));
-    let bytes = std::fs::read(server.data_dir().join("tessera.db")).expect("db");
-    let wal = std::fs::read(server.data_dir().join("tessera.db-wal")).unwrap_or_default();
-    for file in [&bytes, &wal] {
+    for file in &server.stored_bytes() {
         let text = String::from_utf8_lossy(file);
         assert!(!text.contains(&secret) && !text.contains(PASSWORD));
     }

@@ -80,6 +80,8 @@ impl PgSettings {
             config.connect_timeout(Duration::from_secs(10));
         }
         config.application_name("tessera");
+        // NOTICEs ("relation already exists, skipping" at each start) are not for the log.
+        config.options("-c client_min_messages=warning");
         Ok(config)
     }
 }

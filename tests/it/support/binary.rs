@@ -12,6 +12,8 @@ pub struct ServeProcess {
     /// The first platform token, printed once by `serve` on a new data dir.
     pub admin_token: String,
     pub data_dir: PathBuf,
+    /// The database when the suite runs on PostgreSQL.
+    pub database_url: Option<String>,
     log: Arc<Mutex<Vec<String>>>,
 }
 
@@ -37,6 +39,10 @@ impl ServeProcess {
             .port();
         let mut cmd = tessera_command();
         cmd.arg("--data-dir").arg(data_dir).env("TESSERA_LOG", "debug");
+        let database_url = super::postgres_database();
+        if let Some(url) = &database_url {
+            cmd.env("TESSERA_DATABASE_URL", url);
+        }
         for (key, value) in env {
             cmd.env(key, value);
         }
@@ -70,6 +76,7 @@ impl ServeProcess {
             base: format!("http://127.0.0.1:{port}"),
             admin_token,
             data_dir: data_dir.to_owned(),
+            database_url,
             log,
         }
     }
@@ -80,8 +87,16 @@ impl ServeProcess {
     }
 
     /// Kills the process; returns the database file and the WAL as they were on disk
-    /// just before and after, for scanning.
+    /// just before and after (on PostgreSQL: every table's rows), for scanning.
     pub fn kill_and_read_files(&mut self) -> Vec<(&'static str, Vec<u8>)> {
+        if let Some(url) = &self.database_url {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            return super::postgres_stored_bytes(url)
+                .into_iter()
+                .map(|rows| ("table rows", rows))
+                .collect();
+        }
         let wal = self.data_dir.join("tessera.db-wal");
         let live_wal = std::fs::read(&wal).unwrap_or_default();
         let _ = self.child.kill();

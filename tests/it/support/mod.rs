@@ -182,6 +182,31 @@ impl TestServer {
         }
     }
 
+    /// The server's database, on whichever backend it runs (for tests that look at or
+    /// age rows directly).
+    pub fn store(&self) -> tessera::store::Store {
+        tessera::setup::open_store(&self.config).expect("open the server's store")
+    }
+
+    /// Everything the database keeps, as raw bytes, for tests that prove a secret is not
+    /// stored in plaintext: on SQLite its files (the database and its log), on PostgreSQL
+    /// every table's rows in COPY's binary form (text and bytea columns byte for byte).
+    pub fn stored_bytes(&self) -> Vec<Vec<u8>> {
+        let Some(url) = &self.config.database_url else {
+            let file =
+                |suffix: &str| std::fs::read(self.data_dir().join(format!("tessera.db{suffix}"))).unwrap_or_default();
+            let files = vec![file(""), file("-wal")];
+            assert!(!files[0].is_empty(), "no database file");
+            return files;
+        };
+        postgres_stored_bytes(url.expose())
+    }
+
+    /// Statements on the server's database, each in a transaction of its own.
+    pub fn db(&self) -> ServerDb {
+        ServerDb { store: self.store() }
+    }
+
     pub fn data_dir(&self) -> &Path {
         &self.config.data_dir
     }
@@ -387,9 +412,68 @@ pub fn raw_request(base: &str, method: &str, path: &str, headers: &[(&str, &str)
     (status, body)
 }
 
-/// A fresh database on the shared throw-away cluster when this run is on PostgreSQL
-/// (`TESSERA_TEST_STORE=postgres`).
+/// A fresh database on the shared throw-away cluster when this suite runs on PostgreSQL
+/// (the `postgres` test binary).
 pub fn postgres_database() -> Option<String> {
-    (std::env::var("TESSERA_TEST_STORE").as_deref() == Ok("postgres"))
+    crate::ON_POSTGRES
         .then(|| tessera::store::postgres::cluster::fresh_database().expect("throw-away PostgreSQL cluster"))
+}
+
+/// Every table's rows in COPY's binary form: text and bytea columns byte for byte.
+pub fn postgres_stored_bytes(url: &str) -> Vec<Vec<u8>> {
+    use std::io::Read as _;
+    let mut client = postgres::Client::connect(url, postgres::NoTls).expect("connect");
+    let tables: Vec<String> = client
+        .query(
+            "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema()",
+            &[],
+        )
+        .expect("tables")
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert!(!tables.is_empty(), "no tables");
+    tables
+        .iter()
+        .map(|table| {
+            let mut bytes = Vec::new();
+            client
+                .copy_out(&format!("COPY {table} TO STDOUT (FORMAT binary)"))
+                .expect("copy out")
+                .read_to_end(&mut bytes)
+                .expect("read");
+            bytes
+        })
+        .collect()
+}
+
+/// The server's database as a test sees it: `execute` and `query_row`, committed at once.
+pub struct ServerDb {
+    store: tessera::store::Store,
+}
+
+type StoreResult<T> = Result<T, tessera::store::StoreError>;
+
+impl ServerDb {
+    pub fn execute(&self, sql: &str, params: impl tessera::store::sql::Params) -> StoreResult<usize> {
+        self.store.write(|db| db.execute(sql, params))
+    }
+
+    pub fn query_row<T>(
+        &self,
+        sql: &str,
+        params: impl tessera::store::sql::Params,
+        f: impl FnOnce(&tessera::store::sql::Row<'_>) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        self.store.read(|db| db.query_row(sql, params, f))
+    }
+
+    pub fn query<T>(
+        &self,
+        sql: &str,
+        params: impl tessera::store::sql::Params,
+        f: impl FnMut(&tessera::store::sql::Row<'_>) -> StoreResult<T>,
+    ) -> StoreResult<Vec<T>> {
+        self.store.read(|db| db.query(sql, params, f))
+    }
 }
