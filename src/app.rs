@@ -74,6 +74,8 @@ pub struct Services {
     pub limiter: Arc<RateLimiter>,
     pub usage: Usage,
     pub auth: Auth,
+    /// On PostgreSQL: hears other nodes' changes and drops what they make stale here.
+    _changes: Option<crate::store::postgres::changes::ChangeListener>,
     pub tenants: Tenants,
     pub users: Users,
     pub connections: Connections,
@@ -154,7 +156,12 @@ impl AppState {
             own_url: crate::net::own_base_url(config.listen),
             own_agent: crate::net::own_agent(config.outbound_timeout),
         });
+        let changes = match store.postgres() {
+            Some(pg) => Some(listen_for_changes(pg, &auth, &oauth, &vault)?),
+            None => None,
+        };
         Ok(AppState(Arc::new(Services {
+            _changes: changes,
             started_at: Instant::now(),
             tenants: Tenants::new(store.clone(), vault.clone(), auth.clone()),
             auth,
@@ -180,6 +187,31 @@ impl AppState {
             plugins,
         })))
     }
+}
+
+/// What another node's change makes stale in this one's memory.
+fn listen_for_changes(
+    pg: &crate::store::postgres::PgStore,
+    auth: &Auth,
+    oauth: &OAuth,
+    vault: &Arc<Vault>,
+) -> std::io::Result<crate::store::postgres::changes::ChangeListener> {
+    use crate::store::postgres::changes;
+    let (auth, oauth, vault) = (auth.clone(), oauth.clone(), vault.clone());
+    changes::listen(pg, move |topic| {
+        if topic == changes::TOKENS {
+            auth.forget_tokens();
+        } else if topic == changes::TENANTS {
+            auth.forget_tenants();
+        } else if let Some(id) = topic.strip_prefix("connection:") {
+            oauth.forget_connection(id);
+        } else if let Some(id) = topic.strip_prefix("tenant-keys:") {
+            vault.forget(&crate::vault::KeyScope::Tenant(id.to_owned()));
+        } else if topic == changes::EVERYTHING {
+            auth.forget_tenants();
+            oauth.forget_everything();
+        }
+    })
 }
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

@@ -31,6 +31,10 @@ use tokens::Rejection;
 pub struct Auth {
     store: Store,
     cache: Arc<AuthCache>,
+    /// Whether accepted tokens are served from memory. Not on PostgreSQL: a token revoked
+    /// at another node must fail here on the very next request, and the announcement of
+    /// the change (which clears the other caches) arrives a moment after the commit.
+    cache_tokens: bool,
     /// Token expiry is judged by this clock.
     clock: Clock,
 }
@@ -38,6 +42,7 @@ pub struct Auth {
 impl Auth {
     pub fn new(store: Store, clock: Clock) -> Auth {
         Auth {
+            cache_tokens: store.dialect() == crate::store::sql::Dialect::Sqlite,
             store,
             cache: Arc::default(),
             clock,
@@ -48,6 +53,13 @@ impl Auth {
     pub async fn principal_for_token(&self, token: String) -> Result<Result<Principal, Rejection>, StoreError> {
         let hash = crate::vault::hash_token(&token);
         let now = self.clock.now();
+        if !self.cache_tokens {
+            return self
+                .store
+                .read_async(move |conn| tokens::authenticate(conn, &token, now))
+                .await
+                .map(|result| result.map(|accepted| accepted.principal));
+        }
         if let Some(principal) = self.cache.principal(&hash, now) {
             return Ok(Ok(principal));
         }

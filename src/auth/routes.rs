@@ -1,3 +1,4 @@
+use crate::store::postgres::changes;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -157,6 +158,7 @@ pub async fn patch_token(
                 return Err(ApiError::not_found("no such token (or it is revoked)"));
             }
             audit::record(tx, &access.audit("token.updated", Some(&id)))?;
+            tx.announce(changes::TOKENS)?;
             tokens::find_token(tx, &access.scope, &id)?.ok_or_else(|| ApiError::not_found("no such token"))
         })
         .await?;
@@ -176,6 +178,7 @@ pub async fn revoke_token(
                 return Err(ApiError::not_found("no such token"));
             }
             audit::record(tx, &access.audit("token.revoked", Some(&id)))?;
+            tx.announce(changes::TOKENS)?;
             Ok(())
         })
         .await?;

@@ -75,6 +75,9 @@ pub async fn put_connection(
                     .audit(action, Some(&provider))
                     .with_detail(json!({"fields": fields})),
             )?;
+            if outcome.credentials_changed {
+                tx.announce(&crate::store::postgres::changes::connection(&outcome.connection_id))?;
+            }
             Ok::<_, ApiError>(outcome)
         })
         .await?;

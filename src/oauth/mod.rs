@@ -122,6 +122,12 @@ impl OAuth {
         self.broker.forget(connection_id);
     }
 
+    /// Drops every connection's tokens held in memory (another node's changes may have
+    /// gone unheard).
+    pub fn forget_everything(&self) {
+        self.broker.forget_everything();
+    }
+
     /// Records the audit entry of a hot read (`/token`, the proxy); returns once it is
     /// committed. Relaxed: it survives a crash of tessera, and a power cut can lose only
     /// the newest moments of read-audit entries — never a credential write, which stays
@@ -258,6 +264,10 @@ impl TokenBroker {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(connection_id.to_owned(), token);
+    }
+
+    pub fn forget_everything(&self) {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
     pub fn forget(&self, connection_id: &str) {

@@ -56,6 +56,8 @@ pub fn revoke_connection_tokens(
         return Ok(Revocation::NotApplicable);
     };
     app.broker.forget(&row.id);
+    app.store
+        .announce(&crate::store::postgres::changes::connection(&row.id))?;
     let (Some(stored), Some(template)) = (stored, provider.revocation_url.as_deref()) else {
         return Ok(Revocation::NotApplicable);
     };

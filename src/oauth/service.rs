@@ -293,6 +293,8 @@ pub fn mark_needs_reauth(app: &OAuth, row: &ConnectionRow, reason: &str) -> Resu
         Ok::<_, OAuthError>(())
     })?;
     app.broker.forget(&row.id);
+    app.store
+        .announce(&crate::store::postgres::changes::connection(&row.id))?;
     app.outbound.wake();
     Ok(())
 }

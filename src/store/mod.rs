@@ -114,6 +114,14 @@ impl Store {
         }
     }
 
+    /// [`sql::Db::announce`] on its own, for a change already committed. Blocking.
+    pub fn announce(&self, topic: &str) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(()),
+            Backend::Postgres(pg) => pg.read(|db| db.announce(topic)),
+        }
+    }
+
     /// Whether a write can be committed right now (used by `/readyz`).
     pub fn is_writable(&self) -> bool {
         self.write(|tx| {

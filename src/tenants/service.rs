@@ -1,6 +1,7 @@
 //! The rules around a tenant's lifetime: its data key is created with it and destroyed
 //! with it, and every change clears the auth layer's tenant cache before it is answered.
 
+use crate::store::postgres::changes;
 use std::sync::Arc;
 
 use super::{Tenant, TenantError, delete_tenant, insert_tenant, update_tenant};
@@ -43,6 +44,7 @@ impl Tenants {
             .write_async(move |tx| {
                 update_tenant(tx, &tenant)?;
                 audit::record(tx, &entry)?;
+                tx.announce(changes::TENANTS)?;
                 Ok::<_, TenantError>(tenant)
             })
             .await?;
@@ -57,6 +59,8 @@ impl Tenants {
             .write_async(move |tx| {
                 delete_tenant(tx, &id)?;
                 audit::record(tx, &entry)?;
+                tx.announce(changes::TENANTS)?;
+                tx.announce(&changes::tenant_keys(&id))?;
                 Ok::<_, TenantError>(())
             })
             .await?;

@@ -98,3 +98,5 @@ mod plugins_marketplace;
 mod wiring_flows;
 #[path = "../it/wiring_ssrf.rs"]
 mod wiring_ssrf;
+
+mod multi_node;

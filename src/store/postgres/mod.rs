@@ -2,6 +2,7 @@
 //! (the same blocking-thread design as SQLite), the schema from `migrations/postgres`
 //! run under an advisory lock so nodes starting together migrate once.
 
+pub mod changes;
 pub mod cluster;
 
 use std::time::Duration;
@@ -90,6 +91,8 @@ impl PgSettings {
 #[derive(Clone)]
 pub struct PgStore {
     pool: r2d2::Pool<Manager>,
+    /// For connections of their own (listening for other nodes' changes).
+    config: std::sync::Arc<postgres::Config>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -109,8 +112,11 @@ impl PgStore {
             .max_size(settings.pool_size.max(1))
             .min_idle(Some(2))
             .connection_timeout(Duration::from_secs(15))
-            .build(PostgresConnectionManager::new(config, postgres::NoTls))?;
-        Ok(PgStore { pool })
+            .build(PostgresConnectionManager::new(config.clone(), postgres::NoTls))?;
+        Ok(PgStore {
+            pool,
+            config: std::sync::Arc::new(config),
+        })
     }
 
     pub fn conn(&self) -> Result<PgConn, StoreError> {

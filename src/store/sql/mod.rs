@@ -216,6 +216,20 @@ impl<'c> Db<'c> {
         self.query_opt(sql, params, map)?.ok_or(StoreError::NoRows)
     }
 
+    /// Tells every node sharing the database that `topic` changed, when this transaction
+    /// commits (PostgreSQL's NOTIFY; see `store::postgres::changes`). Nothing on SQLite,
+    /// whose one process already knows.
+    pub fn announce(&self, topic: &str) -> Result<(), StoreError> {
+        if self.dialect() == Dialect::Postgres {
+            self.query_row(
+                "SELECT pg_notify(?1, ?2)::text",
+                [super::postgres::changes::CHANNEL, topic],
+                |_| Ok(()),
+            )?;
+        }
+        Ok(())
+    }
+
     /// Runs several statements separated by `;`, without parameters (schema, pragmas).
     pub fn execute_batch(&self, sql: &str) -> Result<(), StoreError> {
         match &self.inner {

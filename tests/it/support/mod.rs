@@ -233,6 +233,21 @@ impl TestServer {
     }
 
     /// Creates a tenant token with `scopes` and returns the plaintext.
+    /// Another node on this server's PostgreSQL database: the same master key (its key
+    /// file) and settings, a data dir of its own.
+    pub fn join(&self) -> TestServer {
+        assert!(self.config.database_url.is_some(), "nodes share a PostgreSQL database");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = self.config.clone();
+        config.data_dir = dir.path().join("data");
+        std::fs::create_dir_all(&config.data_dir).expect("data dir");
+        config.public_url = None;
+        if config.master_key.is_none() && config.master_key_file.is_none() {
+            config.master_key_file = Some(self.config.default_master_key_path());
+        }
+        Self::launch(config, dir, self.admin_token.clone(), self.clock.clone())
+    }
+
     pub fn tenant_token(&self, tenant: &str, scopes: &[&str]) -> String {
         let resp = self.admin().post(
             &format!("/api/v1/tenants/{tenant}/tokens"),
