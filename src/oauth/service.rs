@@ -290,11 +290,10 @@ pub fn mark_needs_reauth(app: &OAuth, row: &ConnectionRow, reason: &str) -> Resu
             &text,
             json!({"provider": row.provider}),
         )?;
+        tx.announce(&crate::store::postgres::changes::connection(&row.id))?;
         Ok::<_, OAuthError>(())
     })?;
     app.broker.forget(&row.id);
-    app.store
-        .announce(&crate::store::postgres::changes::connection(&row.id))?;
     app.outbound.wake();
     Ok(())
 }
