@@ -407,6 +407,7 @@ pub fn callback(app: &OAuth, params: &CallbackParams, now: OffsetDateTime) -> Re
                     "connection.updated",
                     json!({"provider": pending.provider, "auth_mode": "oauth2", "status": "active"}),
                 )?;
+                tx.announce(&crate::store::postgres::changes::connection(&row.id))?;
                 Ok::<_, OAuthError>(saved)
             })?;
             app.broker.remember(

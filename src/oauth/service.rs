@@ -109,6 +109,14 @@ pub enum Renew {
     },
 }
 
+/// How long a renewal waits for another node's renewal of the same connection: longer
+/// than that node's upstream calls can take, short enough to answer a caller.
+const RENEWAL_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+fn renewal_lock_name(connection_id: &str) -> String {
+    format!("oauth-renewal:{connection_id}")
+}
+
 /// Takes the connection's lock, re-reads the stored token (another caller may have just
 /// renewed it), and renews it only if still needed.
 pub fn renew_under_lock(
@@ -117,8 +125,20 @@ pub fn renew_under_lock(
     row: &ConnectionRow,
     renew: Renew,
 ) -> Result<TokenGrant, OAuthError> {
+    // This node's callers queue on the in-memory lock; one of them at a time then queues
+    // with the other nodes', so a rotating refresh token is spent once across all nodes.
     let lock = app.broker.lock_for(&row.id);
     let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+    let _across_nodes = app
+        .store
+        .lock_across_nodes(&renewal_lock_name(&row.id), RENEWAL_LOCK_WAIT)
+        .map_err(|e| {
+            if e.is_lock_timeout() {
+                OAuthError::Upstream("another node is still renewing this connection's token; try again".into())
+            } else {
+                e.into()
+            }
+        })?;
     let Renew::IfExpiring { margin, force_since } = renew;
     let (current, credentials) = app.store.read(|conn| {
         let current = tokens::load(conn, &app.vault, &row.tenant_id, &row.id)?;
@@ -198,6 +218,8 @@ pub fn renew_under_lock(
                     None,
                     Some(&verified),
                 )?;
+                // Other nodes drop the token they hold (a forced renewal replaced it).
+                tx.announce(&crate::store::postgres::changes::connection(&row.id))?;
                 Ok::<_, OAuthError>(saved)
             })?;
             Ok(grant(app, &saved, true))

@@ -44,6 +44,13 @@ enum Backend {
     Postgres(postgres::PgStore),
 }
 
+/// A lock held across nodes (see [`Store::lock_across_nodes`]); released on drop.
+#[derive(Debug)]
+#[must_use = "the lock is released when this guard drops"]
+pub struct AcrossNodes {
+    _held: Option<postgres::locks::NodeLock>,
+}
+
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store").finish_non_exhaustive()
@@ -119,6 +126,19 @@ impl Store {
         match &self.backend {
             Backend::Sqlite(_) => Ok(()),
             Backend::Postgres(pg) => pg.read(|db| db.announce(topic)),
+        }
+    }
+
+    /// Holds the lock called `name` across every node on the database until the guard
+    /// drops, waiting at most `wait` for another node to release it. One process on
+    /// SQLite needs nothing beyond its own in-memory locks: the guard holds nothing there.
+    /// Blocking.
+    pub fn lock_across_nodes(&self, name: &str, wait: std::time::Duration) -> Result<AcrossNodes, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(AcrossNodes { _held: None }),
+            Backend::Postgres(pg) => Ok(AcrossNodes {
+                _held: Some(pg.lock(name, wait)?),
+            }),
         }
     }
 
@@ -220,6 +240,11 @@ impl StoreError {
             StoreError::Postgres(e) => e.code() == Some(&::postgres::error::SqlState::UNIQUE_VIOLATION),
             _ => false,
         }
+    }
+
+    /// True when waiting for a lock took longer than allowed (PostgreSQL `lock_timeout`).
+    pub fn is_lock_timeout(&self) -> bool {
+        matches!(self, StoreError::Postgres(e) if e.code() == Some(&::postgres::error::SqlState::LOCK_NOT_AVAILABLE))
     }
 }
 

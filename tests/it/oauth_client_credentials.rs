@@ -15,12 +15,12 @@ use serde_json::json;
 
 use crate::support::{FakeServer, TestServer, providers_file};
 
-const ZOOM_SECRET: &str = "zoom-client-secret-CANARY-91ab";
+pub const ZOOM_SECRET: &str = "zoom-client-secret-CANARY-91ab";
 
 /// Zoom's `POST https://zoom.us/oauth/token` (Server-to-Server OAuth): Basic client
 /// auth, `grant_type=account_credentials&account_id=...`, 1 h bearer tokens. Slow on
 /// purpose so concurrent readers pile up.
-fn fake_zoom() -> FakeServer {
+pub fn fake_zoom() -> FakeServer {
     let issued = Arc::new(AtomicUsize::new(0));
     FakeServer::start(
         Router::new()
@@ -60,7 +60,7 @@ fn fake_zoom() -> FakeServer {
     )
 }
 
-fn zoom_server(fake: &FakeServer) -> TestServer {
+pub fn zoom_server(fake: &FakeServer) -> TestServer {
     let toml = format!(
         "[providers.zoom]\ntoken_url = \"{base}/oauth/token\"\napi_base_url = \"{base}/v2\"\n",
         base = fake.base
@@ -70,7 +70,7 @@ fn zoom_server(fake: &FakeServer) -> TestServer {
     })
 }
 
-fn token_posts(fake: &FakeServer) -> usize {
+pub fn token_posts(fake: &FakeServer) -> usize {
     fake.recorded()
         .iter()
         .filter(|r| r.path.ends_with("/oauth/token"))

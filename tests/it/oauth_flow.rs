@@ -11,7 +11,7 @@ use crate::support::oauth::{
 };
 use crate::support::{Client, TestServer, providers_file};
 
-const SCOPES: &[&str] = &[
+pub const SCOPES: &[&str] = &[
     "connections:read",
     "connections:write",
     "credentials:reveal",

@@ -100,3 +100,4 @@ mod wiring_flows;
 mod wiring_ssrf;
 
 mod multi_node;
+mod multi_node_oauth;

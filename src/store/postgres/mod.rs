@@ -4,6 +4,7 @@
 
 pub mod changes;
 pub mod cluster;
+pub mod locks;
 
 use std::time::Duration;
 
