@@ -304,6 +304,18 @@ fn spawn_workers(state: &AppState, background: &Background) -> anyhow::Result<()
             let pause = pause.clone();
             async move { pause.apply_stored().await }
         });
+    if state.store.postgres().is_some() {
+        // Other nodes hand this one's leased work to the living once it falls silent.
+        let store = state.store.clone();
+        background
+            .every("node heartbeat", crate::store::nodes::HEARTBEAT_EVERY)
+            .starting_now()
+            .run_blocking(move || {
+                if let Err(e) = store.heartbeat() {
+                    tracing::warn!(error = %e, "node heartbeat failed");
+                }
+            });
+    }
     let (oauth, held) = (state.oauth.clone(), hold.clone());
     background
         .every("oauth refresher", config.oauth_refresh_interval)
@@ -422,10 +434,14 @@ impl Opened {
         let Opened { state } = self;
         let background = Arc::new(Background::default());
         let grace = state.config.shutdown_grace;
-        let writer = state.writer.clone();
+        let (writer, store) = (state.writer.clone(), state.store.clone());
         if let Err(e) = spawn_workers(&state, &background) {
             background.stop(grace).await;
-            tokio::task::spawn_blocking(move || writer.close()).await?;
+            tokio::task::spawn_blocking(move || {
+                drop((state, store));
+                writer.close()
+            })
+            .await?;
             return Err(e);
         }
         let settings = state.config.server.clone();
@@ -441,7 +457,13 @@ impl Opened {
         })
         .await;
         background.stop(grace).await;
-        tokio::task::spawn_blocking(move || writer.close()).await?;
+        // Moved, not cloned: the last handle of a PostgreSQL pool must drop off the
+        // executor (its clients block when they close).
+        tokio::task::spawn_blocking(move || {
+            store.leave();
+            writer.close()
+        })
+        .await?;
         served?;
         Ok(())
     }

@@ -113,11 +113,11 @@ mod tests {
         let start = clock.now_ms();
         assert_eq!(next_due_in(&conn, start - 250).unwrap(), Some(250));
         assert!(
-            claim_next(&conn, start - 1, 1_000).unwrap().is_none(),
+            claim_next(&conn, "node-a", start - 1, 1_000).unwrap().is_none(),
             "not due before the clock's now"
         );
         clock.advance(Duration::from_secs(1));
-        let job = claim_next(&conn, clock.now_ms(), 1_000).unwrap().unwrap();
+        let job = claim_next(&conn, "node-a", clock.now_ms(), 1_000).unwrap().unwrap();
         assert_eq!(job.id, id);
     }
 

@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::JobStatus;
+use crate::store::nodes::Reclaim;
 use crate::store::{OptionalRow, StoreError};
 
 #[derive(Debug, Clone, Serialize)]
@@ -77,27 +78,32 @@ pub fn enqueue_at(
     Ok(id)
 }
 
-/// After a restart nothing can still be running: hand leased work back to the queue.
-pub fn recover(conn: &Db<'_>) -> Result<usize, StoreError> {
-    conn.execute(
-        "UPDATE jobs SET status = 'pending', lease_until = NULL, updated_at = ?1 WHERE status = 'running'",
-        [crate::time::now_rfc3339()],
-    )
+/// Hands leased work back to the queue: every lease at a start-up on SQLite (nothing can
+/// still be running), else the leases of nodes that went silent.
+pub fn recover(conn: &Db<'_>, reclaim: &Reclaim) -> Result<usize, StoreError> {
+    const HAND_BACK: &str = "UPDATE jobs SET status = 'pending', lease_until = NULL, lease_owner = NULL, updated_at = ?1 WHERE status = 'running'";
+    let now = crate::time::now_rfc3339();
+    match reclaim.owner_gone("lease_owner", 2) {
+        None => conn.execute(HAND_BACK, [now]),
+        Some(gone) => conn.execute(&format!("{HAND_BACK} AND {gone}"), params![now, reclaim.cutoff_ms()]),
+    }
 }
 
 /// Claims the oldest due job (or one whose lease ran out) with a lease of `lease_ms`.
-pub fn claim_next(conn: &Db<'_>, now_ms: i64, lease_ms: i64) -> Result<Option<Job>, StoreError> {
-    Ok(claim_batch(conn, now_ms, lease_ms, 1, &[])?.into_iter().next())
+pub fn claim_next(conn: &Db<'_>, owner: &str, now_ms: i64, lease_ms: i64) -> Result<Option<Job>, StoreError> {
+    Ok(claim_batch(conn, owner, now_ms, lease_ms, 1, &[])?.into_iter().next())
 }
 
 /// Claims up to `limit` due jobs at once (one write for a whole batch of work), none of
-/// the kinds in `skip`: first those whose lease ran out, then pending ones by due time.
+/// the kinds in `skip`, leased to `owner` (this node): first those whose lease ran out,
+/// then pending ones by due time.
 ///
 /// Two statements, each walking `jobs_due` in order and stopping at `limit`: one query
 /// with an `OR` of both states would collect and sort every due job first, which costs
 /// as much as the backlog is long — in a burst, most of the writer's time.
 pub fn claim_batch(
     conn: &Db<'_>,
+    owner: &str,
     now_ms: i64,
     lease_ms: i64,
     limit: usize,
@@ -117,14 +123,14 @@ pub fn claim_batch(
         let lock = conn.dialect().skip_locked();
         let claimed = conn.query(
             &format!(
-                "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = ?2, updated_at = ?3
+                "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = ?2, updated_at = ?3, lease_owner = ?6
                  WHERE id IN (SELECT id FROM jobs
                               WHERE status = '{state}' AND {due_column} {due} ?1
                                 AND kind NOT IN ({kinds_skipped})
                               ORDER BY {due_column} LIMIT ?4 {lock})
                  RETURNING {COLUMNS}"
             ),
-            params![now_ms, now_ms + lease_ms, crate::time::now_rfc3339(), room as i64, skip],
+            params![now_ms, now_ms + lease_ms, crate::time::now_rfc3339(), room as i64, skip, owner],
             from_row,
         )?;
         jobs.extend(claimed);
@@ -275,19 +281,19 @@ mod tests {
         let conn = crate::store::sql::Db::sqlite(&pooled);
         let payload = serde_json::json!({});
         let stale = enqueue_at(&conn, None, "a", &payload, 50, 5).unwrap();
-        assert_eq!(claim_batch(&conn, 100, 10, 1, &[]).unwrap()[0].id, stale);
+        assert_eq!(claim_batch(&conn, "node-a", 100, 10, 1, &[]).unwrap()[0].id, stale);
         let newer = enqueue_at(&conn, None, "a", &payload, 300, 5).unwrap();
         let older = enqueue_at(&conn, None, "a", &payload, 200, 5).unwrap();
         let skipped = enqueue_at(&conn, None, "b", &payload, 100, 5).unwrap();
         let not_due = enqueue_at(&conn, None, "a", &payload, 10_000, 5).unwrap();
         let ids = |jobs: Vec<Job>| jobs.into_iter().map(|j| j.id).collect::<Vec<_>>();
-        let claimed = ids(claim_batch(&conn, 1_000, 10, 2, &["b".into()]).unwrap());
+        let claimed = ids(claim_batch(&conn, "node-a", 1_000, 10, 2, &["b".into()]).unwrap());
         assert_eq!(
             claimed,
             vec![stale.clone(), older.clone()],
             "the expired lease, then the oldest due"
         );
-        let rest = ids(claim_batch(&conn, 1_000, 10, 10, &[]).unwrap());
+        let rest = ids(claim_batch(&conn, "node-a", 1_000, 10, 10, &[]).unwrap());
         assert_eq!(rest.len(), 2);
         assert!(rest.contains(&newer) && rest.contains(&skipped) && !rest.contains(&not_due));
     }
@@ -298,13 +304,13 @@ mod tests {
         let pooled = store.conn().unwrap();
         let conn = crate::store::sql::Db::sqlite(&pooled);
         let id = enqueue_at(&conn, None, "test.kind", &serde_json::json!({"n":1}), 1_000, 2).unwrap();
-        assert!(claim_next(&conn, 999, 100).unwrap().is_none(), "not due yet");
+        assert!(claim_next(&conn, "node-a", 999, 100).unwrap().is_none(), "not due yet");
         assert_eq!(next_due_in(&conn, 900).unwrap(), Some(100));
-        let job = claim_next(&conn, 1_000, 100).unwrap().unwrap();
+        let job = claim_next(&conn, "node-a", 1_000, 100).unwrap().unwrap();
         assert_eq!((job.id.as_str(), job.attempts), (id.as_str(), 1));
-        assert!(claim_next(&conn, 1_050, 100).unwrap().is_none(), "leased");
+        assert!(claim_next(&conn, "node-a", 1_050, 100).unwrap().is_none(), "leased");
         // The worker died: the lease runs out and the job is claimed again.
-        let again = claim_next(&conn, 1_101, 100).unwrap().unwrap();
+        let again = claim_next(&conn, "node-a", 1_101, 100).unwrap().unwrap();
         assert_eq!(again.attempts, 2);
         // Second attempt fails: max_attempts reached, so it is given up.
         assert!(record_failure(&conn, &id, "boom", Some(5_000)).unwrap());
@@ -329,7 +335,7 @@ mod tests {
             retry_failed(&conn, "t1", &id, 30).unwrap().unwrap_err(),
             RetryRefused::NotFailed(JobStatus::Pending)
         );
-        claim_next(&conn, 10, 100).unwrap().unwrap();
+        claim_next(&conn, "node-a", 10, 100).unwrap().unwrap();
         assert!(
             record_failure(&conn, &id, "boom", Some(20)).unwrap(),
             "one attempt allowed"
@@ -344,7 +350,7 @@ mod tests {
         assert_eq!((job.status, job.attempts, job.max_attempts), (JobStatus::Pending, 1, 2));
         assert_eq!(job.last_error.as_deref(), Some("boom"));
         assert_eq!(job.finished_at, None);
-        let again = claim_next(&conn, 30, 100).unwrap().unwrap();
+        let again = claim_next(&conn, "node-a", 30, 100).unwrap().unwrap();
         assert_eq!((again.id.as_str(), again.attempts), (id.as_str(), 2));
         assert!(
             record_failure(&conn, &id, "boom again", Some(40)).unwrap(),
@@ -353,14 +359,43 @@ mod tests {
     }
 
     #[test]
+    fn recovery_while_running_spares_the_leases_of_live_nodes() {
+        let (_dir, store) = store();
+        let pooled = store.conn().unwrap();
+        let conn = crate::store::sql::Db::sqlite(&pooled);
+        for (node, seen_at) in [("alive", 10_000), ("silent", 1_000)] {
+            conn.execute(
+                "INSERT INTO nodes (id, started_at, seen_at) VALUES (?1, 'then', ?2)",
+                params![node, seen_at],
+            )
+            .unwrap();
+        }
+        let mut held = Vec::new();
+        for owner in ["alive", "silent", "unlisted"] {
+            enqueue_at(&conn, None, "k", &Value::Null, 0, 3).unwrap();
+            held.push((owner, claim_next(&conn, owner, 10, 1_000_000).unwrap().unwrap().id));
+        }
+        assert_eq!(recover(&conn, &Reclaim::SilentSince(5_000)).unwrap(), 2);
+        for (owner, id) in held {
+            let status = find(&conn, &id).unwrap().unwrap().status;
+            let expected = if owner == "alive" {
+                JobStatus::Running
+            } else {
+                JobStatus::Pending
+            };
+            assert_eq!(status, expected, "{owner}");
+        }
+    }
+
+    #[test]
     fn recover_requeues_running_jobs() {
         let (_dir, store) = store();
         let pooled = store.conn().unwrap();
         let conn = crate::store::sql::Db::sqlite(&pooled);
         let id = enqueue_at(&conn, None, "k", &Value::Null, 0, 3).unwrap();
-        claim_next(&conn, 10, 1_000_000).unwrap().unwrap();
-        assert_eq!(recover(&conn).unwrap(), 1);
-        let job = claim_next(&conn, 20, 100).unwrap().unwrap();
+        claim_next(&conn, "node-a", 10, 1_000_000).unwrap().unwrap();
+        assert_eq!(recover(&conn, &Reclaim::Everything).unwrap(), 1);
+        let job = claim_next(&conn, "node-a", 20, 100).unwrap().unwrap();
         assert_eq!(job.id, id);
         complete(&conn, &id).unwrap();
         assert_eq!(find(&conn, &id).unwrap().unwrap().status, JobStatus::Succeeded);

@@ -252,20 +252,26 @@ impl QueueStore for JobStore {
     type Task = LeasedJob;
     type Done = Result<Option<JobWrite>, JobFailure>;
 
-    fn recover(&self) -> anyhow::Result<usize> {
+    fn recover(&self, at_start: bool) -> anyhow::Result<usize> {
+        let Some(reclaim) = self.store.reclaim(at_start) else {
+            return Ok(0);
+        };
         Ok(self
             .writer
-            .write_blocking_with(Durability::Durable.without_savepoint(), repo::recover)?)
+            .write_blocking_with(Durability::Durable.without_savepoint(), move |c| {
+                repo::recover(c, &reclaim)
+            })?)
     }
 
     fn claim(&self, limit: usize, full: &[String]) -> anyhow::Result<Claimed<LeasedJob>> {
         let now = self.clock.now_ms();
         let lease = self.settings.lease;
         let skip = full.to_vec();
+        let owner = self.store.node_id().to_owned();
         let jobs = self
             .writer
             .write_blocking_with(Durability::Durable.without_savepoint(), move |c| {
-                repo::claim_batch(c, now, lease.as_millis() as i64, limit, &skip)
+                repo::claim_batch(c, &owner, now, lease.as_millis() as i64, limit, &skip)
             })?;
         // Half the lease at most in memory: the other half covers the run itself.
         let start_by = Instant::now() + lease / 2;

@@ -15,6 +15,7 @@ use super::outcome::{Target, WorkItem};
 use super::signing::SigningKey;
 use crate::plugins::Plugins;
 use crate::store::OptionalRow;
+use crate::store::nodes::Reclaim;
 use crate::time::now_ms;
 use crate::vault::Vault;
 
@@ -65,6 +66,8 @@ pub fn target_for(
 /// How the fan-out and claims lease what they hand over.
 pub struct Lease {
     pub token: Arc<str>,
+    /// The node holding it ([`crate::store::Store::node_id`]).
+    pub owner: Arc<str>,
     pub until_ms: i64,
     /// Endpoints whose in-memory queue is full: the fan-out stores their deliveries due
     /// now (claimed later) instead of leasing them, and claims skip them.
@@ -113,8 +116,8 @@ pub fn fan_out(
     let mut work = Vec::new();
     let dispatched_at = crate::time::now_rfc3339();
     const INSERT: &str = "INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, event_type, origin,
-             status, attempts, next_attempt_at, lease_token, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'event', 'pending', 0, ?6, ?7, ?8)";
+             status, attempts, next_attempt_at, lease_token, lease_owner, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'event', 'pending', 0, ?6, ?7, ?9, ?8)";
     for (event_id, tenant_id, event_type, payload, created_at) in &events {
         if !by_tenant.contains_key(tenant_id) {
             by_tenant.insert(tenant_id.clone(), endpoints::list_active(tx, tenant_id)?);
@@ -127,11 +130,11 @@ pub fn fan_out(
         for endpoint in matching {
             let delivery_id = crate::ids::new_id();
             let leased = !lease.is_saturated(&endpoint.id);
-            let (due, token) = if leased {
-                (lease.until_ms, Some(&*lease.token))
+            let (due, token, owner) = if leased {
+                (lease.until_ms, Some(&*lease.token), Some(&*lease.owner))
             } else {
                 deferred += 1;
-                (now, None)
+                (now, None, None)
             };
             tx.execute(
                 INSERT,
@@ -143,7 +146,8 @@ pub fn fan_out(
                     event_type,
                     due,
                     token,
-                    now
+                    now,
+                    owner
                 ],
             )?;
             if leased {
@@ -186,7 +190,7 @@ pub fn claim_due(
     let skip = serde_json::to_string(&lease.saturated).unwrap_or_else(|_| "[]".into());
     let claimed: Vec<(String, String, String, String, String, u32)> = tx.query(
         &format!(
-            "UPDATE webhook_deliveries SET next_attempt_at = ?3, lease_token = ?4
+            "UPDATE webhook_deliveries SET next_attempt_at = ?3, lease_token = ?4, lease_owner = ?6
              WHERE id IN (SELECT id FROM webhook_deliveries
                           WHERE next_attempt_at <= ?1 AND endpoint_id NOT IN ({})
                           ORDER BY next_attempt_at LIMIT ?5 {})
@@ -194,7 +198,7 @@ pub fn claim_due(
             tx.dialect().json_array_values("?2"),
             tx.dialect().skip_locked()
         ),
-        params![now, skip, lease.until_ms, &*lease.token, limit],
+        params![now, skip, lease.until_ms, &*lease.token, limit, &*lease.owner],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
     )?;
     let mut work = Vec::with_capacity(claimed.len());
@@ -253,12 +257,17 @@ pub fn has_due(conn: &Db<'_>, now: i64) -> Result<bool, OutboundError> {
         .is_some())
 }
 
-/// At start-up nothing can be in flight: every lease left behind belonged to a process
-/// that is gone, so its deliveries are due again now (with the same `webhook-id`).
-pub fn release_orphaned_leases(conn: &Db<'_>) -> Result<usize, OutboundError> {
-    Ok(conn.execute(
-        "UPDATE webhook_deliveries SET next_attempt_at = ?1, lease_token = NULL
-         WHERE lease_token IS NOT NULL AND next_attempt_at IS NOT NULL",
-        [now_ms()],
-    )?)
+/// Hands back the leases of a process that is gone (every lease at a start-up on SQLite,
+/// else those of silent nodes): their deliveries are due again now, with the same
+/// `webhook-id`.
+pub fn release_orphaned_leases(conn: &Db<'_>, reclaim: &Reclaim) -> Result<usize, OutboundError> {
+    const HAND_BACK: &str = "UPDATE webhook_deliveries SET next_attempt_at = ?1, lease_token = NULL, lease_owner = NULL
+         WHERE lease_token IS NOT NULL AND next_attempt_at IS NOT NULL";
+    Ok(match reclaim.owner_gone("lease_owner", 2) {
+        None => conn.execute(HAND_BACK, [now_ms()])?,
+        Some(gone) => conn.execute(
+            &format!("{HAND_BACK} AND {gone}"),
+            params![now_ms(), reclaim.cutoff_ms()],
+        )?,
+    })
 }

@@ -267,16 +267,20 @@ impl QueueStore for Deliveries {
     type Task = Delivery;
     type Done = AttemptReport;
 
-    /// Every lease left behind belonged to a process that is gone: its deliveries are
-    /// due again now (with the same `webhook-id`).
-    fn recover(&self) -> anyhow::Result<usize> {
-        Ok(self.relaxed(dispatch::release_orphaned_leases)?)
+    /// Leases left by a process that is gone: their deliveries are due again now (with
+    /// the same `webhook-id`).
+    fn recover(&self, at_start: bool) -> anyhow::Result<usize> {
+        let Some(reclaim) = self.store.reclaim(at_start) else {
+            return Ok(0);
+        };
+        Ok(self.relaxed(move |tx| dispatch::release_orphaned_leases(tx, &reclaim))?)
     }
 
     fn claim(&self, limit: usize, full: &[String]) -> anyhow::Result<Claimed<Delivery>> {
         self.forget_changed();
         let lease = Arc::new(Lease {
             token: Arc::from(crate::ids::new_id()),
+            owner: Arc::from(self.store.node_id()),
             until_ms: now_ms() + self.lease.as_millis() as i64,
             saturated: full.to_vec(),
         });

@@ -21,7 +21,7 @@ mod fair;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::background::Background;
 use crate::pause::Pause;
@@ -67,8 +67,10 @@ pub trait QueueStore: Send + Sync + 'static {
     /// What running a task produced.
     type Done: Send + 'static;
 
-    /// At start-up nothing of this process is in flight: leased work is due again.
-    fn recover(&self) -> anyhow::Result<usize>;
+    /// Hands back leased work whose holder is gone: at start-up (`at_start`) what the
+    /// previous process left, and, called every [`RECLAIM_EVERY`] while running, what a
+    /// node that went silent left (only where several nodes share the database).
+    fn recover(&self, at_start: bool) -> anyhow::Result<usize>;
     /// Leases up to `limit` due tasks, none of the partitions in `full`.
     fn claim(&self, limit: usize, full: &[String]) -> anyhow::Result<Claimed<Self::Task>>;
     /// Records finished tasks in one go; tasks not started go back in line.
@@ -101,6 +103,8 @@ pub struct Settings {
     /// unstarted; the release wakes the engine.
     pub hold: Pause,
 }
+
+pub use crate::store::nodes::RECLAIM_EVERY;
 
 /// Longest the scheduler sleeps without a reason (a safety net, not the mechanism).
 const MAX_IDLE: Duration = Duration::from_secs(60);
@@ -221,18 +225,33 @@ where
     Ok(())
 }
 
-fn schedule<S: QueueStore>(shared: &Shared<S>) {
-    let settings = &shared.settings;
-    match shared.store.recover() {
+fn recover<S: QueueStore>(shared: &Shared<S>, at_start: bool) {
+    let name = shared.settings.name;
+    match shared.store.recover(at_start) {
         Ok(0) => {}
-        Ok(n) => tracing::info!(
-            engine = settings.name,
+        Ok(n) if at_start => tracing::info!(
+            engine = name,
             tasks = n,
             "work leased by the previous process is due again"
         ),
-        Err(e) => tracing::error!(engine = settings.name, error = %e, "could not hand back interrupted work"),
+        Ok(n) => tracing::warn!(
+            engine = name,
+            tasks = n,
+            "work leased by a node that went silent is due again"
+        ),
+        Err(e) => tracing::error!(engine = name, error = %e, "could not hand back interrupted work"),
     }
+}
+
+fn schedule<S: QueueStore>(shared: &Shared<S>) {
+    let settings = &shared.settings;
+    recover(shared, true);
+    let mut next_reclaim = Instant::now() + RECLAIM_EVERY;
     while !shared.is_stopping() {
+        if Instant::now() >= next_reclaim {
+            recover(shared, false);
+            next_reclaim = Instant::now() + RECLAIM_EVERY;
+        }
         if settings.hold.is_paused() {
             // Work waits in the database; the release wakes the scheduler.
             shared.wake.wait(IDLE_WAIT);
@@ -274,11 +293,17 @@ fn schedule<S: QueueStore>(shared: &Shared<S>) {
             Duration::from_millis(500)
         } else {
             let due = if room > 0 { shared.store.next_due_in() } else { None };
-            [Some(MAX_IDLE), settings.poll, due.map(|d| d + Duration::from_millis(2))]
-                .into_iter()
-                .flatten()
-                .min()
-                .unwrap_or(MAX_IDLE)
+            let reclaim = next_reclaim.saturating_duration_since(Instant::now());
+            [
+                Some(MAX_IDLE),
+                Some(reclaim),
+                settings.poll,
+                due.map(|d| d + Duration::from_millis(2)),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(MAX_IDLE)
         };
         shared.wake.wait(timeout);
     }

@@ -34,7 +34,7 @@ impl QueueStore for Memory {
     type Task = Item;
     type Done = ();
 
-    fn recover(&self) -> anyhow::Result<usize> {
+    fn recover(&self, _at_start: bool) -> anyhow::Result<usize> {
         Ok(0)
     }
 

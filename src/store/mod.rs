@@ -1,6 +1,7 @@
 //! The database: the embedded SQLite file (the default) or PostgreSQL (several nodes),
 //! behind one handle, and the errors of both.
 
+pub mod nodes;
 pub mod postgres;
 pub mod sql;
 pub mod sqlite;
@@ -36,6 +37,8 @@ pub enum StoreError {
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,
+    /// This process as a lease owner (see [`nodes`]).
+    node: std::sync::Arc<str>,
 }
 
 #[derive(Clone)]
@@ -62,6 +65,7 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         Ok(Store {
             backend: Backend::Sqlite(sqlite::SqliteStore::open(path)?),
+            node: crate::ids::new_id().into(),
         })
     }
 
@@ -69,6 +73,7 @@ impl Store {
     pub fn open_postgres(settings: &postgres::PgSettings) -> Result<Store, StoreError> {
         Ok(Store {
             backend: Backend::Postgres(postgres::PgStore::open(settings)?),
+            node: crate::ids::new_id().into(),
         })
     }
 

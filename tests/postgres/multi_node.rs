@@ -93,3 +93,8 @@ fn deliveries_received_at_both_nodes_are_each_processed_once() {
         "{runs:?}"
     );
 }
+
+#[test]
+fn sigkill_of_one_of_two_nodes_under_load_loses_nothing_and_does_everything_once() {
+    crate::inbound_crash::crash_under_load(2);
+}

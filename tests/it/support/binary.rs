@@ -14,6 +14,7 @@ pub struct ServeProcess {
     pub data_dir: PathBuf,
     /// The database when the suite runs on PostgreSQL.
     pub database_url: Option<String>,
+    env: Vec<(String, String)>,
     log: Arc<Mutex<Vec<String>>>,
 }
 
@@ -32,6 +33,45 @@ impl ServeProcess {
     /// Starts `serve` on a new data dir with `env`, at debug log level, and waits until
     /// it listens.
     pub fn start(data_dir: &Path, env: &[(&str, &str)]) -> ServeProcess {
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Self::launch(data_dir, env, super::postgres_database(), None)
+    }
+
+    /// Another node on this one's PostgreSQL database (and master key), with its own data
+    /// dir. Its log has no token: the database was initialised by the first node.
+    pub fn join(&self, data_dir: &Path) -> ServeProcess {
+        let url = self.database_url.clone().expect("nodes share a PostgreSQL database");
+        let mut env = self.env.clone();
+        env.retain(|(k, _)| k != "TESSERA_MASTER_KEY_FILE");
+        let key = self.data_dir.join("master.key");
+        env.push(("TESSERA_MASTER_KEY_FILE".into(), key.display().to_string()));
+        Self::launch(data_dir, env, Some(url), Some(self.admin_token.clone()))
+    }
+
+    /// `kill -9`.
+    pub fn crash(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The same process again on the same data dir and database (after [`Self::crash`]).
+    pub fn restart(&mut self) {
+        self.crash();
+        let next = Self::launch(
+            &self.data_dir,
+            self.env.clone(),
+            self.database_url.clone(),
+            Some(self.admin_token.clone()),
+        );
+        *self = next;
+    }
+
+    fn launch(
+        data_dir: &Path,
+        env: Vec<(String, String)>,
+        database_url: Option<String>,
+        admin_token: Option<String>,
+    ) -> ServeProcess {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -39,11 +79,10 @@ impl ServeProcess {
             .port();
         let mut cmd = tessera_command();
         cmd.arg("--data-dir").arg(data_dir).env("TESSERA_LOG", "debug");
-        let database_url = super::postgres_database();
         if let Some(url) = &database_url {
             cmd.env("TESSERA_DATABASE_URL", url);
         }
-        for (key, value) in env {
+        for (key, value) in &env {
             cmd.env(key, value);
         }
         let mut child = cmd
@@ -68,15 +107,17 @@ impl ServeProcess {
                 lines.lock().unwrap().push(line);
             }
         });
-        let admin_token = ready_rx
+        let printed = ready_rx
             .recv_timeout(std::time::Duration::from_secs(30))
             .expect("serve did not start listening");
+        let admin_token = admin_token.unwrap_or(printed);
         ServeProcess {
             child,
             base: format!("http://127.0.0.1:{port}"),
             admin_token,
             data_dir: data_dir.to_owned(),
             database_url,
+            env,
             log,
         }
     }
