@@ -61,6 +61,10 @@ pub enum Command {
         /// Pause between rows in milliseconds, to go easy on a busy server.
         #[arg(long, default_value_t = 0)]
         throttle_ms: u64,
+        /// Only add the new version to the key file (or print the new
+        /// TESSERA_MASTER_KEY); copy it to every node, then run rotate-key again to re-wrap.
+        #[arg(long)]
+        stage: bool,
     },
     /// Master key versions.
     Keys {
@@ -162,8 +166,8 @@ pub fn execute(cli: Cli, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench { command } => crate::bench::execute(command),
-        Command::RotateKey { throttle_ms } => {
-            crate::ops::cli::rotate_key(&config, std::time::Duration::from_millis(throttle_ms))
+        Command::RotateKey { throttle_ms, stage } => {
+            crate::ops::cli::rotate_key(&config, std::time::Duration::from_millis(throttle_ms), stage)
         }
         Command::Keys {
             command: crate::ops::cli::KeysCommand::Status,

@@ -5,6 +5,10 @@
 //! Posh.VIP connection, then drives it over keep-alive HTTP/1.1 connections: first
 //! `GET /healthz` as the baseline, then uniquely numbered, correctly signed webhooks.
 //! Reports rate and p50/p99 latency of both and their ratio.
+//!
+//! `--store postgres` runs the server on PostgreSQL instead — a throw-away cluster that
+//! flushes every commit (or `--database-url`) — and `--nodes N` runs N servers on that one
+//! database, the load spread over them connection by connection.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -34,6 +38,22 @@ pub struct IngestArgs {
     /// Approximate webhook body size in bytes.
     #[arg(long, default_value_t = 1024)]
     pub body_bytes: usize,
+    /// The database the server runs on.
+    #[arg(long, value_enum, default_value_t = StoreKind::Sqlite)]
+    pub store: StoreKind,
+    /// Servers on the one database (PostgreSQL only), the load spread over them.
+    #[arg(long, default_value_t = 1)]
+    pub nodes: usize,
+    /// An empty PostgreSQL database to run on, instead of a throw-away cluster started for
+    /// the run (which needs Debian's `postgresql` server programs).
+    #[arg(long)]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StoreKind {
+    Sqlite,
+    Postgres,
 }
 
 const SECRET: &str = "bench-webhook-secret";
@@ -80,21 +100,64 @@ fn start_bare() -> anyhow::Result<Server> {
     attach(child, None)
 }
 
-fn start_server() -> anyhow::Result<Server> {
+/// `tessera serve` on a new data dir; on `database_url` when given, and with the master
+/// key of `first` (another node on the same database) when given.
+fn start_server(database_url: Option<&str>, first: Option<&Server>) -> anyhow::Result<Server> {
     let dir = std::env::temp_dir().join(format!("tessera-bench-{}", crate::ids::new_id()));
-    let child = this_binary()?
-        // Measure ingestion, not the limiter's refusals (the limiter still runs).
+    let mut command = this_binary()?;
+    // Measure ingestion, not the limiter's refusals (the limiter still runs).
+    command
         .env("TESSERA_RATE_LIMIT_WEBHOOKS", u32::MAX.to_string())
         .env("TESSERA_RATE_LIMIT_PLATFORM", u32::MAX.to_string())
-        .env("TESSERA_RATE_LIMIT_ANONYMOUS", u32::MAX.to_string())
+        .env("TESSERA_RATE_LIMIT_ANONYMOUS", u32::MAX.to_string());
+    if let Some(url) = database_url {
+        command.env("TESSERA_DATABASE_URL", url);
+    }
+    if let Some(first) = first.and_then(|f| f.dir.as_ref()) {
+        command.env("TESSERA_MASTER_KEY_FILE", first.join("master.key"));
+    }
+    let child = command
         .arg("--data-dir")
         .arg(&dir)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .spawn()
         .context("starting tessera serve")?;
-    let server = attach(child, Some(dir))?;
-    anyhow::ensure!(server.token.is_some(), "tessera serve printed no first admin token");
+    let mut server = attach(child, Some(dir))?;
+    match first {
+        // The database was initialised by the first node: the same token works here.
+        Some(first) => server.token = first.token.clone(),
+        None => anyhow::ensure!(server.token.is_some(), "tessera serve printed no first admin token"),
+    }
     Ok(server)
+}
+
+/// Where the servers keep their data: the SQLite file, or a PostgreSQL database (with
+/// the throw-away cluster holding it, stopped when this drops — after the servers).
+struct Database {
+    url: Option<String>,
+    _cluster: Option<crate::store::postgres::cluster::ThrowawayCluster>,
+}
+
+fn database(args: &IngestArgs) -> anyhow::Result<Database> {
+    match (args.store, &args.database_url) {
+        (StoreKind::Sqlite, _) => Ok(Database {
+            url: None,
+            _cluster: None,
+        }),
+        (StoreKind::Postgres, Some(url)) => Ok(Database {
+            url: Some(url.clone()),
+            _cluster: None,
+        }),
+        (StoreKind::Postgres, None) => {
+            let cluster =
+                crate::store::postgres::cluster::ThrowawayCluster::start_durable().map_err(anyhow::Error::msg)?;
+            let url = cluster.create_database("bench").map_err(anyhow::Error::msg)?;
+            Ok(Database {
+                url: Some(url),
+                _cluster: Some(cluster),
+            })
+        }
+    }
 }
 
 /// Waits for the child's "listening on http://ADDR" line, keeping the first token seen.
@@ -301,11 +364,15 @@ struct Figures {
     errors: u64,
 }
 
-async fn run_phase(addr: &str, phase: Phase, args: &IngestArgs) -> anyhow::Result<Figures> {
+/// One phase over `addrs`, the connections spread over them in turn.
+async fn run_phase(addrs: &[String], phase: Phase, args: &IngestArgs) -> anyhow::Result<Figures> {
     let warmup = Instant::now() + Duration::from_secs(1);
     let end = warmup + Duration::from_secs(args.seconds);
     let tasks: Vec<_> = (0..args.connections)
-        .map(|w| tokio::spawn(drive(addr.to_owned(), phase, w, args.body_bytes, warmup, end)))
+        .map(|w| {
+            let addr = addrs[w % addrs.len()].clone();
+            tokio::spawn(drive(addr, phase, w, args.body_bytes, warmup, end))
+        })
         .collect();
     let mut latencies = Vec::new();
     let (mut ok, mut errors) = (0u64, 0u64);
@@ -361,26 +428,54 @@ fn setup_tenant(server: &Server) -> anyhow::Result<()> {
 
 /// Runs the benchmark and prints its figures.
 pub fn run(args: &IngestArgs) -> anyhow::Result<()> {
-    if args.connections == 0 || args.seconds == 0 {
-        bail!("--connections and --seconds must be positive");
+    if args.connections == 0 || args.seconds == 0 || args.nodes == 0 {
+        bail!("--connections, --seconds and --nodes must be positive");
     }
-    let server = start_server()?;
+    if args.database_url.is_some() && args.store != StoreKind::Postgres {
+        bail!("--database-url is for --store postgres");
+    }
+    if args.nodes > 1 && args.store != StoreKind::Postgres {
+        bail!("several nodes share a PostgreSQL database: add --store postgres");
+    }
+    let database = database(args)?;
+    let server = start_server(database.url.as_deref(), None)?;
     setup_tenant(&server)?;
+    let mut others = Vec::new();
+    for _ in 1..args.nodes {
+        others.push(start_server(database.url.as_deref(), Some(&server))?);
+    }
+    let addrs: Vec<String> = std::iter::once(&server)
+        .chain(&others)
+        .map(|s| s.addr.clone())
+        .collect();
     let bare = start_bare()?;
     // The generator gets one thread: the server process keeps the rest of the machine.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let (ceiling, health, ingest) = runtime.block_on(async {
-        let ceiling = run_phase(&bare.addr, Phase::Healthz, args).await?;
-        let health = run_phase(&server.addr, Phase::Healthz, args).await?;
-        let ingest = run_phase(&server.addr, Phase::Webhook, args).await?;
+        let ceiling = run_phase(std::slice::from_ref(&bare.addr), Phase::Healthz, args).await?;
+        let health = run_phase(&addrs, Phase::Healthz, args).await?;
+        let ingest = run_phase(&addrs, Phase::Webhook, args).await?;
         anyhow::Ok((ceiling, health, ingest))
     })?;
     drop(bare);
     let phase_end = Instant::now();
     let at_end = event_counts(&server)?;
     let drained = drain(&server, phase_end, Duration::from_secs(300))?;
+    let store = match args.store {
+        StoreKind::Sqlite => "SQLite, synchronous=FULL".to_owned(),
+        StoreKind::Postgres => format!(
+            "PostgreSQL{}, {} node{}",
+            if args.database_url.is_some() {
+                ""
+            } else {
+                " (throw-away cluster, fsync on)"
+            },
+            args.nodes,
+            if args.nodes == 1 { "" } else { "s" }
+        ),
+    };
     println!(
-        "tessera bench ingest: {} connections, {} s per phase, ~{} B bodies, synchronous=FULL",
+        "tessera bench ingest: {} connections, {} s per phase, ~{} B bodies, {store}",
         args.connections, args.seconds, args.body_bytes
     );
     println!(

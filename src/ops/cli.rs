@@ -37,14 +37,32 @@ fn progress_printer() -> impl FnMut(usize, usize) {
     }
 }
 
-pub fn rotate_key(config: &Config, throttle: Duration) -> anyhow::Result<()> {
-    let mut print = progress_printer();
-    let report = crate::ops::keys::rotate(config, |done, total| {
-        print(done, total);
-        if !throttle.is_zero() {
-            std::thread::sleep(throttle);
+pub fn rotate_key(config: &Config, throttle: Duration, stage: bool) -> anyhow::Result<()> {
+    let report = if stage {
+        let report = crate::ops::keys::stage(config)?;
+        if matches!(report.new_key, crate::ops::keys::NewKey::Waiting) {
+            eprintln!(
+                "tessera: key version {} is already staged (or a rotation was interrupted): nothing added; \
+                 run `tessera rotate-key` to re-wrap under it.",
+                report.active_version
+            );
+        } else {
+            eprintln!(
+                "tessera: key version {} is staged, nothing is wrapped under it yet. Give every node the new \
+                 key file (or TESSERA_MASTER_KEY value), then run `tessera rotate-key` to re-wrap.",
+                report.active_version
+            );
         }
-    })?;
+        report
+    } else {
+        let mut print = progress_printer();
+        crate::ops::keys::rotate(config, |done, total| {
+            print(done, total);
+            if !throttle.is_zero() {
+                std::thread::sleep(throttle);
+            }
+        })?
+    };
     if let Some(value) = &report.environment_value {
         eprintln!(
             "tessera: the master key comes from TESSERA_MASTER_KEY. Set it to the value below before the next \

@@ -37,8 +37,10 @@ pub enum NewKey {
     /// The key comes from `TESSERA_MASTER_KEY`; the operator must set it to this value
     /// before the next start. Printed once, never stored.
     Environment,
-    /// No key was added: an interrupted rotation was finished.
+    /// No key was added: an interrupted (or staged) rotation was finished.
     Resumed,
+    /// No key was added: a staged or interrupted rotation waits for `rotate-key`.
+    Waiting,
 }
 
 #[derive(Debug, Serialize)]
@@ -99,24 +101,10 @@ pub fn rotate(config: &Config, progress: impl FnMut(usize, usize)) -> Result<Rot
     let unfinished = store.read(|conn| pending(conn, keyring.active_version()))?;
     drop(vault);
 
-    let mut environment_value = None;
-    let new_key = if unfinished > 0 {
-        NewKey::Resumed
+    let (new_key, environment_value) = if unfinished > 0 {
+        (NewKey::Resumed, None)
     } else {
-        keyring.add_generated();
-        match key_file_path(config) {
-            // Written before anything is re-wrapped, so no row can name a key we lost.
-            Some(path) => {
-                keyring.write_file(&path)?;
-                NewKey::File {
-                    path: path.display().to_string(),
-                }
-            }
-            None => {
-                environment_value = Some(keyring.export_line());
-                NewKey::Environment
-            }
-        }
+        add_version(config, &mut keyring)?
     };
     let active = keyring.active_version();
     let vault = Vault::new(keyring);
@@ -128,6 +116,44 @@ pub fn rotate(config: &Config, progress: impl FnMut(usize, usize)) -> Result<Rot
         new_key,
         rewrapped,
         retired_versions,
+        environment_value,
+    })
+}
+
+/// Generates the next master key version and stores it: in the key file (written before
+/// anything is wrapped under it, so no row can name a key that was lost), or, for a key
+/// from the environment, as the value `TESSERA_MASTER_KEY` must take.
+fn add_version(config: &Config, keyring: &mut Keyring) -> Result<(NewKey, Option<crate::vault::Secret>), KeyError> {
+    keyring.add_generated();
+    Ok(match key_file_path(config) {
+        Some(path) => {
+            keyring.write_file(&path)?;
+            let path = path.display().to_string();
+            (NewKey::File { path }, None)
+        }
+        None => (NewKey::Environment, Some(keyring.export_line())),
+    })
+}
+
+/// `rotate-key --stage`: adds the next master key version without wrapping anything under
+/// it yet. With several nodes, each node's key file (or `TESSERA_MASTER_KEY`) gets the new
+/// version first; `rotate-key` then re-wraps, and every node can open what it wrapped.
+/// Nothing is added while a staged or interrupted rotation waits for `rotate-key`.
+pub fn stage(config: &Config) -> Result<RotationReport, KeyError> {
+    let (store, vault) = setup::open(config)?;
+    drop(vault);
+    let mut keyring = setup::load_keyring(config)?;
+    let waiting = store.read(|conn| pending(conn, keyring.active_version()))? > 0;
+    let (new_key, environment_value) = if waiting {
+        (NewKey::Waiting, None)
+    } else {
+        add_version(config, &mut keyring)?
+    };
+    Ok(RotationReport {
+        active_version: keyring.active_version(),
+        new_key,
+        rewrapped: 0,
+        retired_versions: Vec::new(),
         environment_value,
     })
 }

@@ -11,11 +11,11 @@ use serde_json::{Value, json};
 use crate::cli::{spawn_serve, tessera};
 use crate::support::{Client, TestServer};
 
-fn secret_for(slug: &str) -> String {
+pub fn secret_for(slug: &str) -> String {
     format!("re_{slug}_rotation_secret_value")
 }
 
-fn seed(server: &TestServer, slugs: &[String]) {
+pub fn seed(server: &TestServer, slugs: &[String]) {
     for slug in slugs {
         server.create_tenant(slug);
         let resp = server.admin().put(
@@ -26,13 +26,13 @@ fn seed(server: &TestServer, slugs: &[String]) {
     }
 }
 
-fn assert_opens(client: &Client, slug: &str, expected: &str) {
+pub fn assert_opens(client: &Client, slug: &str, expected: &str) {
     let shown = client.get(&format!("/api/v1/tenants/{slug}/connections/resend/credentials"));
     assert_eq!(shown.status, 200, "{slug}: {}", shown.text);
     assert_eq!(shown.json["credentials"]["api_key"], expected, "{slug}");
 }
 
-fn keys_status(data_dir: &std::path::Path) -> Value {
+pub fn keys_status(data_dir: &std::path::Path) -> Value {
     let out = tessera()
         .arg("--data-dir")
         .arg(data_dir)
@@ -43,7 +43,7 @@ fn keys_status(data_dir: &std::path::Path) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn version(status: &Value, v: u64) -> &Value {
+pub fn version(status: &Value, v: u64) -> &Value {
     status["versions"]
         .as_array()
         .unwrap()
@@ -53,10 +53,16 @@ fn version(status: &Value, v: u64) -> &Value {
 }
 
 fn rotate(data_dir: &std::path::Path) -> Value {
+    rotate_with(data_dir, &[])
+}
+
+/// `tessera rotate-key ARGS...` on `data_dir`; its report.
+pub fn rotate_with(data_dir: &std::path::Path, args: &[&str]) -> Value {
     let out = tessera()
         .arg("--data-dir")
         .arg(data_dir)
         .arg("rotate-key")
+        .args(args)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -100,4 +100,5 @@ mod wiring_flows;
 mod wiring_ssrf;
 
 mod multi_node;
+mod multi_node_keys;
 mod multi_node_oauth;

@@ -71,8 +71,18 @@ fn shell_quote(s: &str) -> String {
 }
 
 impl ThrowawayCluster {
-    /// Starts a cluster and waits until it accepts connections (up to a minute).
+    /// Starts a cluster and waits until it accepts connections (up to a minute). Its
+    /// commits are not flushed to disk: for tests, whose files are thrown away.
     pub fn start() -> Result<ThrowawayCluster, String> {
+        Self::start_with(false)
+    }
+
+    /// A cluster that flushes every commit to disk as a deployed one does (benchmarks).
+    pub fn start_durable() -> Result<ThrowawayCluster, String> {
+        Self::start_with(true)
+    }
+
+    fn start_with(durable: bool) -> Result<ThrowawayCluster, String> {
         let bindir = server_bindir().ok_or_else(|| {
             "PostgreSQL's server programs (initdb, postgres) were not found: install Debian's \
              `postgresql` package (`bash .ci/install-deps` does) or set TESSERA_PG_BINDIR"
@@ -80,14 +90,19 @@ impl ThrowawayCluster {
         })?;
         let bindir = bindir.to_str().ok_or("PostgreSQL's bindir is not UTF-8")?.to_string();
         let port = free_port().map_err(|e| format!("no free port: {e}"))?;
-        // fsync off: a test cluster's files are thrown away, so a power cut cannot matter.
+        // fsync off for tests: their files are thrown away, so a power cut cannot matter.
+        let flushing = if durable {
+            ""
+        } else {
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        };
         let script = format!(
             r#"set -e
 dir=$(mktemp -d "${{TMPDIR:-/tmp}}/tessera-pg.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 {bin}/initdb -D "$dir/data" -U {user} --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 || {{ cat "$dir/initdb.log" >&2; exit 1; }}
 {bin}/postgres -D "$dir/data" -p {port} -c listen_addresses=127.0.0.1 -k "$dir" \
-  -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400 \
+  {flushing} -c max_connections=400 \
   -c shared_buffers=128MB >"$dir/server.log" 2>&1 &
 server=$!
 cat >/dev/null || true

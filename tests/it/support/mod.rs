@@ -248,6 +248,25 @@ impl TestServer {
         Self::launch(config, dir, self.admin_token.clone(), self.clock.clone())
     }
 
+    /// Another node with a copy of this one's key file in its own data dir (as a node on
+    /// another machine has): a version added here reaches it only when copied there.
+    pub fn join_with_own_key_file(&self) -> TestServer {
+        assert!(self.config.database_url.is_some(), "nodes share a PostgreSQL database");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = self.config.clone();
+        config.data_dir = dir.path().join("data");
+        std::fs::create_dir_all(&config.data_dir).expect("data dir");
+        config.public_url = None;
+        let key = self
+            .config
+            .master_key_file
+            .clone()
+            .unwrap_or_else(|| self.config.default_master_key_path());
+        config.master_key_file = None;
+        std::fs::copy(key, config.default_master_key_path()).expect("copy the key file");
+        Self::launch(config, dir, self.admin_token.clone(), self.clock.clone())
+    }
+
     pub fn tenant_token(&self, tenant: &str, scopes: &[&str]) -> String {
         let resp = self.admin().post(
             &format!("/api/v1/tenants/{tenant}/tokens"),
