@@ -232,16 +232,10 @@ impl TestServer {
         resp.json["id"].as_str().expect("tenant id").to_owned()
     }
 
-    /// Creates a tenant token with `scopes` and returns the plaintext.
     /// Another node on this server's PostgreSQL database: the same master key (its key
     /// file) and settings, a data dir of its own.
     pub fn join(&self) -> TestServer {
-        assert!(self.config.database_url.is_some(), "nodes share a PostgreSQL database");
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = self.config.clone();
-        config.data_dir = dir.path().join("data");
-        std::fs::create_dir_all(&config.data_dir).expect("data dir");
-        config.public_url = None;
+        let (dir, mut config) = self.node_config();
         if config.master_key.is_none() && config.master_key_file.is_none() {
             config.master_key_file = Some(self.config.default_master_key_path());
         }
@@ -251,22 +245,25 @@ impl TestServer {
     /// Another node with a copy of this one's key file in its own data dir (as a node on
     /// another machine has): a version added here reaches it only when copied there.
     pub fn join_with_own_key_file(&self) -> TestServer {
+        let (dir, mut config) = self.node_config();
+        let key = (self.config.master_key_file.clone()).unwrap_or_else(|| self.config.default_master_key_path());
+        config.master_key_file = None;
+        std::fs::copy(key, config.default_master_key_path()).expect("copy the key file");
+        Self::launch(config, dir, self.admin_token.clone(), self.clock.clone())
+    }
+
+    /// This server's settings for another node: a data dir of its own, no public URL.
+    fn node_config(&self) -> (tempfile::TempDir, Config) {
         assert!(self.config.database_url.is_some(), "nodes share a PostgreSQL database");
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = self.config.clone();
         config.data_dir = dir.path().join("data");
         std::fs::create_dir_all(&config.data_dir).expect("data dir");
         config.public_url = None;
-        let key = self
-            .config
-            .master_key_file
-            .clone()
-            .unwrap_or_else(|| self.config.default_master_key_path());
-        config.master_key_file = None;
-        std::fs::copy(key, config.default_master_key_path()).expect("copy the key file");
-        Self::launch(config, dir, self.admin_token.clone(), self.clock.clone())
+        (dir, config)
     }
 
+    /// Creates a tenant token with `scopes` and returns the plaintext.
     pub fn tenant_token(&self, tenant: &str, scopes: &[&str]) -> String {
         let resp = self.admin().post(
             &format!("/api/v1/tenants/{tenant}/tokens"),
