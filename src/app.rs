@@ -157,13 +157,13 @@ impl AppState {
             own_agent: crate::net::own_agent(config.outbound_timeout),
         });
         let changes = match store.postgres() {
-            Some(pg) => Some(listen_for_changes(pg, &auth, &oauth, &vault)?),
+            Some(pg) => Some(listen_for_changes(pg, &auth, &oauth, &vault, &outbound, &plugins)?),
             None => None,
         };
         Ok(AppState(Arc::new(Services {
             _changes: changes,
             started_at: Instant::now(),
-            tenants: Tenants::new(store.clone(), vault.clone(), auth.clone()),
+            tenants: Tenants::new(store.clone(), vault.clone(), auth.clone(), outbound.clone()),
             auth,
             signups: Signups::new(store.clone(), jobs.clone()),
             users: Users::new(store.clone(), clock.clone(), &config),
@@ -195,9 +195,17 @@ fn listen_for_changes(
     auth: &Auth,
     oauth: &OAuth,
     vault: &Arc<Vault>,
+    outbound: &Outbound,
+    plugins: &Plugins,
 ) -> std::io::Result<crate::store::postgres::changes::ChangeListener> {
     use crate::store::postgres::changes;
-    let (auth, oauth, vault) = (auth.clone(), oauth.clone(), vault.clone());
+    let (auth, oauth, vault, outbound, plugins) = (
+        auth.clone(),
+        oauth.clone(),
+        vault.clone(),
+        outbound.clone(),
+        plugins.clone(),
+    );
     changes::listen(pg, move |topic| {
         if topic == changes::TOKENS {
             auth.forget_tokens();
@@ -205,11 +213,18 @@ fn listen_for_changes(
             auth.forget_tenants();
         } else if let Some(id) = topic.strip_prefix("connection:") {
             oauth.forget_connection(id);
+        } else if let Some(id) = topic.strip_prefix("endpoint:") {
+            outbound.endpoint_changed(id);
+        } else if let Some(id) = topic.strip_prefix("plugin:") {
+            plugins.changed_elsewhere(Some(id));
         } else if let Some(id) = topic.strip_prefix("tenant-keys:") {
             vault.forget(&crate::vault::KeyScope::Tenant(id.to_owned()));
+            outbound.tenant_deleted(id);
         } else if topic == changes::EVERYTHING {
             auth.forget_tenants();
             oauth.forget_everything();
+            outbound.forget_every_endpoint();
+            plugins.changed_elsewhere(None);
         }
     })
 }

@@ -98,9 +98,14 @@ pub fn fan_out(
     limit: u32,
 ) -> Result<FanOut, OutboundError> {
     let now = now_ms();
+    // Locked as read, so two nodes fanning out at once never both take an event (each
+    // would create its own deliveries, and every endpoint would get the event twice).
     let events: Vec<(String, String, String, String, String)> = tx.query(
-        "SELECT id, tenant_id, event_type, payload, created_at FROM outbox
-             WHERE dispatched_at IS NULL ORDER BY id LIMIT ?1",
+        &format!(
+            "SELECT id, tenant_id, event_type, payload, created_at FROM outbox
+             WHERE dispatched_at IS NULL ORDER BY id LIMIT ?1 {}",
+            tx.dialect().skip_locked()
+        ),
         [limit],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
     )?;

@@ -10,6 +10,7 @@ use super::signing::{SigningKey, generate_secret};
 use crate::outbox::is_known_event_type;
 use crate::store::OptionalRow;
 use crate::store::StoreError;
+use crate::store::postgres::changes;
 use crate::time::{ms_to_rfc3339, now_ms};
 use crate::vault::{KeyScope, Location, Secret, Vault};
 
@@ -302,6 +303,7 @@ pub fn update(conn: &Db<'_>, row: &EndpointRow) -> Result<(), OutboundError> {
     if changed == 0 {
         return Err(OutboundError::EndpointNotFound);
     }
+    conn.announce(&changes::endpoint(&row.id))?;
     Ok(())
 }
 
@@ -352,6 +354,7 @@ pub fn delete(conn: &Db<'_>, scope: &TenantScope, id: &str) -> Result<(), Outbou
     if removed == 0 {
         return Err(OutboundError::EndpointNotFound);
     }
+    conn.announce(&changes::endpoint(id))?;
     Ok(())
 }
 

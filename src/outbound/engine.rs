@@ -77,8 +77,8 @@ impl EngineSettings {
 pub struct Outbound {
     configured: Arc<OnceLock<Arc<Configured>>>,
     engine: queue::Handle,
-    /// Endpoints changed since the last claim; the claim owns the target cache.
-    changed: Arc<Mutex<Vec<String>>>,
+    /// What changed since the last claim; the claim owns the target cache.
+    changed: Arc<Mutex<Vec<Stale>>>,
     /// Where recorded attempts are counted (`tessera_deliveries_total`).
     metrics: Arc<OnceLock<Arc<crate::metrics::Metrics>>>,
 }
@@ -127,9 +127,25 @@ impl Outbound {
         self.engine.wake();
     }
 
-    /// An endpoint changed (URL, secret, filter, active): queued work re-reads it.
+    /// An endpoint changed (URL, secret, filter, active, transformation) or was deleted:
+    /// queued work re-reads it.
     pub fn endpoint_changed(&self, endpoint_id: &str) {
-        lock(&self.changed).push(endpoint_id.to_owned());
+        self.went_stale(Stale::Endpoint(endpoint_id.to_owned()));
+    }
+
+    /// A tenant was deleted: none of its queued work goes out (its secrets are gone).
+    pub fn tenant_deleted(&self, tenant_id: &str) {
+        self.went_stale(Stale::Tenant(tenant_id.to_owned()));
+    }
+
+    /// Anything may have changed (this node missed other nodes' announcements): every
+    /// queued item re-reads its endpoint.
+    pub fn forget_every_endpoint(&self) {
+        self.went_stale(Stale::Everything);
+    }
+
+    fn went_stale(&self, stale: Stale) {
+        lock(&self.changed).push(stale);
         self.engine.wake();
     }
 
@@ -177,6 +193,13 @@ impl Outbound {
     }
 }
 
+/// What made cached endpoint views stale.
+enum Stale {
+    Endpoint(String),
+    Tenant(String),
+    Everything,
+}
+
 /// What the engine works with besides its settings.
 pub struct EngineParts {
     pub store: Store,
@@ -222,7 +245,7 @@ struct Deliveries {
     plugins: Plugins,
     /// Each endpoint's signing view, built once per endpoint version.
     targets: Arc<Mutex<HashMap<String, Arc<Target>>>>,
-    changed: Arc<Mutex<Vec<String>>>,
+    changed: Arc<Mutex<Vec<Stale>>>,
     lease: Duration,
     /// An attempt's timeout: it must end before its lease does.
     timeout: Duration,
@@ -245,9 +268,19 @@ impl Deliveries {
             return;
         }
         let mut targets = lock(&self.targets);
-        for id in changed {
-            if let Some(t) = targets.remove(&id) {
-                t.stale.store(true, Ordering::Release);
+        let mut forget_where = |gone: &dyn Fn(&Target) -> bool| {
+            targets.retain(|_, t| {
+                if gone(t) {
+                    t.stale.store(true, Ordering::Release);
+                }
+                !gone(t)
+            })
+        };
+        for stale in changed {
+            match stale {
+                Stale::Endpoint(id) => forget_where(&|t| t.endpoint_id == id),
+                Stale::Tenant(id) => forget_where(&|t| t.tenant_id == id),
+                Stale::Everything => forget_where(&|_| true),
             }
         }
     }
@@ -341,7 +374,7 @@ impl QueueStore for Deliveries {
         }
         // A disabled endpoint's queued work is dropped: its deliveries were given up in
         // the same transaction that disabled it.
-        lock(&self.changed).extend(disabled.iter().cloned());
+        lock(&self.changed).extend(disabled.iter().cloned().map(Stale::Endpoint));
         Ok(Settled {
             drop_partitions: disabled,
         })

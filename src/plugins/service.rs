@@ -22,6 +22,7 @@ use crate::auth::{PlatformScope, Reach, TenantScope};
 use crate::catalog::{Catalogs, Overlay};
 use crate::outbound::Outbound;
 use crate::store::Store;
+use crate::store::postgres::changes;
 use crate::time::Clock;
 use crate::vault::Vault;
 
@@ -270,6 +271,7 @@ impl Plugins {
                 .with_detail(detail),
             )?;
             let published = repo::find(tx, &id)?.ok_or_else(|| PluginError::NotFound(id.clone()))?;
+            tx.announce(&changes::plugin(&id))?;
             Ok(Publication {
                 view: PluginView::from(&published),
                 created: existing.is_none(),
@@ -341,6 +343,7 @@ impl Plugins {
                 )?;
             }
             repo::delete(tx, id)?;
+            tx.announce(&changes::plugin(id))?;
             audit::record(
                 tx,
                 &entry
@@ -387,6 +390,7 @@ impl Plugins {
                 updated_at: now,
             };
             repo::insert_installation(tx, &row)?;
+            tx.announce(&changes::plugin(plugin_id))?;
             audit::record(
                 tx,
                 &entry.with_detail(json!({"version": published.plugin.version, "fields": config.names()})),
@@ -413,6 +417,7 @@ impl Plugins {
             row.updated_at = self.clock.now_rfc3339();
             row.configuration = configuration::seal(tx, &self.vault, tenant_id, &row.id, &config)?;
             repo::update_configuration(tx, tenant_id, &row.id, &row.configuration, &row.updated_at)?;
+            tx.announce(&changes::plugin(plugin_id))?;
             let changed: Vec<&String> = given.keys().collect();
             audit::record(tx, &entry.with_detail(json!({"fields": changed})))?;
             Ok(installation_view(&published, &row, &config))
@@ -433,6 +438,7 @@ impl Plugins {
                 )));
             }
             repo::delete_installation(tx, tenant_id, plugin_id)?;
+            tx.announce(&changes::plugin(plugin_id))?;
             audit::record(tx, &entry)?;
             Ok(())
         })?;
@@ -473,6 +479,21 @@ impl Plugins {
             .ok_or_else(|| PluginError::NotInstalled(plugin_id.to_owned()))?;
         let published = repo::find(conn, plugin_id)?.ok_or_else(|| PluginError::NotInstalled(plugin_id.to_owned()))?;
         Ok((published, row))
+    }
+
+    /// Another node changed `plugin_id` (or, with `None`, this node may have missed
+    /// changes): rebuild what is in force here as after a change of its own.
+    pub fn changed_elsewhere(&self, plugin_id: Option<&str>) {
+        let rebuilt = match plugin_id {
+            Some(id) => self.after_change(&Reach::from(PlatformScope::for_server_work()), id),
+            None => self
+                .store
+                .read(|conn| self.reload(conn))
+                .inspect(|_| self.outbound.forget_every_endpoint()),
+        };
+        if let Err(e) = rebuilt {
+            tracing::error!(error = %e, "rebuilding the plugins in force after another node's change failed");
+        }
     }
 
     /// After a commit: rebuild the catalogs and transformations in force, and make the

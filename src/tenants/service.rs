@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::{Tenant, TenantError, delete_tenant, insert_tenant, update_tenant};
 use crate::audit::{self, AuditEntry};
 use crate::auth::Auth;
+use crate::outbound::Outbound;
 use crate::store::Store;
 use crate::vault::{KeyScope, Vault};
 
@@ -17,11 +18,18 @@ pub struct Tenants {
     vault: Arc<Vault>,
     /// Its tenant cache is cleared by every change.
     auth: Auth,
+    /// Drops a deleted tenant's deliveries held in memory.
+    outbound: Outbound,
 }
 
 impl Tenants {
-    pub fn new(store: Store, vault: Arc<Vault>, auth: Auth) -> Tenants {
-        Tenants { store, vault, auth }
+    pub fn new(store: Store, vault: Arc<Vault>, auth: Auth, outbound: Outbound) -> Tenants {
+        Tenants {
+            store,
+            vault,
+            auth,
+            outbound,
+        }
     }
 
     /// Stores a validated new tenant with a data key of its own.
@@ -66,6 +74,7 @@ impl Tenants {
             .await?;
         self.vault.forget(&KeyScope::Tenant(tenant_id.to_owned()));
         self.auth.forget_tenants();
+        self.outbound.tenant_deleted(tenant_id);
         Ok(())
     }
 }

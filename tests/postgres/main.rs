@@ -102,3 +102,4 @@ mod wiring_ssrf;
 mod multi_node;
 mod multi_node_keys;
 mod multi_node_oauth;
+mod multi_node_plugins;

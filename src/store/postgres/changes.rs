@@ -26,6 +26,18 @@ pub fn connection(connection_id: &str) -> String {
     format!("connection:{connection_id}")
 }
 
+/// A webhook endpoint whose URL, secret, filter or state changed, or that was deleted:
+/// work queued for it in memory is re-read before it is sent.
+pub fn endpoint(endpoint_id: &str) -> String {
+    format!("endpoint:{endpoint_id}")
+}
+
+/// A plugin published, deleted, installed, configured or uninstalled: every node rebuilds
+/// the catalogs and transformations in force.
+pub fn plugin(plugin_id: &str) -> String {
+    format!("plugin:{plugin_id}")
+}
+
 /// A deleted tenant whose data key is gone.
 pub fn tenant_keys(tenant_id: &str) -> String {
     format!("tenant-keys:{tenant_id}")
