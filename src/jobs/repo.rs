@@ -161,6 +161,23 @@ pub fn next_due_in(conn: &Db<'_>, now_ms: i64) -> Result<Option<i64>, StoreError
     Ok(next.map(|t| (t - now_ms).max(0)))
 }
 
+/// Whether `job` is still this claim's: running, leased by `owner`, at the attempt it was
+/// claimed for. A node that stalled past its lease finds its jobs handed to another claim,
+/// and must not record what it did. Locks the row until the commit.
+pub fn still_held(conn: &Db<'_>, job: &Job, owner: &str) -> Result<bool, StoreError> {
+    let held = conn
+        .query_row(
+            &format!(
+                "SELECT 1 FROM jobs WHERE id = ?1 AND status = 'running' AND attempts = ?2 AND lease_owner = ?3 {}",
+                conn.dialect().lock_rows()
+            ),
+            params![job.id, job.attempts, owner],
+            |_| Ok(()),
+        )
+        .optional_row()?;
+    Ok(held.is_some())
+}
+
 pub fn complete(conn: &Db<'_>, id: &str) -> Result<(), StoreError> {
     let now = crate::time::now_rfc3339();
     conn.execute(
@@ -272,6 +289,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("t.db")).unwrap();
         (dir, store)
+    }
+
+    #[test]
+    fn a_claim_whose_lease_went_to_another_holds_the_job_no_more() {
+        let (_dir, store) = store();
+        let pooled = store.conn().unwrap();
+        let conn = crate::store::sql::Db::sqlite(&pooled);
+        enqueue_at(&conn, None, "a", &serde_json::json!({}), 50, 5).unwrap();
+        let first = claim_batch(&conn, "node-a", 100, 10, 1, &[]).unwrap().remove(0);
+        assert!(still_held(&conn, &first, "node-a").unwrap());
+        assert!(!still_held(&conn, &first, "node-b").unwrap(), "another node's claim");
+        // The lease ran out and the same node claimed the job again: the first run is over.
+        let again = claim_batch(&conn, "node-a", 200, 10, 1, &[]).unwrap().remove(0);
+        assert_eq!((again.id.as_str(), again.attempts), (first.id.as_str(), 2));
+        assert!(!still_held(&conn, &first, "node-a").unwrap(), "an earlier attempt");
+        assert!(still_held(&conn, &again, "node-a").unwrap());
+        complete(&conn, &again.id).unwrap();
+        assert!(!still_held(&conn, &again, "node-a").unwrap(), "a finished job");
     }
 
     #[test]

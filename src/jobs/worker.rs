@@ -291,10 +291,15 @@ impl QueueStore for JobStore {
                 Finished::NotStarted(leased) => (leased.job, None),
             })
             .collect();
+        let owner = self.store.node_id().to_owned();
         let recorded = self.writer.write_blocking(move |c| {
             let mut settled = Vec::with_capacity(outcomes.len());
             let mut then = Vec::new();
             for (job, outcome) in outcomes {
+                if !repo::still_held(c, &job, &owner)? {
+                    tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempts, "job lease lost to another claim; this run's result is dropped");
+                    continue;
+                }
                 let outcome = match outcome {
                     Some(Ok(Some(write))) => match c.savepoint(write.write) {
                         Ok(()) => {

@@ -50,6 +50,15 @@ impl Dialect {
             Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
         }
     }
+
+    /// Appended to a SELECT that decides on a row before writing it: on PostgreSQL the row
+    /// stays locked until the commit, so no other node changes it in between.
+    pub fn lock_rows(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => "FOR UPDATE",
+        }
+    }
 }
 
 /// One row of a result.
