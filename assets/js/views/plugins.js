@@ -152,16 +152,18 @@ export async function renderPlugins(ctx, main) {
       })));
   }
 
-  function showConfigure(inst) {
+  // The row may have been drawn before the last change: the form shows what is stored now.
+  async function showConfigure(listed) {
+    const inst = await api.get(`${base}/${encodeURIComponent(listed.plugin_id)}`).catch(() => listed);
     const plugin = market.find((p) => p.id === inst.plugin_id);
     const fields = plugin ? plugin.config_fields : [];
     detailPanel(detailArea, `Configure ${inst.name}`,
       inst.missing_fields.length ? notice('error', `An upgrade needs: ${inst.missing_fields.join(', ')}.`) : null,
       configForm(fields, inst.configuration, 'Save configuration', async (configuration) => {
         await api.patch(`${base}/${encodeURIComponent(inst.plugin_id)}`, { configuration });
-        toast(`${inst.name}: configuration saved`);
         clear(detailArea);
         await load();
+        toast(`${inst.name}: configuration saved`);
       }));
     detailArea.querySelector('input')?.focus();
   }
