@@ -82,6 +82,18 @@ fn slack_texts(receiver: &Receiver, count: usize) -> Vec<String> {
         .collect()
 }
 
+/// Waits until node two has acted on every change announced so far: announcements reach
+/// a node in commit order, one at a time, so once a plugin installed now shows at node
+/// two, every earlier announcement has been handled there.
+fn announced_at_two(one: &TestServer, two: &TestServer, marker: &str) {
+    assert_eq!(publish(one, &calendly_package(marker, "1.0.0")).status, 201);
+    assert_eq!(install(&one.admin(), "acme", marker, json!({})).status, 201);
+    let at_two = two.with_token(&two.tenant_token("acme", &["admin"]));
+    wait_for("node two to catch up with the announcements", || {
+        (at_two.get(&format!("/api/v1/providers/{marker}")).status == 200).then_some(())
+    });
+}
+
 /// Deliveries are fanned out by whichever node claims first, so each round sends enough
 /// purchases, at both nodes, that both nodes deliver some.
 fn purchases(one: &TestServer, two: &TestServer, round: &str, count: usize) {
@@ -125,8 +137,7 @@ fn a_transformation_or_endpoint_changed_at_one_node_applies_to_deliveries_from_b
         &json!({"configuration": {"prefix": "@here"}}),
     );
     assert_eq!(patched.status, 200, "{}", patched.text);
-    // The announcement reaches node two within moments of the commit.
-    std::thread::sleep(Duration::from_millis(500));
+    announced_at_two(&one, &two, "marker-one");
     purchases(&one, &two, "after", EACH);
     let texts = slack_texts(&receiver, EACH * 2);
     // Each event went out once: two nodes never both fan out the same event.
@@ -146,7 +157,7 @@ fn a_transformation_or_endpoint_changed_at_one_node_applies_to_deliveries_from_b
         &json!({"url": receiver.url("/moved")}),
     );
     assert_eq!(moved.status, 200, "{}", moved.text);
-    std::thread::sleep(Duration::from_millis(500));
+    announced_at_two(&one, &two, "marker-two");
     purchases(&one, &two, "moved", EACH);
     let arrived = receiver.wait_for("/moved", EACH, Duration::from_secs(30));
     assert_eq!(arrived.len(), EACH);
