@@ -48,6 +48,9 @@ pub struct Config {
     pub database_password_file: Option<PathBuf>,
     /// Connections per node to PostgreSQL (`database_pool_size`, default 16).
     pub database_pool_size: u32,
+    /// PEM file of the authorities the database server's certificate is checked against
+    /// (`database_ca_file`); without it, the bundled public roots.
+    pub database_ca_file: Option<PathBuf>,
     pub providers_file: Option<PathBuf>,
     pub allow_private_targets: bool,
     pub log_format: LogFormat,
@@ -190,6 +193,7 @@ impl Config {
             database_url: None,
             database_password_file: None,
             database_pool_size: 16,
+            database_ca_file: None,
             providers_file: None,
             allow_private_targets: false,
             log_format: LogFormat::Text,
@@ -348,6 +352,7 @@ impl Config {
                 self.database_url = Some(Secret::new(url.to_owned()));
             }
             "database_password_file" => self.database_password_file = Some(PathBuf::from(value)),
+            "database_ca_file" => self.database_ca_file = Some(PathBuf::from(value)),
             "database_pool_size" => {
                 self.database_pool_size = parse::number::<u32>(value, "connections")
                     .map_err(invalid)?
@@ -530,6 +535,7 @@ impl Config {
             url: url.expose().to_owned(),
             password,
             pool_size: self.database_pool_size,
+            ca_file: self.database_ca_file.clone(),
         }))
     }
 

@@ -110,6 +110,7 @@ pub fn migrate_store(config: &Config, to: String, password_file: Option<&Path>) 
         url: to,
         password,
         pool_size: 2,
+        ca_file: config.database_ca_file.clone(),
     };
     let report = crate::ops::migrate_store::migrate_store(&config.database_path(), &target)?;
     eprintln!(

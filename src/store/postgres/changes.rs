@@ -63,13 +63,13 @@ impl std::fmt::Debug for ChangeListener {
 /// Listens on a connection of its own and calls `handle` with each announced topic.
 pub fn listen(store: &PgStore, handle: impl Fn(&str) + Send + 'static) -> std::io::Result<ChangeListener> {
     let stop = Arc::new(AtomicBool::new(false));
-    let config = store.config.clone();
+    let (config, tls) = (store.config.clone(), store.tls.clone());
     let stopping = stop.clone();
     std::thread::Builder::new()
         .name("tessera-changes".into())
         .spawn(move || {
             while !stopping.load(Ordering::Acquire) {
-                match config.connect(postgres::NoTls) {
+                match config.connect(tls.clone()) {
                     Ok(mut client) => {
                         if let Err(e) = client.batch_execute(&format!("LISTEN {CHANNEL}")) {
                             tracing::warn!(error = %e, "cannot listen for changes from other nodes");

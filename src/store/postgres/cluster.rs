@@ -74,15 +74,25 @@ impl ThrowawayCluster {
     /// Starts a cluster and waits until it accepts connections (up to a minute). Its
     /// commits are not flushed to disk: for tests, whose files are thrown away.
     pub fn start() -> Result<ThrowawayCluster, String> {
-        Self::start_with(false)
+        Self::start_with(false, None)
     }
 
     /// A cluster that flushes every commit to disk as a deployed one does (benchmarks).
     pub fn start_durable() -> Result<ThrowawayCluster, String> {
-        Self::start_with(true)
+        Self::start_with(true, None)
     }
 
-    fn start_with(durable: bool) -> Result<ThrowawayCluster, String> {
+    /// A cluster that offers TLS with the PEM certificate and key at `cert` and `key`
+    /// (both readable by the server's user; the server keeps copies of its own).
+    pub fn start_with_tls(cert: &std::path::Path, key: &std::path::Path) -> Result<ThrowawayCluster, String> {
+        let (cert, key) = (cert.to_str(), key.to_str());
+        let (Some(cert), Some(key)) = (cert, key) else {
+            return Err("certificate paths are not UTF-8".into());
+        };
+        Self::start_with(false, Some((cert, key)))
+    }
+
+    fn start_with(durable: bool, tls: Option<(&str, &str)>) -> Result<ThrowawayCluster, String> {
         let bindir = server_bindir().ok_or_else(|| {
             "PostgreSQL's server programs (initdb, postgres) were not found: install Debian's \
              `postgresql` package (`bash .ci/install-deps` does) or set TESSERA_PG_BINDIR"
@@ -96,13 +106,26 @@ impl ThrowawayCluster {
         } else {
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         };
+        // The server refuses a key file others can read: it gets a private copy.
+        let (copy_tls, offer_tls) = match tls {
+            Some((cert, key)) => (
+                format!(
+                    r#"cp {cert} "$dir/server.crt" && cp {key} "$dir/server.key" && chmod 600 "$dir/server.key""#,
+                    cert = shell_quote(cert),
+                    key = shell_quote(key)
+                ),
+                r#"-c ssl=on -c ssl_cert_file="$dir/server.crt" -c ssl_key_file="$dir/server.key""#,
+            ),
+            None => (String::from(":"), ""),
+        };
         let script = format!(
             r#"set -e
 dir=$(mktemp -d "${{TMPDIR:-/tmp}}/tessera-pg.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 {bin}/initdb -D "$dir/data" -U {user} --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 || {{ cat "$dir/initdb.log" >&2; exit 1; }}
+{copy_tls}
 {bin}/postgres -D "$dir/data" -p {port} -c listen_addresses=127.0.0.1 -k "$dir" \
-  {flushing} -c max_connections=400 \
+  {flushing} {offer_tls} -c max_connections=400 \
   -c shared_buffers=128MB >"$dir/server.log" 2>&1 &
 server=$!
 cat >/dev/null || true

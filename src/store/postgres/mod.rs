@@ -16,7 +16,11 @@ mod embedded {
     refinery::embed_migrations!("migrations/postgres");
 }
 
-type Manager = PostgresConnectionManager<postgres::NoTls>;
+type Manager = PostgresConnectionManager<Tls>;
+/// How every connection to the database is made: TLS when the URL's `sslmode` asks for it
+/// (`prefer`, the default, uses it when the server offers it; `require` insists;
+/// `disable` never), verified against the bundled Mozilla roots or `database_ca_file`.
+pub type Tls = tokio_postgres_rustls::MakeRustlsConnect;
 pub type PgConn = r2d2::PooledConnection<Manager>;
 
 /// Key of the advisory lock held while migrating ("tessera" in ASCII).
@@ -29,6 +33,9 @@ pub struct PgSettings {
     pub url: String,
     pub password: Option<String>,
     pub pool_size: u32,
+    /// PEM certificates of the authorities the server's certificate is checked against,
+    /// instead of the bundled public roots (a private or cloud provider's CA).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for PgSettings {
@@ -38,6 +45,7 @@ impl std::fmt::Debug for PgSettings {
             .field("url", &shown)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("pool_size", &self.pool_size)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -70,6 +78,35 @@ pub fn read_password_file(file: &std::path::Path) -> Result<String, StoreError> 
 }
 
 impl PgSettings {
+    /// The TLS connector: the server's certificate and name are always verified.
+    pub fn tls(&self) -> Result<Tls, StoreError> {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        let mut roots = rustls::RootCertStore::empty();
+        match &self.ca_file {
+            Some(file) => {
+                let unreadable =
+                    |e: &dyn std::fmt::Display| StoreError::Config(format!("database CA file {}: {e}", file.display()));
+                for cert in CertificateDer::pem_file_iter(file).map_err(|e| unreadable(&e))? {
+                    roots
+                        .add(cert.map_err(|e| unreadable(&e))?)
+                        .map_err(|e| unreadable(&e))?;
+                }
+                if roots.is_empty() {
+                    return Err(unreadable(&"no certificate in it"));
+                }
+            }
+            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        }
+        let config =
+            rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .map_err(|e| StoreError::Config(format!("TLS to the database: {e}")))?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+        Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+    }
+
     fn config(&self) -> Result<postgres::Config, StoreError> {
         let mut config: postgres::Config = self
             .url
@@ -94,6 +131,7 @@ pub struct PgStore {
     pool: r2d2::Pool<Manager>,
     /// For connections of their own (listening for other nodes' changes).
     config: std::sync::Arc<postgres::Config>,
+    tls: Tls,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -106,17 +144,19 @@ impl PgStore {
     /// Connects, runs pending migrations (one node at a time) and opens the pool.
     pub fn open(settings: &PgSettings) -> Result<PgStore, StoreError> {
         let config = settings.config()?;
-        let mut first = config.connect(postgres::NoTls)?;
+        let tls = settings.tls()?;
+        let mut first = config.connect(tls.clone())?;
         migrate(&mut first)?;
         drop(first);
         let pool = r2d2::Pool::builder()
             .max_size(settings.pool_size.max(1))
             .min_idle(Some(2))
             .connection_timeout(Duration::from_secs(15))
-            .build(PostgresConnectionManager::new(config.clone(), postgres::NoTls))?;
+            .build(PostgresConnectionManager::new(config.clone(), tls.clone()))?;
         Ok(PgStore {
             pool,
             config: std::sync::Arc::new(config),
+            tls,
         })
     }
 
@@ -167,6 +207,7 @@ mod tests {
             url,
             password: None,
             pool_size: 4,
+            ca_file: None,
         }
     }
 
@@ -205,6 +246,135 @@ mod tests {
         assert_eq!(pg_columns, sqlite_columns);
     }
 
+    /// A certificate authority and a server certificate for 127.0.0.1 it signed, readable
+    /// by the cluster's user: `(ca, cert, key)`.
+    fn certificates(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+        use std::os::unix::fs::PermissionsExt;
+        let path = |name: &str| dir.join(name).to_str().unwrap().to_owned();
+        std::fs::write(
+            dir.join("leaf.ext"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+        )
+        .unwrap();
+        let steps: [&[&str]; 3] = [
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=tessera test CA",
+                "-keyout",
+                &path("ca.key"),
+                "-out",
+                &path("ca.crt"),
+            ],
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-keyout",
+                &path("server.key"),
+                "-out",
+                &path("server.csr"),
+            ],
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &path("server.csr"),
+                "-CA",
+                &path("ca.crt"),
+                "-CAkey",
+                &path("ca.key"),
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                &path("leaf.ext"),
+                "-out",
+                &path("server.crt"),
+            ],
+        ];
+        for args in steps {
+            let made = std::process::Command::new("openssl")
+                .args(args)
+                .output()
+                .expect("openssl");
+            assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+        }
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        for file in ["server.crt", "server.key"] {
+            std::fs::set_permissions(dir.join(file), std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        (dir.join("ca.crt"), dir.join("server.crt"), dir.join("server.key"))
+    }
+
+    #[test]
+    fn a_server_offering_tls_is_reached_over_it_and_its_certificate_is_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ca, cert, key) = certificates(dir.path());
+        let server = cluster::ThrowawayCluster::start_with_tls(&cert, &key).unwrap();
+        let url = server.create_database("tls_check").unwrap();
+        let over_tls = |store: &PgStore| -> bool {
+            let mut conn = store.conn().unwrap();
+            conn.query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
+                .unwrap()
+                .get(0)
+        };
+        let trusting = |url: String| PgSettings {
+            ca_file: Some(ca.clone()),
+            ..settings(url)
+        };
+
+        // Trusting the server's authority: TLS when required and when merely preferred
+        // (the default), for the pool and for the connection that hears other nodes.
+        let required = PgStore::open(&trusting(format!("{url}?sslmode=require"))).unwrap();
+        assert!(over_tls(&required));
+        assert!(over_tls(&PgStore::open(&trusting(url.clone())).unwrap()));
+        let heard = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let hearing = heard.clone();
+        let _listener = changes::listen(&required, move |_| {
+            hearing.store(true, std::sync::atomic::Ordering::SeqCst)
+        })
+        .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !heard.load(std::sync::atomic::Ordering::SeqCst) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the listener did not connect over TLS"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+
+        // A certificate no trusted authority signed is refused, with the reason; a
+        // password in the URL stays out of the error.
+        let with_password = url.replacen("tessera@", "tessera:hunter2secret@", 1);
+        let refused = PgStore::open(&settings(format!("{with_password}?sslmode=require")))
+            .expect_err("an unknown authority is refused");
+        let message = refused.to_string();
+        assert!(message.to_lowercase().contains("certificate"), "{message}");
+        assert!(!message.contains("hunter2secret"), "{message}");
+
+        // An unreadable or empty CA file is a clear configuration error.
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "").unwrap();
+        for file in [dir.path().join("missing.pem"), empty] {
+            let error = PgStore::open(&PgSettings {
+                ca_file: Some(file.clone()),
+                ..settings(url.clone())
+            })
+            .expect_err("a bad CA file is refused");
+            assert!(error.to_string().contains("database CA file"), "{error}");
+        }
+    }
+
     #[test]
     fn nodes_opening_one_database_together_migrate_it_once() {
         let url = cluster::test_database();
@@ -235,6 +405,7 @@ mod tests {
             url: "postgres://tessera:hunter2secret@127.0.0.1:1/db".into(),
             password: Some("filepassword".into()),
             pool_size: 1,
+            ca_file: None,
         };
         let shown = format!("{s:?}");
         assert!(

@@ -136,6 +136,7 @@ fn a_statement_postgres_cannot_type_alone_does_not_abort_the_transaction_around_
         url: crate::store::postgres::cluster::test_database(),
         password: None,
         pool_size: 2,
+        ca_file: None,
     })
     .unwrap();
     let count: i64 = store
