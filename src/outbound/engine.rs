@@ -270,10 +270,11 @@ impl Deliveries {
         let mut targets = lock(&self.targets);
         let mut forget_where = |gone: &dyn Fn(&Target) -> bool| {
             targets.retain(|_, t| {
-                if gone(t) {
+                let forgotten = gone(t);
+                if forgotten {
                     t.stale.store(true, Ordering::Release);
                 }
-                !gone(t)
+                !forgotten
             })
         };
         for stale in changed {
