@@ -486,10 +486,8 @@ impl Plugins {
     pub fn changed_elsewhere(&self, plugin_id: Option<&str>) {
         let rebuilt = match plugin_id {
             Some(id) => self.after_change(&Reach::from(PlatformScope::for_server_work()), id),
-            None => self
-                .store
-                .read(|conn| self.reload(conn))
-                .inspect(|_| self.outbound.forget_every_endpoint()),
+            // The caller also has the delivery engine re-read every endpoint.
+            None => self.store.read(|conn| self.reload(conn)),
         };
         if let Err(e) = rebuilt {
             tracing::error!(error = %e, "rebuilding the plugins in force after another node's change failed");
