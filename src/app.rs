@@ -4,13 +4,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderName, HeaderValue};
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::middleware;
 use tokio::net::TcpListener;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::auth::Auth;
 use crate::background::Background;
@@ -229,43 +224,8 @@ fn listen_for_changes(
     })
 }
 
-static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// Logs each request by method, path (never the query: it may carry codes) and status,
-/// and runs it inside a span carrying its request id, so every log line written while
-/// serving it (handlers, awaited blocking work) carries `request_id`.
-async fn log_requests(request: Request, next: Next) -> Response {
-    // With request logging filtered out (e.g. `TESSERA_LOG=warn`) the span would be
-    // disabled too: skip building its fields.
-    if !tracing::enabled!(tracing::Level::INFO) {
-        return next.run(request).await;
-    }
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let request_id = request
-        .headers()
-        .get(&REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    let started = Instant::now();
-    let span = tracing::info_span!("request", request_id = %request_id, method = %method);
-    let served = async move {
-        let response = next.run(request).await;
-        tracing::info!(
-            %path,
-            status = response.status().as_u16(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "request"
-        );
-        response
-    };
-    tracing::Instrument::instrument(served, span).await
-}
-
+/// The routes with their per-route layers; [`crate::api::frame`] wraps it for serving.
 pub fn router(state: AppState) -> Router {
-    let body_limit = state.config.body_limit_bytes;
-    let trusted_proxies = Arc::new(state.config.server.trusted_proxies.clone());
     let router = crate::api::router(crate::api::routes());
 
     // The demo's sandbox provider, only in demo mode.
@@ -279,31 +239,32 @@ pub fn router(state: AppState) -> Router {
     let router = router.route("/api/{*rest}", axum::routing::any(crate::error::route_not_found));
     // Refuses oversized bodies after draining them (clients then see the 413), limits and
     // counts requests (inner to the route, so MatchedPath is known).
-    let router = router
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::ops::lingering::refuse_oversized,
-        ))
-        .layer(middleware::from_fn_with_state(state.clone(), crate::ratelimit::enforce));
+    let router = router.layer(middleware::from_fn_with_state(state.clone(), guard_route));
 
     let router = router.merge(crate::ui::router());
 
     router
         .fallback(crate::error::route_not_found)
         .method_not_allowed_fallback(crate::error::method_not_allowed)
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(middleware::from_fn(log_requests))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            HeaderName::from_static("x-content-type-options"),
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
-        .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
-        .layer(middleware::from_fn_with_state(
-            trusted_proxies,
-            crate::net::client_addr::record_client_addr,
-        ))
         .with_state(state)
+}
+
+/// Every route's own layer: limits and counts the request (see [`crate::ratelimit`]), and
+/// refuses a body declared too large. One layer, not two: each layer around a route is
+/// boxed and cloned again per request.
+async fn guard_route(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let limit = state.config.body_limit_bytes;
+    crate::ratelimit::enforce(&state, request, |request| async move {
+        match crate::ops::lingering::refuse_oversized(limit, request).await {
+            Ok(request) => next.run(request).await,
+            Err(refusal) => refusal,
+        }
+    })
+    .await
 }
 
 /// Starts the background workers that live as long as the server, each with the service
@@ -460,7 +421,11 @@ impl Opened {
             return Err(e);
         }
         let settings = state.config.server.clone();
-        let app = router(state);
+        let (body_limit, trusted_proxies) = (
+            state.config.body_limit_bytes,
+            Arc::new(state.config.server.trusted_proxies.clone()),
+        );
+        let app = crate::api::frame::framed(router(state), body_limit, trusted_proxies);
         let addr = listener.local_addr()?;
         // The command line says it in words; this is for structured logs and debugging.
         tracing::debug!(%addr, "tessera listening");

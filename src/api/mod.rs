@@ -4,6 +4,7 @@
 //! [`crate::auth::admit`] checks the request against the row before the handler runs.
 
 pub mod extract;
+pub mod frame;
 pub mod pagination;
 mod routes;
 

@@ -38,10 +38,31 @@ pub const COUNTERS: &[(&str, &str)] = &[
 
 type Labels = Vec<(String, String)>;
 
-/// Counters by name and label set. Cheap to increment; rendered on scrape.
+/// One counter series: its labels and its value.
+struct Series {
+    labels: Labels,
+    value: u64,
+}
+
+/// Counters by name and label set. Cheap to increment (every request counts one: an
+/// existing series is found without allocating); rendered on scrape.
 #[derive(Default)]
 pub struct Metrics {
-    counters: Mutex<BTreeMap<String, BTreeMap<Labels, u64>>>,
+    /// Series by name, then by [`series_key`] of their labels.
+    counters: Mutex<BTreeMap<String, BTreeMap<String, Series>>>,
+}
+
+thread_local! {
+    /// Where [`series_key`] is written for a lookup, so counting allocates nothing.
+    static SCRATCH_KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// An unambiguous encoding of a label set (length-prefixed keys and values).
+fn series_key(labels: &[(&str, &str)], key: &mut String) {
+    key.clear();
+    for (name, value) in labels {
+        let _ = write!(key, "{}:{name}{}:{value}", name.len(), value.len());
+    }
 }
 
 impl Metrics {
@@ -50,15 +71,25 @@ impl Metrics {
     }
 
     pub fn add(&self, name: &str, labels: &[(&str, &str)], by: u64) {
-        let labels: Labels = labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        if let Ok(mut counters) = self.counters.lock() {
-            // The name is nearly always there already: look it up before allocating it.
-            let series = match counters.get_mut(name) {
-                Some(series) => series,
+        SCRATCH_KEY.with_borrow_mut(|key| {
+            series_key(labels, key);
+            let Ok(mut counters) = self.counters.lock() else {
+                return;
+            };
+            // Name and series are nearly always there already: look them up before
+            // allocating either.
+            let all = match counters.get_mut(name) {
+                Some(all) => all,
                 None => counters.entry(name.to_owned()).or_default(),
             };
-            *series.entry(labels).or_insert(0) += by;
-        }
+            match all.get_mut(key.as_str()) {
+                Some(series) => series.value += by,
+                None => {
+                    let labels = labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+                    all.insert(key.clone(), Series { labels, value: by });
+                }
+            }
+        });
     }
 
     /// Inbound webhook call site: `outcome` is `accepted`, `rejected` or `duplicate`.
@@ -85,11 +116,12 @@ impl Metrics {
 
     /// The current value of one counter series (tests and status).
     pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> u64 {
-        let labels: Labels = labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let mut key = String::new();
+        series_key(labels, &mut key);
         self.counters
             .lock()
             .ok()
-            .and_then(|c| c.get(name).and_then(|series| series.get(&labels)).copied())
+            .and_then(|c| c.get(name).and_then(|all| all.get(&key)).map(|series| series.value))
             .unwrap_or(0)
     }
 
@@ -108,8 +140,10 @@ impl Metrics {
             let help = COUNTERS.iter().find(|(n, _)| *n == name).map_or("", |(_, h)| *h);
             let _ = writeln!(out, "# HELP {name} {help}");
             let _ = writeln!(out, "# TYPE {name} counter");
-            if let Some(series) = counters.get(name) {
-                for (labels, value) in series {
+            if let Some(all) = counters.get(name) {
+                let mut series: Vec<&Series> = all.values().collect();
+                series.sort_by(|a, b| a.labels.cmp(&b.labels));
+                for Series { labels, value } in series {
                     let _ = writeln!(out, "{name}{} {value}", format_labels(labels));
                 }
             }

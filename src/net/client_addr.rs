@@ -4,15 +4,13 @@
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::ConnectInfo;
 use axum::http::HeaderMap;
-use axum::middleware::Next;
-use axum::response::Response;
 
 use ipnet::IpNet;
 
-/// The client's address as tessera decides it: set on every request by
-/// [`record_client_addr`], read by sign-in limits, rate limits and the audit log.
+/// The client's address as tessera decides it: set on every request by the request frame
+/// ([`crate::api::frame`]), read by sign-in limits, rate limits and the audit log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddr(pub IpAddr);
 
@@ -111,20 +109,7 @@ fn parse_node(node: &str) -> Option<IpAddr> {
     bracketed.parse::<Ipv6Addr>().ok().map(IpAddr::V6)
 }
 
-/// The outermost layer: decides the client address once per request.
-pub async fn record_client_addr(
-    axum::extract::State(trusted): axum::extract::State<std::sync::Arc<Vec<IpNet>>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
-        let client = ClientAddr::resolve(peer.ip(), request.headers(), &trusted);
-        request.extensions_mut().insert(client);
-    }
-    next.run(request).await
-}
-
-/// The client address of a request: what [`record_client_addr`] decided, else the peer.
+/// The client address of a request: what the request frame decided, else the peer.
 pub fn client_addr_of(extensions: &axum::http::Extensions) -> Option<ClientAddr> {
     extensions.get::<ClientAddr>().copied().or_else(|| {
         extensions

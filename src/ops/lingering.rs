@@ -6,13 +6,11 @@
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::header::CONTENT_LENGTH;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 
-use crate::app::AppState;
 use crate::error::ApiError;
 
 /// At most this much of an oversized body is read before giving up on the client.
@@ -34,20 +32,21 @@ async fn drain(mut body: Body) {
     let _ = tokio::time::timeout(DRAIN_TIMEOUT, reading).await;
 }
 
-pub async fn refuse_oversized(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let limit = state.config.body_limit_bytes as u64;
+/// The request, or the 413 for a body declared larger than `limit` (once what the client
+/// sends of it has been read).
+pub async fn refuse_oversized(limit: usize, request: Request) -> Result<Request, Response> {
     let declared = request
         .headers()
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     match declared {
-        Some(length) if length > limit => {
+        Some(length) if length > limit as u64 => {
             if length <= DRAIN_CAP {
                 drain(request.into_body()).await;
             }
-            ApiError::payload_too_large("the request body is larger than this server accepts").into_response()
+            Err(ApiError::payload_too_large("the request body is larger than this server accepts").into_response())
         }
-        _ => next.run(request).await,
+        _ => Ok(request),
     }
 }

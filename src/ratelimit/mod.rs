@@ -9,9 +9,8 @@
 mod webhooks;
 mod window;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderMap, HeaderValue};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 pub use webhooks::{WebhookBudgets, WebhookLimits};
@@ -74,18 +73,19 @@ struct Caller {
 }
 
 /// The router layer: limit, then count the request by route and status.
-pub async fn enforce(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn enforce<F, Answer>(state: &AppState, request: Request, answer: F) -> Response
+where
+    F: FnOnce(Request) -> Answer,
+    Answer: std::future::Future<Output = Response>,
+{
     let is_api = request.uri().path().starts_with("/api/");
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
+    let matched = request.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
 
     let mut caller = None;
     let (bucket, request) = if is_api {
         let (mut parts, body) = request.into_parts();
-        let bucket = match authenticate_parts(&mut parts, &state).await {
+        let bucket = match authenticate_parts(&mut parts, state).await {
             Ok(auth) => {
                 let principal = auth.principal;
                 let bucket = match principal.tenant_id.as_deref() {
@@ -140,20 +140,20 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
                 .inc("tessera_rate_limited_total", &[("kind", bucket.kind)]);
             ApiError::rate_limited(decision.reset_secs.max(1)).into_response()
         }
-        _ => next.run(request).await,
+        _ => answer(request).await,
     };
     if let Some((_, decision)) = &decision {
         set_headers(response.headers_mut(), decision);
     }
-    let status = response.status().as_u16();
+    let status = response.status();
     state.metrics.inc(
         "tessera_http_requests_total",
-        &[("route", &route), ("status", &status.to_string())],
+        &[("route", route), ("status", status.as_str())],
     );
     if let Some(caller) = caller {
         state
             .usage
-            .record(caller.tenant_id.as_deref(), &caller.actor, &route, status);
+            .record(caller.tenant_id.as_deref(), &caller.actor, route, status.as_u16());
     }
     response
 }
