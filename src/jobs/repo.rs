@@ -161,6 +161,19 @@ pub fn next_due_in(conn: &Db<'_>, now_ms: i64) -> Result<Option<i64>, StoreError
     Ok(next.map(|t| (t - now_ms).max(0)))
 }
 
+/// Extends to `until_ms` the leases of the `running` jobs (id and the attempt claimed)
+/// that `owner` still holds at that attempt.
+pub fn renew(conn: &Db<'_>, running: &[(String, i64)], owner: &str, until_ms: i64) -> Result<usize, StoreError> {
+    let mut renewed = 0;
+    for (id, attempts) in running {
+        renewed += conn.execute(
+            "UPDATE jobs SET lease_until = ?4 WHERE id = ?1 AND status = 'running' AND attempts = ?2 AND lease_owner = ?3",
+            params![id, attempts, owner, until_ms],
+        )?;
+    }
+    Ok(renewed)
+}
+
 /// Whether `job` is still this claim's: running, leased by `owner`, at the attempt it was
 /// claimed for. A node that stalled past its lease finds its jobs handed to another claim,
 /// and must not record what it did. Locks the row until the commit.

@@ -193,11 +193,14 @@ impl Queue {
         background: &Background,
     ) -> std::io::Result<()> {
         let workers = settings.workers.max(1);
+        let running = Running::default();
+        let renew_every = settings.lease / 4;
         let jobs = Arc::new(JobStore {
             store,
             writer,
             clock: self.clock.clone(),
             settings,
+            running: running.clone(),
         });
         // Claims stay close to what can run soon, since a claimed job is `running` in the
         // database, yet take enough for a burst of quick jobs (processing an event is a
@@ -213,9 +216,13 @@ impl Queue {
             claim_batch: held,
             settle_batch: CLAIM_AT_MOST,
             poll: None,
+            renew_every: Some(renew_every),
             hold: hold.clone(),
         };
-        let run = move |job: &LeasedJob| registry.run(&job.job);
+        let run = move |job: &LeasedJob| {
+            let _running = running.enter(&job.job);
+            registry.run(&job.job)
+        };
         queue::start(jobs, run, engine, &self.engine, background)
     }
 }
@@ -246,6 +253,46 @@ struct JobStore {
     writer: Writer,
     clock: Clock,
     settings: WorkerSettings,
+    running: Running,
+}
+
+/// The jobs running on this node's workers (id and attempt), whose leases are renewed
+/// while they run: a job may make many outside calls (a sync of hundreds of contacts),
+/// each bounded, but not their sum.
+#[derive(Clone, Default)]
+struct Running(Arc<std::sync::Mutex<HashMap<String, i64>>>);
+
+impl Running {
+    /// Holds `job` in the set until the returned guard drops (also on a panic).
+    fn enter(&self, job: &Job) -> RunningGuard {
+        self.lock().insert(job.id.clone(), i64::from(job.attempts));
+        RunningGuard {
+            running: self.clone(),
+            id: job.id.clone(),
+        }
+    }
+
+    fn snapshot(&self) -> Vec<(String, i64)> {
+        self.lock()
+            .iter()
+            .map(|(id, attempts)| (id.clone(), *attempts))
+            .collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, i64>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+struct RunningGuard {
+    running: Running,
+    id: String,
+}
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        self.running.lock().remove(&self.id);
+    }
 }
 
 impl QueueStore for JobStore {
@@ -354,6 +401,20 @@ impl QueueStore for JobStore {
         let due = self.store.read(|c| repo::next_due_in(c, now)).ok().flatten()?;
         Some(Duration::from_millis(due.max(0) as u64))
     }
+
+    fn renew(&self) -> anyhow::Result<()> {
+        let running = self.running.snapshot();
+        if running.is_empty() {
+            return Ok(());
+        }
+        let until = self.clock.now_ms() + self.settings.lease.as_millis() as i64;
+        let owner = self.store.node_id().to_owned();
+        self.writer
+            .write_blocking_with(Durability::Relaxed.without_savepoint(), move |c| {
+                repo::renew(c, &running, &owner, until)
+            })?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -455,6 +516,60 @@ mod tests {
             2,
             "after-commit steps ran"
         );
+        background.stop_signal();
+        assert!(background.stop(Duration::from_secs(20)).await.is_empty());
+        writer.close();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_job_running_longer_than_its_lease_keeps_it_and_runs_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        let writer = Writer::start(&store).unwrap();
+        let queue = Queue::new(Clock::system());
+        let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = runs.clone();
+        let registry = Registry::default().with("test.long", move |_| {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            // Two and a half leases long: without renewal the lease runs out twice meanwhile and
+            // the idle second worker takes the job again.
+            std::thread::sleep(Duration::from_secs(5));
+            Ok(())
+        });
+        let id = {
+            let queue = queue.clone();
+            writer
+                .write(move |c| queue.enqueue(c, None, "test.long", &serde_json::json!({})))
+                .await
+                .unwrap()
+        };
+        let background = Background::default();
+        let settings = WorkerSettings {
+            workers: 2,
+            lease: Duration::from_secs(2),
+            retry_base: Duration::from_secs(1),
+        };
+        queue
+            .start(
+                store.clone(),
+                writer.clone(),
+                registry,
+                settings,
+                &Pause::default(),
+                &background,
+            )
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let job = loop {
+            let job = store.read(|c| repo::find(c, &id)).unwrap().unwrap();
+            if job.status == JobStatus::Succeeded {
+                break job;
+            }
+            assert!(Instant::now() < deadline, "the job did not finish: {:?}", job.status);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 1, "run once");
+        assert_eq!(job.attempts, 1, "never claimed again");
         background.stop_signal();
         assert!(background.stop(Duration::from_secs(20)).await.is_empty());
         writer.close();

@@ -184,6 +184,8 @@ impl Outbound {
             claim_batch: CLAIM_BATCH as usize,
             settle_batch: 1024,
             poll: Some(settings.poll),
+            // A delivery is one call, bounded by its timeout, which its lease outlasts.
+            renew_every: None,
             hold: parts.hold,
         };
         let plugins = parts.plugins;

@@ -78,6 +78,12 @@ pub trait QueueStore: Send + Sync + 'static {
     /// How long until something is due that no wake-up will announce (a retry, a lease
     /// running out); `None` when the store cannot tell (the poll interval applies).
     fn next_due_in(&self) -> Option<Duration>;
+    /// Extends the leases of the tasks running here, so a run longer than one lease keeps
+    /// its claim instead of being claimed (and run) a second time. Called every
+    /// [`Settings::renew_every`].
+    fn renew(&self) -> anyhow::Result<()> {
+        Ok(())
+    }
 }
 
 /// How an engine runs.
@@ -99,6 +105,8 @@ pub struct Settings {
     pub settle_batch: usize,
     /// Look for work this often even without a wake-up (`None`: only when woken or due).
     pub poll: Option<Duration>,
+    /// Renew the leases of running tasks this often (`None`: runs never outlast a lease).
+    pub renew_every: Option<Duration>,
     /// Paused mode: while paused nothing is claimed and claimed work is handed back
     /// unstarted; the release wakes the engine.
     pub hold: Pause,
@@ -247,10 +255,19 @@ fn schedule<S: QueueStore>(shared: &Shared<S>) {
     let settings = &shared.settings;
     recover(shared, true);
     let mut next_reclaim = Instant::now() + RECLAIM_EVERY;
+    let mut next_renewal = settings.renew_every.map(|every| Instant::now() + every);
     while !shared.is_stopping() {
         if Instant::now() >= next_reclaim {
             recover(shared, false);
             next_reclaim = Instant::now() + RECLAIM_EVERY;
+        }
+        if let (Some(at), Some(every)) = (next_renewal, settings.renew_every)
+            && Instant::now() >= at
+        {
+            if let Err(e) = shared.store.renew() {
+                tracing::error!(engine = settings.name, error = %e, "renewing the leases of running work failed");
+            }
+            next_renewal = Some(Instant::now() + every);
         }
         if settings.hold.is_paused() {
             // Work waits in the database; the release wakes the scheduler.
@@ -294,9 +311,11 @@ fn schedule<S: QueueStore>(shared: &Shared<S>) {
         } else {
             let due = if room > 0 { shared.store.next_due_in() } else { None };
             let reclaim = next_reclaim.saturating_duration_since(Instant::now());
+            let renewal = next_renewal.map(|at| at.saturating_duration_since(Instant::now()));
             [
                 Some(MAX_IDLE),
                 Some(reclaim),
+                renewal,
                 settings.poll,
                 due.map(|d| d + Duration::from_millis(2)),
             ]

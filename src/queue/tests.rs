@@ -79,6 +79,7 @@ fn settings() -> Settings {
         claim_batch: 16,
         settle_batch: 64,
         poll: None,
+        renew_every: None,
         hold: Pause::default(),
     }
 }
