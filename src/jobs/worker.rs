@@ -433,6 +433,26 @@ mod tests {
             .unwrap()
     }
 
+    /// Two workers on `queue` with `lease`, registered with the returned `Background`.
+    fn start_workers(queue: &Queue, store: &Store, writer: &Writer, registry: Registry, lease: Duration) -> Background {
+        let background = Background::default();
+        let settings = WorkerSettings {
+            workers: 2,
+            lease,
+            retry_base: Duration::from_secs(1),
+        };
+        (queue.start(
+            store.clone(),
+            writer.clone(),
+            registry,
+            settings,
+            &Pause::default(),
+            &background,
+        ))
+        .unwrap();
+        background
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_jobs_write_commits_with_its_completion_and_a_failed_one_leaves_only_its_record() {
         let dir = tempfile::tempdir().unwrap();
@@ -477,22 +497,7 @@ mod tests {
                 .await
                 .unwrap()
         };
-        let background = Background::default();
-        let settings = WorkerSettings {
-            workers: 2,
-            lease: Duration::from_secs(60),
-            retry_base: Duration::from_secs(1),
-        };
-        queue
-            .start(
-                store.clone(),
-                writer.clone(),
-                registry,
-                settings,
-                &Pause::default(),
-                &background,
-            )
-            .unwrap();
+        let background = start_workers(&queue, &store, &writer, registry, Duration::from_secs(60));
         let status = |id: &str| store.read(|c| repo::find(c, id)).unwrap().map(|j| j.status);
         let deadline = Instant::now() + Duration::from_secs(20);
         // The after-commit steps run once the settling commit is done, after the rows show.
@@ -543,22 +548,7 @@ mod tests {
                 .await
                 .unwrap()
         };
-        let background = Background::default();
-        let settings = WorkerSettings {
-            workers: 2,
-            lease: Duration::from_secs(2),
-            retry_base: Duration::from_secs(1),
-        };
-        queue
-            .start(
-                store.clone(),
-                writer.clone(),
-                registry,
-                settings,
-                &Pause::default(),
-                &background,
-            )
-            .unwrap();
+        let background = start_workers(&queue, &store, &writer, registry, Duration::from_secs(2));
         let deadline = Instant::now() + Duration::from_secs(30);
         let job = loop {
             let job = store.read(|c| repo::find(c, &id)).unwrap().unwrap();
