@@ -77,7 +77,8 @@ impl EngineSettings {
 pub struct Outbound {
     configured: Arc<OnceLock<Arc<Configured>>>,
     engine: queue::Handle,
-    /// What changed since the last claim; the claim owns the target cache.
+    /// What changed since the last claim; the claim owns the target cache. Queued work
+    /// covered by a change waiting here is not started either.
     changed: Arc<Mutex<Vec<Stale>>>,
     /// Where recorded attempts are counted (`tessera_deliveries_total`).
     metrics: Arc<OnceLock<Arc<crate::metrics::Metrics>>>,
@@ -189,7 +190,7 @@ impl Outbound {
             hold: parts.hold,
         };
         let plugins = parts.plugins;
-        let run = move |item: &Delivery| outcome::attempt(&agent, &plugins, &item.0, now_ms());
+        let run = move |delivery: &Delivery| outcome::attempt(&agent, &plugins, &delivery.item, now_ms());
         queue::start(deliveries, run, engine, &self.engine, background)?;
         Ok(())
     }
@@ -200,6 +201,16 @@ enum Stale {
     Endpoint(String),
     Tenant(String),
     Everything,
+}
+
+impl Stale {
+    fn covers(&self, target: &Target) -> bool {
+        match self {
+            Stale::Endpoint(id) => target.endpoint_id == *id,
+            Stale::Tenant(id) => target.tenant_id == *id,
+            Stale::Everything => true,
+        }
+    }
 }
 
 /// What the engine works with besides its settings.
@@ -220,22 +231,33 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 const FAN_OUT_BATCH: u32 = 512;
 const CLAIM_BATCH: u32 = 512;
 
-/// A leased delivery as a worker holds it, with the time its attempt must end by.
-pub struct Delivery(WorkItem, i64);
+/// A leased delivery as a worker holds it.
+pub struct Delivery {
+    item: WorkItem,
+    /// When its attempt must have started by to end inside the lease.
+    start_by_ms: i64,
+    /// Changes announced since the claim ([`Outbound::changed`]): one covering its
+    /// endpoint or tenant keeps it from starting before the next claim marks its view.
+    changed: Arc<Mutex<Vec<Stale>>>,
+}
 
 impl queue::Task for Delivery {
     fn partition(&self) -> &str {
-        &self.0.target.endpoint_id
+        &self.item.target.endpoint_id
     }
 
     fn is_retry(&self) -> bool {
-        self.0.attempt > 1
+        self.item.attempt > 1
     }
 
-    /// Not once the endpoint changed (its URL or secret may be gone), nor when the
-    /// attempt could outlast the lease (the delivery may belong to another claim by then).
+    /// Not once the endpoint changed or its tenant is gone (its URL or secret may be
+    /// gone), nor when the attempt could outlast the lease (the delivery may belong to
+    /// another claim by then).
     fn may_start(&self) -> bool {
-        !self.0.target.is_stale() && now_ms() < self.1
+        let target = &self.item.target;
+        !target.is_stale()
+            && !lock(&self.changed).iter().any(|stale| stale.covers(target))
+            && now_ms() < self.start_by_ms
     }
 }
 
@@ -269,31 +291,25 @@ impl Deliveries {
         if changed.is_empty() {
             return;
         }
-        let mut targets = lock(&self.targets);
-        let mut forget_where = |gone: &dyn Fn(&Target) -> bool| {
-            targets.retain(|_, t| {
-                let forgotten = gone(t);
-                if forgotten {
-                    t.stale.store(true, Ordering::Release);
-                }
-                !forgotten
-            })
-        };
-        for stale in changed {
-            match stale {
-                Stale::Endpoint(id) => forget_where(&|t| t.endpoint_id == id),
-                Stale::Tenant(id) => forget_where(&|t| t.tenant_id == id),
-                Stale::Everything => forget_where(&|_| true),
+        lock(&self.targets).retain(|_, target| {
+            let forgotten = changed.iter().any(|stale| stale.covers(target));
+            if forgotten {
+                target.stale.store(true, Ordering::Release);
             }
-        }
+            !forgotten
+        });
     }
 
     fn timed(&self, items: Vec<WorkItem>, timeout_ms: i64) -> Vec<Delivery> {
         items
             .into_iter()
             .map(|item| {
-                let end_by = item.lease_until_ms - timeout_ms;
-                Delivery(item, end_by)
+                let start_by_ms = item.lease_until_ms - timeout_ms;
+                Delivery {
+                    item,
+                    start_by_ms,
+                    changed: self.changed.clone(),
+                }
             })
             .collect()
     }
@@ -360,12 +376,12 @@ impl QueueStore for Deliveries {
             let mut outcomes = Vec::new();
             for finished in &finished {
                 match finished {
-                    Finished::Ran(Delivery(item, _), report) => {
+                    Finished::Ran(Delivery { item, .. }, report) => {
                         let effects = outcome::record(tx, item, report, &rules)?;
                         disabled.extend(effects.disabled_endpoint);
                         outcomes.extend(effects.outcome);
                     }
-                    Finished::NotStarted(Delivery(item, _)) => outcome::release(tx, item, now_ms())?,
+                    Finished::NotStarted(Delivery { item, .. }) => outcome::release(tx, item, now_ms())?,
                 }
             }
             Ok((disabled, outcomes))

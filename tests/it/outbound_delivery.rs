@@ -333,6 +333,43 @@ fn a_hanging_endpoint_does_not_delay_the_others() {
     );
 }
 
+/// Deliveries of a deleted tenant that wait behind a hanging one are never sent: its
+/// URL and secret are gone with it. One worker and one slot per endpoint make the order
+/// known: once the hanging attempt ends, the worker takes the queues in turn, so by the
+/// time a second delivery of another tenant, made after the first arrived, has arrived,
+/// the deleted tenant's queue has had its turn.
+#[test]
+fn a_deleted_tenants_queued_deliveries_are_never_sent() {
+    let receiver = Receiver::start();
+    let server = TestServer::start_with(|c| {
+        c.webhook_workers = 1;
+        c.webhook_endpoint_concurrency = 1;
+        c.webhook_timeout = Duration::from_secs(2);
+    });
+    server.create_tenant("alpha");
+    server.create_tenant("beta");
+    let admin = server.admin();
+    let a = create_endpoint(&admin, "alpha", json!({"url": receiver.url("/a"), "events": ["*"]}));
+    let b = create_endpoint(&admin, "beta", json!({"url": receiver.url("/b"), "events": ["*"]}));
+    receiver.configure("/a", &[a["secret"].as_str().unwrap()], json!([{"hang": true}]));
+    receiver.configure("/b", &[b["secret"].as_str().unwrap()], json!([]));
+    for i in 0..4 {
+        put_openai(&admin, "alpha", &format!("sk-alpha-{i}"));
+    }
+    receiver.wait_for("/a", 1, WAIT);
+    assert_eq!(admin.delete("/api/v1/tenants/alpha").status, 204);
+
+    put_openai(&admin, "beta", "sk-beta-1");
+    receiver.wait_for("/b", 1, WAIT);
+    put_openai(&admin, "beta", "sk-beta-2");
+    receiver.wait_for("/b", 2, WAIT);
+    assert_eq!(
+        receiver.log("/a").len(),
+        1,
+        "only the attempt in flight at the deletion reached alpha's endpoint"
+    );
+}
+
 #[test]
 fn endpoints_and_deliveries_are_tenant_isolated() {
     let receiver = Receiver::start();
