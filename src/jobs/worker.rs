@@ -441,15 +441,10 @@ mod tests {
             lease,
             retry_base: Duration::from_secs(1),
         };
-        (queue.start(
-            store.clone(),
-            writer.clone(),
-            registry,
-            settings,
-            &Pause::default(),
-            &background,
-        ))
-        .unwrap();
+        let hold = Pause::default();
+        queue
+            .start(store.clone(), writer.clone(), registry, settings, &hold, &background)
+            .unwrap();
         background
     }
 
@@ -536,8 +531,8 @@ mod tests {
         let counted = runs.clone();
         let registry = Registry::default().with("test.long", move |_| {
             counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            // Two and a half leases long: without renewal the lease runs out twice meanwhile and
-            // the idle second worker takes the job again.
+            // Two and a half leases long: without renewal the lease runs out twice
+            // meanwhile and the idle second worker takes the job again.
             std::thread::sleep(Duration::from_secs(5));
             Ok(())
         });
