@@ -344,7 +344,8 @@ fn a_deleted_tenants_queued_deliveries_are_never_sent() {
     let server = TestServer::start_with(|c| {
         c.webhook_workers = 1;
         c.webhook_endpoint_concurrency = 1;
-        c.webhook_timeout = Duration::from_secs(2);
+        // The hanging attempt must outlast the deletion, even on a loaded machine.
+        c.webhook_timeout = Duration::from_secs(5);
     });
     server.create_tenant("alpha");
     server.create_tenant("beta");
