@@ -31,7 +31,7 @@ pub fn request_context(parts: &Parts) -> RequestContext {
         ip: crate::net::client_addr::client_addr_of(&parts.extensions).map(|addr| addr.to_string()),
         request_id: parts
             .headers
-            .get("x-request-id")
+            .get(&crate::api::frame::REQUEST_ID)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
     }

@@ -258,40 +258,39 @@ struct JobStore {
 
 /// The jobs running on this node's workers (id and attempt), whose leases are renewed
 /// while they run: a job may make many outside calls (a sync of hundreds of contacts),
-/// each bounded, but not their sum.
+/// each bounded, but not their sum. Keyed by attempt too: a run whose lease was lost
+/// (the node stalled) may still be ending while the same node runs the next attempt.
 #[derive(Clone, Default)]
-struct Running(Arc<std::sync::Mutex<HashMap<String, i64>>>);
+struct Running(Arc<std::sync::Mutex<std::collections::HashSet<(String, i64)>>>);
 
 impl Running {
     /// Holds `job` in the set until the returned guard drops (also on a panic).
     fn enter(&self, job: &Job) -> RunningGuard {
-        self.lock().insert(job.id.clone(), i64::from(job.attempts));
+        let key = (job.id.clone(), i64::from(job.attempts));
+        self.lock().insert(key.clone());
         RunningGuard {
             running: self.clone(),
-            id: job.id.clone(),
+            key,
         }
     }
 
     fn snapshot(&self) -> Vec<(String, i64)> {
-        self.lock()
-            .iter()
-            .map(|(id, attempts)| (id.clone(), *attempts))
-            .collect()
+        self.lock().iter().cloned().collect()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, i64>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<(String, i64)>> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
 struct RunningGuard {
     running: Running,
-    id: String,
+    key: (String, i64),
 }
 
 impl Drop for RunningGuard {
     fn drop(&mut self) {
-        self.running.lock().remove(&self.id);
+        self.running.lock().remove(&self.key);
     }
 }
 

@@ -285,9 +285,11 @@ impl Deliveries {
         self.writer.write_blocking_with(Durability::Relaxed, f)
     }
 
-    /// Queued work of changed endpoints is not sent with the old URL or secret.
+    /// Queued work of changed endpoints is not sent with the old URL or secret. The
+    /// changes stay listed until their views are marked, so a delivery checking the list
+    /// in between still sees them.
     fn forget_changed(&self) {
-        let changed = std::mem::take(&mut *lock(&self.changed));
+        let mut changed = lock(&self.changed);
         if changed.is_empty() {
             return;
         }
@@ -298,6 +300,7 @@ impl Deliveries {
             }
             !forgotten
         });
+        changed.clear();
     }
 
     fn timed(&self, items: Vec<WorkItem>, timeout_ms: i64) -> Vec<Delivery> {
